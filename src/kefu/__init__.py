@@ -1,0 +1,3 @@
+"""Kefu: a self-hosted hub for WeCom 微信客服."""
+
+__version__ = "0.1.0"

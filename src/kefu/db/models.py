@@ -1,0 +1,10 @@
+"""Import every model so that Base.metadata is complete (Alembic, tests)."""
+
+from kefu.accounts.models import Connection, KfAccount
+from kefu.api.models import ApiToken
+from kefu.db.base import Base
+from kefu.ingest.models import CallbackEvent, Message
+from kefu.jobs.models import Job
+from kefu.reception.models import Conversation
+
+__all__ = ["ApiToken", "Base", "CallbackEvent", "Connection", "Conversation", "Job", "KfAccount", "Message"]

@@ -1,0 +1,35 @@
+"""What every job, route and command needs, built once per process and passed explicitly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+
+from kefu.accounts.secrets import SecretBox
+from kefu.clock import Clock, clock_from_settings
+from kefu.db import Database
+from kefu.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    clock: Clock
+    secrets: SecretBox
+    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=10.0))
+
+    @classmethod
+    def build(cls, settings: Settings, *, clock: Clock | None = None, db: Database | None = None) -> Runtime:
+        return cls(
+            settings=settings,
+            db=db or Database(settings.database_url),
+            clock=clock or clock_from_settings(settings),
+            secrets=SecretBox(settings.secret_key_bytes()),
+            http=httpx.AsyncClient(timeout=settings.wecom_timeout_s),
+        )
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        await self.db.dispose()

@@ -1,0 +1,69 @@
+"""One settings object for the whole process, read from KEFU_* variables or `.env`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that mean "nobody chose a key": refused outside development.
+DEFAULT_SECRET_KEYS = {"", "change-me", "changeme", "secret", "dev", "development"}
+
+
+class ConfigurationError(RuntimeError):
+    """The process cannot start with these settings; the message says what to fix."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KEFU_", env_file=".env", extra="ignore")
+
+    env: Literal["production", "development"] = "production"
+    database_url: str = "sqlite:///./kefu.db"
+    secret_key: SecretStr | None = None
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    public_url: str = "http://127.0.0.1:8000"
+    # Development only: run the clock from a chosen instant, or shifted by seconds.
+    clock_start: datetime | None = None
+    clock_offset: float = 0.0
+    poll_interval_s: float = 60.0
+    callback_max_body_bytes: int = 64 * 1024
+    wecom_timeout_s: float = 10.0
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @field_validator("public_url", "wecom_api_base")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def is_development(self) -> bool:
+        return self.env == "development"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def check(self) -> None:
+        """Refuse settings that are unsafe outside development."""
+        key = self.secret_key.get_secret_value() if self.secret_key else ""
+        if not self.is_development and key.strip().lower() in DEFAULT_SECRET_KEYS:
+            raise ConfigurationError(
+                "KEFU_SECRET_KEY is missing or a default value; set a long random value "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), "
+                "or set KEFU_ENV=development for a trial."
+            )
+        if not self.is_development and (self.clock_start or self.clock_offset):
+            raise ConfigurationError("KEFU_CLOCK_START / KEFU_CLOCK_OFFSET are for development only.")
+
+    def secret_key_bytes(self) -> bytes:
+        key = self.secret_key.get_secret_value() if self.secret_key else ""
+        return (key or "development-only-secret-key").encode()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
