@@ -14,12 +14,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from kefu.accounts.secrets import SecretBox
 from kefu.clock import Clock
 from kefu.db import Database
 from kefu.db.migrate import upgrade
+from kefu.runtime import Runtime
+from kefu.settings import Settings
 
 # Tests never talk to the real WeCom: anything that forgets to point at the
 # simulator hits a closed loopback port. Non-loopback sockets are blocked by
@@ -96,3 +100,24 @@ def clock() -> Clock:
     c = Clock(start=datetime(2026, 11, 25, 2, 0, tzinfo=UTC))
     c.freeze()
     return c
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        env="development",
+        database_url=database_url,
+        secret_key=SecretStr("test-secret-key"),
+        wecom_api_base=os.environ["KEFU_WECOM_API_BASE"],
+        public_url="http://kefu.test",
+    )
+
+
+@pytest.fixture
+async def rt(settings: Settings, db: Database, clock: Clock) -> AsyncIterator[Runtime]:
+    """A Runtime on the test database and frozen clock (point settings.wecom_api_base at a simulator)."""
+    runtime = Runtime(settings=settings, db=db, clock=clock, secrets=SecretBox(settings.secret_key_bytes()))
+    try:
+        yield runtime
+    finally:
+        await runtime.http.aclose()
