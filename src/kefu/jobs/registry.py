@@ -1,0 +1,118 @@
+"""Tasks: named async functions a job runs, with their retry and lease policy.
+
+A task takes the Runtime and the job's JSON arguments (IDs, never objects),
+opens its own sessions and skips work already done:
+
+    @task("ingest.sync", max_attempts=8)
+    async def sync(rt: Runtime, *, kf_account_id: int) -> None: ...
+
+Task modules follow the package convention `kefu/<feature>/tasks.py`;
+`discover_tasks()` imports them all so a worker knows every task.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import pkgutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kefu.runtime import Runtime
+
+TaskFn = Callable[..., Awaitable[None]]
+
+
+class JobFailed(Exception):
+    """Raise from a task to fail the job now, without further retries; the message is recorded."""
+
+
+class RetryLater(Exception):
+    """Raise from a task to run it again after `after_s`, without counting an error attempt."""
+
+    def __init__(self, after_s: float, reason: str) -> None:
+        super().__init__(reason)
+        self.after_s = after_s
+        self.reason = reason
+
+
+class UnknownTask(LookupError):
+    """No task of that name is registered in this process."""
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    fn: TaskFn
+    max_attempts: int = 10
+    lease_s: float = 300.0
+    backoff_base_s: float = 1.0
+    backoff_cap_s: float = 600.0
+
+
+_TASKS: dict[str, TaskSpec] = {}
+_discovered = False
+
+
+def task(
+    name: str,
+    *,
+    max_attempts: int = 10,
+    lease_s: float = 300.0,
+    backoff_base_s: float = 1.0,
+    backoff_cap_s: float = 600.0,
+) -> Callable[[TaskFn], TaskFn]:
+    """Register an async function as the task `name`."""
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
+    if lease_s <= 0:
+        raise ValueError("lease_s must be positive")
+
+    def register(fn: TaskFn) -> TaskFn:
+        if not inspect.iscoroutinefunction(fn):
+            raise TypeError(f"task {name!r} must be an async function")
+        existing = _TASKS.get(name)
+        if existing is not None and _qualified(existing.fn) != _qualified(fn):
+            raise ValueError(f"task name {name!r} is already taken by {_qualified(existing.fn)}")
+        _TASKS[name] = TaskSpec(name, fn, max_attempts, lease_s, backoff_base_s, backoff_cap_s)
+        return fn
+
+    return register
+
+
+def get_task(name: str) -> TaskSpec:
+    """The task registered as `name`; imports the task modules once if it is not known yet."""
+    spec = _TASKS.get(name)
+    if spec is None and not _discovered:
+        discover_tasks()
+        spec = _TASKS.get(name)
+    if spec is None:
+        raise UnknownTask(f"no task named {name!r} is registered (is its tasks module imported?)")
+    return spec
+
+
+def discover_tasks() -> list[str]:
+    """Import every `kefu.<package>.tasks` module; returns the names of the registered tasks."""
+    global _discovered
+    import kefu
+
+    for module in pkgutil.iter_modules(kefu.__path__):
+        if not module.ispkg:
+            continue
+        qualified = f"kefu.{module.name}.tasks"
+        if importlib.util.find_spec(qualified) is not None:
+            importlib.import_module(qualified)
+    _discovered = True
+    return sorted(_TASKS)
+
+
+def check_arguments(spec: TaskSpec, rt: Runtime, args: dict[str, Any]) -> None:
+    """Raise TypeError when `args` do not fit the task's signature (a bug, not worth retrying)."""
+    inspect.signature(spec.fn).bind(rt, **args)
+
+
+def _qualified(fn: Callable[..., Any]) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"

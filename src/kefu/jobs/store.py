@@ -1,0 +1,244 @@
+"""Every state change of a job row, each in its own short write transaction.
+
+A job moves todo → doing (claim) → succeeded | failed | dropped, or back to
+todo (retry, lease expired, worker stopping). Changes to a leased job are
+guarded by (status='doing', worker_id, attempts) so a worker that lost its
+lease never overwrites the outcome of the worker that took the job over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from kefu.db import Database
+from kefu.jobs.models import Job
+from kefu.jobs.registry import TaskSpec, UnknownTask, get_task
+
+# What a job leased without a known task gets (it fails fast anyway).
+DEFAULT_LEASE_S = 300.0
+ERROR_MAX_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A job leased by this worker: what running it needs, and the claim that guards its updates."""
+
+    id: int
+    task: str
+    args: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    deadline: datetime | None
+    worker_id: str
+    lease_s: float
+
+
+def _runnable(now: datetime) -> Select[tuple[Job]]:
+    """todo, due, and no earlier job of its lock still todo or doing (creation order per lock)."""
+    earlier = aliased(Job)
+    blocked = exists().where(
+        earlier.lock == Job.lock,
+        earlier.id < Job.id,
+        earlier.status.in_(("todo", "doing")),
+    )
+    return (
+        select(Job)
+        .where(Job.status == "todo", Job.run_at <= now, or_(Job.lock.is_(None), ~blocked))
+        .order_by(Job.run_at, Job.id)
+    )
+
+
+def _spec_or_none(name: str) -> TaskSpec | None:
+    try:
+        return get_task(name)
+    except UnknownTask:
+        return None
+
+
+async def claim(db: Database, *, now: datetime, limit: int, worker_id: str) -> tuple[list[Claimed], int]:
+    """Lease up to `limit` runnable jobs; jobs past their deadline are dropped instead.
+
+    Returns (claimed jobs, number dropped). PostgreSQL: FOR UPDATE SKIP LOCKED lets
+    workers of several processes claim side by side; SQLite: db.write() takes the
+    write lock first (BEGIN IMMEDIATE), so claims are serialised.
+    """
+    statement = _runnable(now).limit(limit)
+    if db.dialect == "postgresql":
+        statement = statement.with_for_update(skip_locked=True, of=Job)
+    claimed: list[Claimed] = []
+    dropped = 0
+    async with db.write() as session:
+        for job in (await session.execute(statement)).scalars().all():
+            if job.deadline is not None and job.deadline < now:
+                await _finish(session, job.id, "dropped", now, f"deadline {job.deadline.isoformat()} passed")
+                dropped += 1
+                continue
+            spec = _spec_or_none(job.task)
+            lease_s = spec.lease_s if spec else DEFAULT_LEASE_S
+            await session.execute(
+                update(Job)
+                .where(Job.id == job.id)
+                .values(
+                    status="doing",
+                    attempts=Job.attempts + 1,
+                    locked_until=now + timedelta(seconds=lease_s),
+                    worker_id=worker_id,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            claimed.append(
+                Claimed(
+                    job.id,
+                    job.task,
+                    job.args,
+                    job.attempts + 1,
+                    job.max_attempts,
+                    job.deadline,
+                    worker_id,
+                    lease_s,
+                )
+            )
+    return claimed, dropped
+
+
+def _held(job: Claimed) -> Any:
+    return and_(
+        Job.id == job.id,
+        Job.status == "doing",
+        Job.worker_id == job.worker_id,
+        Job.attempts == job.attempts,
+    )
+
+
+async def _finish(session: AsyncSession, job_id: int, status: str, now: datetime, error: str | None) -> None:
+    await session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(status=status, finished_at=now, locked_until=None, last_error=_clip(error))
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def complete(db: Database, job: Claimed, *, status: str, now: datetime, error: str | None) -> bool:
+    """Record a final outcome (succeeded / failed / dropped); False if the lease was lost."""
+    async with db.write() as session:
+        result = await session.execute(
+            update(Job)
+            .where(_held(job))
+            .values(status=status, finished_at=now, locked_until=None, last_error=_clip(error))
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def requeue(
+    db: Database,
+    job: Claimed,
+    *,
+    run_at: datetime,
+    now: datetime,
+    error: str | None,
+    count_attempt: bool = True,
+) -> str | None:
+    """Put a leased job back to todo at `run_at`; returns its new status, None if the lease was lost.
+
+    Past its deadline it is dropped instead. `count_attempt=False` gives back the
+    attempt taken at claim (RetryLater, worker stopping).
+    """
+    if job.deadline is not None and run_at > job.deadline:
+        reason = f"next try at {run_at.isoformat()} would pass the deadline {job.deadline.isoformat()}"
+        done = await complete(db, job, status="dropped", now=now, error=_join(error, reason))
+        return "dropped" if done else None
+    values: dict[str, Any] = {
+        "status": "todo",
+        "run_at": run_at,
+        "locked_until": None,
+        "worker_id": None,
+        "last_error": _clip(error),
+    }
+    if not count_attempt:
+        values["attempts"] = Job.attempts - 1
+    async with db.write() as session:
+        status = await back_to_todo(session, _held(job), values, now=now)
+    return status
+
+
+async def back_to_todo(
+    session: AsyncSession, where: Any, values: dict[str, Any], *, now: datetime
+) -> str | None:
+    """UPDATE … SET status='todo' for one job; 'todo', or 'dropped' when coalesced, or None if no row.
+
+    The partial unique index allows one waiting job per queueing lock: if a new
+    job with the same queueing lock is already waiting, it will do this job's
+    work, so this one is finished as dropped (superseded) instead.
+    """
+    try:
+        async with session.begin_nested():
+            result = await session.execute(
+                update(Job).where(where).values(**values).execution_options(synchronize_session=False)
+            )
+    except IntegrityError:
+        superseded = _join(
+            values.get("last_error"), "superseded by a waiting job with the same queueing lock"
+        )
+        result = await session.execute(
+            update(Job)
+            .where(where)
+            .values(status="dropped", finished_at=now, locked_until=None, last_error=_clip(superseded))
+            .execution_options(synchronize_session=False)
+        )
+        return "dropped" if result.rowcount == 1 else None  # type: ignore[attr-defined]
+    return "todo" if result.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
+async def extend_lease(db: Database, job: Claimed, *, now: datetime) -> bool:
+    """Heartbeat: push locked_until forward; False if the lease was lost."""
+    async with db.write() as session:
+        result = await session.execute(
+            update(Job)
+            .where(_held(job))
+            .values(locked_until=now + timedelta(seconds=job.lease_s))
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def reap_expired(db: Database, *, now: datetime) -> int:
+    """Leases past locked_until → todo (the attempt stays counted), or failed when out of attempts."""
+    statement = select(Job).where(Job.status == "doing", Job.locked_until < now).order_by(Job.id)
+    if db.dialect == "postgresql":
+        statement = statement.with_for_update(skip_locked=True)
+    reaped = 0
+    async with db.write() as session:
+        for job in (await session.execute(statement)).scalars().all():
+            error = f"lease expired on worker {job.worker_id}"
+            where = and_(Job.id == job.id, Job.status == "doing", Job.attempts == job.attempts)
+            if job.attempts >= job.max_attempts:
+                await _finish(session, job.id, "failed", now, error)
+                reaped += 1
+                continue
+            values = {
+                "status": "todo",
+                "run_at": now,
+                "locked_until": None,
+                "worker_id": None,
+                "last_error": error,
+            }
+            if await back_to_todo(session, where, values, now=now) is not None:
+                reaped += 1
+    return reaped
+
+
+def _join(first: str | None, second: str) -> str:
+    return f"{first}; {second}" if first else second
+
+
+def _clip(error: str | None) -> str | None:
+    return error[:ERROR_MAX_CHARS] if error is not None else None

@@ -1,0 +1,92 @@
+"""Waking idle workers when a job is enqueued; polling stays the safety net.
+
+- In-process: `enqueue` registers `notify_local_workers` to run on commit; it
+  sets the wake-up event of each worker running in this process.
+- Across processes (PostgreSQL): `enqueue` calls pg_notify('kefu_jobs', task),
+  delivered on commit; each worker LISTENs on a dedicated connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import psycopg
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.db import on_commit
+from kefu.logs import get_logger
+
+CHANNEL = "kefu_jobs"
+RECONNECT_DELAY_S = 5.0
+
+log = get_logger("kefu.jobs")
+
+
+class _LocalWakeUps:
+    """The wake-up events of the workers living in this process (one per running Worker)."""
+
+    def __init__(self) -> None:
+        self._events: dict[asyncio.Event, asyncio.AbstractEventLoop] = {}
+
+    def subscribe(self) -> asyncio.Event:
+        event = asyncio.Event()
+        self._events[event] = asyncio.get_running_loop()
+        return event
+
+    def unsubscribe(self, event: asyncio.Event) -> None:
+        self._events.pop(event, None)
+
+    def notify(self) -> None:
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        for event, loop in list(self._events.items()):
+            if loop is current:
+                event.set()
+            else:
+                # A worker on another thread's loop: asyncio events are not thread-safe.
+                with contextlib.suppress(RuntimeError):  # that loop is already closed
+                    loop.call_soon_threadsafe(event.set)
+
+
+_local = _LocalWakeUps()
+subscribe = _local.subscribe
+unsubscribe = _local.unsubscribe
+
+
+def notify_local_workers() -> None:
+    _local.notify()
+
+
+async def announce(session: AsyncSession, task: str) -> None:
+    """Wake workers once `session` commits: this process's directly, other processes by NOTIFY."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Queued by PostgreSQL and delivered only if and when the transaction commits.
+        await session.execute(text("SELECT pg_notify(:channel, :task)"), {"channel": CHANNEL, "task": task})
+    on_commit(session, notify_local_workers)
+
+
+def libpq_conninfo(database_url: str) -> str:
+    """The SQLAlchemy URL as a libpq URL psycopg can open directly."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def listen_postgres(database_url: str, wake: asyncio.Event) -> None:
+    """Set `wake` on every NOTIFY on kefu_jobs; reconnects after errors, runs until cancelled."""
+    conninfo = libpq_conninfo(database_url)
+    while True:
+        try:
+            conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+            async with conn:
+                await conn.execute(f"LISTEN {CHANNEL}")
+                # A NOTIFY may have been sent while we were not listening yet.
+                wake.set()
+                async for _notification in conn.notifies():
+                    wake.set()
+        except (psycopg.OperationalError, OSError) as exc:
+            log.warning("jobs.listen_failed", error=str(exc), retry_in_s=RECONNECT_DELAY_S)
+            await asyncio.sleep(RECONNECT_DELAY_S)

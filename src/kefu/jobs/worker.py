@@ -1,0 +1,263 @@
+"""The worker: claims runnable jobs, runs them as asyncio tasks, records what happened.
+
+One Worker runs up to `concurrency` jobs at a time (jobs of one lock never run
+side by side: only the oldest open job of a lock is runnable). It wakes on
+enqueues in this process, on NOTIFY from other processes (PostgreSQL), and
+otherwise polls. Domain time (run_at, leases, deadlines) comes from rt.clock;
+only the polling, heartbeat and reaping intervals are real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import secrets
+import socket
+import traceback
+from collections.abc import Awaitable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from kefu.jobs import store, wakeup
+from kefu.jobs.registry import JobFailed, RetryLater, UnknownTask, check_arguments, get_task
+from kefu.jobs.store import Claimed
+from kefu.logs import get_logger
+from kefu.runtime import Runtime
+
+log = get_logger("kefu.jobs")
+
+# Backoff for a job whose task this process does not know (a newer worker may).
+UNKNOWN_TASK_BACKOFF = (1.0, 600.0)
+MAX_JITTER = 0.25
+
+
+class Worker:
+    def __init__(
+        self,
+        rt: Runtime,
+        *,
+        concurrency: int = 4,
+        worker_id: str | None = None,
+        poll_interval_s: float = 1.0,
+        reap_interval_s: float = 5.0,
+        shutdown_grace_s: float = 30.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.rt = rt
+        self.concurrency = concurrency
+        self.worker_id = (worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}")[-64:]
+        self.poll_interval_s = poll_interval_s
+        self.reap_interval_s = reap_interval_s
+        self.shutdown_grace_s = shutdown_grace_s
+        self._running: dict[asyncio.Task[None], Claimed] = {}
+
+    # -- loops ---------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claim and run jobs until `stop` is set; then let running jobs finish (up to the grace)."""
+        wake = wakeup.subscribe()
+        listener = None
+        if self.rt.db.dialect == "postgresql":
+            listener = asyncio.create_task(wakeup.listen_postgres(self.rt.db.url, wake))
+        log.info("jobs.worker_started", worker_id=self.worker_id, concurrency=self.concurrency)
+        loop = asyncio.get_running_loop()
+        next_reap = loop.time()
+        try:
+            while not stop.is_set():
+                if loop.time() >= next_reap:
+                    await self._guarded(reap(self.rt))
+                    next_reap = loop.time() + self.reap_interval_s
+                wake.clear()  # before claiming: an enqueue committed after this wakes us again
+                await self._guarded(self._fill(self.concurrency))
+                timeout = max(0.0, min(self.poll_interval_s, next_reap - loop.time()))
+                await self._wait_for_any(stop, wake, timeout)
+            await self._drain()
+        finally:
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
+            wakeup.unsubscribe(wake)
+            await self._cancel_running()
+            log.info("jobs.worker_stopped", worker_id=self.worker_id)
+
+    async def run_until_idle(self, *, max_jobs: int = 10_000) -> int:
+        """Run every job runnable now (per rt.clock), including ones that become runnable meanwhile.
+
+        Returns how many jobs were run (jobs dropped past their deadline are not counted).
+        Errors of the queue itself are raised, so tests see them.
+        """
+        started = 0
+        try:
+            while True:
+                started += await self._fill(min(self.concurrency, max_jobs - started + len(self._running)))
+                if not self._running:
+                    return started
+                done, _ = await asyncio.wait(set(self._running), return_when=asyncio.FIRST_COMPLETED)
+                for finished in done:
+                    finished.result()
+        finally:
+            await self._cancel_running()
+
+    # -- claiming ------------------------------------------------------------------------------
+
+    async def _fill(self, capacity: int) -> int:
+        """Claim jobs until `capacity` are running or none is runnable; returns how many started."""
+        started = 0
+        while (free := capacity - len(self._running)) > 0:
+            claimed, dropped = await store.claim(
+                self.rt.db, now=self.rt.clock.now(), limit=free, worker_id=self.worker_id
+            )
+            for job in claimed:
+                self._start(job)
+            started += len(claimed)
+            if dropped:
+                log.info("jobs.dropped_past_deadline", count=dropped)
+            if len(claimed) + dropped < free:
+                break  # nothing more is runnable right now
+        return started
+
+    def _start(self, job: Claimed) -> None:
+        running = asyncio.create_task(self._execute(job), name=f"kefu-job-{job.id}")
+        self._running[running] = job
+        running.add_done_callback(self._forget)
+
+    def _forget(self, finished: asyncio.Task[None]) -> None:
+        job = self._running.pop(finished, None)
+        if not finished.cancelled() and (exc := finished.exception()) is not None and job is not None:
+            # The outcome could not be written (database unreachable): the lease expires
+            # and the reaper gives the job back, so it is not lost.
+            log.error(
+                "jobs.record_failed", job_id=job.id, task=job.task, error=f"{type(exc).__name__}: {exc}"
+            )
+
+    # -- running one job -----------------------------------------------------------------------
+
+    async def _execute(self, job: Claimed) -> None:
+        db, clock = self.rt.db, self.rt.clock
+        try:
+            spec = get_task(job.task)
+        except UnknownTask as exc:
+            await self._retry_or_fail(job, str(exc), *UNKNOWN_TASK_BACKOFF)
+            return
+        try:
+            check_arguments(spec, self.rt, job.args)
+        except TypeError as exc:
+            # Retrying cannot fix arguments that do not fit the task.
+            error = f"arguments do not fit task {job.task}: {exc}"
+            log.error("jobs.failed", job_id=job.id, task=job.task, error=error)
+            await store.complete(db, job, status="failed", now=clock.now(), error=error)
+            return
+
+        log.debug("jobs.started", job_id=job.id, task=job.task, attempt=job.attempts)
+        heartbeat = asyncio.create_task(self._heartbeat(job))
+        try:
+            await spec.fn(self.rt, **job.args)
+        except JobFailed as exc:
+            log.warning("jobs.failed", job_id=job.id, task=job.task, attempt=job.attempts, error=str(exc))
+            await store.complete(db, job, status="failed", now=clock.now(), error=str(exc))
+        except RetryLater as exc:
+            run_at = clock.now() + timedelta(seconds=exc.after_s)
+            log.info("jobs.retry_later", job_id=job.id, task=job.task, reason=exc.reason, run_at=run_at)
+            await store.requeue(
+                db, job, run_at=run_at, now=clock.now(), error=exc.reason, count_attempt=False
+            )
+        except asyncio.CancelledError:
+            # The worker is stopping: give the job back without spending an attempt.
+            await store.requeue(
+                db, job, run_at=clock.now(), now=clock.now(), error="worker stopped", count_attempt=False
+            )
+            raise
+        except Exception as exc:  # any error of the task is recorded and retried with backoff
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning(
+                "jobs.attempt_failed",
+                job_id=job.id,
+                task=job.task,
+                attempt=job.attempts,
+                error=error,
+                traceback="".join(traceback.format_exception(exc)),
+            )
+            await self._retry_or_fail(job, error, spec.backoff_base_s, spec.backoff_cap_s)
+        else:
+            done = await store.complete(db, job, status="succeeded", now=clock.now(), error=None)
+            if not done:
+                log.warning("jobs.lease_lost", job_id=job.id, task=job.task, worker_id=self.worker_id)
+        finally:
+            heartbeat.cancel()
+
+    async def _retry_or_fail(self, job: Claimed, error: str, base_s: float, cap_s: float) -> None:
+        now = self.rt.clock.now()
+        if job.attempts >= job.max_attempts:
+            log.warning("jobs.failed", job_id=job.id, task=job.task, attempts=job.attempts, error=error)
+            await store.complete(self.rt.db, job, status="failed", now=now, error=error)
+            return
+        delay = backoff_s(job.attempts, base_s, cap_s, random.uniform(0.0, MAX_JITTER))
+        status = await store.requeue(
+            self.rt.db, job, run_at=now + timedelta(seconds=delay), now=now, error=error
+        )
+        if status == "dropped":
+            log.warning("jobs.dropped", job_id=job.id, task=job.task, error=error)
+
+    async def _heartbeat(self, job: Claimed) -> None:
+        """Keep the lease of a long job: every lease/3 (real time), locked_until = now + lease."""
+        while True:
+            await asyncio.sleep(job.lease_s / 3)
+            try:
+                held = await store.extend_lease(self.rt.db, job, now=self.rt.clock.now())
+            except SQLAlchemyError as exc:
+                log.warning("jobs.heartbeat_failed", job_id=job.id, error=str(exc))
+                continue
+            if not held:
+                log.warning("jobs.lease_lost", job_id=job.id, task=job.task, worker_id=self.worker_id)
+                return
+
+    # -- waiting and stopping ------------------------------------------------------------------
+
+    async def _wait_for_any(self, stop: asyncio.Event, wake: asyncio.Event, within_s: float) -> None:
+        """Until stop, a wake-up, a job finishing (a free slot), or the poll interval."""
+        waiters = {asyncio.create_task(stop.wait()), asyncio.create_task(wake.wait())}
+        try:
+            await asyncio.wait(
+                waiters | set(self._running), timeout=within_s, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _drain(self) -> None:
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=self.shutdown_grace_s)
+
+    async def _cancel_running(self) -> None:
+        tasks = list(self._running)
+        for running in tasks:
+            running.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _guarded(self, step: Awaitable[Any]) -> None:
+        """A loop step that must not kill the worker when the database is briefly unreachable."""
+        try:
+            await step
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("jobs.worker_error", worker_id=self.worker_id, error=f"{type(exc).__name__}: {exc}")
+
+
+def backoff_s(attempts: int, base_s: float, cap_s: float, jitter: float) -> float:
+    """min(cap, base·2^(attempts-1)) · (1 + jitter): the delay after the `attempts`-th failure."""
+    exponent = min(max(attempts - 1, 0), 62)  # bounded so a large count cannot overflow
+    return min(cap_s, base_s * 2.0**exponent) * (1.0 + jitter)
+
+
+async def reap(rt: Runtime) -> int:
+    """Give back jobs whose lease expired (their worker died): todo again, or failed if out of attempts."""
+    reaped = await store.reap_expired(rt.db, now=rt.clock.now())
+    if reaped:
+        log.warning("jobs.reaped", count=reaped)
+    return reaped
