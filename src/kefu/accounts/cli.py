@@ -1,0 +1,223 @@
+"""`kefu connections add|list|update|delete|check`: 新建接入 from the command line."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from kefu.accounts import service
+from kefu.accounts.models import Connection
+from kefu.accounts.schemas import (
+    ConnectionCheckOut,
+    ConnectionOut,
+    ConnectionSaved,
+    check_out,
+    connection_out,
+)
+from kefu.cli_runtime import echo_json, run_with_runtime
+from kefu.errors import NotFound
+from kefu.runtime import Runtime
+
+connections_app = typer.Typer(
+    help="WeCom connections (新建接入): corp, app secret, callback keys.", no_args_is_help=True
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+NoCheckOpt = Annotated[
+    bool,
+    typer.Option("--no-check", help="Save even if the check against WeCom fails (the failure is recorded)."),
+]
+BootstrapOpt = Annotated[
+    str, typer.Option(help="skip: history before now is stored but not acted on; backfill: act on it too.")
+]
+
+
+async def _resolve(rt: Runtime, ref: str) -> int:
+    """A connection given by id or by name."""
+    async with rt.db.read() as session:
+        if ref.isdigit():
+            return (await service.get_connection(session, int(ref))).id
+        connection = await service.find_connection(session, ref)
+    if connection is None:
+        raise NotFound(f"no connection named {ref!r}")
+    return connection.id
+
+
+async def _view(rt: Runtime, connection_id: int) -> ConnectionOut:
+    async with rt.db.read() as session:
+        connection = await service.get_connection(session, connection_id)
+        accounts = await service.list_accounts(session, connection_id)
+    return connection_out(rt.settings, rt.secrets, connection, accounts)
+
+
+def _print_saved(saved: ConnectionSaved, verb: str) -> None:
+    c = saved.connection
+    typer.echo(f"Connection {c.id} ({c.name}) {verb}.")
+    typer.echo(f"Callback URL (paste into WeCom 微信客服 → API → 回调配置): {c.callback_url}")
+    if saved.check is not None:
+        _print_check(saved.check)
+
+
+def _print_check(check: ConnectionCheckOut) -> None:
+    status = "OK" if check.ok else f"FAILED ({check.problem})"
+    typer.echo(f"Check: {status} — {check.message}")
+    for account in check.accounts:
+        may = "may manage" if account.manage_privilege else "may NOT manage"
+        typer.echo(f"  {account.open_kfid}  {account.name}  ({may})")
+
+
+@connections_app.command("add")
+def add(
+    name: Annotated[str, typer.Option(help="A unique name; the config file refers to it.")],
+    corp_id: Annotated[str, typer.Option("--corp-id", help="企业ID (我的企业 → 企业信息).")],
+    secret: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, help="The self-built app's Secret (自建应用 Secret).")
+    ],
+    token: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, help="The callback Token (回调 Token).")
+    ],
+    aes_key: Annotated[
+        str,
+        typer.Option(
+            "--aes-key", prompt=True, hide_input=True, help="The callback EncodingAESKey (43 chars)."
+        ),
+    ],
+    bootstrap: BootstrapOpt = "skip",
+    no_check: NoCheckOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a connection: checks it against WeCom at once and prints the callback URL to paste into WeCom."""
+
+    async def work(rt: Runtime) -> ConnectionSaved:
+        connection, check = await service.create_connection(
+            rt,
+            name=name,
+            corp_id=corp_id,
+            secret=secret,
+            callback_token=token,
+            aes_key=aes_key,
+            bootstrap=bootstrap,
+            check=not no_check,
+        )
+        return ConnectionSaved(connection=await _view(rt, connection.id), check=check_out(check))
+
+    saved = run_with_runtime(work)
+    if as_json:
+        echo_json(saved)
+    else:
+        _print_saved(saved, "saved")
+
+
+@connections_app.command("list")
+def list_(as_json: JsonOpt = False) -> None:
+    """List connections (secrets masked) with their accounts."""
+
+    async def work(rt: Runtime) -> list[ConnectionOut]:
+        async with rt.db.read() as session:
+            ids = [c.id for c in await service.list_connections(session)]
+        return [await _view(rt, i) for i in ids]
+
+    views = run_with_runtime(work)
+    if as_json:
+        echo_json(views)
+        return
+    if not views:
+        typer.echo("No connections yet: add one with `kefu connections add`.")
+    for c in views:
+        check = {True: "check OK", False: "check FAILED", None: "not checked"}[c.last_check_ok]
+        typer.echo(
+            f"{c.id}  {c.name}  corp {c.corp_id}  secret {c.secret}  token {c.callback_token}  "
+            f"aes key {c.encoding_aes_key}  bootstrap {c.bootstrap}  {check}"
+        )
+        typer.echo(f"    callback URL: {c.callback_url}")
+        if c.last_check_ok is False and c.last_check_message:
+            typer.echo(f"    last check: {c.last_check_message}")
+        for a in c.accounts:
+            state = "" if a.authorized else "  (no longer authorised)"
+            typer.echo(f"    account {a.id}  {a.open_kfid}  {a.name}{state}")
+
+
+@connections_app.command("update")
+def update(
+    ref: Annotated[str, typer.Argument(metavar="ID", help="The connection's id or name.")],
+    name: Annotated[str | None, typer.Option(help="New name.")] = None,
+    corp_id: Annotated[str | None, typer.Option("--corp-id")] = None,
+    secret: Annotated[str | None, typer.Option(help="New app Secret (checked against WeCom).")] = None,
+    token: Annotated[str | None, typer.Option(help="New callback Token.")] = None,
+    aes_key: Annotated[str | None, typer.Option("--aes-key", help="New callback EncodingAESKey.")] = None,
+    bootstrap: Annotated[str | None, typer.Option(help="skip | backfill")] = None,
+    no_check: NoCheckOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a connection; a new corp ID or secret is checked against WeCom first."""
+
+    async def work(rt: Runtime) -> ConnectionSaved:
+        connection_id = await _resolve(rt, ref)
+        _, check = await service.update_connection(
+            rt,
+            connection_id,
+            name=name,
+            corp_id=corp_id,
+            secret=secret,
+            callback_token=token,
+            aes_key=aes_key,
+            bootstrap=bootstrap,
+            check=not no_check,
+        )
+        view = await _view(rt, connection_id)
+        return ConnectionSaved(connection=view, check=check_out(check) if check is not None else None)
+
+    saved = run_with_runtime(work)
+    if as_json:
+        echo_json(saved)
+    else:
+        _print_saved(saved, "updated")
+
+
+@connections_app.command("check")
+def check(
+    ref: Annotated[str, typer.Argument(metavar="ID", help="The connection's id or name.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a saved connection against WeCom again; on success its account list is refreshed."""
+
+    async def work(rt: Runtime) -> ConnectionSaved:
+        connection_id = await _resolve(rt, ref)
+        _, result = await service.recheck_connection(rt, connection_id)
+        return ConnectionSaved(connection=await _view(rt, connection_id), check=check_out(result))
+
+    saved = run_with_runtime(work)
+    if as_json:
+        echo_json(saved)
+    else:
+        _print_saved(saved, "checked")
+    if saved.check is not None and not saved.check.ok:
+        raise typer.Exit(1)
+
+
+@connections_app.command("delete")
+def delete(
+    ref: Annotated[str, typer.Argument(metavar="ID", help="The connection's id or name.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a connection with its accounts and their stored messages."""
+
+    async def describe(rt: Runtime) -> tuple[int, str, int]:
+        connection_id = await _resolve(rt, ref)
+        view = await _view(rt, connection_id)
+        return connection_id, view.name, len(view.accounts)
+
+    connection_id, name, n_accounts = run_with_runtime(describe)
+    if not yes:
+        typer.confirm(
+            f"Delete connection {connection_id} ({name}) with its {n_accounts} account(s) "
+            "and their messages?",
+            abort=True,
+        )
+
+    async def work(rt: Runtime) -> Connection:
+        return await service.delete_connection(rt, connection_id)
+
+    run_with_runtime(work)
+    typer.echo(f"Deleted connection {connection_id} ({name}).")

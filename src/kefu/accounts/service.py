@@ -1,0 +1,392 @@
+"""Connections (新建接入) and the kf accounts under them.
+
+`do_*`-style operations here own their transactions because each one must make
+a WeCom call *before* writing (no network call inside a transaction). The
+session-level helpers (`store_*`, `upsert_accounts`, `get_connection`, …) take
+the caller's session and never commit; config apply composes them into one
+transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.accounts import schemas
+from kefu.accounts.check import ConnectionCheck, check_connection, not_checked
+from kefu.accounts.models import Connection, KfAccount
+from kefu.accounts.schemas import callback_url
+from kefu.errors import Conflict, Invalid, NotFound
+from kefu.ingest.service import enqueue_sync
+from kefu.runtime import Runtime
+from kefu.wecom.client import WeComClient
+from kefu.wecom.results import KfAccountInfo
+
+__all__ = [
+    "CheckFailed",
+    "ConnectionCheck",
+    "ConnectionFields",
+    "ConnectionSecrets",
+    "callback_url",
+    "check_connection",
+    "create_connection",
+    "delete_connection",
+    "get_connection",
+    "list_accounts",
+    "list_connections",
+    "load_connection_secrets",
+    "not_checked",
+    "recheck_connection",
+    "refresh_accounts",
+    "update_connection",
+    "upsert_accounts",
+    "validate_fields",
+    "wecom_client",
+]
+
+
+class CheckFailed(Invalid):
+    """The check against WeCom failed and the caller did not ask to save anyway."""
+
+    code = "check_failed"
+
+    def __init__(self, check: ConnectionCheck) -> None:
+        super().__init__(f"{check.message} Nothing was saved (use --no-check / check=false to save anyway).")
+        self.check = check
+
+
+@dataclass(frozen=True)
+class ConnectionSecrets:
+    secret: str
+    callback_token: str
+    aes_key: str
+
+    def __repr__(self) -> str:  # never print secrets by accident
+        return "ConnectionSecrets(***)"
+
+
+@dataclass(frozen=True)
+class ConnectionFields:
+    """Validated plaintext values of a connection, as a person or a file gives them."""
+
+    name: str
+    corp_id: str
+    secret: str
+    callback_token: str
+    aes_key: str
+    bootstrap: str = "skip"
+
+
+def validate_fields(
+    *,
+    name: str | None = None,
+    corp_id: str | None = None,
+    secret: str | None = None,
+    callback_token: str | None = None,
+    aes_key: str | None = None,
+    bootstrap: str | None = None,
+) -> None:
+    """Raise Invalid naming the first bad value; None means "not given"."""
+    checks = (
+        (name, schemas.check_connection_name),
+        (corp_id, schemas.check_corp_id),
+        (secret, schemas.check_secret),
+        (callback_token, schemas.check_callback_token),
+        (aes_key, schemas.check_encoding_aes_key),
+    )
+    for value, check in checks:
+        if value is not None:
+            try:
+                check(value)
+            except ValueError as exc:
+                raise Invalid(str(exc)) from exc
+    if bootstrap is not None and bootstrap not in schemas.BOOTSTRAP_POLICIES:
+        raise Invalid(f"bootstrap must be one of {', '.join(schemas.BOOTSTRAP_POLICIES)}, not {bootstrap!r}")
+
+
+def load_connection_secrets(rt: Runtime, connection: Connection) -> ConnectionSecrets:
+    return ConnectionSecrets(
+        secret=rt.secrets.open(connection.secret_enc),
+        callback_token=rt.secrets.open(connection.callback_token_enc),
+        aes_key=rt.secrets.open(connection.aes_key_enc),
+    )
+
+
+def wecom_client(rt: Runtime, connection: Connection) -> WeComClient:
+    """A client for this connection whose access token is shared by every process (in the database)."""
+    return WeComClient.for_connection(rt, connection)
+
+
+# --- session-level helpers (never commit) -------------------------------------------------
+
+
+async def get_connection(session: AsyncSession, connection_id: int) -> Connection:
+    connection = await session.get(Connection, connection_id)
+    if connection is None:
+        raise NotFound(f"no connection with id {connection_id}")
+    return connection
+
+
+async def find_connection(session: AsyncSession, name: str) -> Connection | None:
+    return await session.scalar(select(Connection).where(Connection.name == name))
+
+
+async def list_connections(session: AsyncSession) -> list[Connection]:
+    return list((await session.scalars(select(Connection).order_by(Connection.id))).all())
+
+
+async def list_accounts(session: AsyncSession, connection_id: int) -> list[KfAccount]:
+    query = select(KfAccount).where(KfAccount.connection_id == connection_id).order_by(KfAccount.id)
+    return list((await session.scalars(query)).all())
+
+
+async def _ensure_name_free(session: AsyncSession, name: str, *, except_id: int | None = None) -> None:
+    existing = await find_connection(session, name)
+    if existing is not None and existing.id != except_id:
+        raise Conflict(f"a connection named {name!r} already exists (id {existing.id})")
+
+
+def record_check(connection: Connection, check: ConnectionCheck) -> None:
+    connection.last_check_ok = check.ok
+    connection.last_check_message = check.message
+
+
+async def store_new_connection(
+    session: AsyncSession, rt: Runtime, fields: ConnectionFields, check: ConnectionCheck
+) -> Connection:
+    """Insert a connection (secrets sealed) and, when the check listed accounts, their rows and syncs."""
+    await _ensure_name_free(session, fields.name)
+    now = rt.clock.now()
+    connection = Connection(
+        name=fields.name,
+        corp_id=fields.corp_id,
+        secret_enc=rt.secrets.seal(fields.secret),
+        callback_token_enc=rt.secrets.seal(fields.callback_token),
+        aes_key_enc=rt.secrets.seal(fields.aes_key),
+        bootstrap=fields.bootstrap,
+        created_at=now,
+        updated_at=now,
+    )
+    record_check(connection, check)
+    session.add(connection)
+    await session.flush()
+    if check.ok:
+        await upsert_accounts(session, rt, connection, check.accounts)
+    return connection
+
+
+def changed_fields(rt: Runtime, connection: Connection, wanted: dict[str, str | None]) -> list[str]:
+    """Names of the fields in `wanted` (None = keep) whose value differs from the stored one."""
+    sealed = {"secret": "secret_enc", "callback_token": "callback_token_enc", "aes_key": "aes_key_enc"}
+    changed = []
+    for key, value in wanted.items():
+        if value is None:
+            continue
+        current = (
+            rt.secrets.open(getattr(connection, sealed[key])) if key in sealed else getattr(connection, key)
+        )
+        if current != value:
+            changed.append(key)
+    return changed
+
+
+def needs_check(changed: list[str]) -> bool:
+    return "corp_id" in changed or "secret" in changed
+
+
+async def store_connection_changes(
+    session: AsyncSession,
+    rt: Runtime,
+    connection: Connection,
+    wanted: dict[str, str | None],
+    check: ConnectionCheck | None,
+) -> list[str]:
+    """Write the changed fields of `wanted`; `check` is the result for a new corp_id/secret."""
+    changed = changed_fields(rt, connection, wanted)
+    if not changed:
+        return changed
+    if "name" in changed:
+        await _ensure_name_free(session, str(wanted["name"]), except_id=connection.id)
+    for key in changed:
+        value = str(wanted[key])
+        if key in ("secret", "callback_token", "aes_key"):
+            setattr(connection, f"{key}_enc", rt.secrets.seal(value))
+        else:
+            setattr(connection, key, value)
+    if needs_check(changed):
+        # A token of the old credentials must never be used with the new ones.
+        connection.access_token_enc = None
+        connection.access_token_expires_at = None
+        if check is not None:
+            record_check(connection, check)
+            if check.ok:
+                await upsert_accounts(session, rt, connection, check.accounts)
+    connection.updated_at = rt.clock.now()
+    return changed
+
+
+async def upsert_accounts(
+    session: AsyncSession, rt: Runtime, connection: Connection, listed: list[KfAccountInfo]
+) -> list[KfAccount]:
+    """Make the account rows match WeCom's list; new (or newly authorised) accounts get a sync.
+
+    A new row's `connected_at` is now: the bootstrap boundary of the `skip` policy.
+    Rows are never deleted (their messages stay); unlisted ones are marked unauthorised.
+    """
+    now = rt.clock.now()
+    rows = {a.open_kfid: a for a in await list_accounts(session, connection.id)}
+    to_sync: list[KfAccount] = []
+    for info in listed:
+        manageable = info.manage_privilege is not False
+        row = rows.get(info.open_kfid)
+        if row is None:
+            if not manageable:
+                continue
+            row = KfAccount(
+                connection_id=connection.id,
+                open_kfid=info.open_kfid,
+                connected_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            rows[info.open_kfid] = row
+            to_sync.append(row)
+        elif manageable and not row.authorized:
+            to_sync.append(row)
+        row.name = info.name[:64]
+        row.avatar_url = info.avatar
+        row.manage_privilege = manageable
+        row.authorized = manageable
+        row.updated_at = now
+    listed_ids = {info.open_kfid for info in listed}
+    for open_kfid, row in rows.items():
+        if open_kfid not in listed_ids and row.authorized:
+            row.authorized = False
+            row.updated_at = now
+    await session.flush()
+    for row in to_sync:
+        await enqueue_sync(session, row.id, now=now)
+    return sorted(rows.values(), key=lambda r: r.id)
+
+
+# --- operations that own their transaction ------------------------------------------------
+
+
+async def create_connection(
+    rt: Runtime,
+    *,
+    name: str,
+    corp_id: str,
+    secret: str,
+    callback_token: str,
+    aes_key: str,
+    bootstrap: str = "skip",
+    check: bool = True,
+) -> tuple[Connection, ConnectionCheck]:
+    """Validate, check against WeCom, then store the connection and its accounts in one transaction.
+
+    A failed check raises CheckFailed unless `check=False`, which saves with the failure recorded."""
+    validate_fields(
+        name=name,
+        corp_id=corp_id,
+        secret=secret,
+        callback_token=callback_token,
+        aes_key=aes_key,
+        bootstrap=bootstrap,
+    )
+    async with rt.db.read() as session:
+        await _ensure_name_free(session, name)  # fail fast, before calling WeCom
+    result = await check_connection(rt, corp_id=corp_id, secret=secret)
+    if not result.ok and check:
+        raise CheckFailed(result)
+    fields = ConnectionFields(name, corp_id, secret, callback_token, aes_key, bootstrap)
+    async with rt.db.write() as session:
+        connection = await store_new_connection(session, rt, fields, result)
+    return connection, result
+
+
+async def update_connection(
+    rt: Runtime,
+    connection_id: int,
+    *,
+    name: str | None = None,
+    corp_id: str | None = None,
+    secret: str | None = None,
+    callback_token: str | None = None,
+    aes_key: str | None = None,
+    bootstrap: str | None = None,
+    check: bool = True,
+) -> tuple[Connection, ConnectionCheck | None]:
+    """Change the given fields; a new corp_id or secret is checked first (as on create)."""
+    validate_fields(
+        name=name,
+        corp_id=corp_id,
+        secret=secret,
+        callback_token=callback_token,
+        aes_key=aes_key,
+        bootstrap=bootstrap,
+    )
+    wanted = {
+        "name": name,
+        "corp_id": corp_id,
+        "secret": secret,
+        "callback_token": callback_token,
+        "aes_key": aes_key,
+        "bootstrap": bootstrap,
+    }
+    async with rt.db.read() as session:
+        current = await get_connection(session, connection_id)
+        changed = changed_fields(rt, current, wanted)
+        if "name" in changed:
+            await _ensure_name_free(session, str(name), except_id=connection_id)
+        stored = load_connection_secrets(rt, current)
+    result: ConnectionCheck | None = None
+    if needs_check(changed):
+        result = await check_connection(
+            rt, corp_id=corp_id or current.corp_id, secret=secret or stored.secret
+        )
+        if not result.ok and check:
+            raise CheckFailed(result)
+    async with rt.db.write() as session:
+        connection = await get_connection(session, connection_id)
+        if needs_check(changed_fields(rt, connection, wanted)) and result is None:
+            raise Conflict("the connection changed while it was being updated; try again")
+        await store_connection_changes(session, rt, connection, wanted, result)
+    return connection, result
+
+
+async def recheck_connection(rt: Runtime, connection_id: int) -> tuple[Connection, ConnectionCheck]:
+    """Check the stored credentials again, record the result, and on success refresh the accounts."""
+    async with rt.db.read() as session:
+        connection = await get_connection(session, connection_id)
+        stored = load_connection_secrets(rt, connection)
+    result = await check_connection(rt, corp_id=connection.corp_id, secret=stored.secret)
+    async with rt.db.write() as session:
+        connection = await get_connection(session, connection_id)
+        record_check(connection, result)
+        if result.ok:
+            await upsert_accounts(session, rt, connection, result.accounts)
+    return connection, result
+
+
+async def refresh_accounts(rt: Runtime, connection_id: int) -> list[KfAccount]:
+    """Re-read kf/account/list with the connection's shared token and update the account rows.
+
+    WeCom errors propagate (the caller is a job that retries)."""
+    async with rt.db.read() as session:
+        connection = await get_connection(session, connection_id)
+    listed = await wecom_client(rt, connection).account_list_all()
+    async with rt.db.write() as session:
+        connection = await get_connection(session, connection_id)
+        return await upsert_accounts(session, rt, connection, listed)
+
+
+async def delete_connection(rt: Runtime, connection_id: int) -> Connection:
+    """Delete a connection; its accounts, messages and events go with it (ON DELETE CASCADE)."""
+    async with rt.db.write() as session:
+        connection = await get_connection(session, connection_id)
+        await session.delete(connection)
+    return connection

@@ -1,0 +1,19 @@
+"""Dependency aliases for API handlers, in one place, so handler signatures read as prose."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from kefu.api.auth import require_token
+from kefu.api.models import ApiToken
+from kefu.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+TokenDep = Annotated[ApiToken, Depends(require_token)]

@@ -1,0 +1,83 @@
+"""What every database-touching `kefu` sub-command shares: settings, schema, a Runtime, clean errors.
+
+A command's work is an async function of the Runtime. A domain error, an unreadable
+secret or an unreachable database ends the command with one line on stderr and
+exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DBAPIError
+
+from kefu.accounts.secrets import SecretDecryptError
+from kefu.errors import DomainError
+from kefu.runtime import Runtime
+from kefu.settings import ConfigurationError, Settings, get_settings
+
+T = TypeVar("T")
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def load_settings() -> Settings:
+    try:
+        settings = get_settings()
+        settings.check()
+    except ValidationError as exc:
+        fail(f"invalid KEFU_* setting: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
+    except ConfigurationError as exc:
+        fail(str(exc))
+    return settings
+
+
+def _prepare_schema(settings: Settings) -> None:
+    """SQLite is brought up to date here, as `kefu serve` does; PostgreSQL needs `kefu db upgrade`."""
+    from kefu.db import migrate
+
+    if not migrate.pending(settings.database_url):
+        return
+    if settings.is_sqlite:
+        migrate.upgrade(settings.database_url)
+    else:
+        fail("the database schema is behind; run `kefu db upgrade` first")
+
+
+def run_with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
+    settings = load_settings()
+
+    async def main() -> T:
+        rt = Runtime.build(settings)
+        try:
+            return await work(rt)
+        finally:
+            await rt.close()
+
+    try:
+        _prepare_schema(settings)
+        return asyncio.run(main())
+    except DomainError as exc:
+        fail(exc.message)
+    except SecretDecryptError as exc:
+        fail(str(exc))
+    except DBAPIError as exc:
+        fail(f"database error ({settings.database_url.split('@')[-1]}): {exc.orig or exc}")
+
+
+def echo_json(value: BaseModel | list[BaseModel] | dict[str, Any]) -> None:
+    if isinstance(value, BaseModel):
+        data: Any = value.model_dump(mode="json")
+    elif isinstance(value, list):
+        data = [item.model_dump(mode="json") for item in value]
+    else:
+        data = value
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
