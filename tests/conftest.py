@@ -25,6 +25,8 @@ from kefu.db.migrate import upgrade
 from kefu.runtime import Runtime
 from kefu.settings import Settings
 
+pytest_plugins = ["tests.simulator_fixtures"]
+
 # Tests never talk to the real WeCom: anything that forgets to point at the
 # simulator hits a closed loopback port. Non-loopback sockets are blocked by
 # pytest-socket (see addopts in pyproject.toml).

@@ -1,0 +1,100 @@
+"""Run the simulator in a background thread on a free loopback port (tests, demo, benchmarks).
+
+with SimulatorServer(clock=clock) as sim:
+    httpx.get(f"{sim.url}/cgi-bin/gettoken", params=...)
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+import httpx
+import uvicorn
+
+from kefu.clock import Clock
+from kefu.simulator.app import create_simulator_app
+from kefu.simulator.callbacks import shared_ssl_context
+from kefu.simulator.core import Simulator
+from kefu.simulator.state import World
+
+
+class SimulatorServer:
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        callback_timeout_s: float = 5.0,
+    ) -> None:
+        self.clock = clock or Clock()
+        self.app = create_simulator_app(clock=self.clock, callback_timeout_s=callback_timeout_s)
+        self.simulator: Simulator = self.app.state.simulator
+        self._host, self._port = host, port
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+        self._http: httpx.Client | None = None
+
+    @property
+    def state(self) -> World:
+        return self.simulator.world
+
+    def start(self) -> SimulatorServer:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self._host, self._port))
+        host, port = sock.getsockname()[:2]
+        self.url = f"http://{host}:{port}"
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, timeout_graceful_shutdown=1)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="wecom-simulator", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the WeCom simulator did not start")
+            time.sleep(0.01)  # real wait for the server thread, not domain time
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+        self.simulator.close()
+        if self._http is not None:
+            self._http.close()
+
+    def __enter__(self) -> SimulatorServer:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    # -- conveniences for tests and the demo (they go through the control API over HTTP) --
+
+    def control(self, method: str, path: str, json: Any = None, **params: Any) -> Any:
+        """Call `/_sim/api/<path>`; raises `httpx.HTTPStatusError` (with the detail) on failure."""
+        if self._http is None:
+            self._http = httpx.Client(
+                base_url=self.url, timeout=30, trust_env=False, verify=shared_ssl_context()
+            )
+        response = self._http.request(
+            method, f"/_sim/api/{path.lstrip('/')}", json=json, params=params or None
+        )
+        if response.is_error:
+            raise httpx.HTTPStatusError(
+                f"{method} {path}: {response.status_code} {response.text}",
+                request=response.request,
+                response=response,
+            )
+        return response.json()
+
+    def flush_callbacks(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every callback delivery has finished (delivered, failed or dropped)."""
+        return self.simulator.dispatcher.wait_idle(timeout_s)
