@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
 
+import structlog
 import typer
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError
 
 from kefu.accounts.secrets import SecretDecryptError
 from kefu.errors import DomainError
+from kefu.logs import configure_logging
 from kefu.runtime import Runtime
 from kefu.settings import ConfigurationError, Settings, get_settings
 
@@ -25,7 +28,9 @@ T = TypeVar("T")
 
 
 def fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    """One `error: …` line per problem (a config file may have several), exit code 2."""
+    for line in message.splitlines() or [""]:
+        typer.echo(f"error: {line}", err=True)
     raise typer.Exit(2)
 
 
@@ -52,8 +57,24 @@ def _prepare_schema(settings: Settings) -> None:
         fail("the database schema is behind; run `kefu db upgrade` first")
 
 
+class _CurrentStderr:
+    """Logs of a command go to whatever sys.stderr is when they are written (stdout is its output)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def _configure_logging(settings: Settings) -> None:
+    configure_logging(settings.log_level, settings.log_json)
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()))  # type: ignore[arg-type]
+
+
 def run_with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
     settings = load_settings()
+    _configure_logging(settings)
 
     async def main() -> T:
         rt = Runtime.build(settings)

@@ -18,6 +18,7 @@ from kefu.accounts import schemas
 from kefu.accounts.check import ConnectionCheck, check_connection, not_checked
 from kefu.accounts.models import Connection, KfAccount
 from kefu.accounts.schemas import callback_url
+from kefu.accounts.secrets import SecretDecryptError
 from kefu.errors import Conflict, Invalid, NotFound
 from kefu.ingest.service import enqueue_sync
 from kefu.runtime import Runtime
@@ -184,9 +185,14 @@ def changed_fields(rt: Runtime, connection: Connection, wanted: dict[str, str | 
     for key, value in wanted.items():
         if value is None:
             continue
-        current = (
-            rt.secrets.open(getattr(connection, sealed[key])) if key in sealed else getattr(connection, key)
-        )
+        try:
+            current = (
+                rt.secrets.open(getattr(connection, sealed[key]))
+                if key in sealed
+                else getattr(connection, key)
+            )
+        except SecretDecryptError:
+            current = None  # sealed under an older KEFU_SECRET_KEY: a given value replaces it
         if current != value:
             changed.append(key)
     return changed
@@ -342,12 +348,11 @@ async def update_connection(
         changed = changed_fields(rt, current, wanted)
         if "name" in changed:
             await _ensure_name_free(session, str(name), except_id=connection_id)
-        stored = load_connection_secrets(rt, current)
+        # Open the stored secret only when needed: it may be sealed under an older key.
+        old_secret = "" if secret or not needs_check(changed) else rt.secrets.open(current.secret_enc)
     result: ConnectionCheck | None = None
     if needs_check(changed):
-        result = await check_connection(
-            rt, corp_id=corp_id or current.corp_id, secret=secret or stored.secret
-        )
+        result = await check_connection(rt, corp_id=corp_id or current.corp_id, secret=secret or old_secret)
         if not result.ok and check:
             raise CheckFailed(result)
     async with rt.db.write() as session:

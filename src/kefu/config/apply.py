@@ -1,0 +1,153 @@
+"""`kefu config apply`: make the database match a config file, all or nothing.
+
+One applier per top-level section. Each one:
+- `plan(rt, session, loaded, prune=)` compares the file with the database (read only)
+  and returns its changes; a problem it finds (e.g. a new connection whose secret
+  variable is unset) raises ConfigFileError;
+- `prepare(rt, loaded, changes, report)` does the network work (WeCom checks) outside
+  any transaction and adds its notes and warnings to the report;
+- `apply(rt, session, loaded, changes)` writes, inside the one transaction of the run.
+
+The run plans every section, then prepares, then opens ONE write transaction that
+re-plans (refusing if the database moved meanwhile) and applies every section.
+This version applies `connections`; `ai`, `accounts` and `knowledge_base` are
+validated in full and reported as not applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.accounts import service as accounts_service
+from kefu.config.loader import ConfigFileError, LoadedConfig
+from kefu.errors import Conflict
+from kefu.runtime import Runtime
+
+Action = Literal["create", "update", "unchanged", "remove", "keep"]
+
+
+@dataclass(frozen=True)
+class Change:
+    section: str
+    name: str
+    action: Action
+    fields: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        what = {
+            "create": "create",
+            "update": f"update ({', '.join(self.fields)})",
+            "unchanged": "unchanged",
+            "remove": "remove (not in the file; --prune)",
+            "keep": "not in the file, kept (use --prune to remove it)",
+        }[self.action]
+        return f"{self.section}.{self.name}: {what}"
+
+
+@dataclass
+class ApplyReport:
+    file: str
+    changes: list[Change] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def pending(self) -> list[Change]:
+        return [c for c in self.changes if c.action in ("create", "update", "remove")]
+
+    def summary(self) -> str:
+        if not self.pending:
+            return f"{self.file}: unchanged (the database already matches the file)"
+        counts = {a: sum(c.action == a for c in self.pending) for a in ("create", "update", "remove")}
+        done = ", ".join(f"{n} to {a}" if self.dry_run else f"{n} {a}d" for a, n in counts.items() if n)
+        if self.dry_run:
+            return f"{self.file}: dry run, nothing was changed ({done})"
+        return f"{self.file}: applied ({done})"
+
+
+class SectionApplier(Protocol):
+    section: str
+
+    async def plan(
+        self, rt: Runtime, session: AsyncSession, loaded: LoadedConfig, *, prune: bool
+    ) -> list[Change]: ...
+
+    async def prepare(
+        self, rt: Runtime, loaded: LoadedConfig, changes: list[Change], report: ApplyReport
+    ) -> None: ...
+
+    async def apply(
+        self, rt: Runtime, session: AsyncSession, loaded: LoadedConfig, changes: list[Change]
+    ) -> None: ...
+
+
+def make_appliers() -> list[SectionApplier]:
+    """A fresh applier per section for one run (they keep what `prepare` learned)."""
+    from kefu.config.connections import ConnectionsApplier
+
+    return [ConnectionsApplier()]
+
+
+def unapplied_warning(loaded: LoadedConfig) -> str | None:
+    sections = loaded.config.unapplied_sections
+    if not sections:
+        return None
+    return (
+        f"{loaded.file}: sections {', '.join(sections)} are valid but NOT applied by this version of "
+        "Kefu (only connections are); nothing of them was changed"
+    )
+
+
+async def check_references(session: AsyncSession, loaded: LoadedConfig) -> None:
+    """accounts[].connection names a connection of the file or of the database."""
+    named = {c.name for c in loaded.config.connections}
+    named |= {c.name for c in await accounts_service.list_connections(session)}
+    problems = [
+        loaded.problem(
+            ("accounts", i, "connection"), f"no connection named {a.connection!r} in the file or saved"
+        )
+        for i, a in enumerate(loaded.config.accounts)
+        if a.connection not in named
+    ]
+    if problems:
+        raise ConfigFileError(loaded.file, problems)
+
+
+async def apply_config(
+    rt: Runtime,
+    loaded: LoadedConfig,
+    *,
+    prune: bool = False,
+    dry_run: bool = False,
+    announce: Callable[[ApplyReport], None] | None = None,
+) -> ApplyReport:
+    """Plan, show (`announce`, before anything is written), prepare, and apply in one transaction."""
+    appliers = make_appliers()
+    report = ApplyReport(file=loaded.file, dry_run=dry_run)
+    async with rt.db.read() as session:
+        await check_references(session, loaded)
+        plans = {a.section: await a.plan(rt, session, loaded, prune=prune) for a in appliers}
+    report.changes = [c for a in appliers for c in plans[a.section]]
+    if warning := unapplied_warning(loaded):
+        report.warnings.append(warning)
+    if announce is not None:
+        announce(report)
+    if dry_run or not report.pending:
+        return report
+    for applier in appliers:
+        await applier.prepare(rt, loaded, plans[applier.section], report)
+    async with rt.db.write() as session:
+        for applier in appliers:
+            if await applier.plan(rt, session, loaded, prune=prune) != plans[applier.section]:
+                raise Conflict(
+                    f"the {applier.section} in the database changed while applying {loaded.file}; "
+                    "nothing was changed: run apply again"
+                )
+        for applier in appliers:
+            await applier.apply(rt, session, loaded, plans[applier.section])
+    return report

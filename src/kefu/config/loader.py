@@ -1,0 +1,212 @@
+"""Read a config file: YAML, `${NAME}` environment references, schema validation.
+
+Every problem is reported as `FILE: PATH (line N): reason`, all of them at once,
+so a person fixes a file in one go. Secrets (`secret`, `callback_token`,
+`encoding_aes_key`, `api_key`) written as exactly `${NAME}` with NAME unset become
+UnsetVar — "keep what is stored" — instead of an error; apply decides whether
+that is allowed (not for a new connection). `$$` writes a literal `$`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from kefu.config.schema import KefuConfig, UnsetVar
+from kefu.errors import Invalid
+
+SECRET_KEYS = frozenset({"secret", "callback_token", "encoding_aes_key", "api_key"})
+_REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int | None
+    reason: str
+
+
+class ConfigFileError(Invalid):
+    """The file is not a valid config; nothing was changed."""
+
+    code = "invalid_config"
+
+    def __init__(self, file: str, problems: list[Problem]) -> None:
+        self.file = file
+        self.problems = problems
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        """`FILE:LINE: PATH: reason` (the form editors and terminals link to the line)."""
+        out = []
+        for p in self.problems:
+            head = f"{self.file}:{p.line}" if p.line else self.file
+            out.append(f"{head}: {p.path}: {p.reason}" if p.path else f"{head}: {p.reason}")
+        return out
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    file: str
+    config: KefuConfig
+    base_dir: Path  # relative paths in the file (avatar, knowledge_base) start here
+    lines: dict[PathKey, int]
+
+    def problem(self, path: PathKey, reason: str) -> Problem:
+        """A problem found after validation (e.g. against the database), located in the file."""
+        return Problem(format_path(path), _line(path, self.lines), reason)
+
+
+def format_path(path: PathKey) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_config(file: str | Path, env: Mapping[str, str] | None = None) -> LoadedConfig:
+    path = Path(file)
+    name = str(file)
+    env = os.environ if env is None else env
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigFileError(name, [Problem("", None, "file not found")]) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigFileError(name, [Problem("", None, f"cannot read it as UTF-8 text: {exc}")]) from exc
+    data, lines = _parse_yaml(name, text)
+    problems: list[Problem] = []
+    data = _substitute(data, (), env, lines, problems)
+    if problems:
+        raise ConfigFileError(name, problems)
+    try:
+        config = KefuConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigFileError(name, [_problem(err, lines) for err in exc.errors()]) from exc
+    problems = _duplicates(config, lines)
+    if problems:
+        raise ConfigFileError(name, problems)
+    return LoadedConfig(file=name, config=config, base_dir=path.parent, lines=lines)
+
+
+def _parse_yaml(name: str, text: str) -> tuple[dict[str, Any], dict[PathKey, int]]:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise ConfigFileError(name, [Problem("", None, "the file is empty; it starts with `version: 1`")])
+        lines: dict[PathKey, int] = {}
+        problems: list[Problem] = []
+        _walk_nodes(node, (), lines, problems)
+        if problems:
+            raise ConfigFileError(name, problems)
+        data = loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        reason = f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
+        raise ConfigFileError(name, [Problem("", mark.line + 1 if mark else None, reason)]) from exc
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise ConfigFileError(
+            name, [Problem("", 1, "the top level must be a mapping (version:, connections:, …)")]
+        )
+    return data, lines
+
+
+def _walk_nodes(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], problems: list[Problem]) -> None:
+    """Record the line of every key and item; report duplicate keys (YAML would keep the last silently)."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            child = (*path, key)
+            if key in seen:
+                problems.append(Problem(format_path(child), key_node.start_mark.line + 1, "duplicate key"))
+            seen.add(key)
+            lines[child] = key_node.start_mark.line + 1
+            _walk_nodes(value_node, child, lines, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[(*path, index)] = item.start_mark.line + 1
+            _walk_nodes(item, (*path, index), lines, problems)
+
+
+def _substitute(
+    value: Any, path: PathKey, env: Mapping[str, str], lines: dict[PathKey, int], problems: list[Problem]
+) -> Any:
+    if isinstance(value, dict):
+        return {k: _substitute(v, (*path, str(k)), env, lines, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, (*path, i), env, lines, problems) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "$" not in value:
+        return value
+    whole = _REFERENCE.fullmatch(value)
+    if whole and whole[1] and whole[1] not in env and path and path[-1] in SECRET_KEYS:
+        return UnsetVar(whole[1])
+    missing: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        if match[0] == "$$":
+            return "$"
+        if match[1] not in env:
+            missing.append(match[1])
+            return match[0]
+        return env[match[1]]
+
+    result = _REFERENCE.sub(replace, value)
+    for var in missing:
+        problems.append(
+            Problem(format_path(path), _line(path, lines), f"environment variable {var} is not set")
+        )
+    return result
+
+
+def _line(path: PathKey, lines: dict[PathKey, int]) -> int | None:
+    for end in range(len(path), 0, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return None
+
+
+def _problem(err: Any, lines: dict[PathKey, int]) -> Problem:
+    loc: PathKey = tuple(err["loc"])
+    kind = err["type"]
+    if kind == "value_error":
+        reason = str(err["ctx"]["error"])
+    elif kind == "extra_forbidden":
+        reason = f"unknown key {loc[-1]!r} (check its spelling; docs/configuration.md lists every key)"
+    elif kind == "missing":
+        reason = "required key is missing"
+    else:
+        reason = err["msg"]
+        given = err.get("input")
+        if isinstance(given, str | int | float | bool) or given is None:
+            reason += f" (got {given!r})"
+    return Problem(format_path(loc) or "(top level)", _line(loc, lines), reason)
+
+
+def _duplicates(config: KefuConfig, lines: dict[PathKey, int]) -> list[Problem]:
+    """Names that must be unique in the file, reported at their second occurrence."""
+    problems = []
+    for section, keys in (
+        ("connections", [c.name for c in config.connections]),
+        ("accounts", [a.key for a in config.accounts]),
+    ):
+        first: dict[str, int] = {}
+        for index, key in enumerate(keys):
+            if key in first:
+                path: PathKey = (section, index)
+                reason = f"{key!r} is already named by {section}[{first[key]}]"
+                problems.append(Problem(format_path(path), _line(path, lines), reason))
+            first.setdefault(key, index)
+    return problems
