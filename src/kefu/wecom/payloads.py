@@ -67,7 +67,7 @@ class Content(WeComModel):
 
 
 class TextContent(Content):
-    content: str = ""
+    content: str
     menu_id: str | None = None  # set when the text came from a click on a menu item
 
 
@@ -258,7 +258,7 @@ def _as_dict(value: Any) -> dict[str, Any]:
 def parse_content(msgtype: str, body: Any) -> Content:
     data = _as_dict(body)
     model = CONTENT_TYPES.get(msgtype)
-    if model is not None:
+    if model is not None and isinstance(body, dict):
         try:
             return model.model_validate(data)
         except ValidationError as exc:
