@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
-from typing import Any
 
 import typer
 
-from kefu.clock import clock_from_settings
-from kefu.db import Database
+from kefu.cli_runtime import echo_json, fail, load_settings, run_with_runtime
 from kefu.jobs import service
-from kefu.jobs.models import JOB_STATUSES, Job
+from kefu.jobs.models import JOB_STATUSES
 from kefu.jobs.registry import discover_tasks
+from kefu.jobs.schemas import JobOut
 from kefu.jobs.worker import Worker
 from kefu.logs import configure_logging, get_logger
 from kefu.runtime import Runtime
-from kefu.settings import ConfigurationError, Settings, get_settings
 
 jobs_app = typer.Typer(help="See background jobs and run failed ones again.", no_args_is_help=True)
 log = get_logger("kefu.jobs")
@@ -32,9 +29,9 @@ def list_command(
     """List the newest jobs (newest first)."""
     if status is not None and status not in JOB_STATUSES:
         raise typer.BadParameter(f"one of {', '.join(JOB_STATUSES)}", param_hint="--status")
-    jobs = asyncio.run(_with_db(get_settings(), lambda db: service.list_jobs(db, status=status, limit=limit)))
+    jobs = run_with_runtime(lambda rt: service.list_jobs(rt.db, status=status, limit=limit))
     if as_json:
-        typer.echo(json.dumps([_as_dict(job) for job in jobs], ensure_ascii=False, indent=2))
+        echo_json([JobOut.model_validate(job) for job in jobs])
         return
     if not jobs:
         typer.echo("No jobs.")
@@ -54,22 +51,19 @@ def retry_command(
     all_failed: bool = typer.Option(False, "--all-failed", help="Run every failed job again."),
 ) -> None:
     """Run a failed or dropped job again, or every failed job."""
-    if (job_id is None) == (not all_failed):
-        raise typer.BadParameter("give a job ID or --all-failed (one of them)")
-    settings = get_settings()
-    now = clock_from_settings(settings).now()
     if all_failed:
-        count = asyncio.run(_with_db(settings, lambda db: service.retry_failed(db, now=now)))
+        if job_id is not None:
+            raise typer.BadParameter("give a job ID or --all-failed, not both")
+        count = run_with_runtime(lambda rt: service.retry_failed(rt.db, now=rt.clock.now()))
         typer.echo(f"{count} failed job(s) queued again.")
         return
-    assert job_id is not None
-    if not asyncio.run(_with_db(settings, lambda db: service.retry_job(db, job_id, now=now))):
-        typer.echo(
-            f"Job {job_id} was not queued again: it does not exist, is not failed or dropped, "
-            "or a job with the same queueing lock is already waiting.",
-            err=True,
+    if job_id is None:
+        raise typer.BadParameter("give a job ID or --all-failed")
+    if not run_with_runtime(lambda rt: service.retry_job(rt.db, job_id, now=rt.clock.now())):
+        fail(
+            f"job {job_id} was not queued again: it does not exist, is not failed or dropped, "
+            "or a job with the same queueing lock is already waiting"
         )
-        raise typer.Exit(1)
     typer.echo(f"Job {job_id} queued again.")
 
 
@@ -77,62 +71,18 @@ def worker_command(
     concurrency: int = typer.Option(4, "--concurrency", min=1, help="Jobs run at the same time."),
 ) -> None:
     """Run background jobs until interrupted (SIGINT/SIGTERM)."""
-    settings = get_settings()
-    try:
-        settings.check()
-    except ConfigurationError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
+    settings = load_settings()
     configure_logging(settings.log_level, settings.log_json)
-    tasks = discover_tasks()
-    log.info("jobs.tasks_loaded", tasks=tasks)
-    asyncio.run(_run_worker(settings, concurrency))
+    log.info("jobs.tasks_loaded", tasks=discover_tasks())
+    run_with_runtime(lambda rt: _run_worker(rt, concurrency))
 
 
-async def _run_worker(settings: Settings, concurrency: int) -> None:
-    rt = Runtime.build(settings)
+async def _run_worker(rt: Runtime, concurrency: int) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    try:
-        await Worker(rt, concurrency=concurrency).run(stop)
-    finally:
-        await rt.close()
-
-
-async def _with_db(settings: Settings, action: Any) -> Any:
-    db = Database(settings.database_url)
-    try:
-        return await action(db)
-    finally:
-        await db.dispose()
-
-
-def _as_dict(job: Job) -> dict[str, Any]:
-    when = {
-        name: value.isoformat() if value else None
-        for name, value in (
-            ("run_at", job.run_at),
-            ("deadline", job.deadline),
-            ("locked_until", job.locked_until),
-            ("created_at", job.created_at),
-            ("finished_at", job.finished_at),
-        )
-    }
-    return {
-        "id": job.id,
-        "task": job.task,
-        "args": job.args,
-        "status": job.status,
-        "lock": job.lock,
-        "queueing_lock": job.queueing_lock,
-        "attempts": job.attempts,
-        "max_attempts": job.max_attempts,
-        "worker_id": job.worker_id,
-        "last_error": job.last_error,
-        **when,
-    }
+    await Worker(rt, concurrency=concurrency).run(stop)
 
 
 def _one_line(text: str | None, width: int = 80) -> str:

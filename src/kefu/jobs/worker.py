@@ -118,7 +118,8 @@ class Worker:
             started += len(claimed)
             if dropped:
                 log.info("jobs.dropped_past_deadline", count=dropped)
-            if len(claimed) + dropped < free:
+            # Dropping a job may unblock the next one of its lock: look again.
+            if not dropped and len(claimed) < free:
                 break  # nothing more is runnable right now
         return started
 

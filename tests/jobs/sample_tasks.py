@@ -1,0 +1,123 @@
+"""Tasks the job tests run. In-process tasks record into CALLS; subprocess ones append to a file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from kefu.jobs.queue import enqueue
+from kefu.jobs.registry import JobFailed, RetryLater, task
+from kefu.runtime import Runtime
+
+CALLS: list[str] = []
+FAILURES: dict[str, int] = {}  # key → how many times it has failed so far
+HEALED: set[str] = set()  # keys of tests.broken that succeed from now on
+BARRIERS: dict[str, asyncio.Barrier] = {}
+GATES: dict[str, asyncio.Event] = {}
+STARTED: dict[str, asyncio.Event] = {}
+
+
+def reset() -> None:
+    for state in (CALLS, FAILURES, HEALED, BARRIERS, GATES, STARTED):
+        state.clear()
+
+
+@task("tests.record")
+async def record(rt: Runtime, *, key: str) -> None:
+    CALLS.append(key)
+
+
+@task("tests.flaky", max_attempts=5, backoff_base_s=1.0)
+async def flaky(rt: Runtime, *, key: str, failures: int) -> None:
+    if FAILURES.get(key, 0) < failures:
+        FAILURES[key] = FAILURES.get(key, 0) + 1
+        raise RuntimeError(f"flaky {key} failure {FAILURES[key]}")
+    CALLS.append(key)
+
+
+@task("tests.broken", max_attempts=5, backoff_base_s=1.0, backoff_cap_s=4.0)
+async def broken(rt: Runtime, *, key: str) -> None:
+    if key not in HEALED:
+        raise RuntimeError(f"broken {key}")
+    CALLS.append(key)
+
+
+@task("tests.slow_retry", backoff_base_s=60.0)
+async def slow_retry(rt: Runtime, *, key: str) -> None:
+    raise RuntimeError(f"slow {key}")
+
+
+@task("tests.give_up")
+async def give_up(rt: Runtime, *, key: str) -> None:
+    raise JobFailed(f"customer left ({key})")
+
+
+@task("tests.later")
+async def later(rt: Runtime, *, key: str) -> None:
+    if key not in CALLS:
+        CALLS.append(key)
+        raise RetryLater(30, "rate limited")
+    CALLS.append(f"{key}:again")
+
+
+@task("tests.meet")
+async def meet(rt: Runtime, *, key: str, group: str) -> None:
+    """Passes only if the other job of `group` runs at the same time."""
+    CALLS.append(key)
+    await asyncio.wait_for(BARRIERS[group].wait(), timeout=5)
+
+
+@task("tests.hold", lease_s=30.0)
+async def hold(rt: Runtime, *, key: str) -> None:
+    """Runs until the test opens its gate."""
+    STARTED.setdefault(key, asyncio.Event()).set()
+    await GATES.setdefault(key, asyncio.Event()).wait()
+    CALLS.append(key)
+
+
+@task("tests.hold_once", lease_s=30.0, max_attempts=1)
+async def hold_once(rt: Runtime, *, key: str) -> None:
+    STARTED.setdefault(key, asyncio.Event()).set()
+    await GATES.setdefault(key, asyncio.Event()).wait()
+
+
+@task("tests.short_lease", lease_s=0.3)
+async def short_lease(rt: Runtime, *, key: str) -> None:
+    STARTED.setdefault(key, asyncio.Event()).set()
+    await GATES.setdefault(key, asyncio.Event()).wait()
+
+
+@task("tests.requeue_self")
+async def requeue_self(rt: Runtime, *, key: str, fail: bool) -> None:
+    """While running, enqueue a successor under the same queueing lock; maybe fail afterwards."""
+    async with rt.db.write() as session:
+        new_id = await enqueue(
+            session, "tests.record", {"key": "successor"}, now=rt.clock.now(), queueing_lock=key
+        )
+    CALLS.append(f"successor={new_id}")
+    if fail:
+        raise RuntimeError("failed after enqueueing a successor")
+
+
+# -- tasks run by worker subprocesses: outcomes go to a file shared with the test --------------
+
+
+@task("tests.block", lease_s=30.0)
+async def block(rt: Runtime, *, path: str) -> None:
+    """Append our pid; in a process started with KEFU_TEST_BLOCK=1, never return."""
+    _append(path, str(os.getpid()))
+    if os.environ.get("KEFU_TEST_BLOCK") == "1":
+        await asyncio.Event().wait()
+
+
+@task("tests.count")
+async def count(rt: Runtime, *, path: str, key: str) -> None:
+    _append(path, f"{key} {os.getpid()}")
+    await asyncio.sleep(0.002)
+
+
+def _append(path: str, line: str) -> None:
+    # One write() per line on an O_APPEND file: lines of concurrent processes never interleave.
+    with Path(path).open("a") as handle:
+        handle.write(line + "\n")

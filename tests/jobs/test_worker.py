@@ -1,0 +1,250 @@
+"""The worker: per-lock creation order, concurrency, deadlines, backoff, outcomes, leases, wake-ups."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.jobs.queue import enqueue
+from kefu.jobs.service import retry_job
+from kefu.jobs.worker import Worker, reap
+from kefu.runtime import Runtime
+from tests.jobs import sample_tasks
+from tests.jobs.helpers import add, eventually, job
+
+pytestmark = pytest.mark.db
+
+
+async def test_jobs_sharing_a_lock_run_one_at_a_time_in_creation_order(rt: Runtime) -> None:
+    for i in range(5):
+        await add(rt, "tests.record", args={"key": f"c1-{i}"}, lock="conversation:1")
+    await add(rt, "tests.record", args={"key": "free"})
+    assert await Worker(rt, concurrency=4).run_until_idle() == 6
+    assert [key for key in sample_tasks.CALLS if key != "free"] == [f"c1-{i}" for i in range(5)]
+
+
+async def test_a_job_waiting_for_its_retry_blocks_the_later_jobs_of_its_lock(rt: Runtime) -> None:
+    first = await add(rt, "tests.flaky", args={"key": "A", "failures": 1}, lock="L")
+    second = await add(rt, "tests.record", args={"key": "B"}, lock="L")
+    await add(rt, "tests.record", args={"key": "C"}, lock="M")
+    worker = Worker(rt)
+
+    assert await worker.run_until_idle() == 2  # A fails, C runs; B waits behind A
+    assert sample_tasks.CALLS == ["C"]
+    failed_once = await job(rt.db, first)
+    assert (failed_once.status, failed_once.attempts) == ("todo", 1)
+    assert (await job(rt.db, second)).status == "todo"
+
+    rt.clock.set(failed_once.run_at)
+    assert await worker.run_until_idle() == 2
+    assert sample_tasks.CALLS == ["C", "A", "B"]
+    assert (await job(rt.db, second)).status == "succeeded"
+
+
+async def test_finished_jobs_do_not_block_their_lock(rt: Runtime) -> None:
+    await add(rt, "tests.give_up", args={"key": "1"}, lock="L")  # → failed
+    await add(rt, "tests.record", args={"key": "2"}, lock="L", deadline=rt.clock.now())  # → dropped
+    await add(rt, "tests.record", args={"key": "3"}, lock="L")
+    rt.clock.advance(1)
+    assert await Worker(rt).run_until_idle() == 2
+    assert sample_tasks.CALLS == ["3"]
+
+
+async def test_jobs_of_different_locks_run_at_the_same_time(rt: Runtime) -> None:
+    sample_tasks.BARRIERS["pair"] = asyncio.Barrier(2)
+    one = await add(rt, "tests.meet", args={"key": "x", "group": "pair"}, lock="conversation:x")
+    two = await add(rt, "tests.meet", args={"key": "y", "group": "pair"}, lock="conversation:y")
+    # Each job passes only when the other is running at the same moment.
+    assert await Worker(rt, concurrency=2).run_until_idle() == 2
+    assert [(await job(rt.db, i)).status for i in (one, two)] == ["succeeded", "succeeded"]
+
+
+async def test_a_job_past_its_deadline_is_dropped_not_run(rt: Runtime) -> None:
+    now = rt.clock.now()
+    late = await add(rt, "tests.record", args={"key": "welcome"}, deadline=now + timedelta(seconds=20))
+    rt.clock.advance(21)
+    assert await Worker(rt).run_until_idle() == 0
+    row = await job(rt.db, late)
+    assert (row.status, row.attempts, row.finished_at) == ("dropped", 0, rt.clock.now())
+    assert "deadline" in (row.last_error or "")
+    assert sample_tasks.CALLS == []
+
+    in_time = await add(
+        rt, "tests.record", args={"key": "ok"}, deadline=rt.clock.now() + timedelta(seconds=20)
+    )
+    assert await Worker(rt).run_until_idle() == 1
+    assert (await job(rt.db, in_time)).status == "succeeded"
+
+
+async def test_a_retry_that_would_pass_the_deadline_drops_the_job(rt: Runtime) -> None:
+    # slow_retry backs off 60 s at least: past the 30 s deadline.
+    doomed = await add(
+        rt, "tests.slow_retry", args={"key": "code"}, deadline=rt.clock.now() + timedelta(seconds=30)
+    )
+    assert await Worker(rt).run_until_idle() == 1
+    row = await job(rt.db, doomed)
+    assert (row.status, row.attempts) == ("dropped", 1)
+    assert "RuntimeError: slow code" in (row.last_error or "")
+    assert "deadline" in (row.last_error or "")
+
+
+async def test_backoff_grows_with_jitter_until_failed_then_retry_job_runs_it_again(rt: Runtime) -> None:
+    broken = await add(rt, "tests.broken", args={"key": "k"})  # 5 attempts, base 1 s, cap 4 s
+    worker = Worker(rt)
+    for attempt in range(1, 5):
+        assert await worker.run_until_idle() == 1
+        row = await job(rt.db, broken)
+        assert (row.status, row.attempts, row.last_error) == ("todo", attempt, "RuntimeError: broken k")
+        delay = (row.run_at - rt.clock.now()).total_seconds()
+        expected = min(4.0, 2.0 ** (attempt - 1))
+        assert expected <= delay <= expected * 1.25 + 1e-6
+        # Not a moment early …
+        rt.clock.set(row.run_at - timedelta(milliseconds=1))
+        assert await worker.run_until_idle() == 0
+        rt.clock.set(row.run_at)  # … and runnable once the clock reaches run_at.
+
+    assert await worker.run_until_idle() == 1
+    row = await job(rt.db, broken)
+    assert (row.status, row.attempts, row.finished_at) == ("failed", 5, rt.clock.now())
+    assert row.last_error == "RuntimeError: broken k"
+    rt.clock.advance(3600)
+    assert await worker.run_until_idle() == 0
+
+    sample_tasks.HEALED.add("k")
+    assert await retry_job(rt.db, broken, now=rt.clock.now())
+    row = await job(rt.db, broken)
+    assert (row.status, row.attempts, row.finished_at) == ("todo", 0, None)
+    assert await worker.run_until_idle() == 1
+    assert (await job(rt.db, broken)).status == "succeeded"
+    assert sample_tasks.CALLS == ["k"]
+    assert not await retry_job(rt.db, broken, now=rt.clock.now())  # succeeded jobs stay put
+
+
+async def test_job_failed_ends_the_job_without_retries(rt: Runtime) -> None:
+    gone = await add(rt, "tests.give_up", args={"key": "c9"})
+    assert await Worker(rt).run_until_idle() == 1
+    row = await job(rt.db, gone)
+    assert (row.status, row.attempts, row.last_error) == ("failed", 1, "customer left (c9)")
+
+
+async def test_retry_later_waits_the_chosen_delay_without_spending_an_attempt(rt: Runtime) -> None:
+    limited = await add(rt, "tests.later", args={"key": "send"})
+    worker = Worker(rt)
+    assert await worker.run_until_idle() == 1
+    row = await job(rt.db, limited)
+    assert (row.status, row.attempts, row.last_error) == ("todo", 0, "rate limited")
+    assert row.run_at == rt.clock.now() + timedelta(seconds=30)
+    rt.clock.advance(29)
+    assert await worker.run_until_idle() == 0
+    rt.clock.advance(1)
+    assert await worker.run_until_idle() == 1
+    row = await job(rt.db, limited)
+    assert (row.status, row.attempts) == ("succeeded", 1)
+    assert sample_tasks.CALLS == ["send", "send:again"]
+
+
+async def test_arguments_that_do_not_fit_the_task_fail_at_once(rt: Runtime) -> None:
+    wrong = await add(rt, "tests.record", args={"conversation": 1})
+    assert await Worker(rt).run_until_idle() == 1
+    row = await job(rt.db, wrong)
+    assert (row.status, row.attempts) == ("failed", 1)
+    assert "arguments do not fit task tests.record" in (row.last_error or "")
+
+
+async def test_a_worker_that_lost_its_lease_does_not_overwrite_the_new_owner(rt: Runtime) -> None:
+    held = await add(rt, "tests.hold", args={"key": "h"})  # lease 30 s
+    first = asyncio.create_task(Worker(rt, worker_id="first").run_until_idle())
+    await eventually(lambda: "h" in sample_tasks.STARTED)
+    row = await job(rt.db, held)
+    assert (row.status, row.worker_id, row.locked_until) == (
+        "doing",
+        "first",
+        rt.clock.now() + timedelta(seconds=30),
+    )
+
+    assert await reap(rt) == 0  # lease still valid
+    rt.clock.advance(31)
+    assert await reap(rt) == 1
+    row = await job(rt.db, held)
+    assert (row.status, row.attempts, row.worker_id) == ("todo", 1, None)
+    assert row.last_error == "lease expired on worker first"
+
+    # Another worker takes the job over while the first one is still inside it.
+    second = asyncio.create_task(Worker(rt, worker_id="second").run_until_idle())
+
+    async def taken_over() -> bool:
+        return (await job(rt.db, held)).worker_id == "second"
+
+    await eventually(taken_over)
+    sample_tasks.GATES["h"].set()  # both finish; only the owner of the lease records its outcome
+    assert await first == 1
+    assert await second == 1
+    row = await job(rt.db, held)
+    assert (row.status, row.attempts, row.worker_id) == ("succeeded", 2, "second")
+    assert sample_tasks.CALLS == ["h", "h"]  # at least once: tasks must be idempotent
+
+
+async def test_reaping_a_job_out_of_attempts_fails_it(rt: Runtime) -> None:
+    held = await add(rt, "tests.hold_once", args={"key": "h"})  # max_attempts 1
+    worker = asyncio.create_task(Worker(rt).run_until_idle())
+    await eventually(lambda: "h" in sample_tasks.STARTED)
+    rt.clock.advance(31)
+    assert await reap(rt) == 1
+    row = await job(rt.db, held)
+    assert (row.status, row.last_error) == ("failed", f"lease expired on worker {row.worker_id}")
+    sample_tasks.GATES["h"].set()
+    await worker
+    assert (await job(rt.db, held)).status == "failed"
+
+
+async def test_a_long_job_keeps_its_lease_fresh(rt: Runtime) -> None:
+    held = await add(rt, "tests.short_lease", args={"key": "s"})  # lease 0.3 s: heartbeat every 0.1 s
+    running = asyncio.create_task(Worker(rt).run_until_idle())
+    await eventually(lambda: "s" in sample_tasks.STARTED)
+    rt.clock.advance(100)
+    expected = rt.clock.now() + timedelta(seconds=0.3)
+
+    async def refreshed() -> bool:
+        return (await job(rt.db, held)).locked_until == expected
+
+    await eventually(refreshed, within_s=2)
+    assert await reap(rt) == 0
+    sample_tasks.GATES["s"].set()
+    assert await running == 1
+    assert (await job(rt.db, held)).status == "succeeded"
+
+
+async def test_a_running_worker_wakes_on_enqueue_and_stops_cleanly(rt: Runtime) -> None:
+    stop = asyncio.Event()
+    # Polling is slow here, so only the wake-up can make the job run promptly.
+    worker = Worker(rt, poll_interval_s=60, reap_interval_s=60, shutdown_grace_s=0.05)
+    running = asyncio.create_task(worker.run(stop))
+    await asyncio.sleep(0.2)  # let the worker reach its idle wait
+    await add(rt, "tests.record", args={"key": "woken"})
+    await eventually(lambda: sample_tasks.CALLS == ["woken"], within_s=3)
+
+    # Stopping gives a job that does not finish within the grace back, attempt not counted.
+    held = await add(rt, "tests.hold", args={"key": "h"})
+    await eventually(lambda: "h" in sample_tasks.STARTED, within_s=3)
+    stop.set()
+    await asyncio.wait_for(running, timeout=3)
+    row = await job(rt.db, held)
+    assert (row.status, row.attempts, row.worker_id, row.last_error) == ("todo", 0, None, "worker stopped")
+
+
+async def test_postgres_workers_wake_on_notify_from_other_sessions(rt: Runtime) -> None:
+    if rt.db.dialect != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    stop = asyncio.Event()
+    running = asyncio.create_task(Worker(rt, poll_interval_s=60, reap_interval_s=60).run(stop))
+    await asyncio.sleep(0.3)  # the LISTEN connection is up
+    # A plain session: its on_commit callbacks never run, so only NOTIFY can wake the worker,
+    # as it does for a worker in another process.
+    async with AsyncSession(rt.db.engine) as session, session.begin():
+        await enqueue(session, "tests.record", {"key": "notified"}, now=rt.clock.now())
+    await eventually(lambda: sample_tasks.CALLS == ["notified"], within_s=3)
+    stop.set()
+    await running
