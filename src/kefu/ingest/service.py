@@ -1,0 +1,176 @@
+"""Domain operations of the ingest path. Services take a session and never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.accounts.models import Connection, KfAccount
+from kefu.ingest.models import CallbackEvent, Message
+from kefu.jobs.queue import enqueue
+
+SYNC_TOKEN_TTL = timedelta(minutes=10)  # wecom-kf-api.md §2.5
+SYNC_TASK = "ingest.sync"
+PROCESS_TASK = "ingest.process"
+REFRESH_ACCOUNTS_TASK = "ingest.refresh_accounts"
+
+
+def sync_lock(account_id: int) -> str:
+    return f"sync:{account_id}"
+
+
+def conversation_lock(account_id: int, external_userid: str | None) -> str:
+    """Messages of one conversation are processed one at a time, in stream order."""
+    if external_userid:
+        return f"conversation:{account_id}:{external_userid}"
+    return f"account:{account_id}"
+
+
+async def enqueue_sync(session: AsyncSession, account_id: int, *, now: datetime) -> int | None:
+    """One waiting sync per account at most: callbacks and polls coalesce into it."""
+    lock = sync_lock(account_id)
+    return await enqueue(
+        session, SYNC_TASK, {"account_id": account_id}, now=now, lock=lock, queueing_lock=lock
+    )
+
+
+async def get_or_create_account(
+    session: AsyncSession, connection_id: int, open_kfid: str, *, now: datetime
+) -> KfAccount:
+    account = await session.scalar(
+        select(KfAccount).where(KfAccount.connection_id == connection_id, KfAccount.open_kfid == open_kfid)
+    )
+    if account is None:
+        # An account we had not seen (authorised after the connection was saved): its
+        # history before now is bootstrap under the `skip` policy, like any new account.
+        account = KfAccount(
+            connection_id=connection_id, open_kfid=open_kfid, connected_at=now, created_at=now, updated_at=now
+        )
+        session.add(account)
+        await session.flush()
+    return account
+
+
+async def record_callback(
+    session: AsyncSession,
+    connection: Connection,
+    fields: dict[str, str],
+    xml: str,
+    *,
+    now: datetime,
+    row: CallbackEvent | None = None,
+) -> CallbackEvent:
+    """Record a decrypted callback and act on it: store the sync token, wake one sync.
+
+    `row` is an event kept earlier for retry; it is settled instead of adding another."""
+    event = fields.get("Event", "")
+    open_kfid = fields.get("OpenKfId") or None
+    if row is None:
+        row = CallbackEvent(
+            connection_id=connection.id,
+            event=event[:64] or "?",
+            open_kfid=open_kfid,
+            xml=xml,
+            received_at=now,
+        )
+        session.add(row)
+    row.status, row.error = "done", None
+    if event == "kf_msg_or_event" and open_kfid:
+        account = await get_or_create_account(session, connection.id, open_kfid, now=now)
+        # The job reads the freshest token when it runs, so store it on the account.
+        account.sync_token = fields.get("Token") or None
+        account.sync_token_expires_at = now + SYNC_TOKEN_TTL if account.sync_token else None
+        account.updated_at = now
+        await session.flush()
+        await enqueue_sync(session, account.id, now=now)
+    elif event == "kf_account_auth_change":
+        for open_kfid_added in _ids(fields.get("AuthAddOpenKfId")):
+            account = await get_or_create_account(session, connection.id, open_kfid_added, now=now)
+            account.authorized, account.updated_at = True, now
+            await session.flush()
+            await enqueue_sync(session, account.id, now=now)
+        for open_kfid_removed in _ids(fields.get("AuthDelOpenKfId")):
+            account = await session.scalar(
+                select(KfAccount).where(
+                    KfAccount.connection_id == connection.id, KfAccount.open_kfid == open_kfid_removed
+                )
+            )
+            if account is not None:
+                account.authorized, account.updated_at = False, now
+        await enqueue(
+            session,
+            REFRESH_ACCOUNTS_TASK,
+            {"connection_id": connection.id},
+            now=now,
+            lock=f"accounts:{connection.id}",
+            queueing_lock=f"accounts:{connection.id}",
+        )
+    await session.flush()
+    return row
+
+
+def _ids(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: int
+    external_userid: str | None
+    bootstrap: bool
+
+
+def message_row(
+    account: KfAccount, item: dict[str, Any], *, bootstrap_before: datetime | None, now: datetime
+) -> dict[str, Any]:
+    """Column values for one `msg_list` item (events carry their ids inside `event`)."""
+    event = item.get("event") if isinstance(item.get("event"), dict) else {}
+    send_time = datetime.fromtimestamp(int(item.get("send_time") or 0), UTC)
+    return {
+        "account_id": account.id,
+        "msgid": str(item["msgid"])[:64],
+        "external_userid": item.get("external_userid") or event.get("external_userid"),
+        "origin": int(item.get("origin") or 0),
+        "msgtype": str(item.get("msgtype") or "unknown")[:32],
+        "event_type": (str(event.get("event_type"))[:64] if event.get("event_type") else None),
+        "servicer_userid": item.get("servicer_userid") or event.get("servicer_userid"),
+        "send_time": send_time,
+        "payload": item,
+        "bootstrap": bootstrap_before is not None and send_time < bootstrap_before,
+        "stored_at": now,
+    }
+
+
+async def store_page(
+    session: AsyncSession, account: KfAccount, items: list[dict[str, Any]], *, backfill: bool, now: datetime
+) -> list[StoredMessage]:
+    """Insert-or-ignore a page of items by (account, msgid); returns only the rows new to us."""
+    rows: dict[str, dict[str, Any]] = {}
+    # send_time has whole seconds: compare with the connection's second, so a message
+    # sent in the same second as the connection is acted on rather than skipped.
+    bootstrap_before = None if backfill else account.connected_at.replace(microsecond=0)
+    for item in items:
+        if not item.get("msgid"):
+            continue
+        row = message_row(account, item, bootstrap_before=bootstrap_before, now=now)
+        rows.setdefault(row["msgid"], row)
+    if not rows:
+        return []
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(Message)
+        .values(list(rows.values()))
+        .on_conflict_do_nothing(index_elements=["account_id", "msgid"])
+        .returning(Message.id, Message.msgid, Message.external_userid, Message.bootstrap)
+    )
+    result = await session.execute(statement)
+    by_msgid = {r.msgid: StoredMessage(r.id, r.external_userid, r.bootstrap) for r in result}
+    # Keep stream order for the processing jobs.
+    return [by_msgid[msgid] for msgid in rows if msgid in by_msgid]

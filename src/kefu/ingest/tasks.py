@@ -1,0 +1,144 @@
+"""Jobs of the ingest path: pull an account's stream, process each new message."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from kefu.accounts.models import Connection, KfAccount
+from kefu.ingest.models import CallbackEvent, Message
+from kefu.ingest.service import (
+    PROCESS_TASK,
+    REFRESH_ACCOUNTS_TASK,
+    SYNC_TASK,
+    conversation_lock,
+    record_callback,
+    store_page,
+)
+from kefu.ingest.xml import parse_flat_xml
+from kefu.jobs.queue import enqueue
+from kefu.jobs.registry import JobFailed, task
+from kefu.logs import get_logger
+from kefu.reception.service import note_message
+from kefu.runtime import Runtime
+from kefu.wecom.errors import WeComError
+
+log = get_logger(__name__)
+INVALID_SYNC_TOKEN = 95007
+MAX_PAGES_PER_RUN = 1000  # a safety bound; the next run continues from the stored cursor
+
+
+class CursorMoved(RuntimeError):
+    """Another sync committed a page first; this run's page is stale and is discarded."""
+
+
+@task(SYNC_TASK, max_attempts=20, lease_s=600, backoff_cap_s=300)
+async def sync_account(rt: Runtime, *, account_id: int) -> None:
+    """Pull until `has_more` is 0. Each page commits in ONE transaction: its messages
+    (insert-or-ignore), the cursor that follows them, and a process job per new message."""
+    from kefu.accounts.service import wecom_client
+
+    async with rt.db.read() as session:
+        account = await session.get(KfAccount, account_id)
+        connection = await session.get(Connection, account.connection_id) if account else None
+    if account is None or connection is None:
+        return
+    client = wecom_client(rt, connection)
+    backfill = connection.bootstrap == "backfill"
+    for _ in range(MAX_PAGES_PER_RUN):
+        cursor, token = await _cursor_and_token(rt, account_id)
+        try:
+            page = await client.sync_msg(open_kfid=account.open_kfid, cursor=cursor, token=token)
+        except WeComError as exc:
+            if exc.errcode == INVALID_SYNC_TOKEN and token:
+                await _forget_token(rt, account_id, token)
+                continue  # pull without the token (rate-limited, but it never loses messages)
+            raise
+        now = rt.clock.now()
+        async with rt.db.write() as session:
+            current = await session.get(KfAccount, account_id)
+            if current is None:
+                return
+            if current.sync_cursor != cursor:
+                raise CursorMoved(f"cursor of account {account_id} moved during the pull")
+            stored = await store_page(
+                session, current, [item.raw for item in page.items], backfill=backfill, now=now
+            )
+            for message in stored:
+                await enqueue(
+                    session,
+                    PROCESS_TASK,
+                    {"message_id": message.id},
+                    now=now,
+                    lock=conversation_lock(account_id, message.external_userid),
+                )
+            if page.next_cursor:
+                current.sync_cursor = page.next_cursor
+            current.last_synced_at = now
+        log.info(
+            "sync.page", account_id=account_id, items=len(page.items), new=len(stored), has_more=page.has_more
+        )
+        if not page.has_more:
+            return
+
+
+async def _cursor_and_token(rt: Runtime, account_id: int) -> tuple[str | None, str | None]:
+    async with rt.db.read() as session:
+        account = await session.get(KfAccount, account_id)
+    if account is None:
+        raise JobFailed(f"account {account_id} was deleted")
+    live = account.sync_token_expires_at is not None and account.sync_token_expires_at > rt.clock.now()
+    return account.sync_cursor, (account.sync_token if live else None)
+
+
+async def _forget_token(rt: Runtime, account_id: int, token: str) -> None:
+    async with rt.db.write() as session:
+        account = await session.get(KfAccount, account_id)
+        if account is not None and account.sync_token == token:
+            account.sync_token = None
+            account.sync_token_expires_at = None
+
+
+@task(PROCESS_TASK, max_attempts=10)
+async def process_message(rt: Runtime, *, message_id: int) -> None:
+    """Act on one stored message, exactly once (a redo finds it processed and stops)."""
+    async with rt.db.write() as session:
+        message = await session.get(Message, message_id)
+        if message is None or message.processed_at is not None:
+            return
+        await note_message(session, message, now=rt.clock.now())
+        message.processed_at = rt.clock.now()
+
+
+@task("ingest.retry_callback", max_attempts=10)
+async def retry_callback(rt: Runtime, *, event_id: int) -> None:
+    """Handle again a callback whose first handling failed after its signature checked out."""
+    async with rt.db.write() as session:
+        event = await session.get(CallbackEvent, event_id)
+        if event is None or event.status == "done":
+            return
+        connection = await session.get(Connection, event.connection_id)
+        if connection is None:
+            event.status = "failed"
+            return
+        await record_callback(
+            session, connection, parse_flat_xml(event.xml), event.xml, now=rt.clock.now(), row=event
+        )
+
+
+@task(REFRESH_ACCOUNTS_TASK, max_attempts=10)
+async def refresh_accounts_task(rt: Runtime, *, connection_id: int) -> None:
+    from kefu.accounts.service import refresh_accounts
+
+    await refresh_accounts(rt, connection_id)
+
+
+async def enqueue_sync_for_all(rt: Runtime) -> int:
+    """Wake a sync for every account this app may manage (start-up and the low-rate poll)."""
+    from kefu.ingest.service import enqueue_sync
+
+    now = rt.clock.now()
+    async with rt.db.write() as session:
+        ids = (await session.scalars(select(KfAccount.id).where(KfAccount.authorized.is_(True)))).all()
+        for account_id in ids:
+            await enqueue_sync(session, account_id, now=now)
+    return len(ids)

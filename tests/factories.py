@@ -1,0 +1,93 @@
+"""Test data written straight to the database (the services have their own tests)."""
+
+from __future__ import annotations
+
+import secrets
+import string
+import time
+from dataclasses import dataclass
+
+from kefu.accounts.models import Connection, KfAccount
+from kefu.runtime import Runtime
+from kefu.wecom.crypto import CallbackCrypto
+
+
+def random_aes_key() -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(43))
+
+
+@dataclass
+class ConnectionKeys:
+    corp_id: str
+    secret: str
+    token: str
+    aes_key: str
+
+    def crypto(self) -> CallbackCrypto:
+        return CallbackCrypto(self.token, self.aes_key, self.corp_id)
+
+
+async def make_connection(
+    rt: Runtime, *, name: str = "qinghe", keys: ConnectionKeys | None = None, bootstrap: str = "skip"
+) -> tuple[Connection, ConnectionKeys]:
+    keys = keys or ConnectionKeys("ww0123456789abcdef", "app-secret-1", "tok123", random_aes_key())
+    now = rt.clock.now()
+    async with rt.db.write() as session:
+        connection = Connection(
+            name=name,
+            corp_id=keys.corp_id,
+            secret_enc=rt.secrets.seal(keys.secret),
+            callback_token_enc=rt.secrets.seal(keys.token),
+            aes_key_enc=rt.secrets.seal(keys.aes_key),
+            bootstrap=bootstrap,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(connection)
+    return connection, keys
+
+
+async def make_account(
+    rt: Runtime, connection: Connection, open_kfid: str = "wkTestAccount0001"
+) -> KfAccount:
+    now = rt.clock.now()
+    async with rt.db.write() as session:
+        account = KfAccount(
+            connection_id=connection.id,
+            open_kfid=open_kfid,
+            name="测试客服",
+            connected_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(account)
+    return account
+
+
+def signed_callback(
+    crypto: CallbackCrypto, inner_xml: str, *, timestamp: str | None = None, nonce: str = "1372623149"
+) -> tuple[dict[str, str], bytes]:
+    """Query parameters and body of a POST exactly as WeCom sends it (wecom-kf-api.md §2.3)."""
+    timestamp = timestamp or str(int(time.time()))
+    encrypted = crypto.encrypt(inner_xml)
+    body = (
+        f"<xml><ToUserName><![CDATA[{crypto.receive_id}]]></ToUserName>"
+        f"<AgentID><![CDATA[1000002]]></AgentID><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+    ).encode()
+    params = {
+        "msg_signature": crypto.sign(timestamp, nonce, encrypted),
+        "timestamp": timestamp,
+        "nonce": nonce,
+    }
+    return params, body
+
+
+def kf_event_xml(
+    corp_id: str, open_kfid: str, token: str = "ENCApHxnGDNAVNY4AaSJKj4Tb5mwsEMzxhFmHVGcra996NR"
+) -> str:
+    return (
+        f"<xml><ToUserName><![CDATA[{corp_id}]]></ToUserName><CreateTime>1348831860</CreateTime>"
+        "<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[kf_msg_or_event]]></Event>"
+        f"<Token><![CDATA[{token}]]></Token><OpenKfId><![CDATA[{open_kfid}]]></OpenKfId></xml>"
+    )

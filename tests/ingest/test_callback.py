@@ -1,0 +1,193 @@
+"""The callback endpoint through the real ASGI app, with real encryption (wecom-kf-api.md §2)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from kefu.accounts.models import KfAccount
+from kefu.app import create_app
+from kefu.ingest.models import CallbackEvent
+from kefu.jobs.models import Job
+from kefu.runtime import Runtime
+from tests.factories import kf_event_xml, make_account, make_connection, signed_callback
+
+pytestmark = pytest.mark.db
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">]>
+<xml><Encrypt>&lol4;</Encrypt></xml>"""
+EXTERNAL_ENTITY = """<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<xml><ToUserName>&xxe;</ToUserName><Event>kf_msg_or_event</Event><OpenKfId>wkX</OpenKfId></xml>"""
+
+
+@pytest.fixture
+async def client(rt: Runtime) -> httpx.AsyncClient:
+    app = create_app(runtime=rt, run_worker=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kefu.test") as c:
+        yield c
+
+
+async def _count(rt: Runtime, model: type) -> int:
+    async with rt.db.read() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_get_verification_answers_plaintext_echostr(rt: Runtime, client: httpx.AsyncClient) -> None:
+    connection, keys = await make_connection(rt)
+    crypto = keys.crypto()
+    echostr = crypto.encrypt("1616140317555161061")
+    params = {
+        "msg_signature": crypto.sign("1409659813", "263014780", echostr),
+        "timestamp": "1409659813",
+        "nonce": "263014780",
+        "echostr": echostr,
+    }
+    response = await client.get(f"/wecom/callback/{connection.id}", params=params)
+    assert response.status_code == 200
+    assert response.content == b"1616140317555161061"  # no quotes, no BOM, no newline
+
+
+async def test_get_verification_with_bad_signature_is_403(rt: Runtime, client: httpx.AsyncClient) -> None:
+    connection, keys = await make_connection(rt)
+    echostr = keys.crypto().encrypt("42")
+    params = {"msg_signature": "0" * 40, "timestamp": "1", "nonce": "2", "echostr": echostr}
+    response = await client.get(f"/wecom/callback/{connection.id}", params=params)
+    assert response.status_code == 403
+
+
+async def test_post_stores_token_and_enqueues_one_coalesced_sync(
+    rt: Runtime, client: httpx.AsyncClient
+) -> None:
+    connection, keys = await make_connection(rt)
+    account = await make_account(rt, connection, "wkAJ2GCAAASSm4_FhToWMFea0xAFfd3Q")
+    for token in ("ENCfirst", "ENCsecond", "ENCthird"):
+        params, body = signed_callback(keys.crypto(), kf_event_xml(keys.corp_id, account.open_kfid, token))
+        response = await client.post(f"/wecom/callback/{connection.id}", params=params, content=body)
+        assert response.status_code == 200
+        assert response.text == "success"
+    async with rt.db.read() as session:
+        stored = await session.get(KfAccount, account.id)
+        jobs = (await session.scalars(select(Job).where(Job.task == "ingest.sync"))).all()
+    assert stored is not None and stored.sync_token == "ENCthird"  # the freshest token wins
+    assert stored.sync_token_expires_at is not None
+    assert (stored.sync_token_expires_at - rt.clock.now()).total_seconds() == 600
+    assert len(jobs) == 1 and jobs[0].args == {"account_id": account.id}
+    assert await _count(rt, CallbackEvent) == 3
+
+
+async def test_post_for_an_unknown_account_creates_it(rt: Runtime, client: httpx.AsyncClient) -> None:
+    connection, keys = await make_connection(rt)
+    params, body = signed_callback(keys.crypto(), kf_event_xml(keys.corp_id, "wkNewlyAuthorised"))
+    response = await client.post(f"/wecom/callback/{connection.id}", params=params, content=body)
+    assert response.status_code == 200
+    async with rt.db.read() as session:
+        account = await session.scalar(select(KfAccount).where(KfAccount.open_kfid == "wkNewlyAuthorised"))
+    assert account is not None and account.connected_at == rt.clock.now()
+
+
+async def test_bad_signature_is_403_and_stores_nothing(rt: Runtime, client: httpx.AsyncClient) -> None:
+    connection, keys = await make_connection(rt)
+    params, body = signed_callback(keys.crypto(), kf_event_xml(keys.corp_id, "wkA"))
+    params["msg_signature"] = params["msg_signature"][::-1]
+    response = await client.post(f"/wecom/callback/{connection.id}", params=params, content=body)
+    assert response.status_code == 403
+    assert await _count(rt, CallbackEvent) == 0
+    assert await _count(rt, Job) == 0
+
+
+async def test_payload_for_another_corp_is_refused(rt: Runtime, client: httpx.AsyncClient) -> None:
+    connection, keys = await make_connection(rt)
+    from kefu.wecom.crypto import CallbackCrypto
+
+    other = CallbackCrypto(keys.token, keys.aes_key, "wwSomeOtherCorp")  # same keys, wrong receiveid
+    params, body = signed_callback(other, kf_event_xml("wwSomeOtherCorp", "wkA"))
+    response = await client.post(f"/wecom/callback/{connection.id}", params=params, content=body)
+    assert response.status_code == 403
+    assert await _count(rt, CallbackEvent) == 0
+
+
+async def test_billion_laughs_is_400_without_expansion(rt: Runtime, client: httpx.AsyncClient) -> None:
+    connection, _ = await make_connection(rt)
+    response = await client.post(
+        f"/wecom/callback/{connection.id}",
+        params={"msg_signature": "x", "timestamp": "1", "nonce": "1"},
+        content=BILLION_LAUGHS,
+    )
+    assert response.status_code == 400
+    assert await _count(rt, CallbackEvent) == 0
+
+
+async def test_signed_external_entity_is_400_and_never_resolved(
+    rt: Runtime, client: httpx.AsyncClient
+) -> None:
+    connection, keys = await make_connection(rt)
+    params, body = signed_callback(keys.crypto(), EXTERNAL_ENTITY)
+    response = await client.post(f"/wecom/callback/{connection.id}", params=params, content=body)
+    assert response.status_code == 400
+    assert "root:" not in response.text
+    assert await _count(rt, CallbackEvent) == 0
+
+
+async def test_oversized_body_is_400(rt: Runtime, client: httpx.AsyncClient) -> None:
+    connection, _ = await make_connection(rt)
+    body = b"<xml><Encrypt>" + b"A" * (rt.settings.callback_max_body_bytes + 1) + b"</Encrypt></xml>"
+    response = await client.post(f"/wecom/callback/{connection.id}", params={}, content=body)
+    assert response.status_code == 400
+
+
+async def test_malformed_xml_and_missing_encrypt_are_400(rt: Runtime, client: httpx.AsyncClient) -> None:
+    connection, _ = await make_connection(rt)
+    for body in (b"<xml><Encrypt>", b"not xml at all", b"<xml><Other>1</Other></xml>", b"<root/>"):
+        response = await client.post(f"/wecom/callback/{connection.id}", params={}, content=body)
+        assert response.status_code == 400, body
+
+
+async def test_unknown_connection_is_404(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/wecom/callback/999", params={}, content=b"<xml><Encrypt>AAAA</Encrypt></xml>"
+    )
+    assert response.status_code == 404
+
+
+async def test_signed_replay_only_wakes_a_sync(rt: Runtime, client: httpx.AsyncClient) -> None:
+    """Timestamps are not trusted for freshness: an old signed request is harmless."""
+    connection, keys = await make_connection(rt)
+    account = await make_account(rt, connection)
+    params, body = signed_callback(
+        keys.crypto(), kf_event_xml(keys.corp_id, account.open_kfid), timestamp="1409659813"
+    )
+    for _ in range(2):
+        assert (
+            await client.post(f"/wecom/callback/{connection.id}", params=params, content=body)
+        ).status_code == 200
+    async with rt.db.read() as session:
+        jobs = (await session.scalars(select(Job))).all()
+    assert [job.task for job in jobs] == ["ingest.sync"]
+
+
+async def test_account_auth_change_records_accounts_and_refreshes(
+    rt: Runtime, client: httpx.AsyncClient
+) -> None:
+    connection, keys = await make_connection(rt)
+    removed = await make_account(rt, connection, "wkRemoved")
+    for tag, open_kfid in (("AuthAddOpenKfId", "wkAdded"), ("AuthDelOpenKfId", "wkRemoved")):
+        xml = (
+            f"<xml><ToUserName><![CDATA[{keys.corp_id}]]></ToUserName><FromUserName>sys</FromUserName>"
+            "<CreateTime>1348831860</CreateTime><MsgType>event</MsgType>"
+            f"<Event>kf_account_auth_change</Event><{tag}><![CDATA[{open_kfid}]]></{tag}></xml>"
+        )
+        params, body = signed_callback(keys.crypto(), xml)
+        assert (
+            await client.post(f"/wecom/callback/{connection.id}", params=params, content=body)
+        ).status_code == 200
+    async with rt.db.read() as session:
+        accounts = {a.open_kfid: a for a in (await session.scalars(select(KfAccount))).all()}
+        tasks = sorted(job.task for job in (await session.scalars(select(Job))).all())
+    assert accounts["wkAdded"].authorized is True
+    assert accounts["wkRemoved"].authorized is False and accounts["wkRemoved"].id == removed.id
+    # one sync for the added account, one coalesced refresh of kf/account/list
+    assert tasks == ["ingest.refresh_accounts", "ingest.sync"]
