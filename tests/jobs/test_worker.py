@@ -224,7 +224,7 @@ async def test_a_running_worker_wakes_on_enqueue_and_stops_cleanly(rt: Runtime) 
     running = asyncio.create_task(worker.run(stop))
     await asyncio.sleep(0.2)  # let the worker reach its idle wait
     await add(rt, "tests.record", args={"key": "woken"})
-    await eventually(lambda: sample_tasks.CALLS == ["woken"], within_s=3)
+    await eventually(lambda: sample_tasks.CALLS == ["woken"], within_s=5)
 
     # Stopping gives a job that does not finish within the grace back, attempt not counted.
     held = await add(rt, "tests.hold", args={"key": "h"})
@@ -245,6 +245,6 @@ async def test_postgres_workers_wake_on_notify_from_other_sessions(rt: Runtime) 
     # as it does for a worker in another process.
     async with AsyncSession(rt.db.engine) as session, session.begin():
         await enqueue(session, "tests.record", {"key": "notified"}, now=rt.clock.now())
-    await eventually(lambda: sample_tasks.CALLS == ["notified"], within_s=3)
+    await eventually(lambda: sample_tasks.CALLS == ["notified"], within_s=5)
     stop.set()
     await running

@@ -40,7 +40,7 @@ class Claimed:
     lease_s: float
 
 
-def _runnable(now: datetime) -> Select[tuple[Job]]:
+def _runnable(now: datetime) -> Select[Job]:
     """todo, due, and no earlier job of its lock still todo or doing (creation order per lock)."""
     earlier = aliased(Job)
     blocked = exists().where(
