@@ -33,9 +33,9 @@ def test_missing_token_41001(kf: Kf) -> None:
 def test_expired_token_42001(kf: Kf, simulator: SimulatorServer) -> None:
     """§11.1/§11.2: a token is valid 7200 s; after that → 42001."""
     simulator.clock.advance(7199)
-    assert kf.post("kf/account/list", {})["errcode"] == 0
+    assert kf.post("kf/account/list", {}, token=kf.token)["errcode"] == 0
     simulator.clock.advance(1)
-    assert_error(kf.post("kf/account/list", {}), 42001)
+    assert_error(kf.post("kf/account/list", {}, token=kf.token), 42001)
 
 
 def test_gettoken_expires_in_7200_and_new_token_works(kf: Kf) -> None:
@@ -60,7 +60,7 @@ def test_gettoken_errors(kf: Kf) -> None:
 def test_forced_early_invalidation(kf: Kf, simulator: SimulatorServer) -> None:
     """§11.2: the control API invalidates tokens now (42001 by default, or 40014); refetch works."""
     assert simulator.control("POST", f"corps/{kf.corpid}/tokens/invalidate", {})["invalidated"] >= 1
-    assert_error(kf.post("kf/account/list", {}), 42001)
+    assert_error(kf.post("kf/account/list", {}, token=kf.token), 42001)
     fresh = kf.gettoken()
     assert kf.post("kf/account/list", {}, token=fresh)["errcode"] == 0
     simulator.control("POST", f"corps/{kf.corpid}/tokens/invalidate", {"errcode": 40014})

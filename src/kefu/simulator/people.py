@@ -37,7 +37,9 @@ def resolve_contact_url(world: World, url: str) -> tuple[str, str, str]:
     if enc not in world.contact_ways:
         raise ControlError(404, "unknown contact link (was it made by kf/add_contact_way?)")
     open_kfid, scene = world.contact_ways[enc]
-    return open_kfid, scene, (query.get("scene_param") or [""])[0]
+    # §8.2: scene_param comes back unchanged, i.e. still URL-encoded as appended.
+    raw = [p.split("=", 1)[1] for p in urlsplit(url).query.split("&") if p.startswith("scene_param=")]
+    return open_kfid, scene, (raw or [""])[0]
 
 
 def enter(
