@@ -237,7 +237,13 @@ class WeComClient(WeComTransport):
         service_state: int,
         servicer_userid: str | None = None,
     ) -> TransResult:
-        """Move the session; an ambiguous answer is settled by service_state/get, never by a second trans."""
+        """Move the session; an ambiguous answer is settled by service_state/get, never by a second trans.
+
+        A lost answer (or errcode -1) is followed by service_state/get: if the session is in the
+        target state (with the target servicer for 3), `TransResult(settled_by_get=True)` — the
+        msg_code, if any, is lost with the answer; otherwise `StateTransferUnsettled`. If that get
+        fails too, its own error is raised and the outcome stays unknown.
+        """
         body: dict[str, Any] = {
             "open_kfid": open_kfid,
             "external_userid": external_userid,

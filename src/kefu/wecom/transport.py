@@ -39,7 +39,11 @@ class _ScrubUrls(logging.Filter):
     """httpx logs each request's URL at INFO: keep the token and the secret out of it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = scrub(record.getMessage()), ()
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed record: let logging report it as usual
+            return True
+        record.msg, record.args = scrub(message), ()
         return True
 
 
