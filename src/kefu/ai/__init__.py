@@ -1,0 +1,40 @@
+"""The AI that answers first: a provider interface and the built-in, offline knowledge-base provider.
+
+- `provider`: `AIProvider` (answer, phrase), `Answer`, `AnswerContext`, `Turn`.
+- `knowledge`: `KnowledgeEntry`, `KnowledgeIndex` (jieba + bm25s retrieval, confidence 0…1).
+- `builtin`: `KnowledgeBaseProvider`, the default provider.
+- `phrasing`: `PhraseBook`, admin-editable wordings of system messages per intent.
+- `kb_csv`: `parse_kb_csv` for `id,question,answer[,alt_questions,tags]` files; the demo knowledge base.
+- `fit`: `fit_answer`, cutting an answer at a sentence end to fit one WeCom message.
+"""
+
+from kefu.ai.builtin import DEFAULT_NOT_SURE_TEXT, DEFAULT_THRESHOLD, KnowledgeBaseProvider
+from kefu.ai.fit import MENU_HEAD_LIMIT, TEXT_LIMIT, fit_answer
+from kefu.ai.kb_csv import ImportResult, KbCsvError, RowError, load_demo_entries, parse_kb_csv
+from kefu.ai.knowledge import KnowledgeEntry, KnowledgeIndex, Match
+from kefu.ai.phrasing import INTENTS, PhraseBook, PhraseError
+from kefu.ai.provider import AIProvider, Answer, AnswerContext, Turn
+
+__all__ = [
+    "DEFAULT_NOT_SURE_TEXT",
+    "DEFAULT_THRESHOLD",
+    "INTENTS",
+    "MENU_HEAD_LIMIT",
+    "TEXT_LIMIT",
+    "AIProvider",
+    "Answer",
+    "AnswerContext",
+    "ImportResult",
+    "KbCsvError",
+    "KnowledgeBaseProvider",
+    "KnowledgeEntry",
+    "KnowledgeIndex",
+    "Match",
+    "PhraseBook",
+    "PhraseError",
+    "RowError",
+    "Turn",
+    "fit_answer",
+    "load_demo_entries",
+    "parse_kb_csv",
+]

@@ -1,0 +1,67 @@
+"""The default, offline provider: answers from the knowledge base, phrases from the PhraseBook."""
+
+from __future__ import annotations
+
+import random
+
+from kefu.ai.knowledge import KnowledgeIndex
+from kefu.ai.phrasing import PhraseBook
+from kefu.ai.provider import Answer, AnswerContext
+from kefu.errors import Invalid
+
+DEFAULT_THRESHOLD = 0.3
+DEFAULT_NOT_SURE_TEXT = "这个问题我暂时无法回答，您可以换个说法，或点击下方按钮联系人工客服。"
+
+
+class KnowledgeBaseProvider:
+    """Answers with the best knowledge entry at or above `threshold`, else with `not_sure_text`.
+
+    The recent turns of the context are not used: retrieval looks at the
+    question alone, so a follow-up like "那洗衣机呢" is a not-sure answer.
+    `phrase` never gives an intent the same variant twice in a row (per
+    provider instance) when it has two or more.
+    """
+
+    def __init__(
+        self,
+        index: KnowledgeIndex,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        not_sure_text: str = DEFAULT_NOT_SURE_TEXT,
+        phrasings: PhraseBook | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not 0.0 <= threshold <= 1.0:
+            raise Invalid(f"the confidence threshold must be between 0 and 1, not {threshold}")
+        if not not_sure_text.strip():
+            raise Invalid("the not-sure text must not be empty")
+        self.index = index
+        self.threshold = threshold
+        self.not_sure_text = not_sure_text
+        self.phrasings = phrasings or PhraseBook()
+        self._rng = rng or random.Random()  # wording variety, not security
+        self._last_variant: dict[str, int] = {}
+
+    async def answer(self, question: str, context: AnswerContext) -> Answer:
+        return self.answer_now(question)
+
+    def answer_now(self, question: str) -> Answer:
+        """The synchronous core of `answer` (retrieval takes about a millisecond)."""
+        matches = self.index.search(question, limit=1)
+        best = matches[0] if matches else None
+        if best is None or best.confidence < self.threshold:
+            confidence = best.confidence if best else 0.0
+            return Answer(text=self.not_sure_text, confidence=confidence, entry=None, not_sure=True)
+        return Answer(text=best.entry.answer, confidence=best.confidence, entry=best.entry, not_sure=False)
+
+    async def phrase(self, intent: str, facts: dict[str, str]) -> str:
+        return self.phrase_now(intent, facts)
+
+    def phrase_now(self, intent: str, facts: dict[str, str]) -> str:
+        """The synchronous core of `phrase`."""
+        self.phrasings.check_facts(intent, facts)
+        count = len(self.phrasings.variants(intent))
+        choices = [i for i in range(count) if i != self._last_variant.get(intent)] or [0]
+        variant = self._rng.choice(choices)
+        self._last_variant[intent] = variant
+        return self.phrasings.render(intent, variant, facts)

@@ -1,0 +1,193 @@
+"""Knowledge base CSV import: `id,question,answer[,alt_questions,tags]`, bad rows reported by line.
+
+The file comes from admins, often saved by Excel: UTF-8 with or without a BOM,
+or GB18030 (Excel's "CSV" on a Chinese Windows). Alternative questions and tags
+are separated by "|" (also "；" or ";"). A bad row is reported with its line
+number and a reason, and every good row is kept.
+"""
+
+from __future__ import annotations
+
+import _csv
+import codecs
+import csv
+import io
+import re
+from importlib import resources
+
+from pydantic import BaseModel, ConfigDict
+
+from kefu.ai.knowledge import KnowledgeEntry
+from kefu.errors import Invalid
+
+MAX_ID_CHARS = 64
+MAX_QUESTION_CHARS = 500
+MAX_ANSWER_CHARS = 4000
+MAX_TAG_CHARS = 32
+
+REQUIRED_COLUMNS = ("id", "question", "answer")
+OPTIONAL_COLUMNS = ("alt_questions", "tags")
+# Headers an admin may have typed in Chinese instead.
+_HEADER_ALIASES = {
+    "编号": "id",
+    "问题": "question",
+    "标准问题": "question",
+    "答案": "answer",
+    "回答": "answer",
+    "相似问题": "alt_questions",
+    "相似问法": "alt_questions",
+    "标签": "tags",
+}
+_LIST_SEPARATORS = re.compile(r"[|｜;；]")
+
+
+class KbCsvError(Invalid):
+    """The file as a whole cannot be read (encoding, header); no row was imported."""
+
+
+class RowError(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    line: int  # 1-based line of the file where the row starts
+    reason: str
+
+
+class ImportResult(BaseModel):
+    entries: list[KnowledgeEntry]
+    errors: list[RowError]
+
+
+def decode_csv_bytes(data: bytes) -> str:
+    """UTF-8 (a BOM is dropped), else GB18030; anything else is refused with a hint."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise KbCsvError(
+            f"the file is neither UTF-8 nor GB18030 (undecodable byte at offset {exc.start}); "
+            "save it from Excel as “CSV UTF-8”"
+        ) from None
+
+
+def parse_kb_csv(data: bytes | str) -> ImportResult:
+    text = decode_csv_bytes(data) if isinstance(data, bytes) else data.removeprefix("\ufeff")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    columns, header_end = _read_header(reader)
+    entries: list[KnowledgeEntry] = []
+    errors: list[RowError] = []
+    seen_ids: dict[str, int] = {}
+    line = header_end + 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append(RowError(line=line, reason=f"unreadable CSV ({exc}); check the quotes"))
+            break
+        start, line = line, reader.line_num + 1
+        if not any(cell.strip() for cell in row):
+            continue  # blank lines, also Excel's ",,,," ones
+        try:
+            entry = _entry(row, columns)
+        except ValueError as exc:
+            errors.append(RowError(line=start, reason=str(exc)))
+            continue
+        if entry.id in seen_ids:
+            errors.append(
+                RowError(line=start, reason=f"duplicate id {entry.id!r} (first on line {seen_ids[entry.id]})")
+            )
+            continue
+        seen_ids[entry.id] = start
+        entries.append(entry)
+    return ImportResult(entries=entries, errors=errors)
+
+
+def _read_header(reader: _csv.Reader) -> tuple[list[str], int]:
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                return _columns(row), reader.line_num
+    except csv.Error as exc:
+        raise KbCsvError(f"the header line is not valid CSV ({exc})") from None
+    raise KbCsvError(
+        "the file is empty; the first line must be the header id,question,answer[,alt_questions,tags]"
+    )
+
+
+def _columns(header: list[str]) -> list[str]:
+    columns = [_HEADER_ALIASES.get(name.strip(), name.strip().lower()) for name in header]
+    known = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
+    unknown = [name for name in columns if name not in known]
+    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    duplicated = sorted({name for name in columns if columns.count(name) > 1})
+    if unknown or missing or duplicated:
+        problems = [
+            *([f"unknown column(s) {', '.join(unknown)}"] if unknown else []),
+            *([f"missing column(s) {', '.join(missing)}"] if missing else []),
+            *([f"repeated column(s) {', '.join(duplicated)}"] if duplicated else []),
+        ]
+        raise KbCsvError(
+            f"line 1 must be the header id,question,answer[,alt_questions,tags]: {'; '.join(problems)}"
+        )
+    return columns
+
+
+def _entry(row: list[str], columns: list[str]) -> KnowledgeEntry:
+    # Excel pads short rows with empty cells at the end; those are harmless.
+    while len(row) > len(columns) and not row[-1].strip():
+        row = row[:-1]
+    if len(row) != len(columns):
+        raise ValueError(f"{len(row)} columns where the header has {len(columns)}")
+    cells = {name: cell.strip() for name, cell in zip(columns, row, strict=True)}
+    entry_id, question = cells["id"], _one_line(cells["question"])
+    answer = cells["answer"].replace("\r\n", "\n")
+    if not entry_id:
+        raise ValueError("id is empty")
+    if len(entry_id) > MAX_ID_CHARS:
+        raise ValueError(f"id is longer than {MAX_ID_CHARS} characters")
+    if not question:
+        raise ValueError("question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ValueError(f"question is {len(question)} characters; at most {MAX_QUESTION_CHARS}")
+    if not answer:
+        raise ValueError("answer is empty")
+    if len(answer) > MAX_ANSWER_CHARS:
+        raise ValueError(f"answer is {len(answer)} characters; at most {MAX_ANSWER_CHARS}")
+    alt_questions = [q for q in _split(cells.get("alt_questions", "")) if q != question]
+    for alt in alt_questions:
+        if len(alt) > MAX_QUESTION_CHARS:
+            raise ValueError(f"an alternative question is longer than {MAX_QUESTION_CHARS} characters")
+    tags = _split(cells.get("tags", ""))
+    for tag in tags:
+        if len(tag) > MAX_TAG_CHARS:
+            raise ValueError(f"tag {tag[:10]!r}… is longer than {MAX_TAG_CHARS} characters")
+    return KnowledgeEntry(
+        id=entry_id, question=question, answer=answer, alt_questions=alt_questions, tags=tags
+    )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _split(cell: str) -> list[str]:
+    """Items of a list cell, stripped, empty ones dropped, duplicates once."""
+    return list(dict.fromkeys(item for part in _LIST_SEPARATORS.split(cell) if (item := _one_line(part))))
+
+
+def demo_kb_csv() -> bytes:
+    """The sample knowledge base shipped for the 青禾家电售后 demo."""
+    return resources.files("kefu.ai").joinpath("data/demo_kb.csv").read_bytes()
+
+
+def load_demo_entries() -> list[KnowledgeEntry]:
+    result = parse_kb_csv(demo_kb_csv())
+    if result.errors:  # the shipped file is checked by tests; this guards hand edits
+        raise KbCsvError(f"the demo knowledge base has bad rows: {result.errors}")
+    return result.entries

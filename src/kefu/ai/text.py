@@ -1,0 +1,166 @@
+"""Chinese-aware text handling for retrieval: normalisation, segmentation, stop words, synonyms.
+
+Segmentation uses a private `jieba.Tokenizer` (its dictionary ships inside the
+package; nothing is downloaded), initialised once per process and quietly.
+A private instance keeps anyone else's `jieba.add_word` from changing our tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+
+import jieba
+
+# jieba logs "Building prefix dict…" at DEBUG on its own console handler.
+jieba.setLogLevel(logging.WARNING)
+
+_tokenizer: jieba.Tokenizer | None = None
+_tokenizer_lock = threading.Lock()
+
+
+def _segmenter() -> jieba.Tokenizer:
+    global _tokenizer
+    if _tokenizer is None:
+        with _tokenizer_lock:
+            if _tokenizer is None:
+                tokenizer = jieba.Tokenizer()
+                tokenizer.initialize()
+                _tokenizer = tokenizer
+    return _tokenizer
+
+
+def warm_up() -> None:
+    """Load jieba's dictionary now (about a second) rather than on the first question."""
+    _segmenter()
+
+
+# Words that carry no topic in a customer's question: particles (with the
+# sloppy variants people type), pronouns, greetings, politeness and question
+# words. Removing them is what lets "请问怎么退货呀" match "如何退货".
+STOP_WORDS: frozenset[str] = frozenset(
+    """
+    的 地 得 了 着 过 吗 嘛 么 麽 吧 呢 啊 阿 呀 哇 哦 噢 喔 哈 啦 咯 嗯 呐 哪 哩 呗 滴 捏 撒
+    我 你 您 他 她 它 我们 你们 他们 咱 咱们 俺 自己 这 那 这个 那个 这些 那些
+    这边 那边 这里 那里 的话
+    请问 请 问 问下 问一下 想问 想 想要 要 我要 我想 一下 下 麻烦 帮 帮忙 帮我
+    弄 怎么弄 咋弄 谢谢 感谢 你好 您好 在吗 在不在 客服 亲 哈喽 hello hi
+    时候 怎么 怎么样 怎样 怎么办 咋 咋办 咋样 如何 什么 啥 为什么 为啥
+    哪里 哪儿 哪个 几 是不是 是否 多少
+    能 能不能 可以 可不可以 可否 能否 会 会不会 行 行不行 有没有 没有
+    不 没 还 也 都 就 才 又 再 很 太 挺 非常 比较
+    是 有 在 和 与 及 跟 把 被 给 对 从 到 让 用 个 些 一个 点 一点
+    现在 已经 还是 或者 然后 但是 因为 所以 如果
+    """.split()
+)
+
+# A few spellings customers use for the same thing, mapped to one token so
+# that retrieval does not depend on which one the knowledge base happens to use.
+SYNONYMS: dict[str, str] = {
+    "质保": "保修",
+    "保固": "保修",
+    "包修": "保修",
+    "质保期": "保修期",
+    "退钱": "退款",
+    "快递": "物流",
+    "快件": "物流",
+    "坏": "故障",
+    "坏了": "故障",
+    "坏掉": "故障",
+    "毛病": "故障",
+    "退": "退货",
+    "退掉": "退货",
+    "换": "换货",
+    "调换": "换货",
+    "开票": "发票",
+    "多长时间": "多久",
+    "多长": "多久",
+    "几天": "多久",
+    "电话号码": "电话",
+    "手机号": "电话",
+    "无线网": "wifi",
+    "修": "维修",
+    "修理": "维修",
+    "装": "安装",
+    "收钱": "收费",
+    "要钱": "收费",
+    "多少钱": "收费",
+    "价钱": "收费",
+    "费用": "收费",
+    "什么时候": "多久",
+    "啥时候": "多久",
+    "何时": "多久",
+    "折价": "抵扣",
+    "抵钱": "抵扣",
+    "专票": "专用发票",
+}
+
+_SPACE = " "
+# jieba's dictionary lists many rare words with the floor frequency 3 (写错,
+# 没来, 搬上去); at or below it a word is also indexed by its characters, so
+# that 写错 still meets 填错 through 错.
+_RARE_FREQ = 3
+# ASCII letters and digits are split from each other and from Chinese ourselves,
+# so that "iPhone15", "iphone 15" and "iPhone１５" all give "iphone", "15".
+_RUNS = re.compile(r"[a-z]+|\d+|[^\sa-z\d]+")
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width → half-width), lower case, punctuation/symbols/whitespace → one space."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    chars = [_SPACE if unicodedata.category(c)[0] in "PSZC" else c for c in text]
+    return " ".join("".join(chars).split())
+
+
+def exact_key(text: str) -> str:
+    """The key under which two questions count as the same question."""
+    return normalize(text).replace(_SPACE, "")
+
+
+def _word_tokens(word: str, segmenter: jieba.Tokenizer) -> list[str]:
+    """The tokens of one word: itself, the dictionary words inside it, its characters if rare."""
+    parts = [word]
+    if not word.isascii():
+        # What jieba's search mode adds: the known 2- and 3-character words inside a long word.
+        for n in (2, 3):
+            if len(word) > n:
+                parts += [
+                    word[i : i + n] for i in range(len(word) - n + 1) if segmenter.FREQ.get(word[i : i + n])
+                ]
+        if len(word) > 1 and segmenter.FREQ.get(word, 0) <= _RARE_FREQ:
+            parts += list(word)
+    tokens: dict[str, None] = {}
+    for part in parts:
+        token = SYNONYMS.get(part, part)
+        if token not in STOP_WORDS:
+            tokens.setdefault(token, None)
+    return list(tokens)
+
+
+def tokenize_words(text: str) -> list[list[str]]:
+    """The words of `text`, each as its list of tokens (see `_word_tokens`); words of no content dropped.
+
+    jieba's HMM is off: it glues characters it does not know into pseudo-words
+    (想换, 我想查) that match nothing; without it they stay single characters.
+    """
+    segmenter = _segmenter()
+    groups: list[list[str]] = []
+    for run in _RUNS.findall(normalize(text)):
+        words = [run] if run.isascii() else segmenter.lcut(run, HMM=False)
+        for word in words:
+            word = word.strip()
+            if word and word not in STOP_WORDS and (tokens := _word_tokens(word, segmenter)):
+                groups.append(tokens)
+    return groups
+
+
+def tokenize(text: str) -> list[str]:
+    """Distinct content tokens of `text`, in order of first appearance.
+
+    Chinese runs are cut with jieba and, as in its search mode, long words also
+    give the short words inside them (保修期 → 保修, 保修期), so a query that
+    says 保修 still meets a question that says 保修期.
+    """
+    return list(dict.fromkeys(token for group in tokenize_words(text) for token in group))
