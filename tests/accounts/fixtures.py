@@ -2,14 +2,16 @@
 
 `corp`: a corp in the WeCom simulator with two manageable kf accounts and one the app
 may not manage; it points the test's settings (and so `rt` and `cli`) at the simulator.
-`cli(...)`: runs `kefu` in-process (typer's CliRunner) with KEFU_* variables built from
-the test's settings at call time, against the test's database.
+`cli(...)` (`acli` in async tests): runs `kefu` in-process (typer's CliRunner) with
+KEFU_* variables built from the test's settings at call time, against the test's database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from click.testing import Result
@@ -68,6 +70,7 @@ def cli_env(settings: Settings) -> dict[str, str]:
 
 
 CliFn = Callable[..., Result]
+ACliFn = Callable[..., Awaitable[Result]]
 
 
 @pytest.fixture
@@ -78,5 +81,15 @@ def cli(settings: Settings) -> CliFn:
             return CliRunner().invoke(app, list(args), input=input, env={**cli_env(settings), **(env or {})})
         finally:
             get_settings.cache_clear()
+
+    return invoke
+
+
+@pytest.fixture
+def acli(cli: CliFn) -> ACliFn:
+    """`cli` for async tests: the command runs its own event loop, so in a thread."""
+
+    async def invoke(*args: str, **kwargs: Any) -> Result:
+        return await asyncio.to_thread(cli, *args, **kwargs)
 
     return invoke

@@ -1,1 +1,1 @@
-from tests.accounts.fixtures import _no_check_pauses, cli, corp  # noqa: F401 — shared fixtures
+from tests.accounts.fixtures import _no_check_pauses, acli, cli, corp  # noqa: F401 — shared fixtures
