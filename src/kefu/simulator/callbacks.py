@@ -52,6 +52,16 @@ def envelope(corp: Corp, encrypt: str) -> str:
     )
 
 
+def seal(
+    corp: Corp, plaintext: str, *, timestamp: str, nonce: str, random16: bytes | None = None
+) -> tuple[dict[str, str], str]:
+    """Encrypt and sign one callback (§2.3, §2.4): (query parameters, XML body)."""
+    crypto = CallbackCrypto(corp.callback_token, corp.encoding_aes_key, corp.corpid)
+    encrypt = crypto.encrypt(plaintext, random16=random16)
+    params = {"msg_signature": crypto.sign(timestamp, nonce, encrypt), "timestamp": timestamp, "nonce": nonce}
+    return params, envelope(corp, encrypt)
+
+
 @lru_cache(maxsize=1)
 def shared_ssl_context() -> ssl.SSLContext:
     """Building an SSL context costs ~0.1 s; one per process keeps starting simulators cheap."""
@@ -76,14 +86,7 @@ class CallbackDispatcher:
     def submit(self, corp: Corp, open_kfid: str | None, plaintext: str) -> None:
         """Called with the world lock held: snapshot config, encrypt, queue the POST."""
         url = corp.callback_url or ""
-        crypto = CallbackCrypto(corp.callback_token, corp.encoding_aes_key, corp.corpid)
-        encrypt = crypto.encrypt(plaintext)
-        timestamp, nonce = str(self._world.now()), _nonce()
-        params = {
-            "msg_signature": crypto.sign(timestamp, nonce, encrypt),
-            "timestamp": timestamp,
-            "nonce": nonce,
-        }
+        params, body = seal(corp, plaintext, timestamp=str(self._world.now()), nonce=_nonce())
         with self._idle:
             delivery = Delivery(self._next_id, corp.corpid, open_kfid, url, plaintext)
             self._next_id += 1
@@ -92,7 +95,7 @@ class CallbackDispatcher:
                 delivery.status = "dropped"
                 return
             self._pending += 1
-        self._executor.submit(self._deliver, delivery, params, envelope(corp, encrypt))
+        self._executor.submit(self._deliver, delivery, params, body)
 
     def _deliver(self, delivery: Delivery, params: dict[str, str], body: str) -> None:
         try:
