@@ -6,7 +6,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values that mean "nobody chose a key": refused outside development.
@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     clock_start: datetime | None = None
     clock_offset: float = 0.0
     poll_interval_s: float = 60.0
+    # Items asked per kf/sync_msg call (WeCom's maximum is 1000); each page is one transaction.
+    sync_page_limit: int = Field(default=1000, ge=1, le=1000)
     callback_max_body_bytes: int = 64 * 1024
     wecom_timeout_s: float = 10.0
     log_level: str = "INFO"

@@ -10,7 +10,9 @@ from kefu.accounts.models import KfAccount
 from kefu.app import create_app
 from kefu.ingest.models import CallbackEvent
 from kefu.jobs.models import Job
+from kefu.jobs.worker import Worker
 from kefu.runtime import Runtime
+from tests.db_faults import refusing
 from tests.factories import kf_event_xml, make_account, make_connection, signed_callback
 
 pytestmark = pytest.mark.db
@@ -191,3 +193,29 @@ async def test_account_auth_change_records_accounts_and_refreshes(
     assert accounts["wkRemoved"].authorized is False and accounts["wkRemoved"].id == removed.id
     # one sync for the added account, one coalesced refresh of kf/account/list
     assert tasks == ["ingest.refresh_accounts", "ingest.sync"]
+
+
+async def test_our_failure_after_a_good_signature_answers_200_and_keeps_the_event(
+    rt: Runtime, client: httpx.AsyncClient
+) -> None:
+    """A bug of ours must never make WeCom re-send: the event is kept and retried."""
+    connection, keys = await make_connection(rt)
+    account = await make_account(rt, connection)
+    params, body = signed_callback(keys.crypto(), kf_event_xml(keys.corp_id, account.open_kfid, "ENCkept"))
+    async with refusing(rt, "kf_accounts", "UPDATE"):
+        response = await client.post(f"/wecom/callback/{connection.id}", params=params, content=body)
+        assert response.status_code == 200 and response.text == "success"
+    async with rt.db.read() as session:
+        event = (await session.scalars(select(CallbackEvent))).one()
+        tasks = [job.task for job in (await session.scalars(select(Job))).all()]
+    assert event.status == "pending" and "injected failure" in (event.error or "")
+    assert tasks == ["ingest.retry_callback"]
+
+    await Worker(rt).run_until_idle(max_jobs=1)  # the retry only; the sync it wakes stays queued
+    async with rt.db.read() as session:
+        event = (await session.scalars(select(CallbackEvent))).one()
+        stored = await session.get(KfAccount, account.id)
+        sync_jobs = (await session.scalars(select(Job).where(Job.task == "ingest.sync"))).all()
+    assert event.status == "done" and event.error is None
+    assert stored is not None and stored.sync_token == "ENCkept"
+    assert len(sync_jobs) == 1

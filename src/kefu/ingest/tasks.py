@@ -47,7 +47,9 @@ async def sync_account(rt: Runtime, *, account_id: int) -> None:
     for _ in range(MAX_PAGES_PER_RUN):
         cursor, token = await _cursor_and_token(rt, account_id)
         try:
-            page = await client.sync_msg(open_kfid=account.open_kfid, cursor=cursor, token=token)
+            page = await client.sync_msg(
+                open_kfid=account.open_kfid, cursor=cursor, token=token, limit=rt.settings.sync_page_limit
+            )
         except WeComError as exc:
             if exc.errcode == INVALID_SYNC_TOKEN and token:
                 await _forget_token(rt, account_id, token)

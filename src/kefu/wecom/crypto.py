@@ -19,7 +19,7 @@ import struct
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 BLOCK = 32
-AES_KEY_PATTERN = re.compile(r"^[A-Za-z0-9]{43}$")
+AES_KEY_PATTERN = re.compile(r"[A-Za-z0-9]{43}")
 
 
 class CallbackCryptoError(ValueError):
@@ -43,7 +43,7 @@ def signature(token: str, timestamp: str, nonce: str, encrypt: str) -> str:
 
 
 def check_aes_key(encoding_aes_key: str) -> bytes:
-    if not AES_KEY_PATTERN.match(encoding_aes_key or ""):
+    if not AES_KEY_PATTERN.fullmatch(encoding_aes_key or ""):
         raise CallbackCryptoError(
             CallbackCryptoError.BAD_AES_KEY, "EncodingAESKey must be exactly 43 letters or digits"
         )
@@ -69,6 +69,8 @@ class CallbackCrypto:
 
     def encrypt(self, message: str, *, random16: bytes | None = None) -> str:
         body = message.encode()
+        if random16 is not None and len(random16) != 16:
+            raise ValueError("random16 must be exactly 16 bytes")
         plain = (random16 or os.urandom(16)) + struct.pack(">I", len(body)) + body + self.receive_id.encode()
         pad = BLOCK - len(plain) % BLOCK
         plain += bytes([pad]) * pad
