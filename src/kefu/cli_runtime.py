@@ -68,7 +68,9 @@ class _CurrentStderr:
 
 
 def _configure_logging(settings: Settings) -> None:
-    configure_logging(settings.log_level, settings.log_json)
+    # A command's own output says what happened; its logs show warnings unless asked for more.
+    level = settings.log_level if "log_level" in settings.model_fields_set else "WARNING"
+    configure_logging(level, settings.log_json)
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()))  # type: ignore[arg-type]
 
 

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from kefu.accounts.models import Connection, KfAccount
 from kefu.accounts.secrets import SecretBox, SecretDecryptError, masked
+from kefu.errors import Invalid
 from kefu.settings import Settings
 from kefu.wecom.crypto import CallbackCryptoError, check_aes_key
 
@@ -62,6 +63,33 @@ def check_encoding_aes_key(value: str) -> str:
     except CallbackCryptoError as exc:
         raise ValueError(f"{exc} (the 回调 EncodingAESKey, as WeCom generated it)") from exc
     return value
+
+
+def validate_fields(
+    *,
+    name: str | None = None,
+    corp_id: str | None = None,
+    secret: str | None = None,
+    callback_token: str | None = None,
+    aes_key: str | None = None,
+    bootstrap: str | None = None,
+) -> None:
+    """Raise Invalid naming the first bad value; None means "not given"."""
+    checks = (
+        (name, check_connection_name),
+        (corp_id, check_corp_id),
+        (secret, check_secret),
+        (callback_token, check_callback_token),
+        (aes_key, check_encoding_aes_key),
+    )
+    for value, check in checks:
+        if value is not None:
+            try:
+                check(value)
+            except ValueError as exc:
+                raise Invalid(str(exc)) from exc
+    if bootstrap is not None and bootstrap not in BOOTSTRAP_POLICIES:
+        raise Invalid(f"bootstrap must be one of {', '.join(BOOTSTRAP_POLICIES)}, not {bootstrap!r}")
 
 
 ConnectionName = Annotated[str, AfterValidator(check_connection_name)]

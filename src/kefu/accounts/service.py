@@ -14,16 +14,18 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kefu.accounts import schemas
 from kefu.accounts.check import ConnectionCheck, check_connection, not_checked
 from kefu.accounts.models import Connection, KfAccount
-from kefu.accounts.schemas import callback_url
+from kefu.accounts.schemas import callback_url, validate_fields
 from kefu.accounts.secrets import SecretDecryptError
 from kefu.errors import Conflict, Invalid, NotFound
 from kefu.ingest.service import enqueue_sync
+from kefu.logs import get_logger
 from kefu.runtime import Runtime
 from kefu.wecom.client import WeComClient
 from kefu.wecom.results import KfAccountInfo
+
+log = get_logger(__name__)
 
 __all__ = [
     "CheckFailed",
@@ -43,7 +45,6 @@ __all__ = [
     "refresh_accounts",
     "update_connection",
     "upsert_accounts",
-    "validate_fields",
     "wecom_client",
 ]
 
@@ -78,33 +79,6 @@ class ConnectionFields:
     callback_token: str
     aes_key: str
     bootstrap: str = "skip"
-
-
-def validate_fields(
-    *,
-    name: str | None = None,
-    corp_id: str | None = None,
-    secret: str | None = None,
-    callback_token: str | None = None,
-    aes_key: str | None = None,
-    bootstrap: str | None = None,
-) -> None:
-    """Raise Invalid naming the first bad value; None means "not given"."""
-    checks = (
-        (name, schemas.check_connection_name),
-        (corp_id, schemas.check_corp_id),
-        (secret, schemas.check_secret),
-        (callback_token, schemas.check_callback_token),
-        (aes_key, schemas.check_encoding_aes_key),
-    )
-    for value, check in checks:
-        if value is not None:
-            try:
-                check(value)
-            except ValueError as exc:
-                raise Invalid(str(exc)) from exc
-    if bootstrap is not None and bootstrap not in schemas.BOOTSTRAP_POLICIES:
-        raise Invalid(f"bootstrap must be one of {', '.join(schemas.BOOTSTRAP_POLICIES)}, not {bootstrap!r}")
 
 
 def load_connection_secrets(rt: Runtime, connection: Connection) -> ConnectionSecrets:
@@ -311,6 +285,7 @@ async def create_connection(
     fields = ConnectionFields(name, corp_id, secret, callback_token, aes_key, bootstrap)
     async with rt.db.write() as session:
         connection = await store_new_connection(session, rt, fields, result)
+    log.info("connection.created", connection_id=connection.id, name=name, check_problem=result.problem)
     return connection, result
 
 
@@ -359,7 +334,8 @@ async def update_connection(
         connection = await get_connection(session, connection_id)
         if needs_check(changed_fields(rt, connection, wanted)) and result is None:
             raise Conflict("the connection changed while it was being updated; try again")
-        await store_connection_changes(session, rt, connection, wanted, result)
+        changed = await store_connection_changes(session, rt, connection, wanted, result)
+    log.info("connection.updated", connection_id=connection_id, changed=changed)
     return connection, result
 
 
@@ -394,4 +370,5 @@ async def delete_connection(rt: Runtime, connection_id: int) -> Connection:
     async with rt.db.write() as session:
         connection = await get_connection(session, connection_id)
         await session.delete(connection)
+    log.info("connection.deleted", connection_id=connection_id, name=connection.name)
     return connection
