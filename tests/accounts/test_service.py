@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select, text
+from structlog.testing import capture_logs
 
 from kefu.accounts import service
 from kefu.accounts.models import Connection, KfAccount
@@ -163,3 +164,16 @@ async def test_delete_takes_the_accounts_along(rt: Runtime, corp: Corp) -> None:
         assert (await s.scalars(select(KfAccount))).all() == []
     with pytest.raises(NotFound):
         await service.delete_connection(rt, connection.id)
+
+
+async def test_secrets_never_reach_the_logs(rt: Runtime, corp: Corp) -> None:
+    with capture_logs() as logs:
+        connection, _ = await _create(rt, corp)
+        await service.update_connection(rt, connection.id, callback_token="newToken1", check=False)
+        await service.refresh_accounts(rt, connection.id)
+        await service.delete_connection(rt, connection.id)
+
+    events = [entry["event"] for entry in logs]
+    assert {"connection.created", "connection.updated", "connection.deleted"} <= set(events)
+    for plaintext in (corp.secret, CB_TOKEN, AES_KEY, "newToken1"):
+        assert plaintext not in repr(logs)
