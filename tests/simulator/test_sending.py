@@ -157,7 +157,7 @@ def test_menu_item_count_and_types(kf: Kf) -> None:
     assert_error(send(kf, "msgmenu", menu([click(str(i)) for i in range(11)])), 95008)
     assert send(kf, "msgmenu", menu([click(str(i)) for i in range(10)]))["errcode"] == 0
     assert_error(send(kf, "msgmenu", menu([{"type": "button", "button": {}}])), 95009)
-    assert_error(send(kf, "msgmenu", menu(["not an object"])), 95009)
+    assert_error(send(kf, "msgmenu", menu(["not an object"])), 95009)  # type: ignore[list-item]
 
 
 @pytest.mark.parametrize(

@@ -92,7 +92,7 @@ def account_add(call: Call) -> dict[str, Any]:
     check_media(call.world, call.corp, media_id)
     if len(call.corp.account_ids) >= 5000:
         raise WeComError(95005)
-    account = setup.create_account(call.world, call.corp, name, media_id)
+    account = setup.create_account(call.world, call.corp, name, str(media_id))
     return ok(open_kfid=account.open_kfid)
 
 

@@ -158,7 +158,7 @@ class CallbackDispatcher:
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout_s)
 
-    def list(self, corpid: str | None = None) -> list[dict[str, Any]]:
+    def snapshot(self, corpid: str | None = None) -> list[dict[str, Any]]:
         with self._idle:
             return [d.as_dict() for d in self.deliveries if corpid is None or d.corpid == corpid]
 

@@ -99,7 +99,7 @@ async def account_stream(sim: SimDep, open_kfid: str) -> dict[str, Any]:
 
 @router.get("/callbacks")
 async def callbacks(sim: SimDep, corpid: str | None = None) -> dict[str, Any]:
-    deliveries = sim.dispatcher.list(corpid)
+    deliveries = sim.dispatcher.snapshot(corpid)
     return {"count": len(deliveries), "deliveries": deliveries}
 
 
@@ -124,7 +124,7 @@ async def add_fault(sim: SimDep, spec: dict[str, Any] = Body(...)) -> dict[str, 
 
 @router.get("/faults")
 async def list_faults(sim: SimDep) -> dict[str, Any]:
-    return {"faults": sim.faults.list()}
+    return {"faults": sim.faults.rules()}
 
 
 @router.delete("/faults")
@@ -136,4 +136,4 @@ async def clear_faults(sim: SimDep) -> dict[str, Any]:
 @router.delete("/faults/{fault_id}")
 async def remove_fault(sim: SimDep, fault_id: int) -> dict[str, Any]:
     sim.faults.remove(fault_id)
-    return {"faults": sim.faults.list()}
+    return {"faults": sim.faults.rules()}

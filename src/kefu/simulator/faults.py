@@ -78,7 +78,7 @@ class Faults:
             self._rules.append(rule)
             return rule
 
-    def list(self) -> list[dict[str, Any]]:
+    def rules(self) -> list[dict[str, Any]]:
         with self._lock:
             return [r.as_dict() for r in self._rules]
 

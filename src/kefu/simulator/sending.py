@@ -100,14 +100,14 @@ def check_body(world: World, corp: Corp, msgtype: Any, request: dict[str, Any]) 
             raise WeComError(40058, "link.url must start with http:// or https://")
         check_media(world, corp, body.get("thumb_media_id"))
         title = _string(body, "title", 1, 10**6, "link")
-        desc = body.get("desc") if isinstance(body.get("desc"), str) else ""
+        desc = str(body.get("desc") or "")
         # §5.2: longer title/desc are truncated, not refused.
         return {**body, "title": _truncate(title, 128), "desc": _truncate(desc, 512)}
     if msgtype == "miniprogram":
         _string(body, "appid", 1, 32, "miniprogram")
         _string(body, "pagepath", 1, 1024, "miniprogram")
         check_media(world, corp, body.get("thumb_media_id"))
-        title = body.get("title") if isinstance(body.get("title"), str) else ""
+        title = str(body.get("title") or "")
         return {**body, "title": _truncate(title, 64)}
     if msgtype == "msgmenu":
         return check_menu(body)
@@ -220,7 +220,7 @@ def _send_msg(world: World, corp: Corp, request: dict[str, Any]) -> tuple[str, b
 
 
 def send_msg_on_event(world: World, corp: Corp, request: dict[str, Any]) -> str:
-    code = world.codes.get(request.get("code")) if isinstance(request.get("code"), str) else None
+    code = world.codes.get(str(request.get("code") or ""))
     where = {"open_kfid": code.open_kfid, "touser": code.external_userid} if code else {}
     try:
         msgid, delivered, fail_type = _send_on_event(world, corp, request)

@@ -257,7 +257,7 @@ class World:
             self.contact_ways: dict[str, tuple[str, str]] = {}  # enc_scene -> (open_kfid, scene)
             self.sends: list[SendRecord] = []
             self.received: list[Received] = []
-            self.version = 0
+            self.version = getattr(self, "version", 0)  # monotonic across resets (long-pollers)
             self._seq = 0
 
     def now(self) -> int:

@@ -111,11 +111,13 @@ async def cgi_bin(path: str, request: Request, sim: SimDep) -> Response:
                 sending.record(world, ep.path, "", body, decision.errcode, fault=True)
         return JSONResponse(error_body(decision.errcode, ip))
     try:
+        with world.lock:  # credentials first, like WeCom: 41001 even for a malformed body
+            authenticate(world, request, ep, ip)
         if request.method not in ep.methods:
             raise WeComError(40058, f"use {'/'.join(ep.methods)} for this API")
         body, upload = await _read_body(request, ep)
         with world.lock:
-            corp = authenticate(world, request, ep, ip)
+            corp = authenticate(world, request, ep, ip)  # again: the body read may have awaited
             result = ep.handler(Call(world, faults, corp, body, request.query_params, ip, upload))
             # Render inside the lock: the answer is a consistent snapshot.
             return result if isinstance(result, Response) else JSONResponse(result)
