@@ -172,9 +172,7 @@ def _member_view(member: Any) -> dict[str, Any]:
 
 
 def _servicers(world: World, corp: Corp, account: Account) -> list[dict[str, Any]]:
-    return [
-        _member_view(m) for m in corp.members.values() if world.member_is_servicer(account, m.userid)
-    ]
+    return [_member_view(m) for m in corp.members.values() if world.member_is_servicer(account, m.userid)]
 
 
 def _entries(account: Account, external_userid: str) -> list[StreamItem]:
@@ -307,7 +305,9 @@ def session_view(world: World, account: Account, customer: Customer) -> dict[str
             )
             ordered.append(((at, 0, entry.seq), message))
         elif note := _event_note(world, account.corpid, item.get("event", {})):
-            ordered.append(((at, 0, entry.seq), {"id": item["msgid"], "time": at, "kind": "note", "text": note}))
+            ordered.append(
+                ((at, 0, entry.seq), {"id": item["msgid"], "time": at, "kind": "note", "text": note})
+            )
     for index, got in enumerate(people.received(world, customer.external_userid, account.open_kfid)):
         if got.source == "servicer":
             continue  # already in the stream (origin 5)
@@ -327,9 +327,15 @@ def session_view(world: World, account: Account, customer: Customer) -> dict[str
     history = world.sessions[key].history if key in world.sessions else []
     for index, move in enumerate(history):
         if move.by in ("api", "expiry"):
-            who = f"（{_member_name(world, account.corpid, move.servicer_userid)}）" if move.servicer_userid else ""
+            who = (
+                f"（{_member_name(world, account.corpid, move.servicer_userid)}）"
+                if move.servicer_userid
+                else ""
+            )
             text = f"{'API 变更会话状态' if move.by == 'api' else '48 小时到期'}：{STATE_NAMES[move.from_state]} → {STATE_NAMES[move.to_state]}{who}"
-            ordered.append(((move.at, 2, index), {"id": f"h{index}", "time": move.at, "kind": "note", "text": text}))
+            ordered.append(
+                ((move.at, 2, index), {"id": f"h{index}", "time": move.at, "kind": "note", "text": text})
+            )
     ordered.sort(key=lambda pair: pair[0])
     return {
         "version": world.version,
