@@ -187,3 +187,26 @@ def test_concurrent_customers_and_pulls_lose_nothing(kf: Kf, simulator: Simulato
         written = [m for batch in pool.map(write, customers) for m in batch]
     items, _cursor = kf.pull_all()
     assert sorted(m["msgid"] for m in items) == sorted(written) and len(items) == 20
+
+
+def test_transcript_orders_both_sides(kf: Kf, simulator: SimulatorServer) -> None:
+    """Control reads: one customer's conversation, both sides in order, with recalls marked."""
+    kf.say("hi")
+    kf.send_text("机器人回复")
+    kf.trans(3, "zhangsan")
+    reply = kf.act(
+        "reply", {"servicer_userid": "zhangsan", "msgtype": "text", "text": {"content": "人工回复"}}
+    )
+    kf.act("recall", {"servicer_userid": "zhangsan", "msgid": reply["msgid"]})
+    messages = simulator.control("GET", f"accounts/{kf.open_kfid}/sessions/{kf.customer}/transcript")[
+        "messages"
+    ]
+    assert [(m["from"], m["body"].get("content", m["body"].get("event_type"))) for m in messages] == [
+        ("customer", "hi"),
+        ("api", "机器人回复"),
+        ("servicer", "人工回复"),
+        ("event", "servicer_recall_msg"),
+    ]
+    assert messages[2]["recalled"] is True and messages[0]["recalled"] is False
+    customers = simulator.control("GET", f"corps/{kf.corpid}/customers")["customers"]
+    assert [c["external_userid"] for c in customers] == [kf.customer]

@@ -221,6 +221,8 @@ def test_other_types(kf: Kf) -> None:
     kf.say("more")
     assert_error(send(kf, "location", {**location, "latitude": 91}), 40058)
     assert send(kf, "ca_link", {"link_url": "https://work.weixin.qq.com/ca/cawcde123"})["errcode"] == 0
+    assert send(kf, "business_card", {"userid": "zhangsan"})["errcode"] == 0  # UNCONFIRMED type
+    assert_error(send(kf, "business_card", {"userid": "ghost"}), 40003)
     assert_error(send(kf, "ca_link", {"link_url": "https://example.com"}), 40058)
 
 
@@ -262,6 +264,7 @@ def test_media_upload_and_get(kf: Kf, simulator: SimulatorServer) -> None:
         ("image", 5, 40006),
         ("image", 2 * 1024 * 1024 + 1, 40009),
         ("voice", 2 * 1024 * 1024 + 1, 45001),
+        ("video", 10 * 1024 * 1024 + 1, 40011),
     ],
 )
 def test_media_upload_errors(kf: Kf, media_type: str, size: int, errcode: int) -> None:

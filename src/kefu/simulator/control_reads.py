@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Body
 
 from kefu.simulator import people
-from kefu.simulator.control import account_of
+from kefu.simulator.control import account_of, corp_of
 from kefu.simulator.deps import SimDep
 from kefu.simulator.errors import ControlError
 from kefu.simulator.state import RETENTION_S, Session, World
@@ -85,6 +85,25 @@ async def one_session(sim: SimDep, open_kfid: str, external_userid: str) -> dict
         if external_userid not in sim.world.customers:
             raise ControlError(404, f"no customer {external_userid}")
         return session_view(fresh_session(sim.world, open_kfid, external_userid))
+
+
+@router.get("/accounts/{open_kfid}/sessions/{external_userid}/transcript")
+async def session_transcript(sim: SimDep, open_kfid: str, external_userid: str) -> dict[str, Any]:
+    """Both sides in order: customer (origin 3), servicer (origin 5), API sends, events."""
+    with sim.world.lock:
+        account = account_of(sim.world, open_kfid)
+        if external_userid not in sim.world.customers:
+            raise ControlError(404, f"no customer {external_userid}")
+        messages = people.transcript(sim.world, account, external_userid)
+    return {"count": len(messages), "messages": messages}
+
+
+@router.get("/corps/{corpid}/customers")
+async def corp_customers(sim: SimDep, corpid: str) -> dict[str, Any]:
+    with sim.world.lock:
+        corp_of(sim.world, corpid)
+        found = [asdict(c) for c in sim.world.customers.values() if c.corpid == corpid]
+    return {"count": len(found), "customers": found}
 
 
 @router.get("/accounts/{open_kfid}/stream")

@@ -111,6 +111,51 @@ def received(world: World, external_userid: str, open_kfid: str | None = None) -
     ]
 
 
+def transcript(world: World, account: Account, external_userid: str) -> list[dict[str, Any]]:
+    """Both sides of one customer's conversation with the account, in order (for pages)."""
+    entries: list[tuple[int, dict[str, Any]]] = []
+    recalled: set[str] = set()
+    for entry in account.stream:
+        item = entry.item
+        if item["msgtype"] == "event":
+            event = item["event"]
+            if event.get("external_userid") != external_userid:
+                continue
+            if event["event_type"] in ("user_recall_msg", "servicer_recall_msg"):
+                recalled.add(event["recall_msgid"])
+            entries.append((entry.seq, {"from": "event", "msgtype": "event", "body": event}))
+        elif item["external_userid"] == external_userid:
+            side = "customer" if item["origin"] == 3 else "servicer"
+            body = {
+                "from": side,
+                "msgtype": item["msgtype"],
+                "body": item[item["msgtype"]],
+                "servicer_userid": item.get("servicer_userid", ""),
+            }
+            entries.append((entry.seq, body))
+        else:
+            continue
+        entries[-1][1].update(msgid=item["msgid"], send_time=item["send_time"])
+    for got in received(world, external_userid, account.open_kfid):
+        if got.source != "servicer":  # servicer replies are already in the stream (origin 5)
+            entries.append(
+                (
+                    got.seq,
+                    {
+                        "from": "api",
+                        "msgtype": got.msgtype,
+                        "body": got.body,
+                        "msgid": got.msgid,
+                        "send_time": got.send_time,
+                        "source": got.source,
+                        "code_kind": got.code_kind,
+                    },
+                )
+            )
+    entries.sort(key=lambda pair: pair[0])
+    return [{"seq": seq, **entry, "recalled": entry["msgid"] in recalled} for seq, entry in entries]
+
+
 def _in_stream(
     account: Account, msgid: str, *, origin: int, external_userid: str, servicer: str = ""
 ) -> bool:
@@ -160,6 +205,7 @@ def servicer_reply(
             msgtype,
             body,
             servicer_userid=userid,
+            seq=account.stream[-1].seq,
         )
     )
     return item

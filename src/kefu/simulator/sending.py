@@ -291,6 +291,16 @@ def _deliver(
     **extra: Any,
 ) -> None:
     world.received.append(
-        Received(msgid, open_kfid, external_userid, world.now(), source, msgtype, body, **extra)
+        Received(
+            msgid,
+            open_kfid,
+            external_userid,
+            world.now(),
+            source,
+            msgtype,
+            body,
+            seq=world.next_seq(),
+            **extra,
+        )
     )
     world.touch()

@@ -227,6 +227,7 @@ class Received:
     servicer_userid: str = ""
     code_kind: str = ""
     recalled: bool = False
+    seq: int = 0  # position among all appends and deliveries (orders transcripts)
 
 
 Notifier = Callable[["Corp", "str | None", str], None]
