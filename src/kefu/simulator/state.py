@@ -318,7 +318,8 @@ class World:
         now = self.now()
         if session.state != 4 and now >= session.started_at + WINDOW_S:
             # §7.1: a session lasts at most 48 h; no event is pushed (UNCONFIRMED).
-            session.history.append(HistoryEntry(now, session.state, 4, "expiry"))
+            expired_at = session.started_at + WINDOW_S
+            session.history.append(HistoryEntry(expired_at, session.state, 4, "expiry"))
             session.state = 4
             session.servicer_userid = ""
         return session
