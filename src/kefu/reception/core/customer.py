@@ -1,0 +1,164 @@
+"""Rules for customer messages (origin 3): AI first / AI only / human only, transfers, off hours,
+non-text, ratings, a paused account, and silence while the pool or a human holds the session."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from kefu.ai import Answer
+from kefu.reception.core.actions import RecordRating, Text
+from kefu.reception.core.inbound import CustomerNonText, CustomerText
+from kefu.reception.core.messages import (
+    RATING_THANKS_TEXT,
+    TRANSFER_CLICK_ID,
+    RatingClick,
+    answer_content,
+    matches_keyword,
+    off_hours_phrase,
+    parse_rating,
+    phrase_for,
+)
+from kefu.reception.core.mirror import Context
+from kefu.reception.core.state import KEEP_RATED_SESSIONS, SENDABLE_STATES, STATE_ENDED, STATE_NEW
+
+# What a customer message leads to, decided before anything is sent (wants_ai_answer reads it).
+Plan = Literal["rating", "paused", "stored", "transfer", "ai_answer", "non_text_reply"]
+
+
+def customer_wrote(ctx: Context, sent_at: datetime, *, rating: bool) -> None:
+    """Any customer message: 4 → 0 starts a new session; the 48 h window and 5 sends reopen."""
+    ctx.expire(sent_at)
+    state = ctx.state
+    if state.wecom_state == STATE_ENDED:
+        ctx.start_session(sent_at, kind="rating_only" if rating else "normal", reason="customer_message")
+        ctx.move(STATE_NEW, reason="customer_message")
+    elif not rating and state.session_kind == "rating_only":
+        # The customer rated, then went on writing: a real session after all.
+        ctx.update(session_kind="normal")
+    last = ctx.state.last_customer_message_at
+    latest = sent_at if last is None or sent_at > last else last
+    activity = ctx.state.last_activity_at
+    ctx.update(
+        last_customer_message_at=latest,
+        sends_since_customer_message=0,
+        window_refused=False,
+        last_activity_at=sent_at if activity is None or sent_at > activity else activity,
+    )
+    ctx.expire(ctx.now)  # processed late: the session may have run out since
+
+
+def plan(ctx: Context, inbound: CustomerText | CustomerNonText) -> Plan:
+    """The rule that applies to this message, on the mirror already updated by `customer_wrote`."""
+    if isinstance(inbound, CustomerText) and parse_rating(inbound.menu_id) is not None:
+        return "rating"
+    settings, state = ctx.settings, ctx.state
+    if not settings.enabled:
+        return "paused"
+    if state.wecom_state not in SENDABLE_STATES or state.transfer_pending:
+        return "stored"  # queued or with a human: shown to servicers, never answered by Kefu
+    mode = settings.reception.mode
+    if mode == "human_only":
+        return "transfer"
+    if isinstance(inbound, CustomerNonText):
+        return "non_text_reply"
+    if mode == "ai_first" and _asks_for_human(ctx, inbound):
+        return "transfer"
+    return "ai_answer" if state.can_send(ctx.now) else "stored"
+
+
+def _asks_for_human(ctx: Context, inbound: CustomerText) -> bool:
+    if inbound.menu_id == TRANSFER_CLICK_ID:
+        return True
+    keywords = ctx.settings.reception.keyword_transfer
+    return keywords.enabled and matches_keyword(inbound.text, keywords.keywords) is not None
+
+
+def on_customer_message(ctx: Context, inbound: CustomerText | CustomerNonText) -> None:
+    rating = parse_rating(inbound.menu_id) if isinstance(inbound, CustomerText) else None
+    customer_wrote(ctx, inbound.sent_at, rating=rating is not None)
+    match plan(ctx, inbound):
+        case "rating":
+            assert rating is not None
+            _rating(ctx, rating, inbound.msgid)
+        case "paused":
+            paused(ctx)
+        case "stored":
+            ctx.note("customer_message_stored", msgid=inbound.msgid, state=ctx.state.wecom_state)
+        case "transfer":
+            request_human(ctx, reason="human_only" if _human_only(ctx) else "customer_asked")
+        case "non_text_reply":
+            setting = ctx.settings.reception.non_text_reply
+            ctx.send("non_text_reply", phrase_for(setting, "non_text"))
+        case "ai_answer":
+            assert isinstance(inbound, CustomerText)
+            _ai_answer(ctx, inbound.ai_answer)
+
+
+def _human_only(ctx: Context) -> bool:
+    return ctx.settings.reception.mode == "human_only"
+
+
+def paused(ctx: Context) -> None:
+    """A disabled account: no AI, no routing; the paused message once per session."""
+    if ctx.state.paused_notified:
+        return
+    ctx.update(paused_notified=True)
+    ctx.send("paused", phrase_for(ctx.settings.messages.paused, "paused"))
+
+
+def request_human(ctx: Context, *, reason: str) -> None:
+    """The customer wants a human: route, or off hours say so once and maybe wait for opening."""
+    if ctx.settings.calendar.is_open(ctx.now):
+        ctx.route(reason=reason)
+        return
+    hours = ctx.settings.hours
+    ctx.note("off_hours_request", wait_for_opening=hours.wait_for_opening)
+    if hours.wait_for_opening:
+        ctx.update(waiting_for_opening=True)
+    if not ctx.state.off_hours_notified:
+        ctx.update(off_hours_notified=True)
+        ctx.send("off_hours", off_hours_phrase(ctx.settings, ctx.now))
+
+
+def _ai_answer(ctx: Context, answer: Answer | None) -> None:
+    """ONE message: the answer, with the transfer button when AI-first offers it."""
+    settings = ctx.settings
+    if answer is None:  # the AI failed or timed out in the shell: say we are not sure
+        answer = Answer(text=settings.not_sure_text, confidence=0.0, entry=None, not_sure=True)
+    text = answer.text.strip() or settings.not_sure_text
+    streak = ctx.state.not_sure_streak + 1 if answer.not_sure else 0
+    ctx.update(not_sure_streak=streak)
+    reception = settings.reception
+    button: str | None = None
+    if reception.mode == "ai_first":
+        offer_after_streak = (
+            answer.not_sure
+            and reception.not_sure_streak.enabled
+            and streak >= reception.not_sure_streak.count
+        )
+        if reception.button_transfer.enabled or offer_after_streak:
+            button = reception.button_transfer.text
+    content = answer_content(text, button_text=button)
+    ctx.send("not_sure" if answer.not_sure else "ai_answer", content)
+
+
+def _rating(ctx: Context, rating: RatingClick, msgid: str) -> None:
+    """A survey click: recorded once against its session and servicer, thanked; never AI, never routed."""
+    if rating.session_no in ctx.state.rated_sessions:
+        ctx.note("rating_repeated", session_no=rating.session_no, msgid=msgid)
+        return
+    ended = ctx.state.ended_session(rating.session_no)
+    options = ctx.settings.messages.survey.options
+    label = options[rating.option].label if rating.option < len(options) else str(rating.score)
+    servicer = ended.servicer_userid if ended is not None else None
+    rated = [*ctx.state.rated_sessions, rating.session_no][-KEEP_RATED_SESSIONS:]
+    ctx.update(rated_sessions=rated)
+    ctx.actions.append(
+        RecordRating(session_no=rating.session_no, score=rating.score, label=label, servicer_userid=servicer)
+    )
+    ctx.note("rating", session_no=rating.session_no, score=rating.score, servicer=servicer)
+    if not ctx.settings.enabled:
+        paused(ctx)
+        return
+    ctx.send("rating_thanks", Text(text=RATING_THANKS_TEXT))

@@ -1,0 +1,113 @@
+"""decide(): the reception rules as one pure function. No I/O, no clock, no randomness.
+
+    decision = decide(state, inbound, settings, servicers, now)
+
+The shell loads the conversation's state, calls decide, stores `decision.state`
+and the timeline, and turns each action into a delivery job (in order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from kefu.reception.core.actions import Decision
+from kefu.reception.core.customer import customer_wrote, on_customer_message, plan
+from kefu.reception.core.events import (
+    on_enter_session,
+    on_idle_check,
+    on_opening_reached,
+    on_recall,
+    on_send_failed,
+    on_servicer_message,
+    on_status_change,
+)
+from kefu.reception.core.inbound import (
+    CustomerNonText,
+    CustomerText,
+    EnterSession,
+    IdleCheck,
+    Inbound,
+    OpeningReached,
+    Recall,
+    Reconciled,
+    SendFailed,
+    SendRefused,
+    ServicerMessage,
+    SessionStatusChange,
+    TransferDone,
+    TransferRefused,
+)
+from kefu.reception.core.messages import parse_rating
+from kefu.reception.core.mirror import Context
+from kefu.reception.core.outcomes import on_reconciled, on_send_refused, on_transfer_done, on_transfer_refused
+from kefu.reception.core.settings import AccountSettings, ServicerLoad
+from kefu.reception.core.state import ConversationState
+
+_HANDLERS: dict[type[Any], Callable[[Context, Any], None]] = {
+    CustomerText: on_customer_message,
+    CustomerNonText: on_customer_message,
+    EnterSession: on_enter_session,
+    ServicerMessage: on_servicer_message,
+    SessionStatusChange: on_status_change,
+    SendFailed: on_send_failed,
+    Recall: on_recall,
+    IdleCheck: on_idle_check,
+    OpeningReached: on_opening_reached,
+    TransferDone: on_transfer_done,
+    TransferRefused: on_transfer_refused,
+    SendRefused: on_send_refused,
+    Reconciled: on_reconciled,
+}
+
+
+def _require_aware(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("decide needs an aware `now` (UTC)")
+
+
+def _context(
+    state: ConversationState,
+    inbound: Inbound,
+    settings: AccountSettings,
+    servicers: Sequence[ServicerLoad],
+    now: datetime,
+) -> Context:
+    _require_aware(now)
+    ctx = Context(state=state, settings=settings, servicers=list(servicers), now=now)
+    # A pulled item belongs to the moment WeCom stamped it (a late one may predate the
+    # session's 48 h end); everything else happens now.
+    sent_at: datetime | None = getattr(inbound, "sent_at", None)
+    ctx.expire(now if sent_at is None else min(sent_at, now))
+    return ctx
+
+
+def decide(
+    state: ConversationState,
+    inbound: Inbound,
+    settings: AccountSettings,
+    servicers: Sequence[ServicerLoad],
+    now: datetime,
+) -> Decision:
+    """The new state, the actions to deliver in order, and the timeline entries of one inbound."""
+    ctx = _context(state, inbound, settings, servicers, now)
+    _HANDLERS[type(inbound)](ctx, inbound)
+    ctx.expire(now)
+    ctx.prune_codes()
+    return Decision(state=ctx.state, actions=ctx.actions, timeline=ctx.timeline)
+
+
+def wants_ai_answer(
+    state: ConversationState, inbound: Inbound, settings: AccountSettings, now: datetime
+) -> bool:
+    """True exactly when decide(state, inbound, …) would send an AI answer to this message.
+
+    The shell asks the AI (I/O, in the shell) only then, and passes the result as
+    `inbound.ai_answer`; decide never calls the AI.
+    """
+    if not isinstance(inbound, CustomerText):
+        return False
+    ctx = _context(state, inbound, settings, (), now)
+    customer_wrote(ctx, inbound.sent_at, rating=parse_rating(inbound.menu_id) is not None)
+    return plan(ctx, inbound) == "ai_answer"

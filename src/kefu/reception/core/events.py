@@ -1,0 +1,200 @@
+"""Rules for WeCom events (origin 4), servicer messages (origin 5) and timers. None reach the AI."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from kefu.reception.core.actions import MarkRecalled, Reconcile, RecordSendFailure
+from kefu.reception.core.customer import request_human
+from kefu.reception.core.inbound import (
+    EnterSession,
+    IdleCheck,
+    OpeningReached,
+    Recall,
+    SendFailed,
+    ServicerMessage,
+    SessionStatusChange,
+)
+from kefu.reception.core.messages import ending_content, phrase_for
+from kefu.reception.core.mirror import Context
+from kefu.reception.core.state import (
+    SENDABLE_STATES,
+    SENDS_PER_CUSTOMER_MESSAGE,
+    STATE_ENDED,
+    STATE_HUMAN,
+    STATE_POOL,
+)
+
+# The state each session_status_change leads to (wecom-kf-api.md §4.4).
+CHANGE_TARGET = {1: STATE_HUMAN, 2: STATE_HUMAN, 3: STATE_ENDED, 4: STATE_HUMAN}
+CHANGE_REASON = {
+    1: "servicer_took_from_pool",
+    2: "servicer_transferred",
+    3: "servicer_ended",
+    4: "servicer_retook",
+}
+
+
+def on_enter_session(ctx: Context, event: EnterSession) -> None:
+    """The welcome, via `send_msg_on_event`, within 20 s of the event."""
+    ctx.note(
+        "entered", scene=event.scene, scene_param=event.scene_param, welcome_code=bool(event.welcome_code)
+    )
+    if not event.welcome_code:
+        return
+    ctx.issue_code("welcome", event.welcome_code, issued_at=event.sent_at)
+    if ctx.settings.enabled:
+        ctx.send_on_event("welcome", "welcome", phrase_for(ctx.settings.messages.welcome, "welcome"))
+
+
+def settle(
+    ctx: Context,
+    target: int,
+    servicer: str | None,
+    *,
+    msg_code: str | None,
+    code_issued_at: datetime,
+    reason: str,
+    ended_by: str | None = None,
+) -> None:
+    """WeCom moved the session to `target` (Kefu's trans, or a servicer in the app).
+
+    A move the mirror already shows (the echo of Kefu's own trans) is recognised,
+    not applied twice; a code still gets its one notice if none went out yet.
+    """
+    state = ctx.state
+    if state.wecom_state == target and (target != STATE_HUMAN or state.servicer_userid == servicer):
+        ctx.note("transition_recognised", to_state=target, servicer=servicer, reason=reason)
+    elif target == STATE_ENDED:
+        ctx.end_session(reason=reason, servicer=ended_by or state.servicer_userid)
+    else:
+        if state.wecom_state == STATE_ENDED:  # a servicer re-took an ended session
+            ctx.start_session(code_issued_at, kind="normal", reason=reason)
+        ctx.move(target, servicer=servicer, reason=reason)
+        if target == STATE_HUMAN:
+            ctx.update(refused_servicers=[], waiting_for_opening=False)
+    if msg_code:
+        _use_code(ctx, target, msg_code, code_issued_at)
+
+
+def _use_code(ctx: Context, target: int, msg_code: str, issued_at: datetime) -> None:
+    settings = ctx.settings
+    if target == STATE_POOL:
+        ctx.issue_code("pool", msg_code, issued_at=issued_at)
+        if settings.enabled and not ctx.state.pool_notice_sent:
+            if ctx.send_on_event(
+                "pool", "pool_notice", phrase_for(settings.queue.pool_notice, "pool_notice")
+            ):
+                ctx.update(pool_notice_sent=True)
+    elif target == STATE_HUMAN:
+        ctx.issue_code("taken", msg_code, issued_at=issued_at)
+        if settings.enabled and not ctx.state.taken_notice_sent:
+            notice = phrase_for(settings.queue.taken_notice, "taken_notice")
+            if ctx.send_on_event("taken", "taken_notice", notice):
+                ctx.update(taken_notice_sent=True)
+    else:
+        ctx.issue_code("ending", msg_code, issued_at=issued_at)
+        _send_ending(ctx)
+
+
+def _send_ending(ctx: Context) -> None:
+    """Ending message + survey as ONE message, at most once per ended session."""
+    ended = ctx.state.ended_session(ctx.state.session_no)
+    if ended is None or ended.ending_sent or ended.kind == "rating_only" or not ctx.settings.enabled:
+        return
+    if ctx.send_on_event("ending", "ending", ending_content(ctx.settings, ended.session_no)):
+        ctx.replace_ended(ended.session_no, ending_sent=True)
+
+
+def on_status_change(ctx: Context, event: SessionStatusChange) -> None:
+    target = CHANGE_TARGET[event.change_type]
+    servicer = event.new_servicer_userid if target == STATE_HUMAN else None
+    pending = ctx.state.pending_transition
+    reason = CHANGE_REASON[event.change_type]
+    if (
+        pending is not None
+        and pending.target_state == target
+        and (target != STATE_HUMAN or pending.servicer_userid == servicer)
+    ):
+        # WeCom echoed a trans Kefu asked for: the same move, counted once.
+        ctx.update(pending_transition=None, last_transition=pending)
+        reason = "kefu_transfer_echo"
+    settle(
+        ctx,
+        target,
+        servicer,
+        msg_code=event.msg_code,
+        code_issued_at=event.sent_at,
+        reason=reason,
+        ended_by=event.old_servicer_userid,
+    )
+
+
+def on_servicer_message(ctx: Context, message: ServicerMessage) -> None:
+    """Only a human in state 3 can write: a mirror that says otherwise is wrong; stop the AI and check."""
+    state = ctx.state
+    if state.wecom_state == STATE_HUMAN and state.servicer_userid == message.servicer_userid:
+        return
+    if state.wecom_state == STATE_HUMAN:
+        ctx.move(STATE_HUMAN, servicer=message.servicer_userid, reason="servicer_spoke")
+        return
+    if state.wecom_state != STATE_ENDED:
+        ctx.move(STATE_HUMAN, servicer=message.servicer_userid, reason="servicer_spoke")
+    ctx.actions.append(Reconcile())
+
+
+def on_recall(ctx: Context, recall: Recall) -> None:
+    ctx.actions.append(MarkRecalled(msgid=recall.recall_msgid, by=recall.by))
+
+
+def on_send_failed(ctx: Context, failure: SendFailed) -> None:
+    """`msg_send_fail`: recorded against the message; 4/5/6 say the mirror was too hopeful."""
+    ctx.actions.append(RecordSendFailure(msgid=failure.fail_msgid, fail_type=failure.fail_type))
+    ctx.note("send_failed", msgid=failure.fail_msgid, fail_type=failure.fail_type)
+    if failure.fail_type == 6:  # over the 5-message quota
+        ctx.update(sends_since_customer_message=SENDS_PER_CUSTOMER_MESSAGE)
+    if failure.fail_type == 4:  # the 48 h window had closed
+        ctx.update(window_refused=True)
+    if failure.fail_type in (4, 5):
+        ctx.actions.append(Reconcile())
+
+
+def on_idle_check(ctx: Context, _: IdleCheck) -> None:
+    """An AI session silent past the timeout ends (trans → 4; the ending code comes back with it)."""
+    minutes = ctx.settings.session.ai_idle_timeout_minutes
+    state = ctx.state
+    if minutes is None or not ctx.settings.enabled:
+        return
+    if state.wecom_state not in SENDABLE_STATES or state.pending_transition or state.waiting_for_opening:
+        return
+    if state.last_activity_at is None or ctx.now < state.last_activity_at + timedelta(minutes=minutes):
+        return
+    ctx.transfer(4, None, reason="idle_timeout")
+
+
+def session_live(ctx: Context) -> bool:
+    """State 0/1, within the 48 h window and the session's 48 h life."""
+    state = ctx.state
+    closes = state.window_closes_at()
+    expires = state.session_expires_at()
+    return (
+        state.wecom_state in SENDABLE_STATES
+        and closes is not None
+        and ctx.now < closes
+        and (expires is None or ctx.now < expires)
+    )
+
+
+def on_opening_reached(ctx: Context, _: OpeningReached) -> None:
+    """Reception opened: route the customer who asked for a human off hours, if still live."""
+    state, settings = ctx.state, ctx.settings
+    if not state.waiting_for_opening:
+        return
+    if not settings.enabled or settings.reception.mode == "ai_only" or not session_live(ctx):
+        ctx.update(waiting_for_opening=False)
+        ctx.note("opening_missed", state=state.wecom_state)
+        return
+    if not settings.calendar.is_open(ctx.now) or state.pending_transition is not None:
+        return  # early, or a transfer is on its way: keep waiting
+    ctx.update(waiting_for_opening=False)
+    request_human(ctx, reason="opening_reached")

@@ -1,0 +1,133 @@
+"""The contents of Kefu's messages, built from the account's settings; click ids and keywords.
+
+Pure helpers: nothing here words a message (the shell does, from a Phrase).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from kefu.ai.fit import MENU_HEAD_LIMIT, TEXT_LIMIT, fit_answer
+from kefu.reception.core.actions import Menu, MenuChoice, Phrase, Text
+from kefu.reception.core.settings import AccountSettings
+
+TRANSFER_CLICK_ID = "kefu_transfer"
+RATING_CLICK_PREFIX = "kefu_rate"
+RATING_THANKS_TEXT = "感谢您的评价！"
+_RATING_ID = re.compile(rf"^{RATING_CLICK_PREFIX}:(\d{{1,18}}):(\d{{1,2}}):(\d{{1,3}})$")
+
+
+class _MessageSetting(Protocol):
+    """`MessageSetting` of the config file, or the hours' `OffHoursMessage`: the same keys."""
+
+    @property
+    def mode(self) -> str: ...
+
+    @property
+    def text(self) -> str | None: ...
+
+
+def phrase_for(setting: _MessageSetting, intent: str, facts: dict[str, str] | None = None) -> Phrase | None:
+    """The Phrase for a message setting (AI phrasing or fixed text); None when its mode is none."""
+    if setting.mode == "none":
+        return None
+    text = (setting.text or "").strip() or None
+    if setting.mode == "fixed":
+        if text is None:  # the config refuses this; stay silent rather than send nothing-text
+            return None
+        return Phrase(intent=intent, mode="fixed", fixed_text=text, facts=facts or {})
+    return Phrase(intent=intent, mode="ai", fixed_text=text, facts=facts or {})
+
+
+# --- keywords --------------------------------------------------------------------------------
+
+
+def normalise(text: str) -> str:
+    """Case and full/half width folded: "ＡＢｃ" and "abc" compare equal."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def matches_keyword(text: str, keywords: Iterable[str]) -> str | None:
+    """The first keyword `text` contains (after normalising both), or None."""
+    folded = normalise(text)
+    for keyword in keywords:
+        needle = normalise(keyword).strip()
+        if needle and needle in folded:
+            return keyword
+    return None
+
+
+# --- AI answers ------------------------------------------------------------------------------
+
+
+def answer_content(text: str, *, button_text: str | None) -> Text | Menu:
+    """One AI message: a plain text, or a menu with the answer as head and the transfer button."""
+    if button_text is None:
+        return Text(text=fit_answer(text, TEXT_LIMIT))
+    return Menu(
+        head=Text(text=fit_answer(text, MENU_HEAD_LIMIT)),
+        choices=[MenuChoice(id=TRANSFER_CLICK_ID, label=button_text)],
+    )
+
+
+# --- survey ----------------------------------------------------------------------------------
+
+
+class RatingClick(BaseModel):
+    """What a survey click id says: which ended session, which option, what score."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session_no: int
+    option: int
+    score: int
+
+
+def rating_click_id(session_no: int, option: int, score: int) -> str:
+    """E.g. "kefu_rate:12:0:100" — at most 35 bytes, well under WeCom's 64."""
+    return f"{RATING_CLICK_PREFIX}:{session_no}:{option}:{score}"
+
+
+def parse_rating(menu_id: str | None) -> RatingClick | None:
+    match = _RATING_ID.match(menu_id or "")
+    if match is None:
+        return None
+    return RatingClick(session_no=int(match[1]), option=int(match[2]), score=int(match[3]))
+
+
+def ending_content(settings: AccountSettings, session_no: int) -> Phrase | Menu | None:
+    """The ending message and the survey as ONE message (one 20-second code allows one).
+
+    Both: a menu (head = ending, click items = ratings, tail = survey prompt).
+    Only the ending: its text. Only the survey: a menu headed by its prompt. Neither: None.
+    """
+    ending = phrase_for(settings.messages.ending, "ending")
+    survey = settings.messages.survey
+    prompt = phrase_for(survey, "survey")
+    choices = [
+        MenuChoice(id=rating_click_id(session_no, i, option.score), label=option.label)
+        for i, option in enumerate(survey.options)
+    ]
+    if prompt is None or not choices:
+        return ending
+    if ending is None:
+        return Menu(head=prompt, choices=choices)
+    return Menu(head=ending, choices=choices, tail=prompt)
+
+
+# --- off hours -------------------------------------------------------------------------------
+
+
+def off_hours_phrase(settings: AccountSettings, now: datetime) -> Phrase | None:
+    """The off-hours message; facts: `hours` (the schedule in words) and `next_opening`."""
+    calendar = settings.calendar
+    facts = {"hours": calendar.describe()}
+    opening = calendar.next_opening(now)
+    facts["next_opening"] = calendar.describe_opening(opening, now) if opening is not None else ""
+    return phrase_for(settings.hours.off_hours_message, "off_hours", facts)

@@ -1,0 +1,202 @@
+"""The working context of one decide() call: the mirror's moves, gated sends, timeline notes.
+
+Every send goes through `send` / `send_on_event`, which refuse what WeCom would
+refuse; every state change goes through `move`, `start_session` or `end_session`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from kefu.reception.core.actions import (
+    Action,
+    Content,
+    Menu,
+    Phrase,
+    Purpose,
+    Send,
+    SendOnEvent,
+    Text,
+    TimelineEntry,
+    Transfer,
+)
+from kefu.reception.core.routing import choose_servicer
+from kefu.reception.core.settings import AccountSettings, ServicerLoad
+from kefu.reception.core.state import (
+    KEEP_RECENT_SESSIONS,
+    LONG_CODE_TTL,
+    OWNER_OF_STATE,
+    SENDABLE_STATES,
+    SHORT_CODE_TTL,
+    STATE_AI,
+    STATE_ENDED,
+    STATE_HUMAN,
+    STATE_NEW,
+    STATE_POOL,
+    CodeKind,
+    ConversationState,
+    EndedSession,
+    EventCode,
+    SessionKind,
+    Transition,
+)
+
+CODE_TTL: dict[CodeKind, timedelta] = {
+    "welcome": SHORT_CODE_TTL,
+    "pool": LONG_CODE_TTL,
+    "taken": LONG_CODE_TTL,
+    "ending": SHORT_CODE_TTL,
+}
+
+# Reset when a session starts or ends.
+SESSION_FLAGS: dict[str, Any] = {
+    "off_hours_notified": False,
+    "paused_notified": False,
+    "waiting_for_opening": False,
+    "not_sure_streak": 0,
+    "pool_notice_sent": False,
+    "taken_notice_sent": False,
+    "refused_servicers": [],
+    "pending_transition": None,
+}
+
+
+@dataclass
+class Context:
+    state: ConversationState
+    settings: AccountSettings
+    servicers: list[ServicerLoad]
+    now: datetime
+    actions: list[Action] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+
+    # --- bookkeeping -------------------------------------------------------------------------
+
+    def update(self, **changes: Any) -> None:
+        self.state = self.state.model_copy(update=changes)
+
+    def note(self, kind: str, **detail: str | int | bool | None) -> None:
+        self.timeline.append(TimelineEntry(at=self.now, kind=kind, detail=detail))
+
+    # --- states ------------------------------------------------------------------------------
+
+    def move(self, to_state: int, *, servicer: str | None = None, reason: str) -> None:
+        """The mirror follows WeCom into `to_state` (servicer kept in 3 only)."""
+        before = self.state.wecom_state
+        servicer = servicer if to_state == STATE_HUMAN else None
+        if before == to_state and self.state.servicer_userid == servicer:
+            return
+        self.update(wecom_state=to_state, owner=OWNER_OF_STATE[to_state], servicer_userid=servicer)
+        self.note("state_changed", from_state=before, to_state=to_state, servicer=servicer, reason=reason)
+
+    def start_session(self, at: datetime, *, kind: SessionKind, reason: str) -> None:
+        """A new WeCom session (4 → 0, or a servicer re-taking an ended one)."""
+        self.update(
+            session_no=self.state.session_no + 1,
+            session_started_at=at,
+            session_kind=kind,
+            **SESSION_FLAGS,
+        )
+        self.note("session_started", session_no=self.state.session_no, session_kind=kind, reason=reason)
+
+    def end_session(self, *, reason: str, servicer: str | None) -> None:
+        """The session ends (state 4); it is remembered for a later rating click."""
+        ended = EndedSession(
+            session_no=self.state.session_no,
+            servicer_userid=servicer,
+            ended_at=self.now,
+            kind=self.state.session_kind,
+        )
+        recent = [s for s in self.state.recent_sessions if s.session_no != ended.session_no]
+        self.update(recent_sessions=[*recent, ended][-KEEP_RECENT_SESSIONS:], **SESSION_FLAGS)
+        self.move(STATE_ENDED, reason=reason)
+        self.note("session_ended", session_no=ended.session_no, servicer=servicer, reason=reason)
+
+    def expire(self, at: datetime) -> None:
+        """WeCom ends a session 48 h after it started, without an event: follow it."""
+        expires = self.state.session_expires_at()
+        if expires is not None and at >= expires:
+            self.end_session(reason="expired_48h", servicer=self.state.servicer_userid)
+
+    def replace_ended(self, session_no: int, **changes: Any) -> None:
+        self.update(
+            recent_sessions=[
+                s.model_copy(update=changes) if s.session_no == session_no else s
+                for s in self.state.recent_sessions
+            ]
+        )
+
+    # --- sending -----------------------------------------------------------------------------
+
+    def send(self, purpose: Purpose, content: Text | Phrase | Menu | None) -> bool:
+        """`send_msg`, only when the mirror says WeCom would accept it."""
+        if content is None:
+            return False
+        if not self.state.can_send(self.now):
+            self.note("send_skipped", purpose=purpose, state=self.state.wecom_state)
+            return False
+        self.actions.append(Send(purpose=purpose, content=content))
+        self.update(sends_since_customer_message=self.state.sends_since_customer_message + 1)
+        self.update(last_activity_at=self.now)
+        if self.state.wecom_state == STATE_NEW:  # a send in 0 hands the session to the API (§5.3)
+            self.move(STATE_AI, reason="kefu_replied")
+        return True
+
+    def issue_code(self, kind: CodeKind, code: str, *, issued_at: datetime) -> EventCode:
+        """Record a code WeCom gave, in the state and session it was issued in."""
+        event_code = EventCode(
+            code=code,
+            kind=kind,
+            issued_in_state=self.state.wecom_state,
+            session_no=self.state.session_no,
+            expires_at=issued_at + CODE_TTL[kind],
+        )
+        self.update(codes=[*self.state.codes, event_code])
+        return event_code
+
+    def send_on_event(self, kind: CodeKind, purpose: Purpose, content: Content | None) -> bool:
+        """`send_msg_on_event` with the live code of `kind`, if there is one (it is then used up)."""
+        if content is None:
+            return False
+        code = self.state.live_code(kind, self.now)
+        if code is None:
+            self.note("event_send_skipped", purpose=purpose, code_kind=kind)
+            return False
+        deadline = code.expires_at if kind in ("welcome", "ending") else None
+        self.actions.append(
+            SendOnEvent(code=code.code, code_kind=kind, purpose=purpose, content=content, deadline=deadline)
+        )
+        self.update(codes=[c.model_copy(update={"used": True}) if c is code else c for c in self.state.codes])
+        return True
+
+    def prune_codes(self) -> None:
+        """Forget used and expired codes (the stored state stays small)."""
+        live = [c for c in self.state.codes if not c.used and self.now < c.expires_at]
+        if len(live) != len(self.state.codes):
+            self.update(codes=live)
+
+    # --- transfers ---------------------------------------------------------------------------
+
+    def transfer(self, target: Literal[2, 3, 4], servicer: str | None, *, reason: str) -> None:
+        self.actions.append(Transfer(target_state=target, servicer_userid=servicer))
+        pending = Transition(
+            target_state=target, servicer_userid=servicer, session_no=self.state.session_no, at=self.now
+        )
+        self.update(pending_transition=pending)
+        self.note("transfer_requested", target_state=target, servicer=servicer, reason=reason)
+
+    def route(self, *, reason: str) -> bool:
+        """Hand the session to a human: the chosen servicer (3), else the pool (2)."""
+        state = self.state
+        if state.pending_transition is not None:
+            return False
+        userid = choose_servicer(self.settings, self.servicers, exclude=state.refused_servicers)
+        if userid is not None and state.wecom_state in (*SENDABLE_STATES, STATE_POOL):
+            self.transfer(3, userid, reason=reason)
+            return True
+        if state.wecom_state in SENDABLE_STATES:
+            self.transfer(2, None, reason=reason)
+            return True
+        return False  # already queued and nobody has room: stay in the pool

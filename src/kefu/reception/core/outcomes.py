@@ -1,0 +1,100 @@
+"""Rules for the outcomes of Kefu's own actions, fed back by the shell: trans, sends, reconciliation.
+
+WeCom wins: a refusal is recorded and checked with `service_state/get`, then
+decided again from WeCom's answer — never retried blindly.
+"""
+
+from __future__ import annotations
+
+from kefu.reception.core.actions import Reconcile
+from kefu.reception.core.events import on_opening_reached, settle
+from kefu.reception.core.inbound import OpeningReached, Reconciled, SendRefused, TransferDone, TransferRefused
+from kefu.reception.core.mirror import Context
+from kefu.reception.core.state import SENDS_PER_CUSTOMER_MESSAGE, STATE_ENDED, STATE_HUMAN, Transition
+
+# send_msg refusals that say the mirror was wrong about the session (wecom-kf-api.md §5.3).
+MIRROR_WRONG = frozenset({95018, 95001, 95002})
+SESSION_ALREADY_ENDED = 95013
+TRANSITION_NOT_ALLOWED = 95016
+SERVICER_UNAVAILABLE = frozenset({95014, 95019})  # not a receptionist / stopped reception
+
+
+def on_transfer_done(ctx: Context, done: TransferDone) -> None:
+    state = ctx.state
+    made = Transition(
+        target_state=done.target_state,
+        servicer_userid=done.servicer_userid if done.target_state == STATE_HUMAN else None,
+        session_no=state.session_no,
+        at=ctx.now,
+    )
+    ctx.update(pending_transition=None, last_transition=made)
+    reason = "kefu_ended" if done.target_state == STATE_ENDED else "kefu_transfer"
+    settle(
+        ctx,
+        done.target_state,
+        made.servicer_userid,
+        msg_code=done.msg_code,
+        code_issued_at=ctx.now,
+        reason=reason,
+    )
+
+
+def on_transfer_refused(ctx: Context, refused: TransferRefused) -> None:
+    pending = ctx.state.pending_transition
+    ctx.update(pending_transition=None)
+    ctx.note("transfer_refused", target_state=refused.target_state, errcode=refused.errcode)
+    if refused.errcode == SESSION_ALREADY_ENDED:
+        if ctx.state.wecom_state != STATE_ENDED:
+            ctx.end_session(reason="wecom_session_ended", servicer=ctx.state.servicer_userid)
+        return
+    if refused.target_state == STATE_ENDED and refused.errcode == TRANSITION_NOT_ALLOWED:
+        # WeCom would not end it (1 → 4): Kefu closes it in its own records and says nothing.
+        ctx.end_session(reason="ended_by_kefu_only", servicer=ctx.state.servicer_userid)
+        return
+    if (
+        refused.target_state == STATE_HUMAN
+        and refused.errcode in SERVICER_UNAVAILABLE
+        and pending is not None
+        and pending.servicer_userid
+    ):
+        # That servicer cannot take it: the next one, else the pool.
+        ctx.update(refused_servicers=[*ctx.state.refused_servicers, pending.servicer_userid])
+        ctx.route(reason="servicer_unavailable")
+        return
+    ctx.actions.append(Reconcile())
+
+
+def on_send_refused(ctx: Context, refused: SendRefused) -> None:
+    ctx.note(
+        "send_refused", action_kind=refused.action_kind, errcode=refused.errcode, purpose=refused.purpose
+    )
+    if refused.action_kind != "send":
+        return  # an event code is single-use and short-lived: skipped, never retried
+    if refused.errcode == 95001:
+        ctx.update(sends_since_customer_message=SENDS_PER_CUSTOMER_MESSAGE)
+    if refused.errcode == 95002:
+        ctx.update(window_refused=True)
+    if refused.errcode in MIRROR_WRONG:
+        ctx.actions.append(Reconcile())
+
+
+def on_reconciled(ctx: Context, answer: Reconciled) -> None:
+    """Adopt WeCom's state, then decide again what (if anything) is due."""
+    state = ctx.state
+    target = answer.wecom_state
+    servicer = answer.servicer_userid if target == STATE_HUMAN else None
+    agrees = state.wecom_state == target and state.servicer_userid == servicer
+    ctx.note("reconciled", mirror_state=state.wecom_state, wecom_state=target, agrees=agrees)
+    pending = state.pending_transition
+    if pending is not None and pending.target_state == target:
+        ctx.update(pending_transition=None, last_transition=pending)  # the trans did go through
+    if agrees:
+        pass
+    elif target == STATE_ENDED:
+        ctx.end_session(reason="reconciled", servicer=state.servicer_userid)
+    else:
+        if state.wecom_state == STATE_ENDED:
+            ctx.start_session(ctx.now, kind="normal", reason="reconciled")
+        ctx.move(target, servicer=servicer, reason="reconciled")
+    # What could be due now: a customer who waited for opening, if reception is open.
+    on_opening_reached(ctx, OpeningReached())

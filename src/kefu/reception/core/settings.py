@@ -1,0 +1,93 @@
+"""What decide() knows about the account and its servicers: settings and servicer load.
+
+`AccountSettings` reuses the config file's sub-models (never a copy of their
+fields), so the file, the console and the engine share one definition. Reception
+hours are held as `kefu.hours.HoursSettings`, the model the hours calendar reads;
+a config-file `Hours` is converted on the way in (same keys).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from kefu.config.schema import (
+    Account,
+    AISettings,
+    Messages,
+    Queue,
+    Reception,
+    Routing,
+    Session,
+)
+from kefu.hours import DEFAULT_TIMEZONE, HoursSettings, ReceptionCalendar, TimeZoneName
+
+
+def hours_settings(hours: Any) -> HoursSettings:
+    """A config-file `hours:` section (or a dict of it) as the calendar's `HoursSettings`.
+
+    The config file allows an off-hours message with no text (mode none, or ai);
+    `HoursSettings` then keeps its default text, which AI phrasing may use as the meaning.
+    """
+    if isinstance(hours, HoursSettings):
+        return hours
+    data = hours.model_dump(mode="json") if isinstance(hours, BaseModel) else dict(hours)
+    message = data.get("off_hours_message")
+    if isinstance(message, dict) and not (message.get("text") or "").strip():
+        data["off_hours_message"] = {k: v for k, v in message.items() if k != "text"}
+    return HoursSettings.model_validate(data)
+
+
+class AccountSettings(BaseModel):
+    """An account's reception settings: the config's `Account` minus its identity, plus the AI's
+    "not sure" text. The servicer list is not here: `decide` gets it as `ServicerLoad`s, in the
+    account's servicer order, with each one's cap already resolved."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, ignored_types=(cached_property,))
+
+    enabled: bool = True
+    timezone: TimeZoneName = DEFAULT_TIMEZONE
+    reception: Reception = Field(default_factory=Reception)
+    hours: HoursSettings = Field(default_factory=HoursSettings)
+    queue: Queue = Field(default_factory=lambda: Queue.model_validate({}))
+    routing: Routing = Field(default_factory=Routing)
+    messages: Messages = Field(default_factory=Messages)
+    session: Session = Field(default_factory=lambda: Session.model_validate({}))
+    not_sure_text: str = Field(default_factory=lambda: AISettings().not_sure_text, min_length=1)
+
+    @field_validator("hours", mode="before")
+    @classmethod
+    def _hours(cls, value: Any) -> HoursSettings:
+        return hours_settings(value)
+
+    @classmethod
+    def from_config(cls, account: Account, ai: AISettings) -> AccountSettings:
+        return cls(
+            enabled=account.enabled,
+            timezone=account.timezone,
+            reception=account.reception,
+            hours=hours_settings(account.hours),
+            queue=account.queue,
+            routing=account.routing,
+            messages=account.messages,
+            session=account.session,
+            not_sure_text=ai.not_sure_text,
+        )
+
+    @cached_property
+    def calendar(self) -> ReceptionCalendar:
+        """The reception calendar (pure; `now` is always passed to it)."""
+        return ReceptionCalendar(self.hours, self.timezone)
+
+
+class ServicerLoad(BaseModel):
+    """One servicer of the account as routing sees them right now."""
+
+    model_config = ConfigDict(frozen=True)
+
+    userid: str = Field(min_length=1)
+    on_duty: bool  # WeCom reception status 接待中
+    active_sessions: int = Field(ge=0)  # human sessions now, counted across accounts
+    max_sessions: int = Field(ge=1)  # the servicer's cap (override, else the account default)
