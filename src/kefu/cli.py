@@ -7,8 +7,10 @@ import typer
 from kefu.accounts.cli import connections_app
 from kefu.api.cli import tokens_app
 from kefu.config.cli import config_app
+from kefu.demo import demo_command
 from kefu.jobs.cli import jobs_app, worker_command
 from kefu.settings import ConfigurationError, get_settings
+from kefu.simulator.cli import simulator_command
 
 app = typer.Typer(help="Kefu: a self-hosted hub for WeCom 微信客服.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -18,6 +20,8 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(config_app, name="config")
 app.add_typer(jobs_app, name="jobs")
 app.command("worker")(worker_command)
+app.command("demo")(demo_command)
+app.command("simulator")(simulator_command)
 
 
 def _settings_or_exit():  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
 
 - `/cgi-bin/...` — WeCom's kf API (wecom_api.py, api_corp.py, api_kf.py)
 - `/_sim/api/...` — the control API (control*.py), documented in docs/simulator.md
+- `/_sim/`, `/_sim/customer`, `/_sim/servicer` — the pages (pages.py)
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.routing import BaseRoute
 
 from kefu.clock import Clock
-from kefu.simulator import control, control_actions, control_reads, wecom_api
+from kefu.simulator import control, control_actions, control_reads, pages, wecom_api
 from kefu.simulator.core import Simulator
 from kefu.simulator.errors import ControlError
 from kefu.simulator.wecom_api import DropResponseMiddleware
@@ -26,7 +27,7 @@ def _shared_routes() -> list[BaseRoute]:
     Simulator on `request.app.state`)."""
     return [
         route
-        for module in (wecom_api, control, control_reads, control_actions)
+        for module in (wecom_api, control, control_reads, control_actions, pages)
         for route in module.router.routes
     ]
 

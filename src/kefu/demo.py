@@ -1,0 +1,319 @@
+"""`kefu demo`: Kefu and the WeCom simulator in one process on loopback, wired together.
+
+    with Demo(data_dir=Path(".kefu-demo"), port=0, sim_port=0) as demo:
+        demo.urls  # customer page, servicer page, simulator, Kefu health and API docs
+
+Kefu runs in development mode on SQLite (`<data-dir>/kefu.db`, migrations applied),
+with `KEFU_WECOM_API_BASE` pointing at the simulator and one Clock shared by both.
+The simulator keeps its world in memory, so it is seeded again at each start: the
+demo corp 青禾家电 with the account 青禾家电售后, three servicers (all 接待中) and two
+customers. Their credentials and ids come from `<data-dir>/demo.json` (made on the first
+start, with Kefu's secret key), so Kefu's saved connection, accounts and customers keep
+working across restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import socket
+import threading
+import unicodedata
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import typer
+from pydantic import SecretStr
+
+from kefu.accounts.service import (
+    CheckFailed,
+    create_connection,
+    find_connection,
+    recheck_connection,
+    update_connection,
+)
+from kefu.app import create_app
+from kefu.clock import Clock
+from kefu.db import migrate
+from kefu.runtime import Runtime
+from kefu.settings import Settings
+from kefu.simulator import SimulatorServer, setup
+from kefu.simulator.setup import new_encoding_aes_key
+from kefu.simulator.state import (
+    Account,
+    Corp,
+    World,
+    new_corpid,
+    new_external_userid,
+    new_open_kfid,
+    random_id,
+)
+from kefu.threaded_server import ThreadedServer
+
+CORP_NAME = "青禾家电"
+ACCOUNT_NAME = "青禾家电售后"
+SERVICERS = (("zhangsan", "张三"), ("lisi", "李四"), ("wangwu", "王五"))
+CUSTOMERS = ("小林", "王女士")
+CONNECTION_NAME = "qinghe-demo"
+KEYS_FILE = "demo.json"
+ENV_FILE = "kefu.env"
+
+
+class DemoError(RuntimeError):
+    """The demo cannot start; the message says why."""
+
+
+@dataclass(frozen=True)
+class DemoKeys:
+    """Kefu's secret key and the demo corp's credentials and ids, kept in the data dir so a
+    restart re-creates the same corp (Kefu's saved connection, accounts and customers fit)."""
+
+    secret_key: str
+    corpid: str
+    corp_secret: str
+    callback_token: str
+    encoding_aes_key: str
+    open_kfid: str
+    customer_ids: list[str]
+
+    @classmethod
+    def load_or_create(cls, data_dir: Path) -> DemoKeys:
+        path = data_dir / KEYS_FILE
+        stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        fresh = {
+            "secret_key": lambda: secrets.token_urlsafe(48),
+            "corpid": new_corpid,
+            "corp_secret": lambda: secrets.token_urlsafe(32),
+            "callback_token": lambda: random_id("", 32),
+            "encoding_aes_key": new_encoding_aes_key,
+            "open_kfid": new_open_kfid,
+            "customer_ids": lambda: [new_external_userid() for _ in CUSTOMERS],
+        }
+        keys = cls(**{name: stored[name] if name in stored else make() for name, make in fresh.items()})
+        if set(stored) != set(fresh):
+            _write_private(path, json.dumps(asdict(keys), indent=2) + "\n")
+        return keys
+
+    def __repr__(self) -> str:  # never print secrets by accident
+        return f"DemoKeys(corpid={self.corpid!r}, ***)"
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(text)
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def seed_simulator(world: World, keys: DemoKeys) -> None:
+    """The demo corp, its kf account, three servicers (接待中) and two customers, with the
+    stored ids. In-process through the simulator's setup functions, which (unlike the
+    control API) take the ids to use."""
+    with world.lock:
+        corp = setup.create_corp(
+            world,
+            corpid=keys.corpid,
+            secret=keys.corp_secret,
+            name=CORP_NAME,
+            callback_token=keys.callback_token,
+            encoding_aes_key=keys.encoding_aes_key,
+        )
+        account = setup.create_account(world, corp, ACCOUNT_NAME)
+        _pin_open_kfid(world, corp, account, keys.open_kfid)
+        for userid, name in SERVICERS:
+            setup.create_member(world, corp, userid, name=name)  # status 0: 接待中
+            account.userids.append(userid)
+        for external_userid, nickname in zip(keys.customer_ids, CUSTOMERS, strict=True):
+            setup.create_customer(world, corp, nickname=nickname, external_userid=external_userid)
+        world.touch()
+
+
+def _pin_open_kfid(world: World, corp: Corp, account: Account, open_kfid: str) -> None:
+    """Give the new (still empty) account the stored open_kfid: the simulator makes a random
+    one, and Kefu keeps its per-account settings under the open_kfid it saw before."""
+    del world.accounts[account.open_kfid]
+    corp.account_ids[corp.account_ids.index(account.open_kfid)] = open_kfid
+    account.open_kfid = open_kfid
+    world.accounts[open_kfid] = account
+
+
+async def connect_kefu(settings: Settings, clock: Clock, keys: DemoKeys) -> int:
+    """Kefu's connection to the demo corp: created once, re-checked (accounts refreshed) after."""
+    rt = Runtime.build(settings, clock=clock)
+    try:
+        async with rt.db.read() as session:
+            existing = await find_connection(session, CONNECTION_NAME)
+        credentials = {
+            "corp_id": keys.corpid,
+            "secret": keys.corp_secret,
+            "callback_token": keys.callback_token,
+            "aes_key": keys.encoding_aes_key,
+        }
+        try:
+            if existing is None:
+                connection, _check = await create_connection(rt, name=CONNECTION_NAME, **credentials)
+                return connection.id
+            # Same values: nothing changes. A replaced demo.json: the connection follows it.
+            await update_connection(rt, existing.id, **credentials)
+        except CheckFailed as exc:
+            raise DemoError(f"Kefu could not connect to the simulator: {exc.message}") from exc
+        connection, check = await recheck_connection(rt, existing.id)
+        if not check.ok:
+            raise DemoError(f"Kefu could not connect to the simulator: {check.message}")
+        return connection.id
+    finally:
+        await rt.close()
+
+
+class Demo:
+    def __init__(
+        self,
+        *,
+        data_dir: Path,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        sim_port: int = 8001,
+        clock: Clock | None = None,
+        log_level: str = "WARNING",
+    ) -> None:
+        self.data_dir = data_dir
+        self.host, self.port, self.sim_port = host, port, sim_port
+        self.clock = clock or Clock()
+        self.log_level = log_level
+        self.simulator: SimulatorServer | None = None
+        self.kefu: ThreadedServer | None = None
+        self.settings: Settings | None = None
+        self.keys: DemoKeys | None = None
+        self.connection_id: int | None = None
+
+    def start(self) -> Demo:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.keys = keys = DemoKeys.load_or_create(self.data_dir)
+        self.simulator = SimulatorServer(clock=self.clock, host=self.host, port=self.sim_port).start()
+        seed_simulator(self.simulator.state, keys)
+        kefu_url = f"http://{self.host}:{self.port or _free_port(self.host)}"
+        self.settings = Settings(
+            env="development",
+            database_url=f"sqlite:///{(self.data_dir / 'kefu.db').resolve()}",
+            secret_key=SecretStr(keys.secret_key),
+            wecom_api_base=self.simulator.url,
+            public_url=kefu_url,
+            log_level=self.log_level,
+        )
+        self._write_env_file()
+        migrate.upgrade(self.settings.database_url)
+        # Connect before Kefu serves: no second writer while the connection is stored.
+        self.connection_id = asyncio.run(connect_kefu(self.settings, self.clock, keys))
+        app = create_app(settings=self.settings, clock=self.clock, run_worker=True)
+        port = int(kefu_url.rsplit(":", 1)[1])
+        self.kefu = ThreadedServer(app, host=self.host, port=port, name="kefu").start()
+        # Like saving the URL in WeCom's console: the simulator verifies it with a GET first.
+        callback = f"{self.kefu.url}/wecom/callback/{self.connection_id}"
+        self.simulator.control("PUT", f"corps/{keys.corpid}/callback", {"url": callback, "verify": True})
+
+    def _write_env_file(self) -> None:
+        """`set -a; . <data-dir>/kefu.env` points the `kefu` command at the demo's database."""
+        assert self.settings is not None and self.settings.secret_key is not None
+        lines = [
+            "KEFU_ENV=development",
+            f"KEFU_DATABASE_URL={self.settings.database_url}",
+            f"KEFU_SECRET_KEY={self.settings.secret_key.get_secret_value()}",
+            f"KEFU_WECOM_API_BASE={self.settings.wecom_api_base}",
+            f"KEFU_PUBLIC_URL={self.settings.public_url}",
+        ]
+        _write_private(self.data_dir / ENV_FILE, "\n".join(lines) + "\n")
+
+    def stop(self) -> None:
+        if self.kefu is not None:
+            self.kefu.stop()
+        if self.simulator is not None:
+            self.simulator.stop()
+
+    def __enter__(self) -> Demo:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """What a person opens, labelled: only what exists in this build."""
+        assert self.simulator is not None and self.kefu is not None
+        sim, kefu = self.simulator.url, self.kefu.url
+        urls = {
+            "Customer page (客户)": f"{sim}/_sim/customer",
+            "Servicer page (客服)": f"{sim}/_sim/servicer",
+            "Simulator (模拟器)": f"{sim}/_sim/",
+            "Kefu health": f"{kefu}/healthz",
+            "Kefu API docs": f"{kefu}/api/docs",
+        }
+        paths = {getattr(route, "path", "") for route in self.kefu.app.routes}
+        console = next((p for p in ("/console/", "/console") if p in paths), None)
+        if console:
+            urls["Kefu console (控制台)"] = f"{kefu}{console}"
+        return urls
+
+
+def _pad(text: str, width: int) -> str:
+    """Left-align in a terminal, where CJK characters take two columns."""
+    columns = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(0, width - columns)
+
+
+def run_demo(*, data_dir: Path, host: str, port: int, sim_port: int, log_level: str = "WARNING") -> None:
+    """Start, print the URLs, serve until Ctrl-C (SIGINT) or SIGTERM, then stop cleanly."""
+    from kefu.logs import configure_logging
+
+    configure_logging(log_level)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_args: stop.set())
+    demo = Demo(data_dir=data_dir, host=host, port=port, sim_port=sim_port, log_level=log_level)
+    demo.start()
+    try:
+        typer.echo("Kefu demo is running: Kefu and a WeCom simulator on loopback. Ctrl-C stops it.")
+        for label, url in demo.urls.items():
+            typer.echo(f"  {_pad(label, 24)} {url}")
+        typer.echo(
+            f"Data: {data_dir} (SQLite kefu.db). The kefu command on it: "
+            f"set -a; . {data_dir / ENV_FILE}; set +a; kefu connections list",
+        )
+        stop.wait()
+        typer.echo("Stopping…")
+    finally:
+        demo.stop()
+
+
+def demo_command(
+    host: str = typer.Option("127.0.0.1", help="Address of both servers (keep it on loopback)."),
+    port: int = typer.Option(8000, help="Kefu's port (0 picks a free one)."),
+    sim_port: int = typer.Option(8001, help="The WeCom simulator's port (0 picks a free one)."),
+    data_dir: Path = typer.Option(Path(".kefu-demo"), help="Where the demo keeps its database and keys."),
+    log_level: str = typer.Option("WARNING", help="Kefu's log level (INFO shows every callback and sync)."),
+) -> None:
+    """Start Kefu wired to a built-in WeCom simulator with a demo corp, and print the URLs."""
+    try:
+        run_demo(data_dir=data_dir, host=host, port=port, sim_port=sim_port, log_level=log_level.upper())
+    except OSError as exc:
+        typer.echo(f"error: {exc} (is another program using port {port} or {sim_port}?)", err=True)
+        raise typer.Exit(2) from exc
+    except DemoError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
