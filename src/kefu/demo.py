@@ -22,12 +22,16 @@ import signal
 import socket
 import threading
 import unicodedata
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import typer
 from pydantic import SecretStr
+from sqlalchemy import update
 
+from kefu.accounts.models import KfAccount
 from kefu.accounts.service import (
     CheckFailed,
     create_connection,
@@ -83,7 +87,7 @@ class DemoKeys:
     def load_or_create(cls, data_dir: Path) -> DemoKeys:
         path = data_dir / KEYS_FILE
         stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-        fresh = {
+        fresh: dict[str, Callable[[], Any]] = {
             "secret_key": lambda: secrets.token_urlsafe(48),
             "corpid": new_corpid,
             "corp_secret": lambda: secrets.token_urlsafe(32),
@@ -152,7 +156,7 @@ async def connect_kefu(settings: Settings, clock: Clock, keys: DemoKeys) -> int:
     try:
         async with rt.db.read() as session:
             existing = await find_connection(session, CONNECTION_NAME)
-        credentials = {
+        credentials: dict[str, Any] = {
             "corp_id": keys.corpid,
             "secret": keys.corp_secret,
             "callback_token": keys.callback_token,
@@ -169,6 +173,14 @@ async def connect_kefu(settings: Settings, clock: Clock, keys: DemoKeys) -> int:
         connection, check = await recheck_connection(rt, existing.id)
         if not check.ok:
             raise DemoError(f"Kefu could not connect to the simulator: {check.message}")
+        # The simulator's streams start empty at each start: a cursor (or sync token) saved
+        # in the previous run points into a stream that no longer exists (40058).
+        async with rt.db.write() as session:
+            await session.execute(
+                update(KfAccount)
+                .where(KfAccount.connection_id == connection.id)
+                .values(sync_cursor=None, sync_token=None, sync_token_expires_at=None)
+            )
         return connection.id
     finally:
         await rt.close()

@@ -1,0 +1,151 @@
+"""`kefu demo`: one command starts Kefu and the simulator wired together, prints URLs that
+answer, stores what a customer writes, stops on Ctrl-C, and restarts onto the same data."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from kefu.demo import CONNECTION_NAME, CUSTOMERS, SERVICERS, Demo
+
+pytestmark = pytest.mark.slow
+
+RUN_CLI = "from kefu.cli import app; app()"
+URL_LINE = re.compile(r"^\s+(.+?)\s+(http://\S+)$")
+
+
+def stored(db: Path, msgid: str, timeout_s: float = 20.0) -> bool:
+    """Wait until Kefu has stored the message (its worker pulls after the callback)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with sqlite3.connect(db) as conn:
+            if conn.execute("SELECT count(*) FROM messages WHERE msgid = ?", (msgid,)).fetchone()[0]:
+                return True
+        time.sleep(0.1)  # real time: Kefu runs in other threads or another process
+    return False
+
+
+def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def say(sim_url: str, customer: str, open_kfid: str, text: str) -> str:
+    body = {"open_kfid": open_kfid, "msgtype": "text", "text": {"content": text}}
+    answer = httpx.post(f"{sim_url}/_sim/api/customers/{customer}/messages", json=body, timeout=10)
+    answer.raise_for_status()
+    return str(answer.json()["item"]["msgid"])
+
+
+def test_the_command_prints_urls_that_answer_stores_a_message_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    data = tmp_path / "demo-data"
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUN_CLI, "demo", "--port", "0", "--sim-port", "0", "--data-dir", str(data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        cwd=tmp_path,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or []], daemon=True)
+    reader.start()
+    printed: list[str] = []
+    try:
+        while not printed or not printed[-1].startswith("Data:"):
+            printed.append(lines.get(timeout=60).rstrip("\n"))
+        urls = dict(m.groups() for line in printed if (m := URL_LINE.match(line)))
+        assert set(urls) == {
+            "Customer page (客户)",
+            "Servicer page (客服)",
+            "Simulator (模拟器)",
+            "Kefu health",
+            "Kefu API docs",
+        }, printed
+        for url in urls.values():
+            assert httpx.get(url, timeout=10).status_code == 200, url
+        assert "青禾家电售后" in httpx.get(urls["Simulator (模拟器)"], timeout=10).text
+
+        sim = urls["Simulator (模拟器)"].removesuffix("/_sim/")
+        corp = httpx.get(f"{sim}/_sim/api/corps", timeout=10).json()[0]
+        customer = httpx.get(f"{sim}/_sim/api/corps/{corp['corpid']}/customers", timeout=10).json()[
+            "customers"
+        ][0]
+        msgid = say(sim, customer["external_userid"], corp["open_kfids"][0], "你好，冰箱不制冷")
+        assert stored(data / "kefu.db", msgid)
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=30)
+    reader.join(timeout=5)
+    rest = []
+    while not lines.empty():
+        rest.append(lines.get())
+    assert code == 0 and "Stopping…" in "".join(rest), printed + rest
+
+
+def test_a_restart_keeps_the_connection_account_and_customers(tmp_path: Path) -> None:
+    data = tmp_path / "demo-data"
+    with Demo(data_dir=data, port=0, sim_port=0) as first:
+        assert first.keys is not None and first.simulator is not None
+        keys, connection_id = first.keys, first.connection_id
+        corp = first.simulator.control("GET", f"corps/{keys.corpid}")
+        assert corp["name"] == "青禾家电" and corp["open_kfids"] == [keys.open_kfid]
+        assert [(m["userid"], m["name"], m["status"]) for m in corp["members"]] == [
+            (userid, name, 0)
+            for userid, name in SERVICERS  # all 接待中
+        ]
+        assert corp["callback_url"] == f"{first.kefu.url}/wecom/callback/{connection_id}"  # type: ignore[union-attr]
+        assert stored(
+            data / "kefu.db", say(first.simulator.url, keys.customer_ids[0], keys.open_kfid, "第一次")
+        )
+
+    with Demo(data_dir=data, port=0, sim_port=0) as second:
+        assert second.keys == keys and second.connection_id == connection_id and second.simulator is not None
+        customers = second.simulator.control("GET", f"corps/{keys.corpid}/customers")["customers"]
+        assert [(c["external_userid"], c["nickname"]) for c in customers] == list(
+            zip(keys.customer_ids, CUSTOMERS, strict=True)
+        )
+        callback = second.simulator.control("GET", f"corps/{keys.corpid}")["callback_url"]
+        assert callback == f"{second.kefu.url}/wecom/callback/{connection_id}"  # type: ignore[union-attr]
+        assert stored(
+            data / "kefu.db", say(second.simulator.url, keys.customer_ids[0], keys.open_kfid, "又来了")
+        )
+        env = (data / "kefu.env").read_text()
+        assert f"KEFU_WECOM_API_BASE={second.simulator.url}\n" in env and "KEFU_ENV=development\n" in env
+
+    db = data / "kefu.db"
+    assert rows(db, "SELECT name, corp_id, last_check_ok FROM connections") == [
+        (CONNECTION_NAME, keys.corpid, 1)
+    ]
+    assert rows(db, "SELECT open_kfid, authorized FROM kf_accounts") == [(keys.open_kfid, 1)]
+    assert rows(db, "SELECT DISTINCT external_userid FROM messages") == [(keys.customer_ids[0],)]
+    assert stat.S_IMODE((data / "demo.json").stat().st_mode) == 0o600
+
+
+def test_new_demo_keys_repoint_the_saved_connection(tmp_path: Path) -> None:
+    """A lost demo.json means a new secret key and a new corp: the connection follows them."""
+    data = tmp_path / "demo-data"
+    with Demo(data_dir=data, port=0, sim_port=0) as first:
+        assert first.keys is not None
+        old_corpid, connection_id = first.keys.corpid, first.connection_id
+    (data / "demo.json").unlink()
+    with Demo(data_dir=data, port=0, sim_port=0) as second:
+        assert second.keys is not None and second.simulator is not None
+        assert second.keys.corpid != old_corpid and second.connection_id == connection_id
+        msgid = say(second.simulator.url, second.keys.customer_ids[1], second.keys.open_kfid, "换了钥匙")
+        assert stored(data / "kefu.db", msgid)
+    assert rows(data / "kefu.db", "SELECT corp_id FROM connections") == [(second.keys.corpid,)]
