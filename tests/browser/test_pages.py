@@ -17,7 +17,8 @@ from kefu.demo import CUSTOMERS, Demo
 from kefu.wecom.outbound import MenuClick, MenuOut, MenuText, MenuView
 from tests.browser.conftest import run_async, to_pool, wecom_client
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# One demo and one Chromium for the module, even under xdist.
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 # A 2x2 PNG the customer "picks" with the file chooser.
 PNG = base64.b64decode(
