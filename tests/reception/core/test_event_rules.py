@@ -191,7 +191,10 @@ ROWS = {
         TransferRefused(target_state=4, errcode=95016),
         ALL_ON,
         [],
-        {"wecom_state": 4, "pending_transition": None},
+        {"wecom_state": 1, "ended_locally": True, "owner": "none", "pending_transition": None},
+    ),
+    "a session Kefu ended in its records only is not timed out again": Row(
+        mirror(1, at=T0 - timedelta(hours=1), ended_locally=True), IdleCheck(), ALL_ON, [], now=T0
     ),
     # --- servicer messages, recalls, send failures ------------------------------------------
     "a servicer message in a human session: stored, nothing else": Row(
@@ -331,3 +334,16 @@ def test_next_idle_check() -> None:
     assert next_idle_check(mirror(1, at=T0), settings()) is None
     assert next_idle_check(mirror(3, at=T0), ALL_ON) is None
     assert next_idle_check(mirror(1, at=T0, pending_transition=pending(4)), ALL_ON) is None
+
+
+def test_after_a_refused_idle_end_the_next_message_starts_a_new_session_in_kefus_records() -> None:
+    started = T0 - timedelta(minutes=30)
+    given = mirror(1, at=started, pending_transition=pending(4))
+    state, actions = run_all(
+        given, [TransferRefused(target_state=4, errcode=95016), text(ai=answer(), msgid="m2")], ALL_ON
+    )
+    assert actions == [("send", "ai_answer")]
+    assert [s.session_no for s in state.recent_sessions] == [1]
+    # WeCom's session (and its 48 h clock) runs on; Kefu counts a second session.
+    assert (state.session_no, state.wecom_state, state.session_started_at) == (2, 1, started)
+    assert not state.ended_locally and state.owner == "ai"

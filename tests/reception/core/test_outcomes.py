@@ -12,6 +12,7 @@ import pytest
 from kefu.reception.core import (
     AccountSettings,
     ConversationState,
+    EventCode,
     Inbound,
     Reconciled,
     SendRefused,
@@ -182,3 +183,25 @@ def test_a_send_in_state_0_moves_the_mirror_to_1() -> None:
     assert summaries(decision) == [("send", "ai_answer")]
     assert (decision.state.wecom_state, decision.state.owner) == (1, "ai")
     assert [e.kind for e in decision.timeline] == ["state_changed"]
+
+
+def test_a_code_lives_only_in_its_issuing_state_and_session_until_it_expires() -> None:
+    pool_code = EventCode(
+        code="P", kind="pool", issued_in_state=2, session_no=1, expires_at=T0 + timedelta(hours=48)
+    )
+    welcome = EventCode(
+        code="W", kind="welcome", issued_in_state=4, session_no=0, expires_at=T0 + timedelta(seconds=20)
+    )
+    queued = mirror(2, codes=[pool_code, welcome])
+    assert queued.live_code("pool", T0) == pool_code
+    assert queued.model_copy(update={"wecom_state": 3}).live_code("pool", T0) is None  # left the pool
+    assert queued.model_copy(update={"session_no": 2}).live_code("pool", T0) is None  # another session
+    assert queued.live_code("pool", T0 + timedelta(hours=48)) is None  # expired
+    assert (
+        queued.model_copy(update={"codes": [pool_code.model_copy(update={"used": True})]}).live_code(
+            "pool", T0
+        )
+        is None
+    )
+    assert queued.live_code("welcome", T0) == welcome  # a welcome is not bound to a state
+    assert queued.live_code("welcome", T0 + timedelta(seconds=20)) is None

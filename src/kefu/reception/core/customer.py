@@ -20,7 +20,13 @@ from kefu.reception.core.messages import (
     phrase_for,
 )
 from kefu.reception.core.mirror import Context
-from kefu.reception.core.state import KEEP_RATED_SESSIONS, SENDABLE_STATES, STATE_ENDED, STATE_NEW
+from kefu.reception.core.state import (
+    KEEP_RATED_SESSIONS,
+    OWNER_OF_STATE,
+    SENDABLE_STATES,
+    STATE_ENDED,
+    STATE_NEW,
+)
 
 # What a customer message leads to, decided before anything is sent (wants_ai_answer reads it).
 Plan = Literal["rating", "paused", "stored", "transfer", "ai_answer", "non_text_reply"]
@@ -33,6 +39,10 @@ def customer_wrote(ctx: Context, sent_at: datetime, *, rating: bool) -> None:
     if state.wecom_state == STATE_ENDED:
         ctx.start_session(sent_at, kind="rating_only" if rating else "normal", reason="customer_message")
         ctx.move(STATE_NEW, reason="customer_message")
+    elif state.ended_locally:
+        # Kefu closed the last session but WeCom kept it open: a new one in Kefu's records only.
+        ctx.start_session(None, kind="rating_only" if rating else "normal", reason="customer_message")
+        ctx.update(owner=OWNER_OF_STATE[state.wecom_state])
     elif not rating and state.session_kind == "rating_only":
         # The customer rated, then went on writing: a real session after all.
         ctx.update(session_kind="normal")

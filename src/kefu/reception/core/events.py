@@ -167,6 +167,8 @@ def on_idle_check(ctx: Context, _: IdleCheck) -> None:
         return
     if state.wecom_state not in SENDABLE_STATES or state.pending_transition or state.waiting_for_opening:
         return
+    if state.ended_locally:
+        return
     if state.last_activity_at is None or ctx.now < state.last_activity_at + timedelta(minutes=minutes):
         return
     ctx.transfer(4, None, reason="idle_timeout")

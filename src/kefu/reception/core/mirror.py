@@ -60,6 +60,7 @@ SESSION_FLAGS: dict[str, Any] = {
     "taken_notice_sent": False,
     "refused_servicers": [],
     "pending_transition": None,
+    "ended_locally": False,
 }
 
 
@@ -91,28 +92,41 @@ class Context:
         self.update(wecom_state=to_state, owner=OWNER_OF_STATE[to_state], servicer_userid=servicer)
         self.note("state_changed", from_state=before, to_state=to_state, servicer=servicer, reason=reason)
 
-    def start_session(self, at: datetime, *, kind: SessionKind, reason: str) -> None:
-        """A new WeCom session (4 → 0, or a servicer re-taking an ended one)."""
+    def start_session(self, at: datetime | None, *, kind: SessionKind, reason: str) -> None:
+        """A new session (4 → 0, a servicer re-taking an ended one, or a customer writing after Kefu
+        ended a session WeCom kept open: then `at` is None and WeCom's session clock runs on)."""
         self.update(
             session_no=self.state.session_no + 1,
-            session_started_at=at,
+            session_started_at=self.state.session_started_at if at is None else at,
             session_kind=kind,
             **SESSION_FLAGS,
         )
         self.note("session_started", session_no=self.state.session_no, session_kind=kind, reason=reason)
 
-    def end_session(self, *, reason: str, servicer: str | None) -> None:
-        """The session ends (state 4); it is remembered for a later rating click."""
-        ended = EndedSession(
-            session_no=self.state.session_no,
-            servicer_userid=servicer,
-            ended_at=self.now,
-            kind=self.state.session_kind,
-        )
-        recent = [s for s in self.state.recent_sessions if s.session_no != ended.session_no]
-        self.update(recent_sessions=[*recent, ended][-KEEP_RECENT_SESSIONS:], **SESSION_FLAGS)
-        self.move(STATE_ENDED, reason=reason)
-        self.note("session_ended", session_no=ended.session_no, servicer=servicer, reason=reason)
+    def end_session(self, *, reason: str, servicer: str | None, in_wecom: bool = True) -> None:
+        """The session ends; it is remembered for a later rating click.
+
+        `in_wecom` False: WeCom refused to end it (95016), so only Kefu's records end it and
+        the mirror keeps WeCom's state 0/1 (`ended_locally`) until the customer writes again.
+        """
+        state = self.state
+        recorded = not state.ended_locally  # a session Kefu already closed is not closed twice
+        if recorded:
+            ended = EndedSession(
+                session_no=state.session_no,
+                servicer_userid=servicer,
+                ended_at=self.now,
+                kind=state.session_kind,
+            )
+            recent = [s for s in state.recent_sessions if s.session_no != ended.session_no]
+            self.update(recent_sessions=[*recent, ended][-KEEP_RECENT_SESSIONS:], **SESSION_FLAGS)
+        if in_wecom:
+            self.update(ended_locally=False)
+            self.move(STATE_ENDED, reason=reason)
+        else:
+            self.update(ended_locally=True, owner="none")
+        if recorded:
+            self.note("session_ended", session_no=state.session_no, servicer=servicer, reason=reason)
 
     def expire(self, at: datetime) -> None:
         """WeCom ends a session 48 h after it started, without an event: follow it."""

@@ -49,7 +49,7 @@ def on_transfer_refused(ctx: Context, refused: TransferRefused) -> None:
         return
     if refused.target_state == STATE_ENDED and refused.errcode == TRANSITION_NOT_ALLOWED:
         # WeCom would not end it (1 → 4): Kefu closes it in its own records and says nothing.
-        ctx.end_session(reason="ended_by_kefu_only", servicer=ctx.state.servicer_userid)
+        ctx.end_session(reason="ended_by_kefu_only", servicer=ctx.state.servicer_userid, in_wecom=False)
         return
     if (
         refused.target_state == STATE_HUMAN

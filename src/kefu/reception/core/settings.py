@@ -45,7 +45,7 @@ class AccountSettings(BaseModel):
     "not sure" text. The servicer list is not here: `decide` gets it as `ServicerLoad`s, in the
     account's servicer order, with each one's cap already resolved."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, ignored_types=(cached_property,))
+    model_config = ConfigDict(frozen=True)
 
     enabled: bool = True
     timezone: TimeZoneName = DEFAULT_TIMEZONE

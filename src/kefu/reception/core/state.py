@@ -93,6 +93,8 @@ class ConversationState(_Frozen):
     refused_servicers: list[str] = Field(default_factory=list)  # trans → 3 refused this session
     # Transitions Kefu asked for, to recognise their echo in session_status_change.
     pending_transition: Transition | None = None
+    # Kefu ended the session in its records but WeCom refused the move (95016) and still shows 0/1.
+    ended_locally: bool = False
     last_transition: Transition | None = None
     recent_sessions: list[EndedSession] = Field(default_factory=list)
     rated_sessions: list[int] = Field(default_factory=list)

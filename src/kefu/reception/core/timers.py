@@ -15,6 +15,8 @@ def next_idle_check(state: ConversationState, settings: AccountSettings) -> date
         return None
     if state.wecom_state not in SENDABLE_STATES or state.pending_transition or state.waiting_for_opening:
         return None
+    if state.ended_locally:
+        return None
     return state.last_activity_at + timedelta(minutes=minutes)
 
 
