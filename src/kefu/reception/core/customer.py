@@ -47,14 +47,14 @@ def customer_wrote(ctx: Context, sent_at: datetime, *, rating: bool) -> None:
         # The customer rated, then went on writing: a real session after all.
         ctx.update(session_kind="normal")
     last = ctx.state.last_customer_message_at
-    latest = sent_at if last is None or sent_at > last else last
-    activity = ctx.state.last_activity_at
-    ctx.update(
-        last_customer_message_at=latest,
-        sends_since_customer_message=0,
-        window_refused=False,
-        last_activity_at=sent_at if activity is None or sent_at > activity else activity,
-    )
+    if last is None or sent_at >= last:  # an older message processed late reopens nothing
+        activity = ctx.state.last_activity_at
+        ctx.update(
+            last_customer_message_at=sent_at,
+            sends_since_customer_message=0,
+            window_refused=False,
+            last_activity_at=sent_at if activity is None or sent_at > activity else activity,
+        )
     ctx.expire(ctx.now)  # processed late: the session may have run out since
 
 
