@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from kefu.clock import Clock
+from kefu.ingest.recorder import CallbackRecorder
+from kefu.ingest.routes import CallbackEndpoint
 from kefu.runtime import Runtime
 from kefu.settings import Settings, get_settings
 
@@ -38,6 +40,7 @@ def create_app(
         try:
             yield
         finally:
+            await app.state.callback_recorder.close()
             stop.set()
             await asyncio.gather(*background, return_exceptions=True)
             if own_runtime:
@@ -51,14 +54,13 @@ def create_app(
         openapi_url="/api/v1/openapi.json",
     )
     app.state.runtime = rt
+    app.state.callback_recorder = CallbackRecorder(rt)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    from kefu.ingest.routes import router as callback_router
-
-    app.include_router(callback_router)
+    app.add_middleware(CallbackEndpoint, runtime=rt, recorder=app.state.callback_recorder)
     from kefu.api.routes import build_api_router
 
     app.include_router(build_api_router())

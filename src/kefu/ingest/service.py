@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kefu.accounts.models import Connection, KfAccount
+from kefu.accounts.models import KfAccount
 from kefu.ingest.models import CallbackEvent, Message
 from kefu.jobs.queue import enqueue
 
@@ -59,7 +59,7 @@ async def get_or_create_account(
 
 async def record_callback(
     session: AsyncSession,
-    connection: Connection,
+    connection_id: int,
     fields: dict[str, str],
     xml: str,
     *,
@@ -73,7 +73,7 @@ async def record_callback(
     open_kfid = fields.get("OpenKfId") or None
     if row is None:
         row = CallbackEvent(
-            connection_id=connection.id,
+            connection_id=connection_id,
             event=event[:64] or "?",
             open_kfid=open_kfid,
             xml=xml,
@@ -82,7 +82,7 @@ async def record_callback(
         session.add(row)
     row.status, row.error = "done", None
     if event == "kf_msg_or_event" and open_kfid:
-        account = await get_or_create_account(session, connection.id, open_kfid, now=now)
+        account = await get_or_create_account(session, connection_id, open_kfid, now=now)
         # The job reads the freshest token when it runs, so store it on the account.
         account.sync_token = fields.get("Token") or None
         account.sync_token_expires_at = now + SYNC_TOKEN_TTL if account.sync_token else None
@@ -91,28 +91,65 @@ async def record_callback(
         await enqueue_sync(session, account.id, now=now)
     elif event == "kf_account_auth_change":
         for open_kfid_added in _ids(fields.get("AuthAddOpenKfId")):
-            account = await get_or_create_account(session, connection.id, open_kfid_added, now=now)
+            account = await get_or_create_account(session, connection_id, open_kfid_added, now=now)
             account.authorized, account.updated_at = True, now
             await session.flush()
             await enqueue_sync(session, account.id, now=now)
         for open_kfid_removed in _ids(fields.get("AuthDelOpenKfId")):
-            account = await session.scalar(
+            removed = await session.scalar(
                 select(KfAccount).where(
-                    KfAccount.connection_id == connection.id, KfAccount.open_kfid == open_kfid_removed
+                    KfAccount.connection_id == connection_id, KfAccount.open_kfid == open_kfid_removed
                 )
             )
-            if account is not None:
-                account.authorized, account.updated_at = False, now
+            if removed is not None:
+                removed.authorized, removed.updated_at = False, now
         await enqueue(
             session,
             REFRESH_ACCOUNTS_TASK,
-            {"connection_id": connection.id},
+            {"connection_id": connection_id},
             now=now,
-            lock=f"accounts:{connection.id}",
-            queueing_lock=f"accounts:{connection.id}",
+            lock=f"accounts:{connection_id}",
+            queueing_lock=f"accounts:{connection_id}",
         )
     await session.flush()
     return row
+
+
+async def record_callbacks(
+    session: AsyncSession, callbacks: list[tuple[int, dict[str, str], str]], *, now: datetime
+) -> None:
+    """Record a batch of decrypted callbacks in the caller's transaction (group commit).
+
+    Many `kf_msg_or_event` wake-ups for one account collapse into one token update and
+    one coalesced sync; the rarer events go through `record_callback` one by one."""
+    latest_token: dict[tuple[int, str], str | None] = {}
+    rows = []
+    for connection_id, fields, xml in callbacks:
+        open_kfid = fields.get("OpenKfId") or None
+        if fields.get("Event") == "kf_msg_or_event" and open_kfid:
+            rows.append(
+                {
+                    "connection_id": connection_id,
+                    "event": "kf_msg_or_event",
+                    "open_kfid": open_kfid,
+                    "xml": xml,
+                    "status": "done",
+                    "received_at": now,
+                }
+            )
+            latest_token[(connection_id, open_kfid)] = fields.get("Token") or None
+        else:
+            await record_callback(session, connection_id, fields, xml, now=now)
+    if rows:  # one Core executemany, not an ORM object per callback
+        connection = await session.connection()
+        await connection.execute(insert(CallbackEvent.__table__), rows)
+    for (connection_id, open_kfid), token in latest_token.items():
+        account = await get_or_create_account(session, connection_id, open_kfid, now=now)
+        account.sync_token = token
+        account.sync_token_expires_at = now + SYNC_TOKEN_TTL if token else None
+        account.updated_at = now
+        await session.flush()
+        await enqueue_sync(session, account.id, now=now)
 
 
 def _ids(value: str | None) -> list[str]:
@@ -130,7 +167,8 @@ def message_row(
     account: KfAccount, item: dict[str, Any], *, bootstrap_before: datetime | None, now: datetime
 ) -> dict[str, Any]:
     """Column values for one `msg_list` item (events carry their ids inside `event`)."""
-    event = item.get("event") if isinstance(item.get("event"), dict) else {}
+    raw_event = item.get("event")
+    event: dict[str, Any] = raw_event if isinstance(raw_event, dict) else {}
     send_time = datetime.fromtimestamp(int(item.get("send_time") or 0), UTC)
     return {
         "account_id": account.id,

@@ -55,6 +55,8 @@ async def sync_account(rt: Runtime, *, account_id: int) -> None:
                 await _forget_token(rt, account_id, token)
                 continue  # pull without the token (rate-limited, but it never loses messages)
             raise
+        if not page.items and not page.has_more and page.next_cursor in (None, "", cursor):
+            return  # nothing new: no write at all (callback storms wake many empty pulls)
         now = rt.clock.now()
         async with rt.db.write() as session:
             current = await session.get(KfAccount, account_id)
@@ -123,7 +125,7 @@ async def retry_callback(rt: Runtime, *, event_id: int) -> None:
             event.status = "failed"
             return
         await record_callback(
-            session, connection, parse_flat_xml(event.xml), event.xml, now=rt.clock.now(), row=event
+            session, connection.id, parse_flat_xml(event.xml), event.xml, now=rt.clock.now(), row=event
         )
 
 

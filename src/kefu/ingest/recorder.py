@@ -1,0 +1,185 @@
+"""Group commit for callbacks: concurrent requests share one write transaction.
+
+SQLite has one writer and every statement through aiosqlite is a thread round trip,
+so a transaction per callback caps the endpoint at a few hundred per second. Here
+each request parses its envelope, then waits while a single drainer verifies,
+decrypts and records everything queued so far in ONE transaction (one read of the
+connections, one token update and one coalesced sync per account). Each caller
+gets its own answer only after that transaction has committed, so a `success`
+still means "durably recorded".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from kefu.accounts.models import Connection
+from kefu.ingest.models import CallbackEvent
+from kefu.ingest.service import record_callback, record_callbacks
+from kefu.ingest.xml import BadXML, parse_flat_xml
+from kefu.jobs.queue import enqueue
+from kefu.logs import get_logger
+from kefu.runtime import Runtime
+from kefu.wecom.crypto import CallbackCrypto, CallbackCryptoError
+
+log = get_logger(__name__)
+RETRY_CALLBACK_TASK = "ingest.retry_callback"
+MAX_BATCH = 256
+
+
+@dataclass(frozen=True)
+class SignedCallback:
+    connection_id: int
+    msg_signature: str
+    timestamp: str
+    nonce: str
+    encrypted: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    body: str
+
+
+SUCCESS = Outcome(200, "success")
+UNAVAILABLE = Outcome(503, "unavailable")
+UNKNOWN_CONNECTION = Outcome(404, "unknown connection")
+
+
+def crypto_of(rt: Runtime, connection: Connection) -> CallbackCrypto:
+    return CallbackCrypto(
+        rt.secrets.open(connection.callback_token_enc),
+        rt.secrets.open(connection.aes_key_enc),
+        connection.corp_id,
+    )
+
+
+def open_callback(
+    connection_id: int, crypto: CallbackCrypto, item: SignedCallback, *, parse: bool = True
+) -> Outcome | tuple[dict[str, str], str]:
+    """Verify and decrypt one callback: its fields and plaintext, or the refusal to answer.
+    (`parse=False` for URL verification, whose plaintext is not XML.)"""
+    try:
+        crypto.verify(item.msg_signature, item.timestamp, item.nonce, item.encrypted)
+        xml = crypto.decrypt(item.encrypted)
+        return (parse_flat_xml(xml) if parse else {}), xml
+    except CallbackCryptoError as exc:
+        log.warning("callback.refused", connection_id=connection_id, reason=str(exc), code=exc.code)
+        forged = exc.code in (CallbackCryptoError.SIGNATURE, CallbackCryptoError.RECEIVEID)
+        return Outcome(403 if forged else 400, "refused")
+    except BadXML as exc:
+        log.warning("callback.bad_inner_xml", connection_id=connection_id, reason=str(exc))
+        return Outcome(400, "bad xml")
+
+
+class CallbackRecorder:
+    def __init__(self, rt: Runtime, *, max_batch: int = MAX_BATCH) -> None:
+        self.rt = rt
+        self.max_batch = max_batch
+        self._queue: asyncio.Queue[tuple[SignedCallback, asyncio.Future[Outcome]]] | None = None
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def submit(self, item: SignedCallback) -> Outcome:
+        if self._queue is None or self._drainer is None or self._drainer.done():
+            self._queue = asyncio.Queue()
+            self._drainer = asyncio.create_task(self._drain(self._queue), name="callback-recorder")
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((item, future))
+        return await future
+
+    async def close(self) -> None:
+        if self._drainer is not None:
+            self._drainer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._drainer
+
+    async def _drain(self, queue: asyncio.Queue[tuple[SignedCallback, asyncio.Future[Outcome]]]) -> None:
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < self.max_batch and not queue.empty():
+                batch.append(queue.get_nowait())
+            try:
+                outcomes = await self._record([item for item, _ in batch])
+            except Exception:  # never let the drainer die: its waiters would hang
+                log.exception("callback.recorder_failed", size=len(batch))
+                outcomes = [UNAVAILABLE] * len(batch)
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if not future.done():
+                    future.set_result(outcome)
+
+    async def _record(self, items: list[SignedCallback]) -> list[Outcome]:
+        outcomes: list[Outcome | None] = [None] * len(items)
+        opened: list[tuple[int, int, dict[str, str], str]] = []  # (index, connection id, fields, xml)
+        now = self.rt.clock.now()
+        try:
+            async with self.rt.db.write() as session:
+                ids = {item.connection_id for item in items}
+                # Secrets are read and decrypted once per connection per batch.
+                cryptos = {
+                    c.id: crypto_of(self.rt, c)
+                    for c in (await session.scalars(select(Connection).where(Connection.id.in_(ids)))).all()
+                }
+                for index, item in enumerate(items):
+                    crypto = cryptos.get(item.connection_id)
+                    result = (
+                        UNKNOWN_CONNECTION
+                        if crypto is None
+                        else open_callback(item.connection_id, crypto, item)
+                    )
+                    if isinstance(result, Outcome):
+                        outcomes[index] = result
+                    else:
+                        opened.append((index, item.connection_id, *result))
+                await record_callbacks(session, [(c, fields, xml) for _, c, fields, xml in opened], now=now)
+            for index, *_ in opened:
+                outcomes[index] = SUCCESS
+        except OperationalError:
+            # The database itself is unavailable: nothing could be kept, so let WeCom re-send.
+            log.exception("callback.database_unavailable")
+            return [outcome or UNAVAILABLE for outcome in outcomes]
+        except Exception:  # our bug somewhere in the batch: record each one alone
+            log.exception("callback.batch_failed", size=len(opened))
+            for index, connection_id, fields, xml in opened:
+                outcomes[index] = await self._record_one(connection_id, fields, xml, now=now)
+        return [outcome or UNAVAILABLE for outcome in outcomes]
+
+    async def _record_one(
+        self, connection_id: int, fields: dict[str, str], xml: str, *, now: datetime
+    ) -> Outcome:
+        """Record alone; if that fails too (our bug), keep the event for retry and still answer 200:
+        our bug must never make WeCom re-send."""
+        try:
+            async with self.rt.db.write() as session:
+                await record_callback(session, connection_id, fields, xml, now=now)
+            return SUCCESS
+        except OperationalError:
+            log.exception("callback.database_unavailable", connection_id=connection_id)
+            return UNAVAILABLE
+        except Exception as exc:
+            log.exception("callback.handler_failed", connection_id=connection_id)
+            error = f"{type(exc).__name__}: {exc}"
+        try:
+            async with self.rt.db.write() as session:
+                row = CallbackEvent(
+                    connection_id=connection_id,
+                    event=(fields.get("Event") or "?")[:64],
+                    open_kfid=fields.get("OpenKfId") or None,
+                    xml=xml,
+                    status="pending",
+                    error=error[:2000],
+                    received_at=now,
+                )
+                session.add(row)
+                await session.flush()
+                await enqueue(session, RETRY_CALLBACK_TASK, {"event_id": row.id}, now=now)
+        except OperationalError:
+            log.exception("callback.database_unavailable", connection_id=connection_id)
+            return UNAVAILABLE
+        return SUCCESS
