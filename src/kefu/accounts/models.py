@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.db.base import Base, UTCDateTime
@@ -55,5 +56,76 @@ class KfAccount(Base):
     sync_token: Mapped[str | None] = mapped_column(String(256), default=None)
     sync_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The account's settings as in the config file's `accounts[]` entry (reception, hours,
+    # queue, routing, messages, session, timezone); every change is kept in settings_versions.
+    settings: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    settings_version: Mapped[int] = mapped_column(Integer, default=0)
+    avatar_path: Mapped[str | None] = mapped_column(Text, default=None)
+    avatar_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    contact_scene: Mapped[str | None] = mapped_column(String(32), default=None)
+    contact_url: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Servicer(Base):
+    """接待人员: a WeCom userid in an account's reception list, in the admin's order."""
+
+    __tablename__ = "servicers"
+    __table_args__ = (UniqueConstraint("account_id", "userid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("kf_accounts.id", ondelete="CASCADE"), index=True)
+    userid: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    max_sessions: Mapped[int | None] = mapped_column(Integer, default=None)  # None: the account default
+    # servicer/list encoding: 0 = 接待中, 1 = 停止接待; stop_type 1 = 暂时挂起
+    status: Mapped[int] = mapped_column(Integer, default=0)
+    stop_type: Mapped[int] = mapped_column(Integer, default=0)
+    # False until WeCom's servicer/add accepted it (per-item result); the error says why not.
+    in_wecom: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SettingsVersion(Base):
+    """Every change of an account's settings (scope `account:{id}`) or of a global section
+    (scope `ai`): who, when, through what, and the whole new value."""
+
+    __tablename__ = "settings_versions"
+    __table_args__ = (UniqueConstraint("scope", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    changed_by: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))  # console | config | api | cli
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GlobalSetting(Base):
+    """Settings that are not per account (the `ai:` section of the config file)."""
+
+    __tablename__ = "global_settings"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class KnowledgeEntryRow(Base):
+    """One question/answer of an account's knowledge base (the built-in AI)."""
+
+    __tablename__ = "knowledge_entries"
+    __table_args__ = (UniqueConstraint("account_id", "entry_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("kf_accounts.id", ondelete="CASCADE"), index=True)
+    entry_id: Mapped[str] = mapped_column(String(64))
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    alt_questions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -37,6 +37,9 @@ class Message(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     bootstrap: Mapped[bool] = mapped_column(Boolean, default=False)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    recalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # msg_send_fail recorded against one of Kefu's own sends (fail_type of wecom-kf-api.md §4.2)
+    send_fail_type: Mapped[int | None] = mapped_column(Integer, default=None)
     stored_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

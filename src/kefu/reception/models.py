@@ -1,10 +1,14 @@
-"""Conversations: one customer's thread with one account."""
+"""Conversations (one customer's thread with one account), their outbox of actions,
+timeline and ratings. The mirror of WeCom's session lives in `state` (JSON of
+kefu.reception.core.ConversationState); a few of its fields are copied into
+columns so the console and routing can query them."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.db.base import Base, UTCDateTime
@@ -19,5 +23,65 @@ class Conversation(Base):
     external_userid: Mapped[str] = mapped_column(String(64))
     last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_customer_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    state: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # Copies of the state for queries (console lists, servicer load, timers).
+    wecom_state: Mapped[int] = mapped_column(Integer, default=4)
+    owner: Mapped[str] = mapped_column(String(16), default="none")
+    servicer_userid: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    session_no: Mapped[int] = mapped_column(Integer, default=0)
+    next_idle_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    next_opening_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ConversationAction(Base):
+    """The outbox: one row per action decide() chose, delivered by a job under the
+    conversation's lock. Outgoing msgids derive from this row's id, so a redo of
+    the delivery re-sends under the same msgid and never duplicates."""
+
+    __tablename__ = "conversation_actions"
+    __table_args__ = (Index("ix_conversation_actions_conversation", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # pending | done | possibly_delivered | refused | failed | dropped
+    status: Mapped[str] = mapped_column(String(24), default="pending")
+    msgid: Mapped[str | None] = mapped_column(String(32), default=None)
+    errcode: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class TimelineEntry(Base):
+    """State changes and notes shown between the messages of a transcript."""
+
+    __tablename__ = "timeline_entries"
+    __table_args__ = (Index("ix_timeline_entries_conversation", "conversation_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(48))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Rating(Base):
+    """A satisfaction rating of one ended session; the first click wins."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (UniqueConstraint("conversation_id", "session_no"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    session_no: Mapped[int] = mapped_column(Integer)
+    score: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(128))
+    servicer_userid: Mapped[str | None] = mapped_column(String(64), default=None)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
