@@ -71,7 +71,12 @@ def _configure_logging(settings: Settings) -> None:
     # A command's own output says what happened; its logs show warnings unless asked for more.
     level = settings.log_level if "log_level" in settings.model_fields_set else "WARNING"
     configure_logging(level, settings.log_json)
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()))  # type: ignore[arg-type]
+    # Not cached: a short command gains nothing from it, and in-process callers (tests) keep
+    # loggers that follow a later reconfiguration.
+    structlog.configure(
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
+        cache_logger_on_first_use=False,
+    )
 
 
 def run_with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
