@@ -32,18 +32,24 @@ def _scrub(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
+    """Tracebacks are plain text without local variables: rich's "show locals" would print
+    secrets held in a frame (an app secret, an access token) straight into the log."""
     logging.basicConfig(level=level, format="%(message)s")
     renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
     )
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _scrub,
+    ]
+    if json:
+        processors.append(structlog.processors.format_exc_info)
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _scrub,
-            renderer,
-        ],
+        processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         cache_logger_on_first_use=True,
     )
@@ -51,3 +57,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
 
 def get_logger(name: str) -> Any:
     return structlog.get_logger(name)
+
+
+# Safe defaults for code that logs before (or without) configure_logging: tests, libraries.
+configure_logging()
