@@ -31,7 +31,7 @@ def _scrub(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def configure_logging(level: str = "INFO", json: bool = False) -> None:
+def configure_logging(level: str = "INFO", json: bool = False, *, cache: bool = True) -> None:
     """Tracebacks are plain text without local variables: rich's "show locals" would print
     secrets held in a frame (an app secret, an access token) straight into the log."""
     logging.basicConfig(level=level, format="%(message)s")
@@ -51,7 +51,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache,
     )
 
 
@@ -60,4 +60,6 @@ def get_logger(name: str) -> Any:
 
 
 # Safe defaults for code that logs before (or without) configure_logging: tests, libraries.
-configure_logging()
+# Not cached: a logger cached now would ignore a later configure_logging (a command's level and
+# stream) and structlog's capture_logs in tests.
+configure_logging(cache=False)
