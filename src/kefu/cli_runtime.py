@@ -79,9 +79,15 @@ def _configure_logging(settings: Settings) -> None:
     )
 
 
-def run_with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
+def run_with_runtime(work: Callable[[Runtime], Awaitable[T]], *, configure_logs: bool = True) -> T:
+    """Run `work` with a fresh Runtime. A one-shot command's logs go to stderr at WARNING
+    (KEFU_LOG_LEVEL overrides); a long-running command that set up logging itself passes
+    configure_logs=False. The previous logging setup is restored afterwards, so an in-process
+    caller (a test) is left as it was."""
     settings = load_settings()
-    _configure_logging(settings)
+    previous_logging = structlog.get_config()
+    if configure_logs:
+        _configure_logging(settings)
 
     async def main() -> T:
         rt = Runtime.build(settings)
@@ -99,6 +105,8 @@ def run_with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
         fail(str(exc))
     except DBAPIError as exc:
         fail(f"database error ({settings.database_url.split('@')[-1]}): {exc.orig or exc}")
+    finally:
+        structlog.configure(**previous_logging)
 
 
 def echo_json(value: BaseModel | list[BaseModel] | dict[str, Any]) -> None:

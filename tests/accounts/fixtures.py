@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import structlog
 from click.testing import Result
 from typer.testing import CliRunner
 
@@ -77,14 +76,11 @@ ACliFn = Callable[..., Awaitable[Result]]
 @pytest.fixture
 def cli(settings: Settings) -> CliFn:
     def invoke(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
-        # Settings and logging are set up once per process; each invoke is a "process".
-        get_settings.cache_clear()
-        logging_config = structlog.get_config()
+        get_settings.cache_clear()  # settings are read once per process; each invoke is a "process"
         try:
             return CliRunner().invoke(app, list(args), input=input, env={**cli_env(settings), **(env or {})})
         finally:
             get_settings.cache_clear()
-            structlog.configure(**logging_config)
 
     return invoke
 
