@@ -27,8 +27,10 @@ async def sync_now(rt: Runtime, account_id: int) -> int:
 
 
 async def messages(rt: Runtime) -> list[Message]:
+    """Pulled items only: the reception engine stores Kefu's own replies as origin-0 messages too."""
     async with rt.db.read() as session:
-        return list((await session.scalars(select(Message).order_by(Message.id))).all())
+        pulled = select(Message).where(Message.origin != 0).order_by(Message.id)
+        return list((await session.scalars(pulled)).all())
 
 
 async def account_row(rt: Runtime, account_id: int) -> KfAccount:

@@ -43,8 +43,12 @@ class ApiRoute(APIRoute):
 
 
 def build_api_router() -> APIRouter:
+    from kefu.accounts.kf_routes import router as accounts_router
     from kefu.accounts.routes import router as connections_router
+    from kefu.reception.routes import router as conversations_router
 
     api = APIRouter(prefix="/api/v1")
     api.include_router(connections_router)
+    api.include_router(accounts_router)
+    api.include_router(conversations_router)
     return api

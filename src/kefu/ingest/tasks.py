@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from kefu.accounts.models import Connection, KfAccount
-from kefu.ingest.models import CallbackEvent, Message
+from kefu.ingest.models import CallbackEvent
 from kefu.ingest.service import (
     PROCESS_TASK,
     REFRESH_ACCOUNTS_TASK,
@@ -18,7 +18,6 @@ from kefu.ingest.xml import parse_flat_xml
 from kefu.jobs.queue import enqueue
 from kefu.jobs.registry import JobFailed, task
 from kefu.logs import get_logger
-from kefu.reception.service import note_message
 from kefu.runtime import Runtime
 from kefu.wecom.errors import WeComError
 
@@ -104,13 +103,11 @@ async def _forget_token(rt: Runtime, account_id: int, token: str) -> None:
 
 @task(PROCESS_TASK, max_attempts=10)
 async def process_message(rt: Runtime, *, message_id: int) -> None:
-    """Act on one stored message, exactly once (a redo finds it processed and stops)."""
-    async with rt.db.write() as session:
-        message = await session.get(Message, message_id)
-        if message is None or message.processed_at is not None:
-            return
-        await note_message(session, message, now=rt.clock.now())
-        message.processed_at = rt.clock.now()
+    """Act on one stored message, exactly once (a redo finds it processed and stops): the
+    reception engine decides and queues its actions in the transaction that marks it processed."""
+    from kefu.reception.shell import process_message as reception_process
+
+    await reception_process(rt, message_id)
 
 
 @task("ingest.retry_callback", max_attempts=10)

@@ -1,26 +1,47 @@
-"""Conversation records. The reception engine (decide) builds on this."""
+"""Conversation records: the stored mirror (state JSON + copied columns), servicer loads, the outbox's
+settled status and the transcript. Services take a session and never commit."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.accounts.models import KfAccount, Servicer
 from kefu.ingest.models import Message
-from kefu.reception.models import Conversation
+from kefu.jobs.models import Job
+from kefu.reception.core import (
+    AccountSettings,
+    ConversationState,
+    ServicerLoad,
+    next_idle_check,
+    next_opening_check,
+)
+from kefu.reception.models import Conversation, ConversationAction, Rating, TimelineEntry
+from kefu.reception.schemas import TranscriptItem
 
 CUSTOMER = 3
+STATE_POOL, STATE_HUMAN = 2, 3
+# Servicer.status uses servicer/list's encoding: 0 = 接待中.
+RECEIVING = 0
+
+
+async def find_conversation(
+    session: AsyncSession, account_id: int, external_userid: str
+) -> Conversation | None:
+    return await session.scalar(
+        select(Conversation).where(
+            Conversation.account_id == account_id, Conversation.external_userid == external_userid
+        )
+    )
 
 
 async def get_or_create_conversation(
     session: AsyncSession, account_id: int, external_userid: str, *, now: datetime
 ) -> Conversation:
-    conversation = await session.scalar(
-        select(Conversation).where(
-            Conversation.account_id == account_id, Conversation.external_userid == external_userid
-        )
-    )
+    conversation = await find_conversation(session, account_id, external_userid)
     if conversation is None:
         conversation = Conversation(
             account_id=account_id, external_userid=external_userid, created_at=now, updated_at=now
@@ -46,3 +67,255 @@ async def note_message(session: AsyncSession, message: Message, *, now: datetime
         conversation.last_customer_message_at = message.send_time
     conversation.updated_at = now
     return conversation
+
+
+# --- the stored mirror ------------------------------------------------------------------------
+
+
+def state_of(conversation: Conversation | None) -> ConversationState:
+    """The conversation's mirror; a conversation never decided on starts as WeCom's state 4."""
+    if conversation is None or not conversation.state:
+        return ConversationState.model_validate({})
+    return ConversationState.model_validate(conversation.state)
+
+
+def save_state(
+    conversation: Conversation, state: ConversationState, settings: AccountSettings, *, now: datetime
+) -> None:
+    """Store the mirror and copy what queries need into columns (console lists, loads, timers).
+
+    `servicer_userid` names whoever serves the session or is being handed it (a pending
+    trans → 3), so a servicer's load counts a transfer on its way and routing never
+    over-assigns while WeCom has not answered yet.
+    """
+    conversation.state = state.model_dump(mode="json")
+    conversation.wecom_state = state.wecom_state
+    conversation.owner = state.owner
+    pending = state.pending_transition
+    if state.wecom_state == STATE_HUMAN:
+        conversation.servicer_userid = state.servicer_userid
+    elif pending is not None and pending.target_state == STATE_HUMAN:
+        conversation.servicer_userid = pending.servicer_userid
+    else:
+        conversation.servicer_userid = None
+    conversation.session_no = state.session_no
+    conversation.next_idle_check_at = next_idle_check(state, settings)
+    conversation.next_opening_check_at = next_opening_check(state, settings, now)
+    conversation.updated_at = now
+
+
+# --- servicers --------------------------------------------------------------------------------
+
+
+async def servicer_loads(
+    session: AsyncSession, account: KfAccount, settings: AccountSettings, *, for_update: bool = False
+) -> list[ServicerLoad]:
+    """The account's servicers in its order, each with their human sessions counted across every
+    account of the same corp (a person's cap is per person), caps resolved.
+
+    `for_update` (PostgreSQL): lock the servicer rows first, so two routing decisions for the
+    same person serialise and the second one counts the first one's assignment.
+    """
+    rows_query = (
+        select(Servicer).where(Servicer.account_id == account.id).order_by(Servicer.position, Servicer.id)
+    )
+    rows = list((await session.scalars(rows_query)).all())
+    userids = [row.userid for row in rows]
+    if not userids:
+        return []
+    corp_accounts = select(KfAccount.id).where(KfAccount.connection_id == account.connection_id)
+    if for_update and session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            select(Servicer.id)
+            .where(Servicer.account_id.in_(corp_accounts), Servicer.userid.in_(userids))
+            .order_by(Servicer.id)
+            .with_for_update()
+        )
+    counted = await session.execute(
+        select(Conversation.servicer_userid, func.count())
+        .where(
+            Conversation.account_id.in_(corp_accounts),
+            Conversation.servicer_userid.in_(userids),
+        )
+        .group_by(Conversation.servicer_userid)
+    )
+    active = {userid: int(n) for userid, n in counted.all()}
+    default_cap = settings.queue.default_max_sessions
+    return [
+        ServicerLoad(
+            userid=row.userid,
+            on_duty=row.status == RECEIVING and row.in_wecom,
+            active_sessions=active.get(row.userid, 0),
+            max_sessions=row.max_sessions or default_cap,
+        )
+        for row in rows
+    ]
+
+
+async def pool_position(session: AsyncSession, conversation: Conversation) -> int:
+    """How many customers of the account wait in the pool besides this one (all came before it:
+    the pool notice is sent as the customer enters)."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Conversation)
+        .where(
+            Conversation.account_id == conversation.account_id,
+            Conversation.wecom_state == STATE_POOL,
+            Conversation.id != conversation.id,
+        )
+    )
+    return int(count or 0)
+
+
+# --- the outbox -------------------------------------------------------------------------------
+
+
+async def settled_status(session: AsyncSession, action: ConversationAction) -> str:
+    """An action's status, with a pending one whose job ended without settling it read as the job
+    ended: `dropped` (a 20-second code past its deadline) or `failed` (out of attempts)."""
+    if action.status != "pending":
+        return action.status
+    job_id = (action.payload or {}).get("job_id")
+    if job_id is None:
+        return action.status
+    job_status = await session.scalar(select(Job.status).where(Job.id == job_id))
+    return job_status if job_status in ("dropped", "failed") else action.status
+
+
+async def settle_orphaned_actions(session: AsyncSession, conversation_id: int, *, now: datetime) -> None:
+    """Record the end of actions whose delivery job ended without recording it (dropped, failed)."""
+    pending = (
+        await session.scalars(
+            select(ConversationAction).where(
+                ConversationAction.conversation_id == conversation_id,
+                ConversationAction.status == "pending",
+            )
+        )
+    ).all()
+    for action in pending:
+        status = await settled_status(session, action)
+        if status != "pending":
+            action.status, action.finished_at = status, now
+            action.error = action.error or f"the delivery job was {status}"
+
+
+def action_payload(action: ConversationAction, **changes: Any) -> dict[str, Any]:
+    """A copy of the payload with `changes` (JSON columns are saved when reassigned)."""
+    return {**(action.payload or {}), **changes}
+
+
+# --- listing and the transcript ---------------------------------------------------------------
+
+SENDERS = {3: "customer", 4: "event", 5: "servicer", 0: "kefu"}
+SEND_KINDS = ("send", "send_on_event")
+
+
+async def list_conversations(
+    session: AsyncSession,
+    *,
+    account_id: int | None = None,
+    wecom_state: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Conversation]:
+    """Most recently active first."""
+    query = select(Conversation)
+    if account_id is not None:
+        query = query.where(Conversation.account_id == account_id)
+    if wecom_state is not None:
+        query = query.where(Conversation.wecom_state == wecom_state)
+    query = query.order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(limit).offset(offset)
+    return list((await session.scalars(query)).all())
+
+
+def message_text(payload: dict[str, Any], msgtype: str) -> str:
+    """A one-line reading of a message for people: the text, a menu's words, or the type."""
+    body = payload.get(msgtype)
+    if msgtype == "text" and isinstance(body, dict):
+        return str(body.get("content", ""))
+    if msgtype == "msgmenu" and isinstance(body, dict):
+        items = [
+            str(item.get(item.get("type", ""), {}).get("content", ""))
+            for item in body.get("list") or []
+            if isinstance(item, dict)
+        ]
+        parts = [
+            body.get("head_content") or "",
+            *(f"[{label}]" for label in items),
+            body.get("tail_content") or "",
+        ]
+        return " ".join(p for p in parts if p)
+    if msgtype == "event":
+        event = payload.get("event") or {}
+        return str(event.get("event_type", "event"))
+    return f"[{msgtype}]"
+
+
+async def transcript(session: AsyncSession, conversation: Conversation) -> list[TranscriptItem]:
+    """Everything of the conversation in order: messages (Kefu's own sends included), timeline
+    entries, actions that did not end as a delivered message, and ratings."""
+    ranked: list[tuple[datetime, int, int, TranscriptItem]] = []
+    messages = await session.scalars(
+        select(Message).where(
+            Message.account_id == conversation.account_id,
+            Message.external_userid == conversation.external_userid,
+        )
+    )
+    for m in messages:
+        meta = m.payload.get("kefu") if m.origin == 0 else None
+        item = TranscriptItem(
+            at=m.send_time,
+            type="message",
+            sender=SENDERS.get(m.origin, "event"),  # type: ignore[arg-type]
+            msgid=m.msgid,
+            msgtype=m.msgtype,
+            text=message_text(m.payload, m.msgtype),
+            recalled=m.recalled_at is not None,
+            send_fail_type=m.send_fail_type,
+            possibly_delivered=bool(meta and meta.get("possibly_delivered")),
+            kind=m.event_type or (meta or {}).get("purpose"),
+            detail={"servicer_userid": m.servicer_userid} if m.servicer_userid else {},
+        )
+        # Kefu's sends sort with the outbox (after the decision that made them), by action id.
+        ranked.append((m.send_time, 2 if meta else 0, int(meta["action_id"]) if meta else m.id, item))
+    entries = await session.scalars(
+        select(TimelineEntry).where(TimelineEntry.conversation_id == conversation.id)
+    )
+    for entry in entries:
+        item = TranscriptItem(at=entry.at, type="timeline", kind=entry.kind, detail=entry.detail)
+        ranked.append((entry.at, 1, entry.id, item))
+    actions = await session.scalars(
+        select(ConversationAction).where(ConversationAction.conversation_id == conversation.id)
+    )
+    for action in actions:
+        status = await settled_status(session, action)
+        if action.kind in SEND_KINDS and status in ("done", "possibly_delivered"):
+            continue  # shown as the message it sent
+        detail = dict((action.payload or {}).get("action") or {})
+        item = TranscriptItem(
+            at=action.finished_at or action.created_at,
+            type="action",
+            msgid=action.msgid,
+            kind=action.kind,
+            status=status,
+            errcode=action.errcode,
+            error=action.error,
+            detail=detail,
+        )
+        ranked.append((item.at, 2, action.id, item))
+    ratings = await session.scalars(select(Rating).where(Rating.conversation_id == conversation.id))
+    for rating in ratings:
+        item = TranscriptItem(
+            at=rating.created_at,
+            type="rating",
+            kind="rating",
+            text=rating.label,
+            detail={
+                "session_no": rating.session_no,
+                "score": rating.score,
+                "servicer_userid": rating.servicer_userid,
+            },
+        )
+        ranked.append((rating.created_at, 1, rating.id, item))
+    ranked.sort(key=lambda r: (r[0], r[1], r[2]))
+    return [item for *_, item in ranked]

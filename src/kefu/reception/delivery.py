@@ -1,0 +1,386 @@
+"""The `reception.deliver` job: one outbox row → one WeCom call, its outcome recorded and fed back.
+
+Runs under the conversation's lock, so a conversation's actions go out in the order
+decide() chose them. Each try is recorded on the row before the call (`tries`, and the
+rendered wording, so a redo re-sends the same message under the same msgid); the
+outcome is written, with the feed-back job, in one transaction after the call.
+
+- send_msg: success → done (Kefu's own message stored, since sync_msg never returns it);
+  95018/95001/95002 → refused, fed back (decide reconciles), never re-sent; an unknown
+  outcome → possibly_delivered (stored, flagged), never re-sent under a new msgid; other
+  errors → retried with backoff under the same msgid, then failed.
+- send_msg_on_event: the job's deadline is the code's (dropped past it); any errcode →
+  refused ("code unusable"), never retried.
+- service_state/trans: success → TransferDone(msg_code); a refusal → TransferRefused;
+  an unsettled answer → TransferRefused(-1), which reconciles through service_state/get.
+- service_state/get → Reconciled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from kefu.accounts.models import Connection, KfAccount
+from kefu.ai import PhraseBook
+from kefu.ingest.models import Message
+from kefu.jobs.registry import RetryLater, task
+from kefu.logs import get_logger
+from kefu.reception import service
+from kefu.reception.core import (
+    Inbound,
+    Phrase,
+    Reconcile,
+    Reconciled,
+    Send,
+    SendOnEvent,
+    SendRefused,
+    Transfer,
+    TransferDone,
+    TransferRefused,
+    phrases_of,
+    to_outbound,
+)
+from kefu.reception.models import Conversation, ConversationAction, TimelineEntry
+from kefu.reception.shell import ACTION_ADAPTER, DELIVER_TASK, enqueue_feed
+from kefu.runtime import Runtime
+from kefu.wecom.errors import SendOutcomeUnknown, StateTransferUnsettled, WeComError, WeComTransportError
+from kefu.wecom.outbound import OutboundMessage
+
+log = get_logger(__name__)
+
+SEND_REFUSED = frozenset({95018, 95001, 95002})  # the mirror was wrong: reconcile, never re-send
+TRANS_REFUSED = frozenset({95016, 95014, 95019, 95013})
+UNSETTLED = -1  # fed back as the errcode of a trans whose outcome WeCom left open
+CANCELLED = 0  # fed back as the errcode of an idle end Kefu called off itself
+MAX_TRIES = 5
+BACKOFF_CAP_S = 120.0
+PHRASE_BUDGET_S = 3.0  # AI wording of a 20-second code: fall back to the fixed text past this
+PHRASE_TIMEOUT_S = 10.0
+ORIGIN_KEFU = 0
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """One pending outbox row and what delivering it needs, read in one short transaction."""
+
+    action_id: int
+    action: Send | SendOnEvent | Transfer | Reconcile
+    payload: dict[str, Any]
+    msgid: str | None
+    conversation: Conversation
+    account: KfAccount
+    connection: Connection
+    pool_position: int
+
+    @property
+    def tries(self) -> int:
+        return int(self.payload.get("tries", 0))
+
+
+@task(DELIVER_TASK, max_attempts=10)
+async def deliver(rt: Runtime, *, action_id: int) -> None:
+    outbox = await _load(rt, action_id)
+    if outbox is None:
+        return  # already settled (a redo) or deleted
+    if isinstance(outbox.action, Send | SendOnEvent):
+        await _send(rt, outbox)
+    elif isinstance(outbox.action, Transfer):
+        await _transfer(rt, outbox)
+    else:
+        await _reconcile(rt, outbox)
+
+
+async def _load(rt: Runtime, action_id: int) -> Outbox | None:
+    async with rt.db.read() as session:
+        row = await session.get(ConversationAction, action_id)
+        if row is None or row.status != "pending":
+            return None
+        conversation = await session.get(Conversation, row.conversation_id)
+        account = await session.get(KfAccount, conversation.account_id) if conversation else None
+        connection = await session.get(Connection, account.connection_id) if account else None
+        if conversation is None or account is None or connection is None:
+            return None
+        action = ACTION_ADAPTER.validate_python(row.payload["action"])
+        if not isinstance(action, Send | SendOnEvent | Transfer | Reconcile):
+            return None  # local actions are applied when decided
+        position = 0
+        if isinstance(action, SendOnEvent) and action.purpose == "pool_notice":
+            position = await service.pool_position(session, conversation)
+        return Outbox(
+            action_id, action, dict(row.payload), row.msgid, conversation, account, connection, position
+        )
+
+
+def _client(rt: Runtime, outbox: Outbox) -> Any:
+    from kefu.accounts.service import wecom_client
+
+    return wecom_client(rt, outbox.connection)
+
+
+# --- sends ------------------------------------------------------------------------------------
+
+
+async def _send(rt: Runtime, outbox: Outbox) -> None:
+    action = outbox.action
+    assert isinstance(action, Send | SendOnEvent) and outbox.msgid is not None
+    rendered = outbox.payload.get("rendered")
+    if rendered is None:
+        rendered = await _render(rt, outbox, action)
+    try:
+        message = to_outbound(action.content, rendered)
+    except ValueError as exc:
+        await _finish(rt, outbox, "failed", error=f"nothing to send: {exc}")
+        return
+    earlier_tries = await _begin_try(rt, outbox.action_id, rendered=rendered)
+    if earlier_tries is None:
+        return
+    client = _client(rt, outbox)
+    on_event = isinstance(action, SendOnEvent)
+    try:
+        if isinstance(action, SendOnEvent):
+            await client.send_msg_on_event(code=action.code, msgid=outbox.msgid, message=message)
+        else:
+            await client.send_msg(
+                touser=outbox.conversation.external_userid,
+                open_kfid=outbox.account.open_kfid,
+                msgid=outbox.msgid,
+                message=message,
+            )
+    except SendOutcomeUnknown as exc:
+        await _finish(rt, outbox, "possibly_delivered", error=str(exc), sent=message)
+    except WeComError as exc:
+        if exc.errcode in SEND_REFUSED or (on_event and not earlier_tries):
+            refused = SendRefused(
+                action_kind="send_on_event" if on_event else "send",
+                errcode=exc.errcode,
+                purpose=action.purpose,
+            )
+            await _finish(rt, outbox, "refused", errcode=exc.errcode, error=str(exc), feed=refused)
+        elif earlier_tries:
+            # An earlier try may have gone through (e.g. "msgid already used" now): never send again.
+            error = f"an earlier try may have been delivered; this one answered: {exc}"
+            await _finish(rt, outbox, "possibly_delivered", errcode=exc.errcode, error=error, sent=message)
+        else:
+            await _retry_or_fail(rt, outbox, earlier_tries + 1, str(exc), errcode=exc.errcode)
+    except WeComTransportError as exc:  # no access token: nothing was sent
+        await _retry_or_fail(rt, outbox, earlier_tries + 1, str(exc))
+    else:
+        await _finish(rt, outbox, "done", sent=message)
+
+
+async def _render(rt: Runtime, outbox: Outbox, action: Send | SendOnEvent) -> list[str]:
+    """The text of each phrase of the content: fixed text, or AI phrasing under a time budget
+    (short for a 20-second code) that falls back to the fixed text or a default wording."""
+    extra = {"position": str(outbox.pool_position)} if action.purpose == "pool_notice" else {}
+    budget = PHRASE_BUDGET_S if isinstance(action, SendOnEvent) and action.deadline else PHRASE_TIMEOUT_S
+    texts = []
+    for phrase in phrases_of(action.content):
+        text = None
+        if phrase.mode == "ai":
+            text = await _ai_phrase(rt, outbox.account.id, phrase, {**phrase.facts, **extra}, budget)
+        texts.append(text or _fixed(phrase, extra))
+    return texts
+
+
+async def _ai_phrase(
+    rt: Runtime, account_id: int, phrase: Phrase, facts: dict[str, str], budget_s: float
+) -> str | None:
+    from kefu.ai.store import provider_for_account
+
+    provider = await provider_for_account(rt, account_id)
+    try:
+        text = await asyncio.wait_for(provider.phrase(phrase.intent, facts), budget_s)
+    except Exception as exc:  # the AI is a guest: its failure falls back to the fixed wording
+        log.error("reception.phrase_failed", intent=phrase.intent, error=f"{type(exc).__name__}: {exc}")
+        return None
+    return text.strip() or None
+
+
+def _fixed(phrase: Phrase, extra: dict[str, str]) -> str:
+    if phrase.fixed_text:
+        return phrase.fixed(extra)
+    return PhraseBook().render(phrase.intent, 0, {**phrase.facts, **extra})
+
+
+# --- session state ----------------------------------------------------------------------------
+
+
+async def _transfer(rt: Runtime, outbox: Outbox) -> None:
+    action = outbox.action
+    assert isinstance(action, Transfer)
+    idle_since = outbox.payload.get("idle_since")
+    if idle_since and await _customer_wrote_since(rt, outbox, datetime.fromisoformat(idle_since)):
+        # The customer wrote after the idle check was decided: ending the session now would cut them off.
+        cancelled = TransferRefused(target_state=action.target_state, errcode=CANCELLED)
+        await _finish(
+            rt, outbox, "dropped", error="the customer wrote again before the idle end", feed=cancelled
+        )
+        return
+    earlier_tries = await _begin_try(rt, outbox.action_id)
+    if earlier_tries is None:
+        return
+    client = _client(rt, outbox)
+    who = {"open_kfid": outbox.account.open_kfid, "external_userid": outbox.conversation.external_userid}
+    arrived = TransferDone(target_state=action.target_state, servicer_userid=action.servicer_userid)
+    try:
+        if earlier_tries:
+            # An earlier try may have moved it; a second trans would be refused, so look first.
+            now = await client.service_state_get(**who)
+            if now.state == action.target_state and (
+                action.target_state != 3 or now.servicer_userid == action.servicer_userid
+            ):
+                await _finish(rt, outbox, "done", error="settled by service_state/get", feed=arrived)
+                return
+        result = await client.service_state_trans(
+            **who, service_state=action.target_state, servicer_userid=action.servicer_userid
+        )
+    except StateTransferUnsettled as exc:
+        refused = TransferRefused(target_state=action.target_state, errcode=UNSETTLED)
+        await _finish(rt, outbox, "refused", errcode=UNSETTLED, error=str(exc), feed=refused)
+    except WeComError as exc:
+        refused = TransferRefused(target_state=action.target_state, errcode=exc.errcode)
+        if exc.errcode in TRANS_REFUSED:
+            await _finish(rt, outbox, "refused", errcode=exc.errcode, error=str(exc), feed=refused)
+        else:
+            await _retry_or_fail(rt, outbox, earlier_tries + 1, str(exc), errcode=exc.errcode, feed=refused)
+    except WeComTransportError as exc:
+        refused = TransferRefused(target_state=action.target_state, errcode=UNSETTLED)
+        await _retry_or_fail(rt, outbox, earlier_tries + 1, str(exc), feed=refused)
+    else:
+        done = arrived.model_copy(update={"msg_code": result.msg_code})
+        await _finish(rt, outbox, "done", feed=done)
+
+
+async def _customer_wrote_since(rt: Runtime, outbox: Outbox, since: datetime) -> bool:
+    async with rt.db.read() as session:
+        found = await session.scalar(
+            select(Message.id)
+            .where(
+                Message.account_id == outbox.account.id,
+                Message.external_userid == outbox.conversation.external_userid,
+                Message.origin == 3,
+                Message.send_time > since,
+            )
+            .limit(1)
+        )
+    return found is not None
+
+
+async def _reconcile(rt: Runtime, outbox: Outbox) -> None:
+    earlier_tries = await _begin_try(rt, outbox.action_id)
+    if earlier_tries is None:
+        return
+    try:
+        now = await _client(rt, outbox).service_state_get(
+            open_kfid=outbox.account.open_kfid, external_userid=outbox.conversation.external_userid
+        )
+    except (WeComError, WeComTransportError) as exc:
+        await _retry_or_fail(rt, outbox, earlier_tries + 1, str(exc), errcode=getattr(exc, "errcode", None))
+        return
+    if now.state not in (0, 1, 2, 3, 4):
+        await _finish(rt, outbox, "failed", error=f"service_state/get answered state {now.state}")
+        return
+    answer = Reconciled(wecom_state=now.state, servicer_userid=now.servicer_userid)  # type: ignore[arg-type]
+    await _finish(rt, outbox, "done", feed=answer)
+
+
+# --- recording --------------------------------------------------------------------------------
+
+
+async def _begin_try(rt: Runtime, action_id: int, **changes: Any) -> int | None:
+    """Record a try before the call; returns how many tries came before (None: already settled)."""
+    async with rt.db.write() as session:
+        row = await session.get(ConversationAction, action_id)
+        if row is None or row.status != "pending":
+            return None
+        earlier = int((row.payload or {}).get("tries", 0))
+        row.payload = service.action_payload(row, tries=earlier + 1, **changes)
+        return earlier
+
+
+async def _retry_or_fail(
+    rt: Runtime,
+    outbox: Outbox,
+    tries: int,
+    error: str,
+    *,
+    errcode: int | None = None,
+    feed: Inbound | None = None,
+) -> None:
+    """Try again later under the same msgid, or record the failure for good (visible on the
+    conversation) once MAX_TRIES are spent; `feed` is fed back on failure."""
+    if tries < MAX_TRIES:
+        raise RetryLater(min(BACKOFF_CAP_S, 2.0**tries), error)
+    await _finish(rt, outbox, "failed", errcode=errcode, error=error, feed=feed)
+
+
+async def _finish(
+    rt: Runtime,
+    outbox: Outbox,
+    status: str,
+    *,
+    errcode: int | None = None,
+    error: str | None = None,
+    sent: OutboundMessage | None = None,
+    feed: Inbound | None = None,
+) -> None:
+    """Settle the row, store Kefu's own message, and feed the outcome back: one transaction."""
+    async with rt.db.write() as session:
+        row = await session.get(ConversationAction, outbox.action_id)
+        if row is None or row.status != "pending":
+            return
+        now = rt.clock.now()
+        row.status, row.errcode, row.error, row.finished_at = status, errcode, error, now
+        conversation = outbox.conversation
+        if sent is not None and outbox.msgid is not None:
+            await _store_sent(session, outbox, sent, now=now, possibly=status == "possibly_delivered")
+        if status != "done":
+            detail = {"action_id": row.id, "kind": row.kind, "status": status, "errcode": errcode}
+            session.add(
+                TimelineEntry(
+                    conversation_id=conversation.id, at=now, kind="delivery_" + status, detail=detail
+                )
+            )
+        if feed is not None:
+            await enqueue_feed(
+                session, conversation, outbox.account.id, feed, now=now, source_action_id=row.id
+            )
+    log.info("reception.delivered", action_id=outbox.action_id, status=status, errcode=errcode)
+
+
+async def _store_sent(
+    session: Any, outbox: Outbox, sent: OutboundMessage, *, now: datetime, possibly: bool
+) -> None:
+    """Kefu's own message in the ledger (origin 0), since sync_msg never returns it."""
+    exists = await session.scalar(
+        select(Message.id).where(Message.account_id == outbox.account.id, Message.msgid == outbox.msgid)
+    )
+    if exists is not None:
+        return
+    action = outbox.action
+    assert isinstance(action, Send | SendOnEvent)
+    meta = {
+        "action_id": outbox.action_id,
+        "purpose": action.purpose,
+        "via": "send_msg_on_event" if isinstance(action, SendOnEvent) else "send_msg",
+        "possibly_delivered": possibly,
+    }
+    session.add(
+        Message(
+            account_id=outbox.account.id,
+            msgid=outbox.msgid,
+            external_userid=outbox.conversation.external_userid,
+            origin=ORIGIN_KEFU,
+            msgtype=sent.msgtype,
+            send_time=now,
+            payload={**sent.to_body(), "kefu": meta},
+            bootstrap=False,
+            processed_at=now,
+            stored_at=now,
+        )
+    )

@@ -1,0 +1,52 @@
+"""What the API answers about conversations: the record and its transcript."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ConversationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    account_id: int
+    external_userid: str
+    wecom_state: int = Field(description="WeCom's session state as Kefu mirrors it: 0 new … 4 ended")
+    owner: str = Field(description="none | ai | pool | servicer")
+    servicer_userid: str | None
+    session_no: int
+    last_message_at: datetime | None
+    last_customer_message_at: datetime | None
+    next_idle_check_at: datetime | None
+    next_opening_check_at: datetime | None
+    updated_at: datetime
+
+
+class TranscriptItem(BaseModel):
+    """One line of a transcript, in order: a message (customer, servicer, WeCom event, or Kefu's
+    own send), a state change or note (timeline), an outbox action that did not simply succeed
+    as a message (transfers, refusals, failures, drops), or a rating."""
+
+    at: datetime
+    type: Literal["message", "timeline", "action", "rating"]
+    sender: Literal["customer", "servicer", "event", "kefu"] | None = None
+    msgid: str | None = None
+    msgtype: str | None = None
+    text: str | None = None
+    recalled: bool = False
+    send_fail_type: int | None = None
+    possibly_delivered: bool = False
+    kind: str | None = Field(default=None, description="timeline kind, action kind, or event type")
+    status: str | None = Field(default=None, description="an action's status")
+    errcode: int | None = None
+    error: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConversationDetail(BaseModel):
+    conversation: ConversationOut
+    state: dict[str, Any] | None = Field(description="the stored mirror (ConversationState JSON)")
+    transcript: list[TranscriptItem]

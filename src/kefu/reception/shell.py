@@ -1,0 +1,387 @@
+"""The reception engine's imperative shell: one pulled message (or fed-back outcome) through decide().
+
+    process_message(rt, message_id)      the `ingest.process` job, under the conversation lock
+    decide_and_apply(session, …)         load inputs, decide, persist state + outbox + jobs + timers
+
+Inputs are loaded and the outcome persisted in ONE write transaction; the AI is asked
+before it (network, outside any transaction) and only when `wants_ai_answer` says so.
+Every network action becomes a `conversation_actions` row and a `reception.deliver` job
+in that same transaction; actions that only touch our own records (a rating, a recall,
+a send failure) are applied right there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import TypeAdapter
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.accounts.models import KfAccount
+from kefu.ai import Answer, AnswerContext
+from kefu.ingest.models import Message
+from kefu.ingest.service import conversation_lock
+from kefu.jobs.queue import enqueue
+from kefu.logs import get_logger
+from kefu.reception import service
+from kefu.reception.core import (
+    INBOUND_ADAPTER,
+    AccountSettings,
+    Action,
+    ConversationState,
+    CustomerNonText,
+    CustomerText,
+    Decision,
+    EnterSession,
+    IdleCheck,
+    Inbound,
+    MarkRecalled,
+    OpeningReached,
+    Recall,
+    RecordRating,
+    RecordSendFailure,
+    SendFailed,
+    SendOnEvent,
+    ServicerMessage,
+    SessionStatusChange,
+    Transfer,
+    decide,
+    wants_ai_answer,
+)
+from kefu.reception.models import Conversation, ConversationAction, Rating, TimelineEntry
+from kefu.runtime import Runtime
+from kefu.wecom.payloads import ServicerStatusChangeEvent, SyncItem, TextContent
+
+log = get_logger(__name__)
+
+DELIVER_TASK = "reception.deliver"
+FEED_TASK = "reception.feed"
+TICK_TASK = "reception.tick"
+ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
+AI_ANSWER_TIMEOUT_S = 10.0
+TIMER_RETRY = timedelta(minutes=1)
+ORIGIN_CUSTOMER, ORIGIN_EVENT, ORIGIN_SERVICER = 3, 4, 5
+LOCAL_ACTIONS = (RecordRating, MarkRecalled, RecordSendFailure)
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _base36(number: int) -> str:
+    digits = ""
+    while True:
+        number, rest = divmod(number, 36)
+        digits = _BASE36[rest] + digits
+        if number == 0:
+            return digits
+
+
+def msgid_for(action_id: int, conversation_id: int) -> str:
+    """The msgid of an outbox row's send: stable across redos, unique in the account (≤ 32 chars)."""
+    return f"kefu{_base36(action_id)}x{_base36(conversation_id)}"
+
+
+# --- pulled items as decide() inputs ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServicerStatus:
+    """`servicer_status_change`: not a conversation's business; it updates the servicer's row."""
+
+    userid: str
+    status: int
+    stop_type: int | None
+
+
+def inbound_of(message: Message) -> Inbound | ServicerStatus | None:
+    """What a stored `sync_msg` item means to the reception engine (None: nothing to decide)."""
+    item = SyncItem.from_raw(message.payload)
+    at = message.send_time
+    if message.origin == ORIGIN_CUSTOMER:
+        if isinstance(item.content, TextContent):
+            return CustomerText(
+                msgid=message.msgid, text=item.content.content, menu_id=item.content.menu_id, sent_at=at
+            )
+        return CustomerNonText(msgid=message.msgid, msgtype=message.msgtype, sent_at=at)
+    if message.origin == ORIGIN_SERVICER:
+        servicer = message.servicer_userid or item.servicer_userid or ""
+        return ServicerMessage(msgid=message.msgid, servicer_userid=servicer, sent_at=at)
+    if message.origin != ORIGIN_EVENT or item.event is None:
+        return None
+    event, fields = item.event, item.event.model_dump()
+    match event.event_type:
+        case "enter_session":
+            return EnterSession(
+                msgid=message.msgid,
+                welcome_code=fields.get("welcome_code") or None,
+                scene=fields.get("scene"),
+                scene_param=fields.get("scene_param"),
+                sent_at=at,
+            )
+        case "session_status_change" if fields.get("change_type") in (1, 2, 3, 4):
+            return SessionStatusChange(
+                msgid=message.msgid,
+                change_type=fields["change_type"],
+                old_servicer_userid=fields.get("old_servicer_userid") or None,
+                new_servicer_userid=fields.get("new_servicer_userid") or None,
+                msg_code=fields.get("msg_code") or None,
+                sent_at=at,
+            )
+        case "msg_send_fail" if fields.get("fail_msgid"):
+            return SendFailed(
+                msgid=message.msgid, fail_msgid=fields["fail_msgid"], fail_type=fields.get("fail_type") or 0
+            )
+        case "user_recall_msg" | "servicer_recall_msg" if fields.get("recall_msgid"):
+            by: Literal["customer", "servicer"] = (
+                "customer" if event.event_type == "user_recall_msg" else "servicer"
+            )
+            return Recall(msgid=message.msgid, recall_msgid=fields["recall_msgid"], by=by)
+        case "servicer_status_change" if isinstance(event, ServicerStatusChangeEvent):
+            return ServicerStatus(event.servicer_userid, event.status, event.stop_type)
+    return None
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+
+async def load_settings(session: AsyncSession, account: KfAccount) -> AccountSettings:
+    from kefu.accounts.settings import load_account_settings
+
+    return await load_account_settings(session, account)
+
+
+async def ask_ai(rt: Runtime, account_id: int, question: str) -> Answer | None:
+    """The AI's answer, or None when it fails or is too slow (decide then says it is not sure)."""
+    from kefu.ai.store import provider_for_account
+
+    provider = await provider_for_account(rt, account_id)
+    try:
+        context = AnswerContext(account_id=account_id)
+        return await asyncio.wait_for(provider.answer(question, context), AI_ANSWER_TIMEOUT_S)
+    except Exception as exc:  # the AI is a guest: any failure of it becomes the not-sure reply
+        log.error("reception.ai_failed", account_id=account_id, error=f"{type(exc).__name__}: {exc}")
+        return None
+
+
+# --- the process job --------------------------------------------------------------------------
+
+
+async def process_message(rt: Runtime, message_id: int) -> None:
+    """Act on one stored message, exactly once (a redo finds it processed and stops).
+
+    Bootstrap history only updates the conversation record; a servicer's reception status
+    goes to their servicer row; everything else goes through decide().
+    """
+    async with rt.db.read() as session:
+        message = await session.get(Message, message_id)
+        if message is None or message.processed_at is not None:
+            return
+        inbound = None if message.bootstrap else inbound_of(message)
+        account = await session.get(KfAccount, message.account_id)
+        question = None
+        if isinstance(inbound, CustomerText) and account is not None and message.external_userid:
+            conversation = await service.find_conversation(session, account.id, message.external_userid)
+            settings = await load_settings(session, account)
+            if wants_ai_answer(service.state_of(conversation), inbound, settings, rt.clock.now()):
+                question = inbound.text
+    if question is not None and isinstance(inbound, CustomerText) and account is not None:
+        inbound = inbound.model_copy(update={"ai_answer": await ask_ai(rt, account.id, question)})
+
+    async with rt.db.write() as session:
+        message = await session.get(Message, message_id)
+        if message is None or message.processed_at is not None:
+            return
+        now = rt.clock.now()
+        message.processed_at = now
+        conversation = await service.note_message(session, message, now=now)
+        account = await session.get(KfAccount, message.account_id)
+        if account is None or inbound is None:
+            return
+        if isinstance(inbound, ServicerStatus):
+            from kefu.accounts.servicers import apply_servicer_status_event
+
+            await apply_servicer_status_event(
+                session, account.id, inbound.userid, inbound.status, inbound.stop_type or 0, now
+            )
+            return
+        if conversation is None:
+            return  # an event without a customer that concerns no conversation
+        await decide_and_apply(
+            session, conversation=conversation, account=account, inbound=inbound, now=now, message=message
+        )
+
+
+# --- deciding and persisting ------------------------------------------------------------------
+
+
+async def decide_and_apply(
+    session: AsyncSession,
+    *,
+    conversation: Conversation,
+    account: KfAccount,
+    inbound: Inbound,
+    now: datetime,
+    message: Message | None = None,
+) -> Decision:
+    """Run decide() on the conversation's stored mirror and persist everything it chose."""
+    settings = await load_settings(session, account)
+    state = service.state_of(conversation)
+    await service.settle_orphaned_actions(session, conversation.id, now=now)
+    loads = await service.servicer_loads(session, account, settings)
+    decision = decide(state, inbound, settings, loads, now)
+    if session.get_bind().dialect.name == "postgresql" and _routes_to_a_servicer(decision):
+        # Routing must be atomic against other processes: lock the people, count again, decide again.
+        loads = await service.servicer_loads(session, account, settings, for_update=True)
+        decision = decide(state, inbound, settings, loads, now)
+    await apply_decision(
+        session,
+        conversation=conversation,
+        account=account,
+        settings=settings,
+        decision=decision,
+        before=state,
+        now=now,
+        message=message,
+    )
+    # A timer that found nothing to do yet (e.g. opening reached while a transfer is on its way)
+    # must not be woken again at once: look again a little later.
+    not_before = now + TIMER_RETRY if isinstance(inbound, IdleCheck | OpeningReached) else now
+    await schedule_tick(session, conversation, now=now, not_before=not_before)
+    return decision
+
+
+def _routes_to_a_servicer(decision: Decision) -> bool:
+    return any(isinstance(a, Transfer) and a.target_state == 3 for a in decision.actions)
+
+
+async def apply_decision(
+    session: AsyncSession,
+    *,
+    conversation: Conversation,
+    account: KfAccount,
+    settings: AccountSettings,
+    decision: Decision,
+    before: ConversationState,
+    now: datetime,
+    message: Message | None = None,
+) -> None:
+    service.save_state(conversation, decision.state, settings, now=now)
+    for entry in decision.timeline:
+        session.add(
+            TimelineEntry(conversation_id=conversation.id, at=entry.at, kind=entry.kind, detail=entry.detail)
+        )
+    lock = conversation_lock(account.id, conversation.external_userid)
+    for action in decision.actions:
+        row = ConversationAction(
+            conversation_id=conversation.id,
+            kind=action.kind,
+            payload={"action": action.model_dump(mode="json")},
+            status="pending",
+            created_at=now,
+        )
+        session.add(row)
+        await session.flush()
+        if isinstance(action, LOCAL_ACTIONS):
+            await _apply_local(session, conversation, action, message=message, now=now)
+            row.status, row.finished_at = "done", now
+            continue
+        extra: dict[str, Any] = {}
+        if action.kind in ("send", "send_on_event"):
+            row.msgid = msgid_for(row.id, conversation.id)
+        if isinstance(action, Transfer) and action.target_state == 4 and before.last_activity_at:
+            # An idle end: the deliverer checks the customer stayed silent since (see delivery).
+            extra["idle_since"] = before.last_activity_at.isoformat()
+        deadline = action.deadline if isinstance(action, SendOnEvent) else None
+        job_id = await enqueue(
+            session, DELIVER_TASK, {"action_id": row.id}, now=now, lock=lock, deadline=deadline
+        )
+        row.payload = service.action_payload(row, job_id=job_id, **extra)
+
+
+async def _apply_local(
+    session: AsyncSession,
+    conversation: Conversation,
+    action: RecordRating | MarkRecalled | RecordSendFailure,
+    *,
+    message: Message | None,
+    now: datetime,
+) -> None:
+    if isinstance(action, RecordRating):
+        exists = await session.scalar(
+            select(Rating.id).where(
+                Rating.conversation_id == conversation.id, Rating.session_no == action.session_no
+            )
+        )
+        if exists is None:  # the first rating wins
+            session.add(
+                Rating(
+                    conversation_id=conversation.id,
+                    session_no=action.session_no,
+                    score=action.score,
+                    label=action.label,
+                    servicer_userid=action.servicer_userid,
+                    message_id=message.id if message is not None else None,
+                    created_at=now,
+                )
+            )
+        return
+    target = await session.scalar(
+        select(Message).where(Message.account_id == conversation.account_id, Message.msgid == action.msgid)
+    )
+    if isinstance(action, MarkRecalled):
+        if target is not None and target.recalled_at is None:
+            target.recalled_at = message.send_time if message is not None else now
+        return
+    if target is not None:
+        target.send_fail_type = action.fail_type
+    sent = await session.scalar(
+        select(ConversationAction).where(
+            ConversationAction.conversation_id == conversation.id, ConversationAction.msgid == action.msgid
+        )
+    )
+    if sent is not None:
+        sent.error = f"WeCom reported msg_send_fail fail_type {action.fail_type} after accepting it"
+
+
+async def schedule_tick(
+    session: AsyncSession, conversation: Conversation, *, now: datetime, not_before: datetime
+) -> None:
+    """Wake the conversation at its next timer (idle timeout, reception opening).
+
+    The tick job holds no conversation lock (a job waiting until later would block the
+    conversation's lock until then); when due it enqueues a feed job under the lock.
+    """
+    times = [t for t in (conversation.next_idle_check_at, conversation.next_opening_check_at) if t]
+    if not times:
+        return
+    due = max(min(times), not_before)
+    await enqueue(
+        session,
+        TICK_TASK,
+        {"conversation_id": conversation.id},
+        now=now,
+        run_at=due,
+        queueing_lock=f"tick:{conversation.id}:{int(due.timestamp())}",
+    )
+
+
+async def enqueue_feed(
+    session: AsyncSession,
+    conversation: Conversation,
+    account_id: int,
+    inbound: Inbound,
+    *,
+    now: datetime,
+    source_action_id: int | None = None,
+) -> None:
+    """Feed an outcome or timer into decide() again, as a job under the conversation's lock."""
+    args: dict[str, Any] = {
+        "conversation_id": conversation.id,
+        "inbound": INBOUND_ADAPTER.dump_python(inbound, mode="json"),
+        "source_action_id": source_action_id,
+    }
+    await enqueue(
+        session, FEED_TASK, args, now=now, lock=conversation_lock(account_id, conversation.external_userid)
+    )

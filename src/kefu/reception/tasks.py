@@ -1,0 +1,63 @@
+"""Jobs of the reception engine: deliver an action (kefu.reception.delivery), feed an outcome or a
+timer back into decide(), and the timer tick that wakes a conversation when it is due."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kefu.accounts.models import KfAccount
+from kefu.jobs.registry import task
+from kefu.reception import delivery  # noqa: F401 — registers reception.deliver
+from kefu.reception.core import INBOUND_ADAPTER, IdleCheck, Inbound, OpeningReached
+from kefu.reception.models import Conversation, ConversationAction
+from kefu.reception.service import action_payload
+from kefu.reception.shell import FEED_TASK, TICK_TASK, decide_and_apply, enqueue_feed
+from kefu.runtime import Runtime
+
+
+@task(FEED_TASK, max_attempts=10)
+async def feed(
+    rt: Runtime, *, conversation_id: int, inbound: dict[str, Any], source_action_id: int | None = None
+) -> None:
+    """decide() on an outcome of Kefu's own action (or a timer), under the conversation's lock.
+
+    An outcome is fed once: its source action is marked in the same transaction, so a redo
+    of this job after a crash finds it fed and stops.
+    """
+    parsed = INBOUND_ADAPTER.validate_python(inbound)
+    async with rt.db.write() as session:
+        conversation = await session.get(Conversation, conversation_id)
+        if conversation is None:
+            return
+        if source_action_id is not None:
+            source = await session.get(ConversationAction, source_action_id)
+            if source is not None:
+                if (source.payload or {}).get("fed"):
+                    return
+                source.payload = action_payload(source, fed=True)
+        account = await session.get(KfAccount, conversation.account_id)
+        if account is None:
+            return
+        await decide_and_apply(
+            session, conversation=conversation, account=account, inbound=parsed, now=rt.clock.now()
+        )
+
+
+@task(TICK_TASK, max_attempts=10)
+async def tick(rt: Runtime, *, conversation_id: int) -> None:
+    """A conversation's timer came due: feed IdleCheck / OpeningReached under its lock.
+
+    A tick whose time moved on (the customer wrote, the session changed) finds nothing due.
+    """
+    async with rt.db.write() as session:
+        conversation = await session.get(Conversation, conversation_id)
+        if conversation is None:
+            return
+        now = rt.clock.now()
+        due: list[Inbound] = []
+        if conversation.next_idle_check_at is not None and conversation.next_idle_check_at <= now:
+            due.append(IdleCheck())
+        if conversation.next_opening_check_at is not None and conversation.next_opening_check_at <= now:
+            due.append(OpeningReached())
+        for inbound in due:
+            await enqueue_feed(session, conversation, conversation.account_id, inbound, now=now)

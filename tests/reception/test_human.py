@@ -1,0 +1,71 @@
+"""Human-only reception through the simulator: transfer, the pool and its notice, a servicer
+taking and ending the session in the app, the ending + survey menu, and a rating click."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.reception.conftest import MESSAGES_ON, POOL_NOTICE, WorldFactory, texts_of
+
+pytestmark = [pytest.mark.db, pytest.mark.e2e]
+
+HUMAN_ONLY = {"reception": {"mode": "human_only"}}
+
+
+async def test_human_only_first_message_goes_to_a_servicer(make_world: WorldFactory) -> None:
+    world = await make_world(settings=HUMAN_ONLY, servicers=["alice"])
+    world.says("你好，我想咨询一下")
+    await world.settle()
+    session = world.session()
+    assert (session["state"], session["servicer_userid"]) == (3, "alice")
+    assert world.inbox() == []  # no AI in human-only mode; the taken notice is off by default
+    conversation = await world.conversation()
+    assert (conversation.wecom_state, conversation.owner, conversation.servicer_userid) == (
+        3,
+        "servicer",
+        "alice",
+    )
+
+
+async def test_everyone_off_duty_queues_the_customer_with_the_pool_notice(make_world: WorldFactory) -> None:
+    world = await make_world(settings={**HUMAN_ONLY, "queue": POOL_NOTICE}, servicers=["alice"])
+    world.sim.control(
+        "POST", f"corps/{world.corp['corpid']}/members/alice/reception", {"status": 2, "stop_type": 0}
+    )
+    world.says("人工客服在吗")
+    await world.settle()
+    assert world.session()["state"] == 2
+    [notice] = world.inbox()
+    assert notice["source"] == "send_msg_on_event" and notice["code_kind"] == "pool"
+    assert texts_of(notice) == "正在为您排队，您前面还有 0 位"
+    assert (await world.conversation()).owner == "pool"
+
+
+async def test_a_servicer_ends_in_the_app_then_one_ending_survey_menu_and_a_rating_click(
+    make_world: WorldFactory,
+) -> None:
+    world = await make_world(settings={**HUMAN_ONLY, "messages": MESSAGES_ON}, servicers=["alice"])
+    world.says("我的洗衣机坏了")
+    await world.settle()
+    assert world.session()["state"] == 3
+    world.servicer("reply", "alice", msgtype="text", text={"content": "您好，我来帮您看看"})
+    world.servicer("end", "alice")
+    await world.settle()
+
+    [menu] = [m for m in world.inbox() if m["source"] == "send_msg_on_event"]
+    assert menu["code_kind"] == "ending" and menu["msgtype"] == "msgmenu"
+    assert texts_of(menu) == "本次服务已结束，感谢您的咨询 | 满意 | 一般 | 不满意 | 请为本次服务评分"
+    conversation = await world.conversation()
+    assert (conversation.wecom_state, conversation.session_no) == (4, 1)
+
+    ratings = [item["click"]["id"] for item in menu["body"]["list"]]
+    world.clicks(menu["msgid"], ratings[0])
+    world.clicks(menu["msgid"], ratings[2])  # a second click: the first rating wins
+    await world.settle()
+
+    rated = await world.ratings()
+    assert [(r.session_no, r.score, r.label, r.servicer_userid) for r in rated] == [(1, 100, "满意", "alice")]
+    after = [m for m in world.inbox() if m["seq"] > menu["seq"]]
+    assert [texts_of(m) for m in after] == ["感谢您的评价！"]  # thanked once, nothing else
+    assert world.session()["state"] == 1  # the reopened session was not routed to anyone
+    assert (await world.conversation()).state["session_kind"] == "rating_only"
