@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from kefu.accounts.cli import connections_app
+from kefu.accounts.kf_cli import accounts_app
+from kefu.ai.cli import kb_app
 from kefu.api.cli import tokens_app
 from kefu.config.cli import config_app
 from kefu.demo import demo_command
@@ -16,6 +18,8 @@ app = typer.Typer(help="Kefu: a self-hosted hub for WeCom 微信客服.", no_arg
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(connections_app, name="connections")
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(kb_app, name="kb")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(config_app, name="config")
 app.add_typer(jobs_app, name="jobs")

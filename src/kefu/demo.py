@@ -39,6 +39,7 @@ from kefu.accounts.service import (
     recheck_connection,
     update_connection,
 )
+from kefu.ai.store import import_demo_knowledge
 from kefu.app import create_app
 from kefu.clock import Clock
 from kefu.db import migrate
@@ -165,6 +166,7 @@ async def connect_kefu(settings: Settings, clock: Clock, keys: DemoKeys) -> int:
         try:
             if existing is None:
                 connection, _check = await create_connection(rt, name=CONNECTION_NAME, **credentials)
+                await import_demo_knowledge(rt, keys.open_kfid)  # the demo account's AI answers from it
                 return connection.id
             # Same values: nothing changes. A replaced demo.json: the connection follows it.
             await update_connection(rt, existing.id, **credentials)
@@ -181,6 +183,7 @@ async def connect_kefu(settings: Settings, clock: Clock, keys: DemoKeys) -> int:
                 .where(KfAccount.connection_id == connection.id)
                 .values(sync_cursor=None, sync_token=None, sync_token_expires_at=None)
             )
+        await import_demo_knowledge(rt, keys.open_kfid)  # when it has none (an admin's edits stay)
         return connection.id
     finally:
         await rt.close()

@@ -42,37 +42,47 @@ def _env(*names: str, secret: str = "s3cret") -> dict[str, str]:
     return env
 
 
+def _connections_of_example(tmp_path: Path) -> Path:
+    """The example's connections section alone: it applies offline (accounts need WeCom)."""
+    path = tmp_path / "connections.yaml"
+    path.write_text(EXAMPLE.read_text(encoding="utf-8").split("\nai:")[0] + "\n", encoding="utf-8")
+    return path
+
+
 async def _connections(rt: Runtime) -> dict[str, Connection]:
     async with rt.db.read() as s:
         return {c.name: c for c in await service.list_connections(s)}
 
 
-async def test_the_example_applies_offline_then_reports_unchanged(rt: Runtime) -> None:
-    first = await apply_config(rt, load_config(EXAMPLE, ENV))
+async def test_the_example_connections_apply_offline_then_report_unchanged(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    example = _connections_of_example(tmp_path)
+    first = await apply_config(rt, load_config(example, ENV))
 
     assert [c.describe() for c in first.changes] == ["connections.qinghe: create"]
     assert first.summary().endswith("applied (1 created)")
-    assert any("sections ai, accounts, knowledge_base are valid but NOT applied" in w for w in first.warnings)
     assert any("saved, but the check against WeCom failed: WeCom unreachable" in w for w in first.warnings)
     stored = (await _connections(rt))["qinghe"]
     assert stored.last_check_ok is False and stored.corp_id == "ww0123456789abcdef"
     assert service.load_connection_secrets(rt, stored).aes_key == AES
 
     rt.clock.advance(60)
-    second = await apply_config(rt, load_config(EXAMPLE, ENV))
+    second = await apply_config(rt, load_config(example, ENV))
     assert [c.action for c in second.changes] == ["unchanged"]
     assert second.summary().endswith("unchanged (the database already matches the file)")
     assert (await _connections(rt))["qinghe"].updated_at == stored.updated_at  # nothing was written
 
 
 async def test_apply_checks_new_credentials_and_adopts_the_accounts(
-    rt: Runtime, simulator: SimulatorServer
+    rt: Runtime, simulator: SimulatorServer, tmp_path: Path
 ) -> None:
+    example = _connections_of_example(tmp_path)
     rt.settings.wecom_api_base = simulator.url
     simulator.control("POST", "corps", json={"corpid": "ww0123456789abcdef", "secret": "s3cret"})
     account = simulator.control("POST", "corps/ww0123456789abcdef/accounts", json={"name": "青禾家电售后"})
 
-    report = await apply_config(rt, load_config(EXAMPLE, ENV))
+    report = await apply_config(rt, load_config(example, ENV))
 
     assert report.notes == [
         "connections.qinghe: Connected. This app may manage 1 account(s): "
@@ -82,7 +92,7 @@ async def test_apply_checks_new_credentials_and_adopts_the_accounts(
         assert [a.name for a in (await s.scalars(select(KfAccount))).all()] == ["青禾家电售后"]
 
     # A changed secret variable updates (and re-checks) only that connection.
-    changed = await apply_config(rt, load_config(EXAMPLE, ENV | {"QINGHE_KF_SECRET": "rotated"}))
+    changed = await apply_config(rt, load_config(example, ENV | {"QINGHE_KF_SECRET": "rotated"}))
     assert [c.describe() for c in changed.changes] == ["connections.qinghe: update (secret)"]
     assert any("Wrong secret" in w for w in changed.warnings)
     stored = (await _connections(rt))["qinghe"]
@@ -172,16 +182,22 @@ async def test_export_round_trip(rt: Runtime, tmp_path: Path) -> None:
 async def test_cli_apply_dry_run_export(rt: Runtime, acli: ACliFn, tmp_path: Path) -> None:
     dry = await acli("config", "apply", str(EXAMPLE), "--dry-run", env=ENV)
     assert dry.exit_code == 0, dry.output
+    kfid = "wkAJ2GCAAASSm4_FhToWMFea0xAFfd3Q"
     assert dry.stdout.splitlines() == [
         "connections.qinghe: create",
-        f"{EXAMPLE}: dry run, nothing was changed (1 to create)",
+        "ai.ai: update (openai)",
+        f"accounts.qinghe/{kfid}: create (adopt)",
+        f"knowledge_base.qinghe/{kfid}: create (8 entries)",
+        f"{EXAMPLE}: dry run, nothing was changed (3 to create, 1 to update)",
     ]
-    assert "are valid but NOT applied" in dry.stderr
+    offline = await acli("config", "apply", str(EXAMPLE), env=ENV)  # its accounts need WeCom
+    assert offline.exit_code == 2 and "Nothing was changed in Kefu's database" in offline.stderr
 
-    applied = await acli("config", "apply", str(EXAMPLE), env=ENV)
+    example = str(_connections_of_example(tmp_path))
+    applied = await acli("config", "apply", example, env=ENV)
     assert applied.exit_code == 0 and applied.stdout.endswith("applied (1 created)\n")
     assert "warning: connections.qinghe: saved, but the check against WeCom failed" in applied.stderr
-    again = await acli("config", "apply", str(EXAMPLE), env=ENV)
+    again = await acli("config", "apply", example, env=ENV)
     assert again.stdout.splitlines()[-1].endswith("unchanged (the database already matches the file)")
 
     out = tmp_path / "out.yaml"

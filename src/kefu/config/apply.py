@@ -9,9 +9,8 @@ One applier per top-level section. Each one:
 - `apply(rt, session, loaded, changes)` writes, inside the one transaction of the run.
 
 The run plans every section, then prepares, then opens ONE write transaction that
-re-plans (refusing if the database moved meanwhile) and applies every section.
-This version applies `connections`; `ai`, `accounts` and `knowledge_base` are
-validated in full and reported as not applied.
+re-plans (refusing if the database moved meanwhile) and applies every section, in
+order: `connections`, `ai`, `accounts` (their WeCom calls in `prepare`), `knowledge_base`.
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ class Change:
 
     def describe(self) -> str:
         what = {
-            "create": "create",
+            "create": f"create ({', '.join(self.fields)})" if self.fields else "create",
             "update": f"update ({', '.join(self.fields)})",
             "unchanged": "unchanged",
             "remove": "remove (not in the file; --prune)",
@@ -88,19 +87,12 @@ class SectionApplier(Protocol):
 
 def make_appliers() -> list[SectionApplier]:
     """A fresh applier per section for one run (they keep what `prepare` learned)."""
+    from kefu.config.accounts import AccountsApplier
+    from kefu.config.ai import AIApplier
     from kefu.config.connections import ConnectionsApplier
+    from kefu.config.knowledge import KnowledgeBaseApplier
 
-    return [ConnectionsApplier()]
-
-
-def unapplied_warning(loaded: LoadedConfig) -> str | None:
-    sections = loaded.config.unapplied_sections
-    if not sections:
-        return None
-    return (
-        f"{loaded.file}: sections {', '.join(sections)} are valid but NOT applied by this version of "
-        "Kefu (only connections are); nothing of them was changed"
-    )
+    return [ConnectionsApplier(), AIApplier(), AccountsApplier(), KnowledgeBaseApplier()]
 
 
 async def check_references(session: AsyncSession, loaded: LoadedConfig) -> None:
@@ -133,8 +125,6 @@ async def apply_config(
         await check_references(session, loaded)
         plans = {a.section: await a.plan(rt, session, loaded, prune=prune) for a in appliers}
     report.changes = [c for a in appliers for c in plans[a.section]]
-    if warning := unapplied_warning(loaded):
-        report.warnings.append(warning)
     if announce is not None:
         announce(report)
     if dry_run or not report.pending:

@@ -57,8 +57,10 @@ def apply(
 def export(
     out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
 ) -> None:
-    """Write the current configuration as a file (secrets as ${VAR} placeholders)."""
-    text = run_with_runtime(export_config)
+    """Write the current configuration as a file (secrets as ${VAR} placeholders); with --out,
+    the accounts' knowledge bases go beside it as kb/*.csv."""
+    out_dir = out.resolve().parent if out is not None else None
+    text = run_with_runtime(lambda rt: export_config(rt, out_dir=out_dir))
     if out is None:
         typer.echo(text, nl=False)
         return

@@ -7,12 +7,14 @@ and applying the file with those variables unset keeps the stored values.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from kefu.accounts import service
 from kefu.accounts.models import Connection
+from kefu.config.export_accounts import API_KEY_VARIABLE, accounts_documents, ai_document
 from kefu.config.schema import SCHEMA_VERSION
 from kefu.runtime import Runtime
 
@@ -40,15 +42,25 @@ def connection_entry(connection: Connection, stem: str) -> dict[str, Any]:
     return entry
 
 
-async def export_config(rt: Runtime) -> str:
+async def export_config(rt: Runtime, *, out_dir: Path | None = None) -> str:
+    """The database as a config file; `out_dir` (where the file goes) also receives the
+    accounts' knowledge bases as CSV files under kb/ (see config/export_accounts.py)."""
     async with rt.db.read() as session:
         connections = await service.list_connections(session)
+        ai = await ai_document(session)
+        accounts = await accounts_documents(session, connections, out_dir)
     stems = _stems(connections)
-    document = {
+    document: dict[str, Any] = {
         "version": SCHEMA_VERSION,
         "connections": [connection_entry(c, stems[c.id]) for c in connections],
     }
+    if ai is not None:
+        document["ai"] = ai
+    if accounts:
+        document["accounts"] = accounts
     variables = [f"{stems[c.id]}_{s}" for c in connections for s in PLACEHOLDER_SUFFIXES.values()]
+    if ai is not None and ai.get("openai") and ai["openai"].get("api_key"):
+        variables.append(API_KEY_VARIABLE)
     header = [
         f"# Kefu configuration, schema version {SCHEMA_VERSION} (docs/configuration.md), "
         "exported by `kefu config export`.",
@@ -57,5 +69,9 @@ async def export_config(rt: Runtime) -> str:
     ]
     if variables:
         header.append(f"# Variables: {', '.join(variables)}")
+    if accounts and out_dir is None:
+        header.append(
+            "# Knowledge bases are exported as CSV beside the file with --out (left out here: kept)."
+        )
     body = yaml.safe_dump(document, allow_unicode=True, sort_keys=False, default_flow_style=False)
     return "\n".join(header) + "\n\n" + body

@@ -178,6 +178,11 @@ def _line(path: PathKey, lines: dict[PathKey, int]) -> int | None:
     return None
 
 
+def validation_problems(exc: ValidationError, prefix: PathKey = ()) -> list[Problem]:
+    """Pydantic's errors as `PATH: reason` problems (no lines): for values given outside a file."""
+    return [_problem({**err, "loc": (*prefix, *err["loc"])}, {}) for err in exc.errors()]
+
+
 def _problem(err: Any, lines: dict[PathKey, int]) -> Problem:
     loc: PathKey = tuple(err["loc"])
     kind = err["type"]

@@ -7,13 +7,10 @@ one needs a new version.
 
 from __future__ import annotations
 
-import itertools
 import re
 import string
 from dataclasses import dataclass
-from datetime import date
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, model_validator
 
@@ -25,6 +22,9 @@ from kefu.accounts.schemas import (
     check_encoding_aes_key,
     check_secret,
 )
+from kefu.ai.builtin import DEFAULT_NOT_SURE_TEXT, DEFAULT_THRESHOLD
+from kefu.ai.phrasing import PhraseBook
+from kefu.hours.schema import DEFAULT_TIMEZONE, HoursSettings, TimeZoneName
 
 SCHEMA_VERSION = 1
 TEXT_MAX_BYTES = 2048  # a WeCom text message (wecom-kf-api.md §5.2)
@@ -72,54 +72,6 @@ def _utf8_at_most(limit: int, what: str) -> Any:
 
 MessageText = Annotated[str, _utf8_at_most(TEXT_MAX_BYTES, "the text")]
 ButtonText = Annotated[str, Field(min_length=1), _utf8_at_most(BUTTON_MAX_BYTES, "the button text")]
-
-# --- periods -----------------------------------------------------------------------------
-
-_PERIOD = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
-
-
-def _minutes(hh: str, mm: str, *, end: bool) -> int:
-    h, m = int(hh), int(mm)
-    if (h, m) == (24, 0) and end:
-        return 24 * 60
-    if h > 23 or m > 59:
-        raise ValueError(f"{hh}:{mm} is not a time of day (00:00-23:59; 24:00 only as an end)")
-    return h * 60 + m
-
-
-def parse_period(text: str) -> tuple[int, int]:
-    """'09:00-12:00' → (540, 720) minutes of the day; raises ValueError in words."""
-    match = _PERIOD.match(text.strip()) if isinstance(text, str) else None
-    if not match:
-        raise ValueError(f'period "{text}" must look like "09:00-12:00" (HH:MM-HH:MM, 24-hour)')
-    start = _minutes(match[1], match[2], end=False)
-    stop = _minutes(match[3], match[4], end=True)
-    if stop == start:
-        raise ValueError(f'period "{text}" is empty (it ends when it starts); all day is "00:00-24:00"')
-    if stop < start:
-        raise ValueError(
-            f'period "{text}" ends before it starts; a period cannot cross midnight: split it into '
-            f'"{match[1]}:{match[2]}-24:00" on this day and "00:00-{match[3]}:{match[4]}" on the next'
-        )
-    return start, stop
-
-
-def _check_periods(periods: list[str]) -> list[str]:
-    spans = sorted((parse_period(p), p) for p in periods)
-    for (first, a), (second, b) in itertools.pairwise(spans):
-        if second[0] < first[1]:
-            raise ValueError(f'periods "{a}" and "{b}" overlap')
-    return periods
-
-
-def _period(text: str) -> str:
-    parse_period(text)
-    return text
-
-
-Period = Annotated[str, AfterValidator(_period)]
-Periods = Annotated[list[Period], AfterValidator(_check_periods)]
-WORKDAY = ["09:00-18:00"]
 
 # --- messages ----------------------------------------------------------------------------
 
@@ -186,16 +138,33 @@ class OpenAISettings(Strict):
     timeout_s: float = Field(8, gt=0, le=120)
 
 
+def _phrases(value: dict[str, list[str]]) -> dict[str, list[str]]:
+    PhraseBook(value)  # unknown intents, bad placeholders and empty lists are refused in words
+    return value
+
+
 class AISettings(Strict):
-    provider: Literal["builtin", "openai"] = "builtin"
+    """The `ai:` section (a GlobalSetting 'ai', versioned). `none` means no AI service:
+    then only human_only accounts are allowed."""
+
+    provider: Literal["builtin", "openai", "none"] = "builtin"
     openai: OpenAISettings | None = None
-    not_sure_text: MessageText = "这个问题我暂时无法回答，您可以换个说法，或点击下方按钮联系人工客服。"
+    not_sure_text: MessageText = DEFAULT_NOT_SURE_TEXT
+    # The built-in knowledge base answers at or above this confidence (0…1), else "not sure".
+    threshold: float = Field(default=DEFAULT_THRESHOLD, ge=0.0, le=1.0)
+    # intent → the admin's own wordings for AI phrasing (kefu.ai.phrasing.INTENTS); unset = defaults.
+    phrases: Annotated[dict[str, list[str]], AfterValidator(_phrases)] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _openai_needs_settings(self) -> AISettings:
         if self.provider == "openai" and self.openai is None:
             raise ValueError("provider openai needs the openai: {base_url, model, api_key} settings")
         return self
+
+    @property
+    def configured(self) -> bool:
+        """Whether the AI modes may be used (the built-in knowledge base counts)."""
+        return self.provider != "none"
 
 
 # --- accounts ----------------------------------------------------------------------------
@@ -235,39 +204,6 @@ class Reception(Strict):
     button_transfer: ButtonTransfer = Field(default_factory=ButtonTransfer)
     not_sure_streak: NotSureStreak = Field(default_factory=NotSureStreak)
     non_text_reply: MessageSetting = _message("fixed", "暂时只能识别文字，请用文字描述")
-
-
-class Weekly(Strict):
-    """Periods per weekday; a day left out (or []) is closed."""
-
-    mon: Periods = Field(default_factory=list)
-    tue: Periods = Field(default_factory=list)
-    wed: Periods = Field(default_factory=list)
-    thu: Periods = Field(default_factory=list)
-    fri: Periods = Field(default_factory=list)
-    sat: Periods = Field(default_factory=list)
-    sun: Periods = Field(default_factory=list)
-
-
-def _office_week() -> Weekly:
-    return Weekly(mon=WORKDAY, tue=WORKDAY, wed=WORKDAY, thu=WORKDAY, fri=WORKDAY)
-
-
-class Hours(Strict):
-    weekly: Weekly = Field(default_factory=_office_week)
-    statutory_holidays: bool = True
-    adjusted_workday: Periods = Field(default_factory=lambda: list(WORKDAY))
-    closed_dates: list[date] = Field(default_factory=list)
-    extra_working_dates: list[date] = Field(default_factory=list)
-    off_hours_message: MessageSetting = _message()
-    wait_for_opening: bool = True
-
-    @model_validator(mode="after")
-    def _dates_disjoint(self) -> Hours:
-        both = sorted(set(self.closed_dates) & set(self.extra_working_dates))
-        if both:
-            raise ValueError(f"{', '.join(map(str, both))} is both a closed date and an extra working date")
-        return self
 
 
 def _position_only(setting: MessageSetting) -> MessageSetting:
@@ -318,35 +254,54 @@ class Session(Strict):
     ai_idle_timeout_minutes: int | None = Field(None, ge=1)
 
 
-def _timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)") from exc
-    return value
+class AccountSettingsData(Strict):
+    """An account's settings as stored on `KfAccount.settings` (versioned): the config file's
+    account entry minus its identity (connection, open_kfid, name, avatar, enabled, servicers,
+    knowledge_base). The reception core reads them through `AccountSettings.from_config`."""
 
-
-class Account(Strict):
-    connection: str = Field(min_length=1)
-    open_kfid: str | None = Field(None, min_length=1, max_length=64)
-    name: str | None = Field(None, min_length=1, max_length=16)
-    avatar: str | None = None
-    enabled: bool = True
-    timezone: Annotated[str, AfterValidator(_timezone)] = "Asia/Shanghai"
-    servicers: list[Servicer] = Field(default_factory=list)
+    timezone: TimeZoneName = DEFAULT_TIMEZONE
     reception: Reception = Field(default_factory=Reception)
-    hours: Hours = Field(default_factory=Hours)
+    hours: HoursSettings = Field(default_factory=HoursSettings)
     queue: Queue = Field(default_factory=Queue)
     routing: Routing = Field(default_factory=Routing)
     messages: Messages = Field(default_factory=Messages)
     session: Session = Field(default_factory=Session)
-    knowledge_base: str | None = None
+
+    @model_validator(mode="after")
+    def _dates_disjoint(self) -> AccountSettingsData:
+        both = sorted(set(self.hours.closed_dates) & set(self.hours.extra_working_dates))
+        if both:
+            raise ValueError(
+                f"hours: {', '.join(map(str, both))} is both a closed date and an extra working date"
+            )
+        return self
+
+    def check_ai(self, ai: AISettings) -> None:
+        """Raise ValueError when the reception mode needs an AI that is not configured."""
+        if self.reception.mode != "human_only" and not ai.configured:
+            raise ValueError(
+                f"reception mode {self.reception.mode} needs an AI service, but ai.provider is none: "
+                "choose human_only, or set ai.provider to builtin (the knowledge base) or openai"
+            )
+
+
+SETTINGS_KEYS = tuple(AccountSettingsData.model_fields)
+
+
+class Account(AccountSettingsData):
+    connection: str = Field(min_length=1)
+    open_kfid: str | None = Field(None, min_length=1, max_length=64)
+    name: str | None = Field(None, min_length=1, max_length=16)
+    avatar: str | None = None  # a path relative to the file; not given: keep (a new account: default)
+    enabled: bool = True
+    servicers: list[Servicer] | None = None  # not given: leave the list as it is
+    knowledge_base: str | None = None  # not given: leave the knowledge base as it is
 
     @model_validator(mode="after")
     def _identity(self) -> Account:
-        if self.open_kfid is None and (self.name is None or self.avatar is None):
-            raise ValueError("give open_kfid to adopt an existing account, or name and avatar to create one")
-        userids = [s.userid for s in self.servicers]
+        if self.open_kfid is None and self.name is None:
+            raise ValueError("give open_kfid to adopt an existing account, or a name to create one")
+        userids = [s.userid for s in self.servicers or []]
         repeated = sorted({u for u in userids if userids.count(u) > 1})
         if repeated:
             raise ValueError(f"servicer {repeated[0]} is listed more than once")
@@ -355,6 +310,9 @@ class Account(Strict):
     @property
     def key(self) -> str:
         return f"{self.connection}/{self.open_kfid or self.name}"
+
+    def settings_data(self) -> AccountSettingsData:
+        return AccountSettingsData.model_validate(self.model_dump(include=set(SETTINGS_KEYS)))
 
 
 class ConnectionEntry(Strict):
@@ -381,11 +339,3 @@ class KefuConfig(Strict):
                 f"got {data.get('version')!r}"
             )
         return data
-
-    @property
-    def unapplied_sections(self) -> list[str]:
-        """Sections this version validates but does not apply yet (see config/apply.py)."""
-        present = [name for name in ("ai", "accounts") if name in self.model_fields_set]
-        if any(a.knowledge_base for a in self.accounts):
-            present.append("knowledge_base")
-        return present

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from kefu.config.schema import Account, AISettings, Hours
+from kefu.config.schema import Account, AISettings
 from kefu.hours import HoursSettings
 from kefu.reception.core import (
     INBOUND_ADAPTER,
@@ -154,7 +154,8 @@ def test_settings_from_config_reuse_the_config_models() -> None:
 
 
 def test_hours_conversion_accepts_either_model_and_keeps_fixed_texts() -> None:
-    config_hours = Hours.model_validate({"off_hours_message": {"mode": "fixed", "text": "休息中"}})
+    # The config file's `hours:` is HoursSettings itself now; a dict of it converts the same way.
+    config_hours = {"off_hours_message": {"mode": "fixed", "text": "休息中"}}
     converted = hours_settings(config_hours)
     assert converted.off_hours_message.text == "休息中"
     assert hours_settings(converted) is converted

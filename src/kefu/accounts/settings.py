@@ -1,0 +1,234 @@
+"""An account's settings and the global `ai:` section: load, validate, save — every change versioned.
+
+An account's settings live on `KfAccount.settings` as the JSON of the config file's account
+entry minus its identity (`AccountSettingsData`, defaults filled); `settings_version`
+counts the changes and each change is a `SettingsVersion` row (scope `account:{id}`) with
+who, when, through what, and the whole new value. The `ai:` section is the
+`GlobalSetting('ai')`, versioned the same way under scope `ai`; its API key is sealed.
+
+A save that does not change the value writes nothing (no version), so applying the same
+config file twice leaves no trace. These helpers take the caller's session and never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.accounts.models import Connection, GlobalSetting, KfAccount, SettingsVersion
+from kefu.accounts.secrets import SecretBox, SecretDecryptError
+from kefu.config.loader import validation_problems
+from kefu.config.schema import Account, AccountSettingsData, AISettings, UnsetVar
+from kefu.errors import Invalid, NotFound
+from kefu.reception.core.settings import AccountSettings
+
+Source = Literal["console", "config", "api", "cli"]
+AI_KEY = "ai"
+AI_SCOPE = "ai"
+_SEALED_API_KEY = "openai_api_key_sealed"  # beside the section in GlobalSetting.data, never in clear
+
+
+class SettingsInvalid(Invalid):
+    """Settings that cannot be saved; `problems` are `path: reason` lines, all of them at once."""
+
+    code = "invalid_settings"
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def account_scope(account_id: int) -> str:
+    return f"account:{account_id}"
+
+
+# --- account settings ----------------------------------------------------------------------
+
+
+def stored_settings(account: KfAccount) -> AccountSettingsData:
+    """The account's settings with defaults filled (an account never saved has the defaults)."""
+    return AccountSettingsData.model_validate(account.settings or {})
+
+
+def validate_settings(
+    data: Mapping[str, Any] | AccountSettingsData, *, ai: AISettings
+) -> AccountSettingsData:
+    """Parse and check settings, or raise SettingsInvalid naming each bad path and why.
+
+    Besides each key's own rules: an AI mode needs an AI service (ai.provider not `none`)."""
+    try:
+        parsed = data if isinstance(data, AccountSettingsData) else AccountSettingsData.model_validate(data)
+    except ValidationError as exc:
+        raise SettingsInvalid(
+            [f"{p.path}: {p.reason}" if p.path else p.reason for p in validation_problems(exc)]
+        ) from exc
+    try:
+        parsed.check_ai(ai)
+    except ValueError as exc:
+        raise SettingsInvalid([f"reception.mode: {exc}"]) from exc
+    return parsed
+
+
+def settings_json(data: AccountSettingsData) -> dict[str, Any]:
+    return data.model_dump(mode="json")
+
+
+async def get_account(session: AsyncSession, account_id: int) -> KfAccount:
+    account = await session.get(KfAccount, account_id)
+    if account is None:
+        raise NotFound(f"no account with id {account_id}")
+    return account
+
+
+async def load_account_settings(session: AsyncSession, account: KfAccount | int) -> AccountSettings:
+    """What the reception core needs about an account: its stored settings, `enabled`, and the
+    AI's "not sure" text, as `AccountSettings` (through `AccountSettings.from_config`)."""
+    row = account if isinstance(account, KfAccount) else await get_account(session, account)
+    connection_name = await session.scalar(select(Connection.name).where(Connection.id == row.connection_id))
+    entry = Account.model_validate(
+        {
+            **settings_json(stored_settings(row)),
+            "connection": connection_name or str(row.connection_id),
+            "open_kfid": row.open_kfid,
+            "enabled": row.enabled,
+        }
+    )
+    return AccountSettings.from_config(entry, await load_ai_settings(session))
+
+
+async def save_account_settings(
+    session: AsyncSession,
+    account: KfAccount,
+    data: Mapping[str, Any] | AccountSettingsData,
+    *,
+    changed_by: str,
+    source: Source,
+    now: datetime,
+    ai: AISettings | None = None,
+) -> SettingsVersion | None:
+    """Validate and store; a new `SettingsVersion` only when the value changed (else None).
+
+    `ai` is the AI section to check the mode against (default: the stored one). The account
+    row is re-read under a row lock (PostgreSQL) so two writers cannot both take version N+1.
+    """
+    parsed = validate_settings(data, ai=ai or await load_ai_settings(session))
+    locked = await session.get(KfAccount, account.id, with_for_update=True, populate_existing=True)
+    if locked is None:
+        raise NotFound(f"no account with id {account.id}")
+    value = settings_json(parsed)
+    if value == settings_json(stored_settings(locked)):
+        return None  # (an account never saved has the defaults in effect: nothing to record)
+    locked.settings = value
+    locked.settings_version += 1
+    locked.updated_at = now
+    version = SettingsVersion(
+        scope=account_scope(locked.id),
+        version=locked.settings_version,
+        data=value,
+        changed_by=changed_by[:64],
+        source=source,
+        changed_at=now,
+    )
+    session.add(version)
+    await session.flush()
+    return version
+
+
+async def list_versions(session: AsyncSession, scope: str) -> list[SettingsVersion]:
+    """Every recorded change of a scope, newest first."""
+    query = (
+        select(SettingsVersion).where(SettingsVersion.scope == scope).order_by(SettingsVersion.version.desc())
+    )
+    return list((await session.scalars(query)).all())
+
+
+# --- the ai: section -----------------------------------------------------------------------
+
+
+def ai_from_stored(data: Mapping[str, Any] | None, secrets: SecretBox | None = None) -> AISettings:
+    """The stored section; the API key is opened only when `secrets` is given (else None)."""
+    if not data:
+        return AISettings()
+    values = {k: v for k, v in data.items() if k != _SEALED_API_KEY}
+    sealed = data.get(_SEALED_API_KEY)
+    if values.get("openai") is not None:
+        api_key = None
+        if sealed and secrets is not None:
+            try:
+                api_key = secrets.open(sealed)
+            except SecretDecryptError:
+                api_key = None  # sealed under an older KEFU_SECRET_KEY: a given value replaces it
+        values["openai"] = {**values["openai"], "api_key": api_key}
+    return AISettings.model_validate(values)
+
+
+def has_stored_api_key(data: Mapping[str, Any] | None) -> bool:
+    return bool(data and data.get(_SEALED_API_KEY))
+
+
+async def load_ai_settings(session: AsyncSession, secrets: SecretBox | None = None) -> AISettings:
+    row = await session.get(GlobalSetting, AI_KEY)
+    return ai_from_stored(row.data if row else None, secrets)
+
+
+def with_stored_api_key(wanted: AISettings, stored: AISettings) -> AISettings:
+    """`wanted` with an `${VAR}` API key whose variable is unset replaced by the stored key."""
+    if wanted.openai is None or not isinstance(wanted.openai.api_key, UnsetVar):
+        return wanted
+    kept = stored.openai.api_key if stored.openai is not None else None
+    return wanted.model_copy(update={"openai": wanted.openai.model_copy(update={"api_key": kept})})
+
+
+def _public_json(ai: AISettings) -> dict[str, Any]:
+    data = ai.model_dump(mode="json", exclude={"openai": {"api_key"}})
+    if data.get("openai") is not None:
+        data["openai"]["api_key"] = None
+    return data
+
+
+async def save_ai_settings(
+    session: AsyncSession,
+    ai: AISettings,
+    *,
+    secrets: SecretBox,
+    changed_by: str,
+    source: Source,
+    now: datetime,
+) -> SettingsVersion | None:
+    """Store the `ai:` section (API key sealed); a new version only when the value changed."""
+    if ai.openai is not None and isinstance(ai.openai.api_key, UnsetVar):
+        raise Invalid(f"environment variable {ai.openai.api_key.name} is not set (ai.openai.api_key)")
+    row = await session.get(GlobalSetting, AI_KEY, with_for_update=True, populate_existing=True)
+    current = ai_from_stored(row.data if row else None, secrets)
+    if current == ai:
+        return None
+    data = _public_json(ai)
+    api_key = ai.openai.api_key if ai.openai is not None else None
+    if api_key:
+        data[_SEALED_API_KEY] = secrets.seal(api_key)
+    if row is None:
+        row = GlobalSetting(key=AI_KEY, data=data, version=1, updated_at=now)
+        session.add(row)
+    else:
+        row.data, row.version, row.updated_at = data, row.version + 1, now
+    version = SettingsVersion(
+        scope=AI_SCOPE,
+        version=row.version,
+        data=data,
+        changed_by=changed_by[:64],
+        source=source,
+        changed_at=now,
+    )
+    session.add(version)
+    await session.flush()
+    return version
+
+
+async def ai_version(session: AsyncSession) -> int:
+    """The `ai:` section's version (0 = never saved): part of cache keys built on it."""
+    return int(await session.scalar(select(GlobalSetting.version).where(GlobalSetting.key == AI_KEY)) or 0)

@@ -1,0 +1,244 @@
+"""Knowledge entries per account (the built-in AI's knowledge base) and the provider built on them.
+
+Rows are `KnowledgeEntryRow`s keyed by (account, entry id). Every write stamps the rows it
+touches with an `updated_at` later than any the account had, so (count, max(updated_at))
+changes with every write — the fingerprint `provider_for_account` compares on each call to
+pick up a change made by another process, without reading the whole knowledge base.
+
+An account without entries answers "not sure" to everything; the demo imports its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import weakref
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.accounts.models import KfAccount, KnowledgeEntryRow
+from kefu.accounts.settings import ai_version, load_ai_settings
+from kefu.ai.builtin import KnowledgeBaseProvider
+from kefu.ai.kb_csv import RowError, load_demo_entries, parse_kb_csv
+from kefu.ai.knowledge import KnowledgeEntry, KnowledgeIndex
+from kefu.ai.phrasing import PhraseBook
+from kefu.db import Database
+from kefu.errors import NotFound
+from kefu.runtime import Runtime
+
+CSV_COLUMNS = ("id", "question", "answer", "alt_questions", "tags")
+CACHED_ACCOUNTS = 64  # providers kept per database (an index is rebuilt in milliseconds to a second)
+_TICK = timedelta(microseconds=1)
+
+
+@dataclass
+class KbChanges:
+    """What a write did (or a plan would do) to an account's knowledge base, by entry id."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    def describe(self) -> tuple[str, ...]:
+        parts = [(len(self.added), "added"), (len(self.changed), "changed"), (len(self.removed), "removed")]
+        return tuple(f"{n} {what}" for n, what in parts if n)
+
+
+@dataclass
+class KbImport:
+    changes: KbChanges
+    errors: list[RowError]
+    removal_skipped: bool = False  # --replace with bad rows removes nothing (a bad row may be an edit)
+
+
+def to_entry(row: KnowledgeEntryRow) -> KnowledgeEntry:
+    return KnowledgeEntry(
+        id=row.entry_id,
+        question=row.question,
+        answer=row.answer,
+        alt_questions=list(row.alt_questions or []),
+        tags=list(row.tags or []),
+    )
+
+
+def plan_entries(
+    current: Sequence[KnowledgeEntry], wanted: Sequence[KnowledgeEntry], *, replace: bool
+) -> KbChanges:
+    """Pure: what writing `wanted` over `current` changes (`replace` also removes the others)."""
+    have = {e.id: e for e in current}
+    changes = KbChanges()
+    for entry in wanted:
+        if entry.id not in have:
+            changes.added.append(entry.id)
+        elif have[entry.id] != entry:
+            changes.changed.append(entry.id)
+        else:
+            changes.unchanged += 1
+    if replace:
+        wanted_ids = {e.id for e in wanted}
+        changes.removed = [e.id for e in current if e.id not in wanted_ids]
+    return changes
+
+
+# --- session-level helpers (never commit) -------------------------------------------------
+
+
+async def list_entries(session: AsyncSession, account_id: int) -> list[KnowledgeEntry]:
+    query = select(KnowledgeEntryRow).where(KnowledgeEntryRow.account_id == account_id)
+    return [to_entry(row) for row in (await session.scalars(query.order_by(KnowledgeEntryRow.id))).all()]
+
+
+async def _fingerprint(session: AsyncSession, account_id: int) -> tuple[int, datetime | None]:
+    count, newest = (
+        await session.execute(
+            select(func.count(KnowledgeEntryRow.id), func.max(KnowledgeEntryRow.updated_at)).where(
+                KnowledgeEntryRow.account_id == account_id
+            )
+        )
+    ).one()
+    return int(count), newest
+
+
+async def _stamp(session: AsyncSession, account_id: int, now: datetime) -> datetime:
+    """`now`, or just after the account's newest stamp (a frozen or slow clock still moves it)."""
+    _count, newest = await _fingerprint(session, account_id)
+    return now if newest is None or now > newest else newest + _TICK
+
+
+async def put_entries(
+    session: AsyncSession,
+    account_id: int,
+    entries: Sequence[KnowledgeEntry],
+    *,
+    replace: bool,
+    now: datetime,
+) -> KbChanges:
+    """Insert or update `entries` by id; `replace` also deletes the account's other entries."""
+    if await session.get(KfAccount, account_id) is None:
+        raise NotFound(f"no account with id {account_id}")
+    rows = {
+        r.entry_id: r
+        for r in (
+            await session.scalars(select(KnowledgeEntryRow).where(KnowledgeEntryRow.account_id == account_id))
+        ).all()
+    }
+    changes = plan_entries([to_entry(r) for r in rows.values()], entries, replace=replace)
+    if not changes.any:
+        return changes
+    stamp = await _stamp(session, account_id, now)
+    touched = set(changes.added) | set(changes.changed)
+    for entry in entries:
+        if entry.id not in touched:
+            continue
+        row = rows.get(entry.id)
+        if row is None:
+            row = KnowledgeEntryRow(account_id=account_id, entry_id=entry.id)
+            session.add(row)
+        row.question, row.answer = entry.question, entry.answer
+        row.alt_questions, row.tags = list(entry.alt_questions), list(entry.tags)
+        row.updated_at = stamp
+    if changes.removed:
+        await session.execute(
+            delete(KnowledgeEntryRow).where(
+                KnowledgeEntryRow.account_id == account_id, KnowledgeEntryRow.entry_id.in_(changes.removed)
+            )
+        )
+    await session.flush()
+    return changes
+
+
+async def delete_entry(session: AsyncSession, account_id: int, entry_id: str) -> None:
+    result = await session.execute(
+        delete(KnowledgeEntryRow).where(
+            KnowledgeEntryRow.account_id == account_id, KnowledgeEntryRow.entry_id == entry_id
+        )
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise NotFound(f"account {account_id} has no knowledge entry {entry_id!r}")
+
+
+async def import_csv(
+    session: AsyncSession, account_id: int, data: bytes, *, replace: bool, now: datetime
+) -> KbImport:
+    """`kefu kb import`: good rows are stored, bad rows reported by line. With `replace`, entries
+    not in the file are removed — unless a row is bad (it may be an entry's edit), then none are."""
+    parsed = parse_kb_csv(data)
+    remove = replace and not parsed.errors
+    changes = await put_entries(session, account_id, parsed.entries, replace=remove, now=now)
+    return KbImport(changes=changes, errors=parsed.errors, removal_skipped=replace and not remove)
+
+
+def entries_csv(entries: Sequence[KnowledgeEntry]) -> str:
+    """The entries as the CSV `kefu kb import` reads (lists joined with "|")."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for e in entries:
+        writer.writerow([e.id, e.question, e.answer, "|".join(e.alt_questions), "|".join(e.tags)])
+    return out.getvalue()
+
+
+async def import_demo_knowledge(rt: Runtime, open_kfid: str) -> int:
+    """The demo account's knowledge base (kefu.ai's demo CSV), when it has none yet."""
+    async with rt.db.write() as session:
+        account = await session.scalar(select(KfAccount).where(KfAccount.open_kfid == open_kfid).limit(1))
+        if account is None or (await _fingerprint(session, account.id))[0]:
+            return 0
+        changes = await put_entries(
+            session, account.id, load_demo_entries(), replace=False, now=rt.clock.now()
+        )
+    return len(changes.added)
+
+
+# --- the provider ---------------------------------------------------------------------------
+
+_CacheKey = tuple[int, datetime | None, int]
+_providers: weakref.WeakKeyDictionary[Database, OrderedDict[int, tuple[_CacheKey, KnowledgeBaseProvider]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def provider_for_account(rt: Runtime, account_id: int) -> KnowledgeBaseProvider:
+    """The built-in AI of an account: its knowledge entries, the `ai:` section's not-sure text,
+    threshold and wordings. Cached per (database, account) and rebuilt when the entries'
+    fingerprint (count, newest stamp) or the `ai:` version changed — in any process."""
+    cache = _providers.setdefault(rt.db, OrderedDict())
+    async with rt.db.read() as session:
+        count, newest = await _fingerprint(session, account_id)
+        key: _CacheKey = (count, newest, await ai_version(session))
+        cached = cache.get(account_id)
+        if cached is not None and cached[0] == key:
+            cache.move_to_end(account_id)
+            return cached[1]
+        rows = (
+            await session.scalars(
+                select(KnowledgeEntryRow)
+                .where(KnowledgeEntryRow.account_id == account_id)
+                .order_by(KnowledgeEntryRow.id)
+            )
+        ).all()
+        # The key of what was read (READ COMMITTED may show a newer state than the count did).
+        key = (len(rows), max((r.updated_at for r in rows), default=None), key[2])
+        entries = [to_entry(r) for r in rows]
+        ai = await load_ai_settings(session)
+    # Segmenting and indexing is CPU work: keep the event loop free meanwhile.
+    index = await asyncio.to_thread(KnowledgeIndex.build, entries)
+    provider = KnowledgeBaseProvider(
+        index, threshold=ai.threshold, not_sure_text=ai.not_sure_text, phrasings=PhraseBook(ai.phrases)
+    )
+    cache[account_id] = (key, provider)
+    cache.move_to_end(account_id)
+    while len(cache) > CACHED_ACCOUNTS:
+        cache.popitem(last=False)
+    return provider

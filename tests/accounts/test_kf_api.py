@@ -1,0 +1,173 @@
+"""/api/v1/accounts through the real ASGI app, and `kefu accounts` / `kefu kb` on the command line:
+create, update, settings with versions, servicers, the contact link and its QR code (PNG, SVG)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import defusedxml.ElementTree as SafeXml
+import httpx
+import pytest
+
+from kefu.accounts import kf_accounts
+from kefu.accounts.contact import create_link, link_for, qr_code
+from kefu.api.tokens import create_token
+from kefu.app import create_app
+from kefu.errors import Conflict
+from kefu.runtime import Runtime
+from tests.accounts.fixtures import ACliFn
+from tests.accounts.kf_fixtures import KfWorld, png, read_png
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+async def api(rt: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    async with rt.db.write() as s:
+        _, token = await create_token(s, name="console-alice", now=rt.clock.now())
+    app = create_app(runtime=rt, run_worker=False)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://kefu.test",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as client:
+        yield client
+
+
+async def test_create_update_and_settings_with_versions(api: httpx.AsyncClient, kf: KfWorld) -> None:
+    image = png(40, 40, (5, 6, 7))
+    created = await api.post(
+        "/api/v1/accounts",
+        json={
+            "connection_id": kf.connection.id,
+            "name": "接口建的",
+            "avatar_base64": base64.b64encode(image).decode(),
+            "settings": {"reception": {"mode": "human_only"}},
+        },
+    )
+    assert created.status_code == 201, created.text
+    account = created.json()
+    assert kf.avatar_bytes(account["open_kfid"]) == image and account["settings_version"] == 1
+
+    patched = await api.patch(f"/api/v1/accounts/{account['id']}", json={"name": "改过名", "enabled": False})
+    assert patched.json()["name"] == "改过名" and patched.json()["enabled"] is False
+    assert kf.account(account["open_kfid"])["name"] == "改过名"
+
+    url = f"/api/v1/accounts/{account['id']}/settings"
+    settings = (await api.get(url)).json()
+    assert settings["reception"]["mode"] == "human_only" and settings["timezone"] == "Asia/Shanghai"
+    settings["queue"]["default_max_sessions"] = 3
+    assert (await api.put(url, json=settings)).json()["queue"]["default_max_sessions"] == 3
+    assert (await api.put(url, json=settings)).status_code == 200  # the same again: no new version
+    bad = await api.put(url, json={"hours": {"weekly": {"mon": ["18:00-09:00"]}}})
+    assert bad.status_code == 422 and bad.json()["error"] == "invalid_settings"
+    assert "hours.weekly.mon[0]: 18:00-09:00: the end is before the start" in bad.json()["message"]
+
+    versions = (await api.get(f"{url}/versions")).json()
+    assert [(v["version"], v["changed_by"], v["source"]) for v in versions] == [
+        (2, "console-alice", "api"),
+        (1, "console-alice", "api"),
+    ]
+    assert versions[0]["data"]["queue"]["default_max_sessions"] == 3
+    assert (await api.get("/api/v1/accounts/999")).status_code == 404
+
+
+async def test_servicers_and_adopt_over_the_api(api: httpx.AsyncClient, kf: KfWorld) -> None:
+    adopted = await api.post(
+        "/api/v1/accounts", json={"connection_id": kf.connection.id, "open_kfid": kf.corp.open_kfids[1]}
+    )
+    assert adopted.status_code == 201 and adopted.json()["name"] == "售前"
+    account_id = adopted.json()["id"]
+
+    put = await api.put(
+        f"/api/v1/accounts/{account_id}/servicers",
+        json={"servicers": [{"userid": "zhangsan", "max_sessions": 4}, {"userid": "ghost"}]},
+    )
+    body = put.json()
+    assert [(s["userid"], s["in_wecom"], s["receiving"]) for s in body["servicers"]] == [
+        ("zhangsan", True, True),
+        ("ghost", False, False),
+    ]
+    assert "60111" in body["problems"]["ghost"]
+    refreshed = await api.post(f"/api/v1/accounts/{account_id}/servicers/refresh")
+    assert [s["userid"] for s in refreshed.json()["servicers"]] == ["zhangsan", "ghost"]
+
+
+async def test_link_and_qr_codes_and_a_disabled_account_offers_none(
+    rt: Runtime, api: httpx.AsyncClient, kf: KfWorld
+) -> None:
+    account = await kf_accounts.create_account(rt, connection_id=kf.connection.id, name="二维码")
+
+    qr = await api.get(f"/api/v1/accounts/{account.id}/qr.png")  # the first request makes a link
+    assert qr.status_code == 200 and qr.headers["content-type"] == "image/png"
+    width, height, _colour = read_png(qr.content)
+    assert width == height and width >= 200
+    svg = await api.get(f"/api/v1/accounts/{account.id}/qr.svg")
+    assert svg.headers["content-type"].startswith("image/svg+xml")
+    root = SafeXml.fromstring(svg.content)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg" and int(root.get("width")) == width
+
+    made = await api.post(f"/api/v1/accounts/{account.id}/link", json={"scene": "poster_2026"})
+    link = made.json()
+    assert link["scene"] == "poster_2026" and link["url"].startswith("https://work.weixin.qq.com/kf/")
+    assert "poster_2026" in kf.account(account.open_kfid)["contact_ways"].values()
+    assert (await api.get(f"/api/v1/accounts/{account.id}/link")).json() == link
+
+    await kf_accounts.set_enabled(rt, account.id, False)
+    for path in ("qr.png", "qr.svg", "link"):
+        refused = await api.get(f"/api/v1/accounts/{account.id}/{path}")
+        assert refused.status_code == 409
+        assert "is disabled, so its contact link is not offered" in refused.json()["message"]
+    assert (await api.get(f"/api/v1/accounts/{account.id}")).json()["contact_url"] is None
+    with pytest.raises(Conflict):
+        await create_link(rt, account.id)
+    await kf_accounts.set_enabled(rt, account.id, True)
+    assert await link_for(rt, account.id) == link["url"]
+    assert qr_code(link["url"], "png") == qr_code(link["url"], "png")  # the same link, the same image
+
+
+async def test_accounts_and_kb_on_the_command_line(
+    rt: Runtime, kf: KfWorld, acli: ACliFn, tmp_path: Path
+) -> None:
+    avatar = tmp_path / "a.png"
+    avatar.write_bytes(png(16, 16))
+    made = await acli(
+        "accounts", "create", "--connection", "qinghe", "--name", "命令行", "--avatar", str(avatar)
+    )
+    assert made.exit_code == 0, made.output
+    account_id = made.stdout.split()[0]
+    assert "命令行  enabled" in made.stdout
+
+    servicers = await acli("accounts", "servicers", account_id, "--add", "zhangsan:3", "--add", "ghost")
+    assert servicers.exit_code == 1  # ghost was refused; zhangsan was added
+    assert "zhangsan  接待中  max 3" in servicers.stdout and "ghost" in servicers.stdout
+
+    qr = tmp_path / "qr.svg"
+    assert (await acli("accounts", "qr", account_id, "--out", str(qr))).exit_code == 0
+    assert SafeXml.fromstring(qr.read_bytes()).tag.endswith("svg")
+    assert (await acli("accounts", "disable", account_id)).stdout.endswith("disabled.\n")
+    refused = await acli("accounts", "qr", account_id, "--out", str(tmp_path / "qr.png"))
+    assert refused.exit_code == 2 and "contact link is not offered" in refused.stderr
+    shown = await acli("accounts", "show", account_id, "--json")
+    assert '"enabled": false' in shown.stdout
+
+    kb = tmp_path / "kb.csv"
+    kb.write_text(
+        "id,question,answer\nq1,保修多久,一年\nq2,,没有问题\nq3,怎么退货,七天无理由\n", encoding="utf-8"
+    )
+    imported = await acli("kb", "import", str(kb), "--account", account_id)
+    assert imported.exit_code == 1
+    assert f"{kb}:3: question is empty (row skipped)" in imported.stderr
+    assert "2 added (0 unchanged)" in imported.stdout
+    exported = await acli("kb", "export", "--account", account_id)
+    assert exported.stdout.splitlines() == [
+        "id,question,answer,alt_questions,tags",
+        "q1,保修多久,一年,,",
+        "q3,怎么退货,七天无理由,,",
+    ]
+
+    deleted = await acli("accounts", "delete", account_id, "--yes")
+    assert deleted.exit_code == 0 and "deleted" in deleted.stdout
+    assert "命令行" not in kf.names()
