@@ -1,5 +1,5 @@
-"""Human-only reception through the simulator: transfer, the pool and its notice, a servicer
-taking and ending the session in the app, the ending + survey menu, and a rating click."""
+"""Human reception through the simulator: human-only transfer, the pool and its notice, a servicer
+ending the session in the app, the ending + survey menu, and a rating click."""
 
 from __future__ import annotations
 
@@ -32,9 +32,14 @@ async def test_everyone_off_duty_queues_the_customer_with_the_pool_notice(make_w
     world.sim.control(
         "POST", f"corps/{world.corp['corpid']}/members/alice/reception", {"status": 2, "stop_type": 0}
     )
+    await world.settle()  # Kefu follows the servicer_status_change: alice is off duty
     world.says("人工客服在吗")
     await world.settle()
     assert world.session()["state"] == 2
+    assert [(a.kind, a.status) for a in await world.actions()] == [
+        ("transfer", "done"),
+        ("send_on_event", "done"),
+    ]
     [notice] = world.inbox()
     assert notice["source"] == "send_msg_on_event" and notice["code_kind"] == "pool"
     assert texts_of(notice) == "正在为您排队，您前面还有 0 位"
@@ -44,8 +49,9 @@ async def test_everyone_off_duty_queues_the_customer_with_the_pool_notice(make_w
 async def test_a_servicer_ends_in_the_app_then_one_ending_survey_menu_and_a_rating_click(
     make_world: WorldFactory,
 ) -> None:
-    world = await make_world(settings={**HUMAN_ONLY, "messages": MESSAGES_ON}, servicers=["alice"])
-    world.says("我的洗衣机坏了")
+    # AI first, so that the rating click is seen not to be answered by the AI.
+    world = await make_world(settings={"messages": MESSAGES_ON}, servicers=["alice"], kb=True)
+    world.says("我的洗衣机坏了，转人工")
     await world.settle()
     assert world.session()["state"] == 3
     world.servicer("reply", "alice", msgtype="text", text={"content": "您好，我来帮您看看"})
@@ -66,6 +72,6 @@ async def test_a_servicer_ends_in_the_app_then_one_ending_survey_menu_and_a_rati
     rated = await world.ratings()
     assert [(r.session_no, r.score, r.label, r.servicer_userid) for r in rated] == [(1, 100, "满意", "alice")]
     after = [m for m in world.inbox() if m["seq"] > menu["seq"]]
-    assert [texts_of(m) for m in after] == ["感谢您的评价！"]  # thanked once, nothing else
+    assert [texts_of(m) for m in after] == ["感谢您的评价！"]  # thanked once; no AI answer, no routing
     assert world.session()["state"] == 1  # the reopened session was not routed to anyone
     assert (await world.conversation()).state["session_kind"] == "rating_only"

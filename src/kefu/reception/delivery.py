@@ -136,8 +136,8 @@ async def _send(rt: Runtime, outbox: Outbox) -> None:
     except ValueError as exc:
         await _finish(rt, outbox, "failed", error=f"nothing to send: {exc}")
         return
-    earlier_tries = await _begin_try(rt, outbox.action_id, rendered=rendered)
-    if earlier_tries is None:
+    attempt = await _begin_try(rt, outbox.action_id, rendered=rendered)
+    if attempt is None:
         return
     client = _client(rt, outbox)
     on_event = isinstance(action, SendOnEvent)
@@ -154,21 +154,21 @@ async def _send(rt: Runtime, outbox: Outbox) -> None:
     except SendOutcomeUnknown as exc:
         await _finish(rt, outbox, "possibly_delivered", error=str(exc), sent=message)
     except WeComError as exc:
-        if exc.errcode in SEND_REFUSED or (on_event and not earlier_tries):
+        if exc.errcode in SEND_REFUSED or (on_event and not attempt.uncertain):
             refused = SendRefused(
                 action_kind="send_on_event" if on_event else "send",
                 errcode=exc.errcode,
                 purpose=action.purpose,
             )
             await _finish(rt, outbox, "refused", errcode=exc.errcode, error=str(exc), feed=refused)
-        elif earlier_tries:
+        elif attempt.uncertain:
             # An earlier try may have gone through (e.g. "msgid already used" now): never send again.
             error = f"an earlier try may have been delivered; this one answered: {exc}"
             await _finish(rt, outbox, "possibly_delivered", errcode=exc.errcode, error=error, sent=message)
         else:
-            await _retry_or_fail(rt, outbox, earlier_tries + 1, str(exc), errcode=exc.errcode)
+            await _retry_or_fail(rt, outbox, attempt, str(exc), errcode=exc.errcode)
     except WeComTransportError as exc:  # no access token: nothing was sent
-        await _retry_or_fail(rt, outbox, earlier_tries + 1, str(exc))
+        await _retry_or_fail(rt, outbox, attempt, str(exc))
     else:
         await _finish(rt, outbox, "done", sent=message)
 
@@ -221,15 +221,16 @@ async def _transfer(rt: Runtime, outbox: Outbox) -> None:
             rt, outbox, "dropped", error="the customer wrote again before the idle end", feed=cancelled
         )
         return
-    earlier_tries = await _begin_try(rt, outbox.action_id)
-    if earlier_tries is None:
+    attempt = await _begin_try(rt, outbox.action_id)
+    if attempt is None:
         return
     client = _client(rt, outbox)
     who = {"open_kfid": outbox.account.open_kfid, "external_userid": outbox.conversation.external_userid}
     arrived = TransferDone(target_state=action.target_state, servicer_userid=action.servicer_userid)
     try:
-        if earlier_tries:
-            # An earlier try may have moved it; a second trans would be refused, so look first.
+        if attempt.number > 1:
+            # An earlier try may have moved it (its answer lost, or settled by a get that failed
+            # too); a second trans would be refused, so look first.
             now = await client.service_state_get(**who)
             if now.state == action.target_state and (
                 action.target_state != 3 or now.servicer_userid == action.servicer_userid
@@ -247,10 +248,10 @@ async def _transfer(rt: Runtime, outbox: Outbox) -> None:
         if exc.errcode in TRANS_REFUSED:
             await _finish(rt, outbox, "refused", errcode=exc.errcode, error=str(exc), feed=refused)
         else:
-            await _retry_or_fail(rt, outbox, earlier_tries + 1, str(exc), errcode=exc.errcode, feed=refused)
+            await _retry_or_fail(rt, outbox, attempt, str(exc), errcode=exc.errcode, feed=refused)
     except WeComTransportError as exc:
         refused = TransferRefused(target_state=action.target_state, errcode=UNSETTLED)
-        await _retry_or_fail(rt, outbox, earlier_tries + 1, str(exc), feed=refused)
+        await _retry_or_fail(rt, outbox, attempt, str(exc), feed=refused)
     else:
         done = arrived.model_copy(update={"msg_code": result.msg_code})
         await _finish(rt, outbox, "done", feed=done)
@@ -272,15 +273,15 @@ async def _customer_wrote_since(rt: Runtime, outbox: Outbox, since: datetime) ->
 
 
 async def _reconcile(rt: Runtime, outbox: Outbox) -> None:
-    earlier_tries = await _begin_try(rt, outbox.action_id)
-    if earlier_tries is None:
+    attempt = await _begin_try(rt, outbox.action_id)
+    if attempt is None:
         return
     try:
         now = await _client(rt, outbox).service_state_get(
             open_kfid=outbox.account.open_kfid, external_userid=outbox.conversation.external_userid
         )
     except (WeComError, WeComTransportError) as exc:
-        await _retry_or_fail(rt, outbox, earlier_tries + 1, str(exc), errcode=getattr(exc, "errcode", None))
+        await _retry_or_fail(rt, outbox, attempt, str(exc), errcode=getattr(exc, "errcode", None))
         return
     if now.state not in (0, 1, 2, 3, 4):
         await _finish(rt, outbox, "failed", error=f"service_state/get answered state {now.state}")
@@ -292,31 +293,47 @@ async def _reconcile(rt: Runtime, outbox: Outbox) -> None:
 # --- recording --------------------------------------------------------------------------------
 
 
-async def _begin_try(rt: Runtime, action_id: int, **changes: Any) -> int | None:
-    """Record a try before the call; returns how many tries came before (None: already settled)."""
+@dataclass(frozen=True)
+class Try:
+    number: int  # 1 for the first try
+    uncertain: bool  # an earlier try got no answer (a crash, a lost lease): it may have landed
+
+
+async def _begin_try(rt: Runtime, action_id: int, **changes: Any) -> Try | None:
+    """Record a try before the call (None: the row is already settled). `tries` counts the tries
+    begun, `answered` those WeCom answered with a plain no; a gap means one may have landed."""
     async with rt.db.write() as session:
         row = await session.get(ConversationAction, action_id)
         if row is None or row.status != "pending":
             return None
-        earlier = int((row.payload or {}).get("tries", 0))
-        row.payload = service.action_payload(row, tries=earlier + 1, **changes)
-        return earlier
+        payload = row.payload or {}
+        begun, answered = int(payload.get("tries", 0)), int(payload.get("answered", 0))
+        row.payload = service.action_payload(row, tries=begun + 1, **changes)
+        return Try(number=begun + 1, uncertain=begun > answered)
 
 
 async def _retry_or_fail(
     rt: Runtime,
     outbox: Outbox,
-    tries: int,
+    attempt: Try,
     error: str,
     *,
     errcode: int | None = None,
     feed: Inbound | None = None,
 ) -> None:
-    """Try again later under the same msgid, or record the failure for good (visible on the
-    conversation) once MAX_TRIES are spent; `feed` is fed back on failure."""
-    if tries < MAX_TRIES:
-        raise RetryLater(min(BACKOFF_CAP_S, 2.0**tries), error)
-    await _finish(rt, outbox, "failed", errcode=errcode, error=error, feed=feed)
+    """WeCom said no (or could not be reached): try again later under the same msgid, or record
+    the failure for good (visible on the conversation) once MAX_TRIES are spent; `feed` is fed
+    back on failure."""
+    if attempt.number >= MAX_TRIES:
+        await _finish(rt, outbox, "failed", errcode=errcode, error=error, feed=feed)
+        return
+    async with rt.db.write() as session:
+        row = await session.get(ConversationAction, outbox.action_id)
+        if row is None or row.status != "pending":
+            return
+        row.payload = service.action_payload(row, answered=attempt.number)
+        row.errcode, row.error = errcode, error  # the last answer, shown while it waits
+    raise RetryLater(min(BACKOFF_CAP_S, 2.0**attempt.number), error)
 
 
 async def _finish(

@@ -253,8 +253,14 @@ def message_text(payload: dict[str, Any], msgtype: str) -> str:
 
 async def transcript(session: AsyncSession, conversation: Conversation) -> list[TranscriptItem]:
     """Everything of the conversation in order: messages (Kefu's own sends included), timeline
-    entries, actions that did not end as a delivered message, and ratings."""
-    ranked: list[tuple[datetime, int, int, TranscriptItem]] = []
+    entries, actions that did not (or not yet) succeed — refused, failed, dropped, waiting —
+    and ratings."""
+    ranked: list[tuple[int, datetime, int, int, TranscriptItem]] = []
+
+    def add(wecom_at: datetime, kefu_at: datetime, rank: int, seq: int, item: TranscriptItem) -> None:
+        # WeCom stamps whole seconds; within a second, the order Kefu saw or did things.
+        ranked.append((int(wecom_at.timestamp()), kefu_at, rank, seq, item))
+
     messages = await session.scalars(
         select(Message).where(
             Message.account_id == conversation.account_id,
@@ -277,20 +283,21 @@ async def transcript(session: AsyncSession, conversation: Conversation) -> list[
             detail={"servicer_userid": m.servicer_userid} if m.servicer_userid else {},
         )
         # Kefu's sends sort with the outbox (after the decision that made them), by action id.
-        ranked.append((m.send_time, 2 if meta else 0, int(meta["action_id"]) if meta else m.id, item))
+        seen = m.send_time if meta else (m.processed_at or m.stored_at)
+        add(m.send_time, seen, 2 if meta else 0, int(meta["action_id"]) if meta else m.id, item)
     entries = await session.scalars(
         select(TimelineEntry).where(TimelineEntry.conversation_id == conversation.id)
     )
     for entry in entries:
         item = TranscriptItem(at=entry.at, type="timeline", kind=entry.kind, detail=entry.detail)
-        ranked.append((entry.at, 1, entry.id, item))
+        add(entry.at, entry.at, 1, entry.id, item)
     actions = await session.scalars(
         select(ConversationAction).where(ConversationAction.conversation_id == conversation.id)
     )
     for action in actions:
         status = await settled_status(session, action)
-        if action.kind in SEND_KINDS and status in ("done", "possibly_delivered"):
-            continue  # shown as the message it sent
+        if status == "done" or (action.kind in SEND_KINDS and status == "possibly_delivered"):
+            continue  # shown as the message it sent, or by the timeline and the records it changed
         detail = dict((action.payload or {}).get("action") or {})
         item = TranscriptItem(
             at=action.finished_at or action.created_at,
@@ -302,7 +309,7 @@ async def transcript(session: AsyncSession, conversation: Conversation) -> list[
             error=action.error,
             detail=detail,
         )
-        ranked.append((item.at, 2, action.id, item))
+        add(item.at, item.at, 2, action.id, item)
     ratings = await session.scalars(select(Rating).where(Rating.conversation_id == conversation.id))
     for rating in ratings:
         item = TranscriptItem(
@@ -316,6 +323,6 @@ async def transcript(session: AsyncSession, conversation: Conversation) -> list[
                 "servicer_userid": rating.servicer_userid,
             },
         )
-        ranked.append((rating.created_at, 1, rating.id, item))
-    ranked.sort(key=lambda r: (r[0], r[1], r[2]))
+        add(rating.created_at, rating.created_at, 1, rating.id, item)
+    ranked.sort(key=lambda r: r[:4])
     return [item for *_, item in ranked]

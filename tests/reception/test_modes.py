@@ -1,0 +1,84 @@
+"""Each reception mode through the simulator, with the built-in AI answering from the account's
+knowledge base: AI first (one menu with the transfer button), AI only (no button, keywords
+ignored), keyword and button transfers, a not-sure answer, and a non-text message."""
+
+from __future__ import annotations
+
+import pytest
+
+from kefu.ai import DEFAULT_NOT_SURE_TEXT
+from kefu.reception.core import TRANSFER_CLICK_ID
+from tests.reception.conftest import WorldFactory, texts_of
+
+pytestmark = [pytest.mark.db, pytest.mark.e2e]
+
+RETURNS_ANSWER = "收到商品 7 天内可在订单页申请退货，运费由我们承担。"
+
+
+async def test_ai_first_answers_from_the_knowledge_base_in_one_menu_with_the_button(
+    make_world: WorldFactory,
+) -> None:
+    world = await make_world(kb=True, servicers=["alice"])
+    world.says("请问怎么退货？")
+    await world.settle()
+    [answer] = world.inbox()
+    assert answer["source"] == "send_msg" and answer["msgtype"] == "msgmenu"
+    assert answer["body"]["head_content"] == RETURNS_ANSWER
+    assert answer["body"]["list"] == [
+        {"type": "click", "click": {"id": TRANSFER_CLICK_ID, "content": "转人工"}}
+    ]
+    assert world.session()["state"] == 1
+    # Kefu's own send is in the transcript, after the customer's question.
+    lines = [(item.sender, item.text) for item in await world.transcript() if item.type == "message"]
+    assert lines == [("customer", "请问怎么退货？"), ("kefu", f"{RETURNS_ANSWER} [转人工]")]
+
+
+async def test_a_click_on_the_button_transfers_to_a_servicer(make_world: WorldFactory) -> None:
+    world = await make_world(kb=True, servicers=["alice"])
+    world.says("保修多久？")
+    await world.settle()
+    [menu] = world.inbox()
+    world.clicks(menu["msgid"], TRANSFER_CLICK_ID)
+    await world.settle()
+    session = world.session()
+    assert (session["state"], session["servicer_userid"]) == (3, "alice")
+    assert len(world.inbox()) == 1  # the click itself got no AI answer
+
+
+async def test_a_keyword_transfers_at_once_without_an_ai_answer(make_world: WorldFactory) -> None:
+    world = await make_world(kb=True, servicers=["alice"])
+    world.says("请帮我转人工，谢谢")  # the keyword inside a sentence
+    await world.settle()
+    assert world.session()["state"] == 3
+    assert world.inbox() == []
+
+
+async def test_a_not_sure_answer_carries_the_button(make_world: WorldFactory) -> None:
+    world = await make_world(kb=True, servicers=["alice"])
+    world.says("你们公司的股票代码是多少")
+    await world.settle()
+    [answer] = world.inbox()
+    assert answer["msgtype"] == "msgmenu" and answer["body"]["head_content"] == DEFAULT_NOT_SURE_TEXT
+    assert [item["click"]["id"] for item in answer["body"]["list"]] == [TRANSFER_CLICK_ID]
+    assert (await world.actions())[0].payload["action"]["purpose"] == "not_sure"
+
+
+async def test_ai_only_answers_without_a_button_and_ignores_keywords(make_world: WorldFactory) -> None:
+    world = await make_world(settings={"reception": {"mode": "ai_only"}}, kb=True, servicers=["alice"])
+    world.says("怎么退货")
+    world.says("转人工")
+    await world.settle()
+    first, second = world.inbox()
+    assert (first["msgtype"], texts_of(first)) == ("text", RETURNS_ANSWER)
+    assert (second["msgtype"], texts_of(second)) == ("text", DEFAULT_NOT_SURE_TEXT)
+    assert world.session()["state"] == 1  # never handed to a human
+
+
+async def test_a_picture_gets_the_non_text_reply_and_no_ai_answer(make_world: WorldFactory) -> None:
+    world = await make_world(kb=True)
+    world.sends_image()
+    await world.settle()
+    [reply] = world.inbox()
+    assert (reply["msgtype"], texts_of(reply)) == ("text", "暂时只能识别文字，请用文字描述")
+    [message] = [item for item in await world.transcript() if item.sender == "customer"]
+    assert message.msgtype == "image"
