@@ -74,6 +74,25 @@ async def test_create_update_and_settings_with_versions(api: httpx.AsyncClient, 
     assert (await api.get("/api/v1/accounts/999")).status_code == 404
 
 
+async def test_a_wecom_refusal_is_a_502_in_words_and_changes_nothing(
+    api: httpx.AsyncClient, kf: KfWorld
+) -> None:
+    kf.simulator.control(
+        "POST", "faults", json={"endpoint": "kf/account/add", "errcodes": [95027], "count": 1}
+    )
+
+    refused = await api.post("/api/v1/accounts", json={"connection_id": kf.connection.id, "name": "第十一个"})
+
+    assert refused.status_code == 502 and refused.json()["error"] == "wecom_error"
+    message = refused.json()["message"]
+    assert message.startswith("creating the account '第十一个' in WeCom: WeCom kf/account/add errcode 95027")
+    assert (
+        "An unverified corp may create only 10 kf accounts" in message
+        and "nothing was changed in Kefu" in message
+    )
+    assert "第十一个" not in [a["name"] for a in (await api.get("/api/v1/accounts")).json()]
+
+
 async def test_servicers_and_adopt_over_the_api(api: httpx.AsyncClient, kf: KfWorld) -> None:
     adopted = await api.post(
         "/api/v1/accounts", json={"connection_id": kf.connection.id, "open_kfid": kf.corp.open_kfids[1]}
@@ -139,6 +158,14 @@ async def test_accounts_and_kb_on_the_command_line(
     assert made.exit_code == 0, made.output
     account_id = made.stdout.split()[0]
     assert "命令行  enabled" in made.stdout
+    renamed = await acli("accounts", "update", account_id, "--name", "命令行改名")
+    assert renamed.exit_code == 0 and kf.account(renamed.stdout.split()[1])["name"] == "命令行改名"
+    listed = await acli("accounts", "list", "--connection", "qinghe")
+    assert [line.split()[2] for line in listed.stdout.splitlines() if not line.startswith(" ")] == [
+        "售后",
+        "售前",
+        "命令行改名",
+    ]
 
     servicers = await acli("accounts", "servicers", account_id, "--add", "zhangsan:3", "--add", "ghost")
     assert servicers.exit_code == 1  # ghost was refused; zhangsan was added
@@ -170,4 +197,4 @@ async def test_accounts_and_kb_on_the_command_line(
 
     deleted = await acli("accounts", "delete", account_id, "--yes")
     assert deleted.exit_code == 0 and "deleted" in deleted.stdout
-    assert "命令行" not in kf.names()
+    assert "命令行改名" not in kf.names()

@@ -145,6 +145,16 @@ async def test_a_change_in_the_file_is_one_new_version_and_dry_run_needs_no_weco
     assert ("lisi", 4) in [(s[1], s[3]) for s in after["servicers"]]
     assert len(example_corp.state.media) == uploads
 
+    no_ai = tmp_path / "no-ai.yaml"
+    no_ai.write_text("version: 1\nai:\n  provider: none\n", encoding="utf-8")
+    with pytest.raises(ConfigFileError) as refused:
+        await apply_config(rt, load_config(no_ai, {}))
+    assert refused.value.lines()[0].endswith(
+        "no-ai.yaml:3: ai.provider: ai.provider none, but account 1 (青禾家电售后, not set by this file) "
+        "uses reception mode ai_first, which needs an AI service: make it human_only first"
+    )
+    assert await snapshot(rt) == after
+
 
 async def test_an_unreachable_wecom_changes_nothing(rt: Runtime, example_corp: SimulatorServer) -> None:
     rt.settings.wecom_api_base = "http://127.0.0.1:9"

@@ -13,6 +13,7 @@ from typing import Literal
 
 import segno
 
+from kefu.accounts.kf_accounts import wecom_step
 from kefu.accounts.models import KfAccount
 from kefu.accounts.service import get_connection, wecom_client
 from kefu.accounts.settings import get_account
@@ -59,7 +60,8 @@ async def create_link(rt: Runtime, account_id: int, *, scene: str | None = None)
         connection = await get_connection(session, account.connection_id)
     if not account.enabled:
         offered_link(account)  # raises: no link is made for a disabled account
-    url = await wecom_client(rt, connection).add_contact_way(account.open_kfid, scene)
+    with wecom_step(f"asking WeCom for a contact link of {account.open_kfid}"):
+        url = await wecom_client(rt, connection).add_contact_way(account.open_kfid, scene)
     async with rt.db.write() as session:
         account = await get_account(session, account_id)
         account.contact_url, account.contact_scene = url, scene

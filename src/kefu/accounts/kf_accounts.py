@@ -21,7 +21,8 @@ never commit; config apply composes them into its one transaction.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -40,12 +41,12 @@ from kefu.accounts.settings import (
     save_account_settings,
     validate_settings,
 )
-from kefu.errors import Conflict, Invalid, NotFound
+from kefu.errors import Conflict, DomainError, Invalid, NotFound
 from kefu.ingest.service import enqueue_sync
 from kefu.logs import get_logger
 from kefu.runtime import Runtime
 from kefu.wecom.client import WeComClient
-from kefu.wecom.errors import WeComError
+from kefu.wecom.errors import WeComError, WeComTransportError
 from kefu.wecom.results import KfAccountInfo
 
 log = get_logger(__name__)
@@ -54,6 +55,22 @@ NAME_MAX_CHARS = 16  # kf/account/add (wecom-kf-api.md §8.1)
 AVATAR_MAX_BYTES = 2 << 20  # an image media (§8.7)
 ACCOUNT_NOT_FOUND = 95004
 _IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+
+
+class WeComFailed(DomainError):
+    """A WeCom call an operation needs failed (refused or unreachable); Kefu's records are unchanged."""
+
+    status_code = 502
+    code = "wecom_error"
+
+
+@contextmanager
+def wecom_step(what: str) -> Iterator[None]:
+    """Turn a WeCom failure into a WeComFailed that says what was being done (API: 502, CLI: exit 2)."""
+    try:
+        yield
+    except (WeComError, WeComTransportError) as exc:
+        raise WeComFailed(f"{what}: {exc}; nothing was changed in Kefu") from exc
 
 
 def check_name(name: str) -> str:
@@ -260,7 +277,8 @@ async def create_account(
             f"connection {connection.name} already has an account named {name!r} (id {existing.id}); "
             "change it with `kefu accounts update` or choose another name"
         )
-    open_kfid, adopted = await ensure_in_wecom(wecom_client(rt, connection), name=name, avatar=avatar)
+    with wecom_step(f"creating the account {name!r} in WeCom"):
+        open_kfid, adopted = await ensure_in_wecom(wecom_client(rt, connection), name=name, avatar=avatar)
     now = rt.clock.now()
     async with rt.db.write() as session:
         connection = await get_connection(session, connection_id)
@@ -291,7 +309,8 @@ async def adopt_account(
     name = check_name(name) if name is not None else None
     await _check_settings(rt, settings)
     connection = await _connection(rt, connection_id)
-    info = await adopt_in_wecom(wecom_client(rt, connection), open_kfid, name=name, avatar=avatar)
+    with wecom_step(f"adopting the account {open_kfid}"):
+        info = await adopt_in_wecom(wecom_client(rt, connection), open_kfid, name=name, avatar=avatar)
     now = rt.clock.now()
     async with rt.db.write() as session:
         connection = await get_connection(session, connection_id)
@@ -330,8 +349,9 @@ async def update_account(
     new_avatar = avatar if avatar is not None and avatar.sha256 != account.avatar_sha256 else None
     if new_name is not None or new_avatar is not None:
         client = wecom_client(rt, connection)
-        media_id = await upload_avatar(client, new_avatar) if new_avatar is not None else None
-        await client.account_update(account.open_kfid, name=new_name, media_id=media_id)
+        with wecom_step(f"updating the account {account.open_kfid} in WeCom"):
+            media_id = await upload_avatar(client, new_avatar) if new_avatar is not None else None
+            await client.account_update(account.open_kfid, name=new_name, media_id=media_id)
     async with rt.db.write() as session:
         account = await get_account(session, account_id)
         if name is not None:
@@ -361,7 +381,8 @@ async def delete_account(rt: Runtime, account_id: int) -> KfAccount:
     async with rt.db.read() as session:
         account = await get_account(session, account_id)
         connection = await get_connection(session, account.connection_id)
-    await delete_in_wecom(wecom_client(rt, connection), account.open_kfid)
+    with wecom_step(f"deleting the account {account.open_kfid} in WeCom"):
+        await delete_in_wecom(wecom_client(rt, connection), account.open_kfid)
     async with rt.db.write() as session:
         row = await session.get(KfAccount, account_id)
         if row is not None:

@@ -21,6 +21,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.accounts.kf_accounts import wecom_step
 from kefu.accounts.models import KfAccount, Servicer
 from kefu.accounts.service import get_connection, wecom_client
 from kefu.accounts.settings import get_account
@@ -207,7 +208,8 @@ async def set_servicers(rt: Runtime, account_id: int, wanted: Sequence[ServicerS
     if len(set(userids)) != len(userids):
         raise Invalid("a servicer is listed more than once")
     account, client = await _account_and_client(rt, account_id)
-    sync = await sync_in_wecom(client, account.open_kfid, wanted)
+    with wecom_step(f"setting the servicers of {account.open_kfid} in WeCom"):
+        sync = await sync_in_wecom(client, account.open_kfid, wanted)
     async with rt.db.write() as session:
         await store_servicers(session, account_id, wanted, sync, now=rt.clock.now())
     log.info("servicers.set", account_id=account_id, count=len(wanted), refused=sorted(sync.problems))
@@ -236,7 +238,8 @@ async def refresh_servicers(rt: Runtime, account_id: int) -> list[Servicer]:
     """Re-read kf/servicer/list: statuses, and who is in WeCom's list. Servicers added in the
     WeCom admin join the end of Kefu's list; ones removed there are marked not in WeCom."""
     account, client = await _account_and_client(rt, account_id)
-    listed = await _listed(client, account.open_kfid)
+    with wecom_step(f"reading the servicers of {account.open_kfid} from WeCom"):
+        listed = await _listed(client, account.open_kfid)
     now = rt.clock.now()
     async with rt.db.write() as session:
         rows = await list_servicers(session, account_id)

@@ -21,11 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.accounts import check as check_module
 from kefu.accounts.kf_accounts import (
     Avatar,
+    WeComFailed,
     adopt_in_wecom,
     delete_in_wecom,
     ensure_in_wecom,
     find_account,
     find_account_by_name,
+    list_all_accounts,
     store_account,
     upload_avatar,
 )
@@ -43,7 +45,7 @@ from kefu.accounts.settings import save_account_settings, settings_json, stored_
 from kefu.config.ai import config_actor, wanted_ai
 from kefu.config.apply import ApplyReport, Change
 from kefu.config.loader import ConfigFileError, LoadedConfig, Problem
-from kefu.config.schema import SETTINGS_KEYS, Account
+from kefu.config.schema import SETTINGS_KEYS, Account, AISettings
 from kefu.errors import DomainError, Invalid
 from kefu.runtime import Runtime
 from kefu.wecom.client import WeComClient
@@ -53,11 +55,8 @@ from kefu.wecom.tokens import MemoryTokenCache
 SECTION = "accounts"
 
 
-class WeComStepFailed(DomainError):
+class WeComStepFailed(WeComFailed):
     """A WeCom call that applying the file needs failed; nothing was written to the database."""
-
-    status_code = 502
-    code = "wecom_failed"
 
 
 @dataclass
@@ -83,6 +82,24 @@ async def find_row(session: AsyncSession, entry: Account) -> KfAccount | None:
     return await find_account_by_name(session, connection.id, entry.name)
 
 
+async def _ai_conflicts(
+    session: AsyncSession, loaded: LoadedConfig, ai: AISettings, *, spared: set[int]
+) -> list[Problem]:
+    """With no AI service, stored accounts the file does not set (nor prune) must be human_only."""
+    if ai.configured:
+        return []
+    problems = []
+    for row in await list_all_accounts(session):
+        mode = stored_settings(row).reception.mode
+        if row.id not in spared and mode != "human_only":
+            reason = (
+                f"ai.provider none, but account {row.id} ({row.name}, not set by this file) uses reception "
+                f"mode {mode}, which needs an AI service: make it human_only first"
+            )
+            problems.append(loaded.problem(("ai", "provider"), reason))
+    return problems
+
+
 def _specs(entry: Account) -> list[ServicerSpec] | None:
     if entry.servicers is None:
         return None
@@ -104,9 +121,11 @@ class AccountsApplier:
     async def plan(
         self, rt: Runtime, session: AsyncSession, loaded: LoadedConfig, *, prune: bool
     ) -> list[Change]:
-        if SECTION not in loaded.config.model_fields_set:
-            return []
         ai = await wanted_ai(rt, session, loaded)
+        if SECTION not in loaded.config.model_fields_set:
+            if conflicts := await _ai_conflicts(session, loaded, ai, spared=set()):
+                raise ConfigFileError(loaded.file, conflicts)
+            return []
         problems: list[Problem] = []
         changes: list[Change] = []
         matched: dict[int, int] = {}  # row id → entry index
@@ -140,14 +159,12 @@ class AccountsApplier:
             )
             self._targets[entry.key] = target
             changes.append(await self._change(session, target, row))
-        for row, key in await self._others(session, loaded, set(matched)):
-            if not prune and ai.provider == "none" and stored_settings(row).reception.mode != "human_only":
-                reason = (
-                    f"account {key} (kept, not in the file) uses an AI mode, so ai.provider cannot be none"
-                )
-                problems.append(loaded.problem(("ai", "provider"), reason))
+        others = await self._others(session, loaded, set(matched))
+        for row, key in others:
             changes.append(Change(SECTION, key, "remove" if prune else "keep"))
             self._targets[key] = Target(key.split("/")[0], None, row.id, row.open_kfid, None, None)
+        spared = set(matched) | ({row.id for row, _ in others} if prune else set())
+        problems += await _ai_conflicts(session, loaded, ai, spared=spared)
         if problems:
             raise ConfigFileError(loaded.file, problems)
         return changes
