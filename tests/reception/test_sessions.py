@@ -7,6 +7,7 @@ import pytest
 
 from kefu.accounts.models import Connection
 from kefu.accounts.service import wecom_client
+from kefu.ai.phrasing import DEFAULT_PHRASES
 from tests.reception.conftest import MESSAGES_ON, World, WorldFactory, texts_of
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
@@ -22,6 +23,14 @@ async def test_welcome_on_enter_session_within_20_seconds(make_world: WorldFacto
     [welcome] = world.inbox()
     assert (welcome["source"], welcome["code_kind"]) == ("send_msg_on_event", "welcome")
     assert texts_of(welcome) == "您好，欢迎咨询青禾家电"
+
+
+async def test_an_ai_worded_welcome_is_one_of_the_wordings(make_world: WorldFactory) -> None:
+    world = await make_world(settings={"messages": {"welcome": {"mode": "ai"}}})
+    world.enters()
+    await world.settle()
+    [welcome] = world.inbox()
+    assert texts_of(welcome) in DEFAULT_PHRASES["welcome"]  # the built-in AI words it from its variants
 
 
 async def test_a_welcome_the_worker_reaches_after_20_seconds_is_dropped_not_sent(

@@ -192,9 +192,12 @@ async def _ai_phrase(
 ) -> str | None:
     from kefu.ai.store import provider_for_account
 
-    provider = await provider_for_account(rt, account_id)
+    async def word() -> str:
+        provider = await provider_for_account(rt, account_id)  # may build its index: in the budget
+        return await provider.phrase(phrase.intent, facts)
+
     try:
-        text = await asyncio.wait_for(provider.phrase(phrase.intent, facts), budget_s)
+        text = await asyncio.wait_for(word(), budget_s)
     except Exception as exc:  # the AI is a guest: its failure falls back to the fixed wording
         log.error("reception.phrase_failed", intent=phrase.intent, error=f"{type(exc).__name__}: {exc}")
         return None
@@ -379,6 +382,9 @@ async def _store_sent(
     )
     if exists is not None:
         return
+    conversation = await session.get(Conversation, outbox.conversation.id)
+    if conversation is not None and (conversation.last_message_at or now) <= now:
+        conversation.last_message_at = now
     action = outbox.action
     assert isinstance(action, Send | SendOnEvent)
     meta = {

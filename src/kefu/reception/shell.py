@@ -156,10 +156,12 @@ async def ask_ai(rt: Runtime, account_id: int, question: str) -> Answer | None:
     """The AI's answer, or None when it fails or is too slow (decide then says it is not sure)."""
     from kefu.ai.store import provider_for_account
 
-    provider = await provider_for_account(rt, account_id)
+    async def answer() -> Answer:
+        provider = await provider_for_account(rt, account_id)  # may build its index: in the budget
+        return await provider.answer(question, AnswerContext(account_id=account_id))
+
     try:
-        context = AnswerContext(account_id=account_id)
-        return await asyncio.wait_for(provider.answer(question, context), AI_ANSWER_TIMEOUT_S)
+        return await asyncio.wait_for(answer(), AI_ANSWER_TIMEOUT_S)
     except Exception as exc:  # the AI is a guest: any failure of it becomes the not-sure reply
         log.error("reception.ai_failed", account_id=account_id, error=f"{type(exc).__name__}: {exc}")
         return None
