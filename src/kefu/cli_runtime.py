@@ -45,7 +45,7 @@ def load_settings() -> Settings:
     return settings
 
 
-def _prepare_schema(settings: Settings) -> None:
+def prepare_schema(settings: Settings) -> None:
     """SQLite is brought up to date here, as `kefu serve` does; PostgreSQL needs `kefu db upgrade`."""
     from kefu.db import migrate
 
@@ -97,7 +97,7 @@ def run_with_runtime(work: Callable[[Runtime], Awaitable[T]], *, configure_logs:
             await rt.close()
 
     try:
-        _prepare_schema(settings)
+        prepare_schema(settings)
         return asyncio.run(main())
     except DomainError as exc:
         fail(exc.message)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 from sqlalchemy import func, select
@@ -82,13 +84,32 @@ async def test_post_stores_token_and_enqueues_one_coalesced_sync(
 
 
 async def test_post_for_an_unknown_account_creates_it(rt: Runtime, client: httpx.AsyncClient) -> None:
+    """The bootstrap boundary of an account first seen in a callback lies before the message
+    that woke us (CreateTime minus a minute), so that message is acted on, not skipped."""
     connection, keys = await make_connection(rt)
-    params, body = signed_callback(keys.crypto(), kf_event_xml(keys.corp_id, "wkNewlyAuthorised"))
+    created = int(rt.clock.timestamp()) - 5
+    xml = kf_event_xml(keys.corp_id, "wkNewlyAuthorised").replace("1348831860", str(created))
+    params, body = signed_callback(keys.crypto(), xml)
     response = await client.post(f"/wecom/callback/{connection.id}", params=params, content=body)
     assert response.status_code == 200
     async with rt.db.read() as session:
         account = await session.scalar(select(KfAccount).where(KfAccount.open_kfid == "wkNewlyAuthorised"))
-    assert account is not None and account.connected_at == rt.clock.now()
+    assert account is not None
+    assert account.connected_at.timestamp() == created - 60
+
+
+async def test_an_implausible_create_time_looks_back_at_most_ten_minutes(
+    rt: Runtime, client: httpx.AsyncClient
+) -> None:
+    connection, keys = await make_connection(rt)
+    params, body = signed_callback(keys.crypto(), kf_event_xml(keys.corp_id, "wkOld"))  # CreateTime in 2012
+    assert (
+        await client.post(f"/wecom/callback/{connection.id}", params=params, content=body)
+    ).status_code == 200
+    async with rt.db.read() as session:
+        account = await session.scalar(select(KfAccount).where(KfAccount.open_kfid == "wkOld"))
+    assert account is not None
+    assert (rt.clock.now() - account.connected_at).total_seconds() == 600
 
 
 async def test_bad_signature_is_403_and_stores_nothing(rt: Runtime, client: httpx.AsyncClient) -> None:
@@ -139,6 +160,25 @@ async def test_oversized_body_is_400(rt: Runtime, client: httpx.AsyncClient) -> 
     body = b"<xml><Encrypt>" + b"A" * (rt.settings.callback_max_body_bytes + 1) + b"</Encrypt></xml>"
     response = await client.post(f"/wecom/callback/{connection.id}", params={}, content=body)
     assert response.status_code == 400
+
+
+async def test_oversized_chunked_body_is_400_without_reading_it_all(
+    rt: Runtime, client: httpx.AsyncClient
+) -> None:
+    connection, _ = await make_connection(rt)
+    sent = 0
+
+    async def endless() -> AsyncIterator[bytes]:  # no Content-Length: sent chunked
+        nonlocal sent
+        yield b"<xml><Encrypt>"
+        for _ in range(10_000):
+            sent += 1
+            yield b"A" * 4096
+
+    response = await client.post(f"/wecom/callback/{connection.id}", params={}, content=endless())
+    assert response.status_code == 400
+    assert response.text == "body too large"
+    assert sent < 10_000  # the endpoint stopped reading at the limit
 
 
 async def test_malformed_xml_and_missing_encrypt_are_400(rt: Runtime, client: httpx.AsyncClient) -> None:

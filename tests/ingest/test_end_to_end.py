@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, func, select, text
 from kefu.app import create_app
 from kefu.db.engine import sync_url
 from kefu.ingest.models import CallbackEvent, Message
+from kefu.jobs.models import Job
 from kefu.runtime import Runtime
 from kefu.threaded_server import ThreadedServer
 from tests.ingest.conftest import Wired
@@ -51,6 +52,10 @@ def count(model) -> object:
     return query.where(Message.origin != 0) if model is Message else query
 
 
+def process_jobs() -> object:
+    return select(func.count()).select_from(Job).where(Job.task == "ingest.process")
+
+
 async def test_a_customer_message_reaches_kefu_once(wired: Wired, kefu: ThreadedServer) -> None:
     item = wired.customer_says("你好，我的洗衣机不转了")
     assert await wait_for(wired.rt, count(Message), 1) == 1
@@ -71,6 +76,7 @@ async def test_a_callback_delivered_twice_stores_the_message_once(wired: Wired, 
     await asyncio.sleep(0.5)  # give a wrongful second store time to show
     async with wired.rt.db.read() as session:
         assert await session.scalar(count(Message)) == 1
+        assert await session.scalar(process_jobs()) == 1  # and it was handed on once
 
 
 async def test_a_slow_answer_makes_wecom_resend_and_nothing_is_stored_twice(
@@ -109,3 +115,4 @@ async def test_a_slow_answer_makes_wecom_resend_and_nothing_is_stored_twice(
     await asyncio.sleep(0.5)
     async with wired.rt.db.read() as session:
         assert await session.scalar(count(Message)) == 1
+        assert await session.scalar(process_jobs()) == 1

@@ -21,5 +21,7 @@ async def run_poller(rt: Runtime, stop: asyncio.Event) -> None:
             await enqueue_sync_for_all(rt)
         except OperationalError:
             log.exception("poller.database_unavailable")
+        except Exception:  # keep polling: a dead poller would silently stop the safety net
+            log.exception("poller.failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=rt.settings.poll_interval_s)

@@ -29,6 +29,17 @@ log = get_logger(__name__)
 CALLBACK_PATH = re.compile(r"^/wecom/callback/(\d+)$")
 
 
+async def read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it exceeds `limit` bytes (never buffered whole)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class CallbackEndpoint:
     """ASGI middleware answering GET (URL verification) and POST (events) on the callback path."""
 
@@ -76,8 +87,8 @@ class CallbackEndpoint:
         if int(request.headers.get("content-length") or 0) > limit:
             log.warning("callback.too_large", connection_id=connection_id)
             return 400, "body too large"
-        body = await request.body()
-        if len(body) > limit:
+        body = await read_limited(request, limit)
+        if body is None:  # a chunked body has no Content-Length: stop reading at the limit
             log.warning("callback.too_large", connection_id=connection_id)
             return 400, "body too large"
         try:

@@ -14,8 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.accounts.models import KfAccount
 from kefu.ingest.models import CallbackEvent, Message
 from kefu.jobs.queue import enqueue
+from kefu.wecom.payloads import SyncItem
 
 SYNC_TOKEN_TTL = timedelta(minutes=10)  # wecom-kf-api.md §2.5
+# An account first seen through a callback: the message that woke us was sent just before
+# the callback's CreateTime, so the bootstrap boundary goes back a little (never further than
+# FIRST_SEEN_MAX_LOOKBACK, since CreateTime is not trusted).
+FIRST_SEEN_SLACK = timedelta(seconds=60)
+FIRST_SEEN_MAX_LOOKBACK = timedelta(minutes=10)
 SYNC_TASK = "ingest.sync"
 PROCESS_TASK = "ingest.process"
 REFRESH_ACCOUNTS_TASK = "ingest.refresh_accounts"
@@ -40,8 +46,23 @@ async def enqueue_sync(session: AsyncSession, account_id: int, *, now: datetime)
     )
 
 
+def first_seen_boundary(fields: dict[str, str], now: datetime) -> datetime:
+    """Where bootstrap ends for an account first seen in this callback: a customer's first
+    message after setup must never be skipped just because its callback was our first sight."""
+    try:
+        created = datetime.fromtimestamp(int(fields.get("CreateTime") or ""), UTC)
+    except (ValueError, OverflowError, OSError):
+        created = now
+    return max(min(created, now) - FIRST_SEEN_SLACK, now - FIRST_SEEN_MAX_LOOKBACK)
+
+
 async def get_or_create_account(
-    session: AsyncSession, connection_id: int, open_kfid: str, *, now: datetime
+    session: AsyncSession,
+    connection_id: int,
+    open_kfid: str,
+    *,
+    now: datetime,
+    connected_at: datetime | None = None,
 ) -> KfAccount:
     account = await session.scalar(
         select(KfAccount).where(KfAccount.connection_id == connection_id, KfAccount.open_kfid == open_kfid)
@@ -50,7 +71,11 @@ async def get_or_create_account(
         # An account we had not seen (authorised after the connection was saved): its
         # history before now is bootstrap under the `skip` policy, like any new account.
         account = KfAccount(
-            connection_id=connection_id, open_kfid=open_kfid, connected_at=now, created_at=now, updated_at=now
+            connection_id=connection_id,
+            open_kfid=open_kfid,
+            connected_at=connected_at or now,
+            created_at=now,
+            updated_at=now,
         )
         session.add(account)
         await session.flush()
@@ -82,7 +107,9 @@ async def record_callback(
         session.add(row)
     row.status, row.error = "done", None
     if event == "kf_msg_or_event" and open_kfid:
-        account = await get_or_create_account(session, connection_id, open_kfid, now=now)
+        account = await get_or_create_account(
+            session, connection_id, open_kfid, now=now, connected_at=first_seen_boundary(fields, now)
+        )
         # The job reads the freshest token when it runs, so store it on the account.
         account.sync_token = fields.get("Token") or None
         account.sync_token_expires_at = now + SYNC_TOKEN_TTL if account.sync_token else None
@@ -91,7 +118,13 @@ async def record_callback(
         await enqueue_sync(session, account.id, now=now)
     elif event == "kf_account_auth_change":
         for open_kfid_added in _ids(fields.get("AuthAddOpenKfId")):
-            account = await get_or_create_account(session, connection_id, open_kfid_added, now=now)
+            account = await get_or_create_account(
+                session,
+                connection_id,
+                open_kfid_added,
+                now=now,
+                connected_at=first_seen_boundary(fields, now),
+            )
             account.authorized, account.updated_at = True, now
             await session.flush()
             await enqueue_sync(session, account.id, now=now)
@@ -123,6 +156,7 @@ async def record_callbacks(
     Many `kf_msg_or_event` wake-ups for one account collapse into one token update and
     one coalesced sync; the rarer events go through `record_callback` one by one."""
     latest_token: dict[tuple[int, str], str | None] = {}
+    first_seen: dict[tuple[int, str], datetime] = {}
     rows = []
     for connection_id, fields, xml in callbacks:
         open_kfid = fields.get("OpenKfId") or None
@@ -138,13 +172,16 @@ async def record_callbacks(
                 }
             )
             latest_token[(connection_id, open_kfid)] = fields.get("Token") or None
+            first_seen.setdefault((connection_id, open_kfid), first_seen_boundary(fields, now))
         else:
             await record_callback(session, connection_id, fields, xml, now=now)
     if rows:  # one Core executemany, not an ORM object per callback
         connection = await session.connection()
         await connection.execute(insert(CallbackEvent.__table__), rows)
     for (connection_id, open_kfid), token in latest_token.items():
-        account = await get_or_create_account(session, connection_id, open_kfid, now=now)
+        account = await get_or_create_account(
+            session, connection_id, open_kfid, now=now, connected_at=first_seen[(connection_id, open_kfid)]
+        )
         account.sync_token = token
         account.sync_token_expires_at = now + SYNC_TOKEN_TTL if token else None
         account.updated_at = now
@@ -164,29 +201,29 @@ class StoredMessage:
 
 
 def message_row(
-    account: KfAccount, item: dict[str, Any], *, bootstrap_before: datetime | None, now: datetime
+    account: KfAccount, item: SyncItem, *, bootstrap_before: datetime | None, now: datetime
 ) -> dict[str, Any]:
-    """Column values for one `msg_list` item (events carry their ids inside `event`)."""
-    raw_event = item.get("event")
+    """Column values for one `msg_list` item, from the client's one parser (which gives an
+    item without `msgid` a stable synthetic one and never fails on a malformed field)."""
+    raw_event = item.raw.get("event")
     event: dict[str, Any] = raw_event if isinstance(raw_event, dict) else {}
-    send_time = datetime.fromtimestamp(int(item.get("send_time") or 0), UTC)
     return {
         "account_id": account.id,
-        "msgid": str(item["msgid"])[:64],
-        "external_userid": item.get("external_userid") or event.get("external_userid"),
-        "origin": int(item.get("origin") or 0),
-        "msgtype": str(item.get("msgtype") or "unknown")[:32],
-        "event_type": (str(event.get("event_type"))[:64] if event.get("event_type") else None),
-        "servicer_userid": item.get("servicer_userid") or event.get("servicer_userid"),
-        "send_time": send_time,
-        "payload": item,
-        "bootstrap": bootstrap_before is not None and send_time < bootstrap_before,
+        "msgid": item.msgid[:64],
+        "external_userid": item.external_userid or None,
+        "origin": item.origin,
+        "msgtype": (item.msgtype or "unknown")[:32],
+        "event_type": str(event["event_type"])[:64] if event.get("event_type") else None,
+        "servicer_userid": item.servicer_userid or event.get("servicer_userid"),
+        "send_time": item.sent_at,
+        "payload": item.raw,
+        "bootstrap": bootstrap_before is not None and item.sent_at < bootstrap_before,
         "stored_at": now,
     }
 
 
 async def store_page(
-    session: AsyncSession, account: KfAccount, items: list[dict[str, Any]], *, backfill: bool, now: datetime
+    session: AsyncSession, account: KfAccount, items: list[SyncItem], *, backfill: bool, now: datetime
 ) -> list[StoredMessage]:
     """Insert-or-ignore a page of items by (account, msgid); returns only the rows new to us."""
     rows: dict[str, dict[str, Any]] = {}
@@ -194,8 +231,6 @@ async def store_page(
     # sent in the same second as the connection is acted on rather than skipped.
     bootstrap_before = None if backfill else account.connected_at.replace(microsecond=0)
     for item in items:
-        if not item.get("msgid"):
-            continue
         row = message_row(account, item, bootstrap_before=bootstrap_before, now=now)
         rows.setdefault(row["msgid"], row)
     if not rows:

@@ -63,9 +63,7 @@ async def sync_account(rt: Runtime, *, account_id: int) -> None:
                 return
             if current.sync_cursor != cursor:
                 raise CursorMoved(f"cursor of account {account_id} moved during the pull")
-            stored = await store_page(
-                session, current, [item.raw for item in page.items], backfill=backfill, now=now
-            )
+            stored = await store_page(session, current, page.items, backfill=backfill, now=now)
             for message in stored:
                 await enqueue(
                     session,
