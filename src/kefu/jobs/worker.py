@@ -243,11 +243,15 @@ class Worker:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _guarded(self, step: Awaitable[Any]) -> None:
-        """A loop step that must not kill the worker when the database is briefly unreachable."""
+        """A loop step that must not kill the worker: a dead worker would leave `kefu serve`
+        answering callbacks with nothing behind them. Database trouble is expected and brief;
+        anything else is a bug, logged with its traceback, and the loop goes on."""
         try:
             await step
         except (SQLAlchemyError, OSError) as exc:
             log.error("jobs.worker_error", worker_id=self.worker_id, error=f"{type(exc).__name__}: {exc}")
+        except Exception:
+            log.exception("jobs.worker_bug", worker_id=self.worker_id)
 
 
 def backoff_s(attempts: int, base_s: float, cap_s: float, jitter: float) -> float:

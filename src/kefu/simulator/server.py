@@ -6,19 +6,16 @@ with SimulatorServer(clock=clock) as sim:
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from typing import Any
 
 import httpx
-import uvicorn
 
 from kefu.clock import Clock
 from kefu.simulator.app import create_simulator_app
 from kefu.simulator.callbacks import shared_ssl_context
 from kefu.simulator.core import Simulator
 from kefu.simulator.state import World
+from kefu.threaded_server import ThreadedServer
 
 
 class SimulatorServer:
@@ -33,39 +30,26 @@ class SimulatorServer:
         self.clock = clock or Clock()
         self.app = create_simulator_app(clock=self.clock, callback_timeout_s=callback_timeout_s)
         self.simulator: Simulator = self.app.state.simulator
-        self._host, self._port = host, port
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.url = ""
+        self._server = ThreadedServer(self.app, host=host, port=port, name="wecom-simulator")
         self._http: httpx.Client | None = None
+
+    @property
+    def url(self) -> str:
+        return self._server.url
 
     @property
     def state(self) -> World:
         return self.simulator.world
 
     def start(self) -> SimulatorServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self._host, self._port))
-        host, port = sock.getsockname()[:2]
-        self.url = f"http://{host}:{port}"
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, timeout_graceful_shutdown=1)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="wecom-simulator", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the WeCom simulator did not start")
-            time.sleep(0.01)  # real wait for the server thread, not domain time
+        try:
+            self._server.start(timeout_s=10)
+        except RuntimeError as exc:
+            raise RuntimeError("the WeCom simulator did not start") from exc
         return self
 
     def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
+        self._server.stop()
         self.simulator.close()
         if self._http is not None:
             self._http.close()
