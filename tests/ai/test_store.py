@@ -68,7 +68,9 @@ async def test_import_keeps_good_rows_and_reports_bad_ones_by_line(rt: Runtime, 
     assert not again.changes.any and again.changes.unchanged == 2
 
 
-async def test_replace_removes_what_the_file_lacks_but_never_on_bad_rows(rt: Runtime, account: KfAccount) -> None:
+async def test_replace_removes_what_the_file_lacks_but_never_on_bad_rows(
+    rt: Runtime, account: KfAccount
+) -> None:
     await _import(rt, account.id, CSV)
     only_return = "id,question,answer\nreturn,如何申请退货,七天内无理由退货，运费自理。\nnew,新问题,新答案\n"
 
@@ -83,7 +85,13 @@ async def test_replace_removes_what_the_file_lacks_but_never_on_bad_rows(rt: Run
 
 async def test_crud_and_the_csv_round_trip(rt: Runtime, account: KfAccount) -> None:
     entries = [
-        KnowledgeEntry(id="a", question="问题一", answer="第一行\n第二行，含逗号", alt_questions=["问法"], tags=["x", "y"]),
+        KnowledgeEntry(
+            id="a",
+            question="问题一",
+            answer="第一行\n第二行，含逗号",
+            alt_questions=["问法"],
+            tags=["x", "y"],
+        ),
         KnowledgeEntry(id="b", question='带"引号"的问题', answer="答"),
     ]
     async with rt.db.write() as s:
