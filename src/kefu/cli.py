@@ -11,7 +11,7 @@ from kefu.api.cli import tokens_app
 from kefu.config.cli import config_app
 from kefu.demo import demo_command
 from kefu.jobs.cli import jobs_app, worker_command
-from kefu.settings import ConfigurationError, get_settings
+from kefu.settings import get_settings
 from kefu.simulator.cli import simulator_command
 
 app = typer.Typer(help="Kefu: a self-hosted hub for WeCom 微信客服.", no_args_is_help=True)
@@ -28,16 +28,6 @@ app.command("demo")(demo_command)
 app.command("simulator")(simulator_command)
 
 
-def _settings_or_exit():  # type: ignore[no-untyped-def]
-    settings = get_settings()
-    try:
-        settings.check()
-    except ConfigurationError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    return settings
-
-
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
@@ -47,16 +37,12 @@ def serve(
     import uvicorn
 
     from kefu.app import create_app
-    from kefu.db import migrate
+    from kefu.cli_runtime import load_settings, prepare_schema
     from kefu.logs import configure_logging
 
-    settings = _settings_or_exit()
+    settings = load_settings()
     configure_logging(settings.log_level, settings.log_json)
-    if settings.is_sqlite:
-        migrate.upgrade(settings.database_url)
-    elif migrate.pending(settings.database_url):
-        typer.echo("error: the database schema is behind; run `kefu db upgrade` first.", err=True)
-        raise typer.Exit(2)
+    prepare_schema(settings)
     uvicorn.run(create_app(settings=settings), host=host, port=port, log_level="warning")
 
 
@@ -68,3 +54,7 @@ def db_upgrade() -> None:
     settings = get_settings()
     migrate.upgrade(settings.database_url)
     typer.echo("database is up to date")
+
+
+if __name__ == "__main__":
+    app()
