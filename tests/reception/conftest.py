@@ -97,18 +97,29 @@ class World:
 
     # --- Kefu side -------------------------------------------------------------------------------
 
-    async def settle(self, *, max_jobs: int = 10_000) -> int:
-        """Pull the account's stream, then run every job that is due now."""
+    async def settle(self, *, max_jobs: int | None = None) -> int:
+        """Pull the account's stream, then run every job that is due now (or only `max_jobs`)."""
         async with self.rt.db.write() as session:
             await enqueue_sync(session, self.account.id, now=self.rt.clock.now())
-        return await Worker(self.rt).run_until_idle(max_jobs=max_jobs)
+        return await self.run_due(max_jobs=max_jobs)
 
     async def pull(self) -> None:
         """Only store what the stream holds (the sync task run directly, no other job)."""
         await sync_account(self.rt, account_id=self.account.id)
 
-    async def run_due(self, *, max_jobs: int = 10_000) -> int:
-        return await Worker(self.rt).run_until_idle(max_jobs=max_jobs)
+    async def run_due(self, *, max_jobs: int | None = None) -> int:
+        """Run every job due now, or only the first `max_jobs`.
+
+        `run_until_idle` can return while a job it claimed nothing beside is committing its
+        last write (PostgreSQL: the claim's snapshot predates it), so run again until a run
+        finds nothing.
+        """
+        if max_jobs is not None:
+            return await Worker(self.rt).run_until_idle(max_jobs=max_jobs)
+        total = 0
+        while ran := await Worker(self.rt).run_until_idle():
+            total += ran
+        return total
 
     async def transcript(self) -> list[TranscriptItem]:
         conversation = await self.conversation()

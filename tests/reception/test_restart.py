@@ -47,7 +47,7 @@ async def test_crashed_transactions_resume_with_nothing_lost_or_sent_twice(make_
         await world.settle()
         assert len(world.inbox()) == 1
     world.rt.clock.advance(60)  # past the retry's backoff; a new worker takes over
-    await Worker(world.rt).run_until_idle()
+    await world.run_due()  # a new Worker each run
     assert len(world.inbox()) == 3
 
     # A crash after a send went out: its outcome (and Kefu's copy of it) was not written.
@@ -57,7 +57,7 @@ async def test_crashed_transactions_resume_with_nothing_lost_or_sent_twice(make_
         await world.run_due()
     assert len(world.inbox()) == 4
     world.rt.clock.advance(60)
-    await Worker(world.rt).run_until_idle()
+    await world.run_due()  # a new Worker each run
 
     assert len(world.inbox()) == 4  # the redo re-sent under the same msgid; WeCom kept one
     msgids = delivered_once(world)
@@ -92,7 +92,7 @@ async def test_a_worker_killed_while_a_send_is_on_the_wire(make_world: WorldFact
     await asyncio.sleep(0.6)  # whatever was on the wire has landed or is gone by now
 
     world.rt.clock.advance(600)  # past any lease; a new worker resumes
-    await Worker(world.rt).run_until_idle()
+    await world.run_due()  # a new Worker each run
     [answer] = world.inbox()
     assert delivered_once(world) == [answer["msgid"]]
     [action] = await world.actions()
