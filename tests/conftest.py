@@ -123,3 +123,11 @@ async def rt(settings: Settings, db: Database, clock: Clock) -> AsyncIterator[Ru
         yield runtime
     finally:
         await runtime.http.aclose()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that gets a database is a `db` test, so CI's PostgreSQL pass runs it
+    without relying on each file remembering the marker."""
+    for item in items:
+        if "database_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
