@@ -19,6 +19,7 @@ async def test_no_secret_or_token_in_any_log(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # quiet by default; at DEBUG its URLs must be scrubbed
     client = make_client()
     wecom.script("kf/account/list", Reply(wecom_error(-1, "system busy")), Reply(drop=True))
     await client.account_list()  # gettoken, a busy retry, a lost answer retried
