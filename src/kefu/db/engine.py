@@ -9,6 +9,7 @@ with `on_commit(session, fn)` run after the commit succeeds.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -61,6 +62,47 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+class WriterQueue:
+    """SQLite's one writer, queued in-process: urgent writers (a callback WeCom is waiting
+    on) go before routine ones (background jobs), each class in arrival order."""
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._waiting: dict[bool, collections.deque[asyncio.Future[None]]] = {
+            True: collections.deque(),
+            False: collections.deque(),
+        }
+
+    @contextlib.asynccontextmanager
+    async def hold(self, *, urgent: bool) -> AsyncIterator[None]:
+        if self._busy or self._waiting[True] or self._waiting[False]:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiting[urgent].append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._release()  # we were handed the lock as we were cancelled
+                else:
+                    self._waiting[urgent].remove(waiter)
+                raise
+        else:
+            self._busy = True
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        for queue in (self._waiting[True], self._waiting[False]):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)  # hand over: _busy stays True
+                    return
+        self._busy = False
+
+
 class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
@@ -74,7 +116,7 @@ class Database:
         self._write_engine = self.engine.execution_options(kefu_write=True)
         # SQLite has one writer: queue this process's writers here instead of in SQLite's
         # busy handler, which sleeps in growing steps and inflates tail latency.
-        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._writers = WriterQueue() if self.is_sqlite else None
         self._read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = async_sessionmaker(self._write_engine, expire_on_commit=False)
 
@@ -83,10 +125,11 @@ class Database:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
+    async def write(self, *, urgent: bool = False) -> AsyncIterator[AsyncSession]:
+        """A write transaction; `urgent` ones (a request WeCom waits on) queue before jobs' on SQLite."""
         async with contextlib.AsyncExitStack() as stack:
-            if self._write_lock is not None:
-                await stack.enter_async_context(self._write_lock)
+            if self._writers is not None:
+                await stack.enter_async_context(self._writers.hold(urgent=urgent))
             session = await stack.enter_async_context(self._write_sessions())
             async with session.begin():
                 yield session

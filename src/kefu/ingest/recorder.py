@@ -119,7 +119,7 @@ class CallbackRecorder:
         opened: list[tuple[int, int, dict[str, str], str]] = []  # (index, connection id, fields, xml)
         now = self.rt.clock.now()
         try:
-            async with self.rt.db.write() as session:
+            async with self.rt.db.write(urgent=True) as session:
                 ids = {item.connection_id for item in items}
                 # Secrets are read and decrypted once per connection per batch.
                 cryptos = {
