@@ -71,10 +71,12 @@ def signed_request(crypto: CallbackCrypto, open_kfid: str) -> tuple[str, str]:
 def wrk(
     url: str, body: str, *, seconds: int, connections: int, workdir: Path, rate: int | None = None
 ) -> dict[str, float]:
-    """Closed loop (as fast as answers come) or, with `rate`, paced: each connection waits
-    connections/rate seconds between requests, so latency is measured at a fixed offered load."""
+    """Closed loop (as fast as answers come) or, with `rate`, paced: each connection waits a
+    random 0..2·connections/rate seconds between requests (random, so the connections do not
+    fire in synchronised bursts), so latency is measured at a fixed mean offered load."""
     script = workdir / "post.lua"
-    pacing = f"function delay() return {connections * 1000 // rate} end\n" if rate else ""
+    mean_ms = connections * 1000 // rate if rate else 0
+    pacing = f"function delay() return math.random(0, {2 * mean_ms}) end\n" if rate else ""
     script.write_text(
         'wrk.method = "POST"\nwrk.body = '
         + json.dumps(body)
