@@ -55,6 +55,10 @@ async def test_create_update_and_settings_with_versions(api: httpx.AsyncClient, 
     assert patched.json()["name"] == "改过名" and patched.json()["enabled"] is False
     assert kf.account(account["open_kfid"])["name"] == "改过名"
 
+    # 2026-11-25: the holiday library knows 2026 only, so the admin is warned before 2027 comes.
+    warnings = (await api.get(f"/api/v1/accounts/{account['id']}/warnings")).json()["warnings"]
+    assert len(warnings) == 1 and "2027" in warnings[0]
+
     url = f"/api/v1/accounts/{account['id']}/settings"
     settings = (await api.get(url)).json()
     assert settings["reception"]["mode"] == "human_only" and settings["timezone"] == "Asia/Shanghai"

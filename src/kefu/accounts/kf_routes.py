@@ -24,6 +24,7 @@ from kefu.accounts.settings import (
     account_scope,
     get_account,
     list_versions,
+    load_account_settings,
     save_account_settings,
     settings_json,
     stored_settings,
@@ -101,6 +102,17 @@ async def get_settings(account_id: int, rt: RuntimeDep) -> dict[str, Any]:
     """The account's settings (the config file's keys), defaults filled."""
     async with rt.db.read() as session:
         return settings_json(stored_settings(await get_account(session, account_id)))
+
+
+@router.get("/{account_id}/warnings")
+async def get_warnings(account_id: int, rt: RuntimeDep, lang: str = "zh") -> dict[str, list[str]]:
+    """What an admin should act on now, e.g. statutory-holiday data that runs out this year
+    (past it, reception hours fall back to the weekly schedule and the admin's own dates)."""
+    async with rt.db.read() as session:
+        settings = await load_account_settings(session, await get_account(session, account_id))
+    local_today = settings.calendar.local(rt.clock.now()).date()
+    warning = settings.calendar.holiday_data_warning(local_today, locale="en" if lang == "en" else "zh")
+    return {"warnings": [warning] if warning else []}
 
 
 @router.put("/{account_id}/settings")
