@@ -1,7 +1,7 @@
 """China's statutory holidays and adjusted working days, from `chinese_calendar`.
 
 The State Council publishes each year's holidays late in the year before, so the
-library knows only up to some year (1.11: 2004–2026) and raises NotImplementedError
+library knows only up to some year (1.11: 2004–2026) and raises an error for any year
 beyond. We read its supported range once from its own data and never ask it about
 a year outside that range: such days are simply "unknown" and the caller falls
 back to the weekly schedule.
