@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
 import structlog
@@ -109,7 +109,7 @@ def run_with_runtime(work: Callable[[Runtime], Awaitable[T]], *, configure_logs:
         structlog.configure(**previous_logging)
 
 
-def echo_json(value: BaseModel | list[BaseModel] | dict[str, Any]) -> None:
+def echo_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
     if isinstance(value, BaseModel):
         data: Any = value.model_dump(mode="json")
     elif isinstance(value, list):

@@ -6,7 +6,7 @@ their status; 401 answers carry `WWW-Authenticate: Bearer`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -29,7 +29,7 @@ def error_body(exc: DomainError) -> dict[str, Any]:
 class ApiRoute(APIRoute):
     """Turns a DomainError raised in a handler or a dependency into its JSON answer."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:

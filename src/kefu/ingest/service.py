@@ -177,7 +177,7 @@ async def record_callbacks(
             await record_callback(session, connection_id, fields, xml, now=now)
     if rows:  # one Core executemany, not an ORM object per callback
         connection = await session.connection()
-        await connection.execute(insert(CallbackEvent.__table__), rows)
+        await connection.execute(insert(CallbackEvent), rows)
     for (connection_id, open_kfid), token in latest_token.items():
         account = await get_or_create_account(
             session, connection_id, open_kfid, now=now, connected_at=first_seen[(connection_id, open_kfid)]
