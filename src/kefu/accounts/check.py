@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from kefu.runtime import Runtime
 from kefu.wecom.client import WeComClient
-from kefu.wecom.errors import WeComError, WeComTransportError, errmsg_head
+from kefu.wecom.errors import HINTS, WeComError, WeComTransportError, errmsg_head
 from kefu.wecom.results import KfAccountInfo
 from kefu.wecom.tokens import MemoryTokenCache
 
@@ -90,33 +90,23 @@ def _describe_accounts(check: ConnectionCheck) -> str:
 
 
 def describe_wecom_error(exc: WeComError) -> tuple[str, str]:
-    """(problem, words) for an error of gettoken or kf/account/list."""
+    """(problem, words) for an error of gettoken or kf/account/list: what went wrong, then
+    what to do — the advice is the client's own hint for the code (kefu.wecom.errors.HINTS)."""
     code = exc.errcode
     if code == 40001:
-        return WRONG_SECRET, (
-            "Wrong secret: WeCom rejected the Secret (40001 invalid credential). Copy the Secret of "
-            "the self-built app (自建应用) allowed to call the 微信客服 API again from 应用管理 → the app; "
-            "it may have been reset, or the app may be disabled."
-        )
+        return WRONG_SECRET, f"Wrong secret: WeCom rejected the Secret (40001 invalid credential). {exc.hint}"
     if code == 40013:
-        return WRONG_CORP_ID, (
-            "Wrong corpid: WeCom does not know this corp ID (40013 invalid corpid). Copy the 企业ID from "
-            "我的企业 → 企业信息 in the WeCom admin console."
+        return (
+            WRONG_CORP_ID,
+            f"Wrong corpid: WeCom does not know this corp ID (40013 invalid corpid). {exc.hint}",
         )
     if code == 60020:
         match = _FROM_IP.search(exc.errmsg or "")
         ip = f" ({match.group(1)})" if match else ""
-        return IP_NOT_ALLOWED, (
-            f"IP not allowed: this server's IP{ip} is not on the app's trusted IP list (60020). Add it in "
-            "the WeCom admin console under 应用管理 → the self-built app → 企业可信IP; it takes about a "
-            "minute to apply."
-        )
+        return IP_NOT_ALLOWED, f"IP not allowed: this server's IP{ip} was refused (60020). {exc.hint}"
     if code in (48002, 95017):
-        return API_NOT_ENABLED, (
-            f"微信客服 API not enabled for this app ({code}): in the 微信客服 admin page, under API, add the "
-            "self-built app to 「可调用接口的应用」 (通过API管理会话消息 → 企业内部开发) and choose the "
-            "accounts it may manage."
-        )
+        # Either way the app must be listed under 可调用接口的应用: 48002's hint says how.
+        return API_NOT_ENABLED, f"微信客服 API not enabled for this app ({code}): {HINTS[48002]}"
     if code in (95011, 95012):
         return EDITION_MISMATCH, f"Secret of the wrong edition ({code}): {exc.hint}"
     head = errmsg_head(exc.errmsg) or "no message"
