@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.db, pytest.mark.e2e]
 
 async def sync_now(rt: Runtime, account_id: int) -> int:
     async with rt.db.write() as session:
-        await enqueue_sync(session, account_id, now=rt.clock.now())
+        await session.run_sync(enqueue_sync, account_id, now=rt.clock.now())
     return await Worker(rt).run_until_idle()
 
 

@@ -100,7 +100,7 @@ class World:
     async def settle(self, *, max_jobs: int | None = None) -> int:
         """Pull the account's stream, then run every job that is due now (or only `max_jobs`)."""
         async with self.rt.db.write() as session:
-            await enqueue_sync(session, self.account.id, now=self.rt.clock.now())
+            await session.run_sync(enqueue_sync, self.account.id, now=self.rt.clock.now())
         return await self.run_due(max_jobs=max_jobs)
 
     async def pull(self) -> None:

@@ -186,7 +186,7 @@ async def store_account(
     account.updated_at = now
     await session.flush()
     if is_new:
-        await enqueue_sync(session, account.id, now=now)
+        await session.run_sync(enqueue_sync, account.id, now=now)
     return account
 
 

@@ -248,7 +248,7 @@ async def upsert_accounts(
             row.updated_at = now
     await session.flush()
     for row in to_sync:
-        await enqueue_sync(session, row.id, now=now)
+        await session.run_sync(enqueue_sync, row.id, now=now)
     return sorted(rows.values(), key=lambda r: r.id)
 
 

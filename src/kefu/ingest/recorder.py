@@ -4,7 +4,8 @@ SQLite has one writer and every statement through aiosqlite is a thread round tr
 so a transaction per callback caps the endpoint at a few hundred per second. Here
 each request parses its envelope, then waits while a single drainer verifies,
 decrypts and records everything queued so far in ONE transaction (one read of the
-connections, one token update and one coalesced sync per account). Each caller
+connections, one token update and one coalesced sync per account), run on SQLite's
+writer thread in one round trip (`db.run_write`). Each caller
 gets its own answer only after that transaction has committed, so a `success`
 still means "durably recorded".
 """
@@ -18,12 +19,13 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from kefu.accounts.models import Connection
 from kefu.ingest.models import CallbackEvent
 from kefu.ingest.service import record_callback, record_callbacks
 from kefu.ingest.xml import BadXML, parse_flat_xml
-from kefu.jobs.queue import enqueue
+from kefu.jobs.queue import add_job
 from kefu.logs import get_logger
 from kefu.runtime import Runtime
 from kefu.wecom.crypto import CallbackCrypto, CallbackCryptoError
@@ -116,70 +118,88 @@ class CallbackRecorder:
 
     async def _record(self, items: list[SignedCallback]) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(items)
-        opened: list[tuple[int, int, dict[str, str], str]] = []  # (index, connection id, fields, xml)
+        opened: list[Opened] = []
         now = self.rt.clock.now()
         try:
-            async with self.rt.db.write(urgent=True) as session:
-                ids = {item.connection_id for item in items}
-                # Secrets are read and decrypted once per connection per batch.
-                cryptos = {
-                    c.id: crypto_of(self.rt, c)
-                    for c in (await session.scalars(select(Connection).where(Connection.id.in_(ids)))).all()
-                }
-                for index, item in enumerate(items):
-                    crypto = cryptos.get(item.connection_id)
-                    result = (
-                        UNKNOWN_CONNECTION
-                        if crypto is None
-                        else open_callback(item.connection_id, crypto, item)
-                    )
-                    if isinstance(result, Outcome):
-                        outcomes[index] = result
-                    else:
-                        opened.append((index, item.connection_id, *result))
-                await record_callbacks(session, [(c, fields, xml) for _, c, fields, xml in opened], now=now)
-            for index, *_ in opened:
-                outcomes[index] = SUCCESS
+            # One round trip to SQLite's writer thread for the whole batch (db.run_write).
+            await self.rt.db.run_write(_open_and_record, self.rt, items, outcomes, opened, now, urgent=True)
+            for one in opened:
+                outcomes[one.index] = SUCCESS
         except OperationalError:
             # The database itself is unavailable: nothing could be kept, so let WeCom re-send.
             log.exception("callback.database_unavailable")
             return [outcome or UNAVAILABLE for outcome in outcomes]
         except Exception:  # our bug somewhere in the batch: record each one alone
             log.exception("callback.batch_failed", size=len(opened))
-            for index, connection_id, fields, xml in opened:
-                outcomes[index] = await self._record_one(connection_id, fields, xml, now=now)
+            for one in opened:
+                outcomes[one.index] = await self._record_one(one, now=now)
         return [outcome or UNAVAILABLE for outcome in outcomes]
 
-    async def _record_one(
-        self, connection_id: int, fields: dict[str, str], xml: str, *, now: datetime
-    ) -> Outcome:
+    async def _record_one(self, one: Opened, *, now: datetime) -> Outcome:
         """Record alone; if that fails too (our bug), keep the event for retry and still answer 200:
         our bug must never make WeCom re-send."""
         try:
-            async with self.rt.db.write() as session:
-                await record_callback(session, connection_id, fields, xml, now=now)
+            await self.rt.db.run_write(record_callback, one.connection_id, one.fields, one.xml, now=now)
             return SUCCESS
         except OperationalError:
-            log.exception("callback.database_unavailable", connection_id=connection_id)
+            log.exception("callback.database_unavailable", connection_id=one.connection_id)
             return UNAVAILABLE
         except Exception as exc:
-            log.exception("callback.handler_failed", connection_id=connection_id)
+            log.exception("callback.handler_failed", connection_id=one.connection_id)
             error = f"{type(exc).__name__}: {exc}"
         try:
-            async with self.rt.db.write() as session:
-                row = CallbackEvent(
-                    connection_id=connection_id,
-                    event=(fields.get("Event") or "?")[:64],
-                    open_kfid=fields.get("OpenKfId") or None,
-                    xml=xml,
-                    status="pending",
-                    error=error[:2000],
-                    received_at=now,
-                )
-                session.add(row)
-                await session.flush()
-                await enqueue(session, RETRY_CALLBACK_TASK, {"event_id": row.id}, now=now)
+            await self.rt.db.run_write(_keep_for_retry, one, error, now)
         except OperationalError:
-            log.exception("callback.database_unavailable", connection_id=connection_id)
+            log.exception("callback.database_unavailable", connection_id=one.connection_id)
             return UNAVAILABLE
         return SUCCESS
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A callback that passed the signature check and decrypted: its place in the batch."""
+
+    index: int
+    connection_id: int
+    fields: dict[str, str]
+    xml: str
+
+
+def _open_and_record(
+    session: Session,
+    rt: Runtime,
+    items: list[SignedCallback],
+    outcomes: list[Outcome | None],
+    opened: list[Opened],
+    now: datetime,
+) -> None:
+    """On the writer thread: verify and decrypt the batch, then record what opened. Refusals go
+    to `outcomes` and the opened callbacks to `opened` before anything is written, so the caller
+    still has both if the recording fails."""
+    ids = {item.connection_id for item in items}
+    # Secrets are read and decrypted once per connection per batch.
+    connections = session.scalars(select(Connection).where(Connection.id.in_(ids))).all()
+    cryptos = {c.id: crypto_of(rt, c) for c in connections}
+    for index, item in enumerate(items):
+        crypto = cryptos.get(item.connection_id)
+        result = UNKNOWN_CONNECTION if crypto is None else open_callback(item.connection_id, crypto, item)
+        if isinstance(result, Outcome):
+            outcomes[index] = result
+        else:
+            opened.append(Opened(index, item.connection_id, *result))
+    record_callbacks(session, [(one.connection_id, one.fields, one.xml) for one in opened], now=now)
+
+
+def _keep_for_retry(session: Session, one: Opened, error: str, now: datetime) -> None:
+    row = CallbackEvent(
+        connection_id=one.connection_id,
+        event=(one.fields.get("Event") or "?")[:64],
+        open_kfid=one.fields.get("OpenKfId") or None,
+        xml=one.xml,
+        status="pending",
+        error=error[:2000],
+        received_at=now,
+    )
+    session.add(row)
+    session.flush()
+    add_job(session, RETRY_CALLBACK_TASK, {"event_id": row.id}, now=now)

@@ -1,4 +1,7 @@
-"""Domain operations of the ingest path. Services take a session and never commit."""
+"""Domain operations of the ingest path. Services take a session and never commit.
+
+Recording a callback is synchronous (a plain Session) because it runs on the callback
+recorder's hot path through `db.run_write`; from async code, use `session.run_sync`."""
 
 from __future__ import annotations
 
@@ -10,10 +13,11 @@ from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kefu.accounts.models import KfAccount
 from kefu.ingest.models import CallbackEvent, Message
-from kefu.jobs.queue import enqueue
+from kefu.jobs.queue import add_job
 from kefu.wecom.payloads import SyncItem
 
 SYNC_TOKEN_TTL = timedelta(minutes=10)  # wecom-kf-api.md §2.5
@@ -38,12 +42,10 @@ def conversation_lock(account_id: int, external_userid: str | None) -> str:
     return f"account:{account_id}"
 
 
-async def enqueue_sync(session: AsyncSession, account_id: int, *, now: datetime) -> int | None:
+def enqueue_sync(session: Session, account_id: int, *, now: datetime) -> int | None:
     """One waiting sync per account at most: callbacks and polls coalesce into it."""
     lock = sync_lock(account_id)
-    return await enqueue(
-        session, SYNC_TASK, {"account_id": account_id}, now=now, lock=lock, queueing_lock=lock
-    )
+    return add_job(session, SYNC_TASK, {"account_id": account_id}, now=now, lock=lock, queueing_lock=lock)
 
 
 def first_seen_boundary(fields: dict[str, str], now: datetime) -> datetime:
@@ -56,15 +58,15 @@ def first_seen_boundary(fields: dict[str, str], now: datetime) -> datetime:
     return max(min(created, now) - FIRST_SEEN_SLACK, now - FIRST_SEEN_MAX_LOOKBACK)
 
 
-async def get_or_create_account(
-    session: AsyncSession,
+def get_or_create_account(
+    session: Session,
     connection_id: int,
     open_kfid: str,
     *,
     now: datetime,
     connected_at: datetime | None = None,
 ) -> KfAccount:
-    account = await session.scalar(
+    account = session.scalar(
         select(KfAccount).where(KfAccount.connection_id == connection_id, KfAccount.open_kfid == open_kfid)
     )
     if account is None:
@@ -78,12 +80,12 @@ async def get_or_create_account(
             updated_at=now,
         )
         session.add(account)
-        await session.flush()
+        session.flush()
     return account
 
 
-async def record_callback(
-    session: AsyncSession,
+def record_callback(
+    session: Session,
     connection_id: int,
     fields: dict[str, str],
     xml: str,
@@ -107,18 +109,18 @@ async def record_callback(
         session.add(row)
     row.status, row.error = "done", None
     if event == "kf_msg_or_event" and open_kfid:
-        account = await get_or_create_account(
+        account = get_or_create_account(
             session, connection_id, open_kfid, now=now, connected_at=first_seen_boundary(fields, now)
         )
         # The job reads the freshest token when it runs, so store it on the account.
         account.sync_token = fields.get("Token") or None
         account.sync_token_expires_at = now + SYNC_TOKEN_TTL if account.sync_token else None
         account.updated_at = now
-        await session.flush()
-        await enqueue_sync(session, account.id, now=now)
+        session.flush()
+        enqueue_sync(session, account.id, now=now)
     elif event == "kf_account_auth_change":
         for open_kfid_added in _ids(fields.get("AuthAddOpenKfId")):
-            account = await get_or_create_account(
+            account = get_or_create_account(
                 session,
                 connection_id,
                 open_kfid_added,
@@ -126,17 +128,17 @@ async def record_callback(
                 connected_at=first_seen_boundary(fields, now),
             )
             account.authorized, account.updated_at = True, now
-            await session.flush()
-            await enqueue_sync(session, account.id, now=now)
+            session.flush()
+            enqueue_sync(session, account.id, now=now)
         for open_kfid_removed in _ids(fields.get("AuthDelOpenKfId")):
-            removed = await session.scalar(
+            removed = session.scalar(
                 select(KfAccount).where(
                     KfAccount.connection_id == connection_id, KfAccount.open_kfid == open_kfid_removed
                 )
             )
             if removed is not None:
                 removed.authorized, removed.updated_at = False, now
-        await enqueue(
+        add_job(
             session,
             REFRESH_ACCOUNTS_TASK,
             {"connection_id": connection_id},
@@ -144,12 +146,12 @@ async def record_callback(
             lock=f"accounts:{connection_id}",
             queueing_lock=f"accounts:{connection_id}",
         )
-    await session.flush()
+    session.flush()
     return row
 
 
-async def record_callbacks(
-    session: AsyncSession, callbacks: list[tuple[int, dict[str, str], str]], *, now: datetime
+def record_callbacks(
+    session: Session, callbacks: list[tuple[int, dict[str, str], str]], *, now: datetime
 ) -> None:
     """Record a batch of decrypted callbacks in the caller's transaction (group commit).
 
@@ -174,19 +176,19 @@ async def record_callbacks(
             latest_token[(connection_id, open_kfid)] = fields.get("Token") or None
             first_seen.setdefault((connection_id, open_kfid), first_seen_boundary(fields, now))
         else:
-            await record_callback(session, connection_id, fields, xml, now=now)
+            record_callback(session, connection_id, fields, xml, now=now)
     if rows:  # one Core executemany, not an ORM object per callback
-        connection = await session.connection()
-        await connection.execute(insert(CallbackEvent), rows)
+        connection = session.connection()
+        connection.execute(insert(CallbackEvent), rows)
     for (connection_id, open_kfid), token in latest_token.items():
-        account = await get_or_create_account(
+        account = get_or_create_account(
             session, connection_id, open_kfid, now=now, connected_at=first_seen[(connection_id, open_kfid)]
         )
         account.sync_token = token
         account.sync_token_expires_at = now + SYNC_TOKEN_TTL if token else None
         account.updated_at = now
-        await session.flush()
-        await enqueue_sync(session, account.id, now=now)
+        session.flush()
+        enqueue_sync(session, account.id, now=now)
 
 
 def _ids(value: str | None) -> list[str]:

@@ -119,9 +119,9 @@ async def retry_callback(rt: Runtime, *, event_id: int) -> None:
         if connection is None:
             event.status = "failed"
             return
-        await record_callback(
-            session, connection.id, parse_flat_xml(event.xml), event.xml, now=rt.clock.now(), row=event
-        )
+        fields = parse_flat_xml(event.xml)
+        now = rt.clock.now()
+        await session.run_sync(record_callback, connection.id, fields, event.xml, now=now, row=event)
 
 
 @task(REFRESH_ACCOUNTS_TASK, max_attempts=10)
@@ -139,5 +139,5 @@ async def enqueue_sync_for_all(rt: Runtime) -> int:
     async with rt.db.write() as session:
         ids = (await session.scalars(select(KfAccount.id).where(KfAccount.authorized.is_(True)))).all()
         for account_id in ids:
-            await enqueue_sync(session, account_id, now=now)
+            await session.run_sync(enqueue_sync, account_id, now=now)
     return len(ids)

@@ -1,21 +1,40 @@
-"""Enqueueing: a job row written in the caller's transaction, so work and data commit together."""
+"""Enqueueing: a job row written in the caller's transaction, so work and data commit together.
+
+`add_job` takes a synchronous Session (for `db.run_write` and `run_sync`); `enqueue` is the
+same for an AsyncSession."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kefu.jobs.models import Job
 from kefu.jobs.registry import get_task
 from kefu.jobs.wakeup import announce
 
+# Built once with bound parameters (compiled once, cached): this runs on every callback batch.
+# The only unique key we do not set ourselves is the partial index on (queueing_lock)
+# WHERE status='todo', so a conflict means "coalesced".
+_JOBS = cast(Table, Job.__table__)
+_INSERT = {
+    is_postgresql: insert(_JOBS).on_conflict_do_nothing().returning(_JOBS.c.id)
+    for is_postgresql, insert in ((True, postgresql.insert), (False, sqlite.insert))
+}
 
-async def enqueue(
-    session: AsyncSession,
+
+async def enqueue(session: AsyncSession, task: str, args: dict[str, Any], **options: Any) -> int | None:
+    """`add_job` on an AsyncSession."""
+    return await session.run_sync(add_job, task, args, **options)
+
+
+def add_job(
+    session: Session,
     task: str,
     args: dict[str, Any],
     *,
@@ -47,12 +66,8 @@ async def enqueue(
         "max_attempts": max_attempts if max_attempts is not None else spec.max_attempts,
         "created_at": now,
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # The only unique key we do not set ourselves is the partial index on
-    # (queueing_lock) WHERE status='todo': a conflict means "coalesced".
-    statement = insert(Job).values(**values).on_conflict_do_nothing().returning(Job.id)
-    job_id = (await session.execute(statement)).scalar_one_or_none()
+    statement = _INSERT[session.get_bind().dialect.name == "postgresql"]
+    job_id = session.execute(statement, values).scalar_one_or_none()
     if job_id is not None:
-        await announce(session, task)
+        announce(session, task)
     return job_id

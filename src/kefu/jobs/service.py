@@ -72,5 +72,5 @@ async def _retry(session: AsyncSession, where: ColumnElement[bool], *, now: date
         return False
     if task is None:
         return False
-    await announce(session, task)
+    await session.run_sync(announce, task)
     return True

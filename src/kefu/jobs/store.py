@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, or_, select, update
+from sqlalchemy import Integer, Select, and_, bindparam, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from kefu.db import Database
 from kefu.jobs.models import Job
@@ -40,8 +40,9 @@ class Claimed:
     lease_s: float
 
 
-def _runnable(now: datetime) -> Select[Job]:
-    """todo, due, and no earlier job of its lock still todo or doing (creation order per lock)."""
+def _runnable() -> Select[Job]:
+    """todo, due, and no earlier job of its lock still todo or doing (creation order per lock);
+    `now` and `limit` are bound when it runs."""
     earlier = aliased(Job)
     blocked = exists().where(
         earlier.lock == Job.lock,
@@ -50,9 +51,15 @@ def _runnable(now: datetime) -> Select[Job]:
     )
     return (
         select(Job)
-        .where(Job.status == "todo", Job.run_at <= now, or_(Job.lock.is_(None), ~blocked))
+        .where(Job.status == "todo", Job.run_at <= bindparam("now"), or_(Job.lock.is_(None), ~blocked))
         .order_by(Job.run_at, Job.id)
+        .limit(bindparam("limit", type_=Integer))
     )
+
+
+# Built once: the worker claims after every job, and building this costs more than running it.
+_RUNNABLE = _runnable()
+_RUNNABLE_SKIP_LOCKED = _RUNNABLE.with_for_update(skip_locked=True, of=Job)
 
 
 def _spec_or_none(name: str) -> TaskSpec | None:
@@ -66,45 +73,41 @@ async def claim(db: Database, *, now: datetime, limit: int, worker_id: str) -> t
     """Lease up to `limit` runnable jobs; jobs past their deadline are dropped instead.
 
     Returns (claimed jobs, number dropped). PostgreSQL: FOR UPDATE SKIP LOCKED lets
-    workers of several processes claim side by side; SQLite: db.write() takes the
-    write lock first (BEGIN IMMEDIATE), so claims are serialised.
+    workers of several processes claim side by side; SQLite: the write lock is taken
+    first (BEGIN IMMEDIATE), so claims are serialised. Every job passes through here,
+    so it runs as one `run_write` round trip.
     """
-    statement = _runnable(now).limit(limit)
-    if db.dialect == "postgresql":
-        statement = statement.with_for_update(skip_locked=True, of=Job)
+    statement = _RUNNABLE_SKIP_LOCKED if db.dialect == "postgresql" else _RUNNABLE
+    return await db.run_write(_claim, statement, now=now, limit=limit, worker_id=worker_id)
+
+
+def _claim(
+    session: Session, statement: Select[Job], *, now: datetime, limit: int, worker_id: str
+) -> tuple[list[Claimed], int]:
     claimed: list[Claimed] = []
     dropped = 0
-    async with db.write() as session:
-        for job in (await session.execute(statement)).scalars().all():
-            if job.deadline is not None and job.deadline < now:
-                await _finish(session, job.id, "dropped", now, f"deadline {job.deadline.isoformat()} passed")
-                dropped += 1
-                continue
-            spec = _spec_or_none(job.task)
-            lease_s = spec.lease_s if spec else DEFAULT_LEASE_S
-            await session.execute(
-                update(Job)
-                .where(Job.id == job.id)
-                .values(
-                    status="doing",
-                    attempts=Job.attempts + 1,
-                    locked_until=now + timedelta(seconds=lease_s),
-                    worker_id=worker_id,
-                )
-                .execution_options(synchronize_session=False)
+    for job in session.execute(statement, {"now": now, "limit": limit}).scalars().all():
+        if job.deadline is not None and job.deadline < now:
+            _finish(session, job.id, "dropped", now, f"deadline {job.deadline.isoformat()} passed")
+            dropped += 1
+            continue
+        spec = _spec_or_none(job.task)
+        lease_s = spec.lease_s if spec else DEFAULT_LEASE_S
+        session.execute(
+            update(Job)
+            .where(Job.id == job.id)
+            .values(
+                status="doing",
+                attempts=Job.attempts + 1,
+                locked_until=now + timedelta(seconds=lease_s),
+                worker_id=worker_id,
             )
-            claimed.append(
-                Claimed(
-                    job.id,
-                    job.task,
-                    job.args,
-                    job.attempts + 1,
-                    job.max_attempts,
-                    job.deadline,
-                    worker_id,
-                    lease_s,
-                )
-            )
+            .execution_options(synchronize_session=False)
+        )
+        attempts = job.attempts + 1
+        claimed.append(
+            Claimed(job.id, job.task, job.args, attempts, job.max_attempts, job.deadline, worker_id, lease_s)
+        )
     return claimed, dropped
 
 
@@ -117,8 +120,8 @@ def _held(job: Claimed) -> Any:
     )
 
 
-async def _finish(session: AsyncSession, job_id: int, status: str, now: datetime, error: str | None) -> None:
-    await session.execute(
+def _finish(session: Session, job_id: int, status: str, now: datetime, error: str | None) -> None:
+    session.execute(
         update(Job)
         .where(Job.id == job_id)
         .values(status=status, finished_at=now, locked_until=None, last_error=_clip(error))
@@ -128,14 +131,17 @@ async def _finish(session: AsyncSession, job_id: int, status: str, now: datetime
 
 async def complete(db: Database, job: Claimed, *, status: str, now: datetime, error: str | None) -> bool:
     """Record a final outcome (succeeded / failed / dropped); False if the lease was lost."""
-    async with db.write() as session:
-        result = await session.execute(
-            update(Job)
-            .where(_held(job))
-            .values(status=status, finished_at=now, locked_until=None, last_error=_clip(error))
-            .execution_options(synchronize_session=False)
-        )
-        return result.rowcount == 1  # type: ignore[attr-defined]
+    return await db.run_write(_complete, job, status=status, now=now, error=error)
+
+
+def _complete(session: Session, job: Claimed, *, status: str, now: datetime, error: str | None) -> bool:
+    result = session.execute(
+        update(Job)
+        .where(_held(job))
+        .values(status=status, finished_at=now, locked_until=None, last_error=_clip(error))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 async def requeue(
@@ -221,7 +227,7 @@ async def reap_expired(db: Database, *, now: datetime) -> int:
             error = f"lease expired on worker {job.worker_id}"
             where = and_(Job.id == job.id, Job.status == "doing", Job.attempts == job.attempts)
             if job.attempts >= job.max_attempts:
-                await _finish(session, job.id, "failed", now, error)
+                await session.run_sync(_finish, job.id, "failed", now, error)
                 reaped += 1
                 continue
             values = {

@@ -14,7 +14,7 @@ import contextlib
 import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kefu.db import on_commit
 from kefu.logs import get_logger
@@ -62,11 +62,12 @@ def notify_local_workers() -> None:
     _local.notify()
 
 
-async def announce(session: AsyncSession, task: str) -> None:
-    """Wake workers once `session` commits: this process's directly, other processes by NOTIFY."""
+def announce(session: Session, task: str) -> None:
+    """Wake workers once `session` commits: this process's directly, other processes by NOTIFY.
+    (Synchronous, like `add_job`; from an AsyncSession: `await session.run_sync(announce, task)`.)"""
     if session.get_bind().dialect.name == "postgresql":
         # Queued by PostgreSQL and delivered only if and when the transaction commits.
-        await session.execute(text("SELECT pg_notify(:channel, :task)"), {"channel": CHANNEL, "task": task})
+        session.execute(text("SELECT pg_notify(:channel, :task)"), {"channel": CHANNEL, "task": task})
     on_commit(session, notify_local_workers)
 
 
