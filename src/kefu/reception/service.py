@@ -3,6 +3,7 @@ settled status and the transcript. Services take a session and never commit."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -170,16 +171,24 @@ async def pool_position(session: AsyncSession, conversation: Conversation) -> in
 # --- the outbox -------------------------------------------------------------------------------
 
 
-async def settled_status(session: AsyncSession, action: ConversationAction) -> str:
-    """An action's status, with a pending one whose job ended without settling it read as the job
-    ended: `dropped` (a 20-second code past its deadline) or `failed` (out of attempts)."""
-    if action.status != "pending":
-        return action.status
-    job_id = (action.payload or {}).get("job_id")
-    if job_id is None:
-        return action.status
-    job_status = await session.scalar(select(Job.status).where(Job.id == job_id))
-    return job_status if job_status in ("dropped", "failed") else action.status
+async def settled_statuses(session: AsyncSession, actions: Sequence[ConversationAction]) -> dict[int, str]:
+    """Each action's status, with a pending one whose job ended without settling it read as the
+    job ended: `dropped` (a 20-second code past its deadline) or `failed` (out of attempts).
+    One query for all of them: a conversation may hold many pending sends."""
+    job_ids = {
+        action.id: job_id
+        for action in actions
+        if action.status == "pending" and (job_id := (action.payload or {}).get("job_id")) is not None
+    }
+    ended: dict[int, str] = {}
+    if job_ids:
+        rows = await session.execute(
+            select(Job.id, Job.status).where(
+                Job.id.in_(set(job_ids.values())), Job.status.in_(("dropped", "failed"))
+            )
+        )
+        ended = {job_id: status for job_id, status in rows.all()}
+    return {action.id: ended.get(job_ids.get(action.id, -1), action.status) for action in actions}
 
 
 async def settle_orphaned_actions(session: AsyncSession, conversation_id: int, *, now: datetime) -> None:
@@ -192,8 +201,9 @@ async def settle_orphaned_actions(session: AsyncSession, conversation_id: int, *
             )
         )
     ).all()
+    statuses = await settled_statuses(session, pending)
     for action in pending:
-        status = await settled_status(session, action)
+        status = statuses[action.id]
         if status != "pending":
             action.status, action.finished_at = status, now
             action.error = action.error or f"the delivery job was {status}"
@@ -291,11 +301,14 @@ async def transcript(session: AsyncSession, conversation: Conversation) -> list[
     for entry in entries:
         item = TranscriptItem(at=entry.at, type="timeline", kind=entry.kind, detail=entry.detail)
         add(entry.at, entry.at, 1, entry.id, item)
-    actions = await session.scalars(
-        select(ConversationAction).where(ConversationAction.conversation_id == conversation.id)
-    )
+    actions = (
+        await session.scalars(
+            select(ConversationAction).where(ConversationAction.conversation_id == conversation.id)
+        )
+    ).all()
+    statuses = await settled_statuses(session, actions)
     for action in actions:
-        status = await settled_status(session, action)
+        status = statuses[action.id]
         if status == "done" or (action.kind in SEND_KINDS and status == "possibly_delivered"):
             continue  # shown as the message it sent, or by the timeline and the records it changed
         detail = dict((action.payload or {}).get("action") or {})
