@@ -6,8 +6,10 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.jobs import store
 from kefu.jobs.queue import enqueue
 from kefu.jobs.service import retry_job
 from kefu.jobs.worker import Worker, reap
@@ -51,6 +53,22 @@ async def test_finished_jobs_do_not_block_their_lock(rt: Runtime) -> None:
     rt.clock.advance(1)
     assert await Worker(rt).run_until_idle() == 2
     assert sample_tasks.CALLS == ["3"]
+
+
+async def test_the_claim_looks_up_open_jobs_of_a_lock_by_index_not_through_its_history(
+    rt: Runtime,
+) -> None:
+    """The "earlier open job of this lock?" check seeks (lock, status, id): a busy account's sync
+    lock gathers thousands of finished jobs, and walking them made each claim slower."""
+    if rt.db.dialect != "sqlite":
+        pytest.skip("the plan is SQLite's")
+    bound = store._RUNNABLE.params(now=rt.clock.now(), limit=4)
+    sql = bound.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
+    async with rt.db.read() as session:
+        connection = await session.connection()
+        plan = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
+        details = [row[-1] for row in plan.all()]
+    assert any("ix_jobs_lock_status (lock=? AND status=? AND id<?)" in d for d in details), details
 
 
 async def test_jobs_of_different_locks_run_at_the_same_time(rt: Runtime) -> None:
