@@ -37,13 +37,15 @@ def serve(
     import uvicorn
 
     from kefu.app import create_app
-    from kefu.cli_runtime import load_settings, prepare_schema
+    from kefu.cli_runtime import load_settings, prepare_schema, settle_process
     from kefu.logs import configure_logging
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_json)
     prepare_schema(settings)
-    uvicorn.run(create_app(settings=settings), host=host, port=port, log_level="warning")
+    app = create_app(settings=settings)
+    settle_process()
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 @db_app.command("upgrade")

@@ -67,6 +67,21 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
+def settle_process() -> None:
+    """Before a long-running process serves: load the AI's dictionary now (about a second, which
+    would otherwise stall the event loop on the first question), then move everything loaded so
+    far out of the garbage collector's sight. Without `gc.freeze()` each full collection walks
+    those long-lived objects and pauses the event loop for ~100 ms, which callbacks arriving
+    meanwhile see as latency (benchmarks/README.md)."""
+    import gc
+
+    from kefu.ai.text import warm_up
+
+    warm_up()
+    gc.collect()
+    gc.freeze()
+
+
 def _configure_logging(settings: Settings) -> None:
     # A command's own output says what happened; its logs show warnings unless asked for more.
     level = settings.log_level if "log_level" in settings.model_fields_set else "WARNING"

@@ -294,6 +294,7 @@ def _pad(text: str, width: int) -> str:
 
 def run_demo(*, data_dir: Path, host: str, port: int, sim_port: int, log_level: str = "WARNING") -> None:
     """Start, print the URLs, serve until Ctrl-C (SIGINT) or SIGTERM, then stop cleanly."""
+    from kefu.cli_runtime import settle_process
     from kefu.logs import configure_logging
 
     configure_logging(log_level)
@@ -302,6 +303,7 @@ def run_demo(*, data_dir: Path, host: str, port: int, sim_port: int, log_level: 
         signal.signal(signum, lambda *_args: stop.set())
     demo = Demo(data_dir=data_dir, host=host, port=port, sim_port=sim_port, log_level=log_level)
     demo.start()
+    settle_process()
     try:
         typer.echo("Kefu demo is running: Kefu and a WeCom simulator on loopback. Ctrl-C stops it.")
         for label, url in demo.urls.items():

@@ -7,7 +7,7 @@ import signal
 
 import typer
 
-from kefu.cli_runtime import echo_json, fail, load_settings, run_with_runtime
+from kefu.cli_runtime import echo_json, fail, load_settings, run_with_runtime, settle_process
 from kefu.jobs import service
 from kefu.jobs.models import JOB_STATUSES
 from kefu.jobs.registry import discover_tasks
@@ -74,6 +74,7 @@ def worker_command(
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_json)
     log.info("jobs.tasks_loaded", tasks=discover_tasks())
+    settle_process()
     run_with_runtime(lambda rt: _run_worker(rt, concurrency))
 
 
