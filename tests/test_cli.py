@@ -85,3 +85,17 @@ def test_a_serving_process_loads_the_dictionary_first_and_freezes_what_it_loaded
     )
     loaded, frozen = result.stdout.split()
     assert loaded == "True" and int(frozen) > 50_000  # the modules, jieba, SQLAlchemy, pydantic…
+
+
+@pytest.mark.parametrize(("level", "shown"), [("WARNING", False), ("INFO", True)])
+def test_the_log_level_reaches_the_libraries_loggers(tmp_path, level: str, shown: bool) -> None:
+    """KEFU_LOG_LEVEL=WARNING quiets Alembic's INFO lines too (kefu.logs configures INFO on
+    import; the level chosen later must still apply)."""
+    script = (
+        f"from kefu.logs import configure_logging; configure_logging({level!r})\n"
+        f"from kefu.db import migrate; migrate.upgrade('sqlite:///{tmp_path / 'k.db'}')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert ("Running upgrade" in result.stderr) == shown, result.stderr

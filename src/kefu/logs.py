@@ -35,6 +35,7 @@ def configure_logging(level: str = "INFO", json: bool = False, *, cache: bool = 
     """Tracebacks are plain text without local variables: rich's "show locals" would print
     secrets held in a frame (an app secret, an access token) straight into the log."""
     logging.basicConfig(level=level, format="%(message)s")
+    logging.getLogger().setLevel(level)  # basicConfig sets it only the first time (at import)
     # httpx logs every request at INFO; Kefu logs the WeCom calls that matter itself.
     logging.getLogger("httpx").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
     renderer: Any = (
