@@ -254,9 +254,10 @@ def wait_stored(database_url: str, expected: int, timeout_s: float = 60) -> dict
             total = conn.execute(
                 text("SELECT count(*), count(DISTINCT msgid) FROM messages WHERE origin <> 0")
             ).one()
+            replies = conn.execute(text("SELECT count(*) FROM messages WHERE origin = 0")).scalar_one()
         if total[0] >= expected or time.monotonic() > deadline:
             engine.dispose()
-            return {"rows": int(total[0]), "distinct_msgids": int(total[1])}
+            return {"rows": int(total[0]), "distinct_msgids": int(total[1]), "replies": int(replies)}
         time.sleep(0.5)
 
 
@@ -300,7 +301,7 @@ def report(results: dict[str, list[dict[str, float]]], *, sent: int, stored: dic
     )
     print(
         f"customer messages sent during the Kefu rounds: {sent}; stored rows: {stored['rows']}, "
-        f"distinct msgids: {stored['distinct_msgids']}"
+        f"distinct msgids: {stored['distinct_msgids']}; answered by Kefu so far: {stored['replies']}"
     )
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
