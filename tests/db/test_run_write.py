@@ -65,11 +65,13 @@ async def test_on_commit_callbacks_run_on_the_loop_after_commit_and_never_after_
     assert seen == [("kept", loop_thread)]
 
 
-async def test_it_takes_its_turn_as_the_one_writer_and_a_cancelled_caller_keeps_it_until_done(
-    rt: Runtime,
+@pytest.mark.parametrize("cancels", [1, 3])
+async def test_a_cancelled_caller_rolls_back_and_keeps_the_writer_until_the_thread_is_done(
+    rt: Runtime, cancels: int
 ) -> None:
-    """A cancelled caller cannot hand SQLite's writer on while its unit is still running on
-    the writer thread; the unit itself finishes and commits."""
+    """As with db.write(), a cancelled caller's transaction is rolled back. Its unit is still
+    running on the writer thread, so SQLite's writer is not handed on before it ends, however
+    often the caller is cancelled meanwhile."""
     if rt.db.dialect != "sqlite":
         pytest.skip("the writer thread and the in-process writer queue are SQLite's")
     started, finish = threading.Event(), threading.Event()
@@ -89,11 +91,22 @@ async def test_it_takes_its_turn_as_the_one_writer_and_a_cancelled_caller_keeps_
             await enqueue(session, "tests.record", {"key": "next"}, now=rt.clock.now())
 
     follower = asyncio.create_task(next_writer())
-    slow_call.cancel()
-    await asyncio.sleep(0.1)
+    for _ in range(cancels):
+        slow_call.cancel()
+        await asyncio.sleep(0.05)
     assert order == []  # still waiting: the slow unit holds the writer though its caller is gone
     finish.set()
     with pytest.raises(asyncio.CancelledError):
         await slow_call
     await asyncio.wait_for(follower, timeout=10)
-    assert order == ["next writer"] and await count(rt.db) == 2
+    async with rt.db.read() as session:
+        keys = (await session.scalars(select(Job.args))).all()
+    assert order == ["next writer"] and keys == [{"key": "next"}]  # the slow unit rolled back
+
+
+async def test_the_database_stays_usable_after_dispose(rt: Runtime) -> None:
+    await rt.db.run_write(add_two, rt, "before")
+    await rt.db.dispose()
+    await rt.db.run_write(add_two, rt, "after")
+    await rt.db.dispose()
+    assert await count(rt.db) == 4

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -164,7 +165,11 @@ class Database:
         **kwargs: Any,
     ) -> T:
         """Run the synchronous `fn(session, *args, **kwargs)` in one write transaction and
-        return its result (objects come back detached but loaded); see the module docstring."""
+        return its result (objects come back detached but loaded); see the module docstring.
+
+        A caller cancelled meanwhile gets the transaction rolled back, as with `db.write()`
+        (unless the thread was already committing), and keeps SQLite's writer until the
+        thread is done with it."""
         if self._thread is None or self._thread_sessions is None or self._writers is None:
             async with self.write(urgent=urgent) as session:
                 return await session.run_sync(fn, *args, **kwargs)
@@ -172,15 +177,19 @@ class Database:
         def unit(session: Session) -> T:
             return fn(session, *args, **kwargs)
 
-        work = partial(_transaction, self._thread_sessions, unit)
+        abandoned = threading.Event()
+        work = partial(_transaction, self._thread_sessions, unit, abandoned)
         async with self._writers.hold(urgent=urgent):
             pending = asyncio.get_running_loop().run_in_executor(self._thread, work)
             try:
                 result, callbacks = await asyncio.shield(pending)
             except asyncio.CancelledError:
-                # Keep SQLite's writer ours until the thread has finished with it.
-                with contextlib.suppress(Exception):
-                    await pending
+                abandoned.set()
+                while not pending.done():  # however often we are cancelled meanwhile
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await asyncio.shield(pending)
+                if not pending.cancelled():
+                    pending.exception()  # retrieved: the caller is gone, nothing to report to
                 raise
         await _run_callbacks(callbacks)
         return result
@@ -194,15 +203,26 @@ class Database:
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self._thread is not None and self._thread_engine is not None:
+            # Its connections belong to the writer thread: close them there, then let it end.
             await asyncio.get_running_loop().run_in_executor(self._thread, self._thread_engine.dispose)
-            self._thread.shutdown(wait=False)  # nothing is queued after the dispose: it ends now
+            self._thread.shutdown(wait=False)
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kefu-sqlite-writer")
 
 
-def _transaction(sessions: sessionmaker[Session], fn: Callable[[Session], T]) -> tuple[T, list[Any]]:
-    """On the writer thread: run `fn` in a write transaction; hand back its on-commit callbacks."""
+class _Abandoned(Exception):
+    """The caller of a `run_write` unit was cancelled before the unit committed."""
+
+
+def _transaction(
+    sessions: sessionmaker[Session], fn: Callable[[Session], T], abandoned: threading.Event
+) -> tuple[T, list[Any]]:
+    """On the writer thread: run `fn` in a write transaction; hand back its on-commit callbacks.
+    If its caller is gone by the time `fn` returns, roll back instead of committing."""
     with sessions() as session:
         with session.begin():
             result = fn(session)
+            if abandoned.is_set():
+                raise _Abandoned
         return result, session.info.pop("after_commit", [])
 
 
