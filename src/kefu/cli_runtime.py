@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn, TypeVar
@@ -100,7 +101,7 @@ def run_with_runtime(work: Callable[[Runtime], Awaitable[T]], *, configure_logs:
     configure_logs=False. The previous logging setup is restored afterwards, so an in-process
     caller (a test) is left as it was."""
     settings = load_settings()
-    previous_logging = structlog.get_config()
+    previous_logging, previous_level = structlog.get_config(), logging.getLogger().level
     if configure_logs:
         _configure_logging(settings)
 
@@ -122,6 +123,7 @@ def run_with_runtime(work: Callable[[Runtime], Awaitable[T]], *, configure_logs:
         fail(f"database error ({settings.database_url.split('@')[-1]}): {exc.orig or exc}")
     finally:
         structlog.configure(**previous_logging)
+        logging.getLogger().setLevel(previous_level)
 
 
 def echo_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:

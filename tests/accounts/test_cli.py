@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from sqlalchemy import select
@@ -133,3 +134,17 @@ async def test_tokens_create_list_revoke(acli: ACliFn, rt: Runtime) -> None:
 
     assert (await acli("tokens", "revoke", "crm-sync")).stdout == "API token 'crm-sync' revoked.\n"
     assert (await acli("tokens", "revoke", "crm-sync")).exit_code == 2
+
+
+def test_a_command_run_in_process_leaves_the_callers_log_level_as_it_was(cli: CliFn) -> None:
+    """A one-shot command logs at WARNING, then gives the caller (a test, a script) its own
+    level back, for the standard library's loggers as for structlog."""
+    root = logging.getLogger()
+    before = root.level
+    root.setLevel(logging.DEBUG)
+    try:
+        result = cli("connections", "list")
+        assert result.exit_code == 0, result.output
+        assert root.level == logging.DEBUG
+    finally:
+        root.setLevel(before)
