@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from kefu.accounts.models import KfAccount
 from kefu.app import create_app
@@ -259,3 +259,26 @@ async def test_our_failure_after_a_good_signature_answers_200_and_keeps_the_even
     assert event.status == "done" and event.error is None
     assert stored is not None and stored.sync_token == "ENCkept"
     assert len(sync_jobs) == 1
+
+
+async def test_when_the_database_cannot_take_the_write_it_answers_503_and_the_resend_is_kept(
+    rt: Runtime, client: httpx.AsyncClient
+) -> None:
+    """Only a database that cannot record anything makes WeCom re-send (503); nothing half-kept.
+    (The table is renamed away: SQLite then fails with OperationalError, as on a locked or
+    unreadable file.)"""
+    connection, keys = await make_connection(rt)
+    account = await make_account(rt, connection)
+    params, body = signed_callback(keys.crypto(), kf_event_xml(keys.corp_id, account.open_kfid, "ENCdown"))
+    async with rt.db.write() as session:
+        await session.execute(text("ALTER TABLE callback_events RENAME TO callback_events_away"))
+    try:
+        response = await client.post(f"/wecom/callback/{connection.id}", params=params, content=body)
+        assert response.status_code == 503
+        assert await _count(rt, Job) == 0
+    finally:
+        async with rt.db.write() as session:
+            await session.execute(text("ALTER TABLE callback_events_away RENAME TO callback_events"))
+    response = await client.post(f"/wecom/callback/{connection.id}", params=params, content=body)
+    assert response.status_code == 200 and response.text == "success"
+    assert await _count(rt, CallbackEvent) == 1 and await _count(rt, Job) == 1
