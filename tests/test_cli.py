@@ -90,8 +90,9 @@ def test_a_serving_process_loads_the_dictionary_first_and_freezes_what_it_loaded
 @pytest.mark.parametrize(("level", "shown"), [("WARNING", False), ("INFO", True)])
 def test_the_log_level_reaches_the_libraries_loggers(tmp_path, level: str, shown: bool) -> None:
     """KEFU_LOG_LEVEL=WARNING quiets Alembic's INFO lines too (kefu.logs configures INFO on
-    import; the level chosen later must still apply)."""
+    import, and the commands' modules are imported before they set the level they were given)."""
     script = (
+        "import kefu.cli, kefu.demo\n"
         f"from kefu.logs import configure_logging; configure_logging({level!r})\n"
         f"from kefu.db import migrate; migrate.upgrade('sqlite:///{tmp_path / 'k.db'}')\n"
     )
@@ -99,3 +100,4 @@ def test_the_log_level_reaches_the_libraries_loggers(tmp_path, level: str, shown
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
     assert ("Running upgrade" in result.stderr) == shown, result.stderr
+    assert ("setup plugin" in result.stderr) == shown, result.stderr

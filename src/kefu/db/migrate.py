@@ -1,23 +1,26 @@
-"""Schema migrations (Alembic), driven from code so `kefu` needs no alembic.ini."""
+"""Schema migrations (Alembic), driven from code so `kefu` needs no alembic.ini.
+
+Alembic is imported inside the functions: importing it logs its plugin set-up at INFO, and
+this module is imported before a command has set the log level it was asked for."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
 from kefu.db.engine import sync_url
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", sync_url(url).replace("%", "%%"))
@@ -25,6 +28,8 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    from alembic import command
+
     engine = create_engine(sync_url(url))
     try:
         with engine.begin() as connection:
@@ -37,6 +42,9 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 def pending(url: str) -> bool:
     """True when the database is behind the newest migration."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     engine = create_engine(sync_url(url))
     try:
         with engine.connect() as connection:
@@ -49,6 +57,9 @@ def pending(url: str) -> bool:
 
 def model_differences(url: str) -> list[Any]:
     """What autogenerate would write: empty when models and migrations agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
     from kefu.db.models import Base
 
     engine = create_engine(sync_url(url))
