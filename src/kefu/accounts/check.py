@@ -47,9 +47,10 @@ def not_checked(reason: str) -> ConnectionCheck:
     return ConnectionCheck(ok=False, problem=NOT_CHECKED, message=reason)
 
 
-async def check_connection(rt: Runtime, *, corp_id: str, secret: str) -> ConnectionCheck:
-    """Fetch a token and call kf/account/list; never raises for a WeCom or network failure."""
-    client = WeComClient(
+def interactive_client(rt: Runtime, *, corp_id: str, secret: str) -> WeComClient:
+    """A client for credentials that are not (or not yet) stored, while a person waits: a fresh
+    in-memory token cache and brief retries."""
+    return WeComClient(
         base_url=rt.settings.wecom_api_base,
         corp_id=corp_id,
         secret=secret,
@@ -58,6 +59,11 @@ async def check_connection(rt: Runtime, *, corp_id: str, secret: str) -> Connect
         clock=rt.clock,
         retry_base_s=CHECK_RETRY_BASE_S,
     )
+
+
+async def check_connection(rt: Runtime, *, corp_id: str, secret: str) -> ConnectionCheck:
+    """Fetch a token and call kf/account/list; never raises for a WeCom or network failure."""
+    client = interactive_client(rt, corp_id=corp_id, secret=secret)
     try:
         await client.get_token()
         accounts = await client.account_list_all()

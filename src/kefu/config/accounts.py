@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kefu.accounts import check as check_module
+from kefu.accounts.check import interactive_client
 from kefu.accounts.kf_accounts import (
     Avatar,
     WeComFailed,
@@ -50,7 +50,6 @@ from kefu.errors import DomainError, Invalid
 from kefu.runtime import Runtime
 from kefu.wecom.client import WeComClient
 from kefu.wecom.errors import WeComError, WeComTransportError
-from kefu.wecom.tokens import MemoryTokenCache
 
 SECTION = "accounts"
 
@@ -276,15 +275,7 @@ class AccountsApplier:
                 assert stored is not None  # the connections section refused an unset secret otherwise
                 secret = rt.secrets.open(stored.secret_enc)
             corp_id = entry.corp_id if entry is not None else stored.corp_id  # type: ignore[union-attr]
-            self._clients[name] = WeComClient(
-                base_url=rt.settings.wecom_api_base,
-                corp_id=corp_id,
-                secret=secret,
-                http=rt.http,
-                token_cache=MemoryTokenCache(),
-                clock=rt.clock,
-                retry_base_s=check_module.CHECK_RETRY_BASE_S,  # a person is waiting
-            )
+            self._clients[name] = interactive_client(rt, corp_id=corp_id, secret=secret)
         return self._clients[name]
 
     # --- apply: inside the run's one transaction --------------------------------------------
