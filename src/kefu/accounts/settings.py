@@ -126,17 +126,27 @@ async def save_account_settings(
     locked.settings = value
     locked.settings_version += 1
     locked.updated_at = now
-    version = SettingsVersion(
-        scope=account_scope(locked.id),
-        version=locked.settings_version,
-        data=value,
-        changed_by=changed_by[:64],
-        source=source,
-        changed_at=now,
+    return await _record_version(
+        session, account_scope(locked.id), locked.settings_version, value, changed_by, source, now
     )
-    session.add(version)
+
+
+async def _record_version(
+    session: AsyncSession,
+    scope: str,
+    version: int,
+    data: dict[str, Any],
+    changed_by: str,
+    source: Source,
+    now: datetime,
+) -> SettingsVersion:
+    """The history row of a settings change (account or global), beside the new value."""
+    row = SettingsVersion(
+        scope=scope, version=version, data=data, changed_by=changed_by[:64], source=source, changed_at=now
+    )
+    session.add(row)
     await session.flush()
-    return version
+    return row
 
 
 async def list_versions(session: AsyncSession, scope: str) -> list[SettingsVersion]:
@@ -216,17 +226,7 @@ async def save_ai_settings(
         session.add(row)
     else:
         row.data, row.version, row.updated_at = data, row.version + 1, now
-    version = SettingsVersion(
-        scope=AI_SCOPE,
-        version=row.version,
-        data=data,
-        changed_by=changed_by[:64],
-        source=source,
-        changed_at=now,
-    )
-    session.add(version)
-    await session.flush()
-    return version
+    return await _record_version(session, AI_SCOPE, row.version, data, changed_by, source, now)
 
 
 async def ai_version(session: AsyncSession) -> int:
