@@ -254,6 +254,31 @@ async def _check_settings(rt: Runtime, settings: Mapping[str, Any] | None) -> No
             validate_settings(settings, ai=await load_ai_settings(session))
 
 
+async def _store_with_settings(
+    rt: Runtime,
+    connection_id: int,
+    open_kfid: str,
+    name: str,
+    avatar: Avatar | None,
+    enabled: bool,
+    settings: Mapping[str, Any] | None,
+    changed_by: str,
+    source: Source,
+) -> KfAccount:
+    """After WeCom has the account: its row and, when given, its settings in one transaction."""
+    now = rt.clock.now()
+    async with rt.db.write() as session:
+        connection = await get_connection(session, connection_id)
+        account = await store_account(
+            session, connection, open_kfid=open_kfid, name=name, avatar=avatar, enabled=enabled, now=now
+        )
+        if settings is not None:
+            await save_account_settings(
+                session, account, settings, changed_by=changed_by, source=source, now=now
+            )
+    return account
+
+
 async def create_account(
     rt: Runtime,
     *,
@@ -279,16 +304,9 @@ async def create_account(
         )
     with wecom_step(f"creating the account {name!r} in WeCom"):
         open_kfid, adopted = await ensure_in_wecom(wecom_client(rt, connection), name=name, avatar=avatar)
-    now = rt.clock.now()
-    async with rt.db.write() as session:
-        connection = await get_connection(session, connection_id)
-        account = await store_account(
-            session, connection, open_kfid=open_kfid, name=name, avatar=avatar, enabled=enabled, now=now
-        )
-        if settings is not None:
-            await save_account_settings(
-                session, account, settings, changed_by=changed_by, source=source, now=now
-            )
+    account = await _store_with_settings(
+        rt, connection_id, open_kfid, name, avatar, enabled, settings, changed_by, source
+    )
     log.info("kf_account.created", account_id=account.id, open_kfid=open_kfid, adopted_by_name=adopted)
     return account
 
@@ -311,22 +329,9 @@ async def adopt_account(
     connection = await _connection(rt, connection_id)
     with wecom_step(f"adopting the account {open_kfid}"):
         info = await adopt_in_wecom(wecom_client(rt, connection), open_kfid, name=name, avatar=avatar)
-    now = rt.clock.now()
-    async with rt.db.write() as session:
-        connection = await get_connection(session, connection_id)
-        account = await store_account(
-            session,
-            connection,
-            open_kfid=open_kfid,
-            name=name or info.name[:64],
-            avatar=avatar,
-            enabled=enabled,
-            now=now,
-        )
-        if settings is not None:
-            await save_account_settings(
-                session, account, settings, changed_by=changed_by, source=source, now=now
-            )
+    account = await _store_with_settings(
+        rt, connection_id, open_kfid, name or info.name[:64], avatar, enabled, settings, changed_by, source
+    )
     log.info("kf_account.adopted", account_id=account.id, open_kfid=open_kfid)
     return account
 
