@@ -18,11 +18,12 @@ from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from kefu.accounts.secrets import SecretBox
+import kefu.registry  # noqa: F401 — every task registered, as in any Kefu process
 from kefu.clock import Clock
 from kefu.db import Database
 from kefu.db.migrate import upgrade
 from kefu.runtime import Runtime
+from kefu.secretbox import SecretBox
 from kefu.settings import Settings
 
 pytest_plugins = ["tests.simulator_fixtures"]

@@ -75,7 +75,7 @@ def test_a_serving_process_loads_the_dictionary_first_and_freezes_what_it_loaded
     the loaded objects out of the garbage collector's full collections (their pauses were the
     callback endpoint's p99)."""
     script = (
-        "import gc; from kefu.ai import text; from kefu.cli_runtime import settle_process\n"
+        "import gc; from kefu.ai import text; from kefu.app import settle_process\n"
         "assert text._tokenizer is None and gc.get_freeze_count() == 0\n"
         "settle_process()\n"
         "print(text._tokenizer is not None, gc.get_freeze_count())\n"

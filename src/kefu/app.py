@@ -1,18 +1,49 @@
-"""create_app(): routes, middleware and the lifespan that runs the worker on SQLite."""
+"""create_app(): routes, middleware and the lifespan that runs the worker on SQLite.
+
+The entry layer: it assembles the feature packages' routers under /api/v1 and imports
+kefu.registry, so every task is known in any process that serves."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
+import kefu.registry  # noqa: F401 — every task registered
+from kefu.accounts.kf_routes import router as accounts_router
+from kefu.accounts.routes import router as connections_router
+from kefu.ai.text import warm_up
 from kefu.clock import Clock
+from kefu.ingest.poller import run_poller
 from kefu.ingest.recorder import CallbackRecorder
 from kefu.ingest.routes import CallbackEndpoint
+from kefu.jobs.worker import Worker
+from kefu.reception.routes import router as conversations_router
 from kefu.runtime import Runtime
 from kefu.settings import Settings, get_settings
+
+
+def build_api_router() -> APIRouter:
+    """Every REST resource under /api/v1 (each feature's router declares its own auth)."""
+    api = APIRouter(prefix="/api/v1")
+    api.include_router(connections_router)
+    api.include_router(accounts_router)
+    api.include_router(conversations_router)
+    return api
+
+
+def settle_process() -> None:
+    """Before a long-running process serves: load the AI's dictionary now (about a second, which
+    would otherwise stall the event loop on the first question), then move everything loaded so
+    far out of the garbage collector's sight. Without `gc.freeze()` each full collection walks
+    those long-lived objects and pauses the event loop for ~100 ms, which callbacks arriving
+    meanwhile see as latency (benchmarks/README.md)."""
+    warm_up()
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(
@@ -30,9 +61,6 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        from kefu.ingest.poller import run_poller
-        from kefu.jobs.worker import Worker
-
         stop = asyncio.Event()
         background = [asyncio.create_task(run_poller(rt, stop))]
         if with_worker:
@@ -61,7 +89,5 @@ def create_app(
         return {"status": "ok"}
 
     app.add_middleware(CallbackEndpoint, runtime=rt, recorder=app.state.callback_recorder)
-    from kefu.api.routes import build_api_router
-
     app.include_router(build_api_router())
     return app

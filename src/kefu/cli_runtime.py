@@ -19,10 +19,10 @@ import typer
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError
 
-from kefu.accounts.secrets import SecretDecryptError
 from kefu.errors import DomainError
 from kefu.logs import configure_logging
 from kefu.runtime import Runtime
+from kefu.secretbox import SecretDecryptError
 from kefu.settings import ConfigurationError, Settings, get_settings
 
 T = TypeVar("T")
@@ -66,21 +66,6 @@ class _CurrentStderr:
 
     def flush(self) -> None:
         sys.stderr.flush()
-
-
-def settle_process() -> None:
-    """Before a long-running process serves: load the AI's dictionary now (about a second, which
-    would otherwise stall the event loop on the first question), then move everything loaded so
-    far out of the garbage collector's sight. Without `gc.freeze()` each full collection walks
-    those long-lived objects and pauses the event loop for ~100 ms, which callbacks arriving
-    meanwhile see as latency (benchmarks/README.md)."""
-    import gc
-
-    from kefu.ai.text import warm_up
-
-    warm_up()
-    gc.collect()
-    gc.freeze()
 
 
 def _configure_logging(settings: Settings) -> None:

@@ -31,6 +31,7 @@ import typer
 from pydantic import SecretStr
 from sqlalchemy import update
 
+from kefu.accounts.knowledge_base import import_demo_knowledge
 from kefu.accounts.models import KfAccount
 from kefu.accounts.service import (
     CheckFailed,
@@ -39,7 +40,6 @@ from kefu.accounts.service import (
     recheck_connection,
     update_connection,
 )
-from kefu.ai.store import import_demo_knowledge
 from kefu.app import create_app
 from kefu.clock import Clock
 from kefu.db import migrate
@@ -294,7 +294,7 @@ def _pad(text: str, width: int) -> str:
 
 def run_demo(*, data_dir: Path, host: str, port: int, sim_port: int, log_level: str = "WARNING") -> None:
     """Start, print the URLs, serve until Ctrl-C (SIGINT) or SIGTERM, then stop cleanly."""
-    from kefu.cli_runtime import settle_process
+    from kefu.app import settle_process
     from kefu.logs import configure_logging
 
     configure_logging(log_level)

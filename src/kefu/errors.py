@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
     """Raised by services for bad input or state; routes answer `status_code`, the CLI exits 2."""
@@ -12,6 +14,10 @@ class DomainError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def details(self) -> dict[str, Any]:
+        """Fields an API answer carries beside `error` and `message` (none by default)."""
+        return {}
 
 
 class NotFound(DomainError):

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from kefu.accounts.secrets import SecretBox
 from kefu.clock import Clock, clock_from_settings
 from kefu.db import Database
+from kefu.secretbox import SecretBox
 from kefu.settings import Settings
 
 

@@ -13,7 +13,7 @@ from kefu.accounts import kf_accounts
 from kefu.accounts.kf_accounts import Avatar
 from kefu.accounts.models import KfAccount
 from kefu.accounts.settings import save_ai_settings
-from kefu.config.schema import AISettings
+from kefu.ai.settings import AISettings
 from kefu.errors import Conflict, Invalid, NotFound
 from kefu.jobs.models import Job
 from kefu.runtime import Runtime

@@ -1,5 +1,5 @@
 """Account settings and the ai: section: validated with clear errors, versioned only on change,
-read by the reception core through load_account_settings."""
+read by the reception core through load_account_settings (kefu.reception.service)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from kefu.accounts.settings import (
     SettingsInvalid,
     account_scope,
     list_versions,
-    load_account_settings,
     load_ai_settings,
     save_account_settings,
     save_ai_settings,
     stored_settings,
 )
-from kefu.config.schema import AISettings
+from kefu.ai.settings import AISettings
 from kefu.reception.core.settings import AccountSettings
+from kefu.reception.service import load_account_settings
 from kefu.runtime import Runtime
 from tests.factories import make_account, make_connection
 

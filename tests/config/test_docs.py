@@ -8,7 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from kefu.config.schema import KefuConfig, MessageSetting
+from kefu.accounts.settings_types import MessageSetting
+from kefu.config.schema import KefuConfig
 from kefu.settings import Settings
 
 DOC = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text(encoding="utf-8")

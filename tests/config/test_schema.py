@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from kefu.config.loader import ConfigFileError, load_config
-from kefu.config.schema import Account, UnsetVar
+from kefu.config.schema import Account
+from kefu.schema_types import UnsetVar
 
 EXAMPLE = Path(__file__).parents[1] / "fixtures" / "config" / "example.yaml"
 AES = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"

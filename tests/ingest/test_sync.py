@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 
 from kefu.accounts.models import KfAccount
 from kefu.accounts.service import wecom_client
+from kefu.accounts.sync import enqueue_sync
 from kefu.ingest.models import Message
-from kefu.ingest.service import enqueue_sync
 from kefu.jobs.models import Job
 from kefu.jobs.worker import Worker
 from kefu.reception.models import Conversation

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from kefu.accounts.secrets import SecretBox
 from kefu.clock import Clock
 from kefu.db import Database
 from kefu.jobs.cli import jobs_app
 from kefu.jobs.worker import Worker
 from kefu.runtime import Runtime
+from kefu.secretbox import SecretBox
 from kefu.settings import Settings, get_settings
 from tests.jobs.helpers import add, job
 

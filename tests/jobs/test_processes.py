@@ -105,11 +105,7 @@ async def test_two_worker_processes_never_run_a_job_twice(rt: Runtime, tmp_path:
 async def test_worker_command_runs_jobs_until_sigterm(rt: Runtime, tmp_path: Path) -> None:
     record = tmp_path / "executions"
     queued = await add(rt, "tests.count", args={"path": str(record), "key": "cli"})
-    code = (
-        "import typer, tests.jobs.sample_tasks\n"
-        "from kefu.jobs.cli import worker_command\n"
-        "typer.run(worker_command)"
-    )
+    code = "import typer, tests.jobs.sample_tasks\nfrom kefu.cli import worker\ntyper.run(worker)"
     env = {"KEFU_DATABASE_URL": rt.db.url, "KEFU_CLOCK_START": rt.clock.now().isoformat()}
     process = spawn("-c", code, "--concurrency", "2", env={"KEFU_ENV": "development", **env})
     try:

@@ -16,11 +16,11 @@ from datetime import datetime
 from pathlib import Path
 
 import tests.jobs.sample_tasks  # noqa: F401  (registers the tasks)
-from kefu.accounts.secrets import SecretBox
 from kefu.clock import Clock
 from kefu.db import Database
 from kefu.jobs.worker import Worker
 from kefu.runtime import Runtime
+from kefu.secretbox import SecretBox
 from kefu.settings import Settings
 
 

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from kefu.accounts.models import KfAccount, KnowledgeEntryRow, Servicer
-from kefu.ingest.service import enqueue_sync
+from kefu.accounts.sync import enqueue_sync
 from kefu.ingest.tasks import sync_account
 from kefu.jobs.worker import Worker
 from kefu.reception.models import Conversation, ConversationAction, Rating

@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from kefu.accounts.secrets import SecretBox
+from kefu.accounts.service import wecom_client
+from kefu.accounts.token_cache import ConnectionTokenCache
 from kefu.runtime import Runtime
+from kefu.secretbox import SecretBox
 from kefu.wecom.client import WeComClient
-from kefu.wecom.tokens import ConnectionTokenCache, MemoryTokenCache
+from kefu.wecom.tokens import MemoryTokenCache
 from tests.factories import ConnectionKeys, make_connection, random_aes_key
 from tests.wecom.scripted_server import CORP_ID, SECRET, ScriptedWeCom
 
@@ -89,14 +91,14 @@ async def test_clients_share_the_token_through_the_database(
 
 
 @pytest.mark.db
-async def test_for_connection_uses_the_saved_secret_and_caches_on_the_row(
+async def test_connection_client_uses_the_saved_secret_and_caches_on_the_row(
     rt: Runtime, wecom: ScriptedWeCom, wecom_url: str
 ) -> None:
     connection, _keys = await make_connection(
         rt, keys=ConnectionKeys(CORP_ID, SECRET, "tok", random_aes_key())
     )
     rt.settings = rt.settings.model_copy(update={"wecom_api_base": wecom_url})
-    client = WeComClient.for_connection(rt, connection)
+    client = wecom_client(rt, connection)
     await client.account_list()
     (gettoken,) = wecom.calls("gettoken")
     assert gettoken.query == {"corpid": CORP_ID, "corpsecret": SECRET}

@@ -41,8 +41,8 @@ from kefu.accounts.settings import (
     save_account_settings,
     validate_settings,
 )
+from kefu.accounts.sync import enqueue_sync
 from kefu.errors import Conflict, DomainError, Invalid, NotFound
-from kefu.ingest.service import enqueue_sync
 from kefu.logs import get_logger
 from kefu.runtime import Runtime
 from kefu.wecom.client import WeComClient

@@ -24,7 +24,6 @@ from kefu.accounts.settings import (
     account_scope,
     get_account,
     list_versions,
-    load_account_settings,
     save_account_settings,
     settings_json,
     stored_settings,
@@ -33,6 +32,7 @@ from kefu.api.auth import require_token
 from kefu.api.deps import RuntimeDep, TokenDep
 from kefu.api.routes import ApiRoute
 from kefu.errors import Invalid
+from kefu.hours import ReceptionCalendar
 from kefu.runtime import Runtime
 
 router = APIRouter(
@@ -109,9 +109,10 @@ async def get_warnings(account_id: int, rt: RuntimeDep, lang: str = "zh") -> dic
     """What an admin should act on now, e.g. statutory-holiday data that runs out this year
     (past it, reception hours fall back to the weekly schedule and the admin's own dates)."""
     async with rt.db.read() as session:
-        settings = await load_account_settings(session, await get_account(session, account_id))
-    local_today = settings.calendar.local(rt.clock.now()).date()
-    warning = settings.calendar.holiday_data_warning(local_today, locale="en" if lang == "en" else "zh")
+        stored = stored_settings(await get_account(session, account_id))
+    calendar = ReceptionCalendar(stored.hours, stored.timezone)
+    local_today = calendar.local(rt.clock.now()).date()
+    warning = calendar.holiday_data_warning(local_today, locale="en" if lang == "en" else "zh")
     return {"warnings": [warning] if warning else []}
 
 

@@ -14,7 +14,7 @@ from kefu.db.base import Base, UTCDateTime
 class Connection(Base):
     """新建接入: a corp's self-built app that may call the 微信客服 API, and its callback keys.
 
-    Secrets are Fernet ciphertext (see kefu.accounts.secrets); the access token
+    Secrets are Fernet ciphertext (see kefu.secretbox); the access token
     cache lives here too so every process shares it.
     """
 

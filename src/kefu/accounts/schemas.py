@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from kefu.accounts.models import Connection, KfAccount
-from kefu.accounts.secrets import SecretBox, SecretDecryptError, masked
 from kefu.errors import Invalid
+from kefu.secretbox import SecretBox, SecretDecryptError, masked
 from kefu.settings import Settings
 from kefu.wecom.crypto import CallbackCryptoError, check_aes_key
 

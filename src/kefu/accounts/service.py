@@ -10,18 +10,20 @@ transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.accounts.check import ConnectionCheck, check_connection, not_checked
 from kefu.accounts.models import Connection, KfAccount
-from kefu.accounts.schemas import callback_url, validate_fields
-from kefu.accounts.secrets import SecretDecryptError
+from kefu.accounts.schemas import callback_url, check_out, validate_fields
+from kefu.accounts.sync import enqueue_sync
+from kefu.accounts.token_cache import ConnectionTokenCache
 from kefu.errors import Conflict, Invalid, NotFound
-from kefu.ingest.service import enqueue_sync
 from kefu.logs import get_logger
 from kefu.runtime import Runtime
+from kefu.secretbox import SecretDecryptError
 from kefu.wecom.client import WeComClient
 from kefu.wecom.results import KfAccountInfo
 
@@ -58,6 +60,9 @@ class CheckFailed(Invalid):
         super().__init__(f"{check.message} Nothing was saved (use --no-check / check=false to save anyway).")
         self.check = check
 
+    def details(self) -> dict[str, Any]:
+        return {"check": check_out(self.check).model_dump()}
+
 
 @dataclass(frozen=True)
 class ConnectionSecrets:
@@ -91,7 +96,14 @@ def load_connection_secrets(rt: Runtime, connection: Connection) -> ConnectionSe
 
 def wecom_client(rt: Runtime, connection: Connection) -> WeComClient:
     """A client for this connection whose access token is shared by every process (in the database)."""
-    return WeComClient.for_connection(rt, connection)
+    return WeComClient(
+        base_url=rt.settings.wecom_api_base,
+        corp_id=connection.corp_id,
+        secret=rt.secrets.open(connection.secret_enc),
+        http=rt.http,
+        token_cache=ConnectionTokenCache(rt.db, connection.id, rt.secrets),
+        clock=rt.clock,
+    )
 
 
 # --- session-level helpers (never commit) -------------------------------------------------

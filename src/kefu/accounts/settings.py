@@ -20,12 +20,12 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kefu.accounts.models import Connection, GlobalSetting, KfAccount, SettingsVersion
-from kefu.accounts.secrets import SecretBox, SecretDecryptError
-from kefu.config.loader import validation_problems
-from kefu.config.schema import Account, AccountSettingsData, AISettings, UnsetVar
+from kefu.accounts.models import GlobalSetting, KfAccount, SettingsVersion
+from kefu.accounts.settings_types import AccountSettingsData
+from kefu.ai.settings import AISettings
 from kefu.errors import Invalid, NotFound
-from kefu.reception.core.settings import AccountSettings
+from kefu.schema_types import UnsetVar, validation_problems
+from kefu.secretbox import SecretBox, SecretDecryptError
 
 Source = Literal["console", "config", "api", "cli"]
 AI_KEY = "ai"
@@ -83,22 +83,6 @@ async def get_account(session: AsyncSession, account_id: int) -> KfAccount:
     if account is None:
         raise NotFound(f"no account with id {account_id}")
     return account
-
-
-async def load_account_settings(session: AsyncSession, account: KfAccount | int) -> AccountSettings:
-    """What the reception core needs about an account: its stored settings, `enabled`, and the
-    AI's "not sure" text, as `AccountSettings` (through `AccountSettings.from_config`)."""
-    row = account if isinstance(account, KfAccount) else await get_account(session, account)
-    connection_name = await session.scalar(select(Connection.name).where(Connection.id == row.connection_id))
-    entry = Account.model_validate(
-        {
-            **settings_json(stored_settings(row)),
-            "connection": connection_name or str(row.connection_id),
-            "open_kfid": row.open_kfid,
-            "enabled": row.enabled,
-        }
-    )
-    return AccountSettings.from_config(entry, await load_ai_settings(session))
 
 
 async def save_account_settings(

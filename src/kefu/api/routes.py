@@ -1,4 +1,5 @@
-"""The /api/v1 router: every REST resource, behind bearer-token auth, with domain errors as JSON.
+"""The route class of /api/v1: domain errors as JSON. Feature packages declare their routers with
+it; `kefu.app` assembles them under /api/v1.
 
 Domain errors (kefu.errors.DomainError) become `{"error": code, "message": text}` with
 their status; 401 answers carry `WWW-Authenticate: Bearer`.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
@@ -17,13 +18,7 @@ from kefu.errors import DomainError
 
 
 def error_body(exc: DomainError) -> dict[str, Any]:
-    body: dict[str, Any] = {"error": exc.code, "message": exc.message}
-    check = getattr(exc, "check", None)
-    if check is not None:
-        from kefu.accounts.schemas import check_out
-
-        body["check"] = check_out(check).model_dump()
-    return body
+    return {"error": exc.code, "message": exc.message, **exc.details()}
 
 
 class ApiRoute(APIRoute):
@@ -40,15 +35,3 @@ class ApiRoute(APIRoute):
                 return JSONResponse(error_body(exc), status_code=exc.status_code, headers=headers)
 
         return handle
-
-
-def build_api_router() -> APIRouter:
-    from kefu.accounts.kf_routes import router as accounts_router
-    from kefu.accounts.routes import router as connections_router
-    from kefu.reception.routes import router as conversations_router
-
-    api = APIRouter(prefix="/api/v1")
-    api.include_router(connections_router)
-    api.include_router(accounts_router)
-    api.include_router(conversations_router)
-    return api

@@ -42,12 +42,15 @@ from kefu.accounts.servicers import (
     sync_in_wecom,
 )
 from kefu.accounts.settings import save_account_settings, settings_json, stored_settings
+from kefu.accounts.settings_types import SETTINGS_KEYS
+from kefu.ai.settings import AISettings
 from kefu.config.ai import config_actor, wanted_ai
-from kefu.config.apply import ApplyReport, Change
-from kefu.config.loader import ConfigFileError, LoadedConfig, Problem
-from kefu.config.schema import SETTINGS_KEYS, Account, AISettings
+from kefu.config.loader import ConfigFileError, LoadedConfig
+from kefu.config.report import ApplyReport, Change
+from kefu.config.schema import Account
 from kefu.errors import DomainError, Invalid
 from kefu.runtime import Runtime
+from kefu.schema_types import Problem
 from kefu.wecom.client import WeComClient
 from kefu.wecom.errors import WeComError, WeComTransportError
 

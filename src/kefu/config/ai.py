@@ -11,9 +11,9 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.accounts.settings import load_ai_settings, save_ai_settings, with_stored_api_key
-from kefu.config.apply import ApplyReport, Change
+from kefu.ai.settings import AISettings
 from kefu.config.loader import LoadedConfig
-from kefu.config.schema import AISettings
+from kefu.config.report import ApplyReport, Change
 from kefu.runtime import Runtime
 
 SECTION = "ai"

@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 
 from kefu.cli_runtime import fail, run_with_runtime
-from kefu.config.apply import ApplyReport, apply_config
+from kefu.config.apply import apply_config
 from kefu.config.export import export_config
 from kefu.config.loader import ConfigFileError, load_config
+from kefu.config.report import ApplyReport
 from kefu.runtime import Runtime
 
 config_app = typer.Typer(

@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.accounts import service
 from kefu.accounts.models import Connection
-from kefu.config.apply import ApplyReport, Change
 from kefu.config.loader import ConfigFileError, LoadedConfig
-from kefu.config.schema import ConnectionEntry, UnsetVar
+from kefu.config.report import ApplyReport, Change
+from kefu.config.schema import ConnectionEntry
 from kefu.runtime import Runtime
+from kefu.schema_types import UnsetVar
 
 SECTION = "connections"
 # file key → service key, for the values that are sealed at rest

@@ -16,12 +16,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.accounts.knowledge_base import entries_csv, list_entries
 from kefu.accounts.models import Connection, GlobalSetting, KfAccount
 from kefu.accounts.service import list_accounts
 from kefu.accounts.servicers import list_servicers
 from kefu.accounts.settings import AI_KEY, ai_from_stored, has_stored_api_key, settings_json, stored_settings
-from kefu.ai.store import entries_csv, list_entries
-from kefu.config.schema import SETTINGS_KEYS
+from kefu.accounts.settings_types import SETTINGS_KEYS
 
 API_KEY_VARIABLE = "LLM_API_KEY"
 KB_DIR = "kb"

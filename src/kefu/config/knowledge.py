@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.accounts.knowledge_base import list_entries, plan_entries, put_entries
 from kefu.ai.kb_csv import KbCsvError, parse_kb_csv
 from kefu.ai.knowledge import KnowledgeEntry
-from kefu.ai.store import list_entries, plan_entries, put_entries
 from kefu.config.accounts import find_row
-from kefu.config.apply import ApplyReport, Change
-from kefu.config.loader import ConfigFileError, LoadedConfig, Problem
+from kefu.config.loader import ConfigFileError, LoadedConfig
+from kefu.config.report import ApplyReport, Change
 from kefu.runtime import Runtime
+from kefu.schema_types import Problem
 
 SECTION = "knowledge_base"
 

@@ -19,20 +19,12 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from kefu.config.schema import KefuConfig, UnsetVar
+from kefu.config.schema import KefuConfig
 from kefu.errors import Invalid
+from kefu.schema_types import PathKey, Problem, UnsetVar, format_path, line_of, problem_of
 
 SECRET_KEYS = frozenset({"secret", "callback_token", "encoding_aes_key", "api_key"})
 _REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-PathKey = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class Problem:
-    path: str
-    line: int | None
-    reason: str
 
 
 class ConfigFileError(Invalid):
@@ -63,14 +55,7 @@ class LoadedConfig:
 
     def problem(self, path: PathKey, reason: str) -> Problem:
         """A problem found after validation (e.g. against the database), located in the file."""
-        return Problem(format_path(path), _line(path, self.lines), reason)
-
-
-def format_path(path: PathKey) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+        return Problem(format_path(path), line_of(path, self.lines), reason)
 
 
 def load_config(file: str | Path, env: Mapping[str, str] | None = None) -> LoadedConfig:
@@ -91,7 +76,7 @@ def load_config(file: str | Path, env: Mapping[str, str] | None = None) -> Loade
     try:
         config = KefuConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigFileError(name, [_problem(err, lines) for err in exc.errors()]) from exc
+        raise ConfigFileError(name, [problem_of(err, lines) for err in exc.errors()]) from exc
     problems = _duplicates(config, lines)
     if problems:
         raise ConfigFileError(name, problems)
@@ -166,38 +151,9 @@ def _substitute(
     result = _REFERENCE.sub(replace, value)
     for var in missing:
         problems.append(
-            Problem(format_path(path), _line(path, lines), f"environment variable {var} is not set")
+            Problem(format_path(path), line_of(path, lines), f"environment variable {var} is not set")
         )
     return result
-
-
-def _line(path: PathKey, lines: dict[PathKey, int]) -> int | None:
-    for end in range(len(path), 0, -1):
-        if path[:end] in lines:
-            return lines[path[:end]]
-    return None
-
-
-def validation_problems(exc: ValidationError, prefix: PathKey = ()) -> list[Problem]:
-    """Pydantic's errors as `PATH: reason` problems (no lines): for values given outside a file."""
-    return [_problem({**err, "loc": (*prefix, *err["loc"])}, {}) for err in exc.errors()]
-
-
-def _problem(err: Any, lines: dict[PathKey, int]) -> Problem:
-    loc: PathKey = tuple(err["loc"])
-    kind = err["type"]
-    if kind == "value_error":
-        reason = str(err["ctx"]["error"])
-    elif kind == "extra_forbidden":
-        reason = f"unknown key {loc[-1]!r} (check its spelling; docs/configuration.md lists every key)"
-    elif kind == "missing":
-        reason = "required key is missing"
-    else:
-        reason = err["msg"]
-        given = err.get("input")
-        if isinstance(given, str | int | float | bool) or given is None:
-            reason += f" (got {given!r})"
-    return Problem(format_path(loc) or "(top level)", _line(loc, lines), reason)
 
 
 def _duplicates(config: KefuConfig, lines: dict[PathKey, int]) -> list[Problem]:
@@ -212,6 +168,6 @@ def _duplicates(config: KefuConfig, lines: dict[PathKey, int]) -> list[Problem]:
             if key in first:
                 path: PathKey = (section, index)
                 reason = f"{key!r} is already named by {section}[{first[key]}]"
-                problems.append(Problem(format_path(path), _line(path, lines), reason))
+                problems.append(Problem(format_path(path), line_of(path, lines), reason))
             first.setdefault(key, index)
     return problems

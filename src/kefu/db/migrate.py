@@ -6,7 +6,7 @@ this module is imported before a command has set the log level it was asked for.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import create_engine
 
@@ -51,21 +51,5 @@ def pending(url: str) -> bool:
             current = MigrationContext.configure(connection).get_current_revision()
         head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
         return current != head
-    finally:
-        engine.dispose()
-
-
-def model_differences(url: str) -> list[Any]:
-    """What autogenerate would write: empty when models and migrations agree."""
-    from alembic.autogenerate import compare_metadata
-    from alembic.runtime.migration import MigrationContext
-
-    from kefu.db.models import Base
-
-    engine = create_engine(sync_url(url))
-    try:
-        with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
-            return list(compare_metadata(context, Base.metadata))
     finally:
         engine.dispose()

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from kefu.accounts.models import KfAccount
+from kefu.accounts.sync import enqueue_sync
 from kefu.ingest.models import CallbackEvent, Message
 from kefu.jobs.queue import add_job
 from kefu.wecom.payloads import SyncItem
@@ -26,13 +27,8 @@ SYNC_TOKEN_TTL = timedelta(minutes=10)  # wecom-kf-api.md §2.5
 # FIRST_SEEN_MAX_LOOKBACK, since CreateTime is not trusted).
 FIRST_SEEN_SLACK = timedelta(seconds=60)
 FIRST_SEEN_MAX_LOOKBACK = timedelta(minutes=10)
-SYNC_TASK = "ingest.sync"
 PROCESS_TASK = "ingest.process"
 REFRESH_ACCOUNTS_TASK = "ingest.refresh_accounts"
-
-
-def sync_lock(account_id: int) -> str:
-    return f"sync:{account_id}"
 
 
 def conversation_lock(account_id: int, external_userid: str | None) -> str:
@@ -40,12 +36,6 @@ def conversation_lock(account_id: int, external_userid: str | None) -> str:
     if external_userid:
         return f"conversation:{account_id}:{external_userid}"
     return f"account:{account_id}"
-
-
-def enqueue_sync(session: Session, account_id: int, *, now: datetime) -> int | None:
-    """One waiting sync per account at most: callbacks and polls coalesce into it."""
-    lock = sync_lock(account_id)
-    return add_job(session, SYNC_TASK, {"account_id": account_id}, now=now, lock=lock, queueing_lock=lock)
 
 
 def first_seen_boundary(fields: dict[str, str], now: datetime) -> datetime:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from kefu.accounts.models import Connection, KfAccount
+from kefu.accounts.service import refresh_accounts, wecom_client
+from kefu.accounts.sync import SYNC_TASK, enqueue_sync
 from kefu.ingest.models import CallbackEvent
 from kefu.ingest.service import (
     PROCESS_TASK,
     REFRESH_ACCOUNTS_TASK,
-    SYNC_TASK,
     conversation_lock,
     record_callback,
     store_page,
@@ -34,8 +35,6 @@ class CursorMoved(RuntimeError):
 async def sync_account(rt: Runtime, *, account_id: int) -> None:
     """Pull until `has_more` is 0. Each page commits in ONE transaction: its messages
     (insert-or-ignore), the cursor that follows them, and a process job per new message."""
-    from kefu.accounts.service import wecom_client
-
     async with rt.db.read() as session:
         account = await session.get(KfAccount, account_id)
         connection = await session.get(Connection, account.connection_id) if account else None
@@ -99,15 +98,6 @@ async def _forget_token(rt: Runtime, account_id: int, token: str) -> None:
             account.sync_token_expires_at = None
 
 
-@task(PROCESS_TASK, max_attempts=10)
-async def process_message(rt: Runtime, *, message_id: int) -> None:
-    """Act on one stored message, exactly once (a redo finds it processed and stops): the
-    reception engine decides and queues its actions in the transaction that marks it processed."""
-    from kefu.reception.shell import process_message as reception_process
-
-    await reception_process(rt, message_id)
-
-
 @task("ingest.retry_callback", max_attempts=10)
 async def retry_callback(rt: Runtime, *, event_id: int) -> None:
     """Handle again a callback whose first handling failed after its signature checked out."""
@@ -126,15 +116,11 @@ async def retry_callback(rt: Runtime, *, event_id: int) -> None:
 
 @task(REFRESH_ACCOUNTS_TASK, max_attempts=10)
 async def refresh_accounts_task(rt: Runtime, *, connection_id: int) -> None:
-    from kefu.accounts.service import refresh_accounts
-
     await refresh_accounts(rt, connection_id)
 
 
 async def enqueue_sync_for_all(rt: Runtime) -> int:
     """Wake a sync for every account this app may manage (start-up and the low-rate poll)."""
-    from kefu.ingest.service import enqueue_sync
-
     now = rt.clock.now()
     async with rt.db.write() as session:
         ids = (await session.scalars(select(KfAccount.id).where(KfAccount.authorized.is_(True)))).all()

@@ -1,23 +1,15 @@
-"""`kefu jobs list|retry` and `kefu worker` (wired into the `kefu` command by kefu/cli.py)."""
+"""`kefu jobs list|retry` (wired into the `kefu` command by kefu/cli.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import signal
-
 import typer
 
-from kefu.cli_runtime import echo_json, fail, load_settings, run_with_runtime, settle_process
+from kefu.cli_runtime import echo_json, fail, run_with_runtime
 from kefu.jobs import service
 from kefu.jobs.models import JOB_STATUSES
-from kefu.jobs.registry import discover_tasks
 from kefu.jobs.schemas import JobOut
-from kefu.jobs.worker import Worker
-from kefu.logs import configure_logging, get_logger
-from kefu.runtime import Runtime
 
 jobs_app = typer.Typer(help="See background jobs and run failed ones again.", no_args_is_help=True)
-log = get_logger("kefu.jobs")
 
 
 @jobs_app.command("list")
@@ -65,25 +57,6 @@ def retry_command(
             "or a job with the same queueing lock is already waiting"
         )
     typer.echo(f"Job {job_id} queued again.")
-
-
-def worker_command(
-    concurrency: int = typer.Option(4, "--concurrency", min=1, help="Jobs run at the same time."),
-) -> None:
-    """Run background jobs until interrupted (SIGINT/SIGTERM)."""
-    settings = load_settings()
-    configure_logging(settings.log_level, settings.log_json)
-    log.info("jobs.tasks_loaded", tasks=discover_tasks())
-    settle_process()
-    run_with_runtime(lambda rt: _run_worker(rt, concurrency))
-
-
-async def _run_worker(rt: Runtime, concurrency: int) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await Worker(rt, concurrency=concurrency).run(stop)
 
 
 def _one_line(text: str | None, width: int = 80) -> str:

@@ -6,16 +6,13 @@ opens its own sessions and skips work already done:
     @task("ingest.sync", max_attempts=8)
     async def sync(rt: Runtime, *, kf_account_id: int) -> None: ...
 
-Task modules follow the package convention `kefu/<feature>/tasks.py`;
-`discover_tasks()` imports them all so a worker knows every task.
+Task modules follow the package convention `kefu/<feature>/tasks.py`; `kefu.registry`, above
+every feature, imports them all so that a process knows every task.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import inspect
-import pkgutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -54,7 +51,6 @@ class TaskSpec:
 
 
 _TASKS: dict[str, TaskSpec] = {}
-_discovered = False
 
 
 def task(
@@ -84,28 +80,15 @@ def task(
 
 
 def get_task(name: str) -> TaskSpec:
-    """The task registered as `name`; imports the task modules once if it is not known yet."""
+    """The task registered as `name`."""
     spec = _TASKS.get(name)
-    if spec is None and not _discovered:
-        discover_tasks()
-        spec = _TASKS.get(name)
     if spec is None:
-        raise UnknownTask(f"no task named {name!r} is registered (is its tasks module imported?)")
+        raise UnknownTask(f"no task named {name!r} is registered (is kefu.registry imported?)")
     return spec
 
 
-def discover_tasks() -> list[str]:
-    """Import every `kefu.<package>.tasks` module; returns the names of the registered tasks."""
-    global _discovered
-    import kefu
-
-    for module in pkgutil.iter_modules(kefu.__path__):
-        if not module.ispkg:
-            continue
-        qualified = f"kefu.{module.name}.tasks"
-        if importlib.util.find_spec(qualified) is not None:
-            importlib.import_module(qualified)
-    _discovered = True
+def registered_tasks() -> list[str]:
+    """The names of the tasks registered in this process."""
     return sorted(_TASKS)
 
 

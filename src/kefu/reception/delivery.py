@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import select
 
 from kefu.accounts.models import Connection, KfAccount
-from kefu.ai import PhraseBook
+from kefu.ai.phrasing import PhraseBook
 from kefu.ingest.models import Message
 from kefu.jobs.registry import RetryLater, task
 from kefu.logs import get_logger
@@ -190,7 +190,7 @@ async def _render(rt: Runtime, outbox: Outbox, action: Send | SendOnEvent) -> li
 async def _ai_phrase(
     rt: Runtime, account_id: int, phrase: Phrase, facts: dict[str, str], budget_s: float
 ) -> str | None:
-    from kefu.ai.store import provider_for_account
+    from kefu.accounts.knowledge_base import provider_for_account
 
     async def word() -> str:
         provider = await provider_for_account(rt, account_id)  # may build its index: in the budget

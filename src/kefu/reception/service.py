@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.accounts.models import KfAccount, Servicer
+from kefu.accounts.settings import get_account, load_ai_settings, stored_settings
 from kefu.ingest.models import Message
 from kefu.jobs.models import Job
 from kefu.reception.core import (
@@ -103,6 +104,18 @@ def save_state(
     conversation.next_idle_check_at = next_idle_check(state, settings)
     conversation.next_opening_check_at = next_opening_check(state, settings, now)
     conversation.updated_at = now
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+async def load_account_settings(session: AsyncSession, account: KfAccount | int) -> AccountSettings:
+    """What the reception core needs about an account: its stored settings, `enabled`, and the
+    AI's "not sure" text, as `AccountSettings`."""
+    row = account if isinstance(account, KfAccount) else await get_account(session, account)
+    return AccountSettings.from_config(
+        stored_settings(row), await load_ai_settings(session), enabled=row.enabled
+    )
 
 
 # --- servicers --------------------------------------------------------------------------------

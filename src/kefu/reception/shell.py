@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.accounts.models import KfAccount
-from kefu.ai import Answer, AnswerContext
+from kefu.ai.provider import Answer, AnswerContext
 from kefu.ingest.models import Message
 from kefu.ingest.service import conversation_lock
 from kefu.jobs.queue import enqueue
@@ -147,14 +147,12 @@ def inbound_of(message: Message) -> Inbound | ServicerStatus | None:
 
 
 async def load_settings(session: AsyncSession, account: KfAccount) -> AccountSettings:
-    from kefu.accounts.settings import load_account_settings
-
-    return await load_account_settings(session, account)
+    return await service.load_account_settings(session, account)
 
 
 async def ask_ai(rt: Runtime, account_id: int, question: str) -> Answer | None:
     """The AI's answer, or None when it fails or is too slow (decide then says it is not sure)."""
-    from kefu.ai.store import provider_for_account
+    from kefu.accounts.knowledge_base import provider_for_account
 
     async def answer() -> Answer:
         provider = await provider_for_account(rt, account_id)  # may build its index: in the budget

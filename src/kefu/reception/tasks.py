@@ -1,18 +1,30 @@
-"""Jobs of the reception engine: deliver an action (kefu.reception.delivery), feed an outcome or a
-timer back into decide(), and the timer tick that wakes a conversation when it is due."""
+"""Jobs of the reception engine: process a stored message, deliver an action
+(kefu.reception.delivery), feed an outcome or a timer back into decide(), and the timer tick that
+wakes a conversation when it is due.
+
+The process task keeps its name `ingest.process` (jobs already queued carry it): the sync job of
+kefu.ingest queues it by name, and it runs here, where the engine is."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from kefu.accounts.models import KfAccount
+from kefu.ingest.service import PROCESS_TASK
 from kefu.jobs.registry import task
 from kefu.reception import delivery  # noqa: F401 — registers reception.deliver
 from kefu.reception.core import INBOUND_ADAPTER, IdleCheck, Inbound, OpeningReached
 from kefu.reception.models import Conversation, ConversationAction
 from kefu.reception.service import action_payload
-from kefu.reception.shell import FEED_TASK, TICK_TASK, decide_and_apply, enqueue_feed
+from kefu.reception.shell import FEED_TASK, TICK_TASK, decide_and_apply, enqueue_feed, process_message
 from kefu.runtime import Runtime
+
+
+@task(PROCESS_TASK, max_attempts=10)
+async def process(rt: Runtime, *, message_id: int) -> None:
+    """Act on one stored message, exactly once (a redo finds it processed and stops): the
+    reception engine decides and queues its actions in the transaction that marks it processed."""
+    await process_message(rt, message_id)
 
 
 @task(FEED_TASK, max_attempts=10)

@@ -16,7 +16,7 @@ Token handling (cache, single-flight, refresh once on 40014/42001) lives in tran
 from __future__ import annotations
 
 import secrets as random_tokens
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kefu.logs import get_logger
 from kefu.wecom.errors import (
@@ -38,12 +38,7 @@ from kefu.wecom.results import (
     ServiceState,
     TransResult,
 )
-from kefu.wecom.tokens import ConnectionTokenCache
 from kefu.wecom.transport import MAX_RETRIES, WeComRequest, WeComTransport
-
-if TYPE_CHECKING:
-    from kefu.accounts.models import Connection
-    from kefu.runtime import Runtime
 
 log = get_logger(__name__)
 
@@ -51,18 +46,6 @@ MEDIA_TYPES = frozenset({"image", "voice", "video", "file"})
 
 
 class WeComClient(WeComTransport):
-    @classmethod
-    def for_connection(cls, runtime: Runtime, connection: Connection) -> WeComClient:
-        """The client of a saved connection, its token shared through the database."""
-        return cls(
-            base_url=runtime.settings.wecom_api_base,
-            corp_id=connection.corp_id,
-            secret=runtime.secrets.open(connection.secret_enc),
-            http=runtime.http,
-            token_cache=ConnectionTokenCache(runtime.db, connection.id, runtime.secrets),
-            clock=runtime.clock,
-        )
-
     # ---- kf accounts and contact links (§8.1, §8.2) ----
 
     async def account_add(self, name: str, media_id: str) -> str:

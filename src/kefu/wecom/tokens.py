@@ -1,24 +1,16 @@
-"""Where the WeCom access token is cached between calls (and, for connections, between processes).
+"""Where the WeCom access token is cached between calls: the interface the client owns.
 
 The client decides freshness; a cache only stores `(token, expires_at)`.
 `invalidate(token)` clears the entry only if it still holds that token, so a
 caller that saw an old token rejected never throws away a newer one that
-another caller (or process) already fetched.
+another caller (or process) already fetched. A saved connection's cache, shared by every process
+through the database, is `kefu.accounts.token_cache.ConnectionTokenCache`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Protocol
-
-from sqlalchemy import select, update
-
-from kefu.accounts.models import Connection
-from kefu.accounts.secrets import SecretBox, SecretDecryptError
-from kefu.db import Database
-from kefu.logs import get_logger
-
-log = get_logger(__name__)
 
 
 class TokenCache(Protocol):
@@ -44,62 +36,3 @@ class MemoryTokenCache:
     async def invalidate(self, token: str) -> None:
         if self._entry is not None and self._entry[0] == token:
             self._entry = None
-
-
-class ConnectionTokenCache:
-    """The token of one connection, sealed on `connections.access_token_enc` (+ `access_token_expires_at`).
-
-    Every process and job shares it, so a token fetched once serves them all.
-    """
-
-    def __init__(self, db: Database, connection_id: int, secrets: SecretBox) -> None:
-        self._db = db
-        self._connection_id = connection_id
-        self._secrets = secrets
-
-    async def get(self) -> tuple[str, datetime] | None:
-        async with self._db.read() as session:
-            row = (
-                await session.execute(
-                    select(Connection.access_token_enc, Connection.access_token_expires_at).where(
-                        Connection.id == self._connection_id
-                    )
-                )
-            ).first()
-        if row is None or row.access_token_enc is None or row.access_token_expires_at is None:
-            return None
-        token = self._open(row.access_token_enc)
-        return None if token is None else (token, row.access_token_expires_at)
-
-    async def put(self, token: str, expires_at: datetime) -> None:
-        async with self._db.write() as session:
-            await session.execute(
-                update(Connection)
-                .where(Connection.id == self._connection_id)
-                .values(access_token_enc=self._secrets.seal(token), access_token_expires_at=expires_at)
-            )
-
-    async def invalidate(self, token: str) -> None:
-        async with self._db.write() as session:
-            stored = (
-                await session.execute(
-                    select(Connection.access_token_enc).where(Connection.id == self._connection_id)
-                )
-            ).scalar_one_or_none()
-            # Fernet ciphertexts differ on every seal: compare plaintexts, inside the write
-            # transaction so a token stored meanwhile by another process is not cleared.
-            if stored is None or self._open(stored) not in (token, None):
-                return
-            await session.execute(
-                update(Connection)
-                .where(Connection.id == self._connection_id)
-                .values(access_token_enc=None, access_token_expires_at=None)
-            )
-
-    def _open(self, sealed: str) -> str | None:
-        try:
-            return self._secrets.open(sealed)
-        except SecretDecryptError:
-            # Sealed under another KEFU_SECRET_KEY: a cache miss, the next put overwrites it.
-            log.warning("wecom.token_cache.unreadable", connection_id=self._connection_id)
-            return None

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kefu.ai import Answer
-from kefu.config.schema import Account, AISettings
+from kefu.ai.settings import AISettings
+from kefu.config.schema import Account
 from kefu.reception.core import (
     AccountSettings,
     ConversationState,

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from kefu.config.schema import Account, AISettings
+from kefu.ai.settings import AISettings
+from kefu.config.schema import Account
 from kefu.hours import HoursSettings
 from kefu.reception.core import (
     INBOUND_ADAPTER,

@@ -1,4 +1,8 @@
-"""Alembic environment: runs on a sync connection handed in by kefu.db.migrate."""
+"""Alembic environment: runs on a sync connection handed in by kefu.db.migrate.
+
+The models' metadata is handed in too (`config.attributes["target_metadata"]`, by `kefu db
+revision`): kefu.db sits below the features whose tables it would otherwise have to import.
+Upgrades need no metadata; autogenerate without it stops with Alembic's own error."""
 
 from __future__ import annotations
 
@@ -6,10 +10,9 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from kefu.db.engine import sync_url
-from kefu.db.models import Base
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = config.attributes.get("target_metadata")
 
 
 def run() -> None:

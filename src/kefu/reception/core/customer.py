@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from kefu.ai import Answer
+from kefu.ai.provider import Answer
 from kefu.reception.core.actions import RecordRating, Text
 from kefu.reception.core.inbound import CustomerNonText, CustomerText
 from kefu.reception.core.messages import (

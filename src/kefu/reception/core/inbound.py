@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
-from kefu.ai import Answer
+from kefu.ai.provider import Answer
 
 
 class _Inbound(BaseModel):

@@ -1,7 +1,7 @@
 """What decide() knows about the account and its servicers: settings and servicer load.
 
-`AccountSettings` reuses the config file's sub-models (never a copy of their
-fields), so the file, the console and the engine share one definition. Reception
+`AccountSettings` reuses the account's settings types (kefu.accounts.settings_types, never a copy
+of their fields), so the file, the console and the engine share one definition. Reception
 hours are held as `kefu.hours.HoursSettings`, the model the hours calendar reads;
 a config-file `Hours` is converted on the way in (same keys).
 """
@@ -13,15 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from kefu.config.schema import (
-    Account,
-    AISettings,
-    Messages,
-    Queue,
-    Reception,
-    Routing,
-    Session,
-)
+from kefu.accounts.settings_types import AccountSettingsData, Messages, Queue, Reception, Routing, Session
+from kefu.ai.settings import AISettings
 from kefu.hours import DEFAULT_TIMEZONE, HoursSettings, ReceptionCalendar, TimeZoneName
 
 
@@ -63,9 +56,13 @@ class AccountSettings(BaseModel):
         return hours_settings(value)
 
     @classmethod
-    def from_config(cls, account: Account, ai: AISettings) -> AccountSettings:
+    def from_config(
+        cls, account: AccountSettingsData, ai: AISettings, *, enabled: bool | None = None
+    ) -> AccountSettings:
+        """From stored settings and the account's `enabled`, or from a config file's account
+        entry, which carries its own `enabled`."""
         return cls(
-            enabled=account.enabled,
+            enabled=enabled if enabled is not None else getattr(account, "enabled", True),
             timezone=account.timezone,
             reception=account.reception,
             hours=hours_settings(account.hours),

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from kefu.accounts.kf_accounts import resolve_account
+from kefu.accounts.knowledge_base import KbImport, entries_csv, import_csv, list_entries
 from kefu.ai.kb_csv import RowError
 from kefu.ai.knowledge import KnowledgeEntry
-from kefu.ai.store import KbImport, entries_csv, import_csv, list_entries
 from kefu.cli_runtime import fail, run_with_runtime
 from kefu.runtime import Runtime
 

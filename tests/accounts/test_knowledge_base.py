@@ -6,11 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from kefu.accounts.models import KfAccount, KnowledgeEntryRow
-from kefu.accounts.settings import save_ai_settings
-from kefu.ai import KnowledgeEntry, load_demo_entries, parse_kb_csv
-from kefu.ai.provider import AnswerContext
-from kefu.ai.store import (
+from kefu.accounts.knowledge_base import (
     delete_entry,
     entries_csv,
     import_csv,
@@ -19,7 +15,11 @@ from kefu.ai.store import (
     provider_for_account,
     put_entries,
 )
-from kefu.config.schema import AISettings
+from kefu.accounts.models import KfAccount, KnowledgeEntryRow
+from kefu.accounts.settings import save_ai_settings
+from kefu.ai import KnowledgeEntry, load_demo_entries, parse_kb_csv
+from kefu.ai.provider import AnswerContext
+from kefu.ai.settings import AISettings
 from kefu.db import Database
 from kefu.errors import NotFound
 from kefu.runtime import Runtime

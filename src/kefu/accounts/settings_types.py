@@ -1,0 +1,179 @@
+"""An account's settings: reception rules, queue, routing, messages and session (versioned on
+`KfAccount.settings`, see kefu.accounts.settings).
+
+These are the domain's types: the config file's account entry (kefu.config.schema) extends
+`AccountSettingsData` with the account's identity, and the reception core reads them through
+`kefu.reception.core.settings.AccountSettings`. Pure models: no I/O.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from kefu.ai.settings import AISettings
+from kefu.hours.schema import DEFAULT_TIMEZONE, HoursSettings, TimeZoneName
+from kefu.schema_types import MENU_MAX_ITEMS, ButtonText, MessageText, Strict
+
+# --- messages ----------------------------------------------------------------------------
+
+MessageMode = Literal["ai", "fixed", "none"]
+
+
+class MessageSetting(Strict):
+    """A message Kefu may send: AI phrasing, a fixed text, or nothing."""
+
+    mode: MessageMode = "none"
+    text: MessageText | None = None
+
+    @model_validator(mode="after")
+    def _fixed_needs_text(self) -> MessageSetting:
+        if self.mode == "fixed" and not (self.text or "").strip():
+            raise ValueError("mode fixed needs a text")
+        return self
+
+
+def _message(mode: MessageMode = "none", text: str | None = None) -> Any:
+    return Field(default_factory=lambda: MessageSetting(mode=mode, text=text))
+
+
+class SurveyOption(Strict):
+    label: ButtonText
+    score: int = Field(ge=0, le=100)
+
+
+class SurveySetting(MessageSetting):
+    options: list[SurveyOption] = Field(default_factory=list, max_length=MENU_MAX_ITEMS)
+
+    @model_validator(mode="after")
+    def _needs_options(self) -> SurveySetting:
+        if self.mode != "none" and not self.options:
+            raise ValueError("a survey needs at least one option ({label, score})")
+        return self
+
+
+class NoReplyNotice(Strict):
+    enabled: bool = False
+    minutes: int = Field(5, ge=1)
+    text: MessageText | None = None
+
+    @model_validator(mode="after")
+    def _enabled_needs_text(self) -> NoReplyNotice:
+        if self.enabled and not (self.text or "").strip():
+            raise ValueError("an enabled no_reply_notice needs a text")
+        return self
+
+
+class KeywordTransfer(Strict):
+    enabled: bool = True
+    keywords: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=lambda: ["转人工", "人工客服"]
+    )
+
+    @model_validator(mode="after")
+    def _enabled_needs_keywords(self) -> KeywordTransfer:
+        if self.enabled and not self.keywords:
+            raise ValueError("keyword transfer is enabled but lists no keywords")
+        return self
+
+
+class ButtonTransfer(Strict):
+    enabled: bool = True
+    text: ButtonText = "转人工"
+
+
+class NotSureStreak(Strict):
+    enabled: bool = True
+    count: int = Field(2, ge=1)
+
+
+class Reception(Strict):
+    mode: Literal["ai_first", "ai_only", "human_only"] = "ai_first"
+    keyword_transfer: KeywordTransfer = Field(default_factory=KeywordTransfer)
+    button_transfer: ButtonTransfer = Field(default_factory=ButtonTransfer)
+    not_sure_streak: NotSureStreak = Field(default_factory=NotSureStreak)
+    non_text_reply: MessageSetting = _message("fixed", "暂时只能识别文字，请用文字描述")
+
+
+def _position_only(setting: MessageSetting) -> MessageSetting:
+    fields = {f for _, f, _, _ in string.Formatter().parse(setting.text or "") if f is not None}
+    if fields - {"position"}:
+        raise ValueError(
+            f"the only placeholder allowed is {{position}}, not {{{sorted(fields - {'position'})[0]}}}"
+        )
+    return setting
+
+
+class Queue(Strict):
+    default_max_sessions: int = Field(10, ge=1)
+    max_length: int | None = Field(None, ge=1)
+    over_length_message: MessageSetting = _message()
+    timeout_minutes: int | None = Field(None, ge=1)
+    timeout_message: MessageSetting = _message()
+    pool_notice: Annotated[MessageSetting, AfterValidator(_position_only)] = _message()
+    taken_notice: MessageSetting = _message()
+    no_reply_notice: NoReplyNotice = Field(default_factory=NoReplyNotice)
+
+
+class RoutingRule(Strict):
+    rule: Literal["exclusive", "last", "idle", "round_robin"]
+    when_unavailable: Literal["next", "wait"] = "next"
+
+
+class Routing(Strict):
+    rules: list[RoutingRule] = Field(default_factory=lambda: [RoutingRule(rule="idle")], min_length=1)
+
+    @model_validator(mode="after")
+    def _rules_once(self) -> Routing:
+        names = [r.rule for r in self.rules]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"rule {repeated[0]} is listed more than once")
+        return self
+
+
+class Messages(Strict):
+    welcome: MessageSetting = _message()
+    ending: MessageSetting = _message()
+    survey: SurveySetting = Field(default_factory=SurveySetting)
+    paused: MessageSetting = _message()
+
+
+class Session(Strict):
+    ai_idle_timeout_minutes: int | None = Field(None, ge=1)
+
+
+class AccountSettingsData(Strict):
+    """An account's settings as stored on `KfAccount.settings` (versioned): the config file's
+    account entry minus its identity (connection, open_kfid, name, avatar, enabled, servicers,
+    knowledge_base). The reception core reads them through `AccountSettings.from_config`."""
+
+    timezone: TimeZoneName = DEFAULT_TIMEZONE
+    reception: Reception = Field(default_factory=Reception)
+    hours: HoursSettings = Field(default_factory=HoursSettings)
+    queue: Queue = Field(default_factory=Queue)
+    routing: Routing = Field(default_factory=Routing)
+    messages: Messages = Field(default_factory=Messages)
+    session: Session = Field(default_factory=Session)
+
+    @model_validator(mode="after")
+    def _dates_disjoint(self) -> AccountSettingsData:
+        both = sorted(set(self.hours.closed_dates) & set(self.hours.extra_working_dates))
+        if both:
+            raise ValueError(
+                f"hours: {', '.join(map(str, both))} is both a closed date and an extra working date"
+            )
+        return self
+
+    def check_ai(self, ai: AISettings) -> None:
+        """Raise ValueError when the reception mode needs an AI that is not configured."""
+        if self.reception.mode != "human_only" and not ai.configured:
+            raise ValueError(
+                f"reception mode {self.reception.mode} needs an AI service, but ai.provider is none: "
+                "choose human_only, or set ai.provider to builtin (the knowledge base) or openai"
+            )
+
+
+SETTINGS_KEYS = tuple(AccountSettingsData.model_fields)

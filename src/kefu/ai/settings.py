@@ -1,0 +1,53 @@
+"""The `ai:` settings section: which AI answers, its "not sure" text, threshold and phrasings.
+
+The config file's `ai:` section is this model (kefu.config.schema uses it as is); stored as the
+versioned GlobalSetting 'ai' (kefu.accounts.settings).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from kefu.ai.builtin import DEFAULT_NOT_SURE_TEXT, DEFAULT_THRESHOLD
+from kefu.ai.phrasing import PhraseBook
+from kefu.schema_types import MessageText, Strict, http_url, secret_value
+
+ApiKeyValue = secret_value(lambda v: v)
+
+
+class OpenAISettings(Strict):
+    base_url: Annotated[str, AfterValidator(http_url)]
+    api_key: ApiKeyValue | None = None  # local servers (vLLM, Ollama) may need none
+    model: str = Field(min_length=1)
+    timeout_s: float = Field(8, gt=0, le=120)
+
+
+def _phrases(value: dict[str, list[str]]) -> dict[str, list[str]]:
+    PhraseBook(value)  # unknown intents, bad placeholders and empty lists are refused in words
+    return value
+
+
+class AISettings(Strict):
+    """The `ai:` section (a GlobalSetting 'ai', versioned). `none` means no AI service:
+    then only human_only accounts are allowed."""
+
+    provider: Literal["builtin", "openai", "none"] = "builtin"
+    openai: OpenAISettings | None = None
+    not_sure_text: MessageText = DEFAULT_NOT_SURE_TEXT
+    # The built-in knowledge base answers at or above this confidence (0…1), else "not sure".
+    threshold: float = Field(default=DEFAULT_THRESHOLD, ge=0.0, le=1.0)
+    # intent → the admin's own wordings for AI phrasing (kefu.ai.phrasing.INTENTS); unset = defaults.
+    phrases: Annotated[dict[str, list[str]], AfterValidator(_phrases)] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _openai_needs_settings(self) -> AISettings:
+        if self.provider == "openai" and self.openai is None:
+            raise ValueError("provider openai needs the openai: {base_url, model, api_key} settings")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        """Whether the AI modes may be used (the built-in knowledge base counts)."""
+        return self.provider != "none"

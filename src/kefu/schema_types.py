@@ -1,0 +1,113 @@
+"""Pydantic building blocks shared by every settings model and the config file.
+
+Strict models (unknown keys refused), WeCom's text limits, secrets written as `${VAR}`, and
+pydantic's validation errors as `PATH: reason` problems a person can act on. It sits in the
+base layer so that the domain's settings types (kefu.ai.settings, kefu.accounts.settings_types)
+and kefu.config's file schema share one definition of each.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, ValidationError
+
+TEXT_MAX_BYTES = 2048  # a WeCom text message (wecom-kf-api.md §5.2)
+BUTTON_MAX_BYTES = 128  # a msgmenu click item
+MENU_MAX_ITEMS = 10
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class UnsetVar:
+    """A secret written as `${NAME}` whose variable is not set: keep the stored value."""
+
+    name: str
+
+
+def secret_value(check: Any) -> Any:
+    """A secret field: a string passed through `check`, or an `UnsetVar` (keep the stored one)."""
+
+    def validate(value: Any) -> str | UnsetVar:
+        if isinstance(value, UnsetVar):
+            return value
+        if not isinstance(value, str):
+            raise ValueError("must be a string (write secrets as ${ENV_VAR})")
+        return check(value)
+
+    return Annotated[Any, PlainValidator(validate)]
+
+
+def utf8_at_most(limit: int, what: str) -> Any:
+    def check(value: str) -> str:
+        size = len(value.encode())
+        if size > limit:
+            raise ValueError(f"{what} is {size} bytes in UTF-8; WeCom allows at most {limit}")
+        return value
+
+    return AfterValidator(check)
+
+
+MessageText = Annotated[str, utf8_at_most(TEXT_MAX_BYTES, "the text")]
+ButtonText = Annotated[str, Field(min_length=1), utf8_at_most(BUTTON_MAX_BYTES, "the button text")]
+
+
+def http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError(f"{value!r} must be an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+# --- validation errors as problems -----------------------------------------------------------
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int | None
+    reason: str
+
+
+def format_path(path: PathKey) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def line_of(path: PathKey, lines: dict[PathKey, int]) -> int | None:
+    """The line of the nearest enclosing key that has one."""
+    for end in range(len(path), 0, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return None
+
+
+def problem_of(err: Any, lines: dict[PathKey, int]) -> Problem:
+    """One of pydantic's errors as a problem, with the line of its key where known."""
+    loc: PathKey = tuple(err["loc"])
+    kind = err["type"]
+    if kind == "value_error":
+        reason = str(err["ctx"]["error"])
+    elif kind == "extra_forbidden":
+        reason = f"unknown key {loc[-1]!r} (check its spelling; docs/configuration.md lists every key)"
+    elif kind == "missing":
+        reason = "required key is missing"
+    else:
+        reason = err["msg"]
+        given = err.get("input")
+        if isinstance(given, str | int | float | bool) or given is None:
+            reason += f" (got {given!r})"
+    return Problem(format_path(loc) or "(top level)", line_of(loc, lines), reason)
+
+
+def validation_problems(exc: ValidationError, prefix: PathKey = ()) -> list[Problem]:
+    """Pydantic's errors as `PATH: reason` problems (no lines): for values given outside a file."""
+    return [problem_of({**err, "loc": (*prefix, *err["loc"])}, {}) for err in exc.errors()]
