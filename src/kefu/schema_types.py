@@ -9,6 +9,7 @@ and kefu.config's file schema share one definition of each.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -30,8 +31,9 @@ class UnsetVar:
     name: str
 
 
-def secret_value(check: Any) -> Any:
-    """A secret field: a string passed through `check`, or an `UnsetVar` (keep the stored one)."""
+def secret_check(check: Callable[[str], str]) -> PlainValidator:
+    """The validator of a secret field (`Annotated[Any, secret_check(...)]`): a string passed
+    through `check`, or an `UnsetVar` (keep the stored one)."""
 
     def validate(value: Any) -> str | UnsetVar:
         if isinstance(value, UnsetVar):
@@ -40,7 +42,7 @@ def secret_value(check: Any) -> Any:
             raise ValueError("must be a string (write secrets as ${ENV_VAR})")
         return check(value)
 
-    return Annotated[Any, PlainValidator(validate)]
+    return PlainValidator(validate)
 
 
 def utf8_at_most(limit: int, what: str) -> Any:

@@ -93,7 +93,7 @@ class Reception(Strict):
     mode: Literal["ai_first", "ai_only", "human_only"] = "ai_first"
     keyword_transfer: KeywordTransfer = Field(default_factory=KeywordTransfer)
     button_transfer: ButtonTransfer = Field(default_factory=ButtonTransfer)
-    not_sure_streak: NotSureStreak = Field(default_factory=NotSureStreak)
+    not_sure_streak: NotSureStreak = Field(default_factory=lambda: NotSureStreak.model_validate({}))
     non_text_reply: MessageSetting = _message("fixed", "暂时只能识别文字，请用文字描述")
 
 
@@ -114,7 +114,7 @@ class Queue(Strict):
     timeout_message: MessageSetting = _message()
     pool_notice: Annotated[MessageSetting, AfterValidator(_position_only)] = _message()
     taken_notice: MessageSetting = _message()
-    no_reply_notice: NoReplyNotice = Field(default_factory=NoReplyNotice)
+    no_reply_notice: NoReplyNotice = Field(default_factory=lambda: NoReplyNotice.model_validate({}))
 
 
 class RoutingRule(Strict):
@@ -153,10 +153,10 @@ class AccountSettingsData(Strict):
     timezone: TimeZoneName = DEFAULT_TIMEZONE
     reception: Reception = Field(default_factory=Reception)
     hours: HoursSettings = Field(default_factory=HoursSettings)
-    queue: Queue = Field(default_factory=Queue)
+    queue: Queue = Field(default_factory=lambda: Queue.model_validate({}))
     routing: Routing = Field(default_factory=Routing)
     messages: Messages = Field(default_factory=Messages)
-    session: Session = Field(default_factory=Session)
+    session: Session = Field(default_factory=lambda: Session.model_validate({}))
 
     @model_validator(mode="after")
     def _dates_disjoint(self) -> AccountSettingsData:

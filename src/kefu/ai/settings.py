@@ -6,15 +6,15 @@ versioned GlobalSetting 'ai' (kefu.accounts.settings).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
 from kefu.ai.builtin import DEFAULT_NOT_SURE_TEXT, DEFAULT_THRESHOLD
 from kefu.ai.phrasing import PhraseBook
-from kefu.schema_types import MessageText, Strict, http_url, secret_value
+from kefu.schema_types import MessageText, Strict, http_url, secret_check
 
-ApiKeyValue = secret_value(lambda v: v)
+ApiKeyValue = Annotated[Any, secret_check(lambda v: v)]
 
 
 class OpenAISettings(Strict):

@@ -9,7 +9,7 @@ own — connections, an account's identity and servicer list, the version — is
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
@@ -23,13 +23,13 @@ from kefu.accounts.schemas import (
 )
 from kefu.accounts.settings_types import SETTINGS_KEYS, AccountSettingsData
 from kefu.ai.settings import AISettings
-from kefu.schema_types import Strict, secret_value
+from kefu.schema_types import Strict, secret_check
 
 SCHEMA_VERSION = 1
 
-AppSecretValue = secret_value(check_secret)
-CallbackTokenValue = secret_value(check_callback_token)
-AesKeyValue = secret_value(check_encoding_aes_key)
+AppSecretValue = Annotated[Any, secret_check(check_secret)]
+CallbackTokenValue = Annotated[Any, secret_check(check_callback_token)]
+AesKeyValue = Annotated[Any, secret_check(check_encoding_aes_key)]
 
 
 class Servicer(Strict):
