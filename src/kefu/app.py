@@ -22,6 +22,7 @@ from kefu.ingest.recorder import CallbackRecorder
 from kefu.ingest.routes import CallbackEndpoint
 from kefu.jobs.worker import Worker
 from kefu.reception.routes import router as conversations_router
+from kefu.routing.routes import router as exclusive_router
 from kefu.runtime import Runtime
 from kefu.settings import Settings, get_settings
 
@@ -32,6 +33,7 @@ def build_api_router() -> APIRouter:
     api.include_router(connections_router)
     api.include_router(accounts_router)
     api.include_router(conversations_router)
+    api.include_router(exclusive_router)
     return api
 
 

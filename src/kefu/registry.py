@@ -33,6 +33,7 @@ from kefu.ingest.models import CallbackEvent, Message
 from kefu.jobs.models import Job
 from kefu.jobs.registry import registered_tasks
 from kefu.reception.models import Conversation, ConversationAction, Rating, TimelineEntry
+from kefu.routing.models import ExclusiveServicer, RoundRobinPointer, RoutingDecisionRow
 
 TASK_MODULES = (kefu.accounts.tasks, kefu.ingest.tasks, kefu.reception.tasks)
 MODELS = (
@@ -47,6 +48,9 @@ MODELS = (
     KnowledgeEntryRow,
     Message,
     Rating,
+    RoundRobinPointer,
+    RoutingDecisionRow,
+    ExclusiveServicer,
     Servicer,
     SettingsVersion,
     TimelineEntry,
@@ -65,6 +69,7 @@ def new_revision(message: str, *, version_path: str | None = None) -> str:
     SQLite database at head) into the migrations' versions folder, or `version_path`; returns
     the new file's path."""
     from alembic import command
+    from alembic.script import ScriptDirectory
 
     with tempfile.TemporaryDirectory() as scratch:
         url = f"sqlite:///{Path(scratch) / 'head.db'}"
@@ -80,8 +85,13 @@ def new_revision(message: str, *, version_path: str | None = None) -> str:
                     )
                 config.attributes["connection"] = connection
                 config.attributes["target_metadata"] = metadata
+                head = ScriptDirectory.from_config(config).get_current_head()
                 script = command.revision(
-                    config, message=message, autogenerate=True, version_path=version_path
+                    config,
+                    message=message,
+                    autogenerate=True,
+                    version_path=version_path,
+                    rev_id=f"{int(head) + 1:04d}" if head and head.isdigit() else None,
                 )
         finally:
             engine.dispose()

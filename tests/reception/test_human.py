@@ -37,6 +37,7 @@ async def test_everyone_off_duty_queues_the_customer_with_the_pool_notice(make_w
     await world.settle()
     assert world.session()["state"] == 2
     assert [(a.kind, a.status) for a in await world.actions()] == [
+        ("record_routing", "done"),
         ("transfer", "done"),
         ("send_on_event", "done"),
     ]

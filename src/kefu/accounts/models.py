@@ -84,6 +84,8 @@ class Servicer(Base):
     stop_type: Mapped[int] = mapped_column(Integer, default=0)
     # False until WeCom's servicer/add accepted it (per-item result); the error says why not.
     in_wecom: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When their last human session ended: `idle` routing prefers who has waited longest.
+    idle_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -29,6 +29,9 @@ class Conversation(Base):
     owner: Mapped[str] = mapped_column(String(16), default="none")
     servicer_userid: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     session_no: Mapped[int] = mapped_column(Integer, default=0)
+    # In the pool: since when (queue order) and whom a routing rule said to wait for.
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    reserved_for: Mapped[str | None] = mapped_column(String(64), default=None)
     next_idle_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     next_opening_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -13,6 +13,8 @@ from kefu.errors import NotFound
 from kefu.reception import service
 from kefu.reception.models import Conversation
 from kefu.reception.schemas import ConversationDetail, ConversationOut
+from kefu.routing import service as routing_service
+from kefu.routing.schemas import RoutingDecisionOut
 
 router = APIRouter(
     prefix="/conversations",
@@ -52,3 +54,13 @@ async def get_conversation(conversation_id: int, rt: RuntimeDep) -> Conversation
         state=conversation.state,
         transcript=items,
     )
+
+
+@router.get("/{conversation_id}/routing", response_model=list[RoutingDecisionOut])
+async def get_routing(conversation_id: int, rt: RuntimeDep) -> list[RoutingDecisionOut]:
+    """Every routing decision of the conversation, oldest first, each explained in one line."""
+    async with rt.db.read() as session:
+        if await session.get(Conversation, conversation_id) is None:
+            raise NotFound(f"no conversation with id {conversation_id}")
+        rows = await routing_service.decisions_of(session, conversation_id)
+    return [RoutingDecisionOut.model_validate(row) for row in rows]

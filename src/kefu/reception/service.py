@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.accounts.models import KfAccount, Servicer
@@ -17,12 +17,14 @@ from kefu.jobs.models import Job
 from kefu.reception.core import (
     AccountSettings,
     ConversationState,
+    Roster,
     ServicerLoad,
     next_idle_check,
     next_opening_check,
 )
 from kefu.reception.models import Conversation, ConversationAction, Rating, TimelineEntry
 from kefu.reception.schemas import TranscriptItem
+from kefu.routing import service as routing_service
 
 CUSTOMER = 3
 STATE_POOL, STATE_HUMAN = 2, 3
@@ -101,6 +103,8 @@ def save_state(
     else:
         conversation.servicer_userid = None
     conversation.session_no = state.session_no
+    conversation.queued_at = state.queued_at
+    conversation.reserved_for = state.reserved_for
     conversation.next_idle_check_at = next_idle_check(state, settings)
     conversation.next_opening_check_at = next_opening_check(state, settings, now)
     conversation.updated_at = now
@@ -121,22 +125,30 @@ async def load_account_settings(session: AsyncSession, account: KfAccount | int)
 # --- servicers --------------------------------------------------------------------------------
 
 
-async def servicer_loads(
-    session: AsyncSession, account: KfAccount, settings: AccountSettings, *, for_update: bool = False
-) -> list[ServicerLoad]:
-    """The account's servicers in its order, each with their human sessions counted across every
-    account of the same corp (a person's cap is per person), caps resolved.
+async def roster(
+    session: AsyncSession,
+    account: KfAccount,
+    settings: AccountSettings,
+    conversation: Conversation,
+    *,
+    for_update: bool = False,
+) -> Roster:
+    """What routing reads: the account's servicers in its order, each with their human sessions
+    counted across every account of the same corp (a person's cap is per person), caps
+    resolved; the customer's exclusive servicer; the round-robin pointer.
 
-    `for_update` (PostgreSQL): lock the servicer rows first, so two routing decisions for the
-    same person serialise and the second one counts the first one's assignment.
+    `for_update` (PostgreSQL): lock the servicer rows and the pointer first, so two routing
+    decisions for the same people serialise and the second one counts the first one's assignment.
     """
     rows_query = (
         select(Servicer).where(Servicer.account_id == account.id).order_by(Servicer.position, Servicer.id)
     )
     rows = list((await session.scalars(rows_query)).all())
     userids = [row.userid for row in rows]
+    exclusive = await routing_service.exclusive_servicer(session, account.id, conversation.external_userid)
+    pointer = await routing_service.round_robin_last(session, account.id, for_update=for_update)
     if not userids:
-        return []
+        return Roster(exclusive_userid=exclusive, round_robin_last=pointer)
     corp_accounts = select(KfAccount.id).where(KfAccount.connection_id == account.connection_id)
     if for_update and session.get_bind().dialect.name == "postgresql":
         await session.execute(
@@ -155,15 +167,27 @@ async def servicer_loads(
     )
     active = {userid: int(n) for userid, n in counted.all()}
     default_cap = settings.queue.default_max_sessions
-    return [
+    loads = tuple(
         ServicerLoad(
             userid=row.userid,
             on_duty=row.status == RECEIVING and row.in_wecom,
             active_sessions=active.get(row.userid, 0),
             max_sessions=row.max_sessions or default_cap,
+            idle_since=row.idle_since,
         )
         for row in rows
-    ]
+    )
+    return Roster(servicers=loads, exclusive_userid=exclusive, round_robin_last=pointer)
+
+
+async def mark_idle_since(session: AsyncSession, account: KfAccount, userid: str, *, now: datetime) -> None:
+    """A servicer's human session ended: they are idle since now, in every account of the corp."""
+    corp_accounts = select(KfAccount.id).where(KfAccount.connection_id == account.connection_id)
+    await session.execute(
+        update(Servicer)
+        .where(Servicer.account_id.in_(corp_accounts), Servicer.userid == userid)
+        .values(idle_since=now)
+    )
 
 
 async def pool_position(session: AsyncSession, conversation: Conversation) -> int:

@@ -43,6 +43,7 @@ from kefu.reception.core import (
     OpeningReached,
     Recall,
     RecordRating,
+    RecordRouting,
     RecordSendFailure,
     SendFailed,
     SendOnEvent,
@@ -53,6 +54,7 @@ from kefu.reception.core import (
     wants_ai_answer,
 )
 from kefu.reception.models import Conversation, ConversationAction, Rating, TimelineEntry
+from kefu.routing import service as routing_service
 from kefu.runtime import Runtime
 from kefu.wecom.payloads import ServicerStatusChangeEvent, SyncItem, TextContent
 
@@ -65,7 +67,7 @@ ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
 AI_ANSWER_TIMEOUT_S = 10.0
 TIMER_RETRY = timedelta(minutes=1)
 ORIGIN_CUSTOMER, ORIGIN_EVENT, ORIGIN_SERVICER = 3, 4, 5
-LOCAL_ACTIONS = (RecordRating, MarkRecalled, RecordSendFailure)
+LOCAL_ACTIONS = (RecordRating, RecordRouting, MarkRecalled, RecordSendFailure)
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -229,12 +231,13 @@ async def decide_and_apply(
     settings = await load_settings(session, account)
     state = service.state_of(conversation)
     await service.settle_orphaned_actions(session, conversation.id, now=now)
-    loads = await service.servicer_loads(session, account, settings)
-    decision = decide(state, inbound, settings, loads, now)
-    if session.get_bind().dialect.name == "postgresql" and _routes_to_a_servicer(decision):
-        # Routing must be atomic against other processes: lock the people, count again, decide again.
-        loads = await service.servicer_loads(session, account, settings, for_update=True)
-        decision = decide(state, inbound, settings, loads, now)
+    roster = await service.roster(session, account, settings, conversation)
+    decision = decide(state, inbound, settings, roster, now)
+    if session.get_bind().dialect.name == "postgresql" and _routed(decision):
+        # Routing must be atomic against other processes: lock the people and the rotation,
+        # count again, decide again.
+        roster = await service.roster(session, account, settings, conversation, for_update=True)
+        decision = decide(state, inbound, settings, roster, now)
     await apply_decision(
         session,
         conversation=conversation,
@@ -252,8 +255,17 @@ async def decide_and_apply(
     return decision
 
 
-def _routes_to_a_servicer(decision: Decision) -> bool:
-    return any(isinstance(a, Transfer) and a.target_state == 3 for a in decision.actions)
+def _servicer_freed(before: ConversationState, after: ConversationState) -> str | None:
+    """The servicer whose human session this decision ended or moved away, if any."""
+    if before.wecom_state != 3 or before.servicer_userid is None:
+        return None
+    if after.wecom_state == 3 and after.servicer_userid == before.servicer_userid:
+        return None
+    return before.servicer_userid
+
+
+def _routed(decision: Decision) -> bool:
+    return any(isinstance(a, RecordRouting) for a in decision.actions)
 
 
 async def apply_decision(
@@ -268,6 +280,9 @@ async def apply_decision(
     message: Message | None = None,
 ) -> None:
     service.save_state(conversation, decision.state, settings, now=now)
+    freed = _servicer_freed(before, decision.state)
+    if freed is not None:
+        await service.mark_idle_since(session, account, freed, now=now)
     for entry in decision.timeline:
         session.add(
             TimelineEntry(conversation_id=conversation.id, at=entry.at, kind=entry.kind, detail=entry.detail)
@@ -303,11 +318,22 @@ async def apply_decision(
 async def _apply_local(
     session: AsyncSession,
     conversation: Conversation,
-    action: RecordRating | MarkRecalled | RecordSendFailure,
+    action: RecordRating | RecordRouting | MarkRecalled | RecordSendFailure,
     *,
     message: Message | None,
     now: datetime,
 ) -> None:
+    if isinstance(action, RecordRouting):
+        await routing_service.record_decision(
+            session,
+            account_id=conversation.account_id,
+            conversation_id=conversation.id,
+            session_no=conversation.session_no,
+            decision=action.decision,
+            reason=action.reason,
+            now=now,
+        )
+        return
     if isinstance(action, RecordRating):
         exists = await session.scalar(
             select(Rating.id).where(

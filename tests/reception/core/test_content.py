@@ -19,10 +19,8 @@ from kefu.reception.core import (
     Menu,
     MenuChoice,
     Phrase,
-    ServicerLoad,
     Text,
     TransferDone,
-    choose_servicer,
     decide,
     hours_settings,
     matches_keyword,
@@ -115,18 +113,6 @@ def test_rating_ids_round_trip_and_stay_short() -> None:
 )
 def test_keyword_matching(message: str, keywords: list[str], hit: str | None) -> None:
     assert matches_keyword(message, keywords) == hit
-
-
-def test_choose_servicer_in_order_on_duty_under_cap() -> None:
-    loads = [
-        ServicerLoad(userid="off", on_duty=False, active_sessions=0, max_sessions=5),
-        ServicerLoad(userid="full", on_duty=True, active_sessions=5, max_sessions=5),
-        ServicerLoad(userid="ok", on_duty=True, active_sessions=4, max_sessions=5),
-        ServicerLoad(userid="later", on_duty=True, active_sessions=0, max_sessions=5),
-    ]
-    assert choose_servicer(DEFAULT, loads) == "ok"
-    assert choose_servicer(DEFAULT, loads, exclude={"ok"}) == "later"
-    assert choose_servicer(DEFAULT, loads[:2]) is None
 
 
 # --- settings --------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from kefu.reception.core.actions import (
     Purpose,
     Reconcile,
     RecordRating,
+    RecordRouting,
     RecordSendFailure,
     Send,
     SendOnEvent,
@@ -53,8 +54,7 @@ from kefu.reception.core.messages import (
     parse_rating,
     rating_click_id,
 )
-from kefu.reception.core.routing import choose_servicer
-from kefu.reception.core.settings import AccountSettings, ServicerLoad, hours_settings
+from kefu.reception.core.settings import AccountSettings, hours_settings
 from kefu.reception.core.state import (
     ConversationState,
     EndedSession,
@@ -62,6 +62,7 @@ from kefu.reception.core.state import (
     Transition,
 )
 from kefu.reception.core.timers import next_idle_check, next_opening_check
+from kefu.routing.core import Roster, RoutingDecision, ServicerLoad
 
 __all__ = [
     "INBOUND_ADAPTER",
@@ -90,7 +91,10 @@ __all__ = [
     "Reconcile",
     "Reconciled",
     "RecordRating",
+    "RecordRouting",
     "RecordSendFailure",
+    "Roster",
+    "RoutingDecision",
     "Send",
     "SendFailed",
     "SendOnEvent",
@@ -104,7 +108,6 @@ __all__ = [
     "TransferDone",
     "TransferRefused",
     "Transition",
-    "choose_servicer",
     "decide",
     "hours_settings",
     "matches_keyword",

@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from kefu.ai.fit import MENU_HEAD_LIMIT, TEXT_LIMIT, fit_answer
 from kefu.reception.core.state import CodeKind, ConversationState
+from kefu.routing.core import RoutingDecision
 from kefu.wecom.payloads import MenuClick, MenuOut, TextOut
 
 CLICK_ID_MAX_BYTES = 64
@@ -212,8 +213,24 @@ class RecordSendFailure(_Frozen):
     fail_type: int
 
 
+class RecordRouting(_Frozen):
+    """A routing decision, kept with its explanation; the shell also moves the account's
+    round-robin pointer to `decision.round_robin_last`."""
+
+    kind: Literal["record_routing"] = "record_routing"
+    decision: RoutingDecision
+    reason: str
+
+
 Action = Annotated[
-    Send | SendOnEvent | Transfer | Reconcile | RecordRating | MarkRecalled | RecordSendFailure,
+    Send
+    | SendOnEvent
+    | Transfer
+    | Reconcile
+    | RecordRating
+    | RecordRouting
+    | MarkRecalled
+    | RecordSendFailure,
     Field(discriminator="kind"),
 ]
 

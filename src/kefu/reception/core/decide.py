@@ -42,8 +42,9 @@ from kefu.reception.core.inbound import (
 from kefu.reception.core.messages import parse_rating
 from kefu.reception.core.mirror import Context
 from kefu.reception.core.outcomes import on_reconciled, on_send_refused, on_transfer_done, on_transfer_refused
-from kefu.reception.core.settings import AccountSettings, ServicerLoad
+from kefu.reception.core.settings import AccountSettings
 from kefu.reception.core.state import ConversationState
+from kefu.routing.core import Roster, ServicerLoad
 
 _HANDLERS: dict[type[Any], Callable[[Context, Any], None]] = {
     CustomerText: on_customer_message,
@@ -71,11 +72,12 @@ def _context(
     state: ConversationState,
     inbound: Inbound,
     settings: AccountSettings,
-    servicers: Sequence[ServicerLoad],
+    servicers: Roster | Sequence[ServicerLoad],
     now: datetime,
 ) -> Context:
     _require_aware(now)
-    ctx = Context(state=state, settings=settings, servicers=list(servicers), now=now)
+    roster = servicers if isinstance(servicers, Roster) else Roster(servicers=tuple(servicers))
+    ctx = Context(state=state, settings=settings, roster=roster, now=now)
     # A pulled item belongs to the moment WeCom stamped it (a late one may predate the
     # session's 48 h end); everything else happens now.
     sent_at: datetime | None = getattr(inbound, "sent_at", None)
@@ -87,7 +89,7 @@ def decide(
     state: ConversationState,
     inbound: Inbound,
     settings: AccountSettings,
-    servicers: Sequence[ServicerLoad],
+    servicers: Roster | Sequence[ServicerLoad],
     now: datetime,
 ) -> Decision:
     """The new state, the actions to deliver in order, and the timeline entries of one inbound."""

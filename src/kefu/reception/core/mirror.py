@@ -16,14 +16,14 @@ from kefu.reception.core.actions import (
     Menu,
     Phrase,
     Purpose,
+    RecordRouting,
     Send,
     SendOnEvent,
     Text,
     TimelineEntry,
     Transfer,
 )
-from kefu.reception.core.routing import choose_servicer
-from kefu.reception.core.settings import AccountSettings, ServicerLoad
+from kefu.reception.core.settings import AccountSettings
 from kefu.reception.core.state import (
     KEEP_RECENT_SESSIONS,
     LONG_CODE_TTL,
@@ -42,6 +42,7 @@ from kefu.reception.core.state import (
     SessionKind,
     Transition,
 )
+from kefu.routing.core import Roster, RoutingDecision, choose
 
 CODE_TTL: dict[CodeKind, timedelta] = {
     "welcome": SHORT_CODE_TTL,
@@ -59,6 +60,7 @@ SESSION_FLAGS: dict[str, Any] = {
     "pool_notice_sent": False,
     "taken_notice_sent": False,
     "refused_servicers": [],
+    "reserved_for": None,
     "pending_transition": None,
     "ended_locally": False,
 }
@@ -68,7 +70,7 @@ SESSION_FLAGS: dict[str, Any] = {
 class Context:
     state: ConversationState
     settings: AccountSettings
-    servicers: list[ServicerLoad]
+    roster: Roster
     now: datetime
     actions: list[Action] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
@@ -90,6 +92,10 @@ class Context:
         if before == to_state and self.state.servicer_userid == servicer:
             return
         self.update(wecom_state=to_state, owner=OWNER_OF_STATE[to_state], servicer_userid=servicer)
+        if to_state == STATE_POOL and before != STATE_POOL:
+            self.update(queued_at=self.now)
+        elif to_state != STATE_POOL:
+            self.update(queued_at=None, reserved_for=None)
         self.note("state_changed", from_state=before, to_state=to_state, servicer=servicer, reason=reason)
 
     def start_session(self, at: datetime | None, *, kind: SessionKind, reason: str) -> None:
@@ -202,15 +208,31 @@ class Context:
         self.note("transfer_requested", target_state=target, servicer=servicer, reason=reason)
 
     def route(self, *, reason: str) -> bool:
-        """Hand the session to a human: the chosen servicer (3), else the pool (2)."""
+        """Hand the session to a human by the account's routing rules: the chosen servicer (3),
+        else the pool (2), reserved for a servicer when a rule says to wait for them."""
         state = self.state
         if state.pending_transition is not None:
             return False
-        userid = choose_servicer(self.settings, self.servicers, exclude=state.refused_servicers)
-        if userid is not None and state.wecom_state in (*SENDABLE_STATES, STATE_POOL):
-            self.transfer(3, userid, reason=reason)
+        decision = choose(
+            self.settings.routing.rules,
+            self.roster,
+            last_userid=state.last_servicer(),
+            exclude=state.refused_servicers,
+        )
+        if decision.outcome == "assign" and state.wecom_state in (*SENDABLE_STATES, STATE_POOL):
+            self._routed(decision, reason)
+            self.transfer(3, decision.userid, reason=reason)
             return True
         if state.wecom_state in SENDABLE_STATES:
+            self._routed(decision, reason)
+            self.update(reserved_for=decision.userid if decision.outcome == "wait" else None)
             self.transfer(2, None, reason=reason)
             return True
         return False  # already queued and nobody has room: stay in the pool
+
+    def _routed(self, decision: RoutingDecision, reason: str) -> None:
+        """Keep the decision (explained) and move the rotation's pointer when it turned."""
+        self.actions.append(RecordRouting(decision=decision, reason=reason))
+        self.note("routed", outcome=decision.outcome, servicer=decision.userid, rule=decision.rule)
+        if decision.round_robin_last != self.roster.round_robin_last:
+            self.roster = self.roster.model_copy(update={"round_robin_last": decision.round_robin_last})

@@ -1,4 +1,4 @@
-"""What decide() knows about the account and its servicers: settings and servicer load.
+"""What decide() knows about the account: its settings (the servicers come as a routing `Roster`).
 
 `AccountSettings` reuses the account's settings types (kefu.accounts.settings_types, never a copy
 of their fields), so the file, the console and the engine share one definition. Reception
@@ -35,8 +35,8 @@ def hours_settings(hours: Any) -> HoursSettings:
 
 class AccountSettings(BaseModel):
     """An account's reception settings: the config's `Account` minus its identity, plus the AI's
-    "not sure" text. The servicer list is not here: `decide` gets it as `ServicerLoad`s, in the
-    account's servicer order, with each one's cap already resolved."""
+    "not sure" text. The servicer list is not here: `decide` gets it as a `kefu.routing.core.Roster`
+    of `ServicerLoad`s, in the account's servicer order, with each one's cap already resolved."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -77,14 +77,3 @@ class AccountSettings(BaseModel):
     def calendar(self) -> ReceptionCalendar:
         """The reception calendar (pure; `now` is always passed to it)."""
         return ReceptionCalendar(self.hours, self.timezone)
-
-
-class ServicerLoad(BaseModel):
-    """One servicer of the account as routing sees them right now."""
-
-    model_config = ConfigDict(frozen=True)
-
-    userid: str = Field(min_length=1)
-    on_duty: bool  # WeCom reception status 接待中
-    active_sessions: int = Field(ge=0)  # human sessions now, counted across accounts
-    max_sessions: int = Field(ge=1)  # the servicer's cap (override, else the account default)

@@ -91,6 +91,9 @@ class ConversationState(_Frozen):
     pool_notice_sent: bool = False
     taken_notice_sent: bool = False
     refused_servicers: list[str] = Field(default_factory=list)  # trans → 3 refused this session
+    # In the pool: since when (queue order), and whom a routing rule said to wait for.
+    queued_at: AwareDatetime | None = None
+    reserved_for: str | None = None
     # Transitions Kefu asked for, to recognise their echo in session_status_change.
     pending_transition: Transition | None = None
     # Kefu ended the session in its records but WeCom refused the move (95016) and still shows 0/1.
@@ -155,6 +158,13 @@ class ConversationState(_Frozen):
         for ended in self.recent_sessions:
             if ended.session_no == session_no:
                 return ended
+        return None
+
+    def last_servicer(self) -> str | None:
+        """Who served this customer's last human session (the `last` routing rule)."""
+        for ended in reversed(self.recent_sessions):
+            if ended.servicer_userid and ended.kind == "normal":
+                return ended.servicer_userid
         return None
 
     @property

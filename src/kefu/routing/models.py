@@ -1,0 +1,57 @@
+"""Routing's tables: the round-robin pointer per account, every routing decision with its
+explanation, and the interim customer → exclusive servicer mapping (the CRM replaces its source)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kefu.db.base import Base, UTCDateTime
+
+
+class RoundRobinPointer(Base):
+    """Whom the account's rotation gave last: the next turn starts after them."""
+
+    __tablename__ = "round_robin_pointers"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("kf_accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_userid: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RoutingDecisionRow(Base):
+    """One routing decision: the outcome, the rule that decided, every candidate considered."""
+
+    __tablename__ = "routing_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("kf_accounts.id", ondelete="CASCADE"), index=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    session_no: Mapped[int] = mapped_column(Integer)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(String(32))  # customer_asked, human_only, dispatch, …
+    outcome: Mapped[str] = mapped_column(String(8))  # assign | wait | pool
+    rule: Mapped[str | None] = mapped_column(String(16), default=None)
+    servicer_userid: Mapped[str | None] = mapped_column(String(64), default=None)
+    explanation: Mapped[str] = mapped_column(Text)
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class ExclusiveServicer(Base):
+    """专属客服 of one customer of an account, until the CRM's contact cards provide it."""
+
+    __tablename__ = "exclusive_servicers"
+    __table_args__ = (UniqueConstraint("account_id", "external_userid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("kf_accounts.id", ondelete="CASCADE"))
+    external_userid: Mapped[str] = mapped_column(String(64))
+    servicer_userid: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

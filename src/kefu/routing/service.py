@@ -1,0 +1,119 @@
+"""Routing's records: the round-robin pointer, decisions with their explanation, exclusive
+servicers. Helpers take the caller's session and never commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.routing.core import RoutingDecision
+from kefu.routing.models import ExclusiveServicer, RoundRobinPointer, RoutingDecisionRow
+
+
+async def round_robin_last(session: AsyncSession, account_id: int, *, for_update: bool = False) -> str | None:
+    """Whom the account's rotation gave last. `for_update` (PostgreSQL) holds the row, so two
+    decisions of one account take turns one after the other."""
+    query = select(RoundRobinPointer.last_userid).where(RoundRobinPointer.account_id == account_id)
+    if for_update and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return await session.scalar(query)
+
+
+async def record_decision(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    conversation_id: int,
+    session_no: int,
+    decision: RoutingDecision,
+    reason: str,
+    now: datetime,
+) -> RoutingDecisionRow:
+    """Keep the decision and, when the rotation turned, its new pointer."""
+    row = RoutingDecisionRow(
+        account_id=account_id,
+        conversation_id=conversation_id,
+        session_no=session_no,
+        decided_at=now,
+        reason=reason[:32],
+        outcome=decision.outcome,
+        rule=decision.rule,
+        servicer_userid=decision.userid,
+        explanation=decision.explain(),
+        steps=[step.model_dump(mode="json") for step in decision.steps],
+    )
+    session.add(row)
+    if decision.round_robin_last is not None:
+        pointer = await session.get(RoundRobinPointer, account_id)
+        if pointer is None:
+            session.add(
+                RoundRobinPointer(
+                    account_id=account_id, last_userid=decision.round_robin_last, updated_at=now
+                )
+            )
+        elif pointer.last_userid != decision.round_robin_last:
+            pointer.last_userid, pointer.updated_at = decision.round_robin_last, now
+    await session.flush()
+    return row
+
+
+async def decisions_of(session: AsyncSession, conversation_id: int) -> list[RoutingDecisionRow]:
+    query = (
+        select(RoutingDecisionRow)
+        .where(RoutingDecisionRow.conversation_id == conversation_id)
+        .order_by(RoutingDecisionRow.id)
+    )
+    return list((await session.scalars(query)).all())
+
+
+# --- exclusive servicers (until the CRM) ------------------------------------------------------
+
+
+async def exclusive_servicer(session: AsyncSession, account_id: int, external_userid: str) -> str | None:
+    return await session.scalar(
+        select(ExclusiveServicer.servicer_userid).where(
+            ExclusiveServicer.account_id == account_id, ExclusiveServicer.external_userid == external_userid
+        )
+    )
+
+
+async def set_exclusive_servicer(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    external_userid: str,
+    servicer_userid: str | None,
+    now: datetime,
+) -> None:
+    """Name (or, with None, remove) a customer's exclusive servicer."""
+    row = await session.scalar(
+        select(ExclusiveServicer).where(
+            ExclusiveServicer.account_id == account_id, ExclusiveServicer.external_userid == external_userid
+        )
+    )
+    if servicer_userid is None:
+        if row is not None:
+            await session.execute(delete(ExclusiveServicer).where(ExclusiveServicer.id == row.id))
+        return
+    if row is None:
+        session.add(
+            ExclusiveServicer(
+                account_id=account_id,
+                external_userid=external_userid,
+                servicer_userid=servicer_userid,
+                updated_at=now,
+            )
+        )
+    else:
+        row.servicer_userid, row.updated_at = servicer_userid, now
+
+
+async def exclusive_servicers(session: AsyncSession, account_id: int) -> list[ExclusiveServicer]:
+    query = (
+        select(ExclusiveServicer)
+        .where(ExclusiveServicer.account_id == account_id)
+        .order_by(ExclusiveServicer.external_userid)
+    )
+    return list((await session.scalars(query)).all())
