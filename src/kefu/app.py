@@ -21,6 +21,8 @@ from kefu.ingest.poller import run_poller
 from kefu.ingest.recorder import CallbackRecorder
 from kefu.ingest.routes import CallbackEndpoint
 from kefu.jobs.worker import Worker
+from kefu.reception.dispatch import run_dispatch_sweep
+from kefu.reception.routes import pool_router
 from kefu.reception.routes import router as conversations_router
 from kefu.routing.routes import router as exclusive_router
 from kefu.runtime import Runtime
@@ -34,6 +36,7 @@ def build_api_router() -> APIRouter:
     api.include_router(accounts_router)
     api.include_router(conversations_router)
     api.include_router(exclusive_router)
+    api.include_router(pool_router)
     return api
 
 
@@ -64,7 +67,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        background = [asyncio.create_task(run_poller(rt, stop))]
+        background = [
+            asyncio.create_task(run_poller(rt, stop)),
+            asyncio.create_task(run_dispatch_sweep(rt, stop)),
+        ]
         if with_worker:
             background.append(asyncio.create_task(Worker(rt).run(stop)))
         try:

@@ -16,6 +16,7 @@ from sqlalchemy import MetaData, create_engine
 
 import kefu.accounts.tasks
 import kefu.ingest.tasks
+import kefu.reception.dispatch
 import kefu.reception.tasks
 from kefu.accounts.models import (
     Connection,
@@ -35,7 +36,7 @@ from kefu.jobs.registry import registered_tasks
 from kefu.reception.models import Conversation, ConversationAction, Rating, TimelineEntry
 from kefu.routing.models import ExclusiveServicer, RoundRobinPointer, RoutingDecisionRow
 
-TASK_MODULES = (kefu.accounts.tasks, kefu.ingest.tasks, kefu.reception.tasks)
+TASK_MODULES = (kefu.accounts.tasks, kefu.ingest.tasks, kefu.reception.tasks, kefu.reception.dispatch)
 MODELS = (
     ApiToken,
     CallbackEvent,

@@ -4,14 +4,17 @@ returning customer, and every decision is kept with its one-line explanation."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections import Counter
+from datetime import timedelta
 
 import httpx
 import pytest
 
 from kefu.api.tokens import create_token
 from kefu.app import create_app
+from kefu.reception.dispatch import sweep
 from tests.reception.conftest import World, WorldFactory
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
@@ -102,3 +105,174 @@ async def test_nobody_on_duty_is_explained_and_the_customer_waits_in_the_pool(
     async with await api_for(world) as api:
         decisions = (await api.get(f"/api/v1/conversations/{conversation.id}/routing")).json()
     assert [d["explanation"] for d in decisions] == ["空闲接待：没有可接待的人员 → 进入排队池"]
+
+
+# --- the pool and dispatch -------------------------------------------------------------------
+
+ONE_EACH = {"queue": {"default_max_sessions": 1}}
+
+
+def reception_status(world: World, userid: str, status: int) -> None:
+    """A servicer toggles reception in the WeCom app (1 接待中, 2 停止接待)."""
+    world.sim.control(
+        "POST", f"corps/{world.corp['corpid']}/members/{userid}/reception", {"status": status, "stop_type": 0}
+    )
+
+
+async def test_when_a_session_ends_the_oldest_waiting_customer_gets_the_servicer(
+    make_world: WorldFactory,
+) -> None:
+    world = await make_world(settings={**HUMAN_ONLY, **ONE_EACH}, servicers=["alice"])
+    first, second, third = (another_customer(world, name) for name in ("甲", "乙", "丙"))
+    for customer in (first, second, third):
+        customer.says("人工")
+        await world.settle()
+    assert [c.session()["state"] for c in (first, second, third)] == [3, 2, 2]
+
+    first.servicer("end", "alice")
+    await world.settle()
+    assert [c.session()["state"] for c in (first, second, third)] == [4, 3, 2]  # the oldest first
+    assert second.session()["servicer_userid"] == "alice"
+    conversation = await second.conversation()
+    async with await api_for(world) as api:
+        decisions = (await api.get(f"/api/v1/conversations/{conversation.id}/routing")).json()
+    assert [(d["reason"], d["outcome"]) for d in decisions] == [
+        ("human_only", "pool"),
+        ("dispatch", "assign"),
+    ]
+
+
+async def test_a_servicer_coming_on_duty_takes_the_pool(make_world: WorldFactory) -> None:
+    world = await make_world(settings=HUMAN_ONLY, servicers=["alice"])
+    reception_status(world, "alice", 2)
+    await world.settle()
+    world.says("人工")
+    await world.settle()
+    assert world.session()["state"] == 2
+
+    reception_status(world, "alice", 1)
+    await world.settle()
+    assert (world.session()["state"], world.session()["servicer_userid"]) == (3, "alice")
+
+
+async def test_waiting_for_a_full_exclusive_servicer_then_falling_back_when_they_stop(
+    make_world: WorldFactory,
+) -> None:
+    world = await make_world(
+        settings={
+            **HUMAN_ONLY,
+            **ONE_EACH,
+            "routing": {"rules": [{"rule": "exclusive", "when_unavailable": "wait"}, {"rule": "idle"}]},
+        },
+        servicers=["alice", "bob"],
+    )
+    busy = another_customer(world, "忙")
+    async with await api_for(world) as api:
+        for customer in (busy, world):
+            put = await api.put(
+                f"/api/v1/accounts/{world.account.id}/exclusive-servicers/{customer.customer}",
+                json={"servicer_userid": "bob"},
+            )
+            assert put.status_code == 200
+    busy.says("人工")
+    await world.settle()
+    world.says("人工")
+    await world.settle()
+    assert world.session()["state"] == 2  # alice has room, but the rule says wait for bob
+    assert (await world.conversation()).reserved_for == "bob"
+
+    reception_status(world, "bob", 2)  # bob stops reception: the reservation falls back
+    await world.settle()
+    assert (world.session()["state"], world.session()["servicer_userid"]) == (3, "alice")
+
+
+async def test_dispatch_pauses_outside_hours_and_resumes_when_a_period_begins(
+    make_world: WorldFactory,
+) -> None:
+    evening = {"hours": {"weekly": {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")}}}
+    world = await make_world(settings={**HUMAN_ONLY, **ONE_EACH, **evening}, servicers=["alice"])
+    first = another_customer(world, "甲")
+    first.says("人工")
+    await world.settle()
+    world.says("人工")
+    await world.settle()
+    assert world.session()["state"] == 2
+
+    world.rt.clock.set(world.rt.clock.now().replace(hour=11))  # 19:00 Shanghai: closed
+    first.servicer("end", "alice")
+    await world.settle()
+    assert world.session()["state"] == 2  # room, but reception is closed: the pool waits
+
+    world.rt.clock.set(world.rt.clock.now().replace(hour=1) + timedelta(days=1))  # 09:00 next day
+    assert await sweep(world.rt) == 1  # the sweep (every poll interval) finds the pool
+    await world.run_due()
+    assert (world.session()["state"], world.session()["servicer_userid"]) == (3, "alice")
+
+
+# --- the pool by hand ------------------------------------------------------------------------
+
+
+async def pool_of_two(make_world: WorldFactory) -> tuple[World, World]:
+    """alice and bob each serve one customer (cap 1); two more wait in the pool, the first of
+    them (`world`'s own customer) asking about a refund."""
+    world = await make_world(settings={**HUMAN_ONLY, **ONE_EACH}, servicers=["alice", "bob"])
+    for name in ("甲", "乙"):
+        another_customer(world, name).says("人工")
+        await world.settle()
+    later = another_customer(world, "丙")
+    world.says("我想退款，订单号 123")
+    await world.settle()
+    world.rt.clock.advance(timedelta(seconds=30))
+    later.says("在吗")
+    await world.settle()
+    assert (world.session()["state"], later.session()["state"]) == (2, 2)
+    return world, later
+
+
+async def test_the_pool_lists_who_waits_since_when_and_what_they_asked(make_world: WorldFactory) -> None:
+    world, later = await pool_of_two(make_world)
+    async with await api_for(world) as api:
+        pool = (await api.get(f"/api/v1/accounts/{world.account.id}/pool")).json()
+    assert [(w["external_userid"], w["position"], w["first_question"]) for w in pool] == [
+        (world.customer, 1, "我想退款，订单号 123"),
+        (later.customer, 2, "在吗"),
+    ]
+    assert pool[0]["waiting_since"] < pool[1]["waiting_since"]
+
+
+async def test_two_servicers_take_the_same_customer_at_once_and_exactly_one_wins(
+    make_world: WorldFactory,
+) -> None:
+    """Taking by hand may go over the cap (the servicer chose to); only one take wins."""
+    world, _ = await pool_of_two(make_world)
+    conversation = await world.conversation()
+    async with await api_for(world) as api:
+        answers = await asyncio.gather(
+            *(
+                api.post(f"/api/v1/conversations/{conversation.id}/take", json={"servicer_userid": userid})
+                for userid in ("alice", "bob")
+            )
+        )
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [202, 409], [a.text for a in answers]
+    winner = next(a.json()["servicer_userid"] for a in answers if a.status_code == 202)
+    loser = next(a.json() for a in answers if a.status_code == 409)
+    assert loser["error"] == "conflict" and winner in loser["message"]
+    await world.run_due()
+    assert (world.session()["state"], world.session()["servicer_userid"]) == (3, winner)
+
+
+async def test_a_take_in_the_wecom_app_leaves_the_pool(make_world: WorldFactory) -> None:
+    world, later = await pool_of_two(make_world)
+    later.servicer("take", "bob")  # in the WeCom app, bob takes the second waiting customer
+    await world.settle()
+    async with await api_for(world) as api:
+        pool = (await api.get(f"/api/v1/accounts/{world.account.id}/pool")).json()
+        conversation = await later.conversation()
+        taken_again = await api.post(
+            f"/api/v1/conversations/{conversation.id}/take", json={"servicer_userid": "alice"}
+        )
+    assert later.session()["servicer_userid"] == "bob"
+    assert [(w["external_userid"], w["position"]) for w in pool] == [(world.customer, 1)]
+    assert taken_again.status_code == 409
+    assert taken_again.json()["message"] == "the customer is already with bob"

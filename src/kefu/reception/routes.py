@@ -6,13 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from kefu.accounts.models import KfAccount
 from kefu.api.auth import require_token
-from kefu.api.deps import RuntimeDep
+from kefu.api.deps import RuntimeDep, TokenDep
 from kefu.api.routes import ApiRoute
-from kefu.errors import NotFound
+from kefu.errors import Conflict, NotFound
 from kefu.reception import service
+from kefu.reception.core import ManualTake, Transfer
 from kefu.reception.models import Conversation
-from kefu.reception.schemas import ConversationDetail, ConversationOut
+from kefu.reception.pool import waiting_line
+from kefu.reception.schemas import ConversationDetail, ConversationOut, TakeIn, TakeOut, WaitingOut
+from kefu.reception.shell import decide_and_apply
 from kefu.routing import service as routing_service
 from kefu.routing.schemas import RoutingDecisionOut
 
@@ -64,3 +68,64 @@ async def get_routing(conversation_id: int, rt: RuntimeDep) -> list[RoutingDecis
             raise NotFound(f"no conversation with id {conversation_id}")
         rows = await routing_service.decisions_of(session, conversation_id)
     return [RoutingDecisionOut.model_validate(row) for row in rows]
+
+
+@router.post("/{conversation_id}/take", response_model=TakeOut, status_code=202)
+async def take(conversation_id: int, body: TakeIn, rt: RuntimeDep, token: TokenDep) -> TakeOut:
+    """A servicer takes a waiting customer by hand (手动接入). Of two takes at once exactly one
+    wins; the other answers 409 with who has the customer."""
+    async with rt.db.write() as session:
+        conversation = await session.get(Conversation, conversation_id)
+        if conversation is None:
+            raise NotFound(f"no conversation with id {conversation_id}")
+        account = await session.get(KfAccount, conversation.account_id)
+        assert account is not None  # conversations cascade with their account
+        decision = await decide_and_apply(
+            session,
+            conversation=conversation,
+            account=account,
+            inbound=ManualTake(servicer_userid=body.servicer_userid, by=token.name),
+            now=rt.clock.now(),
+        )
+        taken = any(isinstance(a, Transfer) and a.target_state == 3 for a in decision.actions)
+        holder = conversation.servicer_userid
+        state = conversation.wecom_state
+    if not taken:
+        if holder:
+            raise Conflict(f"the customer is already with {holder}")
+        if state != 2:
+            raise Conflict("the customer is not waiting in the pool")
+        raise Conflict(
+            f"{body.servicer_userid} cannot take the customer: not receiving, or not a servicer here"
+        )
+    return TakeOut(
+        conversation_id=conversation_id, servicer_userid=body.servicer_userid, status="transferring"
+    )
+
+
+pool_router = APIRouter(
+    prefix="/accounts/{account_id}/pool",
+    tags=["conversations"],
+    route_class=ApiRoute,
+    dependencies=[Depends(require_token)],
+)
+
+
+@pool_router.get("", response_model=list[WaitingOut])
+async def list_pool(account_id: int, rt: RuntimeDep) -> list[WaitingOut]:
+    """The queue pool in order: who, since when, position, what they asked, whom they wait for."""
+    async with rt.db.read() as session:
+        if await session.get(KfAccount, account_id) is None:
+            raise NotFound(f"no account with id {account_id}")
+        line = await waiting_line(session, account_id)
+    return [
+        WaitingOut(
+            conversation_id=w.conversation.id,
+            external_userid=w.conversation.external_userid,
+            position=w.position,
+            waiting_since=w.conversation.queued_at,
+            first_question=w.first_question,
+            reserved_for=w.conversation.reserved_for,
+        )
+        for w in line
+    ]

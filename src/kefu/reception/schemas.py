@@ -27,6 +27,29 @@ class ConversationOut(BaseModel):
     updated_at: datetime
 
 
+class WaitingOut(BaseModel):
+    """A customer in the queue pool (排队池)."""
+
+    conversation_id: int
+    external_userid: str
+    position: int = Field(description="1 = next in line")
+    waiting_since: datetime | None
+    first_question: str | None = Field(description="the customer's first text of this session")
+    reserved_for: str | None = Field(description="a routing rule said to wait for this servicer")
+
+
+class TakeIn(BaseModel):
+    servicer_userid: str = Field(min_length=1, max_length=64)
+
+
+class TakeOut(BaseModel):
+    conversation_id: int
+    servicer_userid: str
+    status: Literal["transferring"] = Field(
+        description="Kefu asked WeCom to hand the session over; the conversation shows the outcome"
+    )
+
+
 class TranscriptItem(BaseModel):
     """One line of a transcript, in order: a message (customer, servicer, WeCom event, or Kefu's
     own send), a state change or note (timeline), an outbox action that did not simply succeed

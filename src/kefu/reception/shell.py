@@ -54,6 +54,7 @@ from kefu.reception.core import (
     wants_ai_answer,
 )
 from kefu.reception.models import Conversation, ConversationAction, Rating, TimelineEntry
+from kefu.reception.pool import request_dispatch_for_corp
 from kefu.routing import service as routing_service
 from kefu.runtime import Runtime
 from kefu.wecom.payloads import ServicerStatusChangeEvent, SyncItem, TextContent
@@ -207,6 +208,8 @@ async def process_message(rt: Runtime, message_id: int) -> None:
             await apply_servicer_status_event(
                 session, account.id, inbound.userid, inbound.status, inbound.stop_type or 0, now
             )
+            # On duty: room for the pool; off duty: customers waiting for them fall back.
+            await request_dispatch_for_corp(session, account, now=now)
             return
         if conversation is None:
             return  # an event without a customer that concerns no conversation
@@ -228,6 +231,10 @@ async def decide_and_apply(
     message: Message | None = None,
 ) -> Decision:
     """Run decide() on the conversation's stored mirror and persist everything it chose."""
+    if session.get_bind().dialect.name == "postgresql":
+        # A take through the API decides outside the conversation's job lock: the row lock makes
+        # it and the conversation's jobs read each other's committed state, one after the other.
+        await session.refresh(conversation, with_for_update=True)
     settings = await load_settings(session, account)
     state = service.state_of(conversation)
     await service.settle_orphaned_actions(session, conversation.id, now=now)
@@ -283,6 +290,7 @@ async def apply_decision(
     freed = _servicer_freed(before, decision.state)
     if freed is not None:
         await service.mark_idle_since(session, account, freed, now=now)
+        await request_dispatch_for_corp(session, account, now=now)  # room for a waiting customer
     for entry in decision.timeline:
         session.add(
             TimelineEntry(conversation_id=conversation.id, at=entry.at, kind=entry.kind, detail=entry.detail)

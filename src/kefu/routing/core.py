@@ -23,7 +23,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from kefu.accounts.settings_types import RoutingRule
 
-RuleName = Literal["exclusive", "last", "idle", "round_robin"]
+RuleName = Literal["exclusive", "last", "idle", "round_robin", "reserved", "manual"]
 Outcome = Literal["assign", "wait", "pool"]
 Verdict = Literal["chosen", "waited_for", "none_set", "not_listed", "off_duty", "at_cap", "refused", "nobody"]
 
@@ -198,11 +198,43 @@ def _round_robin(
     return None, pointer
 
 
+def for_reserved(roster: Roster, userid: str) -> RoutingDecision:
+    """A customer waiting for one servicer (a rule said `wait`): them once they have room."""
+    steps: list[Step] = []
+    servicer = _named("reserved", userid, roster, (), steps)
+    if servicer is not None and servicer.on_duty and servicer.has_room:
+        steps.append(
+            Step(rule="reserved", verdict="chosen", userid=userid, sessions=servicer.active_sessions)
+        )
+        return _decided("assign", userid, "reserved", steps, roster.round_robin_last, roster)
+    return _decided("wait", userid, "reserved", steps, roster.round_robin_last, roster)
+
+
+def by_hand(roster: Roster, userid: str) -> RoutingDecision:
+    """A servicer takes a waiting customer by hand: anyone in the list, even at the cap (the
+    servicer chose to; reports flag it), but not someone off duty or unknown."""
+    steps: list[Step] = []
+    servicer = _named("manual", userid, roster, (), steps)
+    if servicer is not None and servicer.on_duty:
+        steps.append(Step(rule="manual", verdict="chosen", userid=userid, sessions=servicer.active_sessions))
+        return _decided("assign", userid, "manual", steps, roster.round_robin_last, roster)
+    return _decided("pool", None, "manual", steps, roster.round_robin_last, roster)
+
+
 # --- explanations ----------------------------------------------------------------------------
 
 _RULE_NAMES = {
-    "zh": {"exclusive": "专属客服", "last": "上次接待人员", "idle": "空闲接待", "round_robin": "轮流接待"},
+    "zh": {
+        "exclusive": "专属客服",
+        "last": "上次接待人员",
+        "idle": "空闲接待",
+        "round_robin": "轮流接待",
+        "reserved": "等待中的客服",
+        "manual": "手动接入",
+    },
     "en": {
+        "reserved": "the servicer waited for",
+        "manual": "taken by hand",
         "exclusive": "exclusive servicer",
         "last": "last servicer",
         "idle": "idle",

@@ -15,8 +15,10 @@ from typing import Any
 from kefu.reception.core.actions import Decision
 from kefu.reception.core.customer import customer_wrote, on_customer_message, plan
 from kefu.reception.core.events import (
+    on_dispatch,
     on_enter_session,
     on_idle_check,
+    on_manual_take,
     on_opening_reached,
     on_recall,
     on_send_failed,
@@ -26,9 +28,11 @@ from kefu.reception.core.events import (
 from kefu.reception.core.inbound import (
     CustomerNonText,
     CustomerText,
+    Dispatch,
     EnterSession,
     IdleCheck,
     Inbound,
+    ManualTake,
     OpeningReached,
     Recall,
     Reconciled,
@@ -56,6 +60,8 @@ _HANDLERS: dict[type[Any], Callable[[Context, Any], None]] = {
     Recall: on_recall,
     IdleCheck: on_idle_check,
     OpeningReached: on_opening_reached,
+    Dispatch: on_dispatch,
+    ManualTake: on_manual_take,
     TransferDone: on_transfer_done,
     TransferRefused: on_transfer_refused,
     SendRefused: on_send_refused,

@@ -7,8 +7,10 @@ from datetime import datetime, timedelta
 from kefu.reception.core.actions import MarkRecalled, Reconcile, RecordSendFailure
 from kefu.reception.core.customer import request_human
 from kefu.reception.core.inbound import (
+    Dispatch,
     EnterSession,
     IdleCheck,
+    ManualTake,
     OpeningReached,
     Recall,
     SendFailed,
@@ -200,3 +202,18 @@ def on_opening_reached(ctx: Context, _: OpeningReached) -> None:
         return  # early, or a transfer is on its way: keep waiting
     ctx.update(waiting_for_opening=False)
     request_human(ctx, reason="opening_reached")
+
+
+def on_dispatch(ctx: Context, _: Dispatch) -> None:
+    """Capacity may have appeared: a customer waiting in the pool is routed again, in reception
+    hours, on an enabled account, while the session lives."""
+    state, settings = ctx.state, ctx.settings
+    if state.wecom_state != STATE_POOL or not settings.enabled or not state.session_live_at(ctx.now):
+        return
+    if not settings.calendar.is_open(ctx.now):
+        return  # dispatch pauses until the next period
+    ctx.route(reason="dispatch")
+
+
+def on_manual_take(ctx: Context, take: ManualTake) -> None:
+    ctx.take_by_hand(take.servicer_userid, by=take.by)

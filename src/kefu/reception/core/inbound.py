@@ -110,6 +110,21 @@ class OpeningReached(_Inbound):
     kind: Literal["opening_reached"] = "opening_reached"
 
 
+class Dispatch(_Inbound):
+    """Capacity may have appeared (a session ended, a servicer came on duty, a period began):
+    a customer waiting in the pool is routed again."""
+
+    kind: Literal["dispatch"] = "dispatch"
+
+
+class ManualTake(_Inbound):
+    """A servicer takes this waiting customer by hand (手动接入) through Kefu."""
+
+    kind: Literal["manual_take"] = "manual_take"
+    servicer_userid: str = Field(min_length=1, max_length=64)
+    by: str = Field(default="", max_length=64)  # who asked (an API token's name)
+
+
 # --- outcomes of Kefu's own actions, fed back by the shell -----------------------------------
 
 
@@ -157,6 +172,8 @@ Inbound = Annotated[
     | Recall
     | IdleCheck
     | OpeningReached
+    | Dispatch
+    | ManualTake
     | TransferDone
     | TransferRefused
     | SendRefused

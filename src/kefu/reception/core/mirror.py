@@ -42,7 +42,7 @@ from kefu.reception.core.state import (
     SessionKind,
     Transition,
 )
-from kefu.routing.core import Roster, RoutingDecision, choose
+from kefu.routing.core import Roster, RoutingDecision, by_hand, choose, for_reserved
 
 CODE_TTL: dict[CodeKind, timedelta] = {
     "welcome": SHORT_CODE_TTL,
@@ -213,22 +213,51 @@ class Context:
         state = self.state
         if state.pending_transition is not None:
             return False
+        exclude = list(state.refused_servicers)
+        if state.wecom_state == STATE_POOL and state.reserved_for:
+            waited = self.roster.find(state.reserved_for)
+            if waited is not None and waited.on_duty and waited.userid not in exclude:
+                decision = for_reserved(self.roster, waited.userid)
+                if decision.outcome != "assign":
+                    return False  # they are still full: keep waiting for them
+                self._routed(decision, reason)
+                self.transfer(3, decision.userid, reason=reason)
+                return True
+            # They stopped reception or left the list: fall back by the rules, without them.
+            exclude.append(state.reserved_for)
+            self.update(reserved_for=None)
+            self.note("reservation_dropped", servicer=state.reserved_for)
         decision = choose(
-            self.settings.routing.rules,
-            self.roster,
-            last_userid=state.last_servicer(),
-            exclude=state.refused_servicers,
+            self.settings.routing.rules, self.roster, last_userid=state.last_servicer(), exclude=exclude
         )
         if decision.outcome == "assign" and state.wecom_state in (*SENDABLE_STATES, STATE_POOL):
             self._routed(decision, reason)
             self.transfer(3, decision.userid, reason=reason)
             return True
+        reserved = decision.userid if decision.outcome == "wait" else None
         if state.wecom_state in SENDABLE_STATES:
             self._routed(decision, reason)
-            self.update(reserved_for=decision.userid if decision.outcome == "wait" else None)
+            self.update(reserved_for=reserved)
             self.transfer(2, None, reason=reason)
             return True
+        if state.wecom_state == STATE_POOL and reserved is not None and reserved != self.state.reserved_for:
+            self._routed(decision, reason)  # still waiting, now for someone in particular
+            self.update(reserved_for=reserved)
         return False  # already queued and nobody has room: stay in the pool
+
+    def take_by_hand(self, userid: str, *, by: str) -> bool:
+        """A servicer takes this waiting customer (手动接入): exactly one take wins."""
+        state = self.state
+        if state.wecom_state != STATE_POOL or state.pending_transition is not None:
+            self.note("take_refused", servicer=userid, by=by, state=state.wecom_state)
+            return False
+        decision = by_hand(self.roster, userid)
+        if decision.outcome != "assign":
+            self.note("take_refused", servicer=userid, by=by, state=state.wecom_state)
+            return False
+        self._routed(decision, "manual_take")
+        self.transfer(3, userid, reason="manual_take")
+        return True
 
     def _routed(self, decision: RoutingDecision, reason: str) -> None:
         """Keep the decision (explained) and move the rotation's pointer when it turned."""

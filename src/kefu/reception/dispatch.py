@@ -1,0 +1,126 @@
+"""Dispatch: when capacity may have appeared, assign waiting customers in queue order.
+
+A round (`reception.dispatch`, at most one waiting per account) reads the account's pool
+oldest first and plays the pure `decide(…, Dispatch())` over it with loads that grow as it
+goes, so that it picks exactly the customers who fit, in order — a customer who waits for a
+full servicer does not hold back the ones behind. Each pick becomes a `Dispatch` feed under
+that conversation's lock, where the decision is made again on fresh loads (locked on
+PostgreSQL) before anything is sent: the round only chooses whom to try, never assigns.
+
+Rounds are asked for when a servicer's human session ends, when a servicer comes on duty (or
+stops: customers waiting for them fall back by the rules), and by the sweep every
+`KEFU_POLL_INTERVAL_S` for every account with customers waiting — which also covers a raised
+cap, an added servicer, a reception period starting and any missed trigger, so nobody stays
+queued next to an idle servicer. Outside reception hours a round does nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from kefu.accounts.models import KfAccount
+from kefu.jobs.registry import task
+from kefu.logs import get_logger
+from kefu.reception import service
+from kefu.reception.core import Dispatch, RecordRouting, Roster, Transfer, decide
+from kefu.reception.models import Conversation
+from kefu.reception.pool import DISPATCH_TASK, STATE_POOL, request_dispatch
+from kefu.reception.shell import enqueue_feed
+from kefu.routing.models import ExclusiveServicer
+from kefu.runtime import Runtime
+
+log = get_logger(__name__)
+
+
+@task(DISPATCH_TASK, max_attempts=5, backoff_cap_s=60)
+async def dispatch_round(rt: Runtime, *, account_id: int) -> None:
+    now = rt.clock.now()
+    async with rt.db.write() as session:
+        account = await session.get(KfAccount, account_id)
+        if account is None:
+            return
+        settings = await service.load_account_settings(session, account)
+        if not settings.enabled or not settings.calendar.is_open(now):
+            return
+        waiting = list(
+            (
+                await session.scalars(
+                    select(Conversation)
+                    .where(Conversation.account_id == account_id, Conversation.wecom_state == STATE_POOL)
+                    .order_by(Conversation.queued_at.is_(None), Conversation.queued_at, Conversation.id)
+                )
+            ).all()
+        )
+        if not waiting:
+            return
+        exclusive = dict(
+            (
+                await session.execute(
+                    select(ExclusiveServicer.external_userid, ExclusiveServicer.servicer_userid).where(
+                        ExclusiveServicer.account_id == account_id
+                    )
+                )
+            ).all()
+        )
+        roster = await service.roster(session, account, settings, waiting[0])
+        picked = 0
+        for conversation in waiting:
+            trial = roster.model_copy(
+                update={"exclusive_userid": exclusive.get(conversation.external_userid)}
+            )
+            decision = decide(service.state_of(conversation), Dispatch(), settings, trial, now)
+            target = next(
+                (a for a in decision.actions if isinstance(a, Transfer) and a.target_state == 3), None
+            )
+            if target is None or target.servicer_userid is None:
+                continue
+            roster = _after_assigning(roster, target.servicer_userid, decision.actions)
+            await enqueue_feed(session, conversation, account_id, Dispatch(), now=now)
+            picked += 1
+    if picked:
+        log.info("dispatch.round", account_id=account_id, waiting=len(waiting), picked=picked)
+
+
+def _after_assigning(roster: Roster, userid: str, actions: list[object]) -> Roster:
+    """The roster as the next customer in the round sees it: one more session for `userid`, and
+    the rotation turned if routing turned it."""
+    pointer = roster.round_robin_last
+    for action in actions:
+        if isinstance(action, RecordRouting) and action.decision.round_robin_last is not None:
+            pointer = action.decision.round_robin_last
+    servicers = tuple(
+        s.model_copy(update={"active_sessions": s.active_sessions + 1}) if s.userid == userid else s
+        for s in roster.servicers
+    )
+    return roster.model_copy(update={"servicers": servicers, "round_robin_last": pointer})
+
+
+async def sweep(rt: Runtime) -> int:
+    """Ask for a round in every account with customers waiting; returns how many."""
+    now = rt.clock.now()
+    async with rt.db.write() as session:
+        ids = (
+            await session.scalars(
+                select(Conversation.account_id).where(Conversation.wecom_state == STATE_POOL).distinct()
+            )
+        ).all()
+        for account_id in ids:
+            await request_dispatch(session, account_id, now=now)
+    return len(ids)
+
+
+async def run_dispatch_sweep(rt: Runtime, stop: asyncio.Event) -> None:
+    """The safety net beside the triggers: every poll interval, no pool is forgotten."""
+    while not stop.is_set():
+        try:
+            await sweep(rt)
+        except OperationalError:
+            log.exception("dispatch.database_unavailable")
+        except Exception:  # keep sweeping: a dead sweep would leave customers queued for good
+            log.exception("dispatch.sweep_failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=rt.settings.poll_interval_s)

@@ -1,0 +1,83 @@
+"""The queue pool: who waits, in what order; and asking for dispatch rounds (kefu.reception.dispatch
+runs them): the shell asks when a servicer's session ends or their reception status changes, the
+sweep asks for every pool."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.accounts.models import KfAccount
+from kefu.ingest.models import Message
+from kefu.jobs.queue import enqueue
+from kefu.reception.models import Conversation
+
+DISPATCH_TASK = "reception.dispatch"
+STATE_POOL = 2
+CUSTOMER = 3  # a message's origin
+
+
+def dispatch_lock(account_id: int) -> str:
+    return f"dispatch:{account_id}"
+
+
+async def request_dispatch(session: AsyncSession, account_id: int, *, now: datetime) -> None:
+    """Ask for a dispatch round of the account (coalesced with one already waiting)."""
+    lock = dispatch_lock(account_id)
+    await enqueue(session, DISPATCH_TASK, {"account_id": account_id}, now=now, lock=lock, queueing_lock=lock)
+
+
+async def request_dispatch_for_corp(session: AsyncSession, account: KfAccount, *, now: datetime) -> None:
+    """A servicer's capacity is counted across the corp's accounts: ask each one with a pool."""
+    ids = await session.scalars(
+        select(KfAccount.id)
+        .where(KfAccount.connection_id == account.connection_id)
+        .where(
+            KfAccount.id.in_(select(Conversation.account_id).where(Conversation.wecom_state == STATE_POOL))
+        )
+    )
+    for account_id in ids.all():
+        await request_dispatch(session, account_id, now=now)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    conversation: Conversation
+    position: int  # 1 = next in line
+    first_question: str | None  # the customer's first text of this session
+
+
+async def waiting_line(session: AsyncSession, account_id: int) -> list[Waiting]:
+    """The account's pool in queue order (who came first), with what each customer asked."""
+    rows = list(
+        (
+            await session.scalars(
+                select(Conversation)
+                .where(Conversation.account_id == account_id, Conversation.wecom_state == STATE_POOL)
+                .order_by(Conversation.queued_at.is_(None), Conversation.queued_at, Conversation.id)
+            )
+        ).all()
+    )
+    line = []
+    for position, conversation in enumerate(rows, start=1):
+        started = (conversation.state or {}).get("session_started_at")
+        query = (
+            select(Message.payload)
+            .where(
+                Message.account_id == account_id,
+                Message.external_userid == conversation.external_userid,
+                Message.origin == CUSTOMER,
+                Message.msgtype == "text",
+            )
+            .order_by(Message.send_time, Message.id)
+            .limit(1)
+        )
+        if started:
+            query = query.where(Message.send_time >= datetime.fromisoformat(started))
+        payload = await session.scalar(query)
+        text = ((payload or {}).get("text") or {}).get("content")
+        line.append(Waiting(conversation, position, text))
+    return line
