@@ -53,6 +53,7 @@ class Outcome:
 SUCCESS = Outcome(200, "success")
 UNAVAILABLE = Outcome(503, "unavailable")
 UNKNOWN_CONNECTION = Outcome(404, "unknown connection")
+FAILED = Outcome(500, "internal error")
 
 
 def crypto_of(rt: Runtime, connection: Connection) -> CallbackCrypto:
@@ -129,11 +130,31 @@ class CallbackRecorder:
             # The database itself is unavailable: nothing could be kept, so let WeCom re-send.
             log.exception("callback.database_unavailable")
             return [outcome or UNAVAILABLE for outcome in outcomes]
-        except Exception:  # our bug somewhere in the batch: record each one alone
-            log.exception("callback.batch_failed", size=len(opened))
+        except Exception:  # our bug somewhere in the batch: each one alone, so only the faulty one fails
+            log.exception("callback.batch_failed", size=len(items))
             for one in opened:
                 outcomes[one.index] = await self._record_one(one, now=now)
+            for index, item in enumerate(items):
+                if outcomes[index] is None:  # the batch failed before this one was opened
+                    outcomes[index] = await self._open_one(item, now=now)
         return [outcome or UNAVAILABLE for outcome in outcomes]
+
+    async def _open_one(self, item: SignedCallback, *, now: datetime) -> Outcome:
+        """A batch of one. If it fails before the signature is checked, nothing can be kept for
+        retry: this one alone gets an error, and WeCom re-sends it."""
+        outcomes: list[Outcome | None] = [None]
+        opened: list[Opened] = []
+        try:
+            await self.rt.db.run_write(_open_and_record, self.rt, [item], outcomes, opened, now, urgent=True)
+            return outcomes[0] or SUCCESS
+        except OperationalError:
+            log.exception("callback.database_unavailable", connection_id=item.connection_id)
+            return UNAVAILABLE
+        except Exception:
+            if opened:
+                return await self._record_one(opened[0], now=now)
+            log.exception("callback.open_failed", connection_id=item.connection_id)
+            return FAILED
 
     async def _record_one(self, one: Opened, *, now: datetime) -> Outcome:
         """Record alone; if that fails too (our bug), keep the event for retry and still answer 200:
@@ -152,6 +173,9 @@ class CallbackRecorder:
         except OperationalError:
             log.exception("callback.database_unavailable", connection_id=one.connection_id)
             return UNAVAILABLE
+        except Exception:  # not even kept: this one alone fails, never the drainer and its waiters
+            log.exception("callback.keep_failed", connection_id=one.connection_id)
+            return FAILED
         return SUCCESS
 
 

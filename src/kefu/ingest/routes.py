@@ -20,13 +20,14 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kefu.accounts.models import Connection
+from kefu.ingest.checks import connection_id_of
 from kefu.ingest.recorder import CallbackRecorder, SignedCallback, crypto_of, open_callback
 from kefu.ingest.xml import BadXML, parse_flat_xml
 from kefu.logs import get_logger
 from kefu.runtime import Runtime
 
 log = get_logger(__name__)
-CALLBACK_PATH = re.compile(r"^/wecom/callback/(\d+)$")
+CALLBACK_PATH = re.compile(r"^/wecom/callback/([^/]*)$")
 
 
 async def read_limited(request: Request, limit: int) -> bytes | None:
@@ -54,8 +55,10 @@ class CallbackEndpoint:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
-        connection_id = int(match.group(1))
-        if request.method == "GET":
+        connection_id = connection_id_of(match.group(1))
+        if connection_id is None:
+            status, body = 404, "unknown connection"
+        elif request.method == "GET":
             status, body = await self.verify_url(connection_id, request.query_params)
         elif request.method == "POST":
             status, body = await self.receive(connection_id, request)

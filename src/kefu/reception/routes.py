@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from kefu.api.auth import require_token
-from kefu.api.deps import RuntimeDep
+from kefu.api.deps import IdPath, IdQuery, RuntimeDep
 from kefu.api.routes import ApiRoute
 from kefu.errors import NotFound
 from kefu.reception import service
@@ -25,7 +25,7 @@ router = APIRouter(
 @router.get("", response_model=list[ConversationOut])
 async def list_conversations(
     rt: RuntimeDep,
-    account_id: int | None = None,
+    account_id: IdQuery = None,
     wecom_state: Annotated[int | None, Query(ge=0, le=4)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -39,7 +39,7 @@ async def list_conversations(
 
 
 @router.get("/{conversation_id}", response_model=ConversationDetail)
-async def get_conversation(conversation_id: int, rt: RuntimeDep) -> ConversationDetail:
+async def get_conversation(conversation_id: IdPath, rt: RuntimeDep) -> ConversationDetail:
     """The conversation, its mirror of WeCom's session, and its transcript in order: customer,
     servicer and Kefu messages, state changes, failed or refused actions, ratings."""
     async with rt.db.read() as session:
