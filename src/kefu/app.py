@@ -50,7 +50,10 @@ def create_app(
         title="Kefu",
         version="0.1.0",
         lifespan=lifespan,
+        # Everything the app serves besides the callback and the health check lives under /api/.
         docs_url="/api/docs",
+        redoc_url="/api/redoc",
+        swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect",
         openapi_url="/api/v1/openapi.json",
     )
     app.state.runtime = rt
@@ -61,7 +64,8 @@ def create_app(
         return {"status": "ok"}
 
     app.add_middleware(CallbackEndpoint, runtime=rt, recorder=app.state.callback_recorder)
-    from kefu.api.routes import build_api_router
+    from kefu.api.routes import build_api_router, install_error_handlers
 
     app.include_router(build_api_router())
+    install_error_handlers(app)
     return app
