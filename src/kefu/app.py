@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from kefu.clock import Clock
+from kefu.ingest.checks import CallbackStats
 from kefu.ingest.recorder import CallbackRecorder
 from kefu.ingest.routes import CallbackEndpoint
 from kefu.runtime import Runtime
@@ -58,12 +59,20 @@ def create_app(
     )
     app.state.runtime = rt
     app.state.callback_recorder = CallbackRecorder(rt)
+    app.state.callback_stats = CallbackStats()
 
     @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> dict[str, object]:
+        # Callbacks refused for a timestamp outside KEFU_CALLBACK_TIMESTAMP_WINDOW_S, by this
+        # process since it started: a rising count means a clock off, or replays.
+        return {"status": "ok", "stale_callbacks_refused": app.state.callback_stats.stale_refused}
 
-    app.add_middleware(CallbackEndpoint, runtime=rt, recorder=app.state.callback_recorder)
+    app.add_middleware(
+        CallbackEndpoint,
+        runtime=rt,
+        recorder=app.state.callback_recorder,
+        stats=app.state.callback_stats,
+    )
     from kefu.api.routes import build_api_router, install_error_handlers
 
     app.include_router(build_api_router())

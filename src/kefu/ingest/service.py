@@ -92,6 +92,7 @@ def record_callback(
     *,
     now: datetime,
     row: CallbackEvent | None = None,
+    replay_key: str | None = None,
 ) -> CallbackEvent:
     """Record a decrypted callback and act on it: store the sync token, wake one sync.
 
@@ -105,6 +106,7 @@ def record_callback(
             open_kfid=open_kfid,
             xml=xml,
             received_at=now,
+            replay_key=replay_key,
         )
         session.add(row)
     row.status, row.error = "done", None
@@ -151,7 +153,7 @@ def record_callback(
 
 
 def record_callbacks(
-    session: Session, callbacks: list[tuple[int, dict[str, str], str]], *, now: datetime
+    session: Session, callbacks: list[tuple[int, dict[str, str], str, str | None]], *, now: datetime
 ) -> None:
     """Record a batch of decrypted callbacks in the caller's transaction (group commit).
 
@@ -160,7 +162,7 @@ def record_callbacks(
     latest_token: dict[tuple[int, str], str | None] = {}
     first_seen: dict[tuple[int, str], datetime] = {}
     rows = []
-    for connection_id, fields, xml in callbacks:
+    for connection_id, fields, xml, replay_key in callbacks:
         open_kfid = fields.get("OpenKfId") or None
         if fields.get("Event") == "kf_msg_or_event" and open_kfid:
             rows.append(
@@ -171,12 +173,13 @@ def record_callbacks(
                     "xml": xml,
                     "status": "done",
                     "received_at": now,
+                    "replay_key": replay_key,
                 }
             )
             latest_token[(connection_id, open_kfid)] = fields.get("Token") or None
             first_seen.setdefault((connection_id, open_kfid), first_seen_boundary(fields, now))
         else:
-            record_callback(session, connection_id, fields, xml, now=now)
+            record_callback(session, connection_id, fields, xml, now=now, replay_key=replay_key)
     if rows:  # one Core executemany, not an ORM object per callback
         connection = session.connection()
         connection.execute(insert(CallbackEvent), rows)
