@@ -114,3 +114,12 @@ async def test_callback_path_with_a_bad_id_is_404_at_once(
                 content=b"<xml><Encrypt>AAAA</Encrypt></xml>" if method == "POST" else None,
             )
             assert response.status_code == 404, (method, bad[:30], response.status_code)
+
+
+async def test_an_id_in_a_request_body_out_of_range_is_422(
+    app_and_client: tuple[object, httpx.AsyncClient],
+) -> None:
+    _, client = app_and_client
+    for bad in (2**63, 10**23, 0, -1):
+        response = await client.post("/api/v1/accounts", json={"connection_id": bad, "name": "售后"})
+        assert response.status_code == 422, bad
