@@ -62,7 +62,6 @@ class Outcome:
 SUCCESS = Outcome(200, "success")
 UNAVAILABLE = Outcome(503, "unavailable")
 UNKNOWN_CONNECTION = Outcome(404, "unknown connection")
-FAILED = Outcome(500, "internal error")
 
 
 def crypto_of(rt: Runtime, connection: Connection) -> CallbackCrypto:
@@ -155,7 +154,7 @@ class CallbackRecorder:
 
     async def _open_one(self, item: SignedCallback, *, now: datetime) -> Outcome:
         """A batch of one. If it fails before the signature is checked, nothing can be kept for
-        retry: this one alone gets an error, and WeCom re-sends it."""
+        retry: this one alone gets 503, and WeCom re-sends it."""
         outcomes: list[Outcome | None] = [None]
         opened: list[Opened] = []
         try:
@@ -168,7 +167,7 @@ class CallbackRecorder:
             if opened:
                 return await self._record_one(opened[0], now=now)
             log.exception("callback.open_failed", connection_id=item.connection_id)
-            return FAILED
+            return UNAVAILABLE
 
     async def _record_one(self, one: Opened, *, now: datetime) -> Outcome:
         """Record alone; if that fails too (our bug), keep the event for retry and still answer 200:
@@ -187,9 +186,9 @@ class CallbackRecorder:
         except OperationalError:
             log.exception("callback.database_unavailable", connection_id=one.connection_id)
             return UNAVAILABLE
-        except Exception:  # not even kept: this one alone fails, never the drainer and its waiters
+        except Exception:  # nothing kept: WeCom must re-send this one (never fail the drainer's waiters)
             log.exception("callback.keep_failed", connection_id=one.connection_id)
-            return FAILED
+            return UNAVAILABLE
         return SUCCESS
 
 
