@@ -227,7 +227,7 @@ def _open_and_record(
             opened.append(Opened(index, item.connection_id, *result, item.replay_key))
     # A replay (recorded before, or twice in this batch) is answered with the batch's success.
     seen = _recorded(session, opened)
-    fresh = []
+    fresh: list[Opened] = []
     for one in opened:
         key = (one.connection_id, one.replay_key)
         if key in seen:
