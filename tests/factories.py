@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 from kefu.accounts.models import Connection, KfAccount
+from kefu.clock import Clock
 from kefu.runtime import Runtime
 from kefu.wecom.crypto import CallbackCrypto
 
@@ -66,10 +67,16 @@ async def make_account(
 
 
 def signed_callback(
-    crypto: CallbackCrypto, inner_xml: str, *, timestamp: str | None = None, nonce: str = "1372623149"
+    crypto: CallbackCrypto,
+    inner_xml: str,
+    *,
+    timestamp: str | None = None,
+    nonce: str = "1372623149",
+    clock: Clock | None = None,
 ) -> tuple[dict[str, str], bytes]:
-    """Query parameters and body of a POST exactly as WeCom sends it (wecom-kf-api.md §2.3)."""
-    timestamp = timestamp or str(int(time.time()))
+    """Query parameters and body of a POST exactly as WeCom sends it (wecom-kf-api.md §2.3),
+    stamped with `clock` (Kefu's, so that the timestamp is fresh) or the wall clock."""
+    timestamp = timestamp or str(int(clock.timestamp() if clock else time.time()))
     encrypted = crypto.encrypt(inner_xml)
     body = (
         f"<xml><ToUserName><![CDATA[{crypto.receive_id}]]></ToUserName>"

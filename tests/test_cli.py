@@ -67,7 +67,8 @@ async def test_healthz(rt: Runtime) -> None:
         transport=httpx.ASGITransport(app=app), base_url="http://kefu.test"
     ) as client:
         response = await client.get("/healthz")
-    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "stale_callbacks_refused": 0}
 
 
 def test_a_serving_process_loads_the_dictionary_first_and_freezes_what_it_loaded() -> None:

@@ -16,7 +16,9 @@ import kefu.registry  # noqa: F401 — every task registered
 from kefu.accounts.kf_routes import router as accounts_router
 from kefu.accounts.routes import router as connections_router
 from kefu.ai.text import warm_up
+from kefu.api.routes import API_PREFIX, install_error_handlers
 from kefu.clock import Clock
+from kefu.ingest.checks import CallbackStats
 from kefu.ingest.poller import run_poller
 from kefu.ingest.recorder import CallbackRecorder
 from kefu.ingest.routes import CallbackEndpoint
@@ -31,7 +33,7 @@ from kefu.settings import Settings, get_settings
 
 def build_api_router() -> APIRouter:
     """Every REST resource under /api/v1 (each feature's router declares its own auth)."""
-    api = APIRouter(prefix="/api/v1")
+    api = APIRouter(prefix=API_PREFIX)
     api.include_router(connections_router)
     api.include_router(accounts_router)
     api.include_router(conversations_router)
@@ -86,16 +88,28 @@ def create_app(
         title="Kefu",
         version="0.1.0",
         lifespan=lifespan,
+        # Everything the app serves besides the callback and the health check lives under /api/.
         docs_url="/api/docs",
+        redoc_url="/api/redoc",
+        swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect",
         openapi_url="/api/v1/openapi.json",
     )
     app.state.runtime = rt
     app.state.callback_recorder = CallbackRecorder(rt)
+    app.state.callback_stats = CallbackStats()
 
     @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> dict[str, object]:
+        # Callbacks refused for a timestamp outside KEFU_CALLBACK_TIMESTAMP_WINDOW_S, by this
+        # process since it started: a rising count means a clock off, or replays.
+        return {"status": "ok", "stale_callbacks_refused": app.state.callback_stats.stale_refused}
 
-    app.add_middleware(CallbackEndpoint, runtime=rt, recorder=app.state.callback_recorder)
+    app.add_middleware(
+        CallbackEndpoint,
+        runtime=rt,
+        recorder=app.state.callback_recorder,
+        stats=app.state.callback_stats,
+    )
     app.include_router(build_api_router())
+    install_error_handlers(app)
     return app

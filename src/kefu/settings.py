@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # Items asked per kf/sync_msg call (WeCom's maximum is 1000); each page is one transaction.
     sync_page_limit: int = Field(default=1000, ge=1, le=1000)
     callback_max_body_bytes: int = 64 * 1024
+    # A callback whose signed timestamp is further than this from Kefu's clock is refused (403);
+    # within it, the same signed request seen again is a replay (answered, nothing stored).
+    callback_timestamp_window_s: int = Field(default=3600, ge=1)
     wecom_timeout_s: float = 10.0
     log_level: str = "INFO"
     log_json: bool = False

@@ -29,7 +29,7 @@ from kefu.accounts.settings import (
     stored_settings,
 )
 from kefu.api.auth import require_token
-from kefu.api.deps import RuntimeDep, TokenDep
+from kefu.api.deps import IdPath, IdQuery, RuntimeDep, TokenDep
 from kefu.api.routes import ApiRoute
 from kefu.errors import Invalid
 from kefu.hours import ReceptionCalendar
@@ -47,7 +47,7 @@ async def _view(rt: Runtime, account_id: int) -> AccountOut:
 
 
 @router.get("", response_model=list[AccountOut])
-async def list_accounts(rt: RuntimeDep, connection_id: int | None = None) -> list[AccountOut]:
+async def list_accounts(rt: RuntimeDep, connection_id: IdQuery = None) -> list[AccountOut]:
     async with rt.db.read() as session:
         rows = await kf_accounts.list_all_accounts(session, connection_id)
         return [account_out(a, await servicers.list_servicers(session, a.id)) for a in rows]
@@ -76,12 +76,12 @@ async def create_account(body: AccountCreate, rt: RuntimeDep, token: TokenDep) -
 
 
 @router.get("/{account_id}", response_model=AccountOut)
-async def get_account_view(account_id: int, rt: RuntimeDep) -> AccountOut:
+async def get_account_view(account_id: IdPath, rt: RuntimeDep) -> AccountOut:
     return await _view(rt, account_id)
 
 
 @router.patch("/{account_id}", response_model=AccountOut)
-async def update_account(account_id: int, body: AccountUpdate, rt: RuntimeDep) -> AccountOut:
+async def update_account(account_id: IdPath, body: AccountUpdate, rt: RuntimeDep) -> AccountOut:
     """Rename (in WeCom too), change the avatar (uploaded only when the image changed), enable or
     disable (Kefu only: a disabled account is still pulled and stored, but not served)."""
     await kf_accounts.update_account(
@@ -91,21 +91,21 @@ async def update_account(account_id: int, body: AccountUpdate, rt: RuntimeDep) -
 
 
 @router.delete("/{account_id}", status_code=204)
-async def delete_account(account_id: int, rt: RuntimeDep) -> Response:
+async def delete_account(account_id: IdPath, rt: RuntimeDep) -> Response:
     """Delete the account in WeCom (kf/account/del), then in Kefu with its messages."""
     await kf_accounts.delete_account(rt, account_id)
     return Response(status_code=204)
 
 
 @router.get("/{account_id}/settings")
-async def get_settings(account_id: int, rt: RuntimeDep) -> dict[str, Any]:
+async def get_settings(account_id: IdPath, rt: RuntimeDep) -> dict[str, Any]:
     """The account's settings (the config file's keys), defaults filled."""
     async with rt.db.read() as session:
         return settings_json(stored_settings(await get_account(session, account_id)))
 
 
 @router.get("/{account_id}/warnings")
-async def get_warnings(account_id: int, rt: RuntimeDep, lang: str = "zh") -> dict[str, list[str]]:
+async def get_warnings(account_id: IdPath, rt: RuntimeDep, lang: str = "zh") -> dict[str, list[str]]:
     """What an admin should act on now, e.g. statutory-holiday data that runs out this year
     (past it, reception hours fall back to the weekly schedule and the admin's own dates)."""
     async with rt.db.read() as session:
@@ -118,7 +118,7 @@ async def get_warnings(account_id: int, rt: RuntimeDep, lang: str = "zh") -> dic
 
 @router.put("/{account_id}/settings")
 async def put_settings(
-    account_id: int, rt: RuntimeDep, token: TokenDep, body: dict[str, Any] = Body(...)
+    account_id: IdPath, rt: RuntimeDep, token: TokenDep, body: dict[str, Any] = Body(...)
 ) -> dict[str, Any]:
     """Replace the settings (keys left out take their defaults). Validated; a change is kept as a
     new version with the token's name; the same value again records nothing."""
@@ -131,7 +131,7 @@ async def put_settings(
 
 
 @router.get("/{account_id}/settings/versions", response_model=list[SettingsVersionOut])
-async def settings_versions(account_id: int, rt: RuntimeDep) -> list[SettingsVersionOut]:
+async def settings_versions(account_id: IdPath, rt: RuntimeDep) -> list[SettingsVersionOut]:
     """Every change of the account's settings, newest first: who, when, through what, the value."""
     async with rt.db.read() as session:
         await get_account(session, account_id)
@@ -139,7 +139,7 @@ async def settings_versions(account_id: int, rt: RuntimeDep) -> list[SettingsVer
 
 
 @router.get("/{account_id}/servicers", response_model=ServicersOut)
-async def get_servicers(account_id: int, rt: RuntimeDep) -> ServicersOut:
+async def get_servicers(account_id: IdPath, rt: RuntimeDep) -> ServicersOut:
     async with rt.db.read() as session:
         await get_account(session, account_id)
         return ServicersOut(
@@ -148,7 +148,7 @@ async def get_servicers(account_id: int, rt: RuntimeDep) -> ServicersOut:
 
 
 @router.put("/{account_id}/servicers", response_model=ServicersOut)
-async def put_servicers(account_id: int, body: ServicersPut, rt: RuntimeDep) -> ServicersOut:
+async def put_servicers(account_id: IdPath, body: ServicersPut, rt: RuntimeDep) -> ServicersOut:
     """Set the whole servicer list, in order, with per-servicer caps; WeCom's per-userid refusals
     are kept on the servicer (`in_wecom` false, `last_error`) and listed in `problems`."""
     sync = await servicers.set_servicers(rt, account_id, body.specs())
@@ -157,21 +157,21 @@ async def put_servicers(account_id: int, body: ServicersPut, rt: RuntimeDep) -> 
 
 
 @router.post("/{account_id}/servicers/refresh", response_model=ServicersOut)
-async def refresh_servicers(account_id: int, rt: RuntimeDep) -> ServicersOut:
+async def refresh_servicers(account_id: IdPath, rt: RuntimeDep) -> ServicersOut:
     """Re-read kf/servicer/list: reception statuses and who is in WeCom's list."""
     await servicers.refresh_servicers(rt, account_id)
     return await get_servicers(account_id, rt)
 
 
 @router.post("/{account_id}/link", response_model=LinkOut)
-async def create_link(account_id: int, body: LinkCreate, rt: RuntimeDep) -> LinkOut:
+async def create_link(account_id: IdPath, body: LinkCreate, rt: RuntimeDep) -> LinkOut:
     """A new contact link (kf/add_contact_way) with an optional scene; 409 while disabled."""
     account = await contact.create_link(rt, account_id, scene=body.scene)
     return LinkOut(url=contact.offered_link(account), scene=account.contact_scene)
 
 
 @router.get("/{account_id}/link", response_model=LinkOut)
-async def get_link(account_id: int, rt: RuntimeDep) -> LinkOut:
+async def get_link(account_id: IdPath, rt: RuntimeDep) -> LinkOut:
     """The account's contact link (made on first request); 409 while the account is disabled."""
     url = await contact.link_for(rt, account_id)
     async with rt.db.read() as session:
@@ -180,7 +180,7 @@ async def get_link(account_id: int, rt: RuntimeDep) -> LinkOut:
 
 
 @router.get("/{account_id}/qr.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
-async def qr_png(account_id: int, rt: RuntimeDep) -> Response:
+async def qr_png(account_id: IdPath, rt: RuntimeDep) -> Response:
     """The contact link as a QR code (PNG); 409 while the account is disabled."""
     url = await contact.link_for(rt, account_id)
     return Response(contact.qr_code(url, "png"), media_type=contact.QR_FORMATS["png"])
@@ -189,7 +189,7 @@ async def qr_png(account_id: int, rt: RuntimeDep) -> Response:
 @router.get(
     "/{account_id}/qr.svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}}
 )
-async def qr_svg(account_id: int, rt: RuntimeDep) -> Response:
+async def qr_svg(account_id: IdPath, rt: RuntimeDep) -> Response:
     """The contact link as a QR code (SVG); 409 while the account is disabled."""
     url = await contact.link_for(rt, account_id)
     return Response(contact.qr_code(url, "svg"), media_type=contact.QR_FORMATS["svg"])

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kefu.accounts.kf_accounts import Avatar
 from kefu.accounts.models import KfAccount, Servicer, SettingsVersion
 from kefu.accounts.servicers import RECEIVING, ServicerSpec
+from kefu.db.base import MAX_ID
 from kefu.errors import Invalid
 
 
@@ -94,7 +95,7 @@ class AvatarIn(BaseModel):
 class AccountCreate(AvatarIn):
     """Create an account by `name` (in WeCom too), or adopt an existing one by `open_kfid`."""
 
-    connection_id: int
+    connection_id: int = Field(ge=1, le=MAX_ID)  # refused before it reaches a query
     name: str | None = Field(None, description="在线客服名称, 1–16 characters")
     open_kfid: str | None = Field(None, description="adopt this existing account instead of creating one")
     enabled: bool = True

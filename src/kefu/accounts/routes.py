@@ -15,7 +15,7 @@ from kefu.accounts.schemas import (
     connection_out,
 )
 from kefu.api.auth import require_token
-from kefu.api.deps import RuntimeDep
+from kefu.api.deps import IdPath, RuntimeDep
 from kefu.api.routes import ApiRoute
 from kefu.runtime import Runtime
 
@@ -60,14 +60,14 @@ async def create_connection(body: ConnectionCreate, rt: RuntimeDep) -> Connectio
 
 
 @router.get("/{connection_id}", response_model=ConnectionOut)
-async def get_connection(connection_id: int, rt: RuntimeDep) -> ConnectionOut:
+async def get_connection(connection_id: IdPath, rt: RuntimeDep) -> ConnectionOut:
     async with rt.db.read() as session:
         connection = await service.get_connection(session, connection_id)
     return await _view(rt, connection)
 
 
 @router.patch("/{connection_id}", response_model=ConnectionSaved)
-async def update_connection(connection_id: int, body: ConnectionUpdate, rt: RuntimeDep) -> ConnectionSaved:
+async def update_connection(connection_id: IdPath, body: ConnectionUpdate, rt: RuntimeDep) -> ConnectionSaved:
     """Change the given fields; a new corp_id or secret is checked against WeCom first."""
     connection, check = await service.update_connection(
         rt,
@@ -86,14 +86,14 @@ async def update_connection(connection_id: int, body: ConnectionUpdate, rt: Runt
 
 
 @router.delete("/{connection_id}", status_code=204)
-async def delete_connection(connection_id: int, rt: RuntimeDep) -> Response:
+async def delete_connection(connection_id: IdPath, rt: RuntimeDep) -> Response:
     """Delete the connection with its accounts and their stored messages."""
     await service.delete_connection(rt, connection_id)
     return Response(status_code=204)
 
 
 @router.post("/{connection_id}/check", response_model=ConnectionSaved)
-async def check_connection(connection_id: int, rt: RuntimeDep) -> ConnectionSaved:
+async def check_connection(connection_id: IdPath, rt: RuntimeDep) -> ConnectionSaved:
     """Check the stored credentials against WeCom again; on success the account list is refreshed."""
     connection, check = await service.recheck_connection(rt, connection_id)
     return ConnectionSaved(connection=await _view(rt, connection), check=check_out(check))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 
 from kefu.api.auth import require_token
 from kefu.api.models import ApiToken
+from kefu.db.base import MAX_ID
 from kefu.runtime import Runtime
 
 
@@ -17,3 +18,6 @@ def get_runtime(request: Request) -> Runtime:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 TokenDep = Annotated[ApiToken, Depends(require_token)]
+# Ids from the URL: checked against the column's range before any query (422 otherwise).
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]

@@ -2,19 +2,26 @@
 it; `kefu.app` assembles them under /api/v1.
 
 Domain errors (kefu.errors.DomainError) become `{"error": code, "message": text}` with
-their status; 401 answers carry `WWW-Authenticate: Bearer`.
+their status; 401 answers carry `WWW-Authenticate: Bearer`. FastAPI's own errors under /api/v1
+(unknown path 404, 405, validation 422, 500) answer the same shape: one for every client.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from http import HTTPStatus
 from typing import Any
 
-from fastapi import Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 
 from kefu.errors import DomainError
+
+API_PREFIX = "/api/v1"
 
 
 def error_body(exc: DomainError) -> dict[str, Any]:
@@ -35,3 +42,54 @@ class ApiRoute(APIRoute):
                 return JSONResponse(error_body(exc), status_code=exc.status_code, headers=headers)
 
         return handle
+
+
+def _under_api(request: Request) -> bool:
+    path = request.url.path
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+
+
+def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+    if exc.status_code == 404 and exc.detail == "Not Found":
+        message = f"no such path: {request.url.path}"
+    elif exc.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path}"
+    else:
+        message = str(exc.detail)
+    return JSONResponse({"error": code, "message": message}, status_code=exc.status_code, headers=exc.headers)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error.get("loc", ()))
+        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid")))
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Errors FastAPI raises itself answer `{"error", "message"}` under /api/v1; elsewhere
+    (the health check, the docs) they keep FastAPI's defaults."""
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if not _under_api(request):
+            return await http_exception_handler(request, exc)
+        return _http_error(request, exc)
+
+    async def on_invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        if not _under_api(request):
+            return await request_validation_exception_handler(request, exc)
+        return JSONResponse({"error": "invalid", "message": _validation_message(exc)}, status_code=422)
+
+    async def on_crash(request: Request, exc: Exception) -> Response:
+        # Starlette still re-raises it afterwards, so the server logs the traceback.
+        if not _under_api(request):
+            return PlainTextResponse("Internal Server Error", status_code=500)
+        return JSONResponse({"error": "internal", "message": "internal error"}, status_code=500)
+
+    app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_invalid)
+    app.add_exception_handler(Exception, on_crash)

@@ -15,6 +15,9 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+# Every id column is INTEGER/BIGINT: a signed 64-bit value. A larger number from a URL must be
+# refused before a query (SQLite raises OverflowError, PostgreSQL an out-of-range error).
+MAX_ID = 2**63 - 1
 
 
 class UTCDateTime(TypeDecorator[datetime]):

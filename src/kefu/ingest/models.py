@@ -45,9 +45,13 @@ class Message(Base):
 
 class CallbackEvent(Base):
     """A decrypted callback, kept so that a failure of ours after the signature
-    checked out can be retried instead of answered with an error."""
+    checked out can be retried instead of answered with an error.
+
+    `replay_key` identifies the signed request (signature, timestamp, nonce): unique per
+    connection, so the same request seen again, by any process, is recognised and not stored."""
 
     __tablename__ = "callback_events"
+    __table_args__ = (UniqueConstraint("connection_id", "replay_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
@@ -57,3 +61,4 @@ class CallbackEvent(Base):
     status: Mapped[str] = mapped_column(String(16), default="done")  # done | pending | failed
     error: Mapped[str | None] = mapped_column(Text, default=None)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    replay_key: Mapped[str | None] = mapped_column(String(64), default=None)  # NULL: stored before 0004

@@ -7,13 +7,15 @@ decrypts and records everything queued so far in ONE transaction (one read of th
 connections, one token update and one coalesced sync per account), run on SQLite's
 writer thread in one round trip (`db.run_write`). Each caller
 gets its own answer only after that transaction has committed, so a `success`
-still means "durably recorded".
+still means "durably recorded". A request already recorded (its replay key is stored, or
+it came twice in one batch) is answered `success` and stores nothing new.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from kefu.accounts.models import Connection
+from kefu.ingest.checks import field_too_long
 from kefu.ingest.models import CallbackEvent
 from kefu.ingest.service import record_callback, record_callbacks
 from kefu.ingest.xml import BadXML, parse_flat_xml
@@ -42,6 +45,12 @@ class SignedCallback:
     timestamp: str
     nonce: str
     encrypted: str
+
+    @property
+    def replay_key(self) -> str:
+        """The same signature, timestamp and nonce: the same signed request again (WeCom re-sends
+        it unchanged). Only compared once the signature has checked out."""
+        return hashlib.sha256(f"{self.msg_signature}\n{self.timestamp}\n{self.nonce}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,7 @@ def open_callback(
     try:
         crypto.verify(item.msg_signature, item.timestamp, item.nonce, item.encrypted)
         xml = crypto.decrypt(item.encrypted)
-        return (parse_flat_xml(xml) if parse else {}), xml
+        fields = parse_flat_xml(xml) if parse else {}
     except CallbackCryptoError as exc:
         log.warning("callback.refused", connection_id=connection_id, reason=str(exc), code=exc.code)
         forged = exc.code in (CallbackCryptoError.SIGNATURE, CallbackCryptoError.RECEIVEID)
@@ -79,6 +88,11 @@ def open_callback(
     except BadXML as exc:
         log.warning("callback.bad_inner_xml", connection_id=connection_id, reason=str(exc))
         return Outcome(400, "bad xml")
+    too_long = field_too_long(fields)
+    if too_long is not None:
+        log.warning("callback.field_too_long", connection_id=connection_id, field=too_long)
+        return Outcome(400, f"{too_long} too long")
+    return fields, xml
 
 
 class CallbackRecorder:
@@ -129,17 +143,37 @@ class CallbackRecorder:
             # The database itself is unavailable: nothing could be kept, so let WeCom re-send.
             log.exception("callback.database_unavailable")
             return [outcome or UNAVAILABLE for outcome in outcomes]
-        except Exception:  # our bug somewhere in the batch: record each one alone
-            log.exception("callback.batch_failed", size=len(opened))
+        except Exception:  # our bug somewhere in the batch: each one alone, so only the faulty one fails
+            log.exception("callback.batch_failed", size=len(items))
             for one in opened:
                 outcomes[one.index] = await self._record_one(one, now=now)
+            for index, item in enumerate(items):
+                if outcomes[index] is None:  # the batch failed before this one was opened
+                    outcomes[index] = await self._open_one(item, now=now)
         return [outcome or UNAVAILABLE for outcome in outcomes]
+
+    async def _open_one(self, item: SignedCallback, *, now: datetime) -> Outcome:
+        """A batch of one. If it fails before the signature is checked, nothing can be kept for
+        retry: this one alone gets 503, and WeCom re-sends it."""
+        outcomes: list[Outcome | None] = [None]
+        opened: list[Opened] = []
+        try:
+            await self.rt.db.run_write(_open_and_record, self.rt, [item], outcomes, opened, now, urgent=True)
+            return outcomes[0] or SUCCESS
+        except OperationalError:
+            log.exception("callback.database_unavailable", connection_id=item.connection_id)
+            return UNAVAILABLE
+        except Exception:
+            if opened:
+                return await self._record_one(opened[0], now=now)
+            log.exception("callback.open_failed", connection_id=item.connection_id)
+            return UNAVAILABLE
 
     async def _record_one(self, one: Opened, *, now: datetime) -> Outcome:
         """Record alone; if that fails too (our bug), keep the event for retry and still answer 200:
         our bug must never make WeCom re-send."""
         try:
-            await self.rt.db.run_write(record_callback, one.connection_id, one.fields, one.xml, now=now)
+            await self.rt.db.run_write(_record_alone, one, now)
             return SUCCESS
         except OperationalError:
             log.exception("callback.database_unavailable", connection_id=one.connection_id)
@@ -152,6 +186,9 @@ class CallbackRecorder:
         except OperationalError:
             log.exception("callback.database_unavailable", connection_id=one.connection_id)
             return UNAVAILABLE
+        except Exception:  # nothing kept: WeCom must re-send this one (never fail the drainer's waiters)
+            log.exception("callback.keep_failed", connection_id=one.connection_id)
+            return UNAVAILABLE
         return SUCCESS
 
 
@@ -163,6 +200,7 @@ class Opened:
     connection_id: int
     fields: dict[str, str]
     xml: str
+    replay_key: str
 
 
 def _open_and_record(
@@ -186,11 +224,43 @@ def _open_and_record(
         if isinstance(result, Outcome):
             outcomes[index] = result
         else:
-            opened.append(Opened(index, item.connection_id, *result))
-    record_callbacks(session, [(one.connection_id, one.fields, one.xml) for one in opened], now=now)
+            opened.append(Opened(index, item.connection_id, *result, item.replay_key))
+    # A replay (recorded before, or twice in this batch) is answered with the batch's success.
+    seen = _recorded(session, opened)
+    fresh: list[Opened] = []
+    for one in opened:
+        key = (one.connection_id, one.replay_key)
+        if key in seen:
+            log.info("callback.replay", connection_id=one.connection_id)
+        else:
+            seen.add(key)
+            fresh.append(one)
+    record_callbacks(
+        session, [(one.connection_id, one.fields, one.xml, one.replay_key) for one in fresh], now=now
+    )
+
+
+def _recorded(session: Session, opened: list[Opened]) -> set[tuple[int, str]]:
+    """(connection id, replay key) of those already stored, by this process or any other."""
+    if not opened:
+        return set()
+    rows = session.execute(
+        select(CallbackEvent.connection_id, CallbackEvent.replay_key).where(
+            CallbackEvent.connection_id.in_({one.connection_id for one in opened}),
+            CallbackEvent.replay_key.in_({one.replay_key for one in opened}),
+        )
+    )
+    return {(connection_id, key) for connection_id, key in rows if key is not None}
+
+
+def _record_alone(session: Session, one: Opened, now: datetime) -> None:
+    if not _recorded(session, [one]):  # its original may have been recorded since: then it is a replay
+        record_callback(session, one.connection_id, one.fields, one.xml, now=now, replay_key=one.replay_key)
 
 
 def _keep_for_retry(session: Session, one: Opened, error: str, now: datetime) -> None:
+    if _recorded(session, [one]):
+        return
     row = CallbackEvent(
         connection_id=one.connection_id,
         event=(one.fields.get("Event") or "?")[:64],
@@ -199,6 +269,7 @@ def _keep_for_retry(session: Session, one: Opened, error: str, now: datetime) ->
         status="pending",
         error=error[:2000],
         received_at=now,
+        replay_key=one.replay_key,
     )
     session.add(row)
     session.flush()

@@ -2,9 +2,10 @@
 
 It verifies, decrypts, records and wakes one sync — no WeCom call on the request
 path, so it answers in milliseconds; recording is group-committed (recorder.py).
-Bad signatures get 403, bad XML 400, both with nothing stored. Once the signature
-checks out, a failure of ours still answers 200 with the event kept for retry:
-our bug must never make WeCom re-send.
+The id, the parameters' sizes and the timestamp's freshness are checked first (checks.py),
+so nothing malformed joins a batch. Bad signatures and stale timestamps get 403, bad XML 400,
+both with nothing stored. Once the signature checks out, a failure of ours still answers 200
+with the event kept for retry: our bug must never make WeCom re-send.
 
 It is the one hot path WeCom drives, so it is a plain ASGI middleware in front of
 FastAPI's routing and dependency machinery (which cost more than the work itself).
@@ -20,13 +21,14 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kefu.accounts.models import Connection
+from kefu.ingest.checks import STALE, CallbackStats, Refusal, check_query, connection_id_of
 from kefu.ingest.recorder import CallbackRecorder, SignedCallback, crypto_of, open_callback
 from kefu.ingest.xml import BadXML, parse_flat_xml
 from kefu.logs import get_logger
 from kefu.runtime import Runtime
 
 log = get_logger(__name__)
-CALLBACK_PATH = re.compile(r"^/wecom/callback/(\d+)$")
+CALLBACK_PATH = re.compile(r"^/wecom/callback/([^/]*)$")
 
 
 async def read_limited(request: Request, limit: int) -> bytes | None:
@@ -43,10 +45,13 @@ async def read_limited(request: Request, limit: int) -> bytes | None:
 class CallbackEndpoint:
     """ASGI middleware answering GET (URL verification) and POST (events) on the callback path."""
 
-    def __init__(self, app: ASGIApp, *, runtime: Runtime, recorder: CallbackRecorder) -> None:
+    def __init__(
+        self, app: ASGIApp, *, runtime: Runtime, recorder: CallbackRecorder, stats: CallbackStats
+    ) -> None:
         self.app = app
         self.rt = runtime
         self.recorder = recorder
+        self.stats = stats
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = CALLBACK_PATH.match(scope.get("path", "")) if scope["type"] == "http" else None
@@ -54,8 +59,10 @@ class CallbackEndpoint:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
-        connection_id = int(match.group(1))
-        if request.method == "GET":
+        connection_id = connection_id_of(match.group(1))
+        if connection_id is None:
+            status, body = 404, "unknown connection"
+        elif request.method == "GET":
             status, body = await self.verify_url(connection_id, request.query_params)
         elif request.method == "POST":
             status, body = await self.receive(connection_id, request)
@@ -63,13 +70,35 @@ class CallbackEndpoint:
             status, body = 405, "method not allowed"
         await PlainTextResponse(body, status_code=status)(scope, receive, send)
 
+    def refused(self, connection_id: int, params: Any) -> Refusal | None:
+        """The query's checks (checks.py); a stale timestamp is counted for /healthz."""
+        now = self.rt.clock.timestamp()
+        refusal = check_query(params, now=now, window_s=self.rt.settings.callback_timestamp_window_s)
+        if refusal is None:
+            return None
+        if refusal is STALE:
+            self.stats.stale_refused += 1
+            skew = int(params["timestamp"]) - int(now)
+            log.warning(
+                refusal.reason, connection_id=connection_id, skew_s=skew, total=self.stats.stale_refused
+            )
+        else:
+            log.warning(refusal.reason, connection_id=connection_id)
+        return refusal
+
     async def verify_url(self, connection_id: int, params: Any) -> tuple[int, str]:
         """WeCom's GET check when the URL is saved: answer the plaintext echostr, nothing else."""
+        echostr = params.get("echostr", "")
+        if len(echostr) > self.rt.settings.callback_max_body_bytes:
+            log.warning("callback.too_large", connection_id=connection_id)
+            return 400, "echostr too large"
+        refusal = self.refused(connection_id, params)
+        if refusal is not None:
+            return refusal.status, refusal.body
         async with self.rt.db.read() as session:
             connection = await session.get(Connection, connection_id)
         if connection is None:
             return 404, "unknown connection"
-        echostr = params.get("echostr", "")
         item = SignedCallback(
             connection_id,
             params.get("msg_signature", ""),
@@ -101,6 +130,9 @@ class CallbackEndpoint:
             log.warning("callback.no_encrypt", connection_id=connection_id)
             return 400, "missing Encrypt"
         params = request.query_params
+        refusal = self.refused(connection_id, params)
+        if refusal is not None:
+            return refusal.status, refusal.body
         outcome = await self.recorder.submit(
             SignedCallback(
                 connection_id,

@@ -82,6 +82,7 @@ def record_callback(
     *,
     now: datetime,
     row: CallbackEvent | None = None,
+    replay_key: str | None = None,
 ) -> CallbackEvent:
     """Record a decrypted callback and act on it: store the sync token, wake one sync.
 
@@ -95,6 +96,7 @@ def record_callback(
             open_kfid=open_kfid,
             xml=xml,
             received_at=now,
+            replay_key=replay_key,
         )
         session.add(row)
     row.status, row.error = "done", None
@@ -141,7 +143,7 @@ def record_callback(
 
 
 def record_callbacks(
-    session: Session, callbacks: list[tuple[int, dict[str, str], str]], *, now: datetime
+    session: Session, callbacks: list[tuple[int, dict[str, str], str, str | None]], *, now: datetime
 ) -> None:
     """Record a batch of decrypted callbacks in the caller's transaction (group commit).
 
@@ -150,7 +152,7 @@ def record_callbacks(
     latest_token: dict[tuple[int, str], str | None] = {}
     first_seen: dict[tuple[int, str], datetime] = {}
     rows = []
-    for connection_id, fields, xml in callbacks:
+    for connection_id, fields, xml, replay_key in callbacks:
         open_kfid = fields.get("OpenKfId") or None
         if fields.get("Event") == "kf_msg_or_event" and open_kfid:
             rows.append(
@@ -161,12 +163,13 @@ def record_callbacks(
                     "xml": xml,
                     "status": "done",
                     "received_at": now,
+                    "replay_key": replay_key,
                 }
             )
             latest_token[(connection_id, open_kfid)] = fields.get("Token") or None
             first_seen.setdefault((connection_id, open_kfid), first_seen_boundary(fields, now))
         else:
-            record_callback(session, connection_id, fields, xml, now=now)
+            record_callback(session, connection_id, fields, xml, now=now, replay_key=replay_key)
     if rows:  # one Core executemany, not an ORM object per callback
         connection = session.connection()
         connection.execute(insert(CallbackEvent), rows)

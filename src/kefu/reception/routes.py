@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from kefu.accounts.models import KfAccount
 from kefu.api.auth import require_token
-from kefu.api.deps import RuntimeDep, TokenDep
+from kefu.api.deps import IdPath, IdQuery, RuntimeDep, TokenDep
 from kefu.api.routes import ApiRoute
 from kefu.errors import Conflict, NotFound
 from kefu.reception import service
@@ -31,7 +31,7 @@ router = APIRouter(
 @router.get("", response_model=list[ConversationOut])
 async def list_conversations(
     rt: RuntimeDep,
-    account_id: int | None = None,
+    account_id: IdQuery = None,
     wecom_state: Annotated[int | None, Query(ge=0, le=4)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -45,7 +45,7 @@ async def list_conversations(
 
 
 @router.get("/{conversation_id}", response_model=ConversationDetail)
-async def get_conversation(conversation_id: int, rt: RuntimeDep) -> ConversationDetail:
+async def get_conversation(conversation_id: IdPath, rt: RuntimeDep) -> ConversationDetail:
     """The conversation, its mirror of WeCom's session, and its transcript in order: customer,
     servicer and Kefu messages, state changes, failed or refused actions, ratings."""
     async with rt.db.read() as session:
@@ -61,7 +61,7 @@ async def get_conversation(conversation_id: int, rt: RuntimeDep) -> Conversation
 
 
 @router.get("/{conversation_id}/routing", response_model=list[RoutingDecisionOut])
-async def get_routing(conversation_id: int, rt: RuntimeDep) -> list[RoutingDecisionOut]:
+async def get_routing(conversation_id: IdPath, rt: RuntimeDep) -> list[RoutingDecisionOut]:
     """Every routing decision of the conversation, oldest first, each explained in one line."""
     async with rt.db.read() as session:
         if await session.get(Conversation, conversation_id) is None:
@@ -71,7 +71,7 @@ async def get_routing(conversation_id: int, rt: RuntimeDep) -> list[RoutingDecis
 
 
 @router.post("/{conversation_id}/take", response_model=TakeOut, status_code=202)
-async def take(conversation_id: int, body: TakeIn, rt: RuntimeDep, token: TokenDep) -> TakeOut:
+async def take(conversation_id: IdPath, body: TakeIn, rt: RuntimeDep, token: TokenDep) -> TakeOut:
     """A servicer takes a waiting customer by hand (手动接入). Of two takes at once exactly one
     wins; the other answers 409 with who has the customer."""
     async with rt.db.write() as session:
@@ -112,7 +112,7 @@ pool_router = APIRouter(
 
 
 @pool_router.get("", response_model=list[WaitingOut])
-async def list_pool(account_id: int, rt: RuntimeDep) -> list[WaitingOut]:
+async def list_pool(account_id: IdPath, rt: RuntimeDep) -> list[WaitingOut]:
     """The queue pool in order: who, since when, position, what they asked, whom they wait for."""
     async with rt.db.read() as session:
         if await session.get(KfAccount, account_id) is None:

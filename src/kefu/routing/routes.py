@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Path, Response
 
 from kefu.accounts.settings import get_account
 from kefu.api.auth import require_token
-from kefu.api.deps import RuntimeDep
+from kefu.api.deps import IdPath, RuntimeDep
 from kefu.api.routes import ApiRoute
 from kefu.errors import NotFound
 from kefu.routing import service
@@ -22,7 +22,7 @@ ExternalUserid = Path(min_length=1, max_length=64)
 
 
 @router.get("", response_model=list[ExclusiveServicerOut])
-async def list_exclusive(account_id: int, rt: RuntimeDep) -> list[ExclusiveServicerOut]:
+async def list_exclusive(account_id: IdPath, rt: RuntimeDep) -> list[ExclusiveServicerOut]:
     async with rt.db.read() as session:
         await get_account(session, account_id)
         rows = await service.exclusive_servicers(session, account_id)
@@ -31,7 +31,7 @@ async def list_exclusive(account_id: int, rt: RuntimeDep) -> list[ExclusiveServi
 
 @router.put("/{external_userid}", response_model=ExclusiveServicerOut)
 async def put_exclusive(
-    account_id: int, body: ExclusiveServicerIn, rt: RuntimeDep, external_userid: str = ExternalUserid
+    account_id: IdPath, body: ExclusiveServicerIn, rt: RuntimeDep, external_userid: str = ExternalUserid
 ) -> ExclusiveServicerOut:
     """Name the customer's exclusive servicer (the `exclusive` routing rule sends them there)."""
     async with rt.db.write() as session:
@@ -50,7 +50,7 @@ async def put_exclusive(
 
 @router.delete("/{external_userid}", status_code=204)
 async def delete_exclusive(
-    account_id: int, rt: RuntimeDep, external_userid: str = ExternalUserid
+    account_id: IdPath, rt: RuntimeDep, external_userid: str = ExternalUserid
 ) -> Response:
     async with rt.db.write() as session:
         await get_account(session, account_id)

@@ -1,7 +1,7 @@
 """routing: round-robin pointer, decisions, exclusive servicers; pool order and reservation
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-05 07:55:59.935133
 """
 
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import kefu.db.base
 
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
