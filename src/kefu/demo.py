@@ -219,7 +219,9 @@ class Demo:
         return self
 
     def _start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # The demo's own folder (keys, database): its owner's only, like the files in it.
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)
         self.keys = keys = DemoKeys.load_or_create(self.data_dir)
         self.simulator = SimulatorServer(clock=self.clock, host=self.host, port=self.sim_port).start()
         seed_simulator(self.simulator.state, keys)

@@ -112,6 +112,10 @@ def test_a_restart_keeps_the_connection_account_and_customers(tmp_path: Path) ->
         assert stored(
             data / "kefu.db", say(first.simulator.url, keys.customer_ids[0], keys.open_kfid, "第一次")
         )
+        # Customer messages: the folder and the database files are the owner's only.
+        db_files = [data / "kefu.db", data / "kefu.db-wal", data / "kefu.db-shm", data / "kefu.env"]
+        assert [stat.S_IMODE(p.stat().st_mode) for p in db_files] == [0o600] * 4
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700
 
     with Demo(data_dir=data, port=0, sim_port=0) as second:
         assert second.keys == keys and second.connection_id == connection_id and second.simulator is not None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine
 
-from kefu.db.engine import sync_url
+from kefu.db.engine import private_sqlite_file, sync_url
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -30,6 +30,7 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str, revision: str = "head") -> None:
     from alembic import command
 
+    private_sqlite_file(url)
     engine = create_engine(sync_url(url))
     try:
         with engine.begin() as connection:
@@ -45,6 +46,7 @@ def pending(url: str) -> bool:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
+    private_sqlite_file(url)
     engine = create_engine(sync_url(url))
     try:
         with engine.connect() as connection:
