@@ -11,7 +11,19 @@ import pytest
 from kefu.app import create_app
 from kefu.runtime import Runtime
 
-COMMANDS = ["serve", "worker", "demo", "simulator", "db", "connections", "tokens", "config", "jobs"]
+COMMANDS = [
+    "serve",
+    "worker",
+    "demo",
+    "simulator",
+    "db",
+    "connections",
+    "accounts",
+    "kb",
+    "tokens",
+    "config",
+    "jobs",
+]
 
 
 def test_help_lists_every_command() -> None:
