@@ -23,6 +23,7 @@ COMMANDS = [
     "tokens",
     "config",
     "jobs",
+    "conversations",
 ]
 
 

@@ -12,6 +12,7 @@ from kefu.api.cli import tokens_app
 from kefu.config.cli import config_app
 from kefu.demo import demo_command
 from kefu.jobs.cli import jobs_app, worker_command
+from kefu.reception.cli import conversations_app
 from kefu.serving import LIMIT_CONCURRENCY, TIMEOUT_KEEP_ALIVE
 from kefu.settings import get_settings
 from kefu.simulator.cli import simulator_command
@@ -25,6 +26,7 @@ app.add_typer(kb_app, name="kb")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(config_app, name="config")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(conversations_app, name="conversations")
 app.command("worker")(worker_command)
 app.command("demo")(demo_command)
 app.command("simulator")(simulator_command)
