@@ -28,7 +28,8 @@ class ThreadedServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self._host, self._port))
         host, port = sock.getsockname()[:2]
-        self.url = f"http://{host}:{port}"
+        # Bound to every interface: the URL this process (and the machine) can call is loopback's.
+        self.url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
