@@ -91,8 +91,9 @@ def banner_lines(
     lines.append(f"Kefu API token (API docs → Authorize, or Authorization: Bearer …): {api_token}")
     if control_token is not None:
         lines.append(
-            f"warning: listening on {host}: anyone who can reach these ports can use the demo; "
-            f"the simulator's pages and control API need this token: {control_token}"
+            f"warning: listening on {host}: anyone who can reach these ports can use the demo "
+            "(from another machine, use this machine's address with the ports above); the "
+            f"simulator's pages and control API need this token: {control_token}"
         )
     lines.append(
         "Human reception (人工接待) is open every day, all day, on the demo account: tap 转人工 "
