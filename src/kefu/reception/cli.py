@@ -74,7 +74,7 @@ def list_(
 def _line(item: TranscriptItem, zone: ZoneInfo) -> str:
     at = _when(item.at, zone)
     if item.type == "message":
-        who = item.sender or "event"
+        who: str = item.sender or "event"
         if item.sender == "servicer" and item.detail.get("servicer_userid"):
             who = f"servicer {item.detail['servicer_userid']}"
         elif item.sender == "kefu" and item.kind:
