@@ -11,7 +11,20 @@ import pytest
 from kefu.app import create_app
 from kefu.runtime import Runtime
 
-COMMANDS = ["serve", "worker", "demo", "simulator", "db", "connections", "tokens", "config", "jobs"]
+COMMANDS = [
+    "serve",
+    "worker",
+    "demo",
+    "simulator",
+    "db",
+    "connections",
+    "accounts",
+    "kb",
+    "tokens",
+    "config",
+    "jobs",
+    "conversations",
+]
 
 
 def test_help_lists_every_command() -> None:
@@ -88,9 +101,15 @@ def test_a_serving_process_loads_the_dictionary_first_and_freezes_what_it_loaded
     assert loaded == "True" and int(frozen) > 50_000  # the modules, jieba, SQLAlchemy, pydantic…
 
 
-@pytest.mark.parametrize(("level", "shown"), [("WARNING", False), ("INFO", True)])
-def test_the_log_level_reaches_the_libraries_loggers(tmp_path, level: str, shown: bool) -> None:
-    """KEFU_LOG_LEVEL=WARNING quiets Alembic's INFO lines too (kefu.logs configures INFO on
+@pytest.mark.parametrize(
+    ("level", "alembic_shown", "kefu_shown"),
+    [("WARNING", False, False), ("INFO", False, True), ("DEBUG", True, True)],
+)
+def test_alembic_speaks_at_debug_only_and_kefu_says_what_it_upgraded(
+    tmp_path, level: str, alembic_shown: bool, kefu_shown: bool
+) -> None:
+    """At the normal level (INFO) a start says in one line that the schema was upgraded, not
+    Alembic's set-up lines; KEFU_LOG_LEVEL=WARNING quiets both (kefu.logs configures INFO on
     import, and the commands' modules are imported before they set the level they were given)."""
     script = (
         "import kefu.cli, kefu.demo\n"
@@ -100,5 +119,7 @@ def test_the_log_level_reaches_the_libraries_loggers(tmp_path, level: str, shown
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
-    assert ("Running upgrade" in result.stderr) == shown, result.stderr
-    assert ("setup plugin" in result.stderr) == shown, result.stderr
+    output = result.stdout + result.stderr
+    for alembic_line in ("Running upgrade", "setup plugin", "Context impl"):
+        assert (alembic_line in output) == alembic_shown, output
+    assert ("db.upgraded" in output) == kefu_shown, output

@@ -8,6 +8,7 @@ import signal
 import typer
 
 import kefu.registry
+from kefu import __version__
 from kefu.accounts.cli import connections_app
 from kefu.accounts.kb_cli import kb_app
 from kefu.accounts.kf_cli import accounts_app
@@ -17,7 +18,9 @@ from kefu.demo import demo_command
 from kefu.jobs.cli import jobs_app
 from kefu.jobs.worker import Worker
 from kefu.logs import configure_logging, get_logger
+from kefu.reception.cli import conversations_app
 from kefu.runtime import Runtime
+from kefu.serving import LIMIT_CONCURRENCY, TIMEOUT_KEEP_ALIVE
 from kefu.settings import get_settings
 from kefu.simulator.cli import simulator_command
 
@@ -31,27 +34,91 @@ app.add_typer(kb_app, name="kb")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(config_app, name="config")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(conversations_app, name="conversations")
 app.command("demo")(demo_command)
 app.command("simulator")(simulator_command)
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"kefu {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    _version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_print_version, help="Print Kefu's version and exit."
+    ),
+) -> None:
+    """Kefu: a self-hosted hub for WeCom 微信客服."""
+
+
+def _log_level(value: str | None) -> str | None:
+    if value is not None and value.upper() not in LOG_LEVELS:
+        raise typer.BadParameter(f"one of {', '.join(LOG_LEVELS)}")
+    return value.upper() if value else None
 
 
 @app.command()
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    host: str = typer.Option(
+        "127.0.0.1", help="Address to listen on. Keep loopback and put a reverse proxy in front."
+    ),
     port: int = typer.Option(8000, help="Port to listen on."),
+    log_level: str | None = typer.Option(
+        None, callback=_log_level, help="DEBUG, INFO, WARNING or ERROR (default: KEFU_LOG_LEVEL, INFO)."
+    ),
+    limit_concurrency: int = typer.Option(
+        LIMIT_CONCURRENCY, help="Connections and requests at once; past it new requests get 503 at once."
+    ),
+    timeout_keep_alive: int = typer.Option(
+        TIMEOUT_KEEP_ALIVE, help="Seconds an idle keep-alive connection stays open."
+    ),
+    http: str = typer.Option(
+        "auto",
+        help="HTTP parser: auto (httptools on loopback behind a proxy, h11 elsewhere: it caps "
+        "request headers at 16 KiB), h11 or httptools.",
+    ),
 ) -> None:
-    """Run the web server (callbacks, API, console); on SQLite also the job worker."""
+    """Run the web server (WeCom callbacks, REST API); on SQLite also the job worker."""
     import uvicorn
 
     from kefu.app import create_app, settle_process
-    from kefu.cli_runtime import load_settings, prepare_schema
+    from kefu.cli_runtime import fail, load_settings, prepare_schema
+    from kefu.serving import uvicorn_limits
+    from kefu.threaded_server import is_loopback
 
+    if http not in ("auto", "h11", "httptools"):
+        fail("--http must be auto, h11 or httptools")
     settings = load_settings()
+    if log_level:
+        settings = settings.model_copy(update={"log_level": log_level})
     configure_logging(settings.log_level, settings.log_json)
+    if not is_loopback(host):
+        typer.echo(
+            f"warning: serving on {host} with nothing in front: uvicorn has no timeout for slow "
+            "request bodies. Serve on 127.0.0.1 behind a reverse proxy (docs/nginx.conf.example).",
+            err=True,
+        )
     prepare_schema(settings)
     app = create_app(settings=settings)
     settle_process()
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    get_logger(__name__).info("serve.listening", url=f"http://{host}:{port}")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info" if settings.log_level == "DEBUG" else "warning",
+        **uvicorn_limits(
+            host=host,
+            http=http,  # type: ignore[arg-type]
+            limit_concurrency=limit_concurrency,
+            timeout_keep_alive=timeout_keep_alive,
+        ),
+    )
 
 
 @app.command()

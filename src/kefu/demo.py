@@ -8,8 +8,10 @@ with `KEFU_WECOM_API_BASE` pointing at the simulator and one Clock shared by bot
 The simulator keeps its world in memory, so it is seeded again at each start: the
 demo corp 青禾家电 with the account 青禾家电售后, three servicers (all 接待中) and two
 customers. Their credentials and ids come from `<data-dir>/demo.json` (made on the first
-start, with Kefu's secret key), so Kefu's saved connection, accounts and customers keep
-working across restarts.
+start, with Kefu's secret key and the demo's API token), so Kefu's saved connection, accounts
+and customers keep working across restarts. The demo account receives at any hour
+(demo_setup.py says why). Another address than loopback needs `allow_remote`, and then the
+simulator's control API needs a token.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import secrets
 import signal
 import socket
 import threading
-import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,9 +41,11 @@ from kefu.accounts.service import (
     recheck_connection,
     update_connection,
 )
+from kefu.api.tokens import TOKEN_PREFIX
 from kefu.app import create_app
 from kefu.clock import Clock
 from kefu.db import migrate
+from kefu.demo_setup import banner_lines, ensure_api_token, open_all_day
 from kefu.runtime import Runtime
 from kefu.settings import Settings
 from kefu.simulator import SimulatorServer, setup
@@ -56,7 +59,7 @@ from kefu.simulator.state import (
     new_open_kfid,
     random_id,
 )
-from kefu.threaded_server import ThreadedServer
+from kefu.threaded_server import ThreadedServer, is_loopback
 
 CORP_NAME = "青禾家电"
 ACCOUNT_NAME = "青禾家电售后"
@@ -83,6 +86,7 @@ class DemoKeys:
     encoding_aes_key: str
     open_kfid: str
     customer_ids: list[str]
+    api_token: str
 
     @classmethod
     def load_or_create(cls, data_dir: Path) -> DemoKeys:
@@ -96,6 +100,7 @@ class DemoKeys:
             "encoding_aes_key": new_encoding_aes_key,
             "open_kfid": new_open_kfid,
             "customer_ids": lambda: [new_external_userid() for _ in CUSTOMERS],
+            "api_token": lambda: TOKEN_PREFIX + secrets.token_urlsafe(32),
         }
         keys = cls(**{name: stored[name] if name in stored else make() for name, make in fresh.items()})
         if set(stored) != set(fresh):
@@ -166,7 +171,7 @@ async def connect_kefu(settings: Settings, clock: Clock, keys: DemoKeys) -> int:
         try:
             if existing is None:
                 connection, _check = await create_connection(rt, name=CONNECTION_NAME, **credentials)
-                await import_demo_knowledge(rt, keys.open_kfid)  # the demo account's AI answers from it
+                await _prepare_demo_account(rt, keys)
                 return connection.id
             # Same values: nothing changes. A replaced demo.json: the connection follows it.
             await update_connection(rt, existing.id, **credentials)
@@ -183,10 +188,18 @@ async def connect_kefu(settings: Settings, clock: Clock, keys: DemoKeys) -> int:
                 .where(KfAccount.connection_id == connection.id)
                 .values(sync_cursor=None, sync_token=None, sync_token_expires_at=None)
             )
-        await import_demo_knowledge(rt, keys.open_kfid)  # when it has none (an admin's edits stay)
+        await _prepare_demo_account(rt, keys)
         return connection.id
     finally:
         await rt.close()
+
+
+async def _prepare_demo_account(rt: Runtime, keys: DemoKeys) -> None:
+    """Each only when missing, so an admin's edits stay: the knowledge base the AI answers from,
+    all-day reception hours, the API token the banner prints."""
+    await import_demo_knowledge(rt, keys.open_kfid)
+    await open_all_day(rt, keys.open_kfid)
+    await ensure_api_token(rt, keys.api_token)
 
 
 class Demo:
@@ -199,9 +212,13 @@ class Demo:
         sim_port: int = 8001,
         clock: Clock | None = None,
         log_level: str = "WARNING",
+        allow_remote: bool = False,
     ) -> None:
         self.data_dir = data_dir
         self.host, self.port, self.sim_port = host, port, sim_port
+        self.allow_remote = allow_remote
+        # Off loopback the simulator's control API (every secret, any customer's actions) needs it.
+        self.control_token: str | None = None
         self.clock = clock or Clock()
         self.log_level = log_level
         self.simulator: SimulatorServer | None = None
@@ -219,11 +236,25 @@ class Demo:
         return self
 
     def _start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not is_loopback(self.host):
+            if not self.allow_remote:
+                raise DemoError(
+                    f"the demo listens on loopback only; {self.host} would put the simulator's "
+                    "control API (every corp's secrets, any customer's actions) on the network. "
+                    "Add --allow-remote to do it anyway: the control API then needs a token."
+                )
+            self.control_token = secrets.token_urlsafe(24)
+        # The demo's own folder (keys, database): its owner's only, like the files in it.
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)
         self.keys = keys = DemoKeys.load_or_create(self.data_dir)
-        self.simulator = SimulatorServer(clock=self.clock, host=self.host, port=self.sim_port).start()
+        self.simulator = SimulatorServer(
+            clock=self.clock, host=self.host, port=self.sim_port, control_token=self.control_token
+        ).start()
         seed_simulator(self.simulator.state, keys)
-        kefu_url = f"http://{self.host}:{self.port or _free_port(self.host)}"
+        # Kefu and the simulator call each other in this process: loopback, even when bound to all.
+        local = "127.0.0.1" if self.host == "0.0.0.0" else self.host
+        kefu_url = f"http://{local}:{self.port or _free_port(self.host)}"
         self.settings = Settings(
             env="development",
             database_url=f"sqlite:///{(self.data_dir / 'kefu.db').resolve()}",
@@ -272,10 +303,12 @@ class Demo:
         """What a person opens, labelled: only what exists in this build."""
         assert self.simulator is not None and self.kefu is not None
         sim, kefu = self.simulator.url, self.kefu.url
+        # A page opened once with the control token keeps it in a cookie (simulator/access.py).
+        token = f"?token={self.control_token}" if self.control_token else ""
         urls = {
-            "Customer page (客户)": f"{sim}/_sim/customer",
-            "Servicer page (客服)": f"{sim}/_sim/servicer",
-            "Simulator (模拟器)": f"{sim}/_sim/",
+            "Customer page (客户)": f"{sim}/_sim/customer{token}",
+            "Servicer page (客服)": f"{sim}/_sim/servicer{token}",
+            "Simulator (模拟器)": f"{sim}/_sim/{token}",
             "Kefu health": f"{kefu}/healthz",
             "Kefu API docs": f"{kefu}/api/docs",
         }
@@ -286,13 +319,15 @@ class Demo:
         return urls
 
 
-def _pad(text: str, width: int) -> str:
-    """Left-align in a terminal, where CJK characters take two columns."""
-    columns = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-    return text + " " * max(0, width - columns)
-
-
-def run_demo(*, data_dir: Path, host: str, port: int, sim_port: int, log_level: str = "WARNING") -> None:
+def run_demo(
+    *,
+    data_dir: Path,
+    host: str,
+    port: int,
+    sim_port: int,
+    log_level: str = "WARNING",
+    allow_remote: bool = False,
+) -> None:
     """Start, print the URLs, serve until Ctrl-C (SIGINT) or SIGTERM, then stop cleanly."""
     from kefu.app import settle_process
     from kefu.logs import configure_logging
@@ -301,17 +336,27 @@ def run_demo(*, data_dir: Path, host: str, port: int, sim_port: int, log_level: 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_args: stop.set())
-    demo = Demo(data_dir=data_dir, host=host, port=port, sim_port=sim_port, log_level=log_level)
+    demo = Demo(
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        sim_port=sim_port,
+        log_level=log_level,
+        allow_remote=allow_remote,
+    )
     demo.start()
     settle_process()
     try:
-        typer.echo("Kefu demo is running: Kefu and a WeCom simulator on loopback. Ctrl-C stops it.")
-        for label, url in demo.urls.items():
-            typer.echo(f"  {_pad(label, 24)} {url}")
-        typer.echo(
-            f"Data: {data_dir} (SQLite kefu.db). The kefu command on it: "
-            f"set -a; . {data_dir / ENV_FILE}; set +a; kefu connections list",
-        )
+        assert demo.keys is not None
+        for line in banner_lines(
+            urls=demo.urls,
+            data_dir=data_dir,
+            env_file=data_dir / ENV_FILE,
+            api_token=demo.keys.api_token,
+            host=host,
+            control_token=demo.control_token,
+        ):
+            typer.echo(line)
         stop.wait()
         typer.echo("Stopping…")
     finally:
@@ -319,15 +364,27 @@ def run_demo(*, data_dir: Path, host: str, port: int, sim_port: int, log_level: 
 
 
 def demo_command(
-    host: str = typer.Option("127.0.0.1", help="Address of both servers (keep it on loopback)."),
+    host: str = typer.Option("127.0.0.1", help="Address of both servers (loopback unless --allow-remote)."),
     port: int = typer.Option(8000, help="Kefu's port (0 picks a free one)."),
     sim_port: int = typer.Option(8001, help="The WeCom simulator's port (0 picks a free one)."),
     data_dir: Path = typer.Option(Path(".kefu-demo"), help="Where the demo keeps its database and keys."),
     log_level: str = typer.Option("WARNING", help="Kefu's log level (INFO shows every callback and sync)."),
+    allow_remote: bool = typer.Option(
+        False,
+        "--allow-remote",
+        help="Allow a non-loopback --host; the simulator pages and control API then need the printed token.",
+    ),
 ) -> None:
     """Start Kefu wired to a built-in WeCom simulator with a demo corp, and print the URLs."""
     try:
-        run_demo(data_dir=data_dir, host=host, port=port, sim_port=sim_port, log_level=log_level.upper())
+        run_demo(
+            data_dir=data_dir,
+            host=host,
+            port=port,
+            sim_port=sim_port,
+            log_level=log_level.upper(),
+            allow_remote=allow_remote,
+        )
     except OSError as exc:
         typer.echo(f"error: {exc} (is another program using port {port} or {sim_port}?)", err=True)
         raise typer.Exit(2) from exc

@@ -7,6 +7,7 @@ own database engine there (pass settings, not a Runtime made elsewhere).
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import threading
 import time
@@ -28,7 +29,8 @@ class ThreadedServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self._host, self._port))
         host, port = sock.getsockname()[:2]
-        self.url = f"http://{host}:{port}"
+        # Bound to every interface: the URL this process (and the machine) can call is loopback's.
+        self.url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -52,3 +54,13 @@ class ThreadedServer:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and `localhost`; wildcards (0.0.0.0, ::) and names are not."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -16,7 +16,7 @@ from tests.accounts.fixtures import AES_KEY, CB_TOKEN, ACliFn, CliFn, Corp
 pytestmark = pytest.mark.db
 
 
-def _add(cli: CliFn, corp: Corp, *extra: str, secret: str | None = None):  # type: ignore[no-untyped-def]
+def _add(cli: CliFn, corp: Corp, *extra: str, secret: str | None = None, env=None):  # type: ignore[no-untyped-def]
     return cli(
         "connections",
         "add",
@@ -31,6 +31,7 @@ def _add(cli: CliFn, corp: Corp, *extra: str, secret: str | None = None):  # typ
         "--aes-key",
         AES_KEY,
         *extra,
+        env=env,
     )
 
 
@@ -148,3 +149,86 @@ def test_a_command_run_in_process_leaves_the_callers_log_level_as_it_was(cli: Cl
         assert root.level == logging.DEBUG
     finally:
         root.setLevel(before)
+
+
+SECRETS_ENV = {"KEFU_CALLBACK_TOKEN": CB_TOKEN, "KEFU_AES_KEY": AES_KEY}
+
+
+def test_add_takes_the_secrets_from_the_environment_and_says_so(cli: CliFn, corp: Corp) -> None:
+    env = {"KEFU_CORP_SECRET": corp.secret, **SECRETS_ENV}
+    result = cli("connections", "add", "--name", "qinghe", "--corp-id", corp.corpid, env=env)
+    assert result.exit_code == 0, result.output
+    assert "Check: OK" in result.stdout  # the secret reached WeCom's gettoken
+    assert "Using KEFU_CORP_SECRET, KEFU_CALLBACK_TOKEN, KEFU_AES_KEY from the environment." in result.stderr
+    view = json.loads(cli("connections", "list", "--json").stdout)[0]
+    assert (view["callback_token"], view["encoding_aes_key"]) == ("cb••••••23", "ab••••••FG")
+    for plaintext in (corp.secret, CB_TOKEN, AES_KEY):
+        assert plaintext not in result.output
+
+
+def test_add_reads_dash_values_from_stdin(cli: CliFn, corp: Corp) -> None:
+    result = cli(
+        "connections",
+        "add",
+        "--name",
+        "qinghe",
+        "--corp-id",
+        corp.corpid,
+        "--secret",
+        "-",
+        "--token",
+        "-",
+        "--aes-key",
+        "-",
+        input=f"{corp.secret}\n{CB_TOKEN}\n{AES_KEY}\n",  # e.g. from a secrets manager, piped
+    )
+    assert result.exit_code == 0, result.output
+    assert "Check: OK" in result.stdout and AES_KEY not in result.output and corp.secret not in result.output
+    view = json.loads(cli("connections", "list", "--json").stdout)[0]
+    assert (view["callback_token"], view["encoding_aes_key"]) == ("cb••••••23", "ab••••••FG")
+
+
+def test_update_takes_a_new_token_from_the_environment(cli: CliFn, corp: Corp) -> None:
+    assert _add(cli, corp).exit_code == 0
+    updated = cli("connections", "update", "qinghe", "--json", env={"KEFU_CALLBACK_TOKEN": "newToken99"})
+    assert updated.exit_code == 0, updated.output
+    assert updated.stderr.startswith("Using KEFU_CALLBACK_TOKEN from the environment.")
+    assert json.loads(updated.stdout)["connection"]["callback_token"] == "ne••••••99"
+
+
+@pytest.mark.parametrize(
+    ("public_url", "why"),
+    [
+        (None, "KEFU_PUBLIC_URL is not set (default http://127.0.0.1:8000)"),
+        ("http://127.0.0.1:9000", "KEFU_PUBLIC_URL=http://127.0.0.1:9000 is a loopback address"),
+        ("http://localhost:9000", "KEFU_PUBLIC_URL=http://localhost:9000 is a loopback address"),
+    ],
+)
+def test_add_warns_when_wecom_cannot_reach_the_callback_url(
+    cli: CliFn, corp: Corp, public_url: str | None, why: str
+) -> None:
+    result = _add(cli, corp, env={"KEFU_PUBLIC_URL": public_url})  # None: unset
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith(f"warning: {why}: WeCom cannot call this callback URL.")
+    assert "export KEFU_PUBLIC_URL=https://" in result.stderr
+
+
+def test_add_does_not_warn_about_a_reachable_public_url(cli: CliFn, corp: Corp) -> None:
+    result = _add(cli, corp)  # KEFU_PUBLIC_URL=http://kefu.test
+    assert result.exit_code == 0 and "warning" not in result.stderr
+
+
+def test_add_asks_for_missing_secrets_without_echo(cli: CliFn, corp: Corp) -> None:
+    result = cli(
+        "connections",
+        "add",
+        "--name",
+        "qinghe",
+        "--corp-id",
+        corp.corpid,
+        input=f"{corp.secret}\n{CB_TOKEN}\n{AES_KEY}\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Secret: " in result.output and "Aes key: " in result.output and "Check: OK" in result.stdout
+    for plaintext in (corp.secret, CB_TOKEN, AES_KEY):
+        assert plaintext not in result.output

@@ -24,6 +24,8 @@ from kefu.demo import CONNECTION_NAME, CUSTOMERS, SERVICERS, Demo
 pytestmark = pytest.mark.slow
 
 RUN_CLI = "from kefu.cli import app; app()"
+# The script scripts/demo runs (.venv/bin/kefu), when the tests run from that venv.
+KEFU_SCRIPT = Path(sys.executable).parent / "kefu"
 URL_LINE = re.compile(r"^\s+(.+?)\s+(http://\S+)$")
 
 
@@ -52,8 +54,9 @@ def say(sim_url: str, customer: str, open_kfid: str, text: str) -> str:
 
 def test_the_command_prints_urls_that_answer_stores_a_message_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     data = tmp_path / "demo-data"
+    kefu = [str(KEFU_SCRIPT)] if KEFU_SCRIPT.exists() else [sys.executable, "-c", RUN_CLI]
     process = subprocess.Popen(
-        [sys.executable, "-c", RUN_CLI, "demo", "--port", "0", "--sim-port", "0", "--data-dir", str(data)],
+        [*kefu, "demo", "--port", "0", "--sim-port", "0", "--data-dir", str(data)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -87,6 +90,27 @@ def test_the_command_prints_urls_that_answer_stores_a_message_and_stops_on_ctrl_
         ][0]
         msgid = say(sim, customer["external_userid"], corp["open_kfids"][0], "你好，冰箱不制冷")
         assert stored(data / "kefu.db", msgid)
+
+        # The API token works on the docs page's API as printed.
+        token = next(line for line in printed if line.startswith("Kefu API token")).rsplit(" ", 1)[1]
+        docs_base = urls["Kefu API docs"].removesuffix("/api/docs")
+        listed = httpx.get(f"{docs_base}/api/v1/connections", headers={"Authorization": f"Bearer {token}"})
+        assert listed.status_code == 200 and listed.json()[0]["name"] == CONNECTION_NAME
+
+        # The banner's kefu command works as printed, from another directory, in a plain shell.
+        command = printed[-1].split("The kefu command on it: ", 1)[1]
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        ran = subprocess.run(
+            ["/bin/sh", "-c", command],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=elsewhere,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},  # no venv on PATH
+        )
+        assert ran.returncode == 0, ran.stderr
+        assert customer["external_userid"] in ran.stdout
     finally:
         process.send_signal(signal.SIGINT)
         code = process.wait(timeout=30)
@@ -112,6 +136,10 @@ def test_a_restart_keeps_the_connection_account_and_customers(tmp_path: Path) ->
         assert stored(
             data / "kefu.db", say(first.simulator.url, keys.customer_ids[0], keys.open_kfid, "第一次")
         )
+        # Customer messages: the folder and the database files are the owner's only.
+        db_files = [data / "kefu.db", data / "kefu.db-wal", data / "kefu.db-shm", data / "kefu.env"]
+        assert [stat.S_IMODE(p.stat().st_mode) for p in db_files] == [0o600] * 4
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700
 
     with Demo(data_dir=data, port=0, sim_port=0) as second:
         assert second.keys == keys and second.connection_id == connection_id and second.simulator is not None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 
@@ -18,6 +20,8 @@ from kefu.accounts.schemas import (
 from kefu.cli_runtime import echo_json, run_with_runtime
 from kefu.errors import NotFound
 from kefu.runtime import Runtime
+from kefu.settings import get_settings
+from kefu.threaded_server import is_loopback
 
 connections_app = typer.Typer(
     help="WeCom connections (新建接入): corp, app secret, callback keys.", no_args_is_help=True
@@ -31,6 +35,63 @@ NoCheckOpt = Annotated[
 BootstrapOpt = Annotated[
     str, typer.Option(help="skip: history before now is stored but not acted on; backfill: act on it too.")
 ]
+
+
+# Secrets on the command line end up in shell history and in `ps`; these variables (or the
+# hidden prompt, or `-` to read a line from stdin) keep them out of both.
+SECRET_ENV = {"secret": "KEFU_CORP_SECRET", "token": "KEFU_CALLBACK_TOKEN", "aes_key": "KEFU_AES_KEY"}
+FROM_STDIN = "-"
+HIDDEN_VALUE_HELP = (
+    " Safest from the environment ({env}) or the hidden prompt; `-` reads a line from stdin; "
+    "a value given here is visible in `ps` and your shell history."
+)
+
+
+def _secret_opt(name: str, help_text: str, *, prompt: bool) -> typer.models.OptionInfo:
+    flag = "--" + name.replace("_", "-")
+    return typer.Option(
+        flag,
+        envvar=SECRET_ENV[name],
+        prompt=prompt,
+        hide_input=True,
+        show_default=False,
+        help=help_text + HIDDEN_VALUE_HELP.format(env=SECRET_ENV[name]),
+    )
+
+
+def _read_secrets(ctx: typer.Context, values: dict[str, str | None]) -> dict[str, str | None]:
+    """Replace `-` by a line of stdin (in the order secret, token, aes key) and say which values
+    came from the environment, so an `update` never changes a secret unannounced."""
+    read: dict[str, str | None] = {}
+    for name, value in values.items():
+        if value == FROM_STDIN:
+            value = sys.stdin.readline().rstrip("\r\n")
+        read[name] = value
+    # By name: typer carries its own copy of click, whose ParameterSource is another enum.
+    sources = {n: getattr(ctx.get_parameter_source(n), "name", "") for n in values}
+    from_env = [SECRET_ENV[n] for n in values if sources[n] == "ENVIRONMENT"]
+    if from_env:
+        typer.echo(f"Using {', '.join(from_env)} from the environment.", err=True)
+    return read
+
+
+def _warn_unreachable_public_url() -> None:
+    """The callback URL is KEFU_PUBLIC_URL/…: a loopback default is not something WeCom can call."""
+    settings = get_settings()
+    host = urlsplit(settings.public_url).hostname or ""
+    if "public_url" in settings.model_fields_set and not is_loopback(host):
+        return
+    why = (
+        f"KEFU_PUBLIC_URL is not set (default {settings.public_url})"
+        if "public_url" not in settings.model_fields_set
+        else f"KEFU_PUBLIC_URL={settings.public_url} is a loopback address"
+    )
+    typer.echo(
+        f"warning: {why}: WeCom cannot call this callback URL. Set KEFU_PUBLIC_URL to the address "
+        "WeCom reaches (e.g. export KEFU_PUBLIC_URL=https://kefu.example.com; set it for `kefu "
+        "serve` too), then `kefu connections list` prints the callback URL to paste into WeCom.",
+        err=True,
+    )
 
 
 async def _resolve(rt: Runtime, ref: str) -> int:
@@ -69,34 +130,29 @@ def _print_check(check: ConnectionCheckOut) -> None:
 
 @connections_app.command("add")
 def add(
+    ctx: typer.Context,
     name: Annotated[str, typer.Option(help="A unique name; the config file refers to it.")],
     corp_id: Annotated[str, typer.Option("--corp-id", help="企业ID (我的企业 → 企业信息).")],
     secret: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, help="The self-built app's Secret (自建应用 Secret).")
+        str, _secret_opt("secret", "The self-built app's Secret (自建应用 Secret).", prompt=True)
     ],
-    token: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, help="The callback Token (回调 Token).")
-    ],
-    aes_key: Annotated[
-        str,
-        typer.Option(
-            "--aes-key", prompt=True, hide_input=True, help="The callback EncodingAESKey (43 chars)."
-        ),
-    ],
+    token: Annotated[str, _secret_opt("token", "The callback Token (回调 Token).", prompt=True)],
+    aes_key: Annotated[str, _secret_opt("aes_key", "The callback EncodingAESKey (43 chars).", prompt=True)],
     bootstrap: BootstrapOpt = "skip",
     no_check: NoCheckOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Add a connection: checks it against WeCom at once and prints the callback URL to paste into WeCom."""
+    secrets = _read_secrets(ctx, {"secret": secret, "token": token, "aes_key": aes_key})
 
     async def work(rt: Runtime) -> ConnectionSaved:
         connection, check = await service.create_connection(
             rt,
             name=name,
             corp_id=corp_id,
-            secret=secret,
-            callback_token=token,
-            aes_key=aes_key,
+            secret=secrets["secret"] or "",
+            callback_token=secrets["token"] or "",
+            aes_key=secrets["aes_key"] or "",
             bootstrap=bootstrap,
             check=not no_check,
         )
@@ -107,6 +163,7 @@ def add(
         echo_json(saved)
     else:
         _print_saved(saved, "saved")
+    _warn_unreachable_public_url()
 
 
 @connections_app.command("list")
@@ -140,17 +197,23 @@ def list_(as_json: JsonOpt = False) -> None:
 
 @connections_app.command("update")
 def update(
+    ctx: typer.Context,
     ref: Annotated[str, typer.Argument(metavar="ID", help="The connection's id or name.")],
     name: Annotated[str | None, typer.Option(help="New name.")] = None,
     corp_id: Annotated[str | None, typer.Option("--corp-id")] = None,
-    secret: Annotated[str | None, typer.Option(help="New app Secret (checked against WeCom).")] = None,
-    token: Annotated[str | None, typer.Option(help="New callback Token.")] = None,
-    aes_key: Annotated[str | None, typer.Option("--aes-key", help="New callback EncodingAESKey.")] = None,
+    secret: Annotated[
+        str | None, _secret_opt("secret", "New app Secret (checked against WeCom).", prompt=False)
+    ] = None,
+    token: Annotated[str | None, _secret_opt("token", "New callback Token.", prompt=False)] = None,
+    aes_key: Annotated[
+        str | None, _secret_opt("aes_key", "New callback EncodingAESKey.", prompt=False)
+    ] = None,
     bootstrap: Annotated[str | None, typer.Option(help="skip | backfill")] = None,
     no_check: NoCheckOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Change a connection; a new corp ID or secret is checked against WeCom first."""
+    secrets = _read_secrets(ctx, {"secret": secret, "token": token, "aes_key": aes_key})
 
     async def work(rt: Runtime) -> ConnectionSaved:
         connection_id = await _resolve(rt, ref)
@@ -159,9 +222,9 @@ def update(
             connection_id,
             name=name,
             corp_id=corp_id,
-            secret=secret,
-            callback_token=token,
-            aes_key=aes_key,
+            secret=secrets["secret"],
+            callback_token=secrets["token"],
+            aes_key=secrets["aes_key"],
             bootstrap=bootstrap,
             check=not no_check,
         )
@@ -173,6 +236,7 @@ def update(
         echo_json(saved)
     else:
         _print_saved(saved, "updated")
+    _warn_unreachable_public_url()
 
 
 @connections_app.command("check")

@@ -17,11 +17,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import os
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
@@ -52,6 +54,31 @@ def sync_url(url: str) -> str:
     if parsed.drivername.startswith("postgres"):
         return str(parsed.set(drivername="postgresql+psycopg"))
     return url
+
+
+def private_sqlite_file(url: str) -> None:
+    """The SQLite file holds every customer message: make it readable by its owner only.
+
+    SQLite would create it with the umask's mode (usually 0644), so create it first, 0600,
+    in a folder made 0700 if it is missing (an existing folder, e.g. the working directory,
+    is the admin's and left alone). SQLite gives the -wal and -shm files the main file's
+    mode. An existing file (and siblings) readable by others is tightened."""
+    parsed = make_url(url)
+    database = parsed.database
+    if not parsed.drivername.startswith("sqlite") or database in (None, "", ":memory:"):
+        return
+    if database.startswith("file:"):  # a URI filename: SQLite's to interpret
+        return
+    path = Path(database)
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(OSError):  # missing, or not ours to change
+            mode = file.stat().st_mode & 0o777
+            if mode & 0o077:
+                file.chmod(mode & 0o700)
 
 
 def _configure_sqlite(sync_engine: Engine) -> None:
@@ -118,7 +145,9 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
-        if not self.is_sqlite:
+        if self.is_sqlite:
+            private_sqlite_file(url)
+        else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine = create_async_engine(async_url(url), **kwargs)
         if self.is_sqlite:

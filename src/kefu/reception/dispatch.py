@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -85,7 +86,7 @@ async def dispatch_round(rt: Runtime, *, account_id: int) -> None:
         log.info("dispatch.round", account_id=account_id, waiting=len(waiting), picked=picked)
 
 
-def _after_assigning(roster: Roster, userid: str, actions: list[object]) -> Roster:
+def _after_assigning(roster: Roster, userid: str, actions: Sequence[object]) -> Roster:
     """The roster as the next customer in the round sees it: one more session for `userid`, and
     the rotation turned if routing turned it."""
     pointer = roster.round_robin_last

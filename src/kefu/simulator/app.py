@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute
 
 from kefu.clock import Clock
 from kefu.simulator import control, control_actions, control_reads, pages, wecom_api
+from kefu.simulator.access import ControlTokenMiddleware
 from kefu.simulator.core import Simulator
 from kefu.simulator.errors import ControlError
 from kefu.simulator.wecom_api import DropResponseMiddleware
@@ -32,8 +33,11 @@ def _shared_routes() -> list[BaseRoute]:
     ]
 
 
-def create_simulator_app(*, clock: Clock, callback_timeout_s: float = 5.0) -> FastAPI:
-    """A fresh simulator. `app.state.simulator` is its `Simulator` (world, faults, dispatcher)."""
+def create_simulator_app(
+    *, clock: Clock, callback_timeout_s: float = 5.0, control_token: str | None = None
+) -> FastAPI:
+    """A fresh simulator. `app.state.simulator` is its `Simulator` (world, faults, dispatcher).
+    With `control_token`, `/_sim/...` needs it (see access.py): for a simulator off loopback."""
     sim = Simulator(clock, callback_timeout_s=callback_timeout_s)
 
     @asynccontextmanager
@@ -50,6 +54,8 @@ def create_simulator_app(*, clock: Clock, callback_timeout_s: float = 5.0) -> Fa
     # Routes are built once per process and shared: starting a simulator stays cheap.
     app.router.routes.extend(_shared_routes())
     app.add_middleware(DropResponseMiddleware)
+    if control_token:
+        app.add_middleware(ControlTokenMiddleware, token=control_token)
 
     @app.exception_handler(ControlError)
     async def control_error(_request: Request, exc: ControlError) -> JSONResponse:

@@ -26,9 +26,13 @@ class SimulatorServer:
         host: str = "127.0.0.1",
         port: int = 0,
         callback_timeout_s: float = 5.0,
+        control_token: str | None = None,
     ) -> None:
         self.clock = clock or Clock()
-        self.app = create_simulator_app(clock=self.clock, callback_timeout_s=callback_timeout_s)
+        self.control_token = control_token  # required by /_sim/... when set (off loopback)
+        self.app = create_simulator_app(
+            clock=self.clock, callback_timeout_s=callback_timeout_s, control_token=control_token
+        )
         self.simulator: Simulator = self.app.state.simulator
         self._server = ThreadedServer(self.app, host=host, port=port, name="wecom-simulator")
         self._http: httpx.Client | None = None
@@ -65,8 +69,9 @@ class SimulatorServer:
     def control(self, method: str, path: str, json: Any = None, **params: Any) -> Any:
         """Call `/_sim/api/<path>`; raises `httpx.HTTPStatusError` (with the detail) on failure."""
         if self._http is None:
+            auth = {"Authorization": f"Bearer {self.control_token}"} if self.control_token else {}
             self._http = httpx.Client(
-                base_url=self.url, timeout=30, trust_env=False, verify=shared_ssl_context()
+                base_url=self.url, timeout=30, trust_env=False, verify=shared_ssl_context(), headers=auth
             )
         response = self._http.request(
             method, f"/_sim/api/{path.lstrip('/')}", json=json, params=params or None

@@ -1,0 +1,110 @@
+"""What `kefu demo` adds to Kefu's side, and the banner it prints (kept apart from demo.py,
+which wires the two servers).
+
+- The demo account receives at any hour: a trial in the evening or at a weekend must show a
+  servicer taking the customer who tapped 转人工, not the off-hours message.
+- A ready API token, so the API docs page can be tried at once (`Authorize`).
+- The banner's commands work as printed, from any directory: absolute paths.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import sys
+import unicodedata
+from pathlib import Path
+
+from sqlalchemy import select
+
+from kefu.accounts.models import KfAccount
+from kefu.accounts.settings import save_account_settings, settings_json, stored_settings
+from kefu.api.models import ApiToken
+from kefu.api.tokens import hash_token
+from kefu.runtime import Runtime
+
+API_TOKEN_NAME = "kefu-demo"  # noqa: S105 — the token's name, not a token
+ALL_DAY = ["00:00-24:00"]
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+async def open_all_day(rt: Runtime, open_kfid: str) -> bool:
+    """Human reception every day, all day, for the demo account — once: settings an admin has
+    saved since (version > 0) are left alone. True when it set them."""
+    async with rt.db.write() as session:
+        account = await session.scalar(select(KfAccount).where(KfAccount.open_kfid == open_kfid).limit(1))
+        if account is None or account.settings_version > 0:
+            return False
+        data = settings_json(stored_settings(account))
+        data["hours"].update(weekly={day: ALL_DAY for day in WEEKDAYS}, statutory_holidays=False)
+        saved = await save_account_settings(
+            session, account, data, changed_by="kefu demo", source="cli", now=rt.clock.now()
+        )
+    return saved is not None
+
+
+async def ensure_api_token(rt: Runtime, token: str) -> None:
+    """The demo's API token (kept in demo.json) is a valid token of this database."""
+    async with rt.db.write() as session:
+        row = await session.scalar(select(ApiToken).where(ApiToken.name == API_TOKEN_NAME))
+        if row is not None and row.token_hash == hash_token(token):
+            return
+        if row is not None:  # a new demo.json: the old token goes
+            await session.delete(row)
+            await session.flush()
+        session.add(
+            ApiToken(
+                name=API_TOKEN_NAME,
+                token_hash=hash_token(token),
+                prefix=token[:12],
+                created_at=rt.clock.now(),
+            )
+        )
+
+
+def kefu_command() -> str:
+    """`kefu` as the person who started the demo can run it: `kefu` when that is on PATH, else
+    the path of the running script (scripts/demo runs .venv/bin/kefu), else `python -m kefu.cli`."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "kefu" and argv0.exists():
+        found = shutil.which("kefu")
+        if found and Path(found).resolve() == argv0.resolve():
+            return "kefu"
+        return shlex.quote(str(argv0.absolute()))
+    return f"{shlex.quote(sys.executable)} -m kefu.cli"
+
+
+def banner_lines(
+    *,
+    urls: dict[str, str],
+    data_dir: Path,
+    env_file: Path,
+    api_token: str,
+    host: str,
+    control_token: str | None,
+) -> list[str]:
+    """What `kefu demo` prints once it serves; the line starting `Data:` comes last."""
+    width = 24
+    where = "on loopback" if control_token is None else f"on {host}, reachable from the network"
+    lines = [f"Kefu demo is running: Kefu and a WeCom simulator {where}. Ctrl-C stops it."]
+    lines += [f"  {_pad(label, width)} {url}" for label, url in urls.items()]
+    lines.append(f"Kefu API token (API docs → Authorize, or Authorization: Bearer …): {api_token}")
+    if control_token is not None:
+        lines.append(
+            f"warning: listening on {host}: anyone who can reach these ports can use the demo "
+            "(from another machine, use this machine's address with the ports above); the "
+            f"simulator's pages and control API need this token: {control_token}"
+        )
+    lines.append(
+        "Human reception (人工接待) is open every day, all day, on the demo account: tap 转人工 "
+        "and a servicer can take the customer at any hour."
+    )
+    command = f"(set -a; . {shlex.quote(str(env_file.absolute()))}; {kefu_command()} conversations list)"
+    lines.append(f"Data: {data_dir} (SQLite kefu.db). The kefu command on it: {command}")
+    return lines
+
+
+def _pad(text: str, width: int) -> str:
+    """Left-align in a terminal, where CJK characters take two columns."""
+    columns = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(0, width - columns)
