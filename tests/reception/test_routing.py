@@ -15,7 +15,7 @@ import pytest
 from kefu.api.tokens import create_token
 from kefu.app import create_app
 from kefu.reception.dispatch import sweep
-from tests.reception.conftest import World, WorldFactory
+from tests.reception.conftest import World, WorldFactory, texts_of
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
 HUMAN_ONLY = {"reception": {"mode": "human_only"}}
@@ -276,3 +276,60 @@ async def test_a_take_in_the_wecom_app_leaves_the_pool(make_world: WorldFactory)
     assert [(w["external_userid"], w["position"]) for w in pool] == [(world.customer, 1)]
     assert taken_again.status_code == 409
     assert taken_again.json()["message"] == "the customer is already with bob"
+
+
+# --- queue cap and timeout -------------------------------------------------------------------
+
+QUEUE_LIMITS = {
+    "max_length": 1,
+    "over_length_message": {"mode": "fixed", "text": "排队人数已满，请稍后再试"},
+    "timeout_minutes": 30,
+    "timeout_message": {"mode": "fixed", "text": "排队超时，欢迎留言"},
+}
+
+
+async def full_pool(make_world: WorldFactory) -> tuple[World, World]:
+    """alice off duty; one customer already waits, the pool's cap is 1."""
+    world = await make_world(
+        settings={"reception": {"mode": "ai_first"}, "queue": QUEUE_LIMITS}, servicers=["alice"], kb=True
+    )
+    reception_status(world, "alice", 2)
+    await world.settle()
+    first = another_customer(world, "甲")
+    first.says("转人工")
+    await world.settle()
+    assert first.session()["state"] == 2
+    return world, first
+
+
+async def test_over_the_queue_cap_the_customer_hears_so_and_stays_with_the_ai(
+    make_world: WorldFactory,
+) -> None:
+    world, _ = await full_pool(make_world)
+    world.says("转人工")
+    await world.settle()
+    assert world.session()["state"] == 1  # not queued: the AI still answers
+    assert texts_of(world.inbox()[-1]) == "排队人数已满，请稍后再试"
+    world.says("怎么退货")
+    await world.settle()
+    assert world.inbox()[-1]["source"] == "send_msg"  # the AI's answer
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+async def test_a_queue_timeout_ends_the_wait_with_its_message(
+    make_world: WorldFactory, allowed: bool
+) -> None:
+    world, first = await full_pool(make_world)
+    world.set_sim(allow_unconfirmed_moves=allowed)  # 2 → 4 is UNCONFIRMED in WeCom's docs
+    world.rt.clock.advance(timedelta(minutes=31))
+    await world.run_due()
+    conversation = await first.conversation()
+    if allowed:
+        assert first.session()["state"] == 4
+        assert texts_of(first.inbox()[-1]) == "排队超时，欢迎留言"
+    else:  # WeCom refused the move: Kefu ends it in its records and sends nothing
+        assert first.session()["state"] == 2
+        assert first.inbox() == []  # no pool notice is set, and no timeout message went out
+        assert conversation.owner == "none"
+    assert conversation.state is not None
+    assert conversation.state["recent_sessions"][-1]["queue_timeout"] is True

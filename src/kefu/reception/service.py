@@ -147,8 +147,18 @@ async def roster(
     userids = [row.userid for row in rows]
     exclusive = await routing_service.exclusive_servicer(session, account.id, conversation.external_userid)
     pointer = await routing_service.round_robin_last(session, account.id, for_update=for_update)
+    waiting = await session.scalar(
+        select(func.count())
+        .select_from(Conversation)
+        .where(
+            Conversation.account_id == account.id,
+            Conversation.wecom_state == STATE_POOL,
+            Conversation.id != conversation.id,
+        )
+    )
+    pool = {"exclusive_userid": exclusive, "round_robin_last": pointer, "pool_length": int(waiting or 0)}
     if not userids:
-        return Roster(exclusive_userid=exclusive, round_robin_last=pointer)
+        return Roster(**pool)
     corp_accounts = select(KfAccount.id).where(KfAccount.connection_id == account.connection_id)
     if for_update and session.get_bind().dialect.name == "postgresql":
         await session.execute(
@@ -177,7 +187,7 @@ async def roster(
         )
         for row in rows
     )
-    return Roster(servicers=loads, exclusive_userid=exclusive, round_robin_last=pointer)
+    return Roster(servicers=loads, **pool)
 
 
 async def mark_idle_since(session: AsyncSession, account: KfAccount, userid: str, *, now: datetime) -> None:

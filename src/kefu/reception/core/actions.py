@@ -31,6 +31,8 @@ Purpose = Literal[
     "off_hours",
     "welcome",
     "pool_notice",
+    "queue_full",
+    "queue_timeout",
     "taken_notice",
     "ending",
 ]

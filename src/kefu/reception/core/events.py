@@ -26,6 +26,7 @@ from kefu.reception.core.state import (
     STATE_HUMAN,
     STATE_POOL,
 )
+from kefu.reception.core.timers import queue_timeout_at
 
 # The state each session_status_change leads to (wecom-kf-api.md §4.4).
 CHANGE_TARGET = {1: STATE_HUMAN, 2: STATE_HUMAN, 3: STATE_ENDED, 4: STATE_HUMAN}
@@ -104,6 +105,11 @@ def _send_ending(ctx: Context) -> None:
     ended = ctx.state.ended_session(ctx.state.session_no)
     if ended is None or ended.ending_sent or ended.kind == "rating_only" or not ctx.settings.enabled:
         return
+    if ended.queue_timeout:  # the queue timeout's own message, no survey: nobody served them
+        content = phrase_for(ctx.settings.queue.timeout_message, "queue_timeout")
+        if ctx.send_on_event("ending", "queue_timeout", content):
+            ctx.replace_ended(ended.session_no, ending_sent=True)
+        return
     if ctx.send_on_event("ending", "ending", ending_content(ctx.settings, ended.session_no)):
         ctx.replace_ended(ended.session_no, ending_sent=True)
 
@@ -162,9 +168,16 @@ def on_send_failed(ctx: Context, failure: SendFailed) -> None:
 
 
 def on_idle_check(ctx: Context, _: IdleCheck) -> None:
-    """An AI session silent past the timeout ends (trans → 4; the ending code comes back with it)."""
-    minutes = ctx.settings.session.ai_idle_timeout_minutes
+    """An AI session silent past the timeout ends (trans → 4; the ending code comes back with it);
+    so does a wait in the pool past the queue timeout (its message instead of the ending)."""
     state = ctx.state
+    if state.wecom_state == STATE_POOL:
+        due = queue_timeout_at(state, ctx.settings)
+        if due is not None and ctx.now >= due:
+            ctx.update(queue_timeout=True)
+            ctx.transfer(4, None, reason="queue_timeout")
+        return
+    minutes = ctx.settings.session.ai_idle_timeout_minutes
     if minutes is None or not ctx.settings.enabled:
         return
     if state.wecom_state not in SENDABLE_STATES or state.pending_transition or state.waiting_for_opening:

@@ -23,6 +23,7 @@ from kefu.reception.core.actions import (
     TimelineEntry,
     Transfer,
 )
+from kefu.reception.core.messages import phrase_for
 from kefu.reception.core.settings import AccountSettings
 from kefu.reception.core.state import (
     KEEP_RECENT_SESSIONS,
@@ -61,6 +62,7 @@ SESSION_FLAGS: dict[str, Any] = {
     "taken_notice_sent": False,
     "refused_servicers": [],
     "reserved_for": None,
+    "queue_timeout": False,
     "pending_transition": None,
     "ended_locally": False,
 }
@@ -123,6 +125,7 @@ class Context:
                 servicer_userid=servicer,
                 ended_at=self.now,
                 kind=state.session_kind,
+                queue_timeout=state.queue_timeout,
             )
             recent = [s for s in state.recent_sessions if s.session_no != ended.session_no]
             self.update(recent_sessions=[*recent, ended][-KEEP_RECENT_SESSIONS:], **SESSION_FLAGS)
@@ -236,6 +239,8 @@ class Context:
             return True
         reserved = decision.userid if decision.outcome == "wait" else None
         if state.wecom_state in SENDABLE_STATES:
+            if self._queue_full():
+                return False
             self._routed(decision, reason)
             self.update(reserved_for=reserved)
             self.transfer(2, None, reason=reason)
@@ -244,6 +249,16 @@ class Context:
             self._routed(decision, reason)  # still waiting, now for someone in particular
             self.update(reserved_for=reserved)
         return False  # already queued and nobody has room: stay in the pool
+
+    def _queue_full(self) -> bool:
+        """The pool is at the account's cap: say so once per request, the customer stays with
+        the AI (queue.max_length; the over-length message)."""
+        cap = self.settings.queue.max_length
+        if cap is None or self.roster.pool_length < cap:
+            return False
+        self.note("queue_full", waiting=self.roster.pool_length, cap=cap)
+        self.send("queue_full", phrase_for(self.settings.queue.over_length_message, "over_length"))
+        return True
 
     def take_by_hand(self, userid: str, *, by: str) -> bool:
         """A servicer takes this waiting customer (手动接入): exactly one take wins."""

@@ -66,6 +66,7 @@ class EndedSession(_Frozen):
     ended_at: AwareDatetime
     kind: SessionKind = "normal"
     ending_sent: bool = False  # the ending/survey message went out (at most once)
+    queue_timeout: bool = False  # Kefu ended it because the customer waited too long in the pool
 
 
 class ConversationState(_Frozen):
@@ -94,6 +95,7 @@ class ConversationState(_Frozen):
     # In the pool: since when (queue order), and whom a routing rule said to wait for.
     queued_at: AwareDatetime | None = None
     reserved_for: str | None = None
+    queue_timeout: bool = False  # Kefu is ending this session: it waited in the pool too long
     # Transitions Kefu asked for, to recognise their echo in session_status_change.
     pending_transition: Transition | None = None
     # Kefu ended the session in its records but WeCom refused the move (95016) and still shows 0/1.
