@@ -156,9 +156,9 @@ async def roster(
             Conversation.id != conversation.id,
         )
     )
-    pool = {"exclusive_userid": exclusive, "round_robin_last": pointer, "pool_length": int(waiting or 0)}
+    empty = Roster(exclusive_userid=exclusive, round_robin_last=pointer, pool_length=int(waiting or 0))
     if not userids:
-        return Roster(**pool)
+        return empty
     corp_accounts = select(KfAccount.id).where(KfAccount.connection_id == account.connection_id)
     if for_update and session.get_bind().dialect.name == "postgresql":
         await session.execute(
@@ -187,7 +187,7 @@ async def roster(
         )
         for row in rows
     )
-    return Roster(servicers=loads, **pool)
+    return empty.model_copy(update={"servicers": loads})
 
 
 async def mark_idle_since(session: AsyncSession, account: KfAccount, userid: str, *, now: datetime) -> None:

@@ -53,7 +53,7 @@ class Roster(_Frozen):
     servicers: tuple[ServicerLoad, ...] = ()
     exclusive_userid: str | None = None  # the customer's exclusive servicer (CRM, else the mapping)
     round_robin_last: str | None = None  # whom the account's rotation gave last
-    pool_length: int = Field(0, ge=0)  # customers of the account waiting in the pool now
+    pool_length: int = Field(default=0, ge=0)  # customers of the account waiting in the pool now
 
     def find(self, userid: str | None) -> ServicerLoad | None:
         return next((s for s in self.servicers if s.userid == userid), None) if userid else None
