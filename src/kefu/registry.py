@@ -33,7 +33,7 @@ from kefu.db.migrate import MIGRATIONS, alembic_config, upgrade
 from kefu.ingest.models import CallbackEvent, Message
 from kefu.jobs.models import Job
 from kefu.jobs.registry import registered_tasks
-from kefu.reception.models import Conversation, ConversationAction, Rating, TimelineEntry
+from kefu.reception.models import Conversation, ConversationAction, FollowUp, Rating, TimelineEntry
 from kefu.routing.models import ExclusiveServicer, RoundRobinPointer, RoutingDecisionRow
 
 TASK_MODULES = (kefu.accounts.tasks, kefu.ingest.tasks, kefu.reception.tasks, kefu.reception.dispatch)
@@ -52,6 +52,7 @@ MODELS = (
     RoundRobinPointer,
     RoutingDecisionRow,
     ExclusiveServicer,
+    FollowUp,
     Servicer,
     SettingsVersion,
     TimelineEntry,

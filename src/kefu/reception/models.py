@@ -88,3 +88,23 @@ class Rating(Base):
         ForeignKey("messages.id", ondelete="SET NULL"), default=None
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FollowUp(Base):
+    """留言: what a customer wrote after asking for a human off hours, or after a queue timeout,
+    kept for servicers to work and close."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (Index("ix_follow_ups_account_status", "account_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("kf_accounts.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(16))  # off_hours | queue_timeout
+    status: Mapped[str] = mapped_column(String(8), default="open")  # open | closed
+    message_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_message_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    closed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.accounts.models import KfAccount
 from kefu.api.auth import require_token
@@ -13,9 +14,19 @@ from kefu.api.routes import ApiRoute
 from kefu.errors import Conflict, NotFound
 from kefu.reception import service
 from kefu.reception.core import ManualTake, Transfer
-from kefu.reception.models import Conversation
+from kefu.reception.follow_ups import close_follow_up, follow_ups, messages_of
+from kefu.reception.models import Conversation, FollowUp
 from kefu.reception.pool import waiting_line
-from kefu.reception.schemas import ConversationDetail, ConversationOut, TakeIn, TakeOut, WaitingOut
+from kefu.reception.schemas import (
+    ConversationDetail,
+    ConversationOut,
+    FollowUpClose,
+    FollowUpMessage,
+    FollowUpOut,
+    TakeIn,
+    TakeOut,
+    WaitingOut,
+)
 from kefu.reception.shell import decide_and_apply
 from kefu.routing import service as routing_service
 from kefu.routing.schemas import RoutingDecisionOut
@@ -129,3 +140,50 @@ async def list_pool(account_id: IdPath, rt: RuntimeDep) -> list[WaitingOut]:
         )
         for w in line
     ]
+
+
+follow_up_router = APIRouter(
+    tags=["conversations"], route_class=ApiRoute, dependencies=[Depends(require_token)]
+)
+
+
+async def _follow_up_out(session: AsyncSession, row: FollowUp) -> FollowUpOut:
+    conversation = await session.get(Conversation, row.conversation_id)
+    assert conversation is not None  # follow-ups cascade with their conversation
+    return FollowUpOut(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        external_userid=conversation.external_userid,
+        reason=row.reason,  # type: ignore[arg-type]
+        status=row.status,  # type: ignore[arg-type]
+        opened_at=row.opened_at,
+        last_message_at=row.last_message_at,
+        messages=[
+            FollowUpMessage(msgid=m.msgid, at=m.send_time, text=service.message_text(m.payload, m.msgtype))
+            for m in await messages_of(session, row)
+        ],
+        closed_at=row.closed_at,
+        closed_by=row.closed_by,
+        note=row.note,
+    )
+
+
+@follow_up_router.get("/accounts/{account_id}/follow-ups", response_model=list[FollowUpOut])
+async def list_follow_ups(
+    account_id: IdPath, rt: RuntimeDep, status: Literal["open", "closed"] = "open"
+) -> list[FollowUpOut]:
+    """留言 to work: who, why (off hours or a queue timeout), what they wrote and when."""
+    async with rt.db.read() as session:
+        if await session.get(KfAccount, account_id) is None:
+            raise NotFound(f"no account with id {account_id}")
+        return [
+            await _follow_up_out(session, row) for row in await follow_ups(session, account_id, status=status)
+        ]
+
+
+@follow_up_router.post("/follow-ups/{follow_up_id}/close", response_model=FollowUpOut)
+async def close(follow_up_id: IdPath, body: FollowUpClose, rt: RuntimeDep, token: TokenDep) -> FollowUpOut:
+    """Done with it; closing twice answers 409 naming who closed it."""
+    async with rt.db.write() as session:
+        row = await close_follow_up(session, follow_up_id, by=token.name, note=body.note, now=rt.clock.now())
+        return await _follow_up_out(session, row)

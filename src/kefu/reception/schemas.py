@@ -50,6 +50,32 @@ class TakeOut(BaseModel):
     )
 
 
+class FollowUpMessage(BaseModel):
+    msgid: str
+    at: datetime
+    text: str
+
+
+class FollowUpOut(BaseModel):
+    """留言: messages a customer left after asking for a human off hours or after a queue timeout."""
+
+    id: int
+    conversation_id: int
+    external_userid: str
+    reason: Literal["off_hours", "queue_timeout"]
+    status: Literal["open", "closed"]
+    opened_at: datetime
+    last_message_at: datetime
+    messages: list[FollowUpMessage]
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    note: str | None = None
+
+
+class FollowUpClose(BaseModel):
+    note: str | None = Field(default=None, max_length=2000, description="what was done, for the record")
+
+
 class TranscriptItem(BaseModel):
     """One line of a transcript, in order: a message (customer, servicer, WeCom event, or Kefu's
     own send), a state change or note (timeline), an outbox action that did not simply succeed

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import TypeAdapter
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.accounts.models import KfAccount
@@ -39,12 +38,9 @@ from kefu.reception.core import (
     EnterSession,
     IdleCheck,
     Inbound,
-    MarkRecalled,
     OpeningReached,
     Recall,
-    RecordRating,
     RecordRouting,
-    RecordSendFailure,
     SendFailed,
     SendOnEvent,
     ServicerMessage,
@@ -53,9 +49,9 @@ from kefu.reception.core import (
     decide,
     wants_ai_answer,
 )
-from kefu.reception.models import Conversation, ConversationAction, Rating, TimelineEntry
+from kefu.reception.local_actions import LOCAL_ACTIONS, apply_local
+from kefu.reception.models import Conversation, ConversationAction, TimelineEntry
 from kefu.reception.pool import request_dispatch_for_corp
-from kefu.routing import service as routing_service
 from kefu.runtime import Runtime
 from kefu.wecom.payloads import ServicerStatusChangeEvent, SyncItem, TextContent
 
@@ -68,7 +64,6 @@ ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
 AI_ANSWER_TIMEOUT_S = 10.0
 TIMER_RETRY = timedelta(minutes=1)
 ORIGIN_CUSTOMER, ORIGIN_EVENT, ORIGIN_SERVICER = 3, 4, 5
-LOCAL_ACTIONS = (RecordRating, RecordRouting, MarkRecalled, RecordSendFailure)
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -307,7 +302,7 @@ async def apply_decision(
         session.add(row)
         await session.flush()
         if isinstance(action, LOCAL_ACTIONS):
-            await _apply_local(session, conversation, action, message=message, now=now)
+            await apply_local(session, conversation, action, message=message, now=now)
             row.status, row.finished_at = "done", now
             continue
         extra: dict[str, Any] = {}
@@ -321,62 +316,6 @@ async def apply_decision(
             session, DELIVER_TASK, {"action_id": row.id}, now=now, lock=lock, deadline=deadline
         )
         row.payload = service.action_payload(row, job_id=job_id, **extra)
-
-
-async def _apply_local(
-    session: AsyncSession,
-    conversation: Conversation,
-    action: RecordRating | RecordRouting | MarkRecalled | RecordSendFailure,
-    *,
-    message: Message | None,
-    now: datetime,
-) -> None:
-    if isinstance(action, RecordRouting):
-        await routing_service.record_decision(
-            session,
-            account_id=conversation.account_id,
-            conversation_id=conversation.id,
-            session_no=conversation.session_no,
-            decision=action.decision,
-            reason=action.reason,
-            now=now,
-        )
-        return
-    if isinstance(action, RecordRating):
-        exists = await session.scalar(
-            select(Rating.id).where(
-                Rating.conversation_id == conversation.id, Rating.session_no == action.session_no
-            )
-        )
-        if exists is None:  # the first rating wins
-            session.add(
-                Rating(
-                    conversation_id=conversation.id,
-                    session_no=action.session_no,
-                    score=action.score,
-                    label=action.label,
-                    servicer_userid=action.servicer_userid,
-                    message_id=message.id if message is not None else None,
-                    created_at=now,
-                )
-            )
-        return
-    target = await session.scalar(
-        select(Message).where(Message.account_id == conversation.account_id, Message.msgid == action.msgid)
-    )
-    if isinstance(action, MarkRecalled):
-        if target is not None and target.recalled_at is None:
-            target.recalled_at = message.send_time if message is not None else now
-        return
-    if target is not None:
-        target.send_fail_type = action.fail_type
-    sent = await session.scalar(
-        select(ConversationAction).where(
-            ConversationAction.conversation_id == conversation.id, ConversationAction.msgid == action.msgid
-        )
-    )
-    if sent is not None:
-        sent.error = f"WeCom reported msg_send_fail fail_type {action.fail_type} after accepting it"
 
 
 async def schedule_tick(

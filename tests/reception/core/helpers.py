@@ -123,7 +123,7 @@ def run_all(
     for inbound in inbounds:
         decision = decide(state, inbound, account, list(servicers), now)
         state = decision.state
-        summaries.extend(summary(a) for a in decision.actions if a.kind != "record_routing")
+        summaries.extend(summary(a) for a in decision.actions if a.kind not in BOOKKEEPING)
     return state, summaries
 
 
@@ -157,10 +157,14 @@ def summary(action: Any) -> tuple[Any, ...]:
     raise AssertionError(action)
 
 
+# Kefu's own records of routing and 留言: tests/routing and tests/reception/test_routing.py check them.
+BOOKKEEPING = frozenset({"record_routing", "record_follow_up"})
+
+
 def summaries(decision: Decision) -> list[tuple[Any, ...]]:
     """The actions that reach WeCom or the records, routing's own bookkeeping left out (every
     route() records its decision; tests/routing and test_routing_records check those)."""
-    return [summary(a) for a in decision.actions if a.kind != "record_routing"]
+    return [summary(a) for a in decision.actions if a.kind not in BOOKKEEPING]
 
 
 def only_send(decision: Decision) -> Send:

@@ -215,6 +215,14 @@ class RecordSendFailure(_Frozen):
     fail_type: int
 
 
+class RecordFollowUp(_Frozen):
+    """A customer message left for servicers (留言): kept on the conversation's open follow-up."""
+
+    kind: Literal["record_follow_up"] = "record_follow_up"
+    msgid: str
+    reason: Literal["off_hours", "queue_timeout"]
+
+
 class RecordRouting(_Frozen):
     """A routing decision, kept with its explanation; the shell also moves the account's
     round-robin pointer to `decision.round_robin_last`."""
@@ -231,6 +239,7 @@ Action = Annotated[
     | Reconcile
     | RecordRating
     | RecordRouting
+    | RecordFollowUp
     | MarkRecalled
     | RecordSendFailure,
     Field(discriminator="kind"),

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from kefu.ai.provider import Answer
-from kefu.reception.core.actions import RecordRating, Text
+from kefu.reception.core.actions import RecordFollowUp, RecordRating, Text
 from kefu.reception.core.inbound import CustomerNonText, CustomerText
 from kefu.reception.core.messages import (
     RATING_THANKS_TEXT,
@@ -86,7 +86,12 @@ def _asks_for_human(ctx: Context, inbound: CustomerText) -> bool:
 
 def on_customer_message(ctx: Context, inbound: CustomerText | CustomerNonText) -> None:
     rating = parse_rating(inbound.menu_id) if isinstance(inbound, CustomerText) else None
+    session_before = ctx.state.session_no
     customer_wrote(ctx, inbound.sent_at, rating=rating is not None)
+    if ctx.state.session_no != session_before and rating is None:
+        last = ctx.state.recent_sessions[-1] if ctx.state.recent_sessions else None
+        if last is not None and last.queue_timeout:  # they come back after waiting in vain
+            ctx.update(leaving_message="queue_timeout")
     match plan(ctx, inbound):
         case "rating":
             assert rating is not None
@@ -103,6 +108,9 @@ def on_customer_message(ctx: Context, inbound: CustomerText | CustomerNonText) -
         case "ai_answer":
             assert isinstance(inbound, CustomerText)
             _ai_answer(ctx, inbound.ai_answer)
+    reason = ctx.state.leaving_message
+    if reason is not None and rating is None:
+        ctx.actions.append(RecordFollowUp(msgid=inbound.msgid, reason=reason))
 
 
 def _human_only(ctx: Context) -> bool:
@@ -124,6 +132,7 @@ def request_human(ctx: Context, *, reason: str) -> None:
         return
     hours = ctx.settings.hours
     ctx.note("off_hours_request", wait_for_opening=hours.wait_for_opening)
+    ctx.update(leaving_message="off_hours")
     if hours.wait_for_opening:
         ctx.update(waiting_for_opening=True)
     if not ctx.state.off_hours_notified:

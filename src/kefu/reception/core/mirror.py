@@ -63,6 +63,7 @@ SESSION_FLAGS: dict[str, Any] = {
     "refused_servicers": [],
     "reserved_for": None,
     "queue_timeout": False,
+    "leaving_message": None,
     "pending_transition": None,
     "ended_locally": False,
 }

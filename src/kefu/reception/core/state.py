@@ -96,6 +96,9 @@ class ConversationState(_Frozen):
     queued_at: AwareDatetime | None = None
     reserved_for: str | None = None
     queue_timeout: bool = False  # Kefu is ending this session: it waited in the pool too long
+    # What the customer writes now is a message left for servicers (留言): after asking for a
+    # human off hours, or in the session after a queue timeout.
+    leaving_message: Literal["off_hours", "queue_timeout"] | None = None
     # Transitions Kefu asked for, to recognise their echo in session_status_change.
     pending_transition: Transition | None = None
     # Kefu ended the session in its records but WeCom refused the move (95016) and still shows 0/1.
