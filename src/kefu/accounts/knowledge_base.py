@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.accounts.models import KfAccount, KnowledgeEntryRow
 from kefu.accounts.settings import ai_version, load_ai_settings
 from kefu.ai.builtin import KnowledgeBaseProvider
+from kefu.ai.factory import build_index, knowledge_provider
 from kefu.ai.kb_csv import RowError, load_demo_entries, parse_kb_csv
-from kefu.ai.knowledge import KnowledgeEntry, KnowledgeIndex
-from kefu.ai.phrasing import PhraseBook
+from kefu.ai.knowledge import KnowledgeEntry
 from kefu.db import Database
 from kefu.errors import NotFound
 from kefu.runtime import Runtime
@@ -233,10 +233,9 @@ async def provider_for_account(rt: Runtime, account_id: int) -> KnowledgeBasePro
         entries = [to_entry(r) for r in rows]
         ai = await load_ai_settings(session)
     # Segmenting and indexing is CPU work: keep the event loop free meanwhile.
-    index = await asyncio.to_thread(KnowledgeIndex.build, entries)
-    provider = KnowledgeBaseProvider(
-        index, threshold=ai.threshold, not_sure_text=ai.not_sure_text, phrasings=PhraseBook(ai.phrases)
-    )
+    # Embedding new entries (hybrid retrieval) takes longer: still off the loop.
+    index = await asyncio.to_thread(build_index, entries, ai)
+    provider = knowledge_provider(index, ai)
     cache[account_id] = (key, provider)
     cache.move_to_end(account_id)
     while len(cache) > CACHED_ACCOUNTS:

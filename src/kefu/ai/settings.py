@@ -36,7 +36,11 @@ class AISettings(Strict):
     provider: Literal["builtin", "openai", "none"] = "builtin"
     openai: OpenAISettings | None = None
     not_sure_text: MessageText = DEFAULT_NOT_SURE_TEXT
+    # Which retrieval answers: "auto" is hybrid (character BM25 + embeddings) when the
+    # `kefu[embeddings]` extra is installed, else lexical; "hybrid" refuses to start without it.
+    retrieval: Literal["auto", "lexical", "hybrid"] = "auto"
     # The built-in knowledge base answers at or above this confidence (0…1), else "not sure".
+    # 0.5 is the abstain point calibrated on labelled data (kefu.ai.knowledge).
     threshold: float = Field(default=DEFAULT_THRESHOLD, ge=0.0, le=1.0)
     # intent → the admin's own wordings for AI phrasing (kefu.ai.phrasing.INTENTS); unset = defaults.
     phrases: Annotated[dict[str, list[str]], AfterValidator(_phrases)] = Field(default_factory=dict)

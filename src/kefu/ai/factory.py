@@ -1,0 +1,23 @@
+"""Building the AI of an account from its entries and the `ai:` settings — one way for serving,
+`kefu kb ask` and `kefu kb eval`, so that what is measured is what answers customers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from kefu.ai.builtin import KnowledgeBaseProvider
+from kefu.ai.embeddings import embedder_for
+from kefu.ai.knowledge import KnowledgeEntry, KnowledgeIndex
+from kefu.ai.phrasing import PhraseBook
+from kefu.ai.settings import AISettings
+
+
+def build_index(entries: Iterable[KnowledgeEntry], ai: AISettings) -> KnowledgeIndex:
+    """CPU work (embedding new entries takes longest): callers on an event loop use a thread."""
+    return KnowledgeIndex.build(entries, embedder_for(ai.retrieval))
+
+
+def knowledge_provider(index: KnowledgeIndex, ai: AISettings) -> KnowledgeBaseProvider:
+    return KnowledgeBaseProvider(
+        index, threshold=ai.threshold, not_sure_text=ai.not_sure_text, phrasings=PhraseBook(ai.phrases)
+    )
