@@ -25,9 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.accounts.models import KfAccount, KnowledgeEntryRow
 from kefu.accounts.settings import ai_version, load_ai_settings
 from kefu.ai.builtin import KnowledgeBaseProvider
-from kefu.ai.factory import build_index, knowledge_provider
+from kefu.ai.factory import answering_provider, build_index, knowledge_provider
 from kefu.ai.kb_csv import RowError, load_demo_entries, parse_kb_csv
 from kefu.ai.knowledge import KnowledgeEntry
+from kefu.ai.provider import AIProvider
 from kefu.db import Database
 from kefu.errors import NotFound
 from kefu.runtime import Runtime
@@ -204,9 +205,15 @@ async def import_demo_knowledge(rt: Runtime, open_kfid: str) -> int:
 # --- the provider ---------------------------------------------------------------------------
 
 _CacheKey = tuple[int, datetime | None, int]
-_providers: weakref.WeakKeyDictionary[Database, OrderedDict[int, tuple[_CacheKey, KnowledgeBaseProvider]]] = (
-    weakref.WeakKeyDictionary()
-)
+_Cached = tuple[_CacheKey, KnowledgeBaseProvider, AIProvider]
+_providers: weakref.WeakKeyDictionary[Database, OrderedDict[int, _Cached]] = weakref.WeakKeyDictionary()
+
+
+async def ai_for_account(rt: Runtime, account_id: int) -> AIProvider:
+    """The AI that answers an account's customers: the LLM provider when `ai.provider` is
+    openai (with the knowledge base as its retrieval and fallback), else the knowledge base."""
+    await provider_for_account(rt, account_id)
+    return _providers[rt.db][account_id][2]
 
 
 async def provider_for_account(rt: Runtime, account_id: int) -> KnowledgeBaseProvider:
@@ -231,12 +238,12 @@ async def provider_for_account(rt: Runtime, account_id: int) -> KnowledgeBasePro
         # The key of what was read (READ COMMITTED may show a newer state than the count did).
         key = (len(rows), max((r.updated_at for r in rows), default=None), key[2])
         entries = [to_entry(r) for r in rows]
-        ai = await load_ai_settings(session)
+        ai = await load_ai_settings(session, rt.secrets)
     # Segmenting and indexing is CPU work: keep the event loop free meanwhile.
     # Embedding new entries (hybrid retrieval) takes longer: still off the loop.
     index = await asyncio.to_thread(build_index, entries, ai)
     provider = knowledge_provider(index, ai)
-    cache[account_id] = (key, provider)
+    cache[account_id] = (key, provider, answering_provider(provider, ai))
     cache.move_to_end(account_id)
     while len(cache) > CACHED_ACCOUNTS:
         cache.popitem(last=False)

@@ -8,7 +8,9 @@ from collections.abc import Iterable
 from kefu.ai.builtin import KnowledgeBaseProvider
 from kefu.ai.embeddings import embedder_for
 from kefu.ai.knowledge import KnowledgeEntry, KnowledgeIndex
+from kefu.ai.llm import OpenAIProvider
 from kefu.ai.phrasing import PhraseBook
+from kefu.ai.provider import AIProvider
 from kefu.ai.settings import AISettings
 
 
@@ -21,3 +23,11 @@ def knowledge_provider(index: KnowledgeIndex, ai: AISettings) -> KnowledgeBasePr
     return KnowledgeBaseProvider(
         index, threshold=ai.threshold, not_sure_text=ai.not_sure_text, phrasings=PhraseBook(ai.phrases)
     )
+
+
+def answering_provider(knowledge: KnowledgeBaseProvider, ai: AISettings) -> AIProvider:
+    """What answers customers: the LLM (retrieving and falling back through `knowledge`) when
+    `ai.provider` is openai, else `knowledge` itself."""
+    if ai.provider == "openai" and ai.openai is not None:
+        return OpenAIProvider(ai.openai, knowledge)
+    return knowledge

@@ -154,14 +154,14 @@ async def load_settings(session: AsyncSession, account: KfAccount) -> AccountSet
 
 async def ask_ai(rt: Runtime, account_id: int, question: str) -> Answer | None:
     """The AI's answer, or None when it fails or is too slow (decide then says it is not sure)."""
-    from kefu.accounts.knowledge_base import provider_for_account
-
-    async def answer() -> Answer:
-        provider = await provider_for_account(rt, account_id)  # may build its index: in the budget
-        return await provider.answer(question, AnswerContext(account_id=account_id))
+    from kefu.accounts.knowledge_base import ai_for_account
 
     try:
-        return await asyncio.wait_for(answer(), AI_ANSWER_TIMEOUT_S)
+        provider = await asyncio.wait_for(ai_for_account(rt, account_id), AI_ANSWER_TIMEOUT_S)
+        # An LLM provider falls back to the knowledge base at its own deadline: leave it the time.
+        budget = max(AI_ANSWER_TIMEOUT_S, getattr(provider, "deadline_s", 0.0) + 2.0)
+        context = AnswerContext(account_id=account_id)
+        return await asyncio.wait_for(provider.answer(question, context), budget)
     except Exception as exc:  # the AI is a guest: any failure of it becomes the not-sure reply
         log.error("reception.ai_failed", account_id=account_id, error=f"{type(exc).__name__}: {exc}")
         return None
