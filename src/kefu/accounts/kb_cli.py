@@ -15,6 +15,7 @@ from kefu.ai.kb_csv import KbCsvError, RowError, parse_kb_csv
 from kefu.ai.knowledge import KnowledgeEntry
 from kefu.ai.settings import AISettings
 from kefu.cli_runtime import fail, run_with_runtime
+from kefu.errors import Invalid
 from kefu.runtime import Runtime
 
 kb_app = typer.Typer(
@@ -140,6 +141,9 @@ def eval_(
         str | None,
         typer.Option("--account", help="Use the stored ai: settings (threshold…) of this database."),
     ] = None,
+    retrieval: Annotated[
+        str | None, typer.Option("--retrieval", help="Override ai.retrieval: auto, lexical or hybrid.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Measure the answerer on labelled messages, next to a plain char-BM25 baseline.
@@ -165,7 +169,14 @@ def eval_(
                 return await load_ai_settings(session, rt.secrets)
 
         ai = run_with_runtime(stored)
-    result = compare(parsed.entries, labelled, ai)
+    if retrieval is not None:
+        if retrieval not in ("auto", "lexical", "hybrid"):
+            fail(f"--retrieval must be auto, lexical or hybrid, not {retrieval!r}")
+        ai = ai.model_copy(update={"retrieval": retrieval})
+    try:
+        result = compare(parsed.entries, labelled, ai)
+    except Invalid as exc:
+        fail(str(exc))
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False))
         return
