@@ -55,7 +55,7 @@ def main() -> None:
         oos.sort()
         center = oos[math.ceil(ABSTAIN_TARGET * len(oos)) - 1] + 1e-6
         slope = fit_slope(np.array(top), np.array(right), center)
-        print(f"{index.retrieval}: center={center:.4f} slope={slope:.1f}")
+        print(f"{index.retrieval}: center={center:.6f} slope={slope:.1f}")
 
 
 if __name__ == "__main__":

@@ -81,8 +81,8 @@ class Calibration:
 
 
 # Fitted by benchmarks/ai_calibrate.py on the SaaS tuning rows; the weights from its grid.
-LEXICAL = Calibration(weights={"q": 0.3, "a": 0.3, "pinyin": 0.3}, slope=8.9, center=0.2141)
-HYBRID = Calibration(weights={"qa": 0.5, "emb_q": 2.0, "emb_a": 1.0}, slope=13.4, center=2.8138)
+LEXICAL = Calibration(weights={"q": 0.3, "a": 0.3, "pinyin": 0.3}, slope=8.9, center=0.214126)
+HYBRID = Calibration(weights={"qa": 0.5, "emb_q": 2.0, "emb_a": 1.0}, slope=13.4, center=2.81375)
 
 
 class KnowledgeIndex:
@@ -166,7 +166,7 @@ class KnowledgeIndex:
             if exact is not None and i == exact[0]:
                 matches.append(Match(entry=self._entries[i], confidence=1.0, matched_question=exact[1]))
                 continue
-            confidence = round(self.calibration.confidence(float(scores[i])), 4)
+            confidence = self.calibration.confidence(float(scores[i]))  # unrounded: 0.5 is an exact edge
             closest = self._closest(i, question)
             matches.append(Match(entry=self._entries[i], confidence=confidence, matched_question=closest))
         return matches

@@ -30,7 +30,7 @@ from kefu.logs import get_logger
 
 log = get_logger("kefu.ai.llm")
 
-CONTEXT_ENTRIES = 3  # retrieval ranks the right entry in its top 3 for ~96 % of answerable messages
+CONTEXT_ENTRIES = 3  # the right entry is in retrieval's top 3 for 89-95 % of answerable messages
 MAX_ATTEMPTS = 2  # a retry only for a connection error, 429 or 5xx, and only within timeout_s
 ANSWER_CHARS = 300  # asked of the model; ≈ 900 bytes, so a menu head (1,024) rarely cuts it
 RECENT_TURNS = 6
