@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 import kefu.registry  # noqa: F401 — every task registered
+from kefu.accounts.kb_routes import router as knowledge_router
 from kefu.accounts.kf_routes import router as accounts_router
 from kefu.accounts.routes import router as connections_router
 from kefu.ai.text import warm_up
@@ -32,6 +33,7 @@ def build_api_router() -> APIRouter:
     api = APIRouter(prefix="/api/v1")
     api.include_router(connections_router)
     api.include_router(accounts_router)
+    api.include_router(knowledge_router)
     api.include_router(conversations_router)
     api.include_router(exclusive_router)
     return api

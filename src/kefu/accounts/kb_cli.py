@@ -11,7 +11,8 @@ import typer
 from kefu.accounts.kf_accounts import resolve_account
 from kefu.accounts.knowledge_base import KbImport, entries_csv, import_csv, list_entries
 from kefu.accounts.settings import load_ai_settings
-from kefu.ai.kb_csv import KbCsvError, RowError, parse_kb_csv
+from kefu.ai.kb_csv import KbCsvError, RowError
+from kefu.ai.kb_xlsx import entries_xlsx, parse_kb_file
 from kefu.ai.knowledge import KnowledgeEntry
 from kefu.ai.settings import AISettings
 from kefu.cli_runtime import fail, run_with_runtime
@@ -28,7 +29,10 @@ AccountOpt = Annotated[str, typer.Option("--account", help="The account's id or 
 
 @kb_app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(metavar="FILE.csv", help="id,question,answer[,alt_questions,tags]")],
+    file: Annotated[
+        Path,
+        typer.Argument(metavar="FILE", help="CSV or XLSX: id,question,answer[,alt_questions,tags,enabled]"),
+    ],
     account: AccountOpt,
     replace: Annotated[
         bool, typer.Option("--replace", help="Also remove the account's entries that the file does not have.")
@@ -67,16 +71,23 @@ def _print_errors(file: Path, errors: list[RowError]) -> None:
 @kb_app.command("export")
 def export(
     account: AccountOpt,
-    out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file instead of stdout (.xlsx: a workbook).")
+    ] = None,
 ) -> None:
-    """Write the account's entries as CSV (UTF-8), the format `kefu kb import` reads."""
+    """Write the account's entries as CSV (UTF-8) or XLSX, the formats `kefu kb import` reads."""
 
     async def work(rt: Runtime) -> list[KnowledgeEntry]:
         async with rt.db.read() as session:
             row = await resolve_account(session, account)
             return await list_entries(session, row.id)
 
-    text = entries_csv(run_with_runtime(work))
+    entries = run_with_runtime(work)
+    if out is not None and out.suffix.lower() == ".xlsx":
+        out.write_bytes(entries_xlsx(entries))
+        typer.echo(f"wrote {out}", err=True)
+        return
+    text = entries_csv(entries)
     if out is None:
         typer.echo(text, nl=False)
         return
@@ -153,7 +164,7 @@ def eval_(
     from kefu.ai.evaluation import compare, parse_queries
 
     try:
-        parsed = parse_kb_csv(kb.read_bytes())
+        parsed = parse_kb_file(kb.read_bytes())
         labelled = parse_queries(queries.read_bytes())
     except OSError as exc:
         fail(f"cannot read {exc.filename}: {exc.strerror or exc}")

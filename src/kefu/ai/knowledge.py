@@ -45,6 +45,7 @@ class KnowledgeEntry(BaseModel):
     answer: str
     alt_questions: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
+    enabled: bool = True  # a disabled entry is kept (and exported) but never answers
 
     def questions(self) -> list[str]:
         return [self.question, *self.alt_questions]
@@ -118,7 +119,7 @@ class KnowledgeIndex:
 
     @classmethod
     def build(cls, entries: Iterable[KnowledgeEntry], embedder: Embedder | None = None) -> KnowledgeIndex:
-        return cls(list(entries), embedder)
+        return cls([e for e in entries if e.enabled], embedder)
 
     @property
     def entries(self) -> Sequence[KnowledgeEntry]:
