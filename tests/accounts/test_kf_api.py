@@ -194,9 +194,9 @@ async def test_accounts_and_kb_on_the_command_line(
     assert "2 added (0 unchanged)" in imported.stdout
     exported = await acli("kb", "export", "--account", account_id)
     assert exported.stdout.splitlines() == [
-        "id,question,answer,alt_questions,tags",
-        "q1,保修多久,一年,,",
-        "q3,怎么退货,七天无理由,,",
+        "id,question,answer,alt_questions,tags,enabled",
+        "q1,保修多久,一年,,,true",
+        "q3,怎么退货,七天无理由,,,true",
     ]
 
     deleted = await acli("accounts", "delete", account_id, "--yes")
