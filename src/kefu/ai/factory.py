@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from kefu.ai.builtin import KnowledgeBaseProvider
-from kefu.ai.embeddings import embedder_for
+from kefu.ai.chars import pinyin_ngrams
+from kefu.ai.embeddings import embedder_for, local_embedder
 from kefu.ai.knowledge import KnowledgeEntry, KnowledgeIndex
 from kefu.ai.llm import OpenAIProvider
 from kefu.ai.phrasing import PhraseBook
@@ -31,3 +32,10 @@ def answering_provider(knowledge: KnowledgeBaseProvider, ai: AISettings) -> AIPr
     if ai.provider == "openai" and ai.openai is not None:
         return OpenAIProvider(ai.openai, knowledge)
     return knowledge
+
+
+def warm_up() -> None:
+    """Load pypinyin's dictionary and, when the extra is installed, the embedding model now,
+    rather than on a customer's first question."""
+    pinyin_ngrams("预热")
+    local_embedder()
