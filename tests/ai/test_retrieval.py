@@ -14,6 +14,7 @@ from kefu.ai import (
     KnowledgeEntry,
     KnowledgeIndex,
 )
+from kefu.ai.settings import AISettings
 from kefu.ai.text import normalize, tokenize
 from tests.ai.paraphrases import PARAPHRASES, UNRELATED
 
@@ -183,3 +184,18 @@ def test_five_thousand_entries_build_fast_and_answer_in_milliseconds(demo_index:
     probe = entries[1234]
     best = index.search(probe.question)[0]
     assert (best.entry.id, best.confidence) == (probe.id, 1.0)
+
+
+def test_admin_synonyms_make_a_variant_read_as_the_term() -> None:
+    entries = [
+        KnowledgeEntry(id="sso", question="怎么配置单点登录", answer="在管理后台填写IdP信息。"),
+        KnowledgeEntry(id="refund", question="怎么申请退款", answer="订单页点申请退款。"),
+        KnowledgeEntry(id="seats", question="怎么增加席位", answer="在“账单”页增加席位。"),
+    ]
+    question = "sso咋弄"
+    plain = KnowledgeIndex.build(entries).search(question)[0]
+    taught = KnowledgeIndex.build(entries, None, {"单点登录": ["SSO", "统一登录"]}).search(question)[0]
+    assert taught.entry.id == "sso" and taught.confidence >= DEFAULT_THRESHOLD
+    assert plain.confidence < taught.confidence
+    with pytest.raises(ValueError, match="empty term"):
+        AISettings(synonyms={"发票": [" "]})

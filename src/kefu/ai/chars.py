@@ -8,6 +8,7 @@ A run of ASCII letters or digits counts as one unit ("vip", "sso", "2fa" stay wh
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from itertools import pairwise
 
@@ -65,3 +66,20 @@ def pinyin_ngrams(text: str) -> list[str]:
     for run in normalize(text).split():
         tokens += _with_bigrams([_pinyin(u) for u in units(run)])
     return ["py:" + t for t in tokens]
+
+
+class Rewriter:
+    """Each variant of a term (the admin's `ai.synonyms`: canonical → variants) replaced by the
+    canonical term, longest variant first, matched on the normalised text."""
+
+    def __init__(self, synonyms: Mapping[str, Sequence[str]]) -> None:
+        pairs = {normalize(v): normalize(k) for k, vs in synonyms.items() for v in vs if normalize(v)}
+        self._pairs = sorted(pairs.items(), key=lambda kv: len(kv[0]), reverse=True)
+
+    def __call__(self, text: str) -> str:
+        if not self._pairs:
+            return text
+        text = normalize(text)
+        for variant, canonical in self._pairs:
+            text = text.replace(variant, canonical)
+        return text

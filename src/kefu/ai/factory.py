@@ -17,7 +17,7 @@ from kefu.ai.settings import AISettings
 
 def build_index(entries: Iterable[KnowledgeEntry], ai: AISettings) -> KnowledgeIndex:
     """CPU work (embedding new entries takes longest): callers on an event loop use a thread."""
-    return KnowledgeIndex.build(entries, embedder_for(ai.retrieval))
+    return KnowledgeIndex.build(entries, embedder_for(ai.retrieval), ai.synonyms)
 
 
 def knowledge_provider(index: KnowledgeIndex, ai: AISettings) -> KnowledgeBaseProvider:

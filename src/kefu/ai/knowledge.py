@@ -23,7 +23,7 @@ confidence 1.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from kefu.ai.bm25 import Bm25
-from kefu.ai.chars import char_ngrams, pinyin_ngrams
+from kefu.ai.chars import Rewriter, char_ngrams, pinyin_ngrams
 from kefu.ai.text import exact_key
 
 
@@ -89,7 +89,14 @@ HYBRID = Calibration(weights={"qa": 0.5, "emb_q": 2.0, "emb_a": 1.0}, slope=13.4
 class KnowledgeIndex:
     """An immutable search index over knowledge entries. Build once, query from any thread."""
 
-    def __init__(self, entries: list[KnowledgeEntry], embedder: Embedder | None = None) -> None:
+    def __init__(
+        self,
+        entries: list[KnowledgeEntry],
+        embedder: Embedder | None = None,
+        synonyms: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        # The admin's terms (canonical → variants) become one spelling on both sides.
+        self._rewrite = Rewriter(synonyms or {})
         self._entries = entries
         self._embedder = embedder
         self.calibration = HYBRID if embedder is not None else LEXICAL
@@ -98,16 +105,16 @@ class KnowledgeIndex:
             for question in entry.questions():
                 self._exact.setdefault(exact_key(question), (owner, question))
         questions = [" ".join(e.questions()) for e in entries]
-        self._questions = Bm25([char_ngrams(q) for q in questions])
+        self._questions = Bm25([self._char(q) for q in questions])
         self._channels: dict[str, tuple[Bm25, str]] = {}
         if embedder is None:
             self._channels["q"] = (self._questions, "char")
-            self._channels["a"] = (Bm25([char_ngrams(e.answer) for e in entries]), "char")
+            self._channels["a"] = (Bm25([self._char(e.answer) for e in entries]), "char")
             both = [f"{q} {e.answer}" for q, e in zip(questions, entries, strict=True)]
-            self._channels["pinyin"] = (Bm25([pinyin_ngrams(t) for t in both]), "pinyin")
+            self._channels["pinyin"] = (Bm25([self._pinyin(t) for t in both]), "pinyin")
         else:
             both = [f"{q} {e.answer}" for q, e in zip(questions, entries, strict=True)]
-            self._channels["qa"] = (Bm25([char_ngrams(t) for t in both]), "char")
+            self._channels["qa"] = (Bm25([self._char(t) for t in both]), "char")
             self._embed_entries(embedder)
 
     def _embed_entries(self, embedder: Embedder) -> None:
@@ -117,9 +124,20 @@ class KnowledgeIndex:
         answers = [e.answer for e in self._entries]
         self._answer_vectors = embedder.embed_passages(answers) if answers else np.zeros((0, 1))
 
+    def _char(self, text: str) -> list[str]:
+        return char_ngrams(self._rewrite(text))
+
+    def _pinyin(self, text: str) -> list[str]:
+        return pinyin_ngrams(self._rewrite(text))
+
     @classmethod
-    def build(cls, entries: Iterable[KnowledgeEntry], embedder: Embedder | None = None) -> KnowledgeIndex:
-        return cls([e for e in entries if e.enabled], embedder)
+    def build(
+        cls,
+        entries: Iterable[KnowledgeEntry],
+        embedder: Embedder | None = None,
+        synonyms: Mapping[str, Sequence[str]] | None = None,
+    ) -> KnowledgeIndex:
+        return cls([e for e in entries if e.enabled], embedder, synonyms)
 
     @property
     def entries(self) -> Sequence[KnowledgeEntry]:
@@ -136,13 +154,13 @@ class KnowledgeIndex:
     def scores(self, question: str) -> np.ndarray:
         """Each entry's combined score for `question` (the calibration's weights)."""
         total = np.zeros(len(self._entries), dtype=np.float64)
-        tokens = {"char": char_ngrams(question)}
+        tokens = {"char": self._char(question)}
         if not tokens["char"] or not self._entries:
             return total
         weights = self.calibration.weights
         for name, (bm25, kind) in self._channels.items():
             if kind not in tokens:
-                tokens[kind] = pinyin_ngrams(question)
+                tokens[kind] = self._pinyin(question)
             query = tokens[kind]
             total += weights[name] * bm25.scores(query) / max(bm25.query_weight(query), 1e-9)
         if self._embedder is not None:
@@ -155,7 +173,7 @@ class KnowledgeIndex:
 
     def search(self, question: str, *, limit: int = 3) -> list[Match]:
         """The best `limit` entries for `question`, best first, one match per entry."""
-        if not self._entries or not char_ngrams(question):
+        if not self._entries or not self._char(question):
             return []
         scores = self.scores(question)
         order = np.argsort(-scores, kind="stable")[:limit].tolist()
@@ -174,10 +192,10 @@ class KnowledgeIndex:
 
     def _closest(self, owner: int, question: str) -> str:
         """The entry's question sharing the most idf-weighted character n-grams with `question`."""
-        query = set(char_ngrams(question))
+        query = set(self._char(question))
         idf = self._questions.idf
 
         def overlap(text: str) -> float:
-            return sum(idf.get(t, 0.0) for t in query.intersection(char_ngrams(text)))
+            return sum(idf.get(t, 0.0) for t in query.intersection(self._char(text)))
 
         return max(self._entries[owner].questions(), key=overlap)
