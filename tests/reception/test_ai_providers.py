@@ -105,3 +105,21 @@ async def test_the_llm_not_sure_field_counts_toward_the_streak(
     await world.settle()
     first, second = world.inbox()
     assert first["msgtype"] == "text" and second["msgtype"] == "msgmenu"
+
+
+async def test_the_llm_sees_the_recent_turns_masked(
+    rt: Runtime, make_world: WorldFactory, fake_openai: FakeOpenAI
+) -> None:
+    await use_llm(rt, fake_openai)
+    world = await make_world(kb=True, servicers=["alice"])
+    fake_openai.reply({"not_sure": False, "answer": "整机保修一年。", "entry_ids": ["warranty"]})
+    world.says("冰箱保修多久 我电话13812345678")
+    await world.settle()
+    fake_openai.reply({"not_sure": False, "answer": "主要部件三年。", "entry_ids": ["warranty"]})
+    world.says("那压缩机呢")
+    await world.settle()
+    second = fake_openai.prompt(1)
+    assert "最近的对话" in second
+    assert "customer: 冰箱保修多久 我电话[电话号码]" in second and "ai: 整机保修一年。" in second
+    assert "13812345678" not in second
+    assert "最近的对话" not in fake_openai.prompt(0)  # the first turn had none
