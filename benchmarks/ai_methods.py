@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ai_eval_splits import DATA, SPLITS, split
 
 from kefu.ai.bm25 import Bm25
-from kefu.ai.chars import char_ngrams, pinyin_ngrams, units
+from kefu.ai.chars import char_ngrams, is_small_talk, pinyin_ngrams, units
 from kefu.ai.embeddings import local_embedder
 from kefu.ai.evaluation import plain_ngrams
 from kefu.ai.kb_csv import parse_kb_csv
@@ -72,6 +72,9 @@ METHODS: dict[str, dict[str, float]] = {
 }
 
 
+SMALL_TALK = True  # small talk refused before scoring, as kefu.ai.knowledge does
+
+
 class Scorer:
     def __init__(self, entries, embedder) -> None:
         self.ids = [e.id for e in entries]
@@ -103,7 +106,7 @@ class Scorer:
 def run(weights, scorer, queries, qvecs):
     rows = []
     for q in queries:
-        if not char_ngrams(q.query):  # filler only ("在吗"): nothing to match, as in KnowledgeIndex
+        if not char_ngrams(q.query) or (SMALL_TALK and is_small_talk(q.query)):  # as KnowledgeIndex
             rows.append((0.0, scorer.ids[0], q.expected_id))
             continue
         s = sum(w * scorer.channel(n, q.query, qvecs.get(q.query)) for n, w in weights.items())

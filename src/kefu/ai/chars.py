@@ -53,6 +53,23 @@ def char_ngrams(text: str) -> list[str]:
     return tokens
 
 
+# Whole messages that ask nothing: greetings, thanks, acknowledgements. No entry answers them,
+# however well "收到" matches "收不到验证码" character by character.
+SMALL_TALK = frozenset(
+    """
+    收到 收到了 好 好的 好滴 好吧 行 行吧 可以 嗯 嗯嗯 哦 哦哦 噢 ok okay 谢谢 多谢 感谢 谢啦 谢谢你
+    谢谢啦 好的谢谢 知道了 明白 明白了 了解 了解了 懂了 没事 没事了 没问题 没有了 拜拜 再见 你好
+    您好 你好呀 在吗 在不在 在么 hi hello 哈喽 早 早上好 晚安
+    """.split()
+)
+
+
+def is_small_talk(text: str) -> bool:
+    """Whether the message, without punctuation, emoji and spaces, is only small talk (or empty)."""
+    key = "".join(normalize(text).split())
+    return not key or key in SMALL_TALK
+
+
 @lru_cache(maxsize=65536)
 def _pinyin(unit: str) -> str:
     if unit.isascii():

@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from kefu.ai.bm25 import Bm25
-from kefu.ai.chars import Rewriter, char_ngrams, pinyin_ngrams
+from kefu.ai.chars import Rewriter, char_ngrams, is_small_talk, pinyin_ngrams
 from kefu.ai.text import exact_key
 
 
@@ -82,8 +82,8 @@ class Calibration:
 
 
 # Fitted by benchmarks/ai_calibrate.py on the SaaS tuning rows; the weights from its grid.
-LEXICAL = Calibration(weights={"q": 0.3, "a": 0.3, "pinyin": 0.3}, slope=8.9, center=0.214126)
-HYBRID = Calibration(weights={"qa": 0.5, "emb_q": 2.0, "emb_a": 1.0}, slope=13.4, center=2.81375)
+LEXICAL = Calibration(weights={"q": 0.3, "a": 0.3, "pinyin": 0.3}, slope=10.7, center=0.205493)
+HYBRID = Calibration(weights={"qa": 0.5, "emb_q": 2.0, "emb_a": 1.0}, slope=15.9, center=2.798936)
 
 
 class KnowledgeIndex:
@@ -173,11 +173,11 @@ class KnowledgeIndex:
 
     def search(self, question: str, *, limit: int = 3) -> list[Match]:
         """The best `limit` entries for `question`, best first, one match per entry."""
-        if not self._entries or not self._char(question):
+        exact = self._exact.get(exact_key(question))
+        if not self._entries or (exact is None and (is_small_talk(question) or not self._char(question))):
             return []
         scores = self.scores(question)
         order = np.argsort(-scores, kind="stable")[:limit].tolist()
-        exact = self._exact.get(exact_key(question))
         if exact is not None:
             order = [exact[0], *(i for i in order if i != exact[0])][:limit]
         matches = []
