@@ -199,3 +199,11 @@ def test_admin_synonyms_make_a_variant_read_as_the_term() -> None:
     assert plain.confidence < taught.confidence
     with pytest.raises(ValueError, match="empty term"):
         AISettings(synonyms={"发票": [" "]})
+
+
+def test_small_talk_finds_no_entry_unless_it_is_a_question_of_one() -> None:
+    index = KnowledgeIndex.build([entry("sms", "收不到验证码"), entry("hi", "你好"), entry("r", "如何退货")])
+    for message in ("收到", "好的谢谢🙏", "在吗？", "OK!", "👍"):
+        assert index.search(message) == [], message
+    assert index.search("你好！")[0].entry.id == "hi"  # an entry's own question still matches
+    assert index.search("收不到验证码怎么办")[0].entry.id == "sms"
