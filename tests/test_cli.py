@@ -84,21 +84,22 @@ async def test_healthz(rt: Runtime) -> None:
     assert response.json() == {"status": "ok", "stale_callbacks_refused": 0}
 
 
-def test_a_serving_process_loads_the_dictionary_first_and_freezes_what_it_loaded() -> None:
-    """settle_process (serve, worker, demo): no one-second jieba load on the first question, and
-    the loaded objects out of the garbage collector's full collections (their pauses were the
-    callback endpoint's p99)."""
+def test_a_serving_process_loads_the_ai_first_and_freezes_what_it_loaded() -> None:
+    """settle_process (serve, worker, demo): the pinyin dictionary (and the embedding model, when
+    the extra is installed) load before the first question, and the loaded objects are out of
+    the garbage collector's full collections (their pauses were the callback endpoint's p99)."""
     script = (
-        "import gc; from kefu.ai import text; from kefu.app import settle_process\n"
-        "assert text._tokenizer is None and gc.get_freeze_count() == 0\n"
+        "import gc; from kefu.ai import chars, embeddings; from kefu.app import settle_process\n"
+        "assert chars._pinyin.cache_info().currsize == 0 and not embeddings._tried\n"
+        "assert gc.get_freeze_count() == 0\n"
         "settle_process()\n"
-        "print(text._tokenizer is not None, gc.get_freeze_count())\n"
+        "print(chars._pinyin.cache_info().currsize > 0 and embeddings._tried, gc.get_freeze_count())\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
     loaded, frozen = result.stdout.split()
-    assert loaded == "True" and int(frozen) > 50_000  # the modules, jieba, SQLAlchemy, pydantic…
+    assert loaded == "True" and int(frozen) > 50_000  # the modules, pypinyin, SQLAlchemy, pydantic…
 
 
 @pytest.mark.parametrize(

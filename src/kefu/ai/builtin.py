@@ -9,7 +9,8 @@ from kefu.ai.phrasing import PhraseBook
 from kefu.ai.provider import Answer, AnswerContext
 from kefu.errors import Invalid
 
-DEFAULT_THRESHOLD = 0.3
+# Confidence 0.5 is the calibrated abstain point (kefu.ai.knowledge): chosen from labelled data.
+DEFAULT_THRESHOLD = 0.5
 DEFAULT_NOT_SURE_TEXT = "这个问题我暂时无法回答，您可以换个说法，或点击下方按钮联系人工客服。"
 
 
@@ -46,7 +47,7 @@ class KnowledgeBaseProvider:
         return self.answer_now(question)
 
     def answer_now(self, question: str) -> Answer:
-        """The synchronous core of `answer` (retrieval takes about a millisecond)."""
+        """The synchronous core of `answer` (lexical retrieval takes about a millisecond)."""
         matches = self.index.search(question, limit=1)
         best = matches[0] if matches else None
         if best is None or best.confidence < self.threshold:

@@ -8,11 +8,11 @@ number and a reason, and every good row is kept.
 
 from __future__ import annotations
 
-import _csv
 import codecs
 import csv
 import io
 import re
+from collections.abc import Iterable, Iterator
 from importlib import resources
 
 from pydantic import BaseModel, ConfigDict
@@ -26,7 +26,9 @@ MAX_ANSWER_CHARS = 4000
 MAX_TAG_CHARS = 32
 
 REQUIRED_COLUMNS = ("id", "question", "answer")
-OPTIONAL_COLUMNS = ("alt_questions", "tags")
+OPTIONAL_COLUMNS = ("alt_questions", "tags", "enabled")
+_TRUE = {"true", "1", "yes", "y", "是", "启用", ""}
+_FALSE = {"false", "0", "no", "n", "否", "停用", "禁用"}
 # Headers an admin may have typed in Chinese instead.
 _HEADER_ALIASES = {
     "编号": "id",
@@ -37,6 +39,7 @@ _HEADER_ALIASES = {
     "相似问题": "alt_questions",
     "相似问法": "alt_questions",
     "标签": "tags",
+    "启用": "enabled",
 }
 _LIST_SEPARATORS = re.compile(r"[|｜;；]")
 
@@ -76,23 +79,50 @@ def decode_csv_bytes(data: bytes) -> str:
 
 def parse_kb_csv(data: bytes | str) -> ImportResult:
     text = decode_csv_bytes(data) if isinstance(data, bytes) else data.removeprefix("\ufeff")
+    return parse_kb_rows(_csv_rows(text))
+
+
+def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
+    """(line where the row starts, cells); a CSV that breaks off ends with a RowError marker."""
     reader = csv.reader(io.StringIO(text, newline=""))
-    columns, header_end = _read_header(reader)
-    entries: list[KnowledgeEntry] = []
-    errors: list[RowError] = []
-    seen_ids: dict[str, int] = {}
-    line = header_end + 1
+    line = 1
     while True:
         try:
             row = next(reader)
         except StopIteration:
-            break
+            return
         except csv.Error as exc:
-            errors.append(RowError(line=line, reason=f"unreadable CSV ({exc}); check the quotes"))
+            yield line, _Unreadable(f"unreadable CSV ({exc}); check the quotes")
+            return
+        yield line, row
+        line = reader.line_num + 1
+
+
+class _Unreadable(list):  # type: ignore[type-arg]
+    """A row that could not be read: its reason, and the end of the file."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+def parse_kb_rows(rows: Iterable[tuple[int, list[str]]]) -> ImportResult:
+    """Entries from (line number, cells) rows, the first non-blank one the header (CSV or XLSX)."""
+    columns: list[str] | None = None
+    entries: list[KnowledgeEntry] = []
+    errors: list[RowError] = []
+    seen_ids: dict[str, int] = {}
+    for start, row in rows:
+        if isinstance(row, _Unreadable):
+            if columns is None:
+                raise KbCsvError(f"the header line is not valid CSV ({row.reason})")
+            errors.append(RowError(line=start, reason=row.reason))
             break
-        start, line = line, reader.line_num + 1
         if not any(cell.strip() for cell in row):
             continue  # blank lines, also Excel's ",,,," ones
+        if columns is None:
+            columns = _columns(row)
+            continue
         try:
             entry = _entry(row, columns)
         except ValueError as exc:
@@ -105,19 +135,11 @@ def parse_kb_csv(data: bytes | str) -> ImportResult:
             continue
         seen_ids[entry.id] = start
         entries.append(entry)
+    if columns is None:
+        raise KbCsvError(
+            "the file is empty; the first line must be the header id,question,answer[,alt_questions,tags]"
+        )
     return ImportResult(entries=entries, errors=errors)
-
-
-def _read_header(reader: _csv.Reader) -> tuple[list[str], int]:
-    try:
-        for row in reader:
-            if any(cell.strip() for cell in row):
-                return _columns(row), reader.line_num
-    except csv.Error as exc:
-        raise KbCsvError(f"the header line is not valid CSV ({exc})") from None
-    raise KbCsvError(
-        "the file is empty; the first line must be the header id,question,answer[,alt_questions,tags]"
-    )
 
 
 def _columns(header: list[str]) -> list[str]:
@@ -163,12 +185,20 @@ def _entry(row: list[str], columns: list[str]) -> KnowledgeEntry:
     for alt in alt_questions:
         if len(alt) > MAX_QUESTION_CHARS:
             raise ValueError(f"an alternative question is longer than {MAX_QUESTION_CHARS} characters")
+    enabled = cells.get("enabled", "").lower()
+    if enabled not in _TRUE | _FALSE:
+        raise ValueError(f"enabled is {enabled!r}; write true or false (empty means true)")
     tags = _split(cells.get("tags", ""))
     for tag in tags:
         if len(tag) > MAX_TAG_CHARS:
             raise ValueError(f"tag {tag[:10]!r}… is longer than {MAX_TAG_CHARS} characters")
     return KnowledgeEntry(
-        id=entry_id, question=question, answer=answer, alt_questions=alt_questions, tags=tags
+        id=entry_id,
+        question=question,
+        answer=answer,
+        alt_questions=alt_questions,
+        tags=tags,
+        enabled=enabled in _TRUE,
     )
 
 
@@ -179,6 +209,23 @@ def _one_line(text: str) -> str:
 def _split(cell: str) -> list[str]:
     """Items of a list cell, stripped, empty ones dropped, duplicates once."""
     return list(dict.fromkeys(item for part in _LIST_SEPARATORS.split(cell) if (item := _one_line(part))))
+
+
+EXPORT_COLUMNS = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
+
+
+def entry_cells(e: KnowledgeEntry) -> list[str]:
+    """An entry as the cells of an exported row (EXPORT_COLUMNS), lists joined with "|"."""
+    enabled = "true" if e.enabled else "false"
+    return [e.id, e.question, e.answer, "|".join(e.alt_questions), "|".join(e.tags), enabled]
+
+
+def check_entry(entry: KnowledgeEntry) -> KnowledgeEntry:
+    """An entry given as a whole (the REST API) checked by the same rules as an imported row."""
+    try:
+        return _entry(entry_cells(entry), list(EXPORT_COLUMNS))
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
 
 
 def demo_kb_csv() -> bytes:

@@ -1,46 +1,38 @@
 """Knowledge entries and the index that finds the entry a customer's question is about.
 
-Every question of an entry (its main question and each alternative question)
-is one BM25 document; an entry matches as well as its best-matching question.
+Retrieval scores every entry as a weighted sum of channels, each a score that does not depend
+on the query's length (BM25 divided by the query's Σ idf, or a cosine):
 
-Confidence (0…1, comparable across queries; the threshold depends on it).
-A query is a list of words (jieba's precise cut, stop words dropped), each word
-a small set of tokens (itself, the dictionary words inside it, its characters
-when jieba hardly knows it — see kefu.ai.text). For one indexed question with
-distinct tokens D:
+- lexical (always there): character unigrams + bigrams of the entry's questions, the same of
+  its answer, and pinyin syllable n-grams of questions + answer (kefu.ai.chars);
+- hybrid (when an `Embedder` is given, e.g. the `kefu[embeddings]` extra): character n-grams
+  of questions + answer, and the embedding cosine of the query with the entry's best question
+  and with its answer.
 
-    recall    = bm25(Q, D) / bm25(D, D)
-        the raw BM25 score normalised by the question's score against itself:
-        how much of the question the query says;
-    precision = Σ_words max idf(t ∈ word ∩ D)  /  Σ_words max idf(t ∈ word)
-        how much of the query the question explains, idf-weighted, one weight
-        per word (so a long word's sub-words do not count three times); a token
-        the knowledge base has never seen weighs like the rarest known token,
-        so "今天天气怎么样" is explained by nothing and scores 0;
-    confidence = √(recall · precision)
+The weights were chosen on the tuning rows of tests/data (see docs/ai-retrieval.md, where the
+methods that were tried and dropped are listed too). Confidence is a logistic function of the
+best entry's score, `1 / (1 + exp(-slope · (score - center)))`: the slope is fitted on the
+labelled tuning queries (is the first-ranked entry the right one?), and `center` is the score
+at which 85 % of their out-of-scope queries are refused, so confidence 0.5 is that abstain
+point for either channel set (`DEFAULT_THRESHOLD`). `benchmarks/ai_calibrate.py` refits them.
 
-On the demo knowledge base, unrelated questions stay at or below ~0.25 and
-paraphrases of an entry mostly land above 0.4 (see tests/ai), hence the
-default threshold of 0.3 in KnowledgeBaseProvider.
-
-A query whose normalised text equals a question's (same words, any
-punctuation, width or case) has confidence 1.
+A query whose normalised text equals a question's (any punctuation, width or case) has
+confidence 1.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
-import bm25s
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from kefu.ai.text import exact_key, tokenize, tokenize_words
-
-# How many BM25 candidates are re-ranked by confidence.
-_CANDIDATES = 20
+from kefu.ai.bm25 import Bm25
+from kefu.ai.chars import Rewriter, char_ngrams, is_small_talk, pinyin_ngrams
+from kefu.ai.text import exact_key
 
 
 class KnowledgeEntry(BaseModel):
@@ -53,6 +45,7 @@ class KnowledgeEntry(BaseModel):
     answer: str
     alt_questions: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
+    enabled: bool = True  # a disabled entry is kept (and exported) but never answers
 
     def questions(self) -> list[str]:
         return [self.question, *self.alt_questions]
@@ -68,9 +61,29 @@ class Match(BaseModel):
     matched_question: str
 
 
-def _idf(doc_freq: int, n_docs: int) -> float:
-    # The Lucene BM25 idf, the same as bm25s's default, so both halves agree.
-    return math.log(1 + (n_docs - doc_freq + 0.5) / (doc_freq + 0.5))
+class Embedder(Protocol):
+    """Text → L2-normalised vectors (rows); queries and passages may be embedded differently."""
+
+    name: str
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Calibration:
+    weights: dict[str, float]
+    slope: float
+    center: float
+
+    def confidence(self, score: float) -> float:
+        return 1.0 / (1.0 + math.exp(-self.slope * (score - self.center)))
+
+
+# Fitted by benchmarks/ai_calibrate.py on the SaaS tuning rows; the weights from its grid.
+LEXICAL = Calibration(weights={"q": 0.3, "a": 0.3, "pinyin": 0.3}, slope=10.7, center=0.205493)
+HYBRID = Calibration(weights={"qa": 0.5, "emb_q": 2.0, "emb_a": 1.0}, slope=15.9, center=2.798936)
 
 
 class KnowledgeIndex:
@@ -79,91 +92,110 @@ class KnowledgeIndex:
     def __init__(
         self,
         entries: list[KnowledgeEntry],
-        owners: list[int],
-        question_texts: list[str],
-        question_tokens: list[frozenset[str]],
+        embedder: Embedder | None = None,
+        synonyms: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
-        # Use `build`; this constructor only wires precomputed parts together.
+        # The admin's terms (canonical → variants) become one spelling on both sides.
+        self._rewrite = Rewriter(synonyms or {})
         self._entries = entries
-        self._owners = owners  # question index -> entry index
-        self._question_texts = question_texts
-        self._question_tokens = question_tokens
-        self._exact: dict[str, int] = {}
-        for i, text in enumerate(question_texts):
-            self._exact.setdefault(exact_key(text), i)
-        n_docs = len(question_tokens)
-        doc_freq = Counter(t for tokens in question_tokens for t in tokens)
-        self._idf = {t: _idf(df, n_docs) for t, df in doc_freq.items()}
-        self._unknown_idf = _idf(0, n_docs)
-        self._bm25: bm25s.BM25 | None = None
-        self._self_scores: np.ndarray = np.zeros(n_docs, dtype=np.float64)
-        if any(question_tokens):
-            self._bm25 = bm25s.BM25()
-            self._bm25.index([list(tokens) for tokens in question_tokens], show_progress=False)
-            # A question's score against itself is the sum of its own entries in
-            # the sparse (token × question) score matrix: one pass, no queries.
-            scores = self._bm25.scores
-            self._self_scores = np.bincount(
-                scores["indices"], weights=scores["data"].astype(np.float64), minlength=n_docs
-            )
+        self._embedder = embedder
+        self.calibration = HYBRID if embedder is not None else LEXICAL
+        self._exact: dict[str, tuple[int, str]] = {}
+        for owner, entry in enumerate(entries):
+            for question in entry.questions():
+                self._exact.setdefault(exact_key(question), (owner, question))
+        questions = [" ".join(e.questions()) for e in entries]
+        self._questions = Bm25([self._char(q) for q in questions])
+        self._channels: dict[str, tuple[Bm25, str]] = {}
+        if embedder is None:
+            self._channels["q"] = (self._questions, "char")
+            self._channels["a"] = (Bm25([self._char(e.answer) for e in entries]), "char")
+            both = [f"{q} {e.answer}" for q, e in zip(questions, entries, strict=True)]
+            self._channels["pinyin"] = (Bm25([self._pinyin(t) for t in both]), "pinyin")
+        else:
+            both = [f"{q} {e.answer}" for q, e in zip(questions, entries, strict=True)]
+            self._channels["qa"] = (Bm25([self._char(t) for t in both]), "char")
+            self._embed_entries(embedder)
+
+    def _embed_entries(self, embedder: Embedder) -> None:
+        texts = [q for e in self._entries for q in e.questions()]
+        self._question_owner = np.array([i for i, e in enumerate(self._entries) for _ in e.questions()])
+        self._question_vectors = embedder.embed_passages(texts) if texts else np.zeros((0, 1))
+        answers = [e.answer for e in self._entries]
+        self._answer_vectors = embedder.embed_passages(answers) if answers else np.zeros((0, 1))
+
+    def _char(self, text: str) -> list[str]:
+        return char_ngrams(self._rewrite(text))
+
+    def _pinyin(self, text: str) -> list[str]:
+        return pinyin_ngrams(self._rewrite(text))
 
     @classmethod
-    def build(cls, entries: Iterable[KnowledgeEntry]) -> KnowledgeIndex:
-        entry_list = list(entries)
-        owners: list[int] = []
-        texts: list[str] = []
-        tokens: list[frozenset[str]] = []
-        for owner, entry in enumerate(entry_list):
-            for question in entry.questions():
-                owners.append(owner)
-                texts.append(question)
-                tokens.append(frozenset(tokenize(question)))
-        return cls(entry_list, owners, texts, tokens)
+    def build(
+        cls,
+        entries: Iterable[KnowledgeEntry],
+        embedder: Embedder | None = None,
+        synonyms: Mapping[str, Sequence[str]] | None = None,
+    ) -> KnowledgeIndex:
+        return cls([e for e in entries if e.enabled], embedder, synonyms)
 
     @property
     def entries(self) -> Sequence[KnowledgeEntry]:
         return tuple(self._entries)
 
+    @property
+    def retrieval(self) -> str:
+        """Which channel set answers: "lexical", or "hybrid:<embedder>"."""
+        return "lexical" if self._embedder is None else f"hybrid:{self._embedder.name}"
+
     def __len__(self) -> int:
         return len(self._entries)
 
+    def scores(self, question: str) -> np.ndarray:
+        """Each entry's combined score for `question` (the calibration's weights)."""
+        total = np.zeros(len(self._entries), dtype=np.float64)
+        tokens = {"char": self._char(question)}
+        if not tokens["char"] or not self._entries:
+            return total
+        weights = self.calibration.weights
+        for name, (bm25, kind) in self._channels.items():
+            if kind not in tokens:
+                tokens[kind] = self._pinyin(question)
+            query = tokens[kind]
+            total += weights[name] * bm25.scores(query) / max(bm25.query_weight(query), 1e-9)
+        if self._embedder is not None:
+            vector = self._embedder.embed_queries([question])[0]
+            by_question = self._question_vectors @ vector
+            best_question = np.full(len(self._entries), -1.0)
+            np.maximum.at(best_question, self._question_owner, by_question)
+            total += weights["emb_q"] * best_question + weights["emb_a"] * (self._answer_vectors @ vector)
+        return total
+
     def search(self, question: str, *, limit: int = 3) -> list[Match]:
         """The best `limit` entries for `question`, best first, one match per entry."""
-        best: dict[int, tuple[float, float, int]] = {}  # entry -> (confidence, raw score, question)
-
-        def offer(doc: int, confidence: float, raw: float) -> None:
-            owner = self._owners[doc]
-            if owner not in best or (confidence, raw) > best[owner][:2]:
-                best[owner] = (confidence, raw, doc)
-
         exact = self._exact.get(exact_key(question))
+        if not self._entries or (exact is None and (is_small_talk(question) or not self._char(question))):
+            return []
+        scores = self.scores(question)
+        order = np.argsort(-scores, kind="stable")[:limit].tolist()
         if exact is not None:
-            offer(exact, 1.0, math.inf)
-        words = tokenize_words(question)
-        query = list(dict.fromkeys(t for word in words for t in word))
-        known = [t for t in query if t in self._idf]
-        if self._bm25 is not None and known:
-            scores = self._bm25.get_scores(known)
-            count = min(_CANDIDATES, len(scores))
-            candidates = np.argpartition(-scores, count - 1)[:count]
-            query_weight = sum(max(self._idf.get(t, self._unknown_idf) for t in word) for word in words)
-            for doc in candidates.tolist():
-                raw = float(scores[doc])
-                if raw <= 0:
-                    continue
-                tokens = self._question_tokens[doc]
-                explained = sum(
-                    max((self._idf[t] for t in word if t in tokens), default=0.0) for word in words
-                )
-                precision = min(1.0, explained / query_weight)
-                recall = min(1.0, raw / self._self_scores[doc])
-                offer(doc, math.sqrt(recall * precision), raw)
-        ranked = sorted(best.items(), key=lambda item: item[1][:2], reverse=True)[:limit]
-        return [
-            Match(
-                entry=self._entries[owner],
-                confidence=round(confidence, 4),
-                matched_question=self._question_texts[doc],
-            )
-            for owner, (confidence, _raw, doc) in ranked
-        ]
+            order = [exact[0], *(i for i in order if i != exact[0])][:limit]
+        matches = []
+        for i in order:
+            if exact is not None and i == exact[0]:
+                matches.append(Match(entry=self._entries[i], confidence=1.0, matched_question=exact[1]))
+                continue
+            confidence = self.calibration.confidence(float(scores[i]))  # unrounded: 0.5 is an exact edge
+            closest = self._closest(i, question)
+            matches.append(Match(entry=self._entries[i], confidence=confidence, matched_question=closest))
+        return matches
+
+    def _closest(self, owner: int, question: str) -> str:
+        """The entry's question sharing the most idf-weighted character n-grams with `question`."""
+        query = set(self._char(question))
+        idf = self._questions.idf
+
+        def overlap(text: str) -> float:
+            return sum(idf.get(t, 0.0) for t in query.intersection(self._char(text)))
+
+        return max(self._entries[owner].questions(), key=overlap)

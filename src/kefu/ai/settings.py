@@ -29,6 +29,13 @@ def _phrases(value: dict[str, list[str]]) -> dict[str, list[str]]:
     return value
 
 
+def _synonyms(value: dict[str, list[str]]) -> dict[str, list[str]]:
+    for canonical, variants in value.items():
+        if not canonical.strip() or not all(v.strip() for v in variants):
+            raise ValueError(f"synonyms: empty term in {canonical!r}: {variants}")
+    return value
+
+
 class AISettings(Strict):
     """The `ai:` section (a GlobalSetting 'ai', versioned). `none` means no AI service:
     then only human_only accounts are allowed."""
@@ -36,8 +43,15 @@ class AISettings(Strict):
     provider: Literal["builtin", "openai", "none"] = "builtin"
     openai: OpenAISettings | None = None
     not_sure_text: MessageText = DEFAULT_NOT_SURE_TEXT
+    # Which retrieval answers: "auto" is hybrid (character BM25 + embeddings) when the
+    # `kefu[embeddings]` extra is installed, else lexical; "hybrid" refuses to start without it.
+    retrieval: Literal["auto", "lexical", "hybrid"] = "auto"
     # The built-in knowledge base answers at or above this confidence (0…1), else "not sure".
+    # 0.5 is the abstain point calibrated on labelled data (kefu.ai.knowledge).
     threshold: float = Field(default=DEFAULT_THRESHOLD, ge=0.0, le=1.0)
+    # The admin's terms: canonical → variants customers write (e.g. 云笺: [云签, yunjian]); each
+    # variant is read as the canonical term by the built-in knowledge base's retrieval.
+    synonyms: Annotated[dict[str, list[str]], AfterValidator(_synonyms)] = Field(default_factory=dict)
     # intent → the admin's own wordings for AI phrasing (kefu.ai.phrasing.INTENTS); unset = defaults.
     phrases: Annotated[dict[str, list[str]], AfterValidator(_phrases)] = Field(default_factory=dict)
 

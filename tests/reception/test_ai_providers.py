@@ -1,0 +1,125 @@
+"""The AI end to end through the simulator: the not-sure streak offering the transfer button in
+AI-first mode (never in AI-only), and the LLM provider answering when configured — against a
+fake OpenAI-compatible server on loopback — with the knowledge base taking over on a timeout."""
+
+from __future__ import annotations
+
+import pytest
+
+from kefu.accounts.settings import save_ai_settings
+from kefu.ai import DEFAULT_NOT_SURE_TEXT
+from kefu.ai.settings import AISettings
+from kefu.reception.core import TRANSFER_CLICK_ID
+from kefu.runtime import Runtime
+from tests.ai.fake_openai import FakeOpenAI
+from tests.ai.fake_openai import fake_openai as fake_openai  # the fixture
+from tests.reception.conftest import WorldFactory, texts_of
+
+pytestmark = [pytest.mark.db, pytest.mark.e2e]
+
+RETURNS_ANSWER = "收到商品 7 天内可在订单页申请退货，运费由我们承担。"
+NO_BUTTON = {"reception": {"mode": "ai_first", "button_transfer": {"enabled": False}}}
+
+
+async def test_ai_first_offers_the_button_after_two_not_sure_answers_even_with_the_button_off(
+    make_world: WorldFactory,
+) -> None:
+    world = await make_world(settings=NO_BUTTON, kb=True, servicers=["alice"])
+    world.says("怎么退货")
+    world.says("你们公司的股票代码是多少")
+    world.says("火星上能用吗")
+    world.says("那月球呢")
+    await world.settle()
+    answered, first_unsure, second_unsure, third_unsure = world.inbox()
+    assert (answered["msgtype"], texts_of(answered)) == ("text", RETURNS_ANSWER)
+    assert (first_unsure["msgtype"], texts_of(first_unsure)) == ("text", DEFAULT_NOT_SURE_TEXT)
+    for menu in (second_unsure, third_unsure):
+        assert menu["msgtype"] == "msgmenu" and menu["body"]["head_content"] == DEFAULT_NOT_SURE_TEXT
+        assert [item["click"]["id"] for item in menu["body"]["list"]] == [TRANSFER_CLICK_ID]
+    world.clicks(second_unsure["msgid"], TRANSFER_CLICK_ID)
+    await world.settle()
+    assert (world.session()["state"], world.session()["servicer_userid"]) == (3, "alice")
+
+
+async def test_ai_only_never_offers_the_button(make_world: WorldFactory) -> None:
+    world = await make_world(settings={"reception": {"mode": "ai_only"}}, kb=True, servicers=["alice"])
+    for question in ("你们公司的股票代码是多少", "火星上能用吗", "那月球呢"):
+        world.says(question)
+    await world.settle()
+    assert [m["msgtype"] for m in world.inbox()] == ["text"] * 3
+
+
+async def use_llm(rt: Runtime, fake: FakeOpenAI, *, timeout_s: float = 5) -> None:
+    ai = AISettings.model_validate(
+        {
+            "provider": "openai",
+            "openai": {"base_url": fake.url, "api_key": "sk-e2e", "model": "m", "timeout_s": timeout_s},
+        }
+    )
+    async with rt.db.write() as session:
+        await save_ai_settings(
+            session, ai, secrets=rt.secrets, changed_by="test", source="cli", now=rt.clock.now()
+        )
+
+
+async def test_the_llm_answers_with_the_knowledge_base_as_context(
+    rt: Runtime, make_world: WorldFactory, fake_openai: FakeOpenAI
+) -> None:
+    await use_llm(rt, fake_openai)
+    world = await make_world(kb=True, servicers=["alice"])
+    fake_openai.reply(
+        {"not_sure": False, "answer": "7天内在订单页申请退货就行，运费我们出。", "entry_ids": ["returns"]}
+    )
+    world.says("买的东西不想要了 我手机13812345678")
+    await world.settle()
+    [answer] = world.inbox()
+    assert answer["msgtype"] == "msgmenu"
+    assert answer["body"]["head_content"] == "7天内在订单页申请退货就行，运费我们出。"
+    sent = fake_openai.prompt()
+    assert RETURNS_ANSWER in sent and "13812345678" not in sent and "[电话号码]" in sent
+    assert fake_openai.requests[0]["headers"]["Authorization"] == "Bearer sk-e2e"
+
+
+async def test_the_knowledge_base_answers_when_the_llm_times_out(
+    rt: Runtime, make_world: WorldFactory, fake_openai: FakeOpenAI
+) -> None:
+    await use_llm(rt, fake_openai, timeout_s=0.5)
+    world = await make_world(kb=True, servicers=["alice"])
+    fake_openai.reply({"not_sure": False, "answer": "来得太晚", "entry_ids": []}, delay_s=3)
+    world.says("怎么退货")
+    await world.settle()
+    [answer] = world.inbox()
+    assert answer["body"]["head_content"] == RETURNS_ANSWER
+    assert len(fake_openai.requests) == 1
+
+
+async def test_the_llm_not_sure_field_counts_toward_the_streak(
+    rt: Runtime, make_world: WorldFactory, fake_openai: FakeOpenAI
+) -> None:
+    await use_llm(rt, fake_openai)
+    world = await make_world(settings=NO_BUTTON, kb=True, servicers=["alice"])
+    fake_openai.reply({"not_sure": True})
+    fake_openai.reply({"not_sure": True})
+    world.says("你们老板是谁")
+    world.says("那老板娘呢")
+    await world.settle()
+    first, second = world.inbox()
+    assert first["msgtype"] == "text" and second["msgtype"] == "msgmenu"
+
+
+async def test_the_llm_sees_the_recent_turns_masked(
+    rt: Runtime, make_world: WorldFactory, fake_openai: FakeOpenAI
+) -> None:
+    await use_llm(rt, fake_openai)
+    world = await make_world(kb=True, servicers=["alice"])
+    fake_openai.reply({"not_sure": False, "answer": "整机保修一年。", "entry_ids": ["warranty"]})
+    world.says("冰箱保修多久 我电话13812345678")
+    await world.settle()
+    fake_openai.reply({"not_sure": False, "answer": "主要部件三年。", "entry_ids": ["warranty"]})
+    world.says("那压缩机呢")
+    await world.settle()
+    second = fake_openai.prompt(1)
+    assert "最近的对话" in second
+    assert "customer: 冰箱保修多久 我电话[电话号码]" in second and "ai: 整机保修一年。" in second
+    assert "13812345678" not in second
+    assert "最近的对话" not in fake_openai.prompt(0)  # the first turn had none
