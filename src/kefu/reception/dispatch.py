@@ -17,19 +17,18 @@ queued next to an idle servicer. Outside reception hours a round does nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 
 from kefu.accounts.models import KfAccount
+from kefu.jobs.periodic import run_every_poll_interval
 from kefu.jobs.registry import task
 from kefu.logs import get_logger
 from kefu.reception import service
 from kefu.reception.core import Dispatch, RecordRouting, Roster, Transfer, decide
 from kefu.reception.models import Conversation
-from kefu.reception.pool import DISPATCH_TASK, STATE_POOL, request_dispatch
+from kefu.reception.pool import DISPATCH_TASK, STATE_POOL, in_queue_order, request_dispatch
 from kefu.reception.shell import enqueue_feed
 from kefu.routing.models import ExclusiveServicer
 from kefu.runtime import Runtime
@@ -47,15 +46,7 @@ async def dispatch_round(rt: Runtime, *, account_id: int) -> None:
         settings = await service.load_account_settings(session, account)
         if not settings.enabled or not settings.calendar.is_open(now):
             return
-        waiting = list(
-            (
-                await session.scalars(
-                    select(Conversation)
-                    .where(Conversation.account_id == account_id, Conversation.wecom_state == STATE_POOL)
-                    .order_by(Conversation.queued_at.is_(None), Conversation.queued_at, Conversation.id)
-                )
-            ).all()
-        )
+        waiting = await in_queue_order(session, account_id)
         if not waiting:
             return
         exclusive = dict(
@@ -116,12 +107,4 @@ async def sweep(rt: Runtime) -> int:
 
 async def run_dispatch_sweep(rt: Runtime, stop: asyncio.Event) -> None:
     """The safety net beside the triggers: every poll interval, no pool is forgotten."""
-    while not stop.is_set():
-        try:
-            await sweep(rt)
-        except OperationalError:
-            log.exception("dispatch.database_unavailable")
-        except Exception:  # keep sweeping: a dead sweep would leave customers queued for good
-            log.exception("dispatch.sweep_failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=rt.settings.poll_interval_s)
+    await run_every_poll_interval(rt, stop, sweep, name="dispatch.sweep")

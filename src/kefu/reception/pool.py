@@ -50,17 +50,19 @@ class Waiting:
     first_question: str | None  # the customer's first text of this session
 
 
-async def waiting_line(session: AsyncSession, account_id: int) -> list[Waiting]:
-    """The account's pool in queue order (who came first), with what each customer asked."""
-    rows = list(
-        (
-            await session.scalars(
-                select(Conversation)
-                .where(Conversation.account_id == account_id, Conversation.wecom_state == STATE_POOL)
-                .order_by(Conversation.queued_at.is_(None), Conversation.queued_at, Conversation.id)
-            )
-        ).all()
+async def in_queue_order(session: AsyncSession, account_id: int) -> list[Conversation]:
+    """The account's waiting conversations, who came first first."""
+    query = (
+        select(Conversation)
+        .where(Conversation.account_id == account_id, Conversation.wecom_state == STATE_POOL)
+        .order_by(Conversation.queued_at.is_(None), Conversation.queued_at, Conversation.id)
     )
+    return list((await session.scalars(query)).all())
+
+
+async def waiting_line(session: AsyncSession, account_id: int) -> list[Waiting]:
+    """The account's pool in queue order, with what each customer asked."""
+    rows = await in_queue_order(session, account_id)
     line = []
     for position, conversation in enumerate(rows, start=1):
         started = (conversation.state or {}).get("session_started_at")

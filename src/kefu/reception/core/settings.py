@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from kefu.accounts.settings_types import AccountSettingsData, Messages, Queue, Reception, Routing, Session
+from kefu.accounts.settings_types import AccountSettingsData
 from kefu.ai.settings import AISettings
-from kefu.hours import DEFAULT_TIMEZONE, HoursSettings, ReceptionCalendar, TimeZoneName
+from kefu.hours import HoursSettings, ReceptionCalendar
 
 
 def hours_settings(hours: Any) -> HoursSettings:
@@ -33,21 +33,15 @@ def hours_settings(hours: Any) -> HoursSettings:
     return HoursSettings.model_validate(data)
 
 
-class AccountSettings(BaseModel):
-    """An account's reception settings: the config's `Account` minus its identity, plus the AI's
-    "not sure" text. The servicer list is not here: `decide` gets it as a `kefu.routing.core.Roster`
-    of `ServicerLoad`s, in the account's servicer order, with each one's cap already resolved."""
+class AccountSettings(AccountSettingsData):
+    """An account's stored settings (the same fields, one definition), frozen, plus `enabled` and
+    the AI's "not sure" text. The servicer list is not here: `decide` gets it as a
+    `kefu.routing.core.Roster` of `ServicerLoad`s, in the account's servicer order, with each one's
+    cap already resolved."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     enabled: bool = True
-    timezone: TimeZoneName = DEFAULT_TIMEZONE
-    reception: Reception = Field(default_factory=Reception)
-    hours: HoursSettings = Field(default_factory=HoursSettings)
-    queue: Queue = Field(default_factory=lambda: Queue.model_validate({}))
-    routing: Routing = Field(default_factory=Routing)
-    messages: Messages = Field(default_factory=Messages)
-    session: Session = Field(default_factory=lambda: Session.model_validate({}))
     not_sure_text: str = Field(default_factory=lambda: AISettings().not_sure_text, min_length=1)
 
     @field_validator("hours", mode="before")
