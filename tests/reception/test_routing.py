@@ -378,3 +378,26 @@ async def test_what_a_customer_writes_after_a_queue_timeout_is_left_for_servicer
         [left] = (await api.get(f"/api/v1/accounts/{world.account.id}/follow-ups")).json()
     assert (left["reason"], left["external_userid"]) == ("queue_timeout", first.customer)
     assert [m["text"] for m in left["messages"]] == ["等了半天没人，我的订单 A123 还没发货"]
+
+
+async def test_a_session_handed_over_to_a_colleague_within_their_cap(make_world: WorldFactory) -> None:
+    world = await make_world(settings={**HUMAN_ONLY, **ONE_EACH}, servicers=["alice", "bob", "carol"])
+    world.says("人工")
+    await world.settle()
+    assert world.session()["servicer_userid"] == "alice"
+    busy = another_customer(world, "忙")  # carol will be full: idle gives this one to bob, then
+    busy.says("人工")
+    await world.settle()
+    conversation = await world.conversation()
+    url = f"/api/v1/conversations/{conversation.id}/hand-over"
+    async with await api_for(world) as api:
+        full = await api.post(url, json={"servicer_userid": busy.session()["servicer_userid"]})
+        assert full.status_code == 409 and "at the cap" in full.json()["message"]
+        moved = await api.post(url, json={"servicer_userid": "carol"})
+        assert moved.status_code == 202, moved.text
+        await world.run_due()
+        assert (world.session()["state"], world.session()["servicer_userid"]) == (3, "carol")
+        again = await api.post(url, json={"servicer_userid": "carol"})
+        assert again.status_code == 409 and again.json()["message"] == "the customer is already with carol"
+        decisions = (await api.get(f"/api/v1/conversations/{conversation.id}/routing")).json()
+    assert decisions[-1]["explanation"] == "转接给 → carol（当前 0 个会话）"

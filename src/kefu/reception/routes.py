@@ -13,7 +13,7 @@ from kefu.api.deps import IdPath, IdQuery, RuntimeDep, TokenDep
 from kefu.api.routes import ApiRoute
 from kefu.errors import Conflict, NotFound
 from kefu.reception import service
-from kefu.reception.core import ManualTake, Transfer
+from kefu.reception.core import HandOver, ManualTake, Transfer
 from kefu.reception.follow_ups import close_follow_up, follow_ups, messages_of
 from kefu.reception.models import Conversation, FollowUp
 from kefu.reception.pool import waiting_line
@@ -30,6 +30,7 @@ from kefu.reception.schemas import (
 from kefu.reception.shell import decide_and_apply
 from kefu.routing import service as routing_service
 from kefu.routing.schemas import RoutingDecisionOut
+from kefu.runtime import Runtime
 
 router = APIRouter(
     prefix="/conversations",
@@ -81,10 +82,11 @@ async def get_routing(conversation_id: IdPath, rt: RuntimeDep) -> list[RoutingDe
     return [RoutingDecisionOut.model_validate(row) for row in rows]
 
 
-@router.post("/{conversation_id}/take", response_model=TakeOut, status_code=202)
-async def take(conversation_id: IdPath, body: TakeIn, rt: RuntimeDep, token: TokenDep) -> TakeOut:
-    """A servicer takes a waiting customer by hand (手动接入). Of two takes at once exactly one
-    wins; the other answers 409 with who has the customer."""
+async def _decide_now(
+    rt: Runtime, conversation_id: int, inbound: ManualTake | HandOver
+) -> Conversation | None:
+    """decide() on a person's request, in this request's transaction; the conversation when it
+    led to a transfer to 3, else None (its state says why)."""
     async with rt.db.write() as session:
         conversation = await session.get(Conversation, conversation_id)
         if conversation is None:
@@ -92,23 +94,48 @@ async def take(conversation_id: IdPath, body: TakeIn, rt: RuntimeDep, token: Tok
         account = await session.get(KfAccount, conversation.account_id)
         assert account is not None  # conversations cascade with their account
         decision = await decide_and_apply(
-            session,
-            conversation=conversation,
-            account=account,
-            inbound=ManualTake(servicer_userid=body.servicer_userid, by=token.name),
-            now=rt.clock.now(),
+            session, conversation=conversation, account=account, inbound=inbound, now=rt.clock.now()
         )
-        taken = any(isinstance(a, Transfer) and a.target_state == 3 for a in decision.actions)
-        holder = conversation.servicer_userid
-        state = conversation.wecom_state
-    if not taken:
+        moved = any(isinstance(a, Transfer) and a.target_state == 3 for a in decision.actions)
+        if not moved:
+            raise _refusal(conversation, inbound)
+        return conversation
+
+
+def _refusal(conversation: Conversation, inbound: ManualTake | HandOver) -> Conflict:
+    holder, state = conversation.servicer_userid, conversation.wecom_state
+    if isinstance(inbound, ManualTake):
         if holder:
-            raise Conflict(f"the customer is already with {holder}")
+            return Conflict(f"the customer is already with {holder}")
         if state != 2:
-            raise Conflict("the customer is not waiting in the pool")
-        raise Conflict(
-            f"{body.servicer_userid} cannot take the customer: not receiving, or not a servicer here"
+            return Conflict("the customer is not waiting in the pool")
+        return Conflict(
+            f"{inbound.servicer_userid} cannot take the customer: not receiving, or not a servicer here"
         )
+    if state != 3 or (conversation.state and conversation.state.get("pending_transition")):
+        return Conflict("the session is not with a servicer now, or a transfer is on its way")
+    if holder == inbound.servicer_userid:
+        return Conflict(f"the customer is already with {holder}")
+    return Conflict(
+        f"{inbound.servicer_userid} cannot take it: not receiving, at the cap, or not a servicer here"
+    )
+
+
+@router.post("/{conversation_id}/take", response_model=TakeOut, status_code=202)
+async def take(conversation_id: IdPath, body: TakeIn, rt: RuntimeDep, token: TokenDep) -> TakeOut:
+    """A servicer takes a waiting customer by hand (手动接入), even past their cap (they chose
+    to). Of two takes at once exactly one wins; the other answers 409 with who has the customer."""
+    await _decide_now(rt, conversation_id, ManualTake(servicer_userid=body.servicer_userid, by=token.name))
+    return TakeOut(
+        conversation_id=conversation_id, servicer_userid=body.servicer_userid, status="transferring"
+    )
+
+
+@router.post("/{conversation_id}/hand-over", response_model=TakeOut, status_code=202)
+async def hand_over(conversation_id: IdPath, body: TakeIn, rt: RuntimeDep, token: TokenDep) -> TakeOut:
+    """Hand a human session to another servicer (转接, trans 3 → 3), who must be receiving and
+    under their cap; 409 says why not."""
+    await _decide_now(rt, conversation_id, HandOver(servicer_userid=body.servicer_userid, by=token.name))
     return TakeOut(
         conversation_id=conversation_id, servicer_userid=body.servicer_userid, status="transferring"
     )

@@ -23,7 +23,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from kefu.accounts.settings_types import RoutingRule
 
-RuleName = Literal["exclusive", "last", "idle", "round_robin", "reserved", "manual"]
+RuleName = Literal["exclusive", "last", "idle", "round_robin", "reserved", "manual", "handover"]
 Outcome = Literal["assign", "wait", "pool"]
 Verdict = Literal["chosen", "waited_for", "none_set", "not_listed", "off_duty", "at_cap", "refused", "nobody"]
 
@@ -222,6 +222,19 @@ def by_hand(roster: Roster, userid: str) -> RoutingDecision:
     return _decided("pool", None, "manual", steps, roster.round_robin_last, roster)
 
 
+def hand_over(roster: Roster, userid: str) -> RoutingDecision:
+    """A session handed to another servicer: on duty, in the list, and with room — Kefu never
+    gives a colleague more than their cap (taking a customer oneself may go over it)."""
+    steps: list[Step] = []
+    servicer = _named("handover", userid, roster, (), steps)
+    if servicer is not None and servicer.on_duty and servicer.has_room:
+        steps.append(
+            Step(rule="handover", verdict="chosen", userid=userid, sessions=servicer.active_sessions)
+        )
+        return _decided("assign", userid, "handover", steps, roster.round_robin_last, roster)
+    return _decided("pool", None, "handover", steps, roster.round_robin_last, roster)
+
+
 # --- explanations ----------------------------------------------------------------------------
 
 _RULE_NAMES = {
@@ -232,10 +245,12 @@ _RULE_NAMES = {
         "round_robin": "轮流接待",
         "reserved": "等待中的客服",
         "manual": "手动接入",
+        "handover": "转接给",
     },
     "en": {
         "reserved": "the servicer waited for",
         "manual": "taken by hand",
+        "handover": "handed over to",
         "exclusive": "exclusive servicer",
         "last": "last servicer",
         "idle": "idle",

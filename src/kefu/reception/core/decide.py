@@ -17,6 +17,7 @@ from kefu.reception.core.customer import customer_wrote, on_customer_message, pl
 from kefu.reception.core.events import (
     on_dispatch,
     on_enter_session,
+    on_hand_over,
     on_idle_check,
     on_manual_take,
     on_opening_reached,
@@ -30,6 +31,7 @@ from kefu.reception.core.inbound import (
     CustomerText,
     Dispatch,
     EnterSession,
+    HandOver,
     IdleCheck,
     Inbound,
     ManualTake,
@@ -62,6 +64,7 @@ _HANDLERS: dict[type[Any], Callable[[Context, Any], None]] = {
     OpeningReached: on_opening_reached,
     Dispatch: on_dispatch,
     ManualTake: on_manual_take,
+    HandOver: on_hand_over,
     TransferDone: on_transfer_done,
     TransferRefused: on_transfer_refused,
     SendRefused: on_send_refused,

@@ -9,6 +9,7 @@ from kefu.reception.core.customer import request_human
 from kefu.reception.core.inbound import (
     Dispatch,
     EnterSession,
+    HandOver,
     IdleCheck,
     ManualTake,
     OpeningReached,
@@ -230,3 +231,7 @@ def on_dispatch(ctx: Context, _: Dispatch) -> None:
 
 def on_manual_take(ctx: Context, take: ManualTake) -> None:
     ctx.take_by_hand(take.servicer_userid, by=take.by)
+
+
+def on_hand_over(ctx: Context, handing: HandOver) -> None:
+    ctx.hand_over(handing.servicer_userid, by=handing.by)

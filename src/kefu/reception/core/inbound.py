@@ -125,6 +125,14 @@ class ManualTake(_Inbound):
     by: str = Field(default="", max_length=64)  # who asked (an API token's name)
 
 
+class HandOver(_Inbound):
+    """Someone hands a human session to another servicer (trans 3 → 3) through Kefu."""
+
+    kind: Literal["hand_over"] = "hand_over"
+    servicer_userid: str = Field(min_length=1, max_length=64)
+    by: str = Field(default="", max_length=64)
+
+
 # --- outcomes of Kefu's own actions, fed back by the shell -----------------------------------
 
 
@@ -174,6 +182,7 @@ Inbound = Annotated[
     | OpeningReached
     | Dispatch
     | ManualTake
+    | HandOver
     | TransferDone
     | TransferRefused
     | SendRefused

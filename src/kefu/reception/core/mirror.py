@@ -43,7 +43,7 @@ from kefu.reception.core.state import (
     SessionKind,
     Transition,
 )
-from kefu.routing.core import Roster, RoutingDecision, by_hand, choose, for_reserved
+from kefu.routing.core import Roster, RoutingDecision, by_hand, choose, for_reserved, hand_over
 
 CODE_TTL: dict[CodeKind, timedelta] = {
     "welcome": SHORT_CODE_TTL,
@@ -259,6 +259,23 @@ class Context:
             return False
         self.note("queue_full", waiting=self.roster.pool_length, cap=cap)
         self.send("queue_full", phrase_for(self.settings.queue.over_length_message, "over_length"))
+        return True
+
+    def hand_over(self, userid: str, *, by: str) -> bool:
+        """Hand this human session to another servicer (trans 3 → 3), within their cap."""
+        state = self.state
+        if state.wecom_state != STATE_HUMAN or state.pending_transition is not None:
+            self.note("handover_refused", servicer=userid, by=by, state=state.wecom_state)
+            return False
+        if state.servicer_userid == userid:
+            self.note("handover_refused", servicer=userid, by=by, state=state.wecom_state)
+            return False
+        decision = hand_over(self.roster, userid)
+        if decision.outcome != "assign":
+            self.note("handover_refused", servicer=userid, by=by, state=state.wecom_state)
+            return False
+        self._routed(decision, "handover")
+        self.transfer(3, userid, reason="handover")
         return True
 
     def take_by_hand(self, userid: str, *, by: str) -> bool:
