@@ -211,28 +211,17 @@ def for_reserved(roster: Roster, userid: str) -> RoutingDecision:
     return _decided("wait", userid, "reserved", steps, roster.round_robin_last, roster)
 
 
-def by_hand(roster: Roster, userid: str) -> RoutingDecision:
-    """A servicer takes a waiting customer by hand: anyone in the list, even at the cap (the
-    servicer chose to; reports flag it), but not someone off duty or unknown."""
+def by_person(roster: Roster, userid: str, *, rule: Literal["manual", "handover"]) -> RoutingDecision:
+    """A person chose the servicer: a take by hand (the servicer's own choice: past their cap is
+    allowed, reports flag it) or a hand-over (work given to a colleague: within their cap). Either
+    way they must be on duty and in the list."""
     steps: list[Step] = []
-    servicer = _named("manual", userid, roster, (), steps)
-    if servicer is not None and servicer.on_duty:
-        steps.append(Step(rule="manual", verdict="chosen", userid=userid, sessions=servicer.active_sessions))
-        return _decided("assign", userid, "manual", steps, roster.round_robin_last, roster)
-    return _decided("pool", None, "manual", steps, roster.round_robin_last, roster)
-
-
-def hand_over(roster: Roster, userid: str) -> RoutingDecision:
-    """A session handed to another servicer: on duty, in the list, and with room — Kefu never
-    gives a colleague more than their cap (taking a customer oneself may go over it)."""
-    steps: list[Step] = []
-    servicer = _named("handover", userid, roster, (), steps)
-    if servicer is not None and servicer.on_duty and servicer.has_room:
-        steps.append(
-            Step(rule="handover", verdict="chosen", userid=userid, sessions=servicer.active_sessions)
-        )
-        return _decided("assign", userid, "handover", steps, roster.round_robin_last, roster)
-    return _decided("pool", None, "handover", steps, roster.round_robin_last, roster)
+    servicer = _named(rule, userid, roster, (), steps)
+    room = servicer is not None and (servicer.has_room or rule == "manual")
+    if servicer is not None and servicer.on_duty and room:
+        steps.append(Step(rule=rule, verdict="chosen", userid=userid, sessions=servicer.active_sessions))
+        return _decided("assign", userid, rule, steps, roster.round_robin_last, roster)
+    return _decided("pool", None, rule, steps, roster.round_robin_last, roster)
 
 
 # --- explanations ----------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from kefu.reception.core.state import (
     SessionKind,
     Transition,
 )
-from kefu.routing.core import Roster, RoutingDecision, by_hand, choose, for_reserved, hand_over
+from kefu.routing.core import Roster, RoutingDecision, by_person, choose, for_reserved
 
 CODE_TTL: dict[CodeKind, timedelta] = {
     "welcome": SHORT_CODE_TTL,
@@ -263,33 +263,25 @@ class Context:
 
     def hand_over(self, userid: str, *, by: str) -> bool:
         """Hand this human session to another servicer (trans 3 → 3), within their cap."""
-        state = self.state
-        if state.wecom_state != STATE_HUMAN or state.pending_transition is not None:
-            self.note("handover_refused", servicer=userid, by=by, state=state.wecom_state)
-            return False
-        if state.servicer_userid == userid:
-            self.note("handover_refused", servicer=userid, by=by, state=state.wecom_state)
-            return False
-        decision = hand_over(self.roster, userid)
-        if decision.outcome != "assign":
-            self.note("handover_refused", servicer=userid, by=by, state=state.wecom_state)
-            return False
-        self._routed(decision, "handover")
-        self.transfer(3, userid, reason="handover")
-        return True
+        busy = self.state.wecom_state != STATE_HUMAN or self.state.servicer_userid == userid
+        return self._chosen_by_person(userid, by=by, rule="handover", refused=busy)
 
     def take_by_hand(self, userid: str, *, by: str) -> bool:
         """A servicer takes this waiting customer (手动接入): exactly one take wins."""
+        return self._chosen_by_person(
+            userid, by=by, rule="manual", refused=self.state.wecom_state != STATE_POOL
+        )
+
+    def _chosen_by_person(
+        self, userid: str, *, by: str, rule: Literal["manual", "handover"], refused: bool
+    ) -> bool:
         state = self.state
-        if state.wecom_state != STATE_POOL or state.pending_transition is not None:
-            self.note("take_refused", servicer=userid, by=by, state=state.wecom_state)
+        decision = None if refused or state.pending_transition else by_person(self.roster, userid, rule=rule)
+        if decision is None or decision.outcome != "assign":
+            self.note(f"{'take' if rule == 'manual' else 'handover'}_refused", servicer=userid, by=by)
             return False
-        decision = by_hand(self.roster, userid)
-        if decision.outcome != "assign":
-            self.note("take_refused", servicer=userid, by=by, state=state.wecom_state)
-            return False
-        self._routed(decision, "manual_take")
-        self.transfer(3, userid, reason="manual_take")
+        self._routed(decision, "manual_take" if rule == "manual" else "handover")
+        self.transfer(3, userid, reason="manual_take" if rule == "manual" else "handover")
         return True
 
     def _routed(self, decision: RoutingDecision, reason: str) -> None:
