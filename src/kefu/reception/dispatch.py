@@ -17,7 +17,6 @@ queued next to an idle servicer. Outside reception hours a round does nothing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
 from sqlalchemy import select
 
@@ -26,7 +25,8 @@ from kefu.jobs.periodic import run_every_poll_interval
 from kefu.jobs.registry import task
 from kefu.logs import get_logger
 from kefu.reception import service
-from kefu.reception.core import Dispatch, RecordRouting, Roster, Transfer, decide
+from kefu.reception.core import Dispatch
+from kefu.reception.core.dispatch import WaitingCustomer, plan_round
 from kefu.reception.models import Conversation
 from kefu.reception.pool import DISPATCH_TASK, STATE_POOL, in_queue_order, request_dispatch
 from kefu.reception.shell import enqueue_feed
@@ -59,36 +59,14 @@ async def dispatch_round(rt: Runtime, *, account_id: int) -> None:
             ).all()
         )
         roster = await service.roster(session, account, settings, waiting[0])
-        picked = 0
-        for conversation in waiting:
-            trial = roster.model_copy(
-                update={"exclusive_userid": exclusive.get(conversation.external_userid)}
-            )
-            decision = decide(service.state_of(conversation), Dispatch(), settings, trial, now)
-            target = next(
-                (a for a in decision.actions if isinstance(a, Transfer) and a.target_state == 3), None
-            )
-            if target is None or target.servicer_userid is None:
-                continue
-            roster = _after_assigning(roster, target.servicer_userid, decision.actions)
-            await enqueue_feed(session, conversation, account_id, Dispatch(), now=now)
-            picked += 1
+        line = [WaitingCustomer(c.id, service.state_of(c), exclusive.get(c.external_userid)) for c in waiting]
+        by_id = {c.id: c for c in waiting}
+        picks = plan_round(line, settings, roster, now)
+        for key, _servicer in picks:
+            await enqueue_feed(session, by_id[key], account_id, Dispatch(), now=now)
+        picked = len(picks)
     if picked:
         log.info("dispatch.round", account_id=account_id, waiting=len(waiting), picked=picked)
-
-
-def _after_assigning(roster: Roster, userid: str, actions: Sequence[object]) -> Roster:
-    """The roster as the next customer in the round sees it: one more session for `userid`, and
-    the rotation turned if routing turned it."""
-    pointer = roster.round_robin_last
-    for action in actions:
-        if isinstance(action, RecordRouting) and action.decision.round_robin_last is not None:
-            pointer = action.decision.round_robin_last
-    servicers = tuple(
-        s.model_copy(update={"active_sessions": s.active_sessions + 1}) if s.userid == userid else s
-        for s in roster.servicers
-    )
-    return roster.model_copy(update={"servicers": servicers, "round_robin_last": pointer})
 
 
 async def sweep(rt: Runtime) -> int:
