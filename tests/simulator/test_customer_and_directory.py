@@ -168,10 +168,11 @@ def test_unauthorized_account_and_auth_change_callback(
 ) -> None:
     """§2.5: withdrawing the app's right → kf_account_auth_change callback; manage_privilege false."""
     receiver = receiver_factory(kf.corp)
-    simulator.control("PUT", f"accounts/{kf.open_kfid}/authorization", {"authorized": False})
-    simulator.control("PUT", f"accounts/{kf.open_kfid}/authorization", {"authorized": True})
-    simulator.control("PUT", f"accounts/{kf.open_kfid}/authorization", {"authorized": False})
-    simulator.flush_callbacks()
+    for authorized in (False, True, False):
+        simulator.control("PUT", f"accounts/{kf.open_kfid}/authorization", {"authorized": authorized})
+        # Callbacks go out from a pool of threads, in no promised order (nor does WeCom promise
+        # one): deliver each before the next change, so the order below is the order of changes.
+        simulator.flush_callbacks()
     events = [
         (p.field("Event"), p.field("AuthAddOpenKfId"), p.field("AuthDelOpenKfId")) for p in receiver.posts
     ]
