@@ -34,6 +34,8 @@ class Conversation(Base):
     reserved_for: Mapped[str | None] = mapped_column(String(64), default=None)
     next_idle_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     next_opening_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # In a human session: since when the customer's message waits for the servicer's reply.
+    awaiting_reply_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

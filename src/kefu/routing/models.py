@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.db.base import Base, UTCDateTime
@@ -42,6 +42,8 @@ class RoutingDecisionRow(Base):
     servicer_userid: Mapped[str | None] = mapped_column(String(64), default=None)
     explanation: Mapped[str] = mapped_column(Text)
     steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # A take or transfer made in the WeCom app that put the servicer past their cap (Kefu never does).
+    over_cap: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ExclusiveServicer(Base):
