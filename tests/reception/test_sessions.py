@@ -78,7 +78,8 @@ async def test_a_servicer_takes_the_session_before_delivery_95018_is_reconciled_
 
     refused = [s for s in world.sends() if s["endpoint"] == "kf/send_msg"]
     assert [(s["errcode"], s["delivered"]) for s in refused] == [(95018, False)]  # tried once, never again
-    send, reconcile = await world.actions()
+    send, reconcile, recorded = await world.actions()
+    assert (recorded.kind, recorded.payload["action"]["decision"]["rule"]) == ("record_routing", "app")
     assert (send.kind, send.status, send.errcode) == ("send", "refused", 95018)
     assert (reconcile.kind, reconcile.status) == ("reconcile", "done")
     conversation = await world.conversation()

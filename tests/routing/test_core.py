@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kefu.accounts.settings_types import RoutingRule
-from kefu.routing.core import Roster, ServicerLoad, choose
+from kefu.routing.core import Roster, ServicerLoad, by_person, choose
 
 T0 = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 State = Literal["room", "full", "off", "absent", "refused"]
@@ -216,3 +216,12 @@ def test_round_robin_counts_differ_by_at_most_one_while_all_are_eligible(
         roster = Roster(servicers=people, round_robin_last=decision.round_robin_last)
     shares = [counts[p.userid] for p in people]
     assert max(shares) - min(shares) <= 1
+
+
+def test_a_take_by_hand_past_the_cap_is_allowed_and_flagged_a_hand_over_is_not_allowed() -> None:
+    roster = Roster(servicers=(load("zhang", 3), load("li", 1)))
+    take = by_person(roster, "zhang", rule="manual")
+    assert (take.outcome, take.userid, take.over_cap) == ("assign", "zhang", True)
+    assert take.explain("en").endswith("over the cap")
+    assert by_person(roster, "li", rule="manual").over_cap is False
+    assert by_person(roster, "zhang", rule="handover").outcome == "pool"

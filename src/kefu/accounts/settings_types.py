@@ -116,6 +116,16 @@ class Queue(Strict):
     taken_notice: MessageSetting = _message()
     no_reply_notice: NoReplyNotice = Field(default_factory=lambda: NoReplyNotice.model_validate({}))
 
+    @model_validator(mode="after")
+    def _one_message_per_taken_code(self) -> Queue:
+        # Both go out with the session's taken code, and WeCom allows one message per code.
+        if self.no_reply_notice.enabled and self.taken_notice.mode != "none":
+            raise ValueError(
+                "no_reply_notice and taken_notice both need the session's taken code, which carries "
+                "one message: set taken_notice mode none to enable the no-reply notice"
+            )
+        return self
+
 
 class RoutingRule(Strict):
     rule: Literal["exclusive", "last", "idle", "round_robin"]

@@ -106,6 +106,7 @@ def save_state(
     conversation.session_no = state.session_no
     conversation.queued_at = state.queued_at
     conversation.reserved_for = state.reserved_for
+    conversation.awaiting_reply_since = state.awaiting_reply_since
     conversation.next_idle_check_at = next_idle_check(state, settings)
     conversation.next_opening_check_at = next_opening_check(state, settings, now)
     conversation.updated_at = now

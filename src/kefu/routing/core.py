@@ -23,7 +23,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from kefu.accounts.settings_types import RoutingRule
 
-RuleName = Literal["exclusive", "last", "idle", "round_robin", "reserved", "manual", "handover"]
+RuleName = Literal["exclusive", "last", "idle", "round_robin", "reserved", "manual", "handover", "app"]
 Outcome = Literal["assign", "wait", "pool"]
 Verdict = Literal["chosen", "waited_for", "none_set", "not_listed", "off_duty", "at_cap", "refused", "nobody"]
 
@@ -75,6 +75,9 @@ class RoutingDecision(_Frozen):
     steps: tuple[Step, ...] = ()
     round_robin_last: str | None = None  # the rotation's pointer after this decision
     names: dict[str, str] = Field(default_factory=dict)  # userid → name, for `explain`
+    # A person put the servicer past their cap (a take by hand, or a move in the WeCom app):
+    # allowed, and flagged for reports. Kefu's own rules never do.
+    over_cap: bool = False
 
     def explain(self, locale: Literal["zh", "en"] = "zh") -> str:
         """One line, e.g. 专属客服张三不在接待中 → 空闲接待 → 李四（当前 2 个会话）."""
@@ -220,8 +223,19 @@ def by_person(roster: Roster, userid: str, *, rule: Literal["manual", "handover"
     room = servicer is not None and (servicer.has_room or rule == "manual")
     if servicer is not None and servicer.on_duty and room:
         steps.append(Step(rule=rule, verdict="chosen", userid=userid, sessions=servicer.active_sessions))
-        return _decided("assign", userid, rule, steps, roster.round_robin_last, roster)
+        decided = _decided("assign", userid, rule, steps, roster.round_robin_last, roster)
+        return decided.model_copy(update={"over_cap": not servicer.has_room})
     return _decided("pool", None, rule, steps, roster.round_robin_last, roster)
+
+
+def in_app(roster: Roster, userid: str) -> RoutingDecision:
+    """A servicer took or was given the session in the WeCom app: WeCom has decided, Kefu records
+    it, with `over_cap` when it put them past their cap (their load before it counts)."""
+    servicer = roster.find(userid)
+    sessions = servicer.active_sessions if servicer is not None else None
+    step = Step(rule="app", verdict="chosen", userid=userid, sessions=sessions)
+    decided = _decided("assign", userid, "app", [step], roster.round_robin_last, roster)
+    return decided.model_copy(update={"over_cap": servicer is not None and not servicer.has_room})
 
 
 # --- explanations ----------------------------------------------------------------------------
@@ -235,6 +249,7 @@ _RULE_NAMES = {
         "reserved": "等待中的客服",
         "manual": "手动接入",
         "handover": "转接给",
+        "app": "企业微信内接入",
     },
     "en": {
         "reserved": "the servicer waited for",
@@ -244,6 +259,7 @@ _RULE_NAMES = {
         "last": "last servicer",
         "idle": "idle",
         "round_robin": "round robin",
+        "app": "taken in the WeCom app",
     },
 }
 _VERDICTS = {
@@ -269,6 +285,7 @@ _VERDICTS = {
     },
 }
 _POOL = {"zh": "进入排队池", "en": "the queue pool"}
+_OVER_CAP = {"zh": "超出接待上限", "en": "over the cap"}
 
 
 def explain(decision: RoutingDecision, locale: Literal["zh", "en"] = "zh") -> str:
@@ -283,4 +300,6 @@ def explain(decision: RoutingDecision, locale: Literal["zh", "en"] = "zh") -> st
     ]
     if decision.outcome == "pool":
         parts.append(_POOL[locale])
+    if decision.over_cap:
+        parts.append(_OVER_CAP[locale])
     return " → ".join(parts)

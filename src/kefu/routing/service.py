@@ -43,6 +43,7 @@ async def record_decision(
         servicer_userid=decision.userid,
         explanation=decision.explain(),
         steps=[step.model_dump(mode="json") for step in decision.steps],
+        over_cap=decision.over_cap,
     )
     session.add(row)
     if decision.round_robin_last is not None:

@@ -34,6 +34,7 @@ Purpose = Literal[
     "queue_full",
     "queue_timeout",
     "taken_notice",
+    "no_reply_notice",
     "ending",
 ]
 

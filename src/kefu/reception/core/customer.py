@@ -25,6 +25,7 @@ from kefu.reception.core.state import (
     OWNER_OF_STATE,
     SENDABLE_STATES,
     STATE_ENDED,
+    STATE_HUMAN,
     STATE_NEW,
 )
 
@@ -100,6 +101,8 @@ def on_customer_message(ctx: Context, inbound: CustomerText | CustomerNonText) -
             paused(ctx)
         case "stored":
             ctx.note("customer_message_stored", msgid=inbound.msgid, state=ctx.state.wecom_state)
+            if ctx.state.wecom_state == STATE_HUMAN and ctx.state.awaiting_reply_since is None:
+                ctx.update(awaiting_reply_since=inbound.sent_at)  # now the servicer owes a reply
         case "transfer":
             request_human(ctx, reason="human_only" if _human_only(ctx) else "customer_asked")
         case "non_text_reply":

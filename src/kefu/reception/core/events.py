@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from kefu.reception.core.actions import MarkRecalled, Reconcile, RecordSendFailure
+from kefu.reception.core.actions import MarkRecalled, Reconcile, RecordSendFailure, Text
 from kefu.reception.core.customer import request_human
 from kefu.reception.core.inbound import (
     Dispatch,
@@ -27,7 +27,7 @@ from kefu.reception.core.state import (
     STATE_HUMAN,
     STATE_POOL,
 )
-from kefu.reception.core.timers import queue_timeout_at
+from kefu.reception.core.timers import no_reply_due_at, queue_timeout_at
 
 # The state each session_status_change leads to (wecom-kf-api.md §4.4).
 CHANGE_TARGET = {1: STATE_HUMAN, 2: STATE_HUMAN, 3: STATE_ENDED, 4: STATE_HUMAN}
@@ -128,6 +128,8 @@ def on_status_change(ctx: Context, event: SessionStatusChange) -> None:
         # WeCom echoed a trans Kefu asked for: the same move, counted once.
         ctx.update(pending_transition=None, last_transition=pending)
         reason = "kefu_transfer_echo"
+    elif servicer and (ctx.state.wecom_state, ctx.state.servicer_userid) != (target, servicer):
+        ctx.record_app_move(servicer, reason)  # WeCom decided: recorded, and flagged over a cap
     settle(
         ctx,
         target,
@@ -143,6 +145,7 @@ def on_servicer_message(ctx: Context, message: ServicerMessage) -> None:
     """Only a human in state 3 can write: a mirror that says otherwise is wrong; stop the AI and check."""
     state = ctx.state
     if state.wecom_state == STATE_HUMAN and state.servicer_userid == message.servicer_userid:
+        ctx.update(awaiting_reply_since=None)  # the servicer answered
         return
     if state.wecom_state == STATE_HUMAN:
         ctx.move(STATE_HUMAN, servicer=message.servicer_userid, reason="servicer_spoke")
@@ -170,8 +173,17 @@ def on_send_failed(ctx: Context, failure: SendFailed) -> None:
 
 def on_idle_check(ctx: Context, _: IdleCheck) -> None:
     """An AI session silent past the timeout ends (trans → 4; the ending code comes back with it);
-    so does a wait in the pool past the queue timeout (its message instead of the ending)."""
+    so does a wait in the pool past the queue timeout (its message instead of the ending); a
+    servicer silent past the no-reply time gets the customer the no-reply notice."""
     state = ctx.state
+    if state.wecom_state == STATE_HUMAN:
+        due = no_reply_due_at(state, ctx.settings)
+        if due is not None and ctx.now >= due:
+            ctx.update(no_reply_notice_sent=True)  # once, sent or not: the code may be used up
+            notice = ctx.settings.queue.no_reply_notice
+            ctx.note("no_reply", servicer=state.servicer_userid, minutes=notice.minutes)
+            ctx.send_on_event("taken", "no_reply_notice", Text(text=notice.text or ""))
+        return
     if state.wecom_state == STATE_POOL:
         due = queue_timeout_at(state, ctx.settings)
         if due is not None and ctx.now >= due:

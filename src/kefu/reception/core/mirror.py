@@ -43,7 +43,7 @@ from kefu.reception.core.state import (
     SessionKind,
     Transition,
 )
-from kefu.routing.core import Roster, RoutingDecision, by_person, choose, for_reserved
+from kefu.routing.core import Roster, RoutingDecision, by_person, choose, for_reserved, in_app
 
 CODE_TTL: dict[CodeKind, timedelta] = {
     "welcome": SHORT_CODE_TTL,
@@ -60,6 +60,8 @@ SESSION_FLAGS: dict[str, Any] = {
     "not_sure_streak": 0,
     "pool_notice_sent": False,
     "taken_notice_sent": False,
+    "awaiting_reply_since": None,
+    "no_reply_notice_sent": False,
     "refused_servicers": [],
     "reserved_for": None,
     "queue_timeout": False,
@@ -95,6 +97,8 @@ class Context:
         if before == to_state and self.state.servicer_userid == servicer:
             return
         self.update(wecom_state=to_state, owner=OWNER_OF_STATE[to_state], servicer_userid=servicer)
+        # A servicer who just got the session owes the customer a word; nobody else does.
+        self.update(awaiting_reply_since=self.now if to_state == STATE_HUMAN else None)
         if to_state == STATE_POOL and before != STATE_POOL:
             self.update(queued_at=self.now)
         elif to_state != STATE_POOL:
@@ -283,6 +287,10 @@ class Context:
         self._routed(decision, "manual_take" if rule == "manual" else "handover")
         self.transfer(3, userid, reason="manual_take" if rule == "manual" else "handover")
         return True
+
+    def record_app_move(self, userid: str, reason: str) -> None:
+        """A servicer took or was given the session in the WeCom app: kept like Kefu's decisions."""
+        self._routed(in_app(self.roster, userid), reason)
 
     def _routed(self, decision: RoutingDecision, reason: str) -> None:
         """Keep the decision (explained) and move the rotation's pointer when it turned."""

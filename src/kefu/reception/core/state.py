@@ -91,6 +91,10 @@ class ConversationState(_Frozen):
     not_sure_streak: int = Field(0, ge=0)
     pool_notice_sent: bool = False
     taken_notice_sent: bool = False
+    # In a human session: since when the customer waits for the servicer's word (taken, or wrote
+    # after the servicer's last message), and whether the no-reply notice went out (once).
+    awaiting_reply_since: AwareDatetime | None = None
+    no_reply_notice_sent: bool = False
     refused_servicers: list[str] = Field(default_factory=list)  # trans → 3 refused this session
     # In the pool: since when (queue order), and whom a routing rule said to wait for.
     queued_at: AwareDatetime | None = None

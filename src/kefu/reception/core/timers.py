@@ -1,12 +1,12 @@
-"""When the shell should wake decide() up: the AI idle timeout, the queue timeout and the next
-reception opening."""
+"""When the shell should wake decide() up: the AI idle timeout, the queue timeout, the no-reply
+notice and the next reception opening."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from kefu.reception.core.settings import AccountSettings
-from kefu.reception.core.state import SENDABLE_STATES, STATE_POOL, ConversationState
+from kefu.reception.core.state import SENDABLE_STATES, STATE_HUMAN, STATE_POOL, ConversationState
 
 
 def next_idle_check(state: ConversationState, settings: AccountSettings) -> datetime | None:
@@ -14,6 +14,8 @@ def next_idle_check(state: ConversationState, settings: AccountSettings) -> date
     pool), or None when nothing can time out."""
     if state.wecom_state == STATE_POOL:
         return queue_timeout_at(state, settings)
+    if state.wecom_state == STATE_HUMAN:
+        return no_reply_due_at(state, settings)
     minutes = settings.session.ai_idle_timeout_minutes
     if minutes is None or not settings.enabled or state.last_activity_at is None:
         return None
@@ -32,6 +34,17 @@ def queue_timeout_at(state: ConversationState, settings: AccountSettings) -> dat
     if state.ended_locally:  # WeCom refused to end the wait (2 → 4): Kefu has ended it already
         return None
     return state.queued_at + timedelta(minutes=minutes)
+
+
+def no_reply_due_at(state: ConversationState, settings: AccountSettings) -> datetime | None:
+    """When the customer of a human session has waited `no_reply_notice.minutes` for the servicer's
+    word, while the notice is on and has not gone out this session."""
+    notice = settings.queue.no_reply_notice
+    if not notice.enabled or not settings.enabled or state.no_reply_notice_sent:
+        return None
+    if state.awaiting_reply_since is None or state.pending_transition is not None:
+        return None
+    return state.awaiting_reply_since + timedelta(minutes=notice.minutes)
 
 
 def next_opening_check(state: ConversationState, settings: AccountSettings, now: datetime) -> datetime | None:
