@@ -25,7 +25,7 @@ from kefu.ingest.recorder import CallbackRecorder
 from kefu.ingest.routes import CallbackEndpoint
 from kefu.jobs.worker import Worker
 from kefu.reception.dispatch import run_dispatch_sweep
-from kefu.reception.routes import follow_up_router, pool_router
+from kefu.reception.routes import attention_router, follow_up_router, pool_router
 from kefu.reception.routes import router as conversations_router
 from kefu.routing.routes import router as exclusive_router
 from kefu.runtime import Runtime
@@ -42,6 +42,7 @@ def build_api_router() -> APIRouter:
     api.include_router(exclusive_router)
     api.include_router(pool_router)
     api.include_router(follow_up_router)
+    api.include_router(attention_router)
     return api
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -13,11 +14,13 @@ from kefu.api.deps import IdPath, IdQuery, RuntimeDep, TokenDep
 from kefu.api.routes import ApiRoute
 from kefu.errors import Conflict, NotFound
 from kefu.reception import service
+from kefu.reception.attention import awaiting_reply
 from kefu.reception.core import HandOver, ManualTake, Transfer
 from kefu.reception.follow_ups import close_follow_up, follow_ups, messages_of
 from kefu.reception.models import Conversation, FollowUp
 from kefu.reception.pool import waiting_line
 from kefu.reception.schemas import (
+    AwaitingReplyOut,
     ConversationDetail,
     ConversationOut,
     FollowUpClose,
@@ -193,6 +196,50 @@ async def _follow_up_out(session: AsyncSession, row: FollowUp) -> FollowUpOut:
         closed_by=row.closed_by,
         note=row.note,
     )
+
+
+attention_router = APIRouter(
+    prefix="/accounts/{account_id}",
+    tags=["conversations"],
+    route_class=ApiRoute,
+    dependencies=[Depends(require_token)],
+)
+
+
+@attention_router.get("/awaiting-reply", response_model=list[AwaitingReplyOut])
+async def list_awaiting_reply(
+    account_id: IdPath, rt: RuntimeDep, min_minutes: Annotated[int, Query(ge=0)] = 0
+) -> list[AwaitingReplyOut]:
+    """Human sessions whose customer has waited at least `min_minutes` for the servicer's word,
+    longest first (the no-reply notice's list)."""
+    now = rt.clock.now()
+    async with rt.db.read() as session:
+        if await session.get(KfAccount, account_id) is None:
+            raise NotFound(f"no account with id {account_id}")
+        rows = await awaiting_reply(session, account_id, since_before=now - timedelta(minutes=min_minutes))
+    return [
+        AwaitingReplyOut(
+            conversation_id=row.id,
+            external_userid=row.external_userid,
+            servicer_userid=row.servicer_userid,
+            waiting_since=row.awaiting_reply_since,
+            waiting_minutes=int((now - row.awaiting_reply_since).total_seconds() // 60),
+            notice_sent=bool((row.state or {}).get("no_reply_notice_sent")),
+        )
+        for row in rows
+        if row.awaiting_reply_since is not None
+    ]
+
+
+@attention_router.get("/over-cap", response_model=list[RoutingDecisionOut])
+async def list_over_cap(account_id: IdPath, rt: RuntimeDep) -> list[RoutingDecisionOut]:
+    """Takes and transfers that put a servicer past their cap (in the WeCom app or by hand), newest
+    first. Kefu's own rules never do."""
+    async with rt.db.read() as session:
+        if await session.get(KfAccount, account_id) is None:
+            raise NotFound(f"no account with id {account_id}")
+        rows = await routing_service.over_cap_decisions(session, account_id)
+    return [RoutingDecisionOut.model_validate(row) for row in rows]
 
 
 @follow_up_router.get("/accounts/{account_id}/follow-ups", response_model=list[FollowUpOut])

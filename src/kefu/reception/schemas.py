@@ -38,6 +38,17 @@ class WaitingOut(BaseModel):
     reserved_for: str | None = Field(description="a routing rule said to wait for this servicer")
 
 
+class AwaitingReplyOut(BaseModel):
+    """A human session whose customer waits for the servicer's word."""
+
+    conversation_id: int
+    external_userid: str
+    servicer_userid: str | None
+    waiting_since: datetime = Field(description="the take, or the customer's first unanswered message")
+    waiting_minutes: int
+    notice_sent: bool = Field(description="the no-reply notice went out this session")
+
+
 class TakeIn(BaseModel):
     servicer_userid: str = Field(min_length=1, max_length=64)
 

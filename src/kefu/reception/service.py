@@ -265,6 +265,7 @@ def action_payload(action: ConversationAction, **changes: Any) -> dict[str, Any]
 
 # --- listing and the transcript ---------------------------------------------------------------
 
+
 SENDERS = {3: "customer", 4: "event", 5: "servicer", 0: "kefu"}
 SEND_KINDS = ("send", "send_on_event")
 

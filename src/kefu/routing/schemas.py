@@ -12,6 +12,7 @@ class RoutingDecisionOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
+    conversation_id: int
     session_no: int
     decided_at: datetime
     reason: str = Field(description="what asked for a human: customer_asked, human_only, dispatch, …")

@@ -69,6 +69,18 @@ async def decisions_of(session: AsyncSession, conversation_id: int) -> list[Rout
     return list((await session.scalars(query)).all())
 
 
+async def over_cap_decisions(
+    session: AsyncSession, account_id: int, limit: int = 500
+) -> list[RoutingDecisionRow]:
+    query = (
+        select(RoutingDecisionRow)
+        .where(RoutingDecisionRow.account_id == account_id, RoutingDecisionRow.over_cap.is_(True))
+        .order_by(RoutingDecisionRow.id.desc())
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
 # --- exclusive servicers (until the CRM) ------------------------------------------------------
 
 

@@ -1,0 +1,89 @@
+"""What needs a supervisor's eye, end to end through the simulator: the no-reply notice and its
+list, and takes in the WeCom app that put a servicer past their cap."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.reception.conftest import WorldFactory, texts_of
+from tests.reception.test_routing import ONE_EACH, another_customer, api_for
+
+pytestmark = [pytest.mark.db, pytest.mark.e2e]
+NOTICE = "客服正在查询，请稍候。"
+NO_REPLY = {
+    "reception": {"mode": "human_only"},
+    "queue": {"no_reply_notice": {"enabled": True, "minutes": 5, "text": NOTICE}},
+}
+
+
+def notices(inbox: list[dict[str, object]]) -> int:
+    return sum(texts_of(m) == NOTICE for m in inbox)  # type: ignore[arg-type]
+
+
+async def test_a_servicer_silent_for_five_minutes_gets_the_customer_the_notice_once(
+    make_world: WorldFactory,
+) -> None:
+    world = await make_world(settings=NO_REPLY, servicers=["alice"])
+    world.says("人工")
+    await world.settle()
+    assert (world.session()["state"], world.session()["servicer_userid"]) == (3, "alice")
+
+    async with await api_for(world) as api:
+        url = f"/api/v1/accounts/{world.account.id}/awaiting-reply"
+        world.rt.clock.advance(timedelta(minutes=4))
+        await world.run_due()
+        assert notices(world.inbox()) == 0
+        assert (await api.get(url, params={"min_minutes": 5})).json() == []
+        world.rt.clock.advance(timedelta(minutes=1))
+        await world.run_due()
+        assert notices(world.inbox()) == 1
+        waiting = (await api.get(url, params={"min_minutes": 5})).json()
+        assert [
+            (w["external_userid"], w["servicer_userid"], w["waiting_minutes"], w["notice_sent"])
+            for w in waiting
+        ] == [(world.customer, "alice", 5, True)]
+
+        world.says("还在吗？")
+        await world.settle()
+        world.rt.clock.advance(timedelta(minutes=30))
+        await world.run_due()
+        assert notices(world.inbox()) == 1  # once per session
+
+        world.servicer("reply", "alice", msgtype="text", text={"content": "在的，马上为您查询"})
+        await world.settle()
+        assert (await api.get(url)).json() == []
+
+
+async def test_a_servicer_who_answers_in_time_sends_no_notice(make_world: WorldFactory) -> None:
+    world = await make_world(settings=NO_REPLY, servicers=["alice"])
+    world.says("人工")
+    await world.settle()
+    world.rt.clock.advance(timedelta(minutes=2))
+    world.servicer("reply", "alice", msgtype="text", text={"content": "您好，我是 alice"})
+    await world.settle()
+    world.rt.clock.advance(timedelta(minutes=30))
+    await world.run_due()
+    assert notices(world.inbox()) == 0
+
+
+async def test_a_take_in_the_wecom_app_past_the_cap_is_flagged(make_world: WorldFactory) -> None:
+    world = await make_world(settings={"reception": {"mode": "human_only"}, **ONE_EACH}, servicers=["alice"])
+    world.says("人工")
+    await world.settle()
+    later = another_customer(world, "乙")
+    later.says("人工")
+    await world.settle()
+    assert later.session()["state"] == 2  # alice is at her cap of 1: Kefu does not go past it
+
+    later.servicer("take", "alice")  # she takes a second customer herself, in the WeCom app
+    await world.settle()
+    assert (later.session()["state"], later.session()["servicer_userid"]) == (3, "alice")
+    async with await api_for(world) as api:
+        flagged = (await api.get(f"/api/v1/accounts/{world.account.id}/over-cap")).json()
+    conversation = await later.conversation()
+    assert [(f["conversation_id"], f["rule"], f["servicer_userid"]) for f in flagged] == [
+        (conversation.id, "app", "alice")
+    ]
+    assert flagged[0]["explanation"] == "企业微信内接入 → alice（当前 1 个会话） → 超出接待上限"
