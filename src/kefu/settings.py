@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     clock_start: datetime | None = None
     clock_offset: float = 0.0
     poll_interval_s: float = 60.0
+    # A human session without any event for this long is checked with service_state/get: WeCom
+    # ends sessions 48 h after their last event without telling, and a stale one counts as load.
+    reconcile_human_after_h: float = Field(default=12.0, gt=0)
     # Items asked per kf/sync_msg call (WeCom's maximum is 1000); each page is one transaction.
     sync_page_limit: int = Field(default=1000, ge=1, le=1000)
     callback_max_body_bytes: int = 64 * 1024

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from kefu.reception.reconcile import sweep as state_check
 from tests.reception.conftest import WorldFactory, texts_of
 from tests.reception.test_routing import ONE_EACH, another_customer, api_for
 
@@ -69,7 +70,11 @@ async def test_a_servicer_who_answers_in_time_sends_no_notice(make_world: WorldF
 
 
 async def test_a_take_in_the_wecom_app_past_the_cap_is_flagged(make_world: WorldFactory) -> None:
-    world = await make_world(settings={"reception": {"mode": "human_only"}, **ONE_EACH}, servicers=["alice"])
+    all_day = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    world = await make_world(
+        settings={"reception": {"mode": "human_only"}, "hours": {"weekly": all_day}, **ONE_EACH},
+        servicers=["alice"],
+    )
     world.says("人工")
     await world.settle()
     later = another_customer(world, "乙")
@@ -87,3 +92,35 @@ async def test_a_take_in_the_wecom_app_past_the_cap_is_flagged(make_world: World
         (conversation.id, "app", "alice")
     ]
     assert flagged[0]["explanation"] == "企业微信内接入 → alice（当前 1 个会话） → 超出接待上限"
+
+
+async def test_a_human_session_quiet_for_twelve_hours_is_checked_with_wecom(make_world: WorldFactory) -> None:
+    """The servicer ended it in the WeCom app and Kefu missed the event (no pull since): after
+    12 quiet hours the state check asks WeCom, frees the servicer and gives the waiting customer
+    the servicer."""
+    all_day = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    world = await make_world(
+        settings={"reception": {"mode": "human_only"}, "hours": {"weekly": all_day}, **ONE_EACH},
+        servicers=["alice"],
+    )
+    world.says("人工")
+    await world.settle()
+    later = another_customer(world, "乙")
+    later.says("人工")
+    await world.settle()
+    assert later.session()["state"] == 2
+    world.servicer("end", "alice")  # Kefu does not pull, so it still counts alice as busy
+
+    world.rt.clock.advance(timedelta(hours=11))
+    assert await state_check(world.rt) == 0
+    world.rt.clock.advance(timedelta(hours=2))
+    assert await state_check(world.rt) == 1
+    await world.run_due()
+    conversation = await world.conversation()
+    assert (conversation.wecom_state, conversation.servicer_userid) == (4, None)
+    kinds = [item.kind for item in await world.transcript() if item.type == "timeline"]
+    assert "state_checked" in kinds and "reconciled" in kinds
+    assert await state_check(world.rt) == 0  # checked once, not at every sweep
+
+    await world.run_due()  # alice's freed place went to the customer waiting in the pool
+    assert (later.session()["state"], later.session()["servicer_userid"]) == (3, "alice")

@@ -332,7 +332,8 @@ def test_a_servicer_takeover_stops_the_ai_before_reconciling() -> None:
 def test_next_idle_check() -> None:
     assert next_idle_check(mirror(1, at=T0), ALL_ON) == T0 + timedelta(minutes=10)
     assert next_idle_check(mirror(1, at=T0), settings()) is None
-    assert next_idle_check(mirror(3, at=T0), ALL_ON) is None
+    # With a human or in the pool: WeCom's 48 h end, when the servicer's load (or the place) frees.
+    assert next_idle_check(mirror(3, at=T0), ALL_ON) == T0 + timedelta(hours=48)
     assert next_idle_check(mirror(1, at=T0, pending_transition=pending(4)), ALL_ON) is None
 
 

@@ -10,7 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from kefu.reception.core import (
+    CheckState,
     IdleCheck,
+    Reconciled,
     RecordRouting,
     ServicerLoad,
     ServicerMessage,
@@ -47,7 +49,7 @@ def test_a_take_starts_the_clock_and_the_notice_goes_out_once_with_the_taken_cod
     on_time = run(state, IdleCheck(), ON, now=due)
     sent = only_event_send(on_time)
     assert (sent.code, sent.purpose, sent.content.text) == ("T1", "no_reply_notice", "客服正在查询，请稍候。")  # type: ignore[union-attr]
-    assert next_idle_check(on_time.state, ON) is None  # once per session
+    assert next_idle_check(on_time.state, ON) == on_time.state.session_expires_at()  # once per session
 
     again = run(on_time.state, IdleCheck(), ON, now=due + timedelta(minutes=10))
     assert summaries(again) == []
@@ -56,7 +58,8 @@ def test_a_take_starts_the_clock_and_the_notice_goes_out_once_with_the_taken_cod
 def test_the_servicer_answering_stops_the_clock_and_the_customer_writing_restarts_it() -> None:
     state = run(mirror(2), taken(), ON).state
     answered = run(state, servicer_says(T0 + timedelta(minutes=1)), ON).state
-    assert answered.awaiting_reply_since is None and next_idle_check(answered, ON) is None
+    assert answered.awaiting_reply_since is None
+    assert next_idle_check(answered, ON) == answered.session_expires_at()
 
     later = T0 + timedelta(minutes=3)
     asked = run(answered, text("还在吗", at=later), ON).state
@@ -71,12 +74,12 @@ def test_without_a_live_taken_code_nothing_is_sent_and_nothing_is_tried_again() 
     decision = run(state, IdleCheck(), ON, now=T0 + timedelta(minutes=5))
     assert summaries(decision) == []
     assert decision.state.no_reply_notice_sent is True
-    assert next_idle_check(decision.state, ON) is None
+    assert next_idle_check(decision.state, ON) == decision.state.session_expires_at()  # 48 h only
 
 
 def test_off_by_default_and_leaving_the_human_state_clears_it() -> None:
     state = run(mirror(2), taken(), settings()).state
-    assert next_idle_check(state, settings()) is None
+    assert next_idle_check(state, settings()) == state.session_expires_at()
     ended = run(state, taken(kind=3, code=None), ON).state
     assert ended.awaiting_reply_since is None
 
@@ -108,3 +111,16 @@ def test_the_echo_of_kefus_own_transfer_is_not_recorded_twice() -> None:
     pending = Transition(target_state=3, servicer_userid="alice", session_no=1, at=T0)
     decision = run(mirror(2, pending_transition=pending), taken(), ON)
     assert not [a for a in decision.actions if isinstance(a, RecordRouting)]
+
+
+def test_a_state_check_asks_wecom_about_a_human_session_or_an_unconfirmed_transfer_only() -> None:
+    assert summaries(run(mirror(3), CheckState(), ON)) == [("reconcile",)]
+    pending = Transition(target_state=3, servicer_userid="alice", session_no=1, at=T0)
+    assert summaries(run(mirror(2, pending_transition=pending), CheckState(), ON)) == [("reconcile",)]
+    assert summaries(run(mirror(1), CheckState(), ON)) == []
+
+
+def test_wecom_showing_no_such_move_releases_the_transfer_that_never_happened() -> None:
+    pending = Transition(target_state=3, servicer_userid="alice", session_no=1, at=T0)
+    state = run(mirror(2, pending_transition=pending), Reconciled(wecom_state=2), ON).state
+    assert (state.pending_transition, state.wecom_state) == (None, 2)

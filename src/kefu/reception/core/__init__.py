@@ -31,6 +31,7 @@ from kefu.reception.core.actions import (
 from kefu.reception.core.decide import decide, wants_ai_answer
 from kefu.reception.core.inbound import (
     INBOUND_ADAPTER,
+    CheckState,
     CustomerNonText,
     CustomerText,
     Dispatch,
@@ -74,6 +75,7 @@ __all__ = [
     "TRANSFER_CLICK_ID",
     "AccountSettings",
     "Action",
+    "CheckState",
     "Content",
     "ConversationState",
     "CustomerNonText",

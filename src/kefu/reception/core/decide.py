@@ -15,6 +15,7 @@ from typing import Any
 from kefu.reception.core.actions import Decision
 from kefu.reception.core.customer import customer_wrote, on_customer_message, plan
 from kefu.reception.core.events import (
+    on_check_state,
     on_dispatch,
     on_enter_session,
     on_hand_over,
@@ -27,6 +28,7 @@ from kefu.reception.core.events import (
     on_status_change,
 )
 from kefu.reception.core.inbound import (
+    CheckState,
     CustomerNonText,
     CustomerText,
     Dispatch,
@@ -63,6 +65,7 @@ _HANDLERS: dict[type[Any], Callable[[Context, Any], None]] = {
     IdleCheck: on_idle_check,
     OpeningReached: on_opening_reached,
     Dispatch: on_dispatch,
+    CheckState: on_check_state,
     ManualTake: on_manual_take,
     HandOver: on_hand_over,
     TransferDone: on_transfer_done,

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from kefu.reception.core.actions import MarkRecalled, Reconcile, RecordSendFailure, Text
 from kefu.reception.core.customer import request_human
 from kefu.reception.core.inbound import (
+    CheckState,
     Dispatch,
     EnterSession,
     HandOver,
@@ -239,6 +240,13 @@ def on_dispatch(ctx: Context, _: Dispatch) -> None:
     if not settings.calendar.is_open(ctx.now):
         return  # dispatch pauses until the next period
     ctx.route(reason="dispatch")
+
+
+def on_check_state(ctx: Context, _: CheckState) -> None:
+    """Ask WeCom (service_state/get) about a human session or an unconfirmed transfer."""
+    if ctx.state.wecom_state == STATE_HUMAN or ctx.state.pending_transition is not None:
+        ctx.note("state_checked", state=ctx.state.wecom_state)
+        ctx.actions.append(Reconcile())
 
 
 def on_manual_take(ctx: Context, take: ManualTake) -> None:

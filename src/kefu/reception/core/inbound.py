@@ -117,6 +117,13 @@ class Dispatch(_Inbound):
     kind: Literal["dispatch"] = "dispatch"
 
 
+class CheckState(_Inbound):
+    """The periodic check: a human session quiet for hours, or a transfer whose delivery died —
+    ask WeCom how the session stands."""
+
+    kind: Literal["check_state"] = "check_state"
+
+
 class ManualTake(_Inbound):
     """A servicer takes this waiting customer by hand (手动接入) through Kefu."""
 
@@ -181,6 +188,7 @@ Inbound = Annotated[
     | IdleCheck
     | OpeningReached
     | Dispatch
+    | CheckState
     | ManualTake
     | HandOver
     | TransferDone

@@ -88,6 +88,11 @@ def on_reconciled(ctx: Context, answer: Reconciled) -> None:
     pending = state.pending_transition
     if pending is not None and pending.target_state == target:
         ctx.update(pending_transition=None, last_transition=pending)  # the trans did go through
+    elif pending is not None:
+        # Its delivery has ended (the check runs after it, under the conversation's lock), and
+        # WeCom shows no such move: it never happened; the servicer it held is free again.
+        ctx.update(pending_transition=None)
+        ctx.note("transfer_unconfirmed", target_state=pending.target_state, servicer=pending.servicer_userid)
     if agrees:
         pass
     elif target == STATE_ENDED:

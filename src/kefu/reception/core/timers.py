@@ -13,9 +13,10 @@ def next_idle_check(state: ConversationState, settings: AccountSettings) -> date
     """When to feed `IdleCheck()`: the end of the AI idle timeout or of the queue timeout (in the
     pool), or None when nothing can time out."""
     if state.wecom_state == STATE_POOL:
-        return queue_timeout_at(state, settings)
+        return _earliest(queue_timeout_at(state, settings), state.session_expires_at())
     if state.wecom_state == STATE_HUMAN:
-        return no_reply_due_at(state, settings)
+        # WeCom ends the session at 48 h without an event: then the servicer's load drops.
+        return _earliest(no_reply_due_at(state, settings), state.session_expires_at())
     minutes = settings.session.ai_idle_timeout_minutes
     if minutes is None or not settings.enabled or state.last_activity_at is None:
         return None
@@ -24,6 +25,10 @@ def next_idle_check(state: ConversationState, settings: AccountSettings) -> date
     if state.ended_locally:
         return None
     return state.last_activity_at + timedelta(minutes=minutes)
+
+
+def _earliest(*times: datetime | None) -> datetime | None:
+    return min((t for t in times if t is not None), default=None)
 
 
 def queue_timeout_at(state: ConversationState, settings: AccountSettings) -> datetime | None:
