@@ -16,8 +16,10 @@ from kefu.config.accounts import WeComStepFailed
 from kefu.config.apply import apply_config
 from kefu.config.export import export_config
 from kefu.config.loader import ConfigFileError, load_config
+from kefu.errors import Invalid
 from kefu.runtime import Runtime
 from kefu.simulator import SimulatorServer, setup
+from tests.accounts.fixtures import ACliFn
 from tests.config.test_schema import ENV, EXAMPLE
 
 pytestmark = pytest.mark.db
@@ -190,12 +192,24 @@ async def test_create_by_name_prune_and_bad_rows(
     others = sorted(f"qinghe/{k}" for k, a in example_corp.state.accounts.items() if a.name != "青禾新店")
     assert sorted(c.name for c in again.changes if c.action == "keep") == others
 
+    in_wecom = sorted(a.name for a in example_corp.state.accounts.values())
     pruned = await apply_config(rt, load_config(by_name, ENV), prune=True)
     assert sorted(c.name for c in pruned.changes if c.action == "remove") == others
     async with rt.db.read() as s:
         names = [a.name for a in (await s.scalars(select(KfAccount))).all()]
     assert names == ["青禾新店"]
-    assert sorted(a.name for a in example_corp.state.accounts.values()) == ["青禾新店"]
+    # --prune stops managing them; the accounts, their links and sessions stay in WeCom.
+    assert sorted(a.name for a in example_corp.state.accounts.values()) == in_wecom
+    assert all("it stays in WeCom" in n for n in pruned.notes if n.startswith("accounts.qinghe/wk"))
+
+    await apply_config(rt, load_config(EXAMPLE, ENV))  # manage the example's account again
+    with pytest.raises(Invalid, match="give both"):
+        await apply_config(rt, load_config(by_name, ENV), delete_in_wecom=True)
+    deleted = await apply_config(rt, load_config(by_name, ENV), prune=True, delete_in_wecom=True)
+    (removed,) = [c for c in deleted.changes if c.action == "remove"]
+    assert removed.describe().endswith("DELETE IT IN WECOM (--delete-in-wecom)")
+    assert removed.name.split("/")[1] not in example_corp.state.accounts
+    assert len(example_corp.state.accounts) == len(in_wecom) - 1
 
     bad = _copy_example(tmp_path, {}, kb="id,question,answer\nk1,问,答\nk2,,没有问题\n")
     with pytest.raises(ConfigFileError) as refused:
@@ -217,3 +231,32 @@ def _copy_example(tmp_path: Path, replace: dict[str, str], kb: str | None = None
     if kb is not None:
         (folder / "kb" / "qinghe.csv").write_text(kb, encoding="utf-8")
     return folder / "example.yaml"
+
+
+async def test_the_cli_asks_before_deleting_in_wecom_and_no_answer_is_no(
+    rt: Runtime, example_corp: SimulatorServer, tmp_path: Path, acli: ACliFn
+) -> None:
+    await apply_config(rt, load_config(EXAMPLE, ENV))
+    only_new = _copy_example(
+        tmp_path,
+        {
+            f"    open_kfid: {OPEN_KFID}   # adopt an existing account; omit to create one by name\n": "",
+            "name: 青禾家电售后": "name: 青禾新店",
+        },
+    )
+    refused = await acli("config", "apply", str(only_new), "--delete-in-wecom", env=ENV)
+    assert refused.exit_code == 2 and "give both" in refused.output
+    declined = await acli(
+        "config", "apply", str(only_new), "--prune", "--delete-in-wecom", input="n\n", env=ENV
+    )
+    assert declined.exit_code == 1
+    assert f"accounts.qinghe/{OPEN_KFID}: will be DELETED IN WECOM" in declined.output
+    assert OPEN_KFID in example_corp.state.accounts
+    async with rt.db.read() as s:
+        assert OPEN_KFID in [a.open_kfid for a in (await s.scalars(select(KfAccount))).all()]
+
+    confirmed = await acli(
+        "config", "apply", str(only_new), "--prune", "--delete-in-wecom", input="y\n", env=ENV
+    )
+    assert confirmed.exit_code == 0, confirmed.output
+    assert OPEN_KFID not in example_corp.state.accounts

@@ -5,8 +5,9 @@ connection + `name` (create it, or find the one created earlier). Left out: `ava
 current image (a new account gets the shipped default), `servicers` keeps the list;
 every setting left out takes its default.
 
-Applying needs WeCom for what changes there (create or adopt, name, avatar, servicers,
---prune's deletions): `prepare` makes those calls before the transaction. When one fails,
+Applying needs WeCom for what changes there (create or adopt, name, avatar, servicers, and
+deletions with --delete-in-wecom: --prune alone only stops managing an account in Kefu):
+`prepare` makes those calls before the transaction. When one fails,
 the run stops with the reason and Kefu's database is left unchanged; the WeCom steps already
 made are idempotent (a created account is adopted by name, servicers already added are
 "ignored"), so the next apply finishes the job. An account that is unchanged needs no WeCom.
@@ -111,7 +112,8 @@ def _specs(entry: Account) -> list[ServicerSpec] | None:
 class AccountsApplier:
     section = SECTION
 
-    def __init__(self) -> None:
+    def __init__(self, *, delete_in_wecom: bool = False) -> None:
+        self.delete_in_wecom = delete_in_wecom  # --prune also deletes the accounts in WeCom
         self._targets: dict[str, Target] = {}
         self._open_kfids: dict[str, str] = {}  # change name → open_kfid found or made in WeCom
         self._names: dict[str, str] = {}  # change name → the account's name in WeCom
@@ -163,7 +165,8 @@ class AccountsApplier:
             changes.append(await self._change(session, target, row))
         others = await self._others(session, loaded, set(matched))
         for row, key in others:
-            changes.append(Change(SECTION, key, "remove" if prune else "keep"))
+            deleted = ("delete_in_wecom",) if prune and self.delete_in_wecom else ()
+            changes.append(Change(SECTION, key, "remove" if prune else "keep", deleted))
             self._targets[key] = Target(key.split("/")[0], None, row.id, row.open_kfid, None, None)
         spared = set(matched) | ({row.id for row, _ in others} if prune else set())
         problems += await _ai_conflicts(session, loaded, ai, spared=spared)
@@ -225,10 +228,14 @@ class AccountsApplier:
         self, rt: Runtime, loaded: LoadedConfig, change: Change, report: ApplyReport
     ) -> None:
         target = self._targets[change.name]
+        if change.action == "remove" and "delete_in_wecom" not in change.fields:
+            report.notes.append(f"{SECTION}.{change.name}: no longer managed by Kefu; it stays in WeCom")
+            return
         client = await self._client(rt, loaded, target.connection)
         if change.action == "remove":
             assert target.open_kfid is not None
             await delete_in_wecom(client, target.open_kfid)
+            report.notes.append(f"{SECTION}.{change.name}: deleted in WeCom")
             return
         entry = target.entry
         assert entry is not None

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.accounts import service as accounts_service
 from kefu.config.loader import ConfigFileError, LoadedConfig
 from kefu.config.report import ApplyReport, Change
-from kefu.errors import Conflict
+from kefu.errors import Conflict, Invalid
 from kefu.runtime import Runtime
 
 
@@ -43,14 +43,15 @@ class SectionApplier(Protocol):
     ) -> None: ...
 
 
-def make_appliers() -> list[SectionApplier]:
+def make_appliers(*, delete_in_wecom: bool = False) -> list[SectionApplier]:
     """A fresh applier per section for one run (they keep what `prepare` learned)."""
     from kefu.config.accounts import AccountsApplier
     from kefu.config.ai import AIApplier
     from kefu.config.connections import ConnectionsApplier
     from kefu.config.knowledge import KnowledgeBaseApplier
 
-    return [ConnectionsApplier(), AIApplier(), AccountsApplier(), KnowledgeBaseApplier()]
+    accounts = AccountsApplier(delete_in_wecom=delete_in_wecom)
+    return [ConnectionsApplier(), AIApplier(), accounts, KnowledgeBaseApplier()]
 
 
 async def check_references(session: AsyncSession, loaded: LoadedConfig) -> None:
@@ -73,11 +74,17 @@ async def apply_config(
     loaded: LoadedConfig,
     *,
     prune: bool = False,
+    delete_in_wecom: bool = False,
     dry_run: bool = False,
     announce: Callable[[ApplyReport], None] | None = None,
 ) -> ApplyReport:
-    """Plan, show (`announce`, before anything is written), prepare, and apply in one transaction."""
-    appliers = make_appliers()
+    """Plan, show (`announce`, before anything is written), prepare, and apply in one transaction.
+
+    `prune` removes from Kefu what the file does not name; an account stays in WeCom (its contact
+    link and its customers' sessions live there) unless `delete_in_wecom` also asks for that."""
+    if delete_in_wecom and not prune:
+        raise Invalid("deleting accounts in WeCom is a kind of --prune: give both")
+    appliers = make_appliers(delete_in_wecom=delete_in_wecom)
     report = ApplyReport(file=loaded.file, dry_run=dry_run)
     async with rt.db.read() as session:
         await check_references(session, loaded)

@@ -10,7 +10,7 @@ import typer
 from kefu.cli_runtime import fail, run_with_runtime
 from kefu.config.apply import apply_config
 from kefu.config.export import export_config
-from kefu.config.loader import ConfigFileError, load_config
+from kefu.config.loader import ConfigFileError, LoadedConfig, load_config
 from kefu.config.report import ApplyReport
 from kefu.runtime import Runtime
 
@@ -23,15 +23,28 @@ config_app = typer.Typer(
 def apply(
     file: Annotated[Path, typer.Argument(metavar="FILE.yaml", help="The config file.")],
     prune: Annotated[bool, typer.Option("--prune", help="Also remove what the file does not name.")] = False,
+    delete_in_wecom: Annotated[
+        bool,
+        typer.Option(
+            "--delete-in-wecom",
+            help="With --prune: also delete the pruned accounts in WeCom (irreversible; asks first).",
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before deleting in WeCom.")] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate and show the plan; change nothing.")
     ] = False,
 ) -> None:
-    """Create and update what the file names (all or nothing); `--prune` also removes the rest."""
+    """Create and update what the file names (all or nothing); `--prune` also stops managing the
+    rest (accounts stay in WeCom unless `--delete-in-wecom`)."""
+    if delete_in_wecom and not prune:
+        fail("--delete-in-wecom deletes what --prune removes: give both")
     try:
         loaded = load_config(file)
     except ConfigFileError as exc:
         fail(exc.message)
+    if delete_in_wecom and not dry_run and not yes:
+        _confirm_deletions(loaded)
     shown_warnings = 0
 
     def show_plan(report: ApplyReport) -> None:
@@ -44,7 +57,9 @@ def apply(
         shown_warnings = len(report.warnings)
 
     async def work(rt: Runtime) -> ApplyReport:
-        return await apply_config(rt, loaded, prune=prune, dry_run=dry_run, announce=show_plan)
+        return await apply_config(
+            rt, loaded, prune=prune, delete_in_wecom=delete_in_wecom, dry_run=dry_run, announce=show_plan
+        )
 
     report = run_with_runtime(work)  # a ConfigFileError found against the database exits 2 there
     for note in report.notes:
@@ -52,6 +67,20 @@ def apply(
     for warning in report.warnings[shown_warnings:]:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(report.summary())
+
+
+def _confirm_deletions(loaded: LoadedConfig) -> None:
+    """Deleting an account in WeCom loses its contact link and its customers' sessions for good:
+    show which ones and ask (no answer, e.g. no terminal, is no)."""
+    plan = run_with_runtime(
+        lambda rt: apply_config(rt, loaded, prune=True, delete_in_wecom=True, dry_run=True)
+    )
+    doomed = [c.name for c in plan.changes if "delete_in_wecom" in c.fields]
+    if not doomed:
+        return
+    for name in doomed:
+        typer.echo(f"accounts.{name}: will be DELETED IN WECOM")
+    typer.confirm(f"Delete {len(doomed)} account(s) in WeCom? This cannot be undone", abort=True)
 
 
 @config_app.command("export")

@@ -23,7 +23,8 @@ class Change:
             "create": f"create ({', '.join(self.fields)})" if self.fields else "create",
             "update": f"update ({', '.join(self.fields)})",
             "unchanged": "unchanged",
-            "remove": "remove (not in the file; --prune)",
+            "remove": "remove (not in the file; --prune)"
+            + ("; DELETE IT IN WECOM (--delete-in-wecom)" if "delete_in_wecom" in self.fields else ""),
             "keep": "not in the file, kept (use --prune to remove it)",
         }[self.action]
         return f"{self.section}.{self.name}: {what}"
