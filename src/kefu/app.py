@@ -26,6 +26,7 @@ from kefu.ingest.routes import CallbackEndpoint
 from kefu.jobs.worker import Worker
 from kefu.reception.dispatch import run_dispatch_sweep
 from kefu.reception.reconcile import run_state_check
+from kefu.reception.retention import run_retention
 from kefu.reception.routes import attention_router, follow_up_router, pool_router
 from kefu.reception.routes import router as conversations_router
 from kefu.routing.routes import router as exclusive_router
@@ -78,6 +79,7 @@ def create_app(
             asyncio.create_task(run_poller(rt, stop)),
             asyncio.create_task(run_dispatch_sweep(rt, stop)),
             asyncio.create_task(run_state_check(rt, stop)),
+            asyncio.create_task(run_retention(rt, stop)),
         ]
         if with_worker:
             background.append(asyncio.create_task(Worker(rt).run(stop)))

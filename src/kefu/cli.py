@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from pathlib import Path
 
 import typer
 
@@ -13,6 +14,7 @@ from kefu.accounts.cli import connections_app
 from kefu.accounts.kb_cli import kb_app
 from kefu.accounts.kf_cli import accounts_app
 from kefu.api.cli import tokens_app
+from kefu.cli_runtime import fail
 from kefu.config.cli import config_app
 from kefu.demo import demo_command
 from kefu.jobs.cli import jobs_app
@@ -152,6 +154,32 @@ def db_upgrade() -> None:
     settings = get_settings()
     migrate.upgrade(settings.database_url)
     typer.echo("database is up to date")
+
+
+@db_app.command("backup")
+def db_backup(
+    target: Path = typer.Argument(..., help="The file to write (must not exist yet)."),
+) -> None:
+    """SQLite: a consistent copy of the live database (online backup; Kefu may keep running).
+    PostgreSQL: use pg_dump (docs/operations.md)."""
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(get_settings().database_url)
+    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
+        fail("kefu db backup copies a SQLite database file; for PostgreSQL use pg_dump (docs/operations.md)")
+    if target.exists():
+        fail(f"{target} exists: back up to a new file")
+    target.touch(mode=0o600)  # owner-only from the start: it holds what the database holds
+    source = sqlite3.connect(f"file:{url.database}?mode=ro", uri=True)
+    copy = sqlite3.connect(target)
+    try:
+        source.backup(copy)
+    finally:
+        copy.close()
+        source.close()
+    typer.echo(f"backed up {url.database} to {target}")
 
 
 @db_app.command("revision")

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     # A human session without any event for this long is checked with service_state/get: WeCom
     # ends sessions 48 h after their last event without telling, and a stale one counts as load.
     reconcile_human_after_h: float = Field(default=12.0, gt=0)
+    # Delete the bodies of messages older than this many days (rows and counts stay); None: keep.
+    retain_message_days: int | None = Field(default=None, ge=1)
     # Items asked per kf/sync_msg call (WeCom's maximum is 1000); each page is one transaction.
     sync_page_limit: int = Field(default=1000, ge=1, le=1000)
     callback_max_body_bytes: int = 64 * 1024

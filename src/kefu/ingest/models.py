@@ -23,6 +23,7 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "msgid"),
         Index("ix_messages_conversation_time", "account_id", "external_userid", "send_time"),
+        Index("ix_messages_retention", "body_deleted_at", "send_time"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -41,6 +42,8 @@ class Message(Base):
     # msg_send_fail recorded against one of Kefu's own sends (fail_type of wecom-kf-api.md §4.2)
     send_fail_type: Mapped[int | None] = mapped_column(Integer, default=None)
     stored_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The retention setting deleted the body (KEFU_RETAIN_MESSAGE_DAYS); the row stays for counts.
+    body_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class CallbackEvent(Base):

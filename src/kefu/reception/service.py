@@ -309,8 +309,13 @@ async def recent_turns(session: AsyncSession, message: Message, limit: int = 6) 
     return [Turn(role=TURN_ROLES[m.origin], text=message_text(m.payload, m.msgtype)) for m in rows][::-1]
 
 
+BODY_DELETED_TEXT = "（内容已过保留期限，已删除）"
+
+
 def message_text(payload: dict[str, Any], msgtype: str) -> str:
     """A one-line reading of a message for people: the text, a menu's words, or the type."""
+    if payload.get("body_deleted_at"):
+        return BODY_DELETED_TEXT  # retention (reception/retention.py)
     body = payload.get(msgtype)
     if msgtype == "text" and isinstance(body, dict):
         return str(body.get("content", ""))
