@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
@@ -184,25 +185,25 @@ def _conversation(
 
 
 async def decisions(rt: Runtime, account_id: int, count: int, rng: random.Random) -> list[float]:
-    """Milliseconds per routing decision: roster() and choose() for a random waiting customer."""
+    """Milliseconds per routing decision: roster() and choose() for a random waiting customer
+    (loaded first, untimed: the shell has the conversation in hand when it routes)."""
     async with rt.db.read() as session:
         account = await session.get(KfAccount, account_id)
         assert account is not None
         settings = await service.load_account_settings(session, account)
-        pool = list(
-            (
-                await session.scalars(
-                    select(Conversation).where(
-                        Conversation.account_id == account_id, Conversation.wecom_state == 2
-                    )
+        pool = (
+            await session.scalars(
+                select(Conversation.id).where(
+                    Conversation.account_id == account_id, Conversation.wecom_state == 2
                 )
-            ).all()
-        )
+            )
+        ).all()
     timings, assigned = [], 0
     for _ in range(count):
-        conversation = rng.choice(pool)
-        state = service.state_of(conversation)
         async with rt.db.read() as session:
+            conversation = await session.get(Conversation, rng.choice(pool))
+            assert conversation is not None
+            state = service.state_of(conversation)
             started = time.perf_counter()
             roster = await service.roster(session, account, settings, conversation)
             decision = choose(settings.routing.rules, roster, last_userid=state.last_servicer())
@@ -321,6 +322,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
     args = parser.parse_args(argv)
     configure_logging("WARNING")
+    # As `kefu serve` and `kefu worker` do before serving (app.settle_process, less the AI's
+    # warm-up): what is loaded so far is out of the garbage collector's sight.
+    gc.collect()
+    gc.freeze()
     grid = list(QUICK) if args.quick else [(s, w) for s in args.servicers for w in args.waiting]
     if args.quick:
         args.decisions, args.rounds = min(args.decisions, 50), min(args.rounds, 2)
