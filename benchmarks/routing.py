@@ -26,7 +26,9 @@ What is timed:
 PostgreSQL runs when reachable at `--pg-url` (default: the test server,
 postgresql+psycopg://postgres@127.0.0.1:5432/test), in a scratch database created and dropped
 here; otherwise a line says it was skipped. `--quick` runs a small grid on SQLite only (the
-test suite's smoke run). The table goes to stdout; `--json FILE` writes one object per case.
+test suite's smoke run). The table goes to stdout; the JSON (one object per case: servicers,
+waiting, database, decision_p50_ms, decision_p99_ms, dispatch_round_ms, and the raw figures) to
+`--json FILE`, else to benchmarks/results/routing-<time>.json.
 """
 
 from __future__ import annotations
@@ -355,8 +357,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                 row = pg_case(args.pg_url, args, servicers, waiting)
             print_row(row)
             rows.append(row)
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    out = args.json
+    if out is None and not args.quick:  # as every benchmark here: raw figures in benchmarks/results/
+        out = ROOT / "benchmarks" / "results" / f"routing-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        out.parent.mkdir(exist_ok=True)
+    if out is not None:
+        out.write_text(json.dumps(rows, indent=2) + "\n")
+        print(f"wrote {out}")
     return rows
 
 
