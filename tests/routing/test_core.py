@@ -4,7 +4,7 @@ and properties over random rosters and sequences of assignments."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Literal
 
 import pytest
@@ -91,6 +91,14 @@ def test_idle_takes_the_fewest_sessions_then_idle_longest_then_the_order() -> No
     assert choose(rules("idle"), roster).userid == "c"  # fewest, then longest idle, then first
     never_served = roster.model_copy(update={"servicers": (*roster.servicers, load("e", 1))})
     assert choose(rules("idle"), never_served).userid == "e"  # never served counts as longest idle
+    shanghai = timezone(timedelta(hours=8))
+    instants = Roster(
+        servicers=(
+            load("f", 1, idle_since=T0),  # 02:00 UTC
+            load("g", 1, idle_since=(T0 - timedelta(minutes=30)).astimezone(shanghai)),  # 09:30 in Shanghai
+        )
+    )
+    assert choose(rules("idle"), instants).userid == "g"  # idle longer: instants count, not clock faces
 
 
 def test_idle_with_nobody_with_room_waits_in_the_pool_or_goes_on() -> None:

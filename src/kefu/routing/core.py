@@ -16,7 +16,7 @@ the last rule: the pool.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -152,25 +152,24 @@ def _named(
     return servicer
 
 
-def _eligible(roster: Roster, exclude: Collection[str]) -> list[ServicerLoad]:
-    return [s for s in roster.servicers if s.on_duty and s.userid not in exclude]
-
-
 def _idle(roster: Roster, exclude: Collection[str], steps: list[Step]) -> ServicerLoad | None:
     """No session, else the fewest; ties: idle longest (never served counts as longest), then
-    the account's order."""
-    with_room = [s for s in _eligible(roster, exclude) if s.has_room]
-    if not with_room:
+    the account's order. One pass with plain tuple keys: a dispatch round asks this once per
+    customer it places, over every servicer of the account."""
+    best: tuple[int, datetime, int] | None = None
+    found: ServicerLoad | None = None
+    for position, s in enumerate(roster.servicers):
+        if not s.on_duty or s.active_sessions >= s.max_sessions or s.userid in exclude:
+            continue
+        key = (s.active_sessions, s.idle_since or _NEVER, position)
+        if best is None or key < best:
+            best, found = key, s
+    if found is None:
         steps.append(Step(rule="idle", verdict="nobody"))
-        return None
-    order = {s.userid: i for i, s in enumerate(roster.servicers)}
-    never = datetime.min.replace(tzinfo=None)
+    return found
 
-    def key(s: ServicerLoad) -> tuple[int, datetime, int]:
-        since = s.idle_since.replace(tzinfo=None) if s.idle_since else never
-        return (s.active_sessions, since, order[s.userid])
 
-    return min(with_room, key=key)
+_NEVER = datetime.min.replace(tzinfo=UTC)  # idle since: never served, so idle longest
 
 
 def _round_robin(

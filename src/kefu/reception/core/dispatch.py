@@ -27,9 +27,17 @@ def plan_round(
     waiting: Sequence[WaitingCustomer], settings: AccountSettings, roster: Roster, now: datetime
 ) -> list[tuple[int, str]]:
     """(key, servicer) for each customer the round would place, oldest first. A customer who
-    fits nobody now (waiting for a full servicer, say) does not hold back those behind."""
+    fits nobody now (waiting for a full servicer, say) does not hold back those behind.
+
+    Once nobody on duty has room the round ends: routing assigns only a servicer on duty below
+    their cap, so the rest of the line could only be turned away (a round over 10,000 waiting
+    customers and 1,000 full servicers would otherwise run 10,000 routing decisions of 1,000
+    servicers each, to place nobody)."""
     picks: list[tuple[int, str]] = []
+    room = sum(1 for s in roster.servicers if s.on_duty and s.has_room)
     for customer in waiting:
+        if room == 0:
+            break
         trial = roster.model_copy(update={"exclusive_userid": customer.exclusive_userid})
         decision = decide(customer.state, Dispatch(), settings, trial, now)
         target = next((a for a in decision.actions if isinstance(a, Transfer) and a.target_state == 3), None)
@@ -37,6 +45,9 @@ def plan_round(
             continue
         picks.append((customer.key, target.servicer_userid))
         roster = after_assigning(roster, target.servicer_userid, decision.actions)
+        chosen = roster.find(target.servicer_userid)
+        if chosen is not None and not chosen.has_room:
+            room -= 1
     return picks
 
 
