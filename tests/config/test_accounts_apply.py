@@ -171,13 +171,7 @@ async def test_create_by_name_prune_and_bad_rows(
     rt: Runtime, example_corp: SimulatorServer, tmp_path: Path
 ) -> None:
     await apply_config(rt, load_config(EXAMPLE, ENV))
-    by_name = _copy_example(
-        tmp_path,
-        {
-            f"    open_kfid: {OPEN_KFID}   # adopt an existing account; omit to create one by name\n": "",
-            "name: 青禾家电售后": "name: 青禾新店",
-        },
-    )
+    by_name = _copy_example(tmp_path, NEW_SHOP_ONLY)
     created = await apply_config(rt, load_config(by_name, ENV))
     assert "accounts.qinghe/青禾新店: create" in [c.describe() for c in created.changes]
     assert any("created in WeCom" in n for n in created.notes)
@@ -219,6 +213,13 @@ async def test_create_by_name_prune_and_bad_rows(
     )
 
 
+# The example naming a new account by its name instead of adopting the existing one.
+NEW_SHOP_ONLY = {
+    f"    open_kfid: {OPEN_KFID}   # adopt an existing account; omit to create one by name\n": "",
+    "name: 青禾家电售后": "name: 青禾新店",
+}
+
+
 def _copy_example(tmp_path: Path, replace: dict[str, str], kb: str | None = None) -> Path:
     """The example beside its avatar and knowledge base, with some text replaced."""
     folder = tmp_path / f"copy{len(list(tmp_path.iterdir()))}"
@@ -237,13 +238,7 @@ async def test_the_cli_asks_before_deleting_in_wecom_and_no_answer_is_no(
     rt: Runtime, example_corp: SimulatorServer, tmp_path: Path, acli: ACliFn
 ) -> None:
     await apply_config(rt, load_config(EXAMPLE, ENV))
-    only_new = _copy_example(
-        tmp_path,
-        {
-            f"    open_kfid: {OPEN_KFID}   # adopt an existing account; omit to create one by name\n": "",
-            "name: 青禾家电售后": "name: 青禾新店",
-        },
-    )
+    only_new = _copy_example(tmp_path, NEW_SHOP_ONLY)
     refused = await acli("config", "apply", str(only_new), "--delete-in-wecom", env=ENV)
     assert refused.exit_code == 2 and "give both" in refused.output
     declined = await acli(

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from kefu.reception.reconcile import sweep as state_check
-from tests.reception.conftest import WorldFactory, texts_of
+from tests.reception.conftest import World, WorldFactory, texts_of
 from tests.reception.test_routing import ONE_EACH, another_customer, api_for
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
@@ -69,7 +69,9 @@ async def test_a_servicer_who_answers_in_time_sends_no_notice(make_world: WorldF
     assert notices(world.inbox()) == 0
 
 
-async def test_a_take_in_the_wecom_app_past_the_cap_is_flagged(make_world: WorldFactory) -> None:
+async def alice_full_and_one_waiting(make_world: WorldFactory) -> tuple[World, World]:
+    """alice (cap 1) serves the first customer, a second waits in the pool; open all day, so
+    moving the clock by hours keeps reception open."""
     all_day = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
     world = await make_world(
         settings={"reception": {"mode": "human_only"}, "hours": {"weekly": all_day}, **ONE_EACH},
@@ -80,6 +82,11 @@ async def test_a_take_in_the_wecom_app_past_the_cap_is_flagged(make_world: World
     later = another_customer(world, "乙")
     later.says("人工")
     await world.settle()
+    return world, later
+
+
+async def test_a_take_in_the_wecom_app_past_the_cap_is_flagged(make_world: WorldFactory) -> None:
+    world, later = await alice_full_and_one_waiting(make_world)
     assert later.session()["state"] == 2  # alice is at her cap of 1: Kefu does not go past it
 
     later.servicer("take", "alice")  # she takes a second customer herself, in the WeCom app
@@ -98,16 +105,7 @@ async def test_a_human_session_quiet_for_twelve_hours_is_checked_with_wecom(make
     """The servicer ended it in the WeCom app and Kefu missed the event (no pull since): after
     12 quiet hours the state check asks WeCom, frees the servicer and gives the waiting customer
     the servicer."""
-    all_day = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
-    world = await make_world(
-        settings={"reception": {"mode": "human_only"}, "hours": {"weekly": all_day}, **ONE_EACH},
-        servicers=["alice"],
-    )
-    world.says("人工")
-    await world.settle()
-    later = another_customer(world, "乙")
-    later.says("人工")
-    await world.settle()
+    world, later = await alice_full_and_one_waiting(make_world)
     assert later.session()["state"] == 2
     world.servicer("end", "alice")  # Kefu does not pull, so it still counts alice as busy
 
