@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kefu.accounts.models import KfAccount
+from kefu.accounts.settings import get_account
 from kefu.api.auth import require_token
 from kefu.api.deps import IdPath, IdQuery, RuntimeDep, TokenDep
 from kefu.api.routes import ApiRoute
@@ -94,8 +94,7 @@ async def _decide_now(
         conversation = await session.get(Conversation, conversation_id)
         if conversation is None:
             raise NotFound(f"no conversation with id {conversation_id}")
-        account = await session.get(KfAccount, conversation.account_id)
-        assert account is not None  # conversations cascade with their account
+        account = await get_account(session, conversation.account_id)
         decision = await decide_and_apply(
             session, conversation=conversation, account=account, inbound=inbound, now=rt.clock.now()
         )
@@ -156,8 +155,7 @@ pool_router = APIRouter(
 async def list_pool(account_id: IdPath, rt: RuntimeDep) -> list[WaitingOut]:
     """The queue pool in order: who, since when, position, what they asked, whom they wait for."""
     async with rt.db.read() as session:
-        if await session.get(KfAccount, account_id) is None:
-            raise NotFound(f"no account with id {account_id}")
+        await get_account(session, account_id)
         line = await waiting_line(session, account_id)
     return [
         WaitingOut(
@@ -214,8 +212,7 @@ async def list_awaiting_reply(
     longest first (the no-reply notice's list)."""
     now = rt.clock.now()
     async with rt.db.read() as session:
-        if await session.get(KfAccount, account_id) is None:
-            raise NotFound(f"no account with id {account_id}")
+        await get_account(session, account_id)
         rows = await awaiting_reply(session, account_id, since_before=now - timedelta(minutes=min_minutes))
     return [
         AwaitingReplyOut(
@@ -236,8 +233,7 @@ async def list_over_cap(account_id: IdPath, rt: RuntimeDep) -> list[RoutingDecis
     """Takes and transfers that put a servicer past their cap (in the WeCom app or by hand), newest
     first. Kefu's own rules never do."""
     async with rt.db.read() as session:
-        if await session.get(KfAccount, account_id) is None:
-            raise NotFound(f"no account with id {account_id}")
+        await get_account(session, account_id)
         rows = await routing_service.over_cap_decisions(session, account_id)
     return [RoutingDecisionOut.model_validate(row) for row in rows]
 
@@ -248,8 +244,7 @@ async def list_follow_ups(
 ) -> list[FollowUpOut]:
     """留言 to work: who, why (off hours or a queue timeout), what they wrote and when."""
     async with rt.db.read() as session:
-        if await session.get(KfAccount, account_id) is None:
-            raise NotFound(f"no account with id {account_id}")
+        await get_account(session, account_id)
         return [
             await _follow_up_out(session, row) for row in await follow_ups(session, account_id, status=status)
         ]
