@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -106,3 +107,20 @@ async def test_connection_client_uses_the_saved_secret_and_caches_on_the_row(
     assert cached is not None
     assert cached[0] == wecom.calls("kf/account/list")[0].query["access_token"]
     assert cached[1] == rt.clock.now() + timedelta(seconds=7200)
+
+
+@pytest.mark.db
+async def test_one_fetch_claim_at_a_time_and_a_dead_ones_runs_out_on_database_time(rt: Runtime) -> None:
+    connection, _keys = await make_connection(rt)
+    first = ConnectionTokenCache(rt.db, connection.id, rt.secrets)
+    second = ConnectionTokenCache(rt.db, connection.id, rt.secrets)
+    assert await first.claim_fetch(0.5)
+    assert not await second.claim_fetch(0.5)
+    rt.clock.advance(timedelta(hours=3))  # the domain clock does not end a claim
+    assert not await second.claim_fetch(0.5)
+    await asyncio.sleep(0.6)  # its holder died: the claim runs out in real time
+    assert await second.claim_fetch(0.5)
+    await second.put("T", EXPIRES)  # storing the token ends the claim
+    assert await first.claim_fetch(0.5)
+    await first.release_fetch()
+    assert await second.claim_fetch(0.5)

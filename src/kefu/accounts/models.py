@@ -29,6 +29,8 @@ class Connection(Base):
     bootstrap: Mapped[str] = mapped_column(String(16), default="skip")  # skip | backfill
     access_token_enc: Mapped[str | None] = mapped_column(Text, default=None)
     access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # A process fetching the token claims it until then (database time), so others wait for it.
+    token_fetch_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_check_ok: Mapped[bool | None] = mapped_column(Boolean, default=None)
     last_check_message: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

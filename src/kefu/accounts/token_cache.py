@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from kefu.accounts.models import Connection
-from kefu.db import Database
+from kefu.db import Database, database_time
 from kefu.logs import get_logger
 from kefu.secretbox import SecretBox, SecretDecryptError
 
@@ -44,7 +44,32 @@ class ConnectionTokenCache:
             await session.execute(
                 update(Connection)
                 .where(Connection.id == self._connection_id)
-                .values(access_token_enc=self._secrets.seal(token), access_token_expires_at=expires_at)
+                .values(
+                    access_token_enc=self._secrets.seal(token),
+                    access_token_expires_at=expires_at,
+                    token_fetch_until=None,
+                )
+            )
+
+    async def claim_fetch(self, for_s: float) -> bool:
+        """Take the right to call gettoken for `for_s` seconds of database time, unless another
+        process holds it (a claim left by a process that died runs out on its own)."""
+        now = database_time(self._db.dialect)
+        async with self._db.write() as session:
+            result = await session.execute(
+                update(Connection)
+                .where(
+                    Connection.id == self._connection_id,
+                    or_(Connection.token_fetch_until.is_(None), Connection.token_fetch_until < now),
+                )
+                .values(token_fetch_until=database_time(self._db.dialect, for_s))
+            )
+            return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def release_fetch(self) -> None:
+        async with self._db.write() as session:
+            await session.execute(
+                update(Connection).where(Connection.id == self._connection_id).values(token_fetch_until=None)
             )
 
     async def invalidate(self, token: str) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import ColumnElement, DateTime, MetaData, TypeDecorator, func, literal
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING = {
@@ -35,6 +35,17 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def database_time(dialect: str, later_s: float = 0.0) -> ColumnElement[Any]:
+    """The database's own clock (+ `later_s`), comparable with a UTCDateTime column: real time
+    that every process and host agrees on, which no move of Kefu's domain clock (tests, the
+    simulator) shifts. For leases and claims, never for business time."""
+    if dialect == "postgresql":
+        return func.timezone("UTC", func.clock_timestamp()) + literal(timedelta(seconds=later_s))
+    # SQLite keeps datetimes as text, compared as text: write exactly SQLAlchemy's format
+    # (microseconds, 6 digits; SQLite's %f gives milliseconds, so 3 zeros are added).
+    return func.strftime("%Y-%m-%d %H:%M:%f", "now", f"{later_s:+.3f} seconds").concat("000")
 
 
 class Base(DeclarativeBase):

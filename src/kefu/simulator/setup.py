@@ -148,7 +148,12 @@ def store_media(
 
 
 def issue_access_token(world: World, corp: Corp) -> AccessToken:
-    """A new token per call (each stays valid 7200 s unless invalidated early)."""
+    """A new token per call (each stays valid 7200 s unless invalidated early, or revoked by the
+    next fetch when the `revoke_previous_tokens` setting is on)."""
+    if world.settings.revoke_previous_tokens:
+        for old in world.tokens.values():
+            if old.corpid == corp.corpid and old.revoked_errcode is None:
+                old.revoked_errcode = 40014
     token = AccessToken(
         random_id("", 128, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
         corp.corpid,

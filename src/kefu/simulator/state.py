@@ -63,6 +63,9 @@ class Settings:
     allow_unconfirmed_moves: bool = True
     # Window/quota violations answer 0 and later push msg_send_fail (4/6) instead of 95002/95001.
     async_send_failures: bool = False
+    # gettoken revokes the corp's earlier tokens. WeCom's docs no longer promise that repeated
+    # fetches return the same token (UNCONFIRMED): a client must not depend on either behaviour.
+    revoke_previous_tokens: bool = False
 
 
 @dataclass

@@ -33,6 +33,8 @@ log = get_logger(__name__)
 
 MAX_RETRIES = 3
 TOKEN_MARGIN = timedelta(seconds=60)  # a cached token is used until 60 s before it expires
+FETCH_CLAIM_S = 15.0  # how long one process may hold the right to fetch the token (gettoken's retries)
+FETCH_POLL_S = 0.1
 
 
 class _ScrubUrls(logging.Filter):
@@ -106,24 +108,47 @@ class WeComTransport:
             return token
         async with _token_lock(self.corp_id, self._secret):
             # Whoever held the lock before us may have fetched one already.
-            if not force and (token := await self._cached_token()):
+            before = await self._cached_token()
+            if not force and before:
+                return before
+            if not await self._cache.claim_fetch(FETCH_CLAIM_S):
+                # Another process is fetching: its token serves us too (see tokens.py).
+                if token := await self._token_fetched_elsewhere(unlike=before):
+                    return token
+                log.warning("wecom.token_fetch_claim_waited_out", corp_id=self.corp_id)
+            try:
+                return await self._fetch_token()
+            except BaseException:
+                await self._cache.release_fetch()
+                raise
+
+    async def _fetch_token(self) -> str:
+        data = await self._retrying(
+            WeComRequest(
+                "gettoken",
+                method="GET",
+                params={"corpid": self.corp_id, "corpsecret": self._secret},
+                authed=False,
+            ),
+            retry=True,
+        )
+        token = str(data.get("access_token") or "")
+        if not token:
+            raise WeComTransportError(endpoint="gettoken", reason="answer without access_token")
+        expires_at = self._clock.now() + timedelta(seconds=int(data.get("expires_in") or 7200))
+        await self._cache.put(token, expires_at)
+        log.info("wecom.token_fetched", corp_id=self.corp_id, expires_at=expires_at.isoformat())
+        return token
+
+    async def _token_fetched_elsewhere(self, *, unlike: str | None) -> str | None:
+        """Wait (real time) for the claiming process to store a fresh token other than `unlike`;
+        None when its claim would have run out."""
+        for _ in range(int(FETCH_CLAIM_S / FETCH_POLL_S)):
+            await asyncio.sleep(FETCH_POLL_S)
+            token = await self._cached_token()
+            if token and token != unlike:
                 return token
-            data = await self._retrying(
-                WeComRequest(
-                    "gettoken",
-                    method="GET",
-                    params={"corpid": self.corp_id, "corpsecret": self._secret},
-                    authed=False,
-                ),
-                retry=True,
-            )
-            token = str(data.get("access_token") or "")
-            if not token:
-                raise WeComTransportError(endpoint="gettoken", reason="answer without access_token")
-            expires_at = self._clock.now() + timedelta(seconds=int(data.get("expires_in") or 7200))
-            await self._cache.put(token, expires_at)
-            log.info("wecom.token_fetched", corp_id=self.corp_id, expires_at=expires_at.isoformat())
-            return token
+        return None
 
     async def _cached_token(self) -> str | None:
         cached = await self._cache.get()
