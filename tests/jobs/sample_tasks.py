@@ -118,9 +118,9 @@ async def block(rt: Runtime, *, path: str) -> None:
 
 
 @task("tests.count")
-async def count(rt: Runtime, *, path: str, key: str) -> None:
+async def count(rt: Runtime, *, path: str, key: str, seconds: float = 0.002) -> None:
     _append(path, f"{key} {os.getpid()}")
-    await asyncio.sleep(0.002)
+    await asyncio.sleep(seconds)
 
 
 def _append(path: str, line: str) -> None:
