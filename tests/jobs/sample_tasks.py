@@ -76,10 +76,15 @@ async def hold(rt: Runtime, *, key: str) -> None:
     CALLS.append(key)
 
 
-@task("tests.hold_once", lease_s=30.0, max_attempts=1)
-async def hold_once(rt: Runtime, *, key: str) -> None:
-    STARTED.setdefault(key, asyncio.Event()).set()
-    await GATES.setdefault(key, asyncio.Event()).wait()
+# Leases short enough for a test to let them run out in real time.
+@task("tests.brief", lease_s=1.0)
+async def brief(rt: Runtime, *, key: str) -> None:
+    CALLS.append(key)
+
+
+@task("tests.brief_once", lease_s=1.0, max_attempts=1)
+async def brief_once(rt: Runtime, *, key: str) -> None:
+    CALLS.append(key)
 
 
 @task("tests.short_lease", lease_s=0.3)
@@ -103,18 +108,19 @@ async def requeue_self(rt: Runtime, *, key: str, fail: bool) -> None:
 # -- tasks run by worker subprocesses: outcomes go to a file shared with the test --------------
 
 
-@task("tests.block", lease_s=30.0)
+@task("tests.block", lease_s=2.0)
 async def block(rt: Runtime, *, path: str) -> None:
-    """Append our pid; in a process started with KEFU_TEST_BLOCK=1, never return."""
+    """Append our pid; in a process started with KEFU_TEST_BLOCK=1, never return (the
+    heartbeat keeps the 2 s lease while the process lives)."""
     _append(path, str(os.getpid()))
     if os.environ.get("KEFU_TEST_BLOCK") == "1":
         await asyncio.Event().wait()
 
 
 @task("tests.count")
-async def count(rt: Runtime, *, path: str, key: str) -> None:
+async def count(rt: Runtime, *, path: str, key: str, seconds: float = 0.002) -> None:
     _append(path, f"{key} {os.getpid()}")
-    await asyncio.sleep(0.002)
+    await asyncio.sleep(seconds)
 
 
 def _append(path: str, line: str) -> None:

@@ -1,4 +1,5 @@
-"""Real worker processes: a killed worker's job is reclaimed; two workers never run a job twice."""
+"""Real worker processes: a killed worker's job is reclaimed; two workers never run a job twice,
+nor do four whose domain clocks jump by hours (leases run on the database's clock)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -46,7 +48,7 @@ async def test_a_killed_workers_job_is_reclaimed_and_completed_by_another(
     rt: Runtime, tmp_path: Path
 ) -> None:
     record = tmp_path / "executions"
-    blocked = await add(rt, "tests.block", args={"path": str(record)})  # lease 30 s
+    blocked = await add(rt, "tests.block", args={"path": str(record)})  # lease 2 s, kept by heartbeat
     process = start_worker(rt, "forever", env={"KEFU_TEST_BLOCK": "1"})
     try:
         await eventually(lambda: bool(lines(record)), within_s=60)
@@ -59,8 +61,9 @@ async def test_a_killed_workers_job_is_reclaimed_and_completed_by_another(
 
     assert await Worker(rt).run_until_idle() == 0  # still leased: nobody else may take it
     assert await reap(rt) == 0
-    rt.clock.advance(31)  # past the lease
-    assert await reap(rt) == 1
+    # Moving the domain clock back a day keeps nothing: the lease runs out on real time.
+    rt.clock.advance(timedelta(days=-1))
+    await eventually(lambda: reap(rt), within_s=10)
     assert await Worker(rt).run_until_idle() == 1
     row = await job(rt.db, blocked)
     assert (row.status, row.attempts) == ("succeeded", 2)
@@ -100,6 +103,49 @@ async def test_two_worker_processes_never_run_a_job_twice(rt: Runtime, tmp_path:
     async with rt.db.read() as session:
         statuses = (await session.execute(select(Job.status, Job.attempts))).all()
     assert set(statuses) == {("succeeded", 1)}
+
+
+async def test_four_workers_whose_clocks_jump_never_run_a_job_twice(rt: Runtime, tmp_path: Path) -> None:
+    """Each worker's domain clock jumps between an hour back and two days ahead every 10 ms, and
+    each reaps every 20 ms: on the domain clock, one worker would reap another's live leases."""
+    record = tmp_path / "executions"
+    expected = []
+    for i in range(80):
+        key = f"job{i}"
+        lock = f"conversation:{i % 8}" if i % 5 < 2 else None
+        # 50 ms each: leases stay live across many jumps and reaps.
+        await add(rt, "tests.count", args={"path": str(record), "key": key, "seconds": 0.05}, lock=lock)
+        expected.append((key, lock))
+
+    async def all_done() -> bool:
+        async with rt.db.read() as session:
+            open_jobs = await session.execute(select(Job.id).where(Job.status.in_(("todo", "doing"))))
+            return not open_jobs.first()
+
+    workers = [start_worker(rt, "jumpy", str(tmp_path)) for _ in range(4)]
+    try:
+        await eventually(lambda: len(list(tmp_path.glob("ready-*"))) == 4, within_s=60)
+        (tmp_path / "go").touch()
+        await eventually(all_done, within_s=30)
+        (tmp_path / "stop").touch()
+        for process in workers:
+            _, stderr = await asyncio.to_thread(process.communicate, timeout=30)
+            assert process.returncode == 0, stderr.decode()
+    finally:
+        for process in workers:
+            if process.poll() is None:
+                process.kill()
+
+    runs = [line.split() for line in lines(record)]
+    assert Counter(key for key, _ in runs) == Counter(key for key, _ in expected)  # each exactly once
+    assert len({pid for _, pid in runs}) >= 2  # they ran side by side
+    order = [key for key, _ in runs]
+    for n in range(8):
+        same_lock = [key for key, lock in expected if lock == f"conversation:{n}"]
+        assert [key for key in order if key in same_lock] == same_lock  # creation order held
+    async with rt.db.read() as session:
+        rows = (await session.execute(select(Job.status, Job.attempts, Job.last_error))).all()
+    assert set(rows) == {("succeeded", 1, None)}
 
 
 async def test_worker_command_runs_jobs_until_sigterm(rt: Runtime, tmp_path: Path) -> None:

@@ -91,7 +91,7 @@ async def test_a_worker_killed_while_a_send_is_on_the_wire(make_world: WorldFact
         await running
     await asyncio.sleep(0.6)  # whatever was on the wire has landed or is gone by now
 
-    world.rt.clock.advance(600)  # past any lease; a new worker resumes
+    world.rt.clock.advance(600)  # later: a new worker resumes (the stopped one gave its job back)
     await world.run_due()  # a new Worker each run
     [answer] = world.inbox()
     assert delivered_once(world) == [answer["msgid"]]

@@ -4,20 +4,35 @@ A job moves todo → doing (claim) → succeeded | failed | dropped, or back to
 todo (retry, lease expired, worker stopping). Changes to a leased job are
 guarded by (status='doing', worker_id, attempts) so a worker that lost its
 lease never overwrites the outcome of the worker that took the job over.
+
+Two times meet here. run_at, deadline and finished_at are domain time (`now`, from
+rt.clock, which tests and the simulator move). A lease (locked_until) is real time:
+the database's own clock, read inside the statement that sets or checks it, so every
+worker process and host agrees on it and no move of the domain clock expires a live
+lease or keeps a dead one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Select, and_, bindparam, exists, or_, select, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
-from kefu.db import Database
+from kefu.db import Database, database_time
 from kefu.jobs.models import Job
 from kefu.jobs.registry import TaskSpec, UnknownTask, get_task
 
@@ -86,6 +101,7 @@ def _claim(
 ) -> tuple[list[Claimed], int]:
     claimed: list[Claimed] = []
     dropped = 0
+    dialect = session.get_bind().dialect.name
     for job in session.execute(statement, {"now": now, "limit": limit}).scalars().all():
         if job.deadline is not None and job.deadline < now:
             _finish(session, job.id, "dropped", now, f"deadline {job.deadline.isoformat()} passed")
@@ -99,7 +115,7 @@ def _claim(
             .values(
                 status="doing",
                 attempts=Job.attempts + 1,
-                locked_until=now + timedelta(seconds=lease_s),
+                locked_until=database_time(dialect, lease_s),
                 worker_id=worker_id,
             )
             .execution_options(synchronize_session=False)
@@ -204,21 +220,26 @@ async def back_to_todo(
     return "todo" if result.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
-async def extend_lease(db: Database, job: Claimed, *, now: datetime) -> bool:
-    """Heartbeat: push locked_until forward; False if the lease was lost."""
+async def extend_lease(db: Database, job: Claimed) -> bool:
+    """Heartbeat: locked_until = database time + lease; False if the lease was lost."""
     async with db.write() as session:
         result = await session.execute(
             update(Job)
             .where(_held(job))
-            .values(locked_until=now + timedelta(seconds=job.lease_s))
+            .values(locked_until=database_time(db.dialect, job.lease_s))
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 async def reap_expired(db: Database, *, now: datetime) -> int:
-    """Leases past locked_until → todo (the attempt stays counted), or failed when out of attempts."""
-    statement = select(Job).where(Job.status == "doing", Job.locked_until < now).order_by(Job.id)
+    """Leases past locked_until (database time) → todo at `now` (the attempt stays counted),
+    or failed when out of attempts."""
+    statement = (
+        select(Job)
+        .where(Job.status == "doing", Job.locked_until < database_time(db.dialect))
+        .order_by(Job.id)
+    )
     if db.dialect == "postgresql":
         statement = statement.with_for_update(skip_locked=True)
     reaped = 0

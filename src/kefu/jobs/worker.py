@@ -3,8 +3,9 @@
 One Worker runs up to `concurrency` jobs at a time (jobs of one lock never run
 side by side: only the oldest open job of a lock is runnable). It wakes on
 enqueues in this process, on NOTIFY from other processes (PostgreSQL), and
-otherwise polls. Domain time (run_at, leases, deadlines) comes from rt.clock;
-only the polling, heartbeat and reaping intervals are real time.
+otherwise polls. Domain time (run_at, deadlines, retries) comes from rt.clock, which
+tests and the simulator move; leases run on the database's clock (see store), and the
+polling, heartbeat and reaping intervals on this process's monotonic time.
 """
 
 from __future__ import annotations
@@ -206,11 +207,11 @@ class Worker:
             log.warning("jobs.dropped", job_id=job.id, task=job.task, error=error)
 
     async def _heartbeat(self, job: Claimed) -> None:
-        """Keep the lease of a long job: every lease/3 (real time), locked_until = now + lease."""
+        """Keep the lease of a long job: every lease/3, locked_until = database time + lease."""
         while True:
             await asyncio.sleep(job.lease_s / 3)
             try:
-                held = await store.extend_lease(self.rt.db, job, now=self.rt.clock.now())
+                held = await store.extend_lease(self.rt.db, job)
             except SQLAlchemyError as exc:
                 log.warning("jobs.heartbeat_failed", job_id=job.id, error=str(exc))
                 continue
