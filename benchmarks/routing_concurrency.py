@@ -10,8 +10,9 @@ PostgreSQL (a fresh database `kefu_routing_bench` on the server of `--database-u
 URL's own database with `--use-database`), Kefu configured by `kefu config apply`, `kefu serve`
 receiving the simulator's callbacks, and `kefu worker` processes running every job. Customers
 write 转人工 (the transfer keyword) from fresh sessions; servicers end sessions in the WeCom app
-(the simulator's control API) after a random short time, which frees capacity and makes Kefu
-dispatch its pool; customers whose session ended write again a little later, until
+(the simulator's control API) after a random short time once they are at their cap (at the latest
+after 15 s), so servicers stay full and every end frees one place that Kefu's pool dispatch and
+new requests race for; customers whose session ended write again a little later, until
 `--transfers` customers have asked for a human and all of them have been assigned.
 
 Then it checks, and reports every breach as a problem:
@@ -71,7 +72,11 @@ class Options:
     cap_overrides: tuple[tuple[int, int], ...] = ((3, 3), (5, 5))
     workers: int = 4
     concurrency: int = 4  # jobs at once per worker process
-    hold_s: tuple[float, float] = (1.0, 5.0)  # how long a servicer keeps a session (caps fill up)
+    # A servicer ends a session after a random hold, but only once they are at their cap (at the
+    # latest after max_hold_s): servicers stay full, and every end frees one place that dispatch
+    # and new requests race for.
+    hold_s: tuple[float, float] = (0.5, 3.0)
+    max_hold_s: float = 15.0
     think_s: tuple[float, float] = (0.0, 2.0)  # before a customer whose session ended asks again
     settle_timeout_s: float = 300.0
     run_timeout_s: float = 3600.0
@@ -242,7 +247,8 @@ class Driver:
         self.inflight: set[str] = set()
         self.requests = 0
         self.assigned = 0  # sessions seen in 3 (only Kefu moves anyone into 3 in this run)
-        self.serving: dict[str, tuple[str, float]] = {}  # customer → (servicer, end at)
+        self.serving: dict[str, tuple[str, float, float]] = {}  # customer → (servicer, hold, at most)
+        self.caps = options.caps()
         self.ready_at: dict[str, float] = dict.fromkeys(customers, 0.0)
         self.end_conflicts = 0
         self.errors: list[str] = []
@@ -270,19 +276,22 @@ class Driver:
         self.inflight.add(customer)
         self.pool.submit(self._call, customer, path, body)
 
-    def step(self, *, ending: bool = True, asking: bool = True) -> None:
+    def step(self, *, asking: bool = True) -> None:
         now = time.monotonic()
         low, high = self.options.hold_s
-        for customer, (state, servicer) in self.snapshot().items():
+        snapshot = self.snapshot()
+        load = Counter(servicer for state, servicer in snapshot.values() if state == HUMAN)
+        for customer, (state, servicer) in snapshot.items():
             if customer in self.inflight:
                 continue
             if state == HUMAN and customer not in self.serving:
                 self.assigned += 1
-                self.serving[customer] = (servicer, now + self.random.uniform(low, high))
+                hold = now + self.random.uniform(low, high)
+                self.serving[customer] = (servicer, hold, now + self.options.max_hold_s)
             elif state == ENDED and customer in self.serving:
                 del self.serving[customer]
                 self.ready_at[customer] = now + self.random.uniform(*self.options.think_s)
-            if state == HUMAN and ending and self.serving[customer][1] <= now:
+            if state == HUMAN and self._ends(customer, load, now, draining=not asking):
                 path = f"accounts/{self.open_kfid}/sessions/{customer}/end"
                 self.act(customer, path, {"servicer_userid": self.serving[customer][0]})
             elif (
@@ -294,6 +303,11 @@ class Driver:
                 self.requests += 1
                 body = {"open_kfid": self.open_kfid, "msgtype": "text", "text": {"content": KEYWORD}}
                 self.act(customer, f"customers/{customer}/messages", body)
+
+    def _ends(self, customer: str, load: Counter[str], now: float, *, draining: bool) -> bool:
+        servicer, hold, at_most = self.serving[customer]
+        full = load[servicer] >= self.caps.get(servicer, 0)
+        return (hold <= now and (full or draining)) or at_most <= now
 
     def idle(self) -> None:
         while self.inflight:
