@@ -79,6 +79,7 @@ class Options:
     max_hold_s: float = 15.0
     think_s: tuple[float, float] = (0.0, 2.0)  # before a customer whose session ended asks again
     settle_timeout_s: float = 300.0
+    stall_s: float = 90.0  # no assignment for this long while customers wait: a lost request
     run_timeout_s: float = 3600.0
     seed: int = 10
 
@@ -382,15 +383,29 @@ def drive(
     started = time.monotonic()
     last_report = started
     try:
+        progress = (started, 0)
         while driver.assigned < options.transfers:
             driver.step()
             now = time.monotonic()
+            if driver.assigned != progress[1]:
+                progress = (now, driver.assigned)
             if now - last_report >= 10:
                 last_report = now
                 say(
                     f"  {now - started:5.0f} s: {driver.requests} asked, {driver.assigned} assigned, "
                     f"{len(driver.serving)} being served"
                 )
+            if now - progress[0] > options.stall_s:
+                waiting = {c: s for c, s in driver.snapshot().items() if s[0] not in (HUMAN, ENDED)}
+                kefu = kefu_conversations(engine, account_id)
+                problems.append(
+                    f"stalled: no assignment for {options.stall_s:.0f} s with {len(waiting)} customers "
+                    f"waiting, never assigned: "
+                    + "; ".join(
+                        f"{c} simulator {s}, Kefu {kefu.get(c)}" for c, s in list(waiting.items())[:5]
+                    )
+                )
+                break
             if now - started > options.run_timeout_s:
                 problems.append(f"timed out: {driver.assigned} of {options.transfers} assigned")
                 break
@@ -398,7 +413,7 @@ def drive(
         seconds = time.monotonic() - started
         driver.idle()
         say(f"  {seconds:.1f} s: {driver.assigned} assigned; waiting for Kefu to catch up")
-        problems += settle(sim, open_kfid, engine, account_id, options, "with every request assigned")
+        problems += settle(sim, open_kfid, engine, account_id, options, "once no more requests were assigned")
         # The servicers end every session still open; nobody asks again.
         while driver.serving:
             driver.step(asking=False)
