@@ -635,6 +635,9 @@ def main() -> None:
     )
     parser.add_argument("--use-database", action="store_true", help="use the URL's own database as it is")
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so that Kefu's processes are stopped too: left running, they
+    # would join the next run on its database of the same name.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     url = args.database_url if args.use_database else fresh_database(args.database_url)
     options = Options(
         transfers=args.transfers, customers=args.customers, workers=args.workers, concurrency=args.concurrency
