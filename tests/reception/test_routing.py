@@ -142,6 +142,49 @@ async def test_when_a_session_ends_the_oldest_waiting_customer_gets_the_servicer
     ]
 
 
+async def test_capacity_freed_while_a_customer_is_on_the_way_to_the_pool_is_used_at_once(
+    make_world: WorldFactory,
+) -> None:
+    """Found by the 4-worker concurrency run: the round asked for when alice's session ended ran
+    while the second customer's trans → 2 was still on its way, so it found nobody waiting; the
+    customer then sat in the pool next to a free servicer until the sweep (a poll interval, 60 s
+    by default). Entering the pool now asks for a round itself."""
+    world = await make_world(settings={**HUMAN_ONLY, **ONE_EACH}, servicers=["alice"])
+    first = another_customer(world, "甲")
+    first.says("人工")
+    await world.settle()
+    world.sim.control("POST", "faults", {"endpoint": "kf/service_state/trans", "errcode": 45009, "count": 1})
+    world.says("人工")
+    await world.settle()  # decided: the pool; the trans → 2 is refused once and retried in 2 s
+    assert world.session()["state"] == 0
+
+    first.servicer("end", "alice")
+    await world.settle()  # the round finds nobody waiting in the pool yet
+    assert world.session()["state"] == 0
+    world.rt.clock.advance(timedelta(seconds=3))
+    await world.settle()  # the trans → 2 lands; no sweep runs here
+    assert (world.session()["state"], world.session()["servicer_userid"]) == (3, "alice")
+
+
+async def test_a_transfer_that_got_no_clear_answer_and_did_not_happen_is_tried_again(
+    make_world: WorldFactory,
+) -> None:
+    """Found by the full concurrency run (a connection reset under load): the trans → 3 was
+    cleared and reconciled, the mirror agreed (state 0), and the customer's request for a human
+    was lost until they wrote again. `service_state/get` showed it had not happened, so it is
+    safe to try again, as a transport error is."""
+    world = await make_world(settings={**HUMAN_ONLY, **ONE_EACH}, servicers=["alice"])
+    world.sim.control("POST", "faults", {"endpoint": "kf/service_state/trans", "errcode": -1, "count": 1})
+    world.says("人工")
+    await world.settle()
+    assert world.session()["state"] == 0  # -1, then service_state/get: not moved
+    world.rt.clock.advance(timedelta(seconds=3))
+    await world.settle()
+    assert (world.session()["state"], world.session()["servicer_userid"]) == (3, "alice")
+    transfers = [a for a in await world.actions() if a.kind == "transfer"]
+    assert [(a.status, a.payload["tries"]) for a in transfers] == [("done", 2)]
+
+
 async def test_a_servicer_coming_on_duty_takes_the_pool(make_world: WorldFactory) -> None:
     world = await make_world(settings=HUMAN_ONLY, servicers=["alice"])
     reception_status(world, "alice", 2)

@@ -128,6 +128,29 @@ def test_reads_sessions_stream_customer(kf: Kf, simulator: SimulatorServer) -> N
         simulator.control("GET", "customers/wmnobody/inbox")
 
 
+def test_session_moves_carry_one_order_across_sessions(kf: Kf, simulator: SimulatorServer) -> None:
+    """History entries have whole-second times; `seq` orders every move in the world, so that
+    who served how many sessions at once can be replayed from the sessions read."""
+    other = kf.new_customer()
+    kf.say("hi")
+    kf.say("hi", customer=other)
+    kf.trans(3, "zhangsan", customer=other)
+    kf.trans(3, "zhangsan")
+    kf.act("end", {"servicer_userid": "zhangsan"}, customer=other)
+    sessions = simulator.control("GET", f"accounts/{kf.open_kfid}/sessions")["sessions"]
+    moves = sorted(
+        ((h["seq"], s["external_userid"], h["to_state"]) for s in sessions for h in s["history"]),
+    )
+    assert [(who, to) for _, who, to in moves] == [
+        (kf.customer, 0),
+        (other, 0),
+        (other, 3),
+        (kf.customer, 3),
+        (other, 4),
+    ]
+    assert [seq for seq, _, _ in moves] == [1, 2, 3, 4, 5]
+
+
 # -- concurrency ----------------------------------------------------------------------------
 
 

@@ -11,8 +11,9 @@ outcome is written, with the feed-back job, in one transaction after the call.
   errors → retried with backoff under the same msgid, then failed.
 - send_msg_on_event: the job's deadline is the code's (dropped past it); any errcode →
   refused ("code unusable"), never retried.
-- service_state/trans: success → TransferDone(msg_code); a refusal → TransferRefused;
-  an unsettled answer → TransferRefused(-1), which reconciles through service_state/get.
+- service_state/trans: success → TransferDone(msg_code); a refusal → TransferRefused; an
+  unsettled answer that service_state/get shows did not happen, or a transport error → retried
+  with backoff (each retry looks first), then TransferRefused(-1), which reconciles.
 - service_state/get → Reconciled.
 """
 
@@ -244,8 +245,10 @@ async def _transfer(rt: Runtime, outbox: Outbox) -> None:
             **who, service_state=action.target_state, servicer_userid=action.servicer_userid
         )
     except StateTransferUnsettled as exc:
+        # No clear answer, and service_state/get shows it did not happen: safe to try again (the
+        # next try looks first). Refusing here lost the customer's request for a human.
         refused = TransferRefused(target_state=action.target_state, errcode=UNSETTLED)
-        await _finish(rt, outbox, "refused", errcode=UNSETTLED, error=str(exc), feed=refused)
+        await _retry_or_fail(rt, outbox, attempt, str(exc), errcode=UNSETTLED, feed=refused)
     except WeComError as exc:
         refused = TransferRefused(target_state=action.target_state, errcode=exc.errcode)
         if exc.errcode in TRANS_REFUSED:

@@ -8,7 +8,8 @@ that conversation's lock, where the decision is made again on fresh loads (locke
 PostgreSQL) before anything is sent: the round only chooses whom to try, never assigns.
 
 Rounds are asked for when a servicer's human session ends, when a servicer comes on duty (or
-stops: customers waiting for them fall back by the rules), and by the sweep every
+stops: customers waiting for them fall back by the rules), when a customer enters the pool (room
+may have freed while their trans → 2 was on its way), and by the sweep every
 `KEFU_POLL_INTERVAL_S` for every account with customers waiting — which also covers a raised
 cap, an added servicer, a reception period starting and any missed trigger, so nobody stays
 queued next to an idle servicer. Outside reception hours a round does nothing.

@@ -51,7 +51,7 @@ from kefu.reception.core import (
 )
 from kefu.reception.local_actions import LOCAL_ACTIONS, apply_local
 from kefu.reception.models import Conversation, ConversationAction, TimelineEntry
-from kefu.reception.pool import request_dispatch_for_corp
+from kefu.reception.pool import STATE_POOL, request_dispatch, request_dispatch_for_corp
 from kefu.runtime import Runtime
 from kefu.wecom.payloads import ServicerStatusChangeEvent, SyncItem, TextContent
 
@@ -290,6 +290,10 @@ async def apply_decision(
     if freed is not None:
         await service.mark_idle_since(session, account, freed, now=now)
         await request_dispatch_for_corp(session, account, now=now)  # room for a waiting customer
+    if decision.state.wecom_state == STATE_POOL and before.wecom_state != STATE_POOL:
+        # Room may have freed while this customer's trans → 2 was on its way: the round asked for
+        # then found nobody waiting. Without this they would wait for the sweep.
+        await request_dispatch(session, account.id, now=now)
     for entry in decision.timeline:
         session.add(
             TimelineEntry(conversation_id=conversation.id, at=entry.at, kind=entry.kind, detail=entry.detail)

@@ -51,7 +51,9 @@ def issue_code(world: World, session: Session, kind: str) -> str:
 
 def move(world: World, session: Session, to_state: int, by: str, servicer: str = "", note: str = "") -> None:
     """Change state and record it; servicer_userid is kept only in state 3."""
-    session.history.append(HistoryEntry(world.now(), session.state, to_state, by, servicer, note))
+    session.history.append(
+        HistoryEntry(world.now(), session.state, to_state, by, servicer, note, world.next_move_seq())
+    )
     session.state = to_state
     session.servicer_userid = servicer if to_state == 3 else ""
     world.touch()

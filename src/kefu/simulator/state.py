@@ -123,6 +123,9 @@ class HistoryEntry:
     by: str  # customer | api | servicer | expiry
     servicer_userid: str = ""
     note: str = ""
+    # The order of every session move in the world, across sessions and accounts: `at` has
+    # whole seconds only, so this is what replays who served how many sessions at once.
+    seq: int = 0
 
 
 @dataclass
@@ -263,6 +266,7 @@ class World:
             self.received: list[Received] = []
             self.version = getattr(self, "version", 0)  # monotonic across resets (long-pollers)
             self._seq = 0
+            self._move_seq = 0
 
     def now(self) -> int:
         return int(self.clock.timestamp())
@@ -270,6 +274,11 @@ class World:
     def next_seq(self) -> int:
         self._seq += 1
         return self._seq
+
+    def next_move_seq(self) -> int:
+        """The next session move's place in the world's one order of moves (`HistoryEntry.seq`)."""
+        self._move_seq += 1
+        return self._move_seq
 
     def touch(self) -> None:
         """Mark a change; wakes `wait_for_change` (live pages long-poll on it)."""
@@ -322,7 +331,9 @@ class World:
         if session.state != 4 and now >= session.started_at + WINDOW_S:
             # §7.1: a session lasts at most 48 h; no event is pushed (UNCONFIRMED).
             expired_at = session.started_at + WINDOW_S
-            session.history.append(HistoryEntry(expired_at, session.state, 4, "expiry"))
+            session.history.append(
+                HistoryEntry(expired_at, session.state, 4, "expiry", seq=self.next_move_seq())
+            )
             session.state = 4
             session.servicer_userid = ""
         return session
