@@ -15,10 +15,11 @@ from kefu.runtime import Runtime
 
 pytestmark = pytest.mark.db
 
-# past 64 bits, just past the signed range, zero and negatives, not numbers, too long to parse
+# past 64 bits, just past the signed 64- and 32-bit ranges, zero and negatives, not numbers, too long to parse
 BAD_IDS = [
     "99999999999999999999999",
     str(2**63),
+    str(2**31),  # past PostgreSQL's `integer`: SQLite took it, PostgreSQL raised (a 500)
     "0",
     "-1",
     "abc",
@@ -120,7 +121,7 @@ async def test_an_id_in_a_request_body_out_of_range_is_422(
     app_and_client: tuple[object, httpx.AsyncClient],
 ) -> None:
     _, client = app_and_client
-    for bad in (2**63, 10**23, 0, -1):
+    for bad in (2**31, 2**63, 10**23, 0, -1):
         response = await client.post("/api/v1/accounts", json={"connection_id": bad, "name": "售后"})
         assert response.status_code == 422, bad
 

@@ -53,7 +53,7 @@ async def list_conversations(
     account_id: IdQuery = None,
     wecom_state: Annotated[int | None, Query(ge=0, le=4)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,  # past 64 bits the database's integer overflows
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,  # past it the database's integer overflows
 ) -> list[ConversationOut]:
     """Most recently active first; filter by account and by WeCom session state."""
     async with rt.db.read() as session:
