@@ -208,6 +208,7 @@ def mutated(draw: st.DrawFn, base: Request, limit: int) -> Request:
                     "0",
                     "-1",
                     "999",
+                    "2147483648",
                     "9223372036854775807",
                     "9223372036854775808",
                     "1" * 40,
