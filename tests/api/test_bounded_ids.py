@@ -15,10 +15,11 @@ from kefu.runtime import Runtime
 
 pytestmark = pytest.mark.db
 
-# past 64 bits, just past the signed range, zero and negatives, not numbers, too long to parse
+# past 64 bits, just past the signed 64- and 32-bit ranges, zero and negatives, not numbers, too long to parse
 BAD_IDS = [
     "99999999999999999999999",
     str(2**63),
+    str(2**31),  # past PostgreSQL's `integer`: SQLite took it, PostgreSQL raised (a 500)
     "0",
     "-1",
     "abc",
@@ -120,6 +121,26 @@ async def test_an_id_in_a_request_body_out_of_range_is_422(
     app_and_client: tuple[object, httpx.AsyncClient],
 ) -> None:
     _, client = app_and_client
-    for bad in (2**63, 10**23, 0, -1):
+    for bad in (2**31, 2**63, 10**23, 0, -1):
         response = await client.post("/api/v1/accounts", json={"connection_id": bad, "name": "售后"})
         assert response.status_code == 422, bad
+
+
+async def test_every_integer_query_parameter_past_any_bound_is_4xx(
+    app_and_client: tuple[object, httpx.AsyncClient],
+) -> None:
+    """Not only ids: `?offset=` past 64 bits overflowed SQLite's integer and `?min_minutes=` past
+    timedelta's range overflowed the subtraction, both 500 (found by schemathesis)."""
+    app, client = app_and_client
+    checked = 0
+    for method, path, operation in _operations(app):
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] != "query" or not _is_integer(parameter):
+                continue
+            for bad in (str(10**23), str(2**63)):
+                response = await _request(
+                    client, method, PARAM.sub("1", path), params={parameter["name"]: bad}
+                )
+                assert 400 <= response.status_code < 500, (method, path, parameter["name"], bad)
+                checked += 1
+    assert checked >= 5 * 2  # offset, limit, wecom_state, min_minutes and the ids at least

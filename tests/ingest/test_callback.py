@@ -275,3 +275,35 @@ async def test_when_the_database_cannot_take_the_write_it_answers_503_and_the_re
     response = await client.post(f"/wecom/callback/{connection.id}", params=params, content=body)
     assert response.status_code == 200 and response.text == "success"
     assert await _count(rt, CallbackEvent) == 1 and await _count(rt, Job) == 1
+
+
+async def test_a_signature_with_non_ascii_characters_is_403_not_a_crash(
+    rt: Runtime, client: httpx.AsyncClient
+) -> None:
+    """hmac.compare_digest raises TypeError on a str with non-ASCII characters: it was a 500 on
+    GET and a 503 on POST (found by the fuzz test)."""
+    connection, keys = await make_connection(rt)
+    crypto = keys.crypto()
+    now = str(int(rt.clock.timestamp()))
+    echostr = crypto.encrypt("42")
+    params = {"msg_signature": "\x80签名", "timestamp": now, "nonce": "1", "echostr": echostr}
+    assert (await client.get(f"/wecom/callback/{connection.id}", params=params)).status_code == 403
+    params, body = signed_callback(crypto, kf_event_xml(keys.corp_id, "wkA"), clock=rt.clock)
+    params["msg_signature"] = "签" * 20
+    response = await client.post(f"/wecom/callback/{connection.id}", params=params, content=body)
+    assert response.status_code == 403
+    assert await _count(rt, CallbackEvent) == 0
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "no-such-codec", "utf-7"])
+async def test_an_xml_encoding_the_parser_cannot_read_is_400_not_a_crash(
+    rt: Runtime, client: httpx.AsyncClient, encoding: str
+) -> None:
+    """An unknown encoding (LookupError) or a multi-byte one expat cannot read (ValueError) in the
+    XML declaration was a 500 (found by the fuzz test)."""
+    connection, keys = await make_connection(rt)
+    params, body = signed_callback(keys.crypto(), kf_event_xml(keys.corp_id, "wkA"), clock=rt.clock)
+    body = f'<?xml version="1.0" encoding="{encoding}"?>'.encode() + body
+    response = await client.post(f"/wecom/callback/{connection.id}", params=params, content=body)
+    assert response.status_code == 400 and response.text == "bad xml"
+    assert await _count(rt, CallbackEvent) == 0

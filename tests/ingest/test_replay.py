@@ -228,3 +228,17 @@ async def test_malformed_or_over_long_query_parameters_are_400(
     without = {k: v for k, v in params.items() if k != "timestamp"}
     assert (await _post(client, connection_id, (without, body))).status_code == 400
     assert await _count(rt, CallbackEvent) == 0
+
+
+async def test_a_replay_with_the_signature_in_capitals_is_still_a_replay(
+    rt: Runtime, client: httpx.AsyncClient
+) -> None:
+    """The signature check ignores case, so the replay key must too: otherwise the same signed
+    request with its hex digits in capitals (2^k spellings) stores the event again each time."""
+    connection_id, keys, open_kfid = await _connected(rt)
+    params, body = signed_callback(keys.crypto(), kf_event_xml(keys.corp_id, open_kfid), clock=rt.clock)
+    assert (await _post(client, connection_id, (params, body))).status_code == 200
+    shouted = {**params, "msg_signature": params["msg_signature"].upper()}
+    response = await _post(client, connection_id, (shouted, body))
+    assert response.status_code == 200 and response.text == "success"
+    assert await _count(rt, CallbackEvent) == 1

@@ -22,6 +22,11 @@ class Unauthorized(DomainError):
 async def require_token(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
 ) -> ApiToken:
+    """The caller's token row, or 401. ApiRoute calls it first (`authenticate`), before FastAPI
+    reads the body; as a dependency it then returns the row found then."""
+    known: ApiToken | None = getattr(request.state, "api_token", None)
+    if known is not None:
+        return known
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized(
             "missing bearer token: send `Authorization: Bearer <token>` with a token from "
@@ -36,4 +41,10 @@ async def require_token(
     if due_for_last_used(row, now):
         async with rt.db.write() as session:
             await session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+    request.state.api_token = row
     return row
+
+
+async def authenticate(request: Request) -> ApiToken:
+    """require_token straight from the request, before FastAPI has read or parsed anything."""
+    return await require_token(request, await bearer(request))

@@ -38,7 +38,7 @@ class CallbackStats:
 
 def connection_id_of(text: str) -> int | None:
     """The connection id in the callback path, or None when no connection can have it
-    (answered 404 at once: a number past 64 bits must never reach a query)."""
+    (answered 404 at once: a number past the id column's range must never reach a query)."""
     if not (0 < len(text) <= MAX_ID_DIGITS and text.isascii() and text.isdigit()):
         return None
     value = int(text)

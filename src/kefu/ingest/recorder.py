@@ -49,8 +49,11 @@ class SignedCallback:
     @property
     def replay_key(self) -> str:
         """The same signature, timestamp and nonce: the same signed request again (WeCom re-sends
-        it unchanged). Only compared once the signature has checked out."""
-        return hashlib.sha256(f"{self.msg_signature}\n{self.timestamp}\n{self.nonce}".encode()).hexdigest()
+        it unchanged). Only compared once the signature has checked out. The signature is taken in
+        lower case, as the check compares it: otherwise the same request with its hex digits in
+        capitals would pass as new (found by the fuzz test)."""
+        signature = self.msg_signature.lower()
+        return hashlib.sha256(f"{signature}\n{self.timestamp}\n{self.nonce}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,10 @@ def parse_flat_xml(data: bytes | str) -> dict[str, str]:
         raise BadXML(f"forbidden XML construct: {type(exc).__name__}") from exc
     except ParseError as exc:
         raise BadXML(f"malformed XML: {exc}") from exc
+    except (LookupError, ValueError) as exc:
+        # An encoding the declaration names but Python lacks (LookupError), or one expat cannot
+        # read ("multi-byte encodings are not supported", e.g. gbk): found by the fuzz test as 5xx.
+        raise BadXML(f"unreadable XML encoding: {exc}") from exc
     if root.tag != "xml":
         raise BadXML(f"unexpected root element <{root.tag}>")
     return {child.tag: (child.text or "").strip() for child in root}

@@ -12,6 +12,7 @@ from kefu.accounts.settings import get_account
 from kefu.api.auth import require_token
 from kefu.api.deps import IdPath, IdQuery, RuntimeDep, TokenDep
 from kefu.api.routes import ApiRoute
+from kefu.db.base import MAX_ID
 from kefu.errors import Conflict, NotFound
 from kefu.reception import service
 from kefu.reception.attention import awaiting_reply
@@ -35,6 +36,9 @@ from kefu.routing import service as routing_service
 from kefu.routing.schemas import RoutingDecisionOut
 from kefu.runtime import Runtime
 
+# `?min_minutes=` of the awaiting-reply list: a year is more than any wait worth listing.
+MAX_MINUTES = 366 * 24 * 60
+
 router = APIRouter(
     prefix="/conversations",
     tags=["conversations"],
@@ -49,7 +53,7 @@ async def list_conversations(
     account_id: IdQuery = None,
     wecom_state: Annotated[int | None, Query(ge=0, le=4)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,  # past it the database's integer overflows
 ) -> list[ConversationOut]:
     """Most recently active first; filter by account and by WeCom session state."""
     async with rt.db.read() as session:
@@ -206,7 +210,9 @@ attention_router = APIRouter(
 
 @attention_router.get("/awaiting-reply", response_model=list[AwaitingReplyOut])
 async def list_awaiting_reply(
-    account_id: IdPath, rt: RuntimeDep, min_minutes: Annotated[int, Query(ge=0)] = 0
+    account_id: IdPath,
+    rt: RuntimeDep,
+    min_minutes: Annotated[int, Query(ge=0, le=MAX_MINUTES)] = 0,  # past it, timedelta overflows
 ) -> list[AwaitingReplyOut]:
     """Human sessions whose customer has waited at least `min_minutes` for the servicer's word,
     longest first (the no-reply notice's list)."""

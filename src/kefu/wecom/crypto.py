@@ -61,7 +61,9 @@ class CallbackCrypto:
 
     def verify(self, msg_signature: str, timestamp: str, nonce: str, encrypt: str) -> None:
         expected = self.sign(timestamp, nonce, encrypt)
-        if not hmac.compare_digest(expected, (msg_signature or "").lower()):
+        # Bytes, not str: compare_digest raises TypeError on a str with non-ASCII characters,
+        # which a hostile query can send (it was a 5xx before the fuzz test found it).
+        if not hmac.compare_digest(expected.encode(), (msg_signature or "").lower().encode()):
             raise CallbackCryptoError(CallbackCryptoError.SIGNATURE, "signature does not match")
 
     def _cipher(self) -> Cipher[modes.CBC]:
