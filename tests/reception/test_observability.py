@@ -14,8 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
+from structlog.testing import capture_logs
 
 from kefu.app import create_app
 from kefu.jobs import store
@@ -200,3 +202,17 @@ async def test_readyz_fails_when_the_database_does_not_answer(rt: Runtime, tmp_p
         assert body["checks"]["database"].startswith("unreachable: ")
         health = call("GET", f"{kefu.url}/healthz")  # liveness: the process is up all the same
         assert health.status_code == 200 and health.json()["status"] == "ok"
+
+
+async def test_decision_and_delivery_log_lines_name_the_conversation(make_world: WorldFactory) -> None:
+    world = await make_world(kb=True)
+    world.says("怎么退货")
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        await world.settle()
+    conversation = await world.conversation()
+    decided = [line for line in logs if line["event"] == "reception.decided"]
+    delivered = [line for line in logs if line["event"] == "reception.delivered"]
+    assert decided and delivered
+    for line in decided + delivered:
+        assert line["conversation_id"] == conversation.id
+    assert delivered[0]["task"] == "reception.deliver" and "job_id" in delivered[0]
