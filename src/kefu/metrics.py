@@ -13,8 +13,10 @@ Labels are bounded: endpoints are WeCom's paths Kefu knows, errcodes what WeCom 
 from __future__ import annotations
 
 import re
+import threading
+from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, start_http_server
 from prometheus_client.process_collector import ProcessCollector
 
 # The classic text format, which every Prometheus (2.x and 3.x) reads; the names Kefu uses
@@ -89,3 +91,10 @@ def ai_answer(outcome: str, seconds: float) -> None:
 def exposition() -> bytes:
     """This process's counters in Prometheus' text format."""
     return generate_latest(REGISTRY)
+
+
+def serve_counters(host: str, port: int) -> tuple[WSGIServer, threading.Thread]:
+    """`kefu worker --metrics-port`: this process's counters on a small HTTP server of their
+    own (a worker has no other), at any path; no token, so keep it on loopback or a private
+    network. The database's figures are left to `kefu serve`'s /metrics (one copy of them)."""
+    return start_http_server(port, addr=host, registry=REGISTRY)

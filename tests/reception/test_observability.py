@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
+from kefu import metrics
 from kefu.app import create_app
 from kefu.jobs import store
 from kefu.reception.models import Conversation
@@ -52,9 +53,13 @@ def scrape(server: ThreadedServer) -> Samples:
     response = call("GET", f"{server.url}/metrics", headers=AUTH)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    return parse(response.text)
+
+
+def parse(exposition: str) -> Samples:
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
+        for family in text_string_to_metric_families(exposition)
         for sample in family.samples
     }
 
@@ -216,3 +221,21 @@ async def test_decision_and_delivery_log_lines_name_the_conversation(make_world:
     for line in decided + delivered:
         assert line["conversation_id"] == conversation.id
     assert delivered[0]["task"] == "reception.deliver" and "job_id" in delivered[0]
+
+
+async def test_a_worker_serves_its_own_counters(make_world: WorldFactory) -> None:
+    """`kefu worker --metrics-port`: a process without Kefu's HTTP server exposes what it counted."""
+    world = await make_world(kb=True)
+    server, thread = metrics.serve_counters("127.0.0.1", 0)
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/metrics"
+        before = parse(call("GET", url).text)
+        world.says("怎么退货")
+        await world.settle()  # the pull, the AI and the send, in this process
+        after = parse(call("GET", url).text)
+    finally:
+        server.shutdown()
+        thread.join(5)
+    key = ("kefu_wecom_calls_total", frozenset({("endpoint", "kf/send_msg"), ("errcode", "0")}))
+    assert after.get(key, 0) - before.get(key, 0) == 1
+    assert not any(name == "kefu_jobs" for name, _ in after)  # the database's figures: serve's /metrics
