@@ -155,12 +155,29 @@ class _Figures(Collector):
 
 
 async def metrics_text(rt: Runtime) -> bytes:
-    """This process's counters, then the database's figures, in Prometheus' text format."""
-    async with rt.db.read() as session:
-        figures = await read_figures(session, rt.clock.now())
+    """This process's counters, then the database's figures, in Prometheus' text format.
+    Without a database the counters are still served, with `kefu_database_up 0`."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Figures(figures, rt.settings.ready_worker_max_age_s))
+    try:
+        async with asyncio.timeout(DATABASE_TIMEOUT_S), rt.db.read() as session:
+            figures = await read_figures(session, rt.clock.now())
+    except Exception as exc:  # the scrape must still show what this process counted
+        log.warning("metrics.database_unreachable", error=f"{type(exc).__name__}: {exc}")
+        registry.register(_DatabaseUp(False))
+    else:
+        registry.register(_DatabaseUp(True))
+        registry.register(_Figures(figures, rt.settings.ready_worker_max_age_s))
     return metrics.exposition() + generate_latest(registry)
+
+
+class _DatabaseUp(Collector):
+    def __init__(self, up: bool) -> None:
+        self.up = up
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(
+            "kefu_database_up", "1 when the database answered this scrape's queries.", value=int(self.up)
+        )
 
 
 async def readiness(rt: Runtime) -> dict[str, str]:

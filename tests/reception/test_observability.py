@@ -113,6 +113,7 @@ async def test_metrics_count_callbacks_wecom_calls_and_ai_and_read_the_database(
         assert value(after, "kefu_jobs", status="failed") == 0
         assert value(after, "kefu_jobs_oldest_due_age_seconds") == 0
         assert value(after, "kefu_sync_lag_seconds", account_id=account) == 0
+        assert value(after, "kefu_database_up") == 1
 
         rt.clock.advance(timedelta(seconds=10))
         now = rt.clock.now()
@@ -207,6 +208,9 @@ async def test_readyz_fails_when_the_database_does_not_answer(rt: Runtime, tmp_p
         assert body["checks"]["database"].startswith("unreachable: ")
         health = call("GET", f"{kefu.url}/healthz")  # liveness: the process is up all the same
         assert health.status_code == 200 and health.json()["status"] == "ok"
+        samples = scrape(kefu)  # the counters still, and the database's absence
+        assert value(samples, "kefu_database_up") == 0
+        assert not any(name == "kefu_jobs" for name, _ in samples)
 
 
 async def test_decision_and_delivery_log_lines_name_the_conversation(make_world: WorldFactory) -> None:
