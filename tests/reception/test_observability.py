@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from kefu import metrics
+from kefu.accounts.models import KfAccount
 from kefu.app import create_app
 from kefu.jobs import store
 from kefu.reception.models import Conversation
@@ -161,6 +162,12 @@ async def until_ready(server: ThreadedServer, timeout_s: float = 15.0) -> tuple[
     return answer
 
 
+async def synced_at(rt: Runtime, account_id: int) -> Any:
+    async with rt.db.read() as session:
+        account = await session.get(KfAccount, account_id)
+    return account.last_synced_at if account else None
+
+
 async def test_readyz_fails_on_sync_lag_and_recovers_after_a_pull(make_world: WorldFactory) -> None:
     world = await make_world()
     rt = world.rt
@@ -172,7 +179,14 @@ async def test_readyz_fails_on_sync_lag_and_recovers_after_a_pull(make_world: Wo
             "checks": {"database": "ok", "worker": "ok", "sync": "ok"},
             "failing": [],
         }
-        rt.clock.advance(timedelta(seconds=400))  # no pull for 400 s (it was never pulled)
+        # Kefu pulls every account when it starts: let that (empty) pull land first.
+        deadline = time.monotonic() + 15
+        pulled = await synced_at(rt, world.account.id)
+        while pulled is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)  # real time: the server's worker runs in its thread
+            pulled = await synced_at(rt, world.account.id)
+        assert await synced_at(rt, world.account.id) == rt.clock.now()
+        rt.clock.advance(timedelta(seconds=400))  # no pull for 400 s
         status, body = readyz(kefu)
         assert status == 503 and body["status"] == "unready" and body["failing"] == ["sync"]
         assert f"account {world.account.id}: 400 s" in body["checks"]["sync"]
