@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 import kefu.registry  # noqa: F401 — every task registered
+from kefu import metrics
 from kefu.accounts.kb_routes import router as knowledge_router
 from kefu.accounts.kf_routes import router as accounts_router
 from kefu.accounts.routes import router as connections_router
 from kefu.ai.factory import warm_up
 from kefu.api.routes import API_PREFIX, install_error_handlers
 from kefu.clock import Clock
+from kefu.health import metrics_text, readiness
 from kefu.ingest.checks import CallbackStats
 from kefu.ingest.poller import run_poller
 from kefu.ingest.recorder import CallbackRecorder
@@ -111,6 +115,27 @@ def create_app(
         # Callbacks refused for a timestamp outside KEFU_CALLBACK_TIMESTAMP_WINDOW_S, by this
         # process since it started: a rising count means a clock off, or replays.
         return {"status": "ok", "stale_callbacks_refused": app.state.callback_stats.stale_refused}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        # Readiness, not liveness: the database answers, a worker is alive, no account lags.
+        checks = await readiness(rt)
+        failing = [name for name, verdict in checks.items() if verdict != "ok"]
+        body = {"status": "unready" if failing else "ready", "checks": checks, "failing": failing}
+        return JSONResponse(body, status_code=503 if failing else 200)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics(request: Request) -> Response:
+        expected = rt.settings.metrics_token
+        if expected is None:
+            return PlainTextResponse("not found: set KEFU_METRICS_TOKEN to serve /metrics", 404)
+        given = request.headers.get("authorization", "")
+        wanted = f"Bearer {expected.get_secret_value()}"
+        if not hmac.compare_digest(given.encode(), wanted.encode()):
+            return PlainTextResponse(
+                "unauthorized", 401, headers={"WWW-Authenticate": 'Bearer realm="metrics"'}
+            )
+        return Response(await metrics_text(rt), media_type=metrics.CONTENT_TYPE)
 
     app.add_middleware(
         CallbackEndpoint,

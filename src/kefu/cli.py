@@ -126,13 +126,23 @@ def serve(
 @app.command()
 def worker(
     concurrency: int = typer.Option(4, "--concurrency", min=1, help="Jobs run at the same time."),
+    metrics_port: int = typer.Option(
+        0, "--metrics-port", min=0, help="Serve this worker's counters for Prometheus on this port (0: off)."
+    ),
+    metrics_host: str = typer.Option(
+        "127.0.0.1", "--metrics-host", help="Address of --metrics-port (no token: keep it private)."
+    ),
 ) -> None:
     """Run background jobs until interrupted (SIGINT/SIGTERM)."""
+    from kefu import metrics
     from kefu.app import settle_process
     from kefu.cli_runtime import load_settings, run_with_runtime
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_json)
+    if metrics_port:
+        metrics.serve_counters(metrics_host, metrics_port)
+        log.info("metrics.serving", host=metrics_host, port=metrics_port)
     log.info("jobs.tasks_loaded", tasks=kefu.registry.task_names())
     settle_process()
     run_with_runtime(lambda rt: _run_worker(rt, concurrency))

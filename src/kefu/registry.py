@@ -31,7 +31,7 @@ from kefu.db.base import Base
 from kefu.db.engine import sync_url
 from kefu.db.migrate import MIGRATIONS, alembic_config, upgrade
 from kefu.ingest.models import CallbackEvent, Message
-from kefu.jobs.models import Job
+from kefu.jobs.models import Job, WorkerHeartbeat
 from kefu.jobs.registry import registered_tasks
 from kefu.reception.models import Conversation, ConversationAction, FollowUp, Rating, TimelineEntry
 from kefu.routing.models import ExclusiveServicer, RoundRobinPointer, RoutingDecisionRow
@@ -56,6 +56,7 @@ MODELS = (
     Servicer,
     SettingsVersion,
     TimelineEntry,
+    WorkerHeartbeat,
 )
 metadata: MetaData = Base.metadata
 VERSIONS = MIGRATIONS / "versions"

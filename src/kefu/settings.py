@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     # within it, the same signed request seen again is a replay (answered, nothing stored).
     callback_timestamp_window_s: int = Field(default=3600, ge=1)
     wecom_timeout_s: float = 10.0
+    # /metrics answers only `Authorization: Bearer <this>`; unset, /metrics is not served (404).
+    # A token of its own, not an API token: those may change everything, a scraper only reads.
+    metrics_token: SecretStr | None = None
+    # /readyz fails while an enabled, authorised account has not been pulled for this long
+    # (every account is pulled at least every KEFU_POLL_INTERVAL_S), or while no worker has
+    # renewed its heartbeat (every few seconds) for KEFU_READY_WORKER_MAX_AGE_S.
+    ready_max_sync_lag_s: float = Field(default=900.0, gt=0)
+    ready_worker_max_age_s: float = Field(default=60.0, gt=0)
     log_level: str = "INFO"
     log_json: bool = False
 

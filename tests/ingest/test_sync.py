@@ -167,3 +167,18 @@ async def test_events_and_servicer_messages_keep_their_origin(wired: Wired) -> N
     assert by_kind[(3, "text")].payload["text"]["content"] == "转人工"
     reply = by_kind[(5, "text")]
     assert reply.servicer_userid == userid and reply.external_userid == wired.customer
+
+
+async def test_an_empty_pull_marks_the_account_synced_at_most_every_30_seconds(wired: Wired) -> None:
+    """Sync lag (/metrics, /readyz) runs from the last successful pull, found something or not."""
+    rt, account_id = wired.rt, wired.account.id
+    assert (await account_row(rt, account_id)).last_synced_at is None
+    first = rt.clock.now()
+    await sync_now(rt, account_id)  # nothing in the stream
+    assert (await account_row(rt, account_id)).last_synced_at == first
+    rt.clock.advance(20)
+    await sync_now(rt, account_id)
+    assert (await account_row(rt, account_id)).last_synced_at == first  # no write for this one
+    rt.clock.advance(15)
+    await sync_now(rt, account_id)
+    assert (await account_row(rt, account_id)).last_synced_at == rt.clock.now()

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from kefu import metrics
 from kefu.accounts.models import Connection
 from kefu.ingest.checks import STALE, CallbackStats, Refusal, check_query, connection_id_of
 from kefu.ingest.recorder import CallbackRecorder, SignedCallback, crypto_of, open_callback
@@ -68,6 +69,7 @@ class CallbackEndpoint:
             status, body = await self.receive(connection_id, request)
         else:
             status, body = 405, "method not allowed"
+        metrics.callback_answered(request.method, status, body)
         await PlainTextResponse(body, status_code=status)(scope, receive, send)
 
     def refused(self, connection_id: int, params: Any) -> Refusal | None:

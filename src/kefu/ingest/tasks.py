@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
 
 from kefu.accounts.models import Connection, KfAccount
 from kefu.accounts.service import refresh_accounts, wecom_client
@@ -25,6 +27,7 @@ from kefu.wecom.errors import WeComError
 log = get_logger(__name__)
 INVALID_SYNC_TOKEN = 95007
 MAX_PAGES_PER_RUN = 1000  # a safety bound; the next run continues from the stored cursor
+SYNC_MARK_EVERY = timedelta(seconds=30)
 
 
 class CursorMoved(RuntimeError):
@@ -54,7 +57,11 @@ async def sync_account(rt: Runtime, *, account_id: int) -> None:
                 continue  # pull without the token (rate-limited, but it never loses messages)
             raise
         if not page.items and not page.has_more and page.next_cursor in (None, "", cursor):
-            return  # nothing new: no write at all (callback storms wake many empty pulls)
+            # Nothing new. The pull still succeeded: /metrics and /readyz measure sync lag from
+            # last_synced_at, marked at most every SYNC_MARK_EVERY (callback storms wake many
+            # empty pulls, and each would otherwise be a write).
+            await _mark_synced(rt, account_id, account.last_synced_at)
+            return
         now = rt.clock.now()
         async with rt.db.write() as session:
             current = await session.get(KfAccount, account_id)
@@ -79,6 +86,14 @@ async def sync_account(rt: Runtime, *, account_id: int) -> None:
         )
         if not page.has_more:
             return
+
+
+async def _mark_synced(rt: Runtime, account_id: int, last: datetime | None) -> None:
+    now = rt.clock.now()
+    if last is not None and now - last < SYNC_MARK_EVERY:
+        return
+    async with rt.db.write() as session:
+        await session.execute(update(KfAccount).where(KfAccount.id == account_id).values(last_synced_at=now))
 
 
 async def _cursor_and_token(rt: Runtime, account_id: int) -> tuple[str | None, str | None]:

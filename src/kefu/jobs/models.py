@@ -47,3 +47,15 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class WorkerHeartbeat(Base):
+    """A running worker's sign of life: `seen_at` is renewed every few seconds while it runs
+    (its reap step), and the row removed when it stops cleanly. /readyz asks whether any
+    worker was seen recently; a row left by a killed worker just grows old (and is pruned)."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -15,25 +15,16 @@ lease or keeps a dead one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    Integer,
-    Select,
-    and_,
-    bindparam,
-    exists,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Integer, Select, and_, bindparam, delete, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
 from kefu.db import Database, database_time
-from kefu.jobs.models import Job
+from kefu.jobs.models import Job, WorkerHeartbeat
 from kefu.jobs.registry import TaskSpec, UnknownTask, get_task
 
 # What a job leased without a known task gets (it fails fast anyway).
@@ -269,3 +260,25 @@ def _join(first: str | None, second: str) -> str:
 
 def _clip(error: str | None) -> str | None:
     return error[:ERROR_MAX_CHARS] if error is not None else None
+
+
+# A heartbeat row older than this belongs to a worker that died without removing it.
+HEARTBEAT_PRUNE_AFTER = timedelta(days=1)
+
+
+async def heartbeat(db: Database, *, worker_id: str, now: datetime) -> None:
+    """Record that this worker is alive (one small write every reap interval)."""
+    async with db.write() as session:
+        row = await session.get(WorkerHeartbeat, worker_id)
+        if row is None:
+            session.add(WorkerHeartbeat(worker_id=worker_id, started_at=now, seen_at=now))
+            await session.execute(
+                delete(WorkerHeartbeat).where(WorkerHeartbeat.seen_at < now - HEARTBEAT_PRUNE_AFTER)
+            )
+        else:
+            row.seen_at = now
+
+
+async def forget_worker(db: Database, *, worker_id: str) -> None:
+    async with db.write() as session:
+        await session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == worker_id))

@@ -21,6 +21,7 @@ from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from kefu.jobs import store, wakeup
@@ -71,6 +72,9 @@ class Worker:
         try:
             while not stop.is_set():
                 if loop.time() >= next_reap:
+                    await self._guarded(
+                        store.heartbeat(self.rt.db, worker_id=self.worker_id, now=self.rt.clock.now())
+                    )
                     await self._guarded(reap(self.rt))
                     next_reap = loop.time() + self.reap_interval_s
                 wake.clear()  # before claiming: an enqueue committed after this wakes us again
@@ -85,6 +89,7 @@ class Worker:
                     await listener
             wakeup.unsubscribe(wake)
             await self._cancel_running()
+            await self._guarded(store.forget_worker(self.rt.db, worker_id=self.worker_id))
             log.info("jobs.worker_stopped", worker_id=self.worker_id)
 
     async def run_until_idle(self, *, max_jobs: int = 10_000) -> int:
@@ -141,6 +146,9 @@ class Worker:
     # -- running one job -----------------------------------------------------------------------
 
     async def _execute(self, job: Claimed) -> None:
+        # Each job runs in its own asyncio task (a copy of the context): whatever it logs carries
+        # the job's id and task, and what the task binds (a conversation id) stays with it.
+        structlog.contextvars.bind_contextvars(job_id=job.id, task=job.task)
         db, clock = self.rt.db, self.rt.clock
         try:
             spec = get_task(job.task)

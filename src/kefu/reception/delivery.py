@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import select
 
 from kefu.accounts.models import Connection, KfAccount
@@ -88,6 +89,8 @@ async def deliver(rt: Runtime, *, action_id: int) -> None:
     outbox = await _load(rt, action_id)
     if outbox is None:
         return  # already settled (a redo) or deleted
+    # Every line this delivery logs (retries, phrasing, WeCom's answers) names its conversation.
+    structlog.contextvars.bind_contextvars(conversation_id=outbox.conversation.id)
     if isinstance(outbox.action, Send | SendOnEvent):
         await _send(rt, outbox)
     elif isinstance(outbox.action, Transfer):
@@ -373,7 +376,14 @@ async def _finish(
             await enqueue_feed(
                 session, conversation, outbox.account.id, feed, now=now, source_action_id=row.id
             )
-    log.info("reception.delivered", action_id=outbox.action_id, status=status, errcode=errcode)
+    log.info(
+        "reception.delivered",
+        action_id=outbox.action_id,
+        conversation_id=outbox.conversation.id,
+        kind=type(outbox.action).__name__,
+        status=status,
+        errcode=errcode,
+    )
 
 
 async def _store_sent(

@@ -16,7 +16,12 @@ from kefu.db.base import Base, UTCDateTime
 
 class Conversation(Base):
     __tablename__ = "conversations"
-    __table_args__ = (UniqueConstraint("account_id", "external_userid"),)
+    __table_args__ = (
+        UniqueConstraint("account_id", "external_userid"),
+        # /metrics: sessions by state and the pool (length, longest wait) per account, read
+        # from the index alone and only over open sessions (state < 4).
+        Index("ix_conversations_state_account", "wecom_state", "account_id", "queued_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("kf_accounts.id", ondelete="CASCADE"))

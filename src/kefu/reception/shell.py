@@ -13,6 +13,7 @@ a send failure) are applied right there.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -20,6 +21,7 @@ from typing import Any, Literal
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu import metrics
 from kefu.accounts.models import KfAccount
 from kefu.ai.provider import Answer, AnswerContext, Turn
 from kefu.ingest.models import Message
@@ -154,15 +156,19 @@ async def ask_ai(
     """The AI's answer, or None when it fails or is too slow (decide then says it is not sure)."""
     from kefu.accounts.knowledge_base import ai_for_account
 
+    started = time.perf_counter()
     try:
         provider = await asyncio.wait_for(ai_for_account(rt, account_id), AI_ANSWER_TIMEOUT_S)
         # An LLM provider falls back to the knowledge base at its own deadline: leave it the time.
         budget = max(AI_ANSWER_TIMEOUT_S, getattr(provider, "deadline_s", 0.0) + 2.0)
         context = AnswerContext(account_id=account_id, recent_turns=recent or [])
-        return await asyncio.wait_for(provider.answer(question, context), budget)
+        answer = await asyncio.wait_for(provider.answer(question, context), budget)
     except Exception as exc:  # the AI is a guest: any failure of it becomes the not-sure reply
+        metrics.ai_answer("failed", time.perf_counter() - started)
         log.error("reception.ai_failed", account_id=account_id, error=f"{type(exc).__name__}: {exc}")
         return None
+    metrics.ai_answer("answered" if answer is not None else "no_answer", time.perf_counter() - started)
+    return answer
 
 
 # --- the process job --------------------------------------------------------------------------
@@ -286,6 +292,13 @@ async def apply_decision(
     message: Message | None = None,
 ) -> None:
     service.save_state(conversation, decision.state, settings, now=now)
+    log.info(
+        "reception.decided",
+        conversation_id=conversation.id,
+        account_id=account.id,
+        wecom_state=decision.state.wecom_state,
+        actions=[type(action).__name__ for action in decision.actions],
+    )
     freed = _servicer_freed(before, decision.state)
     if freed is not None:
         await service.mark_idle_since(session, account, freed, now=now)

@@ -15,6 +15,7 @@ import asyncio
 import email.message
 import hashlib
 import logging
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from kefu import metrics
 from kefu.clock import Clock
 from kefu.logs import get_logger
 from kefu.wecom.errors import SYSTEM_BUSY, WeComError, WeComTransportError, scrub
@@ -160,6 +162,20 @@ class WeComTransport:
     # ---- transport ----
 
     async def _once(self, req: WeComRequest, token: str | None) -> Any:
+        """One HTTP exchange, counted for /metrics by endpoint and errcode with its duration."""
+        started = time.perf_counter()
+        try:
+            result = await self._exchange(req, token)
+        except WeComError as exc:
+            metrics.wecom_call(req.endpoint, exc.errcode, time.perf_counter() - started)
+            raise
+        except WeComTransportError:
+            metrics.wecom_call(req.endpoint, "transport", time.perf_counter() - started)
+            raise
+        metrics.wecom_call(req.endpoint, 0, time.perf_counter() - started)
+        return result
+
+    async def _exchange(self, req: WeComRequest, token: str | None) -> Any:
         """One HTTP exchange: the JSON object (or MediaFile), or WeComError / WeComTransportError."""
         params = dict(req.params)
         if token is not None:
