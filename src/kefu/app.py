@@ -19,6 +19,7 @@ from kefu.accounts.routes import router as connections_router
 from kefu.ai.factory import warm_up
 from kefu.api.routes import API_PREFIX, install_error_handlers
 from kefu.clock import Clock
+from kefu.crm.routes import router as crm_router
 from kefu.ingest.checks import CallbackStats
 from kefu.ingest.poller import run_poller
 from kefu.ingest.recorder import CallbackRecorder
@@ -42,6 +43,7 @@ def build_api_router() -> APIRouter:
     api.include_router(exclusive_router)
     api.include_router(pool_router)
     api.include_router(follow_up_router)
+    api.include_router(crm_router)
     return api
 
 

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # within it, the same signed request seen again is a replay (answered, nothing stored).
     callback_timestamp_window_s: int = Field(default=3600, ge=1)
     wecom_timeout_s: float = 10.0
+    # The outgoing webhook (kefu.crm.webhooks): events POSTed here, signed with the secret.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
     log_level: str = "INFO"
     log_json: bool = False
 
@@ -61,6 +64,8 @@ class Settings(BaseSettings):
                 "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), "
                 "or set KEFU_ENV=development for a trial."
             )
+        if self.webhook_url and not (self.webhook_secret and self.webhook_secret.get_secret_value()):
+            raise ConfigurationError("KEFU_WEBHOOK_URL is set without KEFU_WEBHOOK_SECRET to sign with.")
         if not self.is_development and (self.clock_start or self.clock_offset):
             raise ConfigurationError("KEFU_CLOCK_START / KEFU_CLOCK_OFFSET are for development only.")
 
