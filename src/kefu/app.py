@@ -28,7 +28,6 @@ from kefu.jobs.worker import Worker
 from kefu.reception.dispatch import run_dispatch_sweep
 from kefu.reception.routes import follow_up_router, pool_router
 from kefu.reception.routes import router as conversations_router
-from kefu.routing.routes import router as exclusive_router
 from kefu.runtime import Runtime
 from kefu.settings import Settings, get_settings
 
@@ -40,7 +39,6 @@ def build_api_router() -> APIRouter:
     api.include_router(accounts_router)
     api.include_router(knowledge_router)
     api.include_router(conversations_router)
-    api.include_router(exclusive_router)
     api.include_router(pool_router)
     api.include_router(follow_up_router)
     api.include_router(crm_router)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import MetaData, create_engine
 
 import kefu.accounts.tasks
-import kefu.crm.webhooks
+import kefu.crm.tasks
 import kefu.ingest.tasks
 import kefu.reception.dispatch
 import kefu.reception.tasks
@@ -36,11 +36,11 @@ from kefu.ingest.models import CallbackEvent, Message
 from kefu.jobs.models import Job
 from kefu.jobs.registry import registered_tasks
 from kefu.reception.models import Conversation, ConversationAction, FollowUp, Rating, TimelineEntry
-from kefu.routing.models import ExclusiveServicer, RoundRobinPointer, RoutingDecisionRow
+from kefu.routing.models import RoundRobinPointer, RoutingDecisionRow
 
 TASK_MODULES = (
     kefu.accounts.tasks,
-    kefu.crm.webhooks,
+    kefu.crm.tasks,
     kefu.ingest.tasks,
     kefu.reception.tasks,
     kefu.reception.dispatch,
@@ -62,7 +62,6 @@ MODELS = (
     Rating,
     RoundRobinPointer,
     RoutingDecisionRow,
-    ExclusiveServicer,
     FollowUp,
     Servicer,
     SettingsVersion,

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from kefu.accounts.models import KfAccount
-from kefu.crm.identity import exclusive_servicer, exclusive_servicers
+from kefu.crm.identity import bind_by_unionid, exclusive_servicer, exclusive_servicers, note_wechat_customer
 from kefu.runtime import Runtime
 
 pytestmark = pytest.mark.db
@@ -169,3 +169,23 @@ async def test_the_contacts_exclusive_servicer_wins_over_its_companys(
             session, account.connection_id, ["wmJia", "wmYi", "wmBing", "wmNobody"]
         )
     assert found == {"wmJia": "bob", "wmYi": "alice"}
+
+
+async def test_unionid_binds_only_an_unbound_customer_to_the_one_contact_with_it(
+    rt: Runtime, api: httpx.AsyncClient, account: KfAccount
+) -> None:
+    for name in ("甲", "乙"):
+        await api.post(f"{CRM}/contacts", json={"name": name, "unionid": "oShared"})
+    only = (await api.post(f"{CRM}/contacts", json={"name": "丙", "unionid": "oOwn"})).json()["id"]
+    now = rt.clock.now()
+    async with rt.db.write() as session:
+        shared = await note_wechat_customer(session, account.connection_id, "wmS", now=now, unionid="oShared")
+        own = await note_wechat_customer(session, account.connection_id, "wmO", now=now, unionid="oOwn")
+        none = await note_wechat_customer(session, account.connection_id, "wmN", now=now)
+        assert await bind_by_unionid(session, shared, now=now) is None  # two contacts claim it
+        assert await bind_by_unionid(session, none, now=now) is None
+        event = await bind_by_unionid(session, own, now=now)
+        assert event is not None and (event.contact_id, event.by) == (only, "unionid")
+        assert await bind_by_unionid(session, own, now=now) is None  # already bound
+    unbound = (await api.get(f"{CRM}/wechat-customers", params={"unbound": "true"})).json()
+    assert sorted(c["external_userid"] for c in unbound) == ["wmN", "wmS"]

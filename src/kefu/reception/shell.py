@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.accounts.models import KfAccount
 from kefu.ai.provider import Answer, AnswerContext, Turn
+from kefu.crm.tasks import FETCH_TASK
 from kefu.ingest.models import Message
 from kefu.ingest.service import conversation_lock
 from kefu.jobs.queue import enqueue
@@ -254,6 +255,16 @@ async def decide_and_apply(
         now=now,
         message=message,
     )
+    if decision.state.session_no != state.session_no:
+        # A new session: learn who the customer is now, while WeCom still answers for them
+        # (kf/customer/batchget knows only recently active customers); one waiting job each.
+        await enqueue(
+            session,
+            FETCH_TASK,
+            {"account_id": account.id, "external_userid": conversation.external_userid},
+            now=now,
+            queueing_lock=f"crm.fetch:{account.connection_id}:{conversation.external_userid}",
+        )
     # A timer that found nothing to do yet (e.g. opening reached while a transfer is on its way)
     # must not be woken again at once: look again a little later.
     not_before = now + TIMER_RETRY if isinstance(inbound, IdleCheck | OpeningReached) else now

@@ -1,4 +1,4 @@
-"""What the API answers about routing: decisions with their explanation, exclusive servicers."""
+"""What the API answers about routing: decisions with their explanation."""
 
 from __future__ import annotations
 
@@ -22,15 +22,3 @@ class RoutingDecisionOut(BaseModel):
         description="one line, e.g. 专属客服张三不在接待中 → 空闲接待 → 李四（当前 2 个会话）"
     )
     steps: list[dict[str, Any]]
-
-
-class ExclusiveServicerIn(BaseModel):
-    servicer_userid: str = Field(min_length=1, max_length=64)
-
-
-class ExclusiveServicerOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    external_userid: str
-    servicer_userid: str
-    updated_at: datetime
