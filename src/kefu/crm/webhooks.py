@@ -58,7 +58,8 @@ async def emit(
     return await enqueue(session, WEBHOOK_TASK, {"event": event, "event_id": event_id, "body": body}, now=now)
 
 
-@task(WEBHOOK_TASK, max_attempts=12, backoff_base_s=5.0, backoff_cap_s=3600.0)
+# 30 attempts, 5 s doubling to an hour: about a day of a receiver being down.
+@task(WEBHOOK_TASK, max_attempts=30, backoff_base_s=5.0, backoff_cap_s=3600.0)
 async def deliver(rt: Runtime, *, event: str, event_id: str, body: str) -> None:
     url, secret = rt.settings.webhook_url, rt.settings.webhook_secret
     if not url:

@@ -94,7 +94,12 @@ async def _decide_now(
         account = await session.get(KfAccount, conversation.account_id)
         assert account is not None  # conversations cascade with their account
         decision = await decide_and_apply(
-            session, conversation=conversation, account=account, inbound=inbound, now=rt.clock.now()
+            session,
+            conversation=conversation,
+            account=account,
+            inbound=inbound,
+            now=rt.clock.now(),
+            process=rt.settings,
         )
         moved = any(isinstance(a, Transfer) and a.target_state == 3 for a in decision.actions)
         if not moved:

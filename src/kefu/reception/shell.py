@@ -50,10 +50,12 @@ from kefu.reception.core import (
     decide,
     wants_ai_answer,
 )
+from kefu.reception.events import emit_conversation_events
 from kefu.reception.local_actions import LOCAL_ACTIONS, apply_local
 from kefu.reception.models import Conversation, ConversationAction, TimelineEntry
 from kefu.reception.pool import request_dispatch_for_corp
 from kefu.runtime import Runtime
+from kefu.settings import Settings
 from kefu.wecom.payloads import ServicerStatusChangeEvent, SyncItem, TextContent
 
 log = get_logger(__name__)
@@ -214,7 +216,13 @@ async def process_message(rt: Runtime, message_id: int) -> None:
         if conversation is None:
             return  # an event without a customer that concerns no conversation
         await decide_and_apply(
-            session, conversation=conversation, account=account, inbound=inbound, now=now, message=message
+            session,
+            conversation=conversation,
+            account=account,
+            inbound=inbound,
+            now=now,
+            process=rt.settings,
+            message=message,
         )
 
 
@@ -228,9 +236,11 @@ async def decide_and_apply(
     account: KfAccount,
     inbound: Inbound,
     now: datetime,
+    process: Settings,
     message: Message | None = None,
 ) -> Decision:
-    """Run decide() on the conversation's stored mirror and persist everything it chose."""
+    """Run decide() on the conversation's stored mirror and persist everything it chose.
+    `process`: the process settings (whether and where the webhook tells what happened)."""
     if session.get_bind().dialect.name == "postgresql":
         # A take through the API decides outside the conversation's job lock: the row lock makes
         # it and the conversation's jobs read each other's committed state, one after the other.
@@ -254,6 +264,9 @@ async def decide_and_apply(
         before=state,
         now=now,
         message=message,
+    )
+    await emit_conversation_events(
+        session, process, account=account, conversation=conversation, before=state, decision=decision, now=now
     )
     if decision.state.session_no != state.session_no:
         # A new session: learn who the customer is now, while WeCom still answers for them
