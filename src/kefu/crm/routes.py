@@ -3,10 +3,13 @@ WeChat customers and their binding to a contact."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.accounts.service import get_connection
 from kefu.ai.kb_csv import RowError
@@ -15,7 +18,7 @@ from kefu.api.deps import IdPath, IdQuery, RuntimeDep, TokenDep
 from kefu.api.routes import ApiRoute
 from kefu.crm import identity, service, webhooks
 from kefu.crm.csv_import import Counts, import_files
-from kefu.crm.models import CrmContact
+from kefu.crm.models import CrmContact, CrmCustomer
 from kefu.crm.schemas import (
     BindIn,
     BindingOut,
@@ -36,15 +39,25 @@ Offset = Annotated[int, Query(ge=0)]
 ExternalId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
-async def _contact_out(rt: RuntimeDep, row: CrmContact) -> ContactOut:
-    out = ContactOut.model_validate(row)
-    if out.exclusive_userid is None and row.customer_id is not None:
-        async with rt.db.read() as session:
-            company = await session.get(service.CrmCustomer, row.customer_id)
-        out.effective_exclusive_userid = company.exclusive_userid if company else None
-    else:
-        out.effective_exclusive_userid = out.exclusive_userid
+async def _contacts_out(session: AsyncSession, rows: Sequence[CrmContact]) -> list[ContactOut]:
+    """The contacts as answered, each with its effective exclusive servicer (its own, else its
+    company's): the companies are read in one query."""
+    company_ids = {row.customer_id for row in rows if row.customer_id is not None}
+    companies: dict[int, str | None] = {}
+    if company_ids:
+        query = select(CrmCustomer.id, CrmCustomer.exclusive_userid).where(CrmCustomer.id.in_(company_ids))
+        companies = {company: userid for company, userid in (await session.execute(query)).all()}
+    out = []
+    for row in rows:
+        contact = ContactOut.model_validate(row)
+        own = contact.exclusive_userid
+        contact.effective_exclusive_userid = own or companies.get(row.customer_id or 0)
+        out.append(contact)
     return out
+
+
+async def _contact_out(session: AsyncSession, row: CrmContact) -> ContactOut:
+    return (await _contacts_out(session, [row]))[0]
 
 
 # --- customers ---------------------------------------------------------------------------------
@@ -116,14 +129,14 @@ async def list_contacts(
         rows = await service.search_contacts(
             session, q=q, tag=tag, customer_id=customer_id, limit=limit, offset=offset
         )
-    return [await _contact_out(rt, row) for row in rows]
+        return await _contacts_out(session, rows)
 
 
 @router.post("/contacts", response_model=ContactOut, status_code=201)
 async def create_contact(body: ContactIn, rt: RuntimeDep) -> ContactOut:
     async with rt.db.write() as session:
         row = await service.save_contact(session, body, now=rt.clock.now())
-    return await _contact_out(rt, row)
+        return await _contact_out(session, row)
 
 
 @router.put("/contacts/by-external-id/{external_id}", response_model=ContactOut)
@@ -132,22 +145,21 @@ async def upsert_contact(external_id: str, body: ContactIn, rt: RuntimeDep, resp
     _check_external_id(external_id)
     async with rt.db.write() as session:
         row, done = await service.upsert_contact(session, external_id, body, now=rt.clock.now())
-    response.status_code = 201 if done == "created" else 200
-    return await _contact_out(rt, row)
+        response.status_code = 201 if done == "created" else 200
+        return await _contact_out(session, row)
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactOut)
 async def get_contact(contact_id: IdPath, rt: RuntimeDep) -> ContactOut:
     async with rt.db.read() as session:
-        row = await service.get_contact(session, contact_id)
-    return await _contact_out(rt, row)
+        return await _contact_out(session, await service.get_contact(session, contact_id))
 
 
 @router.put("/contacts/{contact_id}", response_model=ContactOut)
 async def put_contact(contact_id: IdPath, body: ContactIn, rt: RuntimeDep) -> ContactOut:
     async with rt.db.write() as session:
         row = await service.save_contact(session, body, now=rt.clock.now(), contact_id=contact_id)
-    return await _contact_out(rt, row)
+        return await _contact_out(session, row)
 
 
 @router.delete("/contacts/{contact_id}", status_code=204)
