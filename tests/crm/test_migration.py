@@ -3,22 +3,46 @@ customer, bound on the account's connection) before dropping it; routing then re
 
 from __future__ import annotations
 
+import json
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from kefu.accounts.models import Connection, KfAccount
-from kefu.db.migrate import upgrade
+from kefu.db.engine import sync_url
+from kefu.db.migrate import alembic_config, upgrade
+from tests.conftest import PG_URL
 
 pytestmark = pytest.mark.db
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 
 
-def test_the_interim_mapping_becomes_bound_contacts(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+@pytest.fixture
+def empty_url(tmp_path: Path) -> Iterator[str]:
+    """A database without a schema: a SQLite file, or a new PostgreSQL database."""
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    name = f"kefu_mig_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_the_interim_mapping_becomes_bound_contacts(empty_url: str) -> None:
+    url = empty_url
     upgrade(url, "0008")
     engine = create_engine(url)
     try:
@@ -65,9 +89,8 @@ def test_the_interim_mapping_becomes_bound_contacts(tmp_path: Path) -> None:
                     " JOIN crm_bindings b ON b.wechat_customer_id = w.id ORDER BY w.id"
                 )
             ).all()
-            tables = conn.execute(
-                text("SELECT name FROM sqlite_master WHERE name = 'exclusive_servicers'")
-            ).all()
+            tags = conn.execute(text("SELECT tags, custom_fields FROM crm_contacts")).all()
+            tables = inspect(conn).get_table_names()
     finally:
         engine.dispose()
     # One corp sees one wmA: the first mapping of it is kept.
@@ -75,4 +98,24 @@ def test_the_interim_mapping_becomes_bound_contacts(tmp_path: Path) -> None:
         (1, "wmA", "wmA", "bob", "bind", "migration"),
         (1, "wmB", "wmB", "alice", "bind", "migration"),
     ]
-    assert tables == []
+    assert "exclusive_servicers" not in tables and "crm_contacts" in tables
+    # Valid JSON on both (SQLite hands raw SQL's JSON back as text).
+    assert [tuple(json.loads(v) if isinstance(v, str) else v for v in row) for row in tags] == [([], {})] * 2
+
+
+def test_downgrade_brings_back_an_empty_interim_mapping(empty_url: str) -> None:
+    from alembic import command
+
+    upgrade(empty_url)
+    engine = create_engine(sync_url(empty_url))
+    try:
+        with engine.begin() as connection:
+            config = alembic_config(empty_url)
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0008")
+        with engine.connect() as conn:
+            tables = inspect(conn).get_table_names()
+    finally:
+        engine.dispose()
+    assert "exclusive_servicers" in tables and not {t for t in tables if t.startswith("crm_")}
+    assert "wechat_customers" not in tables
