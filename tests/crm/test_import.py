@@ -8,8 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kefu.crm.identity import note_wechat_customer
 from kefu.runtime import Runtime
 from tests.accounts.fixtures import ACliFn
+from tests.factories import make_connection
 
 pytestmark = pytest.mark.db
 CRM = "/api/v1/crm"
@@ -98,3 +100,8 @@ async def test_cli_import_reports_lines_and_exits_1_on_bad_rows(
     assert ok.exit_code == 0 and "customers: 1 created" in ok.stdout
     nothing = await acli("crm", "import")
     assert nothing.exit_code == 2
+    connection, _ = await make_connection(rt)
+    async with rt.db.write() as session:
+        await note_wechat_customer(session, connection.id, "wmNew", now=rt.clock.now(), nickname="小王")
+    unbound = await acli("crm", "unbound")
+    assert unbound.exit_code == 0 and f"connection {connection.id}  wmNew  小王" in unbound.stdout
