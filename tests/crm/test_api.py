@@ -140,6 +140,17 @@ async def test_binding_by_hand_is_recorded_and_unbound_customers_are_listed(
         ("bind", contact["id"], "token:alice"),
         ("unbind", contact["id"], "token:alice"),
     ]
+    # Deleting a contact unbinds their WeChat customers, recorded like any unbinding.
+    assert (
+        await api.put(f"{CRM}/wechat-customers/{first}/contact", json={"contact_id": other["id"]})
+    ).status_code == 200
+    assert (await api.delete(f"{CRM}/contacts/{other['id']}")).status_code == 204
+    assert (await api.get(f"{CRM}/wechat-customers/{first}")).json()["contact_id"] is None
+    history = (await api.get(f"{CRM}/wechat-customers/{first}/bindings")).json()
+    assert [(h["action"], h["contact_id"], h["contact_name"]) for h in history[-2:]] == [
+        ("bind", None, "李四"),
+        ("unbind", None, "李四"),
+    ]
     no_connection = await api.post(
         f"{CRM}/wechat-customers", json={"connection_id": 99, "external_userid": "x"}
     )

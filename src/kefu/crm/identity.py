@@ -118,7 +118,7 @@ async def bind(
     """Bind the WeChat customer to the contact (a customer has at most one contact); None when
     it already was. Bound elsewhere: unbind first (a silent move would lose who decided it)."""
     customer = await get_wechat_customer(session, wechat_customer_id)
-    await get_contact(session, contact_id)
+    contact = await get_contact(session, contact_id)
     if customer.contact_id == contact_id:
         return None
     if customer.contact_id is not None:
@@ -126,30 +126,46 @@ async def bind(
             f"WeChat customer {wechat_customer_id} is bound to contact {customer.contact_id}; unbind it first"
         )
     customer.contact_id, customer.updated_at = contact_id, now
-    return _record(session, customer, contact_id, "bind", by, now)
+    return _record(session, customer, contact, "bind", by, now)
 
 
 async def unbind(session: AsyncSession, wechat_customer_id: int, *, by: str, now: datetime) -> BindingEvent:
     customer = await get_wechat_customer(session, wechat_customer_id)
     if customer.contact_id is None:
         raise NotFound(f"WeChat customer {wechat_customer_id} is not bound to a contact")
-    contact_id = customer.contact_id
+    contact = await get_contact(session, customer.contact_id)
     customer.contact_id, customer.updated_at = None, now
-    return _record(session, customer, contact_id, "unbind", by, now)
+    return _record(session, customer, contact, "unbind", by, now)
+
+
+async def unbind_contact(
+    session: AsyncSession, contact_id: int, *, by: str, now: datetime
+) -> list[BindingEvent]:
+    """Unbind every WeChat customer of a contact about to be deleted, so the history and the
+    webhook say so (the foreign key alone would unbind them silently)."""
+    bound = await session.scalars(select(WechatCustomer.id).where(WechatCustomer.contact_id == contact_id))
+    return [await unbind(session, wechat_id, by=by, now=now) for wechat_id in bound.all()]
 
 
 def _record(
-    session: AsyncSession, customer: WechatCustomer, contact_id: int, action: str, by: str, now: datetime
+    session: AsyncSession, customer: WechatCustomer, contact: CrmContact, action: str, by: str, now: datetime
 ) -> BindingEvent:
     session.add(
-        CrmBinding(wechat_customer_id=customer.id, contact_id=contact_id, action=action, by=by[:100], at=now)
+        CrmBinding(
+            wechat_customer_id=customer.id,
+            contact_id=contact.id,
+            contact_name=contact.name,
+            action=action,
+            by=by[:100],
+            at=now,
+        )
     )
     return BindingEvent(
         action=action,
         wechat_customer_id=customer.id,
         connection_id=customer.connection_id,
         external_userid=customer.external_userid,
-        contact_id=contact_id,
+        contact_id=contact.id,
         by=by,
         at=now,
     )

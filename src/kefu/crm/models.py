@@ -89,6 +89,7 @@ class CrmBinding(Base):
     contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("crm_contacts.id", ondelete="SET NULL"), default=None
     )
+    contact_name: Mapped[str] = mapped_column(String(200))  # the contact's name then: it outlives them
     action: Mapped[str] = mapped_column(String(8))  # bind | unbind
     by: Mapped[str] = mapped_column(String(100))  # "token:<name>", "unionid", "cli", "migration"
     at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -163,9 +163,13 @@ async def put_contact(contact_id: IdPath, body: ContactIn, rt: RuntimeDep) -> Co
 
 
 @router.delete("/contacts/{contact_id}", status_code=204)
-async def delete_contact(contact_id: IdPath, rt: RuntimeDep) -> Response:
-    """Its WeChat customers become unbound (the history stays)."""
+async def delete_contact(contact_id: IdPath, rt: RuntimeDep, token: TokenDep) -> Response:
+    """Its WeChat customers are unbound first (recorded and told as any unbinding)."""
     async with rt.db.write() as session:
+        await service.get_contact(session, contact_id)
+        by = f"token:{token.name}"
+        for event in await identity.unbind_contact(session, contact_id, by=by, now=rt.clock.now()):
+            await webhooks.emit_binding(session, rt.settings, event)
         await service.delete_contact(session, contact_id)
     return Response(status_code=204)
 

@@ -88,7 +88,8 @@ class BindingOut(BaseModel):
 
     id: int
     wechat_customer_id: int
-    contact_id: int | None
+    contact_id: int | None = Field(description="null once the contact is deleted")
+    contact_name: str = Field(description="the contact's name at the time")
     action: str
     by: str
     at: datetime

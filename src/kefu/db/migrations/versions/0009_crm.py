@@ -105,6 +105,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("wechat_customer_id", sa.Integer(), nullable=False),
         sa.Column("contact_id", sa.Integer(), nullable=True),
+        sa.Column("contact_name", sa.String(length=200), nullable=False),
         sa.Column("action", sa.String(length=8), nullable=False),
         sa.Column("by", sa.String(length=100), nullable=False),
         sa.Column("at", kefu.db.base.UTCDateTime(), nullable=False),
@@ -158,7 +159,8 @@ def _move_exclusive_servicers() -> None:
         sa.column("updated_at"),
     )
     bindings = sa.table(
-        "crm_bindings", *(sa.column(n) for n in ("wechat_customer_id", "contact_id", "action", "by", "at"))
+        "crm_bindings",
+        *(sa.column(n) for n in ("wechat_customer_id", "contact_id", "contact_name", "action", "by", "at")),
     )
     seen: set[tuple[int, str]] = set()
     for external_userid, servicer_userid, at, connection_id in rows:
@@ -195,7 +197,12 @@ def _move_exclusive_servicers() -> None:
         ).scalar_one()
         bind.execute(
             sa.insert(bindings).values(
-                wechat_customer_id=wechat_id, contact_id=contact_id, action="bind", by="migration", at=at
+                wechat_customer_id=wechat_id,
+                contact_id=contact_id,
+                contact_name=external_userid,
+                action="bind",
+                by="migration",
+                at=at,
             )
         )
 
