@@ -1,4 +1,4 @@
-"""Migration 0009 moves the interim exclusive-servicer mapping into the CRM (a contact per
+"""Migration 0012 moves the interim exclusive-servicer mapping into the CRM (a contact per
 customer, bound on the account's connection) before dropping it; routing then reads the same."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def empty_url(tmp_path: Path) -> Iterator[str]:
 
 def test_the_interim_mapping_becomes_bound_contacts(empty_url: str) -> None:
     url = empty_url
-    upgrade(url, "0008")
+    upgrade(url, "0011")
     engine = create_engine(url)
     try:
         with Session(engine) as session, session.begin():
@@ -112,7 +112,7 @@ def test_downgrade_brings_back_an_empty_interim_mapping(empty_url: str) -> None:
         with engine.begin() as connection:
             config = alembic_config(empty_url)
             config.attributes["connection"] = connection
-            command.downgrade(config, "0008")
+            command.downgrade(config, "0011")
         with engine.connect() as conn:
             tables = inspect(conn).get_table_names()
     finally:

@@ -1,8 +1,8 @@
 """crm: customers, contacts, WeChat customers and binding history; the interim
 exclusive_servicers mapping moves into them (a contact per customer) and is dropped
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-05 16:27:29.686953
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import kefu.db.base
 
 
-revision = "0009"
-down_revision = "0008"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
