@@ -22,6 +22,7 @@ from kefu.accounts.routes import router as connections_router
 from kefu.ai.factory import warm_up
 from kefu.api.routes import API_PREFIX, install_error_handlers
 from kefu.clock import Clock
+from kefu.crm.routes import router as crm_router
 from kefu.health import metrics_text, readiness
 from kefu.ingest.checks import CallbackStats
 from kefu.ingest.poller import run_poller
@@ -33,7 +34,6 @@ from kefu.reception.reconcile import run_state_check
 from kefu.reception.retention import run_retention
 from kefu.reception.routes import attention_router, follow_up_router, pool_router
 from kefu.reception.routes import router as conversations_router
-from kefu.routing.routes import router as exclusive_router
 from kefu.runtime import Runtime
 from kefu.settings import Settings, get_settings
 
@@ -45,10 +45,10 @@ def build_api_router() -> APIRouter:
     api.include_router(accounts_router)
     api.include_router(knowledge_router)
     api.include_router(conversations_router)
-    api.include_router(exclusive_router)
     api.include_router(pool_router)
     api.include_router(follow_up_router)
     api.include_router(attention_router)
+    api.include_router(crm_router)
     return api
 
 

@@ -16,6 +16,7 @@ from kefu.accounts.kf_cli import accounts_app
 from kefu.api.cli import tokens_app
 from kefu.cli_runtime import fail
 from kefu.config.cli import config_app
+from kefu.crm.cli import crm_app
 from kefu.demo import demo_command
 from kefu.jobs.cli import jobs_app
 from kefu.jobs.worker import Worker
@@ -37,6 +38,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(config_app, name="config")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(conversations_app, name="conversations")
+app.add_typer(crm_app, name="crm")
 app.command("demo")(demo_command)
 app.command("simulator")(simulator_command)
 

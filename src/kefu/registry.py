@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import MetaData, create_engine
 
 import kefu.accounts.tasks
+import kefu.crm.tasks
 import kefu.ingest.tasks
 import kefu.reception.dispatch
 import kefu.reception.tasks
@@ -27,6 +28,7 @@ from kefu.accounts.models import (
     SettingsVersion,
 )
 from kefu.api.models import ApiToken
+from kefu.crm.models import CrmBinding, CrmContact, CrmCustomer, WechatCustomer
 from kefu.db.base import Base
 from kefu.db.engine import sync_url
 from kefu.db.migrate import MIGRATIONS, alembic_config, upgrade
@@ -34,14 +36,23 @@ from kefu.ingest.models import CallbackEvent, Message
 from kefu.jobs.models import Job, WorkerHeartbeat
 from kefu.jobs.registry import registered_tasks
 from kefu.reception.models import Conversation, ConversationAction, FollowUp, Rating, TimelineEntry
-from kefu.routing.models import ExclusiveServicer, RoundRobinPointer, RoutingDecisionRow
+from kefu.routing.models import RoundRobinPointer, RoutingDecisionRow
 
-TASK_MODULES = (kefu.accounts.tasks, kefu.ingest.tasks, kefu.reception.tasks, kefu.reception.dispatch)
+TASK_MODULES = (
+    kefu.accounts.tasks,
+    kefu.crm.tasks,
+    kefu.ingest.tasks,
+    kefu.reception.tasks,
+    kefu.reception.dispatch,
+)
 MODELS = (
     ApiToken,
     CallbackEvent,
     Connection,
     Conversation,
+    CrmBinding,
+    CrmContact,
+    CrmCustomer,
     ConversationAction,
     GlobalSetting,
     Job,
@@ -51,12 +62,12 @@ MODELS = (
     Rating,
     RoundRobinPointer,
     RoutingDecisionRow,
-    ExclusiveServicer,
     FollowUp,
     Servicer,
     SettingsVersion,
     TimelineEntry,
     WorkerHeartbeat,
+    WechatCustomer,
 )
 metadata: MetaData = Base.metadata
 VERSIONS = MIGRATIONS / "versions"

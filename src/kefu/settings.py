@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # renewed its heartbeat (every few seconds) for KEFU_READY_WORKER_MAX_AGE_S.
     ready_max_sync_lag_s: float = Field(default=900.0, gt=0)
     ready_worker_max_age_s: float = Field(default=60.0, gt=0)
+    # The outgoing webhook (kefu.crm.webhooks): events POSTed here, signed with the secret.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
     log_level: str = "INFO"
     log_json: bool = False
 
@@ -74,6 +77,8 @@ class Settings(BaseSettings):
                 "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), "
                 "or set KEFU_ENV=development for a trial."
             )
+        if self.webhook_url and not (self.webhook_secret and self.webhook_secret.get_secret_value()):
+            raise ConfigurationError("KEFU_WEBHOOK_URL is set without KEFU_WEBHOOK_SECRET to sign with.")
         if not self.is_development and (self.clock_start or self.clock_offset):
             raise ConfigurationError("KEFU_CLOCK_START / KEFU_CLOCK_OFFSET are for development only.")
 

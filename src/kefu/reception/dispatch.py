@@ -22,6 +22,7 @@ import asyncio
 from sqlalchemy import select
 
 from kefu.accounts.models import KfAccount
+from kefu.crm.identity import exclusive_servicers
 from kefu.jobs.periodic import run_every_poll_interval
 from kefu.jobs.registry import task
 from kefu.logs import get_logger
@@ -31,7 +32,6 @@ from kefu.reception.core.dispatch import WaitingCustomer, plan_round
 from kefu.reception.models import Conversation
 from kefu.reception.pool import DISPATCH_TASK, STATE_POOL, in_queue_order, request_dispatch
 from kefu.reception.shell import enqueue_feed
-from kefu.routing.models import ExclusiveServicer
 from kefu.runtime import Runtime
 
 log = get_logger(__name__)
@@ -50,14 +50,8 @@ async def dispatch_round(rt: Runtime, *, account_id: int) -> None:
         waiting = await in_queue_order(session, account_id)
         if not waiting:
             return
-        exclusive = dict(
-            (
-                await session.execute(
-                    select(ExclusiveServicer.external_userid, ExclusiveServicer.servicer_userid).where(
-                        ExclusiveServicer.account_id == account_id
-                    )
-                )
-            ).all()
+        exclusive = await exclusive_servicers(
+            session, account.connection_id, [c.external_userid for c in waiting]
         )
         roster = await service.roster(session, account, settings, waiting[0])
         line = [WaitingCustomer(c.id, service.state_of(c), exclusive.get(c.external_userid)) for c in waiting]

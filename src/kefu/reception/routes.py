@@ -100,7 +100,12 @@ async def _decide_now(
             raise NotFound(f"no conversation with id {conversation_id}")
         account = await get_account(session, conversation.account_id)
         decision = await decide_and_apply(
-            session, conversation=conversation, account=account, inbound=inbound, now=rt.clock.now()
+            session,
+            conversation=conversation,
+            account=account,
+            inbound=inbound,
+            now=rt.clock.now(),
+            process=rt.settings,
         )
         moved = any(isinstance(a, Transfer) and a.target_state == 3 for a in decision.actions)
         if not moved:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.accounts.models import KfAccount, Servicer
 from kefu.accounts.settings import get_account, load_ai_settings, stored_settings
 from kefu.ai.provider import Turn
+from kefu.crm.identity import exclusive_servicer
 from kefu.ingest.models import Message
 from kefu.jobs.models import Job
 from kefu.reception.core import (
@@ -137,7 +138,8 @@ async def roster(
 ) -> Roster:
     """What routing reads: the account's servicers in its order, each with their human sessions
     counted across every account of the same corp (a person's cap is per person), caps
-    resolved; the customer's exclusive servicer; the round-robin pointer.
+    resolved; the customer's exclusive servicer (the CRM: their contact's, else its company's);
+    the round-robin pointer.
 
     `for_update` (PostgreSQL): lock the servicer rows and the pointer first, so two routing
     decisions for the same people serialise and the second one counts the first one's assignment.
@@ -147,7 +149,7 @@ async def roster(
     )
     rows = list((await session.scalars(rows_query)).all())
     userids = [row.userid for row in rows]
-    exclusive = await routing_service.exclusive_servicer(session, account.id, conversation.external_userid)
+    exclusive = await exclusive_servicer(session, account.connection_id, conversation.external_userid)
     pointer = await routing_service.round_robin_last(session, account.id, for_update=for_update)
     waiting = await session.scalar(
         select(func.count())

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu import metrics
 from kefu.accounts.models import KfAccount
 from kefu.ai.provider import Answer, AnswerContext, Turn
+from kefu.crm.tasks import FETCH_TASK
 from kefu.ingest.models import Message
 from kefu.ingest.service import conversation_lock
 from kefu.jobs.queue import enqueue
@@ -51,10 +52,12 @@ from kefu.reception.core import (
     decide,
     wants_ai_answer,
 )
+from kefu.reception.events import emit_conversation_events
 from kefu.reception.local_actions import LOCAL_ACTIONS, apply_local
 from kefu.reception.models import Conversation, ConversationAction, TimelineEntry
 from kefu.reception.pool import STATE_POOL, request_dispatch, request_dispatch_for_corp
 from kefu.runtime import Runtime
+from kefu.settings import Settings
 from kefu.wecom.payloads import ServicerStatusChangeEvent, SyncItem, TextContent
 
 log = get_logger(__name__)
@@ -219,7 +222,13 @@ async def process_message(rt: Runtime, message_id: int) -> None:
         if conversation is None:
             return  # an event without a customer that concerns no conversation
         await decide_and_apply(
-            session, conversation=conversation, account=account, inbound=inbound, now=now, message=message
+            session,
+            conversation=conversation,
+            account=account,
+            inbound=inbound,
+            now=now,
+            process=rt.settings,
+            message=message,
         )
 
 
@@ -233,9 +242,11 @@ async def decide_and_apply(
     account: KfAccount,
     inbound: Inbound,
     now: datetime,
+    process: Settings,
     message: Message | None = None,
 ) -> Decision:
-    """Run decide() on the conversation's stored mirror and persist everything it chose."""
+    """Run decide() on the conversation's stored mirror and persist everything it chose.
+    `process`: the process settings (whether and where the webhook tells what happened)."""
     if session.get_bind().dialect.name == "postgresql":
         # A take through the API decides outside the conversation's job lock: the row lock makes
         # it and the conversation's jobs read each other's committed state, one after the other.
@@ -260,6 +271,19 @@ async def decide_and_apply(
         now=now,
         message=message,
     )
+    await emit_conversation_events(
+        session, process, account=account, conversation=conversation, before=state, decision=decision, now=now
+    )
+    if decision.state.session_no != state.session_no:
+        # A new session: learn who the customer is now, while WeCom still answers for them
+        # (kf/customer/batchget knows only recently active customers); one waiting job each.
+        await enqueue(
+            session,
+            FETCH_TASK,
+            {"account_id": account.id, "external_userid": conversation.external_userid},
+            now=now,
+            queueing_lock=f"crm.fetch:{account.connection_id}:{conversation.external_userid}",
+        )
     # A timer that found nothing to do yet (e.g. opening reached while a transfer is on its way)
     # must not be woken again at once: look again a little later.
     not_before = now + TIMER_RETRY if isinstance(inbound, IdleCheck | OpeningReached) else now

@@ -51,7 +51,12 @@ async def feed(
         if account is None:
             return
         await decide_and_apply(
-            session, conversation=conversation, account=account, inbound=parsed, now=rt.clock.now()
+            session,
+            conversation=conversation,
+            account=account,
+            inbound=parsed,
+            now=rt.clock.now(),
+            process=rt.settings,
         )
 
 

@@ -1,12 +1,12 @@
 """Routing's tables: the round-robin pointer per account, every routing decision with its
-explanation, and the interim customer → exclusive servicer mapping (the CRM replaces its source)."""
+explanation. Whose exclusive servicer a customer is comes from kefu.crm."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.db.base import Base, UTCDateTime
@@ -44,16 +44,3 @@ class RoutingDecisionRow(Base):
     steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     # A take or transfer made in the WeCom app that put the servicer past their cap (Kefu never does).
     over_cap: Mapped[bool] = mapped_column(Boolean, default=False)
-
-
-class ExclusiveServicer(Base):
-    """专属客服 of one customer of an account, until the CRM's contact cards provide it."""
-
-    __tablename__ = "exclusive_servicers"
-    __table_args__ = (UniqueConstraint("account_id", "external_userid"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("kf_accounts.id", ondelete="CASCADE"))
-    external_userid: Mapped[str] = mapped_column(String(64))
-    servicer_userid: Mapped[str] = mapped_column(String(64))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

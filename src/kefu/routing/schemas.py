@@ -1,4 +1,4 @@
-"""What the API answers about routing: decisions with their explanation, exclusive servicers."""
+"""What the API answers about routing: decisions with their explanation."""
 
 from __future__ import annotations
 
@@ -24,15 +24,3 @@ class RoutingDecisionOut(BaseModel):
     )
     steps: list[dict[str, Any]]
     over_cap: bool = Field(description="a take or a move in the WeCom app put the servicer past their cap")
-
-
-class ExclusiveServicerIn(BaseModel):
-    servicer_userid: str = Field(min_length=1, max_length=64)
-
-
-class ExclusiveServicerOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    external_userid: str
-    servicer_userid: str
-    updated_at: datetime

@@ -1,15 +1,15 @@
-"""Routing's records: the round-robin pointer, decisions with their explanation, exclusive
-servicers. Helpers take the caller's session and never commit."""
+"""Routing's records: the round-robin pointer, decisions with their explanation. Helpers take
+the caller's session and never commit."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.routing.core import RoutingDecision
-from kefu.routing.models import ExclusiveServicer, RoundRobinPointer, RoutingDecisionRow
+from kefu.routing.models import RoundRobinPointer, RoutingDecisionRow
 
 
 async def round_robin_last(session: AsyncSession, account_id: int, *, for_update: bool = False) -> str | None:
@@ -77,56 +77,5 @@ async def over_cap_decisions(
         .where(RoutingDecisionRow.account_id == account_id, RoutingDecisionRow.over_cap.is_(True))
         .order_by(RoutingDecisionRow.id.desc())
         .limit(limit)
-    )
-    return list((await session.scalars(query)).all())
-
-
-# --- exclusive servicers (until the CRM) ------------------------------------------------------
-
-
-async def exclusive_servicer(session: AsyncSession, account_id: int, external_userid: str) -> str | None:
-    return await session.scalar(
-        select(ExclusiveServicer.servicer_userid).where(
-            ExclusiveServicer.account_id == account_id, ExclusiveServicer.external_userid == external_userid
-        )
-    )
-
-
-async def set_exclusive_servicer(
-    session: AsyncSession,
-    *,
-    account_id: int,
-    external_userid: str,
-    servicer_userid: str | None,
-    now: datetime,
-) -> None:
-    """Name (or, with None, remove) a customer's exclusive servicer."""
-    row = await session.scalar(
-        select(ExclusiveServicer).where(
-            ExclusiveServicer.account_id == account_id, ExclusiveServicer.external_userid == external_userid
-        )
-    )
-    if servicer_userid is None:
-        if row is not None:
-            await session.execute(delete(ExclusiveServicer).where(ExclusiveServicer.id == row.id))
-        return
-    if row is None:
-        session.add(
-            ExclusiveServicer(
-                account_id=account_id,
-                external_userid=external_userid,
-                servicer_userid=servicer_userid,
-                updated_at=now,
-            )
-        )
-    else:
-        row.servicer_userid, row.updated_at = servicer_userid, now
-
-
-async def exclusive_servicers(session: AsyncSession, account_id: int) -> list[ExclusiveServicer]:
-    query = (
-        select(ExclusiveServicer)
-        .where(ExclusiveServicer.account_id == account_id)
-        .order_by(ExclusiveServicer.external_userid)
     )
     return list((await session.scalars(query)).all())

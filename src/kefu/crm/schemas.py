@@ -1,0 +1,95 @@
+"""What the CRM takes and answers: customers, contacts, WeChat customers and their bindings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Userid = str  # a WeCom userid (servicer); checked for length only, it may not be a servicer yet
+
+
+class _Card(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="your CRM's key: the upsert key"
+    )
+    name: str = Field(min_length=1, max_length=200)
+    phone: str = Field(default="", max_length=64)
+    email: str = Field(default="", max_length=200)
+    tags: list[str] = Field(default_factory=list)
+    notes: str = Field(default="", max_length=10_000)
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
+    exclusive_userid: str | None = Field(
+        default=None, min_length=1, max_length=64, description="专属客服: a WeCom userid"
+    )
+
+
+class CustomerIn(_Card):
+    """A company."""
+
+
+class ContactIn(_Card):
+    """A person; `customer_id` or `customer_external_id` names their company (not both)."""
+
+    customer_id: int | None = Field(default=None, ge=1)
+    customer_external_id: str | None = Field(default=None, min_length=1, max_length=64)
+    unionid: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class CustomerOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    external_id: str | None
+    name: str
+    phone: str
+    email: str
+    tags: list[str]
+    notes: str
+    custom_fields: dict[str, Any]
+    exclusive_userid: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContactOut(CustomerOut):
+    customer_id: int | None
+    unionid: str | None
+    effective_exclusive_userid: str | None = Field(
+        default=None, description="the contact's exclusive servicer, else its company's"
+    )
+
+
+class WechatCustomerOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    connection_id: int
+    external_userid: str
+    nickname: str
+    avatar: str
+    unionid: str | None
+    contact_id: int | None
+    fetched_at: datetime | None
+    created_at: datetime
+
+
+class BindIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contact_id: int = Field(ge=1)
+
+
+class BindingOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    wechat_customer_id: int
+    contact_id: int | None = Field(description="null once the contact is deleted")
+    contact_name: str = Field(description="the contact's name at the time")
+    action: str
+    by: str
+    at: datetime

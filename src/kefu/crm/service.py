@@ -1,0 +1,191 @@
+"""Customers and contacts: create, change, delete, search, and upsert by external id.
+Helpers take the caller's session and never commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.crm.models import CrmContact, CrmCustomer
+from kefu.crm.schemas import ContactIn, CustomerIn
+from kefu.errors import Conflict, Invalid, NotFound
+
+Card = TypeVar("Card", CrmCustomer, CrmContact)
+Upserted = Literal["created", "updated", "unchanged"]
+MAX_PAGE = 500
+
+
+async def get_customer(session: AsyncSession, customer_id: int) -> CrmCustomer:
+    row = await session.get(CrmCustomer, customer_id)
+    if row is None:
+        raise NotFound(f"no customer with id {customer_id}")
+    return row
+
+
+async def get_contact(session: AsyncSession, contact_id: int) -> CrmContact:
+    row = await session.get(CrmContact, contact_id)
+    if row is None:
+        raise NotFound(f"no contact with id {contact_id}")
+    return row
+
+
+async def _taken(
+    session: AsyncSession, model: type[Card], external_id: str | None, own_id: int | None
+) -> None:
+    if external_id is None:
+        return
+    other = await session.scalar(select(model.id).where(model.external_id == external_id))
+    if other is not None and other != own_id:
+        kind = "customer" if model is CrmCustomer else "contact"
+        raise Conflict(f"{kind} {other} already has external_id {external_id!r}")
+
+
+def _fill(row: CrmCustomer | CrmContact, body: CustomerIn | ContactIn, now: datetime) -> None:
+    row.external_id, row.name, row.phone, row.email = body.external_id, body.name, body.phone, body.email
+    row.tags, row.notes = list(body.tags), body.notes
+    row.custom_fields, row.exclusive_userid = dict(body.custom_fields), body.exclusive_userid
+    row.updated_at = now
+
+
+async def _company_of(session: AsyncSession, body: ContactIn) -> int | None:
+    if body.customer_id is not None and body.customer_external_id is not None:
+        raise Invalid("give customer_id or customer_external_id, not both")
+    if body.customer_id is not None:
+        return (await get_customer(session, body.customer_id)).id
+    if body.customer_external_id is not None:
+        found = await session.scalar(
+            select(CrmCustomer.id).where(CrmCustomer.external_id == body.customer_external_id)
+        )
+        if found is None:
+            raise NotFound(f"no customer with external_id {body.customer_external_id!r}")
+        return found
+    return None
+
+
+async def save_customer(
+    session: AsyncSession, body: CustomerIn, *, now: datetime, customer_id: int | None = None
+) -> CrmCustomer:
+    """Create (no id) or replace the customer's card."""
+    row = await get_customer(session, customer_id) if customer_id else CrmCustomer(created_at=now)
+    await _taken(session, CrmCustomer, body.external_id, customer_id)
+    _fill(row, body, now)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def save_contact(
+    session: AsyncSession, body: ContactIn, *, now: datetime, contact_id: int | None = None
+) -> CrmContact:
+    """Create (no id) or replace the contact's card."""
+    row = await get_contact(session, contact_id) if contact_id else CrmContact(created_at=now)
+    await _taken(session, CrmContact, body.external_id, contact_id)
+    row.customer_id = await _company_of(session, body)
+    row.unionid = body.unionid
+    _fill(row, body, now)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def upsert_customer(
+    session: AsyncSession, external_id: str, body: CustomerIn, *, now: datetime
+) -> tuple[CrmCustomer, Upserted]:
+    """Create or replace the customer keyed by `external_id`. The same body twice leaves the
+    row as it was (updated_at included)."""
+    body = body.model_copy(update={"external_id": external_id})
+    row = await session.scalar(select(CrmCustomer).where(CrmCustomer.external_id == external_id))
+    if row is not None and CustomerIn.model_validate(card_of(row)) == body:
+        return row, "unchanged"
+    saved = await save_customer(session, body, now=now, customer_id=row.id if row else None)
+    return saved, "created" if row is None else "updated"
+
+
+async def upsert_contact(
+    session: AsyncSession, external_id: str, body: ContactIn, *, now: datetime
+) -> tuple[CrmContact, Upserted]:
+    """Create or replace the contact keyed by `external_id`."""
+    body = body.model_copy(update={"external_id": external_id})
+    row = await session.scalar(select(CrmContact).where(CrmContact.external_id == external_id))
+    if row is not None:
+        company = await _company_of(session, body)
+        same = ContactIn.model_validate(card_of(row)).model_copy(
+            update={"customer_id": None, "customer_external_id": None}
+        ) == body.model_copy(update={"customer_id": None, "customer_external_id": None})
+        if same and company == row.customer_id:
+            return row, "unchanged"
+    saved = await save_contact(session, body, now=now, contact_id=row.id if row else None)
+    return saved, "created" if row is None else "updated"
+
+
+def card_of(row: CrmCustomer | CrmContact) -> dict[str, object]:
+    """The row as the body that would write it (for comparing an upsert with what is stored)."""
+    card: dict[str, object] = {
+        "external_id": row.external_id,
+        "name": row.name,
+        "phone": row.phone,
+        "email": row.email,
+        "tags": list(row.tags or []),
+        "notes": row.notes,
+        "custom_fields": dict(row.custom_fields or {}),
+        "exclusive_userid": row.exclusive_userid,
+    }
+    if isinstance(row, CrmContact):
+        card |= {"customer_id": row.customer_id, "unionid": row.unionid}
+    return card
+
+
+async def delete_customer(session: AsyncSession, customer_id: int) -> None:
+    """Its contacts stay, without a company."""
+    await session.delete(await get_customer(session, customer_id))
+
+
+async def delete_contact(session: AsyncSession, contact_id: int) -> None:
+    """Its WeChat customers become unbound; the binding history stays."""
+    await session.delete(await get_contact(session, contact_id))
+
+
+def _matching(model: type[Card], q: str | None) -> list[Any]:
+    if not q:
+        return []
+    like = f"%{q}%"
+    return [
+        or_(model.name.ilike(like), model.phone.ilike(like), model.email.ilike(like), model.external_id == q)
+    ]
+
+
+async def search_customers(
+    session: AsyncSession, *, q: str | None = None, tag: str | None = None, limit: int = 100, offset: int = 0
+) -> list[CrmCustomer]:
+    """By a fragment of name, phone or email (or the exact external id); `tag` filters."""
+    return await _search(session, CrmCustomer, _matching(CrmCustomer, q), tag, limit, offset)
+
+
+async def search_contacts(
+    session: AsyncSession,
+    *,
+    q: str | None = None,
+    tag: str | None = None,
+    customer_id: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[CrmContact]:
+    where = _matching(CrmContact, q)
+    if customer_id is not None:
+        where.append(CrmContact.customer_id == customer_id)
+    return await _search(session, CrmContact, where, tag, limit, offset)
+
+
+async def _search(
+    session: AsyncSession, model: type[Card], where: list[Any], tag: str | None, limit: int, offset: int
+) -> list[Card]:
+    limit = min(limit, MAX_PAGE)
+    query = select(model).where(*where).order_by(model.id)
+    if tag is None:
+        return list((await session.scalars(query.limit(limit).offset(offset))).all())
+    # Tags are a JSON list: filtered here, which reads the same on SQLite and PostgreSQL.
+    rows = [row for row in (await session.scalars(query)).all() if tag in (row.tags or [])]
+    return rows[offset : offset + limit]

@@ -1,0 +1,107 @@
+"""CSV import of customers and contacts, through the API and `kefu crm import`: each bad line is
+reported with its number and reason, the good ones are kept, and importing again changes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kefu.crm.identity import note_wechat_customer
+from kefu.runtime import Runtime
+from tests.accounts.fixtures import ACliFn
+from tests.factories import make_connection
+
+pytestmark = pytest.mark.db
+CRM = "/api/v1/crm"
+
+CUSTOMERS = """external_id,name,phone,tags,exclusive_userid,行业
+C-1,青禾家电,021-5555,vip|上海,alice,家电
+C-2,,021-6666,,,
+C-3,蓝山贸易,,,not a userid!,
+C-1,青禾重复,,,,
+C-4,白云物流,,物流,,
+"""
+CONTACTS = """external_id,name,customer_external_id,exclusive_userid,unionid
+P-1,王经理,C-1,bob,o6_wang
+P-2,李四,C-9,,
+P-3,赵六,C-4,,
+"P-4,"broken
+"""
+
+
+async def test_api_import_keeps_good_rows_and_reports_each_bad_line(api: httpx.AsyncClient) -> None:
+    answer = await api.post(f"{CRM}/import/customers", content=CUSTOMERS.encode())
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert (result["created"], result["updated"], result["unchanged"]) == (2, 0, 0)
+    assert [(e["line"], e["reason"]) for e in result["errors"]] == [
+        (3, "name is empty"),
+        (4, "exclusive_userid 'not a userid!' is not a WeCom userid (letters, digits, _-.@)"),
+        (5, "duplicate external_id (first on line 2)"),
+    ]
+    customers = {c["external_id"]: c for c in (await api.get(f"{CRM}/customers")).json()}
+    assert customers["C-1"]["tags"] == ["vip", "上海"]
+    assert customers["C-1"]["custom_fields"] == {"行业": "家电"}  # an unknown column
+    assert customers["C-1"]["exclusive_userid"] == "alice"
+
+    contacts = await api.post(f"{CRM}/import/contacts", content=CONTACTS.encode())
+    result = contacts.json()
+    assert result["created"] == 2
+    assert [(e["line"], e["reason"]) for e in result["errors"]] == [
+        (3, "no customer with external_id 'C-9'"),
+        (5, "1 columns where the header has 5"),
+    ]
+    wang = (await api.get(f"{CRM}/contacts", params={"q": "P-1"})).json()[0]
+    assert (wang["customer_id"], wang["exclusive_userid"], wang["unionid"]) == (
+        customers["C-1"]["id"],
+        "bob",
+        "o6_wang",
+    )
+
+    again = (await api.post(f"{CRM}/import/customers", content=CUSTOMERS.encode())).json()
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 2)
+    edited = CUSTOMERS.replace("白云物流", "白云快运")
+    assert (await api.post(f"{CRM}/import/customers", content=edited.encode())).json()["updated"] == 1
+
+    no_header = await api.post(f"{CRM}/import/customers", content="name,phone\n青禾,1\n".encode())
+    assert no_header.status_code == 422
+    assert "missing column(s) external_id" in no_header.json()["message"]
+
+
+async def test_gb18030_from_excel_is_read(api: httpx.AsyncClient) -> None:
+    data = "external_id,名称,专属客服\r\nC-1,青禾家电,alice\r\n".encode("gb18030")
+    result = (await api.post(f"{CRM}/import/customers", content=data)).json()
+    assert result["created"] == 1 and result["errors"] == []
+
+
+async def test_cli_import_reports_lines_and_exits_1_on_bad_rows(
+    acli: ACliFn, rt: Runtime, tmp_path: Path
+) -> None:
+    customers, contacts = tmp_path / "customers.csv", tmp_path / "contacts.csv"
+    customers.write_text(CUSTOMERS, encoding="utf-8-sig")
+    contacts.write_text(CONTACTS, encoding="utf-8")
+    result = await acli("crm", "import", "--customers", str(customers), "--contacts", str(contacts))
+    assert result.exit_code == 1, result.output
+    assert f"{customers}:3: name is empty (row skipped)" in result.stderr
+    assert f"{contacts}:3: no customer with external_id 'C-9' (row skipped)" in result.stderr
+    assert "customers: 2 created, 0 updated, 0 unchanged, 3 bad rows" in result.stdout
+    assert "contacts: 2 created, 0 updated, 0 unchanged, 2 bad rows" in result.stdout
+
+    listed = await acli("crm", "contacts", "王")
+    assert listed.exit_code == 0 and "P-1  王经理" in listed.stdout
+    found = await acli("crm", "customers", "--tag", "物流", "--json")
+    assert '"白云物流"' in found.stdout
+
+    good = tmp_path / "good.csv"
+    good.write_text("external_id,name\nC-9,新客户\n", encoding="utf-8")
+    ok = await acli("crm", "import", "--customers", str(good))
+    assert ok.exit_code == 0 and "customers: 1 created" in ok.stdout
+    nothing = await acli("crm", "import")
+    assert nothing.exit_code == 2
+    connection, _ = await make_connection(rt)
+    async with rt.db.write() as session:
+        await note_wechat_customer(session, connection.id, "wmNew", now=rt.clock.now(), nickname="小王")
+    unbound = await acli("crm", "unbound")
+    assert unbound.exit_code == 0 and f"connection {connection.id}  wmNew  小王" in unbound.stdout
