@@ -1,8 +1,8 @@
 """worker_heartbeats (a worker's sign of life for /readyz) and an index on conversations for
 /metrics (sessions by state, the pool per account)
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-05 17:15:00
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 import kefu.db.base
 
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
