@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kefu.crm.identity import note_wechat_customer
+from kefu.crm.identity import bindings_of, exclusive_servicer, find_wechat_customer, note_wechat_customer
+from kefu.crm.service import search_contacts
 from kefu.runtime import Runtime
 from tests.accounts.fixtures import ACliFn
 from tests.factories import make_connection
@@ -105,3 +106,43 @@ async def test_cli_import_reports_lines_and_exits_1_on_bad_rows(
         await note_wechat_customer(session, connection.id, "wmNew", now=rt.clock.now(), nickname="小王")
     unbound = await acli("crm", "unbound")
     assert unbound.exit_code == 0 and f"connection {connection.id}  wmNew  小王" in unbound.stdout
+
+
+async def test_cli_binds_unbinds_and_deletes_on_the_record(acli: ACliFn, rt: Runtime, tmp_path: Path) -> None:
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("external_id,name,exclusive_userid\nP-1,王经理,bob\n", encoding="utf-8")
+    assert (await acli("crm", "import", "--contacts", str(contacts))).exit_code == 0
+    connection, _ = await make_connection(rt)
+    async with rt.db.read() as session:
+        (contact,) = await search_contacts(session, q="P-1")
+
+    bound = await acli("crm", "bind", "wmWang", str(contact.id), "--connection", str(connection.id))
+    assert bound.exit_code == 0 and "wmWang: bound" in bound.stdout, bound.output
+    async with rt.db.read() as session:
+        assert await exclusive_servicer(session, connection.id, "wmWang") == "bob"
+    again = await acli("crm", "bind", "wmWang", "999", "--connection", str(connection.id))
+    assert again.exit_code == 2 and "no contact" in again.stderr
+
+    assert (await acli("crm", "unbind", "wmWang", "--connection", str(connection.id))).exit_code == 0
+    twice = await acli("crm", "unbind", "wmWang", "--connection", str(connection.id))
+    assert twice.exit_code == 2 and "not bound" in twice.stderr
+    unknown = await acli("crm", "unbind", "wmNobody", "--connection", str(connection.id))
+    assert unknown.exit_code == 2 and "no WeChat customer wmNobody" in unknown.stderr
+
+    assert (
+        await acli("crm", "bind", "wmWang", str(contact.id), "--connection", str(connection.id))
+    ).exit_code == 0
+    deleted = await acli("crm", "delete", "contact", str(contact.id))
+    assert deleted.exit_code == 0, deleted.output
+    async with rt.db.read() as session:
+        history = await bindings_of(
+            session, (await find_wechat_customer(session, connection.id, "wmWang")).id
+        )  # type: ignore[union-attr]
+        assert [(b.action, b.by) for b in history] == [
+            ("bind", "cli"),
+            ("unbind", "cli"),
+            ("bind", "cli"),
+            ("unbind", "cli"),
+        ]
+        assert await exclusive_servicer(session, connection.id, "wmWang") is None
+    assert (await acli("crm", "delete", "team", "1")).exit_code == 2

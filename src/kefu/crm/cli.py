@@ -1,5 +1,6 @@
-"""`kefu crm customers|contacts|unbound|import`: the CRM from the command line (what
-`/api/v1/crm` answers, without a token or a server)."""
+"""`kefu crm customers|contacts|unbound|import|bind|unbind|delete`: the CRM from the command line
+(what `/api/v1/crm` does, without a token or a server). Cards are created and changed by `import`
+(an upsert by external id, the way an existing CRM hands its data over)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Annotated
 
 import typer
 
+from kefu.accounts.service import get_connection
 from kefu.ai.kb_csv import RowError
 from kefu.cli_runtime import echo_json, fail, run_with_runtime
-from kefu.crm import identity, service
+from kefu.crm import identity, service, webhooks
 from kefu.crm.csv_import import CrmImport, import_files
 from kefu.crm.schemas import ContactOut, CustomerOut, WechatCustomerOut
 from kefu.runtime import Runtime
@@ -137,6 +139,72 @@ def import_(
         )
     if result.errors:
         raise typer.Exit(1)
+
+
+ConnectionOpt = Annotated[int, typer.Option("--connection", help="The connection id the customer wrote to.")]
+ExternalUserid = Annotated[str, typer.Argument(help="The WeChat customer's external_userid (wm…).")]
+BY_CLI = "cli"
+
+
+@crm_app.command("bind")
+def bind(
+    external_userid: ExternalUserid,
+    contact_id: Annotated[int, typer.Argument(help="The contact's id.")],
+    connection: ConnectionOpt,
+) -> None:
+    """Bind a WeChat customer to a contact (recorded, and told to the webhook); the exclusive
+    servicer rule then finds their 专属客服."""
+
+    async def work(rt: Runtime) -> str:
+        now = rt.clock.now()
+        async with rt.db.write() as session:
+            await get_connection(session, connection)
+            customer = await identity.note_wechat_customer(session, connection, external_userid, now=now)
+            event = await identity.bind(session, customer.id, contact_id, by=BY_CLI, now=now)
+            await webhooks.emit_binding(session, rt.settings, event)
+        return "bound" if event is not None else "already bound to that contact"
+
+    typer.echo(f"{external_userid}: {run_with_runtime(work)}")
+
+
+@crm_app.command("unbind")
+def unbind(external_userid: ExternalUserid, connection: ConnectionOpt) -> None:
+    """Unbind a WeChat customer from their contact (recorded, and told to the webhook)."""
+
+    async def work(rt: Runtime) -> None:
+        async with rt.db.write() as session:
+            customer = await identity.find_wechat_customer(session, connection, external_userid)
+            if customer is None:
+                fail(f"no WeChat customer {external_userid} on connection {connection}")
+            event = await identity.unbind(session, customer.id, by=BY_CLI, now=rt.clock.now())
+            await webhooks.emit_binding(session, rt.settings, event)
+
+    run_with_runtime(work)
+    typer.echo(f"{external_userid}: unbound")
+
+
+@crm_app.command("delete")
+def delete(
+    kind: Annotated[str, typer.Argument(help="customer or contact")],
+    card_id: Annotated[int, typer.Argument(help="Its id.")],
+) -> None:
+    """Delete a customer (its contacts stay, without a company) or a contact (its WeChat customers
+    are unbound first, on the record)."""
+    if kind not in ("customer", "contact"):
+        fail("delete customer ID, or delete contact ID")
+
+    async def work(rt: Runtime) -> None:
+        async with rt.db.write() as session:
+            if kind == "customer":
+                await service.delete_customer(session, card_id)
+                return
+            await service.get_contact(session, card_id)
+            for event in await identity.unbind_contact(session, card_id, by=BY_CLI, now=rt.clock.now()):
+                await webhooks.emit_binding(session, rt.settings, event)
+            await service.delete_contact(session, card_id)
+
+    run_with_runtime(work)
+    typer.echo(f"{kind} {card_id}: deleted")
 
 
 def _print_errors(path: Path, errors: list[RowError]) -> None:
