@@ -21,3 +21,5 @@ TokenDep = Annotated[ApiToken, Depends(require_token)]
 # Ids from the URL: checked against the column's range before any query (422 otherwise).
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+# A page's offset: past MAX_ID the database's integer overflows (a 500 instead of an empty page).
+OffsetQuery = Annotated[int, Query(ge=0, le=MAX_ID)]

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.accounts.service import get_connection
 from kefu.ai.kb_csv import RowError
 from kefu.api.auth import require_token
-from kefu.api.deps import IdPath, IdQuery, RuntimeDep, TokenDep
+from kefu.api.deps import IdPath, IdQuery, OffsetQuery, RuntimeDep, TokenDep
 from kefu.api.routes import ApiRoute
 from kefu.crm import identity, service, webhooks
 from kefu.crm.csv_import import Counts, import_files
@@ -35,7 +35,6 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 Search = Annotated[str | None, Query(max_length=200, description="part of name, phone or email")]
 Tag = Annotated[str | None, Query(max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=service.MAX_PAGE)]
-Offset = Annotated[int, Query(ge=0)]
 ExternalId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
@@ -65,7 +64,7 @@ async def _contact_out(session: AsyncSession, row: CrmContact) -> ContactOut:
 
 @router.get("/customers", response_model=list[CustomerOut])
 async def list_customers(
-    rt: RuntimeDep, q: Search = None, tag: Tag = None, limit: Limit = 100, offset: Offset = 0
+    rt: RuntimeDep, q: Search = None, tag: Tag = None, limit: Limit = 100, offset: OffsetQuery = 0
 ) -> list[CustomerOut]:
     async with rt.db.read() as session:
         rows = await service.search_customers(session, q=q, tag=tag, limit=limit, offset=offset)
@@ -123,7 +122,7 @@ async def list_contacts(
     tag: Tag = None,
     customer_id: IdQuery = None,
     limit: Limit = 100,
-    offset: Offset = 0,
+    offset: OffsetQuery = 0,
 ) -> list[ContactOut]:
     async with rt.db.read() as session:
         rows = await service.search_contacts(
@@ -234,7 +233,7 @@ async def list_wechat_customers(
     contact_id: IdQuery = None,
     unbound: bool = False,
     limit: Limit = 100,
-    offset: Offset = 0,
+    offset: OffsetQuery = 0,
 ) -> list[WechatCustomerOut]:
     """Newest first; `unbound=true`: those not bound to a contact yet, for follow-up."""
     async with rt.db.read() as session:

@@ -10,9 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.accounts.settings import get_account
 from kefu.api.auth import require_token
-from kefu.api.deps import IdPath, IdQuery, RuntimeDep, TokenDep
+from kefu.api.deps import IdPath, IdQuery, OffsetQuery, RuntimeDep, TokenDep
 from kefu.api.routes import ApiRoute
-from kefu.db.base import MAX_ID
 from kefu.errors import Conflict, NotFound
 from kefu.reception import service
 from kefu.reception.attention import awaiting_reply
@@ -53,7 +52,7 @@ async def list_conversations(
     account_id: IdQuery = None,
     wecom_state: Annotated[int | None, Query(ge=0, le=4)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,  # past it the database's integer overflows
+    offset: OffsetQuery = 0,
 ) -> list[ConversationOut]:
     """Most recently active first; filter by account and by WeCom session state."""
     async with rt.db.read() as session:
