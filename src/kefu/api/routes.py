@@ -8,6 +8,7 @@ their status; 401 answers carry `WWW-Authenticate: Bearer`. FastAPI's own errors
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine
 from http import HTTPStatus
 from typing import Any
@@ -41,12 +42,52 @@ class ApiRoute(APIRoute):
                 # valid token is 401 whatever it sends (a malformed body was a 422 before auth),
                 # and costs no parsing. Every ApiRoute requires a token; a public route is not one.
                 await authenticate(request)
+                if problem := await unstorable_text(request):
+                    return JSONResponse({"error": "invalid", "message": problem}, status_code=422)
                 return await handler(request)
             except DomainError as exc:
                 headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
                 return JSONResponse(error_body(exc), status_code=exc.status_code, headers=headers)
 
         return handle
+
+
+UNSTORABLE = (
+    "text holds a character no database column can store (NUL, \\u0000, or an unpaired surrogate)"
+)
+
+
+async def unstorable_text(request: Request) -> str | None:
+    """What PostgreSQL would refuse with a 500 deep in a handler, refused first as a 422: NUL in
+    the path, the query or a JSON string, or a lone surrogate in JSON (valid JSON, not UTF-8)."""
+    if "\x00" in request.scope["path"] or any("\x00" in v for v in request.query_params.values()):
+        return UNSTORABLE
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        return None
+    body = await request.body()  # kept by the request: the handler reads it again for free
+    if b"\\u" not in body and b"\x00" not in body:
+        return None  # nothing escaped, and bytes that decode are storable: the common case
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None  # FastAPI answers malformed JSON itself
+    return UNSTORABLE if not _storable(parsed) else None
+
+
+def _storable(value: Any) -> bool:
+    if isinstance(value, str):
+        if "\x00" in value:
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(v) for v in value)
+    return True
 
 
 def _under_api(request: Request) -> bool:
