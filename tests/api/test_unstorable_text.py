@@ -38,3 +38,12 @@ async def test_nul_in_the_query_or_path_is_a_422_and_ordinary_text_is_kept(api: 
     created = await api.post("/api/v1/crm/customers", json=body)
     assert created.status_code == 201, created.text
     assert created.json()["name"] == "青禾家电 \\u 😀"
+
+
+async def test_an_id_in_a_body_past_the_database_integer_is_a_422(api: httpx.AsyncClient) -> None:  # noqa: F811
+    """PostgreSQL's ids are 32-bit: a larger one in a body was a 500 ("integer out of range")."""
+    big = {"connection_id": 2**40, "external_userid": "wmX"}
+    assert (await api.post("/api/v1/crm/wechat-customers", json=big)).status_code == 422
+    assert (
+        await api.post("/api/v1/crm/contacts", json={"name": "x", "customer_id": 2**40})
+    ).status_code == 422

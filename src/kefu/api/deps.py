@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from pydantic import Field
 
 from kefu.api.auth import require_token
 from kefu.api.models import ApiToken
@@ -23,3 +24,4 @@ IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 # A page's offset: past MAX_ID the database's integer overflows (a 500 instead of an empty page).
 OffsetQuery = Annotated[int, Query(ge=0, le=MAX_ID)]
+IdField = Annotated[int, Field(ge=1, le=MAX_ID)]  # an id in a JSON body

@@ -52,9 +52,7 @@ class ApiRoute(APIRoute):
         return handle
 
 
-UNSTORABLE = (
-    "text holds a character no database column can store (NUL, \\u0000, or an unpaired surrogate)"
-)
+UNSTORABLE = "text holds a character no database column can store (NUL, \\u0000, or an unpaired surrogate)"
 
 
 async def unstorable_text(request: Request) -> str | None:

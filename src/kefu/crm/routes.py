@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.accounts.service import get_connection
 from kefu.ai.kb_csv import RowError
 from kefu.api.auth import require_token
-from kefu.api.deps import IdPath, IdQuery, OffsetQuery, RuntimeDep, TokenDep
+from kefu.api.deps import IdField, IdPath, IdQuery, OffsetQuery, RuntimeDep, TokenDep
 from kefu.api.routes import ApiRoute
 from kefu.crm import identity, service, webhooks
 from kefu.crm.csv_import import Counts, import_files
@@ -222,7 +222,7 @@ async def import_contacts(request: Request, rt: RuntimeDep) -> ImportOut:
 class WechatCustomerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    connection_id: int = Field(ge=1)
+    connection_id: IdField
     external_userid: ExternalId
 
 

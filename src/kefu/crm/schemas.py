@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kefu.api.deps import IdField
+
 Userid = str  # a WeCom userid (servicer); checked for length only, it may not be a servicer yet
 
 
@@ -34,7 +36,7 @@ class CustomerIn(_Card):
 class ContactIn(_Card):
     """A person; `customer_id` or `customer_external_id` names their company (not both)."""
 
-    customer_id: int | None = Field(default=None, ge=1)
+    customer_id: IdField | None = None
     customer_external_id: str | None = Field(default=None, min_length=1, max_length=64)
     unionid: str | None = Field(default=None, min_length=1, max_length=64)
 
@@ -80,7 +82,7 @@ class WechatCustomerOut(BaseModel):
 class BindIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    contact_id: int = Field(ge=1)
+    contact_id: IdField
 
 
 class BindingOut(BaseModel):
