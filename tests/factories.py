@@ -5,9 +5,15 @@ from __future__ import annotations
 import secrets
 import string
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import httpx
+
 from kefu.accounts.models import Connection, KfAccount
+from kefu.api.tokens import create_token
+from kefu.app import create_app
 from kefu.clock import Clock
 from kefu.runtime import Runtime
 from kefu.wecom.crypto import CallbackCrypto
@@ -98,3 +104,20 @@ def kf_event_xml(
         "<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[kf_msg_or_event]]></Event>"
         f"<Token><![CDATA[{token}]]></Token><OpenKfId><![CDATA[{open_kfid}]]></OpenKfId></xml>"
     )
+
+
+@asynccontextmanager
+async def api_client(rt: Runtime, *, token_name: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    """Kefu's app over the real ASGI stack with a fresh admin token (named `token_name`, else a
+    unique name, so a test may open several)."""
+    async with rt.db.write() as session:
+        _, token = await create_token(
+            session, name=token_name or f"tests-{secrets.token_hex(4)}", now=rt.clock.now()
+        )
+    app = create_app(runtime=rt, run_worker=False)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://kefu.test",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as client:
+        yield client

@@ -14,10 +14,8 @@ from openpyxl import Workbook
 from kefu.accounts.knowledge_base import provider_for_account
 from kefu.accounts.models import KfAccount
 from kefu.ai.kb_xlsx import parse_kb_xlsx
-from kefu.api.tokens import create_token
-from kefu.app import create_app
 from kefu.runtime import Runtime
-from tests.factories import make_account, make_connection
+from tests.factories import api_client, make_account, make_connection
 
 pytestmark = pytest.mark.db
 
@@ -30,14 +28,7 @@ async def account(rt: Runtime) -> KfAccount:
 
 @pytest.fixture
 async def api(rt: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    async with rt.db.write() as s:
-        _, token = await create_token(s, name="console-alice", now=rt.clock.now())
-    app = create_app(runtime=rt, run_worker=False)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://kefu.test",
-        headers={"Authorization": f"Bearer {token}"},
-    ) as client:
+    async with api_client(rt, token_name="console-alice") as client:
         yield client
 
 

@@ -14,26 +14,18 @@ import pytest
 
 from kefu.accounts import kf_accounts
 from kefu.accounts.contact import create_link, link_for, qr_code
-from kefu.api.tokens import create_token
-from kefu.app import create_app
 from kefu.errors import Conflict
 from kefu.runtime import Runtime
 from tests.accounts.fixtures import ACliFn
 from tests.accounts.kf_fixtures import KfWorld, png, read_png
+from tests.factories import api_client
 
 pytestmark = pytest.mark.db
 
 
 @pytest.fixture
 async def api(rt: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    async with rt.db.write() as s:
-        _, token = await create_token(s, name="console-alice", now=rt.clock.now())
-    app = create_app(runtime=rt, run_worker=False)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://kefu.test",
-        headers={"Authorization": f"Bearer {token}"},
-    ) as client:
+    async with api_client(rt, token_name="console-alice") as client:
         yield client
 
 

@@ -8,11 +8,9 @@ import httpx
 import pytest
 
 from kefu.accounts.models import KfAccount
-from kefu.api.tokens import create_token
-from kefu.app import create_app
 from kefu.runtime import Runtime
 from tests.accounts.fixtures import acli, cli  # noqa: F401 — `kefu` in-process
-from tests.factories import make_account, make_connection
+from tests.factories import api_client, make_account, make_connection
 
 
 @pytest.fixture
@@ -23,12 +21,5 @@ async def account(rt: Runtime) -> KfAccount:
 
 @pytest.fixture
 async def api(rt: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    async with rt.db.write() as s:
-        _, token = await create_token(s, name="alice", now=rt.clock.now())
-    app = create_app(runtime=rt, run_worker=False)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://kefu.test",
-        headers={"Authorization": f"Bearer {token}"},
-    ) as client:
+    async with api_client(rt, token_name="alice") as client:
         yield client

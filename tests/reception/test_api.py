@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from kefu.api.tokens import create_token
-from kefu.app import create_app
+from tests.factories import api_client
 from tests.reception.conftest import World, WorldFactory
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
@@ -23,14 +22,7 @@ async def world(make_world: WorldFactory) -> World:
 
 @pytest.fixture
 async def api(world: World) -> AsyncIterator[httpx.AsyncClient]:
-    async with world.rt.db.write() as session:
-        _, token = await create_token(session, name="tests", now=world.rt.clock.now())
-    app = create_app(runtime=world.rt, run_worker=False)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://kefu.test",
-        headers={"Authorization": f"Bearer {token}"},
-    ) as client:
+    async with api_client(world.rt, token_name="tests") as client:
         yield client
 
 

@@ -31,7 +31,7 @@ async def test_a_servicer_silent_for_five_minutes_gets_the_customer_the_notice_o
     await world.settle()
     assert (world.session()["state"], world.session()["servicer_userid"]) == (3, "alice")
 
-    async with await api_for(world) as api:
+    async with api_for(world) as api:
         url = f"/api/v1/accounts/{world.account.id}/awaiting-reply"
         world.rt.clock.advance(timedelta(minutes=4))
         await world.run_due()
@@ -92,7 +92,7 @@ async def test_a_take_in_the_wecom_app_past_the_cap_is_flagged(make_world: World
     later.servicer("take", "alice")  # she takes a second customer herself, in the WeCom app
     await world.settle()
     assert (later.session()["state"], later.session()["servicer_userid"]) == (3, "alice")
-    async with await api_for(world) as api:
+    async with api_for(world) as api:
         flagged = (await api.get(f"/api/v1/accounts/{world.account.id}/over-cap")).json()
     conversation = await later.conversation()
     assert [(f["conversation_id"], f["rule"], f["servicer_userid"]) for f in flagged] == [

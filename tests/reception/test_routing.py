@@ -8,14 +8,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections import Counter
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from kefu.api.tokens import create_token
-from kefu.app import create_app
 from kefu.reception.dispatch import sweep
+from tests.factories import api_client
 from tests.reception.conftest import World, WorldFactory, texts_of
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
@@ -31,15 +31,8 @@ def another_customer(world: World, nickname: str) -> World:
     return dataclasses.replace(world, customer=created["external_userid"])
 
 
-async def api_for(world: World) -> httpx.AsyncClient:
-    async with world.rt.db.write() as session:
-        _, token = await create_token(session, name="tests", now=world.rt.clock.now())
-    app = create_app(runtime=world.rt, run_worker=False)
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://kefu.test",
-        headers={"Authorization": f"Bearer {token}"},
-    )
+def api_for(world: World) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+    return api_client(world.rt)
 
 
 async def bind_to_contact(
@@ -78,7 +71,7 @@ async def test_exclusive_servicer_from_the_crm_then_last_servicer_then_explained
     world = await make_world(
         settings={**HUMAN_ONLY, **rules("exclusive", "last", "idle")}, servicers=["alice", "bob"]
     )
-    async with await api_for(world) as api:
+    async with api_for(world) as api:
         wechat_id = await bind_to_contact(api, world, {"name": "王经理", "exclusive_userid": "bob"})
         world.says("在吗")
         await world.settle()
@@ -111,7 +104,7 @@ async def test_a_bound_customer_gets_their_companys_servicer_on_duty_and_the_fal
         settings={**HUMAN_ONLY, **rules("exclusive", "idle")}, servicers=["alice", "bob"]
     )
     later = another_customer(world, "乙")
-    async with await api_for(world) as api:
+    async with api_for(world) as api:
         company = await api.post(
             "/api/v1/crm/customers", json={"name": "青禾家电", "exclusive_userid": "bob"}
         )
@@ -150,7 +143,7 @@ async def test_nobody_on_duty_is_explained_and_the_customer_waits_in_the_pool(
     assert world.session()["state"] == 2
     conversation = await world.conversation()
     assert conversation.queued_at is not None and conversation.reserved_for is None
-    async with await api_for(world) as api:
+    async with api_for(world) as api:
         decisions = (await api.get(f"/api/v1/conversations/{conversation.id}/routing")).json()
     assert [d["explanation"] for d in decisions] == ["空闲接待：没有可接待的人员 → 进入排队池"]
 
@@ -182,7 +175,7 @@ async def test_when_a_session_ends_the_oldest_waiting_customer_gets_the_servicer
     assert [c.session()["state"] for c in (first, second, third)] == [4, 3, 2]  # the oldest first
     assert second.session()["servicer_userid"] == "alice"
     conversation = await second.conversation()
-    async with await api_for(world) as api:
+    async with api_for(world) as api:
         decisions = (await api.get(f"/api/v1/conversations/{conversation.id}/routing")).json()
     assert [(d["reason"], d["outcome"]) for d in decisions] == [
         ("human_only", "pool"),
@@ -258,7 +251,7 @@ async def test_waiting_for_a_full_exclusive_servicer_then_falling_back_when_they
         servicers=["alice", "bob"],
     )
     busy = another_customer(world, "忙")
-    async with await api_for(world) as api:
+    async with api_for(world) as api:
         for customer in (busy, world):
             await bind_to_contact(
                 api, world, {"name": customer.customer, "exclusive_userid": "bob"}, customer=customer.customer
@@ -320,7 +313,7 @@ async def pool_of_two(make_world: WorldFactory) -> tuple[World, World]:
 
 async def test_the_pool_lists_who_waits_since_when_and_what_they_asked(make_world: WorldFactory) -> None:
     world, later = await pool_of_two(make_world)
-    async with await api_for(world) as api:
+    async with api_for(world) as api:
         pool = (await api.get(f"/api/v1/accounts/{world.account.id}/pool")).json()
     assert [(w["external_userid"], w["position"], w["first_question"]) for w in pool] == [
         (world.customer, 1, "我想退款，订单号 123"),
@@ -335,7 +328,7 @@ async def test_two_servicers_take_the_same_customer_at_once_and_exactly_one_wins
     """Taking by hand may go over the cap (the servicer chose to); only one take wins."""
     world, _ = await pool_of_two(make_world)
     conversation = await world.conversation()
-    async with await api_for(world) as api:
+    async with api_for(world) as api:
         answers = await asyncio.gather(
             *(
                 api.post(f"/api/v1/conversations/{conversation.id}/take", json={"servicer_userid": userid})
@@ -355,7 +348,7 @@ async def test_a_take_in_the_wecom_app_leaves_the_pool(make_world: WorldFactory)
     world, later = await pool_of_two(make_world)
     later.servicer("take", "bob")  # in the WeCom app, bob takes the second waiting customer
     await world.settle()
-    async with await api_for(world) as api:
+    async with api_for(world) as api:
         pool = (await api.get(f"/api/v1/accounts/{world.account.id}/pool")).json()
         conversation = await later.conversation()
         taken_again = await api.post(
@@ -439,7 +432,7 @@ async def test_messages_left_off_hours_are_listed_for_servicers_and_closed_once(
     world.rt.clock.advance(timedelta(minutes=2))
     world.says("洗衣机漏水了，明天上午联系我")
     await world.settle()
-    async with await api_for(world) as api:
+    async with api_client(world.rt, token_name="lisi") as api:  # the servicer who closes it
         [left] = (await api.get(f"/api/v1/accounts/{world.account.id}/follow-ups")).json()
         assert (left["reason"], left["status"], left["external_userid"]) == (
             "off_hours",
@@ -448,9 +441,9 @@ async def test_messages_left_off_hours_are_listed_for_servicers_and_closed_once(
         )
         assert [m["text"] for m in left["messages"]] == ["转人工", "洗衣机漏水了，明天上午联系我"]
         closed = await api.post(f"/api/v1/follow-ups/{left['id']}/close", json={"note": "已回电"})
-        assert closed.status_code == 200 and closed.json()["closed_by"] == "tests"
+        assert closed.status_code == 200 and closed.json()["closed_by"] == "lisi"
         again = await api.post(f"/api/v1/follow-ups/{left['id']}/close", json={})
-        assert again.status_code == 409 and "tests" in again.json()["message"]
+        assert again.status_code == 409 and "lisi" in again.json()["message"]
         assert (await api.get(f"/api/v1/accounts/{world.account.id}/follow-ups")).json() == []
 
 
@@ -463,7 +456,7 @@ async def test_what_a_customer_writes_after_a_queue_timeout_is_left_for_servicer
     assert first.session()["state"] == 4
     first.says("等了半天没人，我的订单 A123 还没发货")
     await world.settle()
-    async with await api_for(world) as api:
+    async with api_for(world) as api:
         [left] = (await api.get(f"/api/v1/accounts/{world.account.id}/follow-ups")).json()
     assert (left["reason"], left["external_userid"]) == ("queue_timeout", first.customer)
     assert [m["text"] for m in left["messages"]] == ["等了半天没人，我的订单 A123 还没发货"]
@@ -479,7 +472,7 @@ async def test_a_session_handed_over_to_a_colleague_within_their_cap(make_world:
     await world.settle()
     conversation = await world.conversation()
     url = f"/api/v1/conversations/{conversation.id}/hand-over"
-    async with await api_for(world) as api:
+    async with api_for(world) as api:
         full = await api.post(url, json={"servicer_userid": busy.session()["servicer_userid"]})
         assert full.status_code == 409 and "at the cap" in full.json()["message"]
         moved = await api.post(url, json={"servicer_userid": "carol"})
@@ -507,7 +500,7 @@ async def test_a_customer_is_bound_by_unionid_at_their_first_session_and_routed_
         {"nickname": "王经理微信", "unionid": "oUnion_wang"},
     )
     customer = dataclasses.replace(world, customer=created["external_userid"])
-    async with await api_for(world) as api:
+    async with api_for(world) as api:
         contact = await api.post(
             "/api/v1/crm/contacts",
             json={"name": "王经理", "unionid": "oUnion_wang", "exclusive_userid": "bob"},
