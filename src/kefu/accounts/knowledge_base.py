@@ -30,7 +30,7 @@ from kefu.ai.kb_csv import EXPORT_COLUMNS, RowError, entry_cells, load_demo_entr
 from kefu.ai.kb_xlsx import parse_kb_file
 from kefu.ai.knowledge import KnowledgeEntry
 from kefu.ai.provider import AIProvider
-from kefu.db import Database
+from kefu.db import Database, get_row
 from kefu.errors import NotFound
 from kefu.runtime import Runtime
 
@@ -127,8 +127,7 @@ async def put_entries(
     now: datetime,
 ) -> KbChanges:
     """Insert or update `entries` by id; `replace` also deletes the account's other entries."""
-    if await session.get(KfAccount, account_id) is None:
-        raise NotFound(f"no account with id {account_id}")
+    await get_row(session, KfAccount, account_id, "account")
     rows = {
         r.entry_id: r
         for r in (

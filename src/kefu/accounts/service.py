@@ -20,7 +20,8 @@ from kefu.accounts.models import Connection, KfAccount
 from kefu.accounts.schemas import callback_url, check_out, validate_fields
 from kefu.accounts.sync import enqueue_sync
 from kefu.accounts.token_cache import ConnectionTokenCache
-from kefu.errors import Conflict, Invalid, NotFound
+from kefu.db import get_row
+from kefu.errors import Conflict, Invalid
 from kefu.logs import get_logger
 from kefu.runtime import Runtime
 from kefu.secretbox import SecretDecryptError
@@ -110,10 +111,7 @@ def wecom_client(rt: Runtime, connection: Connection) -> WeComClient:
 
 
 async def get_connection(session: AsyncSession, connection_id: int) -> Connection:
-    connection = await session.get(Connection, connection_id)
-    if connection is None:
-        raise NotFound(f"no connection with id {connection_id}")
-    return connection
+    return await get_row(session, Connection, connection_id, "connection")
 
 
 async def find_connection(session: AsyncSession, name: str) -> Connection | None:

@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.accounts.models import GlobalSetting, KfAccount, SettingsVersion
 from kefu.accounts.settings_types import AccountSettingsData
 from kefu.ai.settings import AISettings
-from kefu.errors import Invalid, NotFound
+from kefu.db import get_row
+from kefu.errors import Invalid
 from kefu.schema_types import UnsetVar, validation_problems
 from kefu.secretbox import SecretBox, SecretDecryptError
 
@@ -79,10 +80,7 @@ def settings_json(data: AccountSettingsData) -> dict[str, Any]:
 
 
 async def get_account(session: AsyncSession, account_id: int) -> KfAccount:
-    account = await session.get(KfAccount, account_id)
-    if account is None:
-        raise NotFound(f"no account with id {account_id}")
-    return account
+    return await get_row(session, KfAccount, account_id, "account")
 
 
 async def save_account_settings(
@@ -101,9 +99,9 @@ async def save_account_settings(
     row is re-read under a row lock (PostgreSQL) so two writers cannot both take version N+1.
     """
     parsed = validate_settings(data, ai=ai or await load_ai_settings(session))
-    locked = await session.get(KfAccount, account.id, with_for_update=True, populate_existing=True)
-    if locked is None:
-        raise NotFound(f"no account with id {account.id}")
+    locked = await get_row(
+        session, KfAccount, account.id, "account", with_for_update=True, populate_existing=True
+    )
     value = settings_json(parsed)
     if value == settings_json(stored_settings(locked)):
         return None  # (an account never saved has the defaults in effect: nothing to record)

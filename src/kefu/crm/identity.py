@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.crm.models import CrmBinding, CrmContact, CrmCustomer, WechatCustomer
 from kefu.crm.service import get_contact
+from kefu.db import get_row
 from kefu.errors import Conflict, NotFound
 
 
@@ -75,10 +76,7 @@ async def find_wechat_customer(
 
 
 async def get_wechat_customer(session: AsyncSession, wechat_customer_id: int) -> WechatCustomer:
-    row = await session.get(WechatCustomer, wechat_customer_id)
-    if row is None:
-        raise NotFound(f"no WeChat customer with id {wechat_customer_id}")
-    return row
+    return await get_row(session, WechatCustomer, wechat_customer_id, "WeChat customer")
 
 
 async def note_wechat_customer(

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.crm.models import CrmContact, CrmCustomer
 from kefu.crm.schemas import ContactIn, CustomerIn
+from kefu.db import get_row
 from kefu.errors import Conflict, Invalid, NotFound
 
 Card = TypeVar("Card", CrmCustomer, CrmContact)
@@ -19,17 +20,11 @@ MAX_PAGE = 500
 
 
 async def get_customer(session: AsyncSession, customer_id: int) -> CrmCustomer:
-    row = await session.get(CrmCustomer, customer_id)
-    if row is None:
-        raise NotFound(f"no customer with id {customer_id}")
-    return row
+    return await get_row(session, CrmCustomer, customer_id, "customer")
 
 
 async def get_contact(session: AsyncSession, contact_id: int) -> CrmContact:
-    row = await session.get(CrmContact, contact_id)
-    if row is None:
-        raise NotFound(f"no contact with id {contact_id}")
-    return row
+    return await get_row(session, CrmContact, contact_id, "contact")
 
 
 async def _taken(

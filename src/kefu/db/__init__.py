@@ -2,5 +2,6 @@
 
 from kefu.db.base import Base, UTCDateTime, database_time
 from kefu.db.engine import Database, on_commit
+from kefu.db.rows import get_row
 
-__all__ = ["Base", "Database", "UTCDateTime", "database_time", "on_commit"]
+__all__ = ["Base", "Database", "UTCDateTime", "database_time", "get_row", "on_commit"]

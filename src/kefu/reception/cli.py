@@ -13,7 +13,7 @@ from kefu.accounts import kf_accounts
 from kefu.accounts.models import KfAccount
 from kefu.accounts.settings import stored_settings
 from kefu.cli_runtime import echo_json, run_with_runtime
-from kefu.errors import NotFound
+from kefu.db import get_row
 from kefu.reception import service
 from kefu.reception.models import Conversation
 from kefu.reception.schemas import ConversationDetail, ConversationOut, TranscriptItem
@@ -102,9 +102,7 @@ def show(
 
     async def work(rt: Runtime) -> tuple[ConversationDetail, str]:
         async with rt.db.read() as session:
-            conversation = await session.get(Conversation, conversation_id)
-            if conversation is None:
-                raise NotFound(f"no conversation with id {conversation_id}")
+            conversation = await get_row(session, Conversation, conversation_id, "conversation")
             account = await session.get(KfAccount, conversation.account_id)
             zone = stored_settings(account).timezone if account else "UTC"
             detail = ConversationDetail(

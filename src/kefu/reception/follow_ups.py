@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kefu.errors import Conflict, NotFound
+from kefu.db import get_row
+from kefu.errors import Conflict
 from kefu.ingest.models import Message
 from kefu.reception.core import RecordFollowUp
 from kefu.reception.models import Conversation, FollowUp
@@ -66,9 +67,7 @@ async def messages_of(session: AsyncSession, follow_up: FollowUp) -> list[Messag
 async def close_follow_up(
     session: AsyncSession, follow_up_id: int, *, by: str, note: str | None, now: datetime
 ) -> FollowUp:
-    row = await session.get(FollowUp, follow_up_id, with_for_update=True)
-    if row is None:
-        raise NotFound(f"no follow-up with id {follow_up_id}")
+    row = await get_row(session, FollowUp, follow_up_id, "follow-up", with_for_update=True)
     if row.status == "closed":
         raise Conflict(f"follow-up {follow_up_id} was closed by {row.closed_by} already")
     row.status, row.closed_at, row.closed_by, row.note = "closed", now, by[:64], note

@@ -12,7 +12,8 @@ from kefu.accounts.settings import get_account
 from kefu.api.auth import require_token
 from kefu.api.deps import IdPath, IdQuery, OffsetQuery, RuntimeDep, TokenDep
 from kefu.api.routes import ApiRoute
-from kefu.errors import Conflict, NotFound
+from kefu.db import get_row
+from kefu.errors import Conflict
 from kefu.reception import service
 from kefu.reception.attention import awaiting_reply
 from kefu.reception.core import HandOver, ManualTake, Transfer
@@ -67,9 +68,7 @@ async def get_conversation(conversation_id: IdPath, rt: RuntimeDep) -> Conversat
     """The conversation, its mirror of WeCom's session, and its transcript in order: customer,
     servicer and Kefu messages, state changes, failed or refused actions, ratings."""
     async with rt.db.read() as session:
-        conversation = await session.get(Conversation, conversation_id)
-        if conversation is None:
-            raise NotFound(f"no conversation with id {conversation_id}")
+        conversation = await get_row(session, Conversation, conversation_id, "conversation")
         items = await service.transcript(session, conversation)
     return ConversationDetail(
         conversation=ConversationOut.model_validate(conversation),
@@ -82,8 +81,7 @@ async def get_conversation(conversation_id: IdPath, rt: RuntimeDep) -> Conversat
 async def get_routing(conversation_id: IdPath, rt: RuntimeDep) -> list[RoutingDecisionOut]:
     """Every routing decision of the conversation, oldest first, each explained in one line."""
     async with rt.db.read() as session:
-        if await session.get(Conversation, conversation_id) is None:
-            raise NotFound(f"no conversation with id {conversation_id}")
+        await get_row(session, Conversation, conversation_id, "conversation")
         rows = await routing_service.decisions_of(session, conversation_id)
     return [RoutingDecisionOut.model_validate(row) for row in rows]
 
@@ -94,9 +92,7 @@ async def _decide_now(
     """decide() on a person's request, in this request's transaction; the conversation when it
     led to a transfer to 3, else None (its state says why)."""
     async with rt.db.write() as session:
-        conversation = await session.get(Conversation, conversation_id)
-        if conversation is None:
-            raise NotFound(f"no conversation with id {conversation_id}")
+        conversation = await get_row(session, Conversation, conversation_id, "conversation")
         account = await get_account(session, conversation.account_id)
         decision = await decide_and_apply(
             session,
