@@ -4,6 +4,7 @@ kf/servicer/list, from servicer_status_change events, and the refresh job."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import delete, select
 
 from kefu.accounts import kf_accounts
 from kefu.accounts.models import KfAccount
@@ -16,6 +17,7 @@ from kefu.accounts.servicers import (
     set_servicers,
 )
 from kefu.accounts.tasks import refresh_servicers_job
+from kefu.jobs.models import Job
 from kefu.runtime import Runtime
 from tests.accounts.kf_fixtures import KfWorld
 
@@ -106,6 +108,8 @@ async def test_status_follows_servicer_list_and_the_refresh_job(
 async def test_status_events_use_their_own_encoding(rt: Runtime, kf: KfWorld, account: KfAccount) -> None:
     await set_servicers(rt, account.id, [ServicerSpec("zhangsan")])
     now = rt.clock.now()
+    async with rt.db.write() as s:  # the reads queued when the accounts were connected: done with
+        await s.execute(delete(Job).where(Job.task == "accounts.refresh_servicers"))
 
     async with rt.db.write() as s:
         stopped = await apply_servicer_status_event(s, account.id, "zhangsan", 2, 1, now)
@@ -113,6 +117,9 @@ async def test_status_events_use_their_own_encoding(rt: Runtime, kf: KfWorld, ac
         assert await apply_servicer_status_event(s, account.id, "stranger", 1, 0, now) is None
         assert await apply_servicer_status_event(s, account.id, "zhangsan", 7, 0, now) is None
     assert (await _rows(rt, account.id))[0][3:5] == (1, 1)
+    async with rt.db.read() as s:  # someone Kefu does not know: the list is read again
+        refreshes = (await s.scalars(select(Job.args).where(Job.task == "accounts.refresh_servicers"))).all()
+    assert refreshes == [{"account_id": account.id}]
 
     async with rt.db.write() as s:
         await apply_servicer_status_event(s, account.id, "zhangsan", 1, 0, now)

@@ -33,7 +33,7 @@ async def _jobs(rt: Runtime) -> list[Job]:
         return list((await s.scalars(select(Job).order_by(Job.id))).all())
 
 
-async def test_create_stores_sealed_secrets_accounts_and_one_sync_per_account(
+async def test_create_stores_sealed_secrets_accounts_and_one_sync_and_servicer_read_per_account(
     rt: Runtime, corp: Corp
 ) -> None:
     connection, check = await _create(rt, corp)
@@ -51,8 +51,14 @@ async def test_create_stores_sealed_secrets_accounts_and_one_sync_per_account(
     assert [a.open_kfid for a in accounts] == corp.open_kfids  # the unmanageable one is not stored
     assert all(a.connected_at == rt.clock.now() and a.authorized for a in accounts)
     jobs = await _jobs(rt)
+    # A pull, and a read of the servicer list: routing needs the servicers before anyone asks for one.
     assert [(j.task, j.args, j.lock, j.queueing_lock) for j in jobs] == [
-        ("ingest.sync", {"account_id": a.id}, f"sync:{a.id}", f"sync:{a.id}") for a in accounts
+        job
+        for a in accounts
+        for job in (
+            ("ingest.sync", {"account_id": a.id}, f"sync:{a.id}", f"sync:{a.id}"),
+            ("accounts.refresh_servicers", {"account_id": a.id}, f"servicers:{a.id}", f"servicers:{a.id}"),
+        )
     ]
     assert service.callback_url(rt.settings, connection) == f"http://kefu.test/wecom/callback/{connection.id}"
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.accounts.check import ConnectionCheck, check_connection, not_checked
 from kefu.accounts.models import Connection, KfAccount
 from kefu.accounts.schemas import callback_url, check_out, validate_fields
-from kefu.accounts.sync import enqueue_sync
+from kefu.accounts.sync import enqueue_servicer_refresh, enqueue_sync
 from kefu.accounts.token_cache import ConnectionTokenCache
 from kefu.db import get_row
 from kefu.errors import Conflict, Invalid
@@ -220,7 +220,8 @@ async def store_connection_changes(
 async def upsert_accounts(
     session: AsyncSession, rt: Runtime, connection: Connection, listed: list[KfAccountInfo]
 ) -> list[KfAccount]:
-    """Make the account rows match WeCom's list; new (or newly authorised) accounts get a sync.
+    """Make the account rows match WeCom's list; new (or newly authorised) accounts get a sync
+    and a read of their servicer list.
 
     A new row's `connected_at` is now: the bootstrap boundary of the `skip` policy.
     Rows are never deleted (their messages stay); unlisted ones are marked unauthorised.
@@ -259,6 +260,7 @@ async def upsert_accounts(
     await session.flush()
     for row in to_sync:
         await session.run_sync(enqueue_sync, row.id, now=now)
+        await session.run_sync(enqueue_servicer_refresh, row.id, now=now)
     return sorted(rows.values(), key=lambda r: r.id)
 
 

@@ -25,6 +25,7 @@ from kefu.accounts.kf_accounts import wecom_step
 from kefu.accounts.models import KfAccount, Servicer
 from kefu.accounts.service import get_connection, wecom_client
 from kefu.accounts.settings import get_account
+from kefu.accounts.sync import enqueue_servicer_refresh
 from kefu.errors import Invalid
 from kefu.logs import get_logger
 from kefu.runtime import Runtime
@@ -183,6 +184,8 @@ async def apply_servicer_status_event(
         select(Servicer).where(Servicer.account_id == account_id, Servicer.userid == userid).with_for_update()
     )
     if row is None:
+        # Added in the WeCom admin since Kefu last read the list: read it again.
+        await session.run_sync(enqueue_servicer_refresh, account_id, now=now)
         return None
     if status_event == EVENT_RECEIVING:
         row.status, row.stop_type = RECEIVING, 0
