@@ -32,8 +32,20 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """What `kefu demo` starts, in this process: the seeded simulator and Kefu wired to it."""
+    """What `kefu demo` starts, in this process: the seeded simulator and Kefu wired to it.
+
+    These tests drive the simulator's WeCom-app page (take from the pool, transfer, end), so the
+    account routes by its exclusive servicers only — none are set: every customer waits in the
+    pool for a servicer to take them by hand, instead of Kefu's dispatch racing the page."""
     with Demo(data_dir=tmp_path_factory.mktemp("demo"), port=0, sim_port=0) as started:
+        assert started.keys is not None
+        kefu = started.urls["Kefu health"].removesuffix("/healthz")
+        auth = {"Authorization": f"Bearer {started.keys.api_token}"}
+        (account,) = httpx.get(f"{kefu}/api/v1/accounts", headers=auth).json()
+        url = f"{kefu}/api/v1/accounts/{account['id']}/settings"
+        settings = httpx.get(url, headers=auth).json()
+        settings["routing"] = {"rules": [{"rule": "exclusive"}]}
+        httpx.put(url, headers=auth, json=settings).raise_for_status()
         yield started
 
 

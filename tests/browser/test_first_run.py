@@ -1,5 +1,6 @@
 """The first run a newcomer makes, in headless Chromium, on a Saturday evening: write as a
-customer, tap 转人工 under the AI's answer, and the servicer page has the customer to take."""
+customer, tap 转人工 under the AI's answer, and routing hands the customer to a servicer (张三,
+idle: the demo's servicers are read from WeCom when the account is connected)."""
 
 from __future__ import annotations
 
@@ -42,10 +43,9 @@ def test_tapping_the_button_on_a_weekend_evening_reaches_a_servicer(weekend_demo
 
     servicer = context.new_page()
     servicer.goto(f"{demo.urls['Servicer page (客服)']}?corpid={demo.keys.corpid}&userid=zhangsan")
-    waiting = servicer.locator("#pool li", has_text="小林")
-    waiting.wait_for()
-    waiting.click()
-    servicer.locator("#take").click()
+    mine = servicer.locator("#mine li", has_text="小林")
+    mine.wait_for()
+    mine.click()
     servicer.locator("#conv-state", has_text="人工接待（张三）").wait_for()
     customer.locator("#session-state", has_text="人工接待（张三）").wait_for()
     assert customer.locator(".row.theirs", has_text="非人工接待时间").count() == 0
