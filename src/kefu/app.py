@@ -22,6 +22,7 @@ from kefu.accounts.routes import router as connections_router
 from kefu.ai.factory import warm_up
 from kefu.api.routes import API_PREFIX, install_error_handlers
 from kefu.clock import Clock
+from kefu.console import install_console
 from kefu.crm.routes import router as crm_router
 from kefu.health import metrics_text, readiness
 from kefu.ingest.checks import CallbackStats
@@ -144,5 +145,6 @@ def create_app(
         stats=app.state.callback_stats,
     )
     app.include_router(build_api_router())
+    install_console(app)
     install_error_handlers(app)
     return app

@@ -14,6 +14,7 @@ from kefu.accounts.cli import connections_app
 from kefu.accounts.kb_cli import kb_app
 from kefu.accounts.kf_cli import accounts_app
 from kefu.api.cli import tokens_app
+from kefu.api.users_cli import users_app
 from kefu.cli_runtime import fail
 from kefu.config.cli import config_app
 from kefu.crm.cli import crm_app
@@ -35,6 +36,7 @@ app.add_typer(connections_app, name="connections")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(kb_app, name="kb")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(users_app, name="users")
 app.add_typer(config_app, name="config")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(conversations_app, name="conversations")

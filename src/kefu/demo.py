@@ -45,7 +45,7 @@ from kefu.api.tokens import TOKEN_PREFIX
 from kefu.app import create_app
 from kefu.clock import Clock
 from kefu.db import migrate
-from kefu.demo_setup import banner_lines, ensure_api_token, open_all_day
+from kefu.demo_setup import DEMO_ADMIN, banner_lines, ensure_api_token, ensure_console_user, open_all_day
 from kefu.runtime import Runtime
 from kefu.settings import Settings
 from kefu.simulator import SimulatorServer, setup
@@ -87,6 +87,8 @@ class DemoKeys:
     open_kfid: str
     customer_ids: list[str]
     api_token: str
+    admin_password: str
+    servicer_password: str
 
     @classmethod
     def load_or_create(cls, data_dir: Path) -> DemoKeys:
@@ -101,6 +103,8 @@ class DemoKeys:
             "open_kfid": new_open_kfid,
             "customer_ids": lambda: [new_external_userid() for _ in CUSTOMERS],
             "api_token": lambda: TOKEN_PREFIX + secrets.token_urlsafe(32),
+            "admin_password": lambda: secrets.token_urlsafe(9),
+            "servicer_password": lambda: secrets.token_urlsafe(9),
         }
         keys = cls(**{name: stored[name] if name in stored else make() for name, make in fresh.items()})
         if set(stored) != set(fresh):
@@ -196,10 +200,15 @@ async def connect_kefu(settings: Settings, clock: Clock, keys: DemoKeys) -> int:
 
 async def _prepare_demo_account(rt: Runtime, keys: DemoKeys) -> None:
     """Each only when missing, so an admin's edits stay: the knowledge base the AI answers from,
-    all-day reception hours, the API token the banner prints."""
+    all-day reception hours, the API token and the console logins the banner prints."""
     await import_demo_knowledge(rt, keys.open_kfid)
     await open_all_day(rt, keys.open_kfid)
     await ensure_api_token(rt, keys.api_token)
+    await ensure_console_user(rt, DEMO_ADMIN, keys.admin_password, role="admin")
+    userid, name = SERVICERS[0]
+    await ensure_console_user(
+        rt, userid, keys.servicer_password, role="servicer", wecom_userid=userid, display_name=name
+    )
 
 
 class Demo:
@@ -299,6 +308,16 @@ class Demo:
         self.stop()
 
     @property
+    def console_logins(self) -> list[tuple[str, str, str]]:
+        """(username, password, who) of the console users the demo keeps."""
+        assert self.keys is not None
+        userid, name = SERVICERS[0]
+        return [
+            (DEMO_ADMIN, self.keys.admin_password, "管理员 admin"),
+            (userid, self.keys.servicer_password, f"客服 {name}"),
+        ]
+
+    @property
     def urls(self) -> dict[str, str]:
         """What a person opens, labelled: only what exists in this build."""
         assert self.simulator is not None and self.kefu is not None
@@ -312,10 +331,7 @@ class Demo:
             "Kefu health": f"{kefu}/healthz",
             "Kefu API docs": f"{kefu}/api/docs",
         }
-        paths = {getattr(route, "path", "") for route in self.kefu.app.routes}
-        console = next((p for p in ("/console/", "/console") if p in paths), None)
-        if console:
-            urls["Kefu console (控制台)"] = f"{kefu}{console}"
+        urls["Kefu console (控制台)"] = f"{kefu}/console/"
         return urls
 
 
@@ -353,6 +369,7 @@ def run_demo(
             data_dir=data_dir,
             env_file=data_dir / ENV_FILE,
             api_token=demo.keys.api_token,
+            console_logins=demo.console_logins,
             host=host,
             control_token=demo.control_token,
         ):

@@ -19,8 +19,9 @@ from sqlalchemy import select
 
 from kefu.accounts.models import KfAccount
 from kefu.accounts.settings import save_account_settings, settings_json, stored_settings
-from kefu.api.models import ApiToken
+from kefu.api.models import ApiToken, ConsoleUser
 from kefu.api.tokens import hash_token
+from kefu.api.users import create_user, set_disabled, set_password
 from kefu.runtime import Runtime
 
 API_TOKEN_NAME = "kefu-demo"  # noqa: S105 — the token's name, not a token
@@ -62,6 +63,35 @@ async def ensure_api_token(rt: Runtime, token: str) -> None:
         )
 
 
+DEMO_ADMIN = "admin"
+
+
+async def ensure_console_user(
+    rt: Runtime,
+    username: str,
+    password: str,
+    *,
+    role: str,
+    wecom_userid: str | None = None,
+    display_name: str = "",
+) -> None:
+    """A console user the banner prints, signing in with demo.json's password."""
+    async with rt.db.write() as session:
+        user = await session.scalar(select(ConsoleUser).where(ConsoleUser.username == username))
+        if user is None:
+            await create_user(
+                session,
+                username=username,
+                password=password,
+                role=role,
+                wecom_userid=wecom_userid,
+                display_name=display_name,
+            )
+            return
+        await set_disabled(session, user, False)
+        await set_password(session, user, password)
+
+
 def kefu_command() -> str:
     """`kefu` as the person who started the demo can run it: `kefu` when that is on PATH, else
     the path of the running script (scripts/demo runs .venv/bin/kefu), else `python -m kefu.cli`."""
@@ -80,6 +110,7 @@ def banner_lines(
     data_dir: Path,
     env_file: Path,
     api_token: str,
+    console_logins: list[tuple[str, str, str]],
     host: str,
     control_token: str | None,
 ) -> list[str]:
@@ -89,6 +120,9 @@ def banner_lines(
     lines = [f"Kefu demo is running: Kefu and a WeCom simulator {where}. Ctrl-C stops it."]
     lines += [f"  {_pad(label, width)} {url}" for label, url in urls.items()]
     lines.append(f"Kefu API token (API docs → Authorize, or Authorization: Bearer …): {api_token}")
+    if "Kefu console (控制台)" in urls:
+        logins = ", ".join(f"{user} / {password} ({who})" for user, password, who in console_logins)
+        lines.append(f"Console logins (控制台登录, username / password): {logins}")
     if control_token is not None:
         lines.append(
             f"warning: listening on {host}: anyone who can reach these ports can use the demo "

@@ -27,7 +27,7 @@ from kefu.accounts.models import (
     Servicer,
     SettingsVersion,
 )
-from kefu.api.models import ApiToken
+from kefu.api.models import ApiToken, ConsoleSession, ConsoleUser, LoginFailure
 from kefu.crm.models import CrmBinding, CrmContact, CrmCustomer, WechatCustomer
 from kefu.db.base import Base
 from kefu.db.engine import sync_url
@@ -47,6 +47,9 @@ TASK_MODULES = (
 )
 MODELS = (
     ApiToken,
+    ConsoleSession,
+    ConsoleUser,
+    LoginFailure,
     CallbackEvent,
     Connection,
     Conversation,

@@ -78,9 +78,10 @@ def test_the_command_prints_urls_that_answer_stores_a_message_and_stops_on_ctrl_
             "Simulator (模拟器)",
             "Kefu health",
             "Kefu API docs",
+            "Kefu console (控制台)",
         }, printed
         for url in urls.values():
-            assert httpx.get(url, timeout=10).status_code == 200, url
+            assert httpx.get(url, timeout=10, follow_redirects=True).status_code == 200, url
         assert "青禾家电售后" in httpx.get(urls["Simulator (模拟器)"], timeout=10).text
 
         sim = urls["Simulator (模拟器)"].removesuffix("/_sim/")
@@ -96,6 +97,17 @@ def test_the_command_prints_urls_that_answer_stores_a_message_and_stops_on_ctrl_
         docs_base = urls["Kefu API docs"].removesuffix("/api/docs")
         listed = httpx.get(f"{docs_base}/api/v1/connections", headers={"Authorization": f"Bearer {token}"})
         assert listed.status_code == 200 and listed.json()[0]["name"] == CONNECTION_NAME
+
+        # The console's admin login works as printed.
+        logins = next(line for line in printed if line.startswith("Console logins"))
+        password = logins.split("admin / ", 1)[1].split(" ", 1)[0]
+        with httpx.Client(base_url=urls["Kefu console (控制台)"].removesuffix("/console/")) as browser:
+            form = browser.get("/console/login").text
+            csrf = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+            signed = browser.post(
+                "/console/login", data={"username": "admin", "password": password, "csrf_token": csrf}
+            )
+            assert signed.status_code == 303 and browser.get("/console/").status_code == 200
 
         # The banner's kefu command works as printed, from another directory, in a plain shell.
         command = printed[-1].split("The kefu command on it: ", 1)[1]

@@ -121,6 +121,7 @@ def test_allow_remote_puts_the_simulator_behind_the_printed_token(tmp_path: Path
             data_dir=demo.data_dir,
             env_file=demo.data_dir / "kefu.env",
             api_token=demo.keys.api_token,
+            console_logins=demo.console_logins,
             host="0.0.0.0",
             control_token=token,
         )

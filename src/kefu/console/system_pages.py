@@ -1,0 +1,115 @@
+"""系统: console users and API tokens (admins only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from kefu.api import tokens, users
+from kefu.api.models import ConsoleUser
+from kefu.console.menu import ADMIN
+from kefu.console.web import Viewer, form, redirect, render, role, runtime_of
+from kefu.db import get_row
+from kefu.errors import DomainError
+
+router = APIRouter(include_in_schema=False)
+Admin = Annotated[Viewer, Depends(role(*ADMIN))]
+FIELD_OF_ERROR = {
+    "username": "username",
+    "role": "role",
+    "wecom-userid": "wecom_userid",
+    "password": "password",
+}
+
+
+def _field_of(message: str) -> str:
+    """Which form field a service's error is about, to show it next to that field."""
+    lowered = message.lower()
+    for word, field in FIELD_OF_ERROR.items():
+        if word in lowered:
+            return field
+    return "username"
+
+
+async def _users_page(request: Request, status: int = 200, **context: object) -> Response:
+    async with runtime_of(request).db.read() as session:
+        rows = await users.list_users(session)
+    context.setdefault("values", {"role": "servicer"})
+    context.setdefault("errors", {})
+    return render(request, "users.html", status, users=rows, roles=users.ROLES, **context)
+
+
+@router.get("/console/users")
+async def users_page(request: Request, viewer: Admin) -> Response:
+    return await _users_page(request)
+
+
+@router.post("/console/users")
+async def create_user(request: Request, viewer: Admin) -> Response:
+    data = await form(request, viewer)
+    values = {
+        key: str(data.get(key) or "").strip() for key in ("username", "role", "wecom_userid", "display_name")
+    }
+    try:
+        async with runtime_of(request).db.write() as session:
+            await users.create_user(
+                session,
+                username=values["username"],
+                password=str(data.get("password") or ""),
+                role=values["role"],
+                wecom_userid=values["wecom_userid"] or None,
+                display_name=values["display_name"],
+            )
+    except DomainError as exc:
+        errors = {_field_of(exc.message): exc.message}
+        return await _users_page(request, 422, values=values, errors=errors)
+    return redirect("/console/users?created=" + values["username"])
+
+
+@router.post("/console/users/{user_id}/disabled")
+async def toggle_user(request: Request, user_id: int, viewer: Admin) -> Response:
+    data = await form(request, viewer)
+    disable = data.get("disabled") == "1"
+    if disable and user_id == viewer.user.id:
+        return await _users_page(
+            request, 422, flash=viewer.t("users.cannot_disable_self"), flash_kind="error"
+        )
+    async with runtime_of(request).db.write() as session:
+        await users.set_disabled(session, await get_row(session, ConsoleUser, user_id, "user"), disable)
+    return redirect("/console/users")
+
+
+async def _tokens_page(request: Request, status: int = 200, **context: object) -> Response:
+    async with runtime_of(request).db.read() as session:
+        rows = await tokens.list_tokens(session)
+    context.setdefault("errors", {})
+    return render(request, "tokens.html", status, tokens=rows, **context)
+
+
+@router.get("/console/tokens")
+async def tokens_page(request: Request, viewer: Admin) -> Response:
+    return await _tokens_page(request)
+
+
+@router.post("/console/tokens")
+async def create_token(request: Request, viewer: Admin) -> Response:
+    data = await form(request, viewer)
+    name = str(data.get("name") or "")
+    rt = runtime_of(request)
+    try:
+        async with rt.db.write() as session:
+            _, token = await tokens.create_token(session, name=name, now=rt.clock.now())
+    except DomainError as exc:
+        return await _tokens_page(request, 422, errors={"name": exc.message}, name=name)
+    # Shown once, on this response only: only its hash is stored.
+    return await _tokens_page(request, new_token=token, new_name=name.strip())
+
+
+@router.post("/console/tokens/{token_id}/revoke")
+async def revoke_token(request: Request, token_id: int, viewer: Admin) -> Response:
+    await form(request, viewer)
+    async with runtime_of(request).db.write() as session:
+        await tokens.revoke_token(session, str(token_id))
+    return redirect("/console/tokens")

@@ -1,0 +1,175 @@
+"""What every console page shares: who is signed in, their role, CSRF, the templates.
+
+A page handler declares its audience with a dependency — `Depends(signed_in)` for anyone
+signed in, `Depends(role("admin"))` for some roles — and renders with `render()`. Anonymous
+browsers are sent to the login page; a signed-in user without the role gets a 403 page.
+Every POST goes through `form()`, which refuses it without the session's CSRF token (a hidden
+`csrf_token` field, or the `X-CSRF-Token` header that htmx requests carry)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
+
+from kefu.accounts.models import Servicer
+from kefu.api.models import ConsoleUser
+from kefu.api.users import session_user
+from kefu.console.i18n import LANG_COOKIE, language_of, translator
+from kefu.console.menu import menu_for
+from kefu.errors import DomainError
+from kefu.runtime import Runtime
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+SESSION_COOKIE = "kefu_console"
+templates = Jinja2Templates(directory=HERE / "templates")
+ASSET_VERSION = hashlib.sha256(
+    b"".join(p.read_bytes() for p in sorted(STATIC_DIR.glob("*")) if p.is_file())
+).hexdigest()[:10]
+
+
+class LoginRequired(Exception):
+    """No valid session: the browser goes to the login page (htmx: HX-Redirect)."""
+
+
+class Forbidden(Exception):
+    """Signed in, but this page is not for their role."""
+
+
+class CsrfRefused(Exception):
+    """A POST without the session's CSRF token."""
+
+
+@dataclass
+class Viewer:
+    """The signed-in user of this request and what they may see."""
+
+    user: ConsoleUser
+    csrf_token: str
+    lang: str
+    t: Callable[..., str]
+    # Accounts a servicer receives for (None: every account, for admins and supervisors).
+    account_ids: frozenset[int] | None = field(default=None)
+
+    @property
+    def role(self) -> str:
+        return self.user.role
+
+    def sees_account(self, account_id: int) -> bool:
+        return self.account_ids is None or account_id in self.account_ids
+
+
+def runtime_of(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+async def _servicer_accounts(session: AsyncSession, userid: str | None) -> frozenset[int]:
+    if not userid:
+        return frozenset()
+    rows = await session.scalars(select(Servicer.account_id).where(Servicer.userid == userid))
+    return frozenset(rows.all())
+
+
+async def signed_in(request: Request) -> Viewer:
+    """The request's Viewer, or LoginRequired."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise LoginRequired
+    async with runtime_of(request).db.read() as session:
+        found = await session_user(session, token)
+        if found is None:
+            raise LoginRequired
+        user, row = found
+        accounts = await _servicer_accounts(session, user.wecom_userid) if user.role == "servicer" else None
+    lang = language_of(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+    viewer = Viewer(user=user, csrf_token=row.csrf_token, lang=lang, t=translator(lang), account_ids=accounts)
+    request.state.viewer = viewer
+    return viewer
+
+
+def role(*allowed: str) -> Callable[[Request], Awaitable[Viewer]]:
+    """A dependency: the Viewer if their role is one of `allowed`, else Forbidden."""
+
+    async def check(request: Request) -> Viewer:
+        viewer = await signed_in(request)
+        if viewer.role not in allowed:
+            raise Forbidden
+        return viewer
+
+    return check
+
+
+async def form(request: Request, viewer: Viewer) -> FormData:
+    """The POSTed form, once its CSRF token matches the session's."""
+    data = await request.form()
+    given = str(data.get("csrf_token") or request.headers.get("x-csrf-token") or "")
+    if not hmac.compare_digest(given.encode(), viewer.csrf_token.encode()):
+        raise CsrfRefused
+    return data
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    viewer: Viewer | None = getattr(request.state, "viewer", None)
+    lang = (
+        viewer.lang
+        if viewer
+        else language_of(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+    )
+    known_paths = {path for _, path in request.app.state.console_routes}
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "viewer": viewer,
+            "t": viewer.t if viewer else translator(lang),
+            "lang": lang,
+            "asset_version": ASSET_VERSION,
+            "menu": menu_for(viewer.role if viewer else None, known_paths),
+            "current_path": request.url.path,
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+def redirect(url: str) -> Response:
+    """After a successful POST (303: the browser GETs it); for htmx, a client-side redirect."""
+    return RedirectResponse(url, status_code=303)
+
+
+def install_console_errors(app: Any) -> None:
+    async def on_login_required(request: Request, exc: Exception) -> Response:
+        target = "/console/login?next=" + quote(request.url.path)
+        if request.headers.get("hx-request"):
+            return Response(status_code=401, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    async def on_forbidden(request: Request, exc: Exception) -> Response:
+        return render(request, "forbidden.html", status_code=403)
+
+    async def on_csrf(request: Request, exc: Exception) -> Response:
+        return render(request, "forbidden.html", status_code=403, csrf=True)
+
+    async def on_domain_error(request: Request, exc: Exception) -> Response:
+        # A service refused (no such row, a conflict): API routes answer JSON themselves, so
+        # what reaches here is a console page; it shows the service's message.
+        assert isinstance(exc, DomainError)
+        return render(request, "error.html", status_code=exc.status_code, message=exc.message)
+
+    app.add_exception_handler(DomainError, on_domain_error)
+    app.add_exception_handler(LoginRequired, on_login_required)
+    app.add_exception_handler(Forbidden, on_forbidden)
+    app.add_exception_handler(CsrfRefused, on_csrf)
