@@ -27,7 +27,7 @@ def install_console(app: FastAPI) -> None:
         for pages in PAGE_ROUTERS
         for route in pages.routes
         if isinstance(route, APIRoute)
-        for method in route.methods
+        for method in route.methods or ()
     )
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console_static")
     install_console_errors(app)
