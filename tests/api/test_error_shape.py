@@ -93,7 +93,8 @@ async def test_docs_live_under_api_and_nothing_at_the_root(app: object, api: htt
         assert (await api.get(path)).status_code == 200, path
     for path in ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):
         assert (await api.get(path)).status_code == 404, path
-    # whatever the app routes itself (docs included) is under /api/, but the health checks
-    # and the Prometheus scrape
+    # whatever the app routes itself (docs included) is under /api/, but the health checks,
+    # the Prometheus scrape and the console (its pages are included as a router)
     paths = {getattr(route, "path", None) for route in app.routes} - {None}  # type: ignore[attr-defined]
-    assert {p for p in paths if not p.startswith("/api/")} == {"/healthz", "/readyz", "/metrics"}
+    elsewhere = {p for p in paths if not p.startswith("/api/")}
+    assert elsewhere == {"/healthz", "/readyz", "/metrics", "/console/static"}

@@ -46,7 +46,11 @@ PUBLIC = {
     "/api/redoc": "ReDoc over the schema (static page)",
     "/readyz": "readiness for the load balancer: which checks fail (ids and lags), no customer data",
     "/metrics": "Prometheus scrape: its own token (KEFU_METRICS_TOKEN), 404 while that is unset",
+    "/console/static": "the console's CSS and JavaScript (vendored htmx): no data",
 }
+# The console's pages sign in with a session, not a token: tests/console/test_access.py walks
+# each of them anonymously and with every role.
+CONSOLE = "/console/"
 PARAM = re.compile(r"{([^}:]+)(?::[^}]+)?}")
 
 
@@ -55,6 +59,9 @@ def routes(app: FastAPI) -> list[tuple[str, str, RouteContext]]:
     (included routers flattened, their prefixes and dependencies applied)."""
     found = []
     for route in iter_route_contexts(app.routes):
+        if route.path in PUBLIC and route.methods is None:  # a mount of static files
+            found.append(("GET", route.path, route))
+            continue
         assert route.path and route.methods, f"a route of an unknown kind: {route!r}: add it to this test"
         for method in sorted(route.methods):
             if method != "HEAD":
@@ -94,6 +101,9 @@ def test_every_route_is_public_on_purpose_or_under_the_api_with_the_token_checke
     for _method, path, route in routes(app):
         if path in PUBLIC:
             public_seen.add(path)
+            continue
+        if path.startswith(CONSOLE):
+            assert (_method, path) in app.state.console_routes, f"{path}: not a console page"
             continue
         assert path.startswith(API_PREFIX + "/"), (
             f"{path} is neither public on purpose nor under {API_PREFIX}"
