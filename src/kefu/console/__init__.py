@@ -1,17 +1,27 @@
 """The web console under /console/: server-rendered pages (Jinja2 + htmx, vendored) for admins,
 supervisors and servicers. It calls the same services as the REST API; no business rule lives
-in a page handler. Each page module owns an APIRouter and its words (locales/<lang>/<module>.json)."""
+in a page handler. Each page module (`*_pages.py`) owns an APIRouter and its words
+(locales/<lang>/<module>.json); modules are found by name, so pages added side by side never
+edit a shared list."""
 
 from __future__ import annotations
+
+import importlib
+import pkgutil
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from kefu.console import session_pages, system_pages
 from kefu.console.web import STATIC_DIR, install_console_errors
 
-PAGE_ROUTERS = (session_pages.router, system_pages.router)
+
+def _page_routers() -> list[APIRouter]:
+    names = sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.endswith("_pages"))
+    return [importlib.import_module(f"{__name__}.{name}").router for name in names]
+
+
+PAGE_ROUTERS = _page_routers()
 
 
 def install_console(app: FastAPI) -> None:
