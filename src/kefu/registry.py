@@ -28,6 +28,7 @@ from kefu.accounts.models import (
     SettingsVersion,
 )
 from kefu.api.models import ApiToken, ConsoleSession, ConsoleUser, LoginFailure
+from kefu.audit.models import AuditEvent
 from kefu.crm.models import CrmBinding, CrmContact, CrmCustomer, WechatCustomer
 from kefu.db.base import Base
 from kefu.db.engine import sync_url
@@ -47,6 +48,7 @@ TASK_MODULES = (
 )
 MODELS = (
     ApiToken,
+    AuditEvent,
     ConsoleSession,
     ConsoleUser,
     LoginFailure,
