@@ -160,3 +160,38 @@ async def test_the_demo_account_gets_the_demo_knowledge_base_once(rt: Runtime, a
     async with rt.db.read() as s:
         count = len((await s.scalars(select(KnowledgeEntryRow))).all())
     assert count == len(load_demo_entries()) - 1
+
+
+async def test_a_slow_index_build_is_shared_and_outlives_a_caller_that_gives_up(
+    rt: Runtime, account: KfAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load a build can outlast ask_ai's deadline: the build must go on for the next
+    message rather than restart (and be cancelled again) with every message."""
+    import asyncio
+    import threading
+    import time
+
+    import kefu.accounts.knowledge_base as knowledge_base
+
+    real_build = knowledge_base.build_index
+    builds: list[int] = []
+    release = threading.Event()
+
+    def slow_build(*args: object, **kwargs: object) -> object:  # the real build, made slow
+        builds.append(1)
+        release.wait(10)
+        return real_build(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(knowledge_base, "build_index", slow_build)
+    await _import(rt, account.id, CSV)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(provider_for_account(rt, account.id), 0.05)  # a caller gives up
+    waiting = [asyncio.ensure_future(provider_for_account(rt, account.id)) for _ in range(3)]
+    await asyncio.sleep(0.05)
+    release.set()
+    started = time.perf_counter()
+    providers = await asyncio.gather(*waiting)
+    assert len(builds) == 1  # one build, not one per caller
+    assert all(p is providers[0] for p in providers)
+    assert time.perf_counter() - started < 5
+    assert await provider_for_account(rt, account.id) is providers[0]

@@ -209,6 +209,9 @@ async def import_demo_knowledge(rt: Runtime, open_kfid: str) -> int:
 _CacheKey = tuple[int, datetime | None, int]
 _Cached = tuple[_CacheKey, KnowledgeBaseProvider, AIProvider]
 _providers: weakref.WeakKeyDictionary[Database, OrderedDict[int, _Cached]] = weakref.WeakKeyDictionary()
+_building: weakref.WeakKeyDictionary[Database, dict[int, asyncio.Future[KnowledgeBaseProvider]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 async def ai_for_account(rt: Runtime, account_id: int) -> AIProvider:
@@ -226,10 +229,36 @@ async def provider_for_account(rt: Runtime, account_id: int) -> KnowledgeBasePro
     async with rt.db.read() as session:
         count, newest = await _fingerprint(session, account_id)
         key: _CacheKey = (count, newest, await ai_version(session))
-        cached = cache.get(account_id)
-        if cached is not None and cached[0] == key:
-            cache.move_to_end(account_id)
-            return cached[1]
+    cached = cache.get(account_id)
+    if cached is not None and cached[0] == key:
+        cache.move_to_end(account_id)
+        return cached[1]
+    # One build per account at a time, shielded: a caller that gives up (ask_ai's deadline)
+    # leaves it running for the next, instead of every message under load starting a build
+    # that is cancelled in turn and never finishes.
+    building = _building.setdefault(rt.db, {})
+    for _ in range(2):  # a build already running may have read the entries before this change
+        task = building.get(account_id)
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
+            task = asyncio.ensure_future(_rebuild(rt, account_id))
+            building[account_id] = task
+            task.add_done_callback(lambda done: _forget_build(building, account_id, done))
+        provider = await asyncio.shield(task)
+        if (cached := cache.get(account_id)) is None or cached[0] == key:
+            break
+    return provider
+
+
+def _forget_build(
+    building: dict[int, asyncio.Future[KnowledgeBaseProvider]], account_id: int, done: object
+) -> None:
+    if building.get(account_id) is done:
+        del building[account_id]
+
+
+async def _rebuild(rt: Runtime, account_id: int) -> KnowledgeBaseProvider:
+    cache = _providers.setdefault(rt.db, OrderedDict())
+    async with rt.db.read() as session:
         rows = (
             await session.scalars(
                 select(KnowledgeEntryRow)
@@ -237,8 +266,8 @@ async def provider_for_account(rt: Runtime, account_id: int) -> KnowledgeBasePro
                 .order_by(KnowledgeEntryRow.id)
             )
         ).all()
-        # The key of what was read (READ COMMITTED may show a newer state than the count did).
-        key = (len(rows), max((r.updated_at for r in rows), default=None), key[2])
+        # The key of what was read, so a change made meanwhile is seen by the next call.
+        key = (len(rows), max((r.updated_at for r in rows), default=None), await ai_version(session))
         entries = [to_entry(r) for r in rows]
         ai = await load_ai_settings(session, rt.secrets)
     # Segmenting and indexing is CPU work: keep the event loop free meanwhile.
