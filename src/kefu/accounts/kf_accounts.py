@@ -42,6 +42,7 @@ from kefu.accounts.settings import (
     validate_settings,
 )
 from kefu.accounts.sync import enqueue_sync
+from kefu.audit.log import record
 from kefu.errors import Conflict, DomainError, Invalid, NotFound
 from kefu.logs import get_logger
 from kefu.runtime import Runtime
@@ -343,9 +344,11 @@ async def update_account(
     name: str | None = None,
     avatar: Avatar | None = None,
     enabled: bool | None = None,
+    actor: str = "cli",
 ) -> KfAccount:
     """Change the given fields: name and avatar in WeCom first (the avatar only when its bytes
-    changed), then the row. `enabled` is Kefu's own switch (no WeCom call)."""
+    changed), then the row and its audit event (by `actor`). `enabled` is Kefu's own switch
+    (no WeCom call)."""
     name = check_name(name) if name is not None else None
     async with rt.db.read() as session:
         account = await get_account(session, account_id)
@@ -359,6 +362,7 @@ async def update_account(
             await client.account_update(account.open_kfid, name=new_name, media_id=media_id)
     async with rt.db.write() as session:
         account = await get_account(session, account_id)
+        before = audit_view(account)
         if name is not None:
             account.name = name
         if avatar is not None:  # same bytes from another file: only the path changes
@@ -366,6 +370,15 @@ async def update_account(
         if enabled is not None:
             account.enabled = enabled
         account.updated_at = rt.clock.now()
+        await record(
+            session,
+            actor=actor,
+            action="account.update",
+            target=f"account:{account_id}",
+            before=before,
+            after=audit_view(account),
+            now=account.updated_at,
+        )
     log.info(
         "kf_account.updated",
         account_id=account_id,
@@ -376,9 +389,42 @@ async def update_account(
     return account
 
 
-async def set_enabled(rt: Runtime, account_id: int, enabled: bool) -> KfAccount:
+def audit_view(account: KfAccount) -> dict[str, Any]:
+    """The fields of an account the audit log compares (its settings are logged on their own)."""
+    return {"name": account.name, "avatar_sha256": account.avatar_sha256, "enabled": account.enabled}
+
+
+async def set_enabled(rt: Runtime, account_id: int, enabled: bool, *, actor: str = "cli") -> KfAccount:
     """启用 / 停用: local only; a disabled account is still pulled and stored, but not served."""
-    return await update_account(rt, account_id, enabled=enabled)
+    return await update_account(rt, account_id, enabled=enabled, actor=actor)
+
+
+async def set_connection_enabled(
+    rt: Runtime, connection_id: int, enabled: bool, *, actor: str = "cli"
+) -> list[KfAccount]:
+    """停用 / 启用 a whole connection: every account under it at once, in one transaction (each
+    with its audit event). Like one account's switch, messages are still pulled and stored."""
+    now = rt.clock.now()
+    async with rt.db.write() as session:
+        await get_connection(session, connection_id)
+        rows = await list_all_accounts(session, connection_id)
+        for account in rows:
+            if account.enabled == enabled:
+                continue
+            before = audit_view(account)
+            account.enabled, account.updated_at = enabled, now
+            target = f"account:{account.id}"
+            await record(
+                session,
+                actor=actor,
+                action="account.update",
+                target=target,
+                before=before,
+                after=audit_view(account),
+                now=now,
+            )
+    log.info("connection.accounts_enabled", connection_id=connection_id, enabled=enabled, count=len(rows))
+    return rows
 
 
 async def delete_account(rt: Runtime, account_id: int) -> KfAccount:

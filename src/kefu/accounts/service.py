@@ -20,6 +20,7 @@ from kefu.accounts.models import Connection, KfAccount
 from kefu.accounts.schemas import callback_url, check_out, validate_fields
 from kefu.accounts.sync import enqueue_servicer_refresh, enqueue_sync
 from kefu.accounts.token_cache import ConnectionTokenCache
+from kefu.audit.log import record
 from kefu.db import get_row
 from kefu.errors import Conflict, Invalid
 from kefu.logs import get_logger
@@ -131,6 +132,20 @@ async def _ensure_name_free(session: AsyncSession, name: str, *, except_id: int 
     existing = await find_connection(session, name)
     if existing is not None and existing.id != except_id:
         raise Conflict(f"a connection named {name!r} already exists (id {existing.id})")
+
+
+def audit_view(connection: Connection) -> dict[str, Any]:
+    """What the audit log compares: the sealed secrets stand in for the secrets (a reseal means a
+    new value), and the log writes only that they changed, never a value."""
+    return {
+        "name": connection.name,
+        "corp_id": connection.corp_id,
+        "bootstrap": connection.bootstrap,
+        "secret": connection.secret_enc,
+        "callback_token": connection.callback_token_enc,
+        "encoding_aes_key": connection.aes_key_enc,
+        "last_check_ok": connection.last_check_ok,
+    }
 
 
 def record_check(connection: Connection, check: ConnectionCheck) -> None:
@@ -277,8 +292,10 @@ async def create_connection(
     aes_key: str,
     bootstrap: str = "skip",
     check: bool = True,
+    actor: str = "cli",
 ) -> tuple[Connection, ConnectionCheck]:
-    """Validate, check against WeCom, then store the connection and its accounts in one transaction.
+    """Validate, check against WeCom, then store the connection and its accounts in one transaction
+    (with its audit event, by `actor`).
 
     A failed check raises CheckFailed unless `check=False`, which saves with the failure recorded."""
     validate_fields(
@@ -297,6 +314,14 @@ async def create_connection(
     fields = ConnectionFields(name, corp_id, secret, callback_token, aes_key, bootstrap)
     async with rt.db.write() as session:
         connection = await store_new_connection(session, rt, fields, result)
+        await record(
+            session,
+            actor=actor,
+            action="connection.create",
+            target=f"connection:{connection.id}",
+            after=audit_view(connection),
+            now=rt.clock.now(),
+        )
     log.info("connection.created", connection_id=connection.id, name=name, check_problem=result.problem)
     return connection, result
 
@@ -312,6 +337,7 @@ async def update_connection(
     aes_key: str | None = None,
     bootstrap: str | None = None,
     check: bool = True,
+    actor: str = "cli",
 ) -> tuple[Connection, ConnectionCheck | None]:
     """Change the given fields; a new corp_id or secret is checked first (as on create)."""
     validate_fields(
@@ -346,12 +372,24 @@ async def update_connection(
         connection = await get_connection(session, connection_id)
         if needs_check(changed_fields(rt, connection, wanted)) and result is None:
             raise Conflict("the connection changed while it was being updated; try again")
+        before = audit_view(connection)
         changed = await store_connection_changes(session, rt, connection, wanted, result)
+        await record(
+            session,
+            actor=actor,
+            action="connection.update",
+            target=f"connection:{connection_id}",
+            before=before,
+            after=audit_view(connection),
+            now=rt.clock.now(),
+        )
     log.info("connection.updated", connection_id=connection_id, changed=changed)
     return connection, result
 
 
-async def recheck_connection(rt: Runtime, connection_id: int) -> tuple[Connection, ConnectionCheck]:
+async def recheck_connection(
+    rt: Runtime, connection_id: int, *, actor: str = "cli"
+) -> tuple[Connection, ConnectionCheck]:
     """Check the stored credentials again, record the result, and on success refresh the accounts."""
     async with rt.db.read() as session:
         connection = await get_connection(session, connection_id)
@@ -359,9 +397,19 @@ async def recheck_connection(rt: Runtime, connection_id: int) -> tuple[Connectio
     result = await check_connection(rt, corp_id=connection.corp_id, secret=stored.secret)
     async with rt.db.write() as session:
         connection = await get_connection(session, connection_id)
+        before = audit_view(connection)
         record_check(connection, result)
         if result.ok:
             await upsert_accounts(session, rt, connection, result.accounts)
+        await record(
+            session,
+            actor=actor,
+            action="connection.check",
+            target=f"connection:{connection_id}",
+            before=before,
+            after=audit_view(connection),
+            now=rt.clock.now(),
+        )
     return connection, result
 
 
@@ -377,10 +425,18 @@ async def refresh_accounts(rt: Runtime, connection_id: int) -> list[KfAccount]:
         return await upsert_accounts(session, rt, connection, listed)
 
 
-async def delete_connection(rt: Runtime, connection_id: int) -> Connection:
+async def delete_connection(rt: Runtime, connection_id: int, *, actor: str = "cli") -> Connection:
     """Delete a connection; its accounts, messages and events go with it (ON DELETE CASCADE)."""
     async with rt.db.write() as session:
         connection = await get_connection(session, connection_id)
+        await record(
+            session,
+            actor=actor,
+            action="connection.delete",
+            target=f"connection:{connection_id}",
+            before=audit_view(connection),
+            now=rt.clock.now(),
+        )
         await session.delete(connection)
     log.info("connection.deleted", connection_id=connection_id, name=connection.name)
     return connection
