@@ -36,6 +36,7 @@ from kefu.accounts.models import Connection, KfAccount
 from kefu.accounts.service import get_connection, wecom_client
 from kefu.accounts.settings import (
     Source,
+    audit_actor,
     get_account,
     load_ai_settings,
     save_account_settings,
@@ -272,6 +273,14 @@ async def _store_with_settings(
         connection = await get_connection(session, connection_id)
         account = await store_account(
             session, connection, open_kfid=open_kfid, name=name, avatar=avatar, enabled=enabled, now=now
+        )
+        await record(
+            session,
+            actor=audit_actor(source, changed_by),
+            action="account.create",
+            target=f"account:{account.id}",
+            after={"open_kfid": open_kfid, **audit_view(account)},
+            now=now,
         )
         if settings is not None:
             await save_account_settings(
