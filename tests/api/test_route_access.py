@@ -108,7 +108,9 @@ def test_every_route_is_public_on_purpose_or_under_the_api_with_the_token_checke
         assert dependant is not None, f"{path} is not a FastAPI route: its auth cannot be checked"
         first = dependant.dependencies[0].call if dependant.dependencies else None
         assert first is require_token, f"{path}: require_token must be its first dependency, not {first}"
-    assert public_seen == set(PUBLIC) - {"/console/static/console.css"}, f"listed as public but gone: {set(PUBLIC) - public_seen}"
+    assert public_seen == set(PUBLIC) - {"/console/static/console.css"}, (
+        f"listed as public but gone: {set(PUBLIC) - public_seen}"
+    )
 
 
 async def test_every_api_route_refuses_a_request_without_a_valid_token(

@@ -20,18 +20,16 @@ never commit; config apply composes them into its one transaction.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.accounts.audited import account_view
+from kefu.accounts.avatar import Avatar, upload_avatar
 from kefu.accounts.models import Connection, KfAccount
 from kefu.accounts.service import get_connection, wecom_client
 from kefu.accounts.settings import (
@@ -54,9 +52,7 @@ from kefu.wecom.results import KfAccountInfo
 log = get_logger(__name__)
 
 NAME_MAX_CHARS = 16  # kf/account/add (wecom-kf-api.md §8.1)
-AVATAR_MAX_BYTES = 2 << 20  # an image media (§8.7)
 ACCOUNT_NOT_FOUND = 95004
-_IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
 
 
 class WeComFailed(DomainError):
@@ -81,52 +77,6 @@ def check_name(name: str) -> str:
     if not 1 <= len(value) <= NAME_MAX_CHARS:
         raise Invalid(f"an account name must be 1–{NAME_MAX_CHARS} characters (WeCom's rule), got {name!r}")
     return value
-
-
-@dataclass(frozen=True)
-class Avatar:
-    """在线客服头像: an image's bytes, and the file they came from (kept for config export)."""
-
-    content: bytes
-    filename: str
-    path: str | None = None  # None: bytes given directly (API) or the shipped default
-
-    def __post_init__(self) -> None:
-        if len(self.content) > AVATAR_MAX_BYTES:
-            raise Invalid(f"the avatar {self.filename} is larger than 2 MB (WeCom's limit for an image)")
-        if self.content_type is None:
-            raise Invalid(f"the avatar {self.filename} must be a PNG or JPEG image")
-
-    @property
-    def content_type(self) -> str | None:
-        return next((t for magic, t in _IMAGE_TYPES.items() if self.content.startswith(magic)), None)
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.content).hexdigest()
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> Avatar:
-        file = Path(path).expanduser().resolve()
-        try:
-            content = file.read_bytes()
-        except OSError as exc:
-            raise Invalid(f"cannot read the avatar {file}: {exc.strerror or exc}") from exc
-        return cls(content=content, filename=file.name, path=str(file))
-
-    @classmethod
-    def default(cls) -> Avatar:
-        """The avatar of an account created without one (a small PNG shipped with Kefu)."""
-        content = resources.files("kefu.accounts").joinpath("data/default_avatar.png").read_bytes()
-        return cls(content=content, filename="kefu-avatar.png")
-
-
-async def upload_avatar(client: WeComClient, avatar: Avatar) -> str:
-    """`media/upload` (type image): the media_id kf/account/add|update take (valid 3 days)."""
-    assert avatar.content_type is not None  # checked when the Avatar was made
-    return await client.media_upload(
-        media_type="image", filename=avatar.filename, content=avatar.content, content_type=avatar.content_type
-    )
 
 
 # --- session-level helpers (never commit) -------------------------------------------------
@@ -279,7 +229,7 @@ async def _store_with_settings(
             actor=audit_actor(source, changed_by),
             action="account.create",
             target=f"account:{account.id}",
-            after={"open_kfid": open_kfid, **audit_view(account)},
+            after={"open_kfid": open_kfid, **account_view(account)},
             now=now,
         )
         if settings is not None:
@@ -371,7 +321,7 @@ async def update_account(
             await client.account_update(account.open_kfid, name=new_name, media_id=media_id)
     async with rt.db.write() as session:
         account = await get_account(session, account_id)
-        before = audit_view(account)
+        before = account_view(account)
         if name is not None:
             account.name = name
         if avatar is not None:  # same bytes from another file: only the path changes
@@ -385,7 +335,7 @@ async def update_account(
             action="account.update",
             target=f"account:{account_id}",
             before=before,
-            after=audit_view(account),
+            after=account_view(account),
             now=account.updated_at,
         )
     log.info(
@@ -396,11 +346,6 @@ async def update_account(
         enabled=enabled,
     )
     return account
-
-
-def audit_view(account: KfAccount) -> dict[str, Any]:
-    """The fields of an account the audit log compares (its settings are logged on their own)."""
-    return {"name": account.name, "avatar_sha256": account.avatar_sha256, "enabled": account.enabled}
 
 
 async def set_enabled(rt: Runtime, account_id: int, enabled: bool, *, actor: str = "cli") -> KfAccount:
@@ -420,7 +365,7 @@ async def set_connection_enabled(
         for account in rows:
             if account.enabled == enabled:
                 continue
-            before = audit_view(account)
+            before = account_view(account)
             account.enabled, account.updated_at = enabled, now
             target = f"account:{account.id}"
             await record(
@@ -429,7 +374,7 @@ async def set_connection_enabled(
                 action="account.update",
                 target=target,
                 before=before,
-                after=audit_view(account),
+                after=account_view(account),
                 now=now,
             )
     log.info("connection.accounts_enabled", connection_id=connection_id, enabled=enabled, count=len(rows))

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.accounts.audited import connection_view
 from kefu.accounts.check import ConnectionCheck, check_connection, not_checked
 from kefu.accounts.models import Connection, KfAccount
 from kefu.accounts.schemas import callback_url, check_out, validate_fields
@@ -132,20 +133,6 @@ async def _ensure_name_free(session: AsyncSession, name: str, *, except_id: int 
     existing = await find_connection(session, name)
     if existing is not None and existing.id != except_id:
         raise Conflict(f"a connection named {name!r} already exists (id {existing.id})")
-
-
-def audit_view(connection: Connection) -> dict[str, Any]:
-    """What the audit log compares: the sealed secrets stand in for the secrets (a reseal means a
-    new value), and the log writes only that they changed, never a value."""
-    return {
-        "name": connection.name,
-        "corp_id": connection.corp_id,
-        "bootstrap": connection.bootstrap,
-        "secret": connection.secret_enc,
-        "callback_token": connection.callback_token_enc,
-        "encoding_aes_key": connection.aes_key_enc,
-        "last_check_ok": connection.last_check_ok,
-    }
 
 
 def record_check(connection: Connection, check: ConnectionCheck) -> None:
@@ -319,7 +306,7 @@ async def create_connection(
             actor=actor,
             action="connection.create",
             target=f"connection:{connection.id}",
-            after=audit_view(connection),
+            after=connection_view(connection),
             now=rt.clock.now(),
         )
     log.info("connection.created", connection_id=connection.id, name=name, check_problem=result.problem)
@@ -372,7 +359,7 @@ async def update_connection(
         connection = await get_connection(session, connection_id)
         if needs_check(changed_fields(rt, connection, wanted)) and result is None:
             raise Conflict("the connection changed while it was being updated; try again")
-        before = audit_view(connection)
+        before = connection_view(connection)
         changed = await store_connection_changes(session, rt, connection, wanted, result)
         await record(
             session,
@@ -380,7 +367,7 @@ async def update_connection(
             action="connection.update",
             target=f"connection:{connection_id}",
             before=before,
-            after=audit_view(connection),
+            after=connection_view(connection),
             now=rt.clock.now(),
         )
     log.info("connection.updated", connection_id=connection_id, changed=changed)
@@ -397,7 +384,7 @@ async def recheck_connection(
     result = await check_connection(rt, corp_id=connection.corp_id, secret=stored.secret)
     async with rt.db.write() as session:
         connection = await get_connection(session, connection_id)
-        before = audit_view(connection)
+        before = connection_view(connection)
         record_check(connection, result)
         if result.ok:
             await upsert_accounts(session, rt, connection, result.accounts)
@@ -407,7 +394,7 @@ async def recheck_connection(
             action="connection.check",
             target=f"connection:{connection_id}",
             before=before,
-            after=audit_view(connection),
+            after=connection_view(connection),
             now=rt.clock.now(),
         )
     return connection, result
@@ -434,7 +421,7 @@ async def delete_connection(rt: Runtime, connection_id: int, *, actor: str = "cl
             actor=actor,
             action="connection.delete",
             target=f"connection:{connection_id}",
-            before=audit_view(connection),
+            before=connection_view(connection),
             now=rt.clock.now(),
         )
         await session.delete(connection)

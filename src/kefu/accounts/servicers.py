@@ -207,7 +207,7 @@ async def _account_and_client(rt: Runtime, account_id: int) -> tuple[KfAccount, 
     return account, wecom_client(rt, connection)
 
 
-def audit_view(rows: Sequence[Servicer | ServicerSpec]) -> dict[str, Any]:
+def servicers_view(rows: Sequence[Servicer | ServicerSpec]) -> dict[str, Any]:
     """The list as the audit log compares it: userid → position and cap."""
     return {
         "servicers": {
@@ -229,7 +229,7 @@ async def set_servicers(
     with wecom_step(f"setting the servicers of {account.open_kfid} in WeCom"):
         sync = await sync_in_wecom(client, account.open_kfid, wanted)
     async with rt.db.write() as session:
-        before = audit_view(await list_servicers(session, account_id))
+        before = servicers_view(await list_servicers(session, account_id))
         await store_servicers(session, account_id, wanted, sync, now=rt.clock.now())
         await record(
             session,
@@ -237,7 +237,7 @@ async def set_servicers(
             action="account.servicers.update",
             target=f"account:{account_id}",
             before=before,
-            after=audit_view(wanted),
+            after=servicers_view(wanted),
             now=rt.clock.now(),
         )
     log.info("servicers.set", account_id=account_id, count=len(wanted), refused=sorted(sync.problems))
