@@ -83,7 +83,9 @@ async def create_account(request: Request, viewer: Admin) -> Response:
             source="console",
         )
     except DomainError as exc:
-        field = "connection_id" if "connection" in exc.message.lower() else "name"
+        # Only "no connection with id N" is about the connection; the rest (name rules, a name
+        # already taken, WeCom refusing) are about the name.
+        field = "connection_id" if exc.message.startswith("no connection") else "name"
         return await _list_page(request, 422, values=values, errors={field: exc.message}, show_new=True)
     return redirect(f"/console/accounts/{account.id}?created=1")
 
