@@ -350,3 +350,12 @@ def test_every_word_built_from_a_value_exists_in_both_languages() -> None:
     keys += [f"conn.problem.{p}" for p in problems]
     for lang in ("zh", "en"):
         assert [k for k in keys if k not in messages(lang)] == [], lang
+
+
+async def test_the_tabs_speak_english_when_asked(account: KfAccount, signed_in: SignIn) -> None:
+    admin = await signed_in("admin")
+    admin.cookies.set("kefu_lang", "en")
+    for tab, words in (("reception", "Reception mode"), ("hours", "Monday"), ("queue", "Round robin")):
+        page = await admin.get(f"/console/accounts/{account.id}?tab={tab}")
+        assert page.status_code == 200 and words in page.text and "Human reception hours" in page.text
+    assert "Test connection" in (await admin.get("/console/connections")).text
