@@ -359,3 +359,24 @@ async def test_the_tabs_speak_english_when_asked(account: KfAccount, signed_in: 
         page = await admin.get(f"/console/accounts/{account.id}?tab={tab}")
         assert page.status_code == 200 and words in page.text and "Human reception hours" in page.text
     assert "Test connection" in (await admin.get("/console/connections")).text
+
+
+async def test_ai_modes_need_an_ai_service(rt: Runtime, account: KfAccount, signed_in: SignIn) -> None:
+    from kefu.accounts.settings import save_ai_settings
+    from kefu.ai.settings import AISettings
+
+    async with rt.db.write() as session:
+        none = AISettings(provider="none")
+        await save_ai_settings(
+            session, none, secrets=rt.secrets, changed_by="t", source="cli", now=rt.clock.now()
+        )
+    admin = await signed_in("admin")
+    page = await admin.get(f"/console/accounts/{account.id}?tab=reception")
+    assert 'value="ai_first" disabled' in page.text and "未配置 AI 服务" in page.text
+
+    form = form_values(page.text, "settings-form") | {"reception.mode": "ai_first"}
+    refused = await admin.post(f"/console/accounts/{account.id}/settings/reception", data=form)
+
+    assert refused.status_code == 422 and 'data-error-for="reception.mode"' in refused.text
+    assert "needs an AI service" in refused.text
+    assert (await stored(rt, account.id))["reception"]["mode"] == "human_only"
