@@ -17,6 +17,7 @@ from kefu.accounts.kf_accounts import wecom_step
 from kefu.accounts.models import KfAccount
 from kefu.accounts.service import get_connection, wecom_client
 from kefu.accounts.settings import get_account
+from kefu.audit.log import record
 from kefu.errors import Conflict, Invalid, NotFound
 from kefu.logs import get_logger
 from kefu.runtime import Runtime
@@ -50,7 +51,9 @@ def offered_link(account: KfAccount) -> str:
     return account.contact_url
 
 
-async def create_link(rt: Runtime, account_id: int, *, scene: str | None = None) -> KfAccount:
+async def create_link(
+    rt: Runtime, account_id: int, *, scene: str | None = None, actor: str = "cli"
+) -> KfAccount:
     """Ask WeCom for a new contact link (`kf/add_contact_way`, with `scene` when given) and store it.
 
     Links WeCom made earlier keep working; the account offers the newest one."""
@@ -64,18 +67,28 @@ async def create_link(rt: Runtime, account_id: int, *, scene: str | None = None)
         url = await wecom_client(rt, connection).add_contact_way(account.open_kfid, scene)
     async with rt.db.write() as session:
         account = await get_account(session, account_id)
+        before = {"contact_url": account.contact_url, "contact_scene": account.contact_scene}
         account.contact_url, account.contact_scene = url, scene
         account.updated_at = rt.clock.now()
+        await record(
+            session,
+            actor=actor,
+            action="account.link.create",
+            target=f"account:{account_id}",
+            before=before,
+            after={"contact_url": url, "contact_scene": scene},
+            now=account.updated_at,
+        )
     log.info("kf_account.link_created", account_id=account_id, scene=scene)
     return account
 
 
-async def link_for(rt: Runtime, account_id: int, *, scene: str | None = None) -> str:
+async def link_for(rt: Runtime, account_id: int, *, scene: str | None = None, actor: str = "cli") -> str:
     """The account's offered link; the first request makes one (later ones reuse it)."""
     async with rt.db.read() as session:
         account = await get_account(session, account_id)
     if account.enabled and not account.contact_url:
-        account = await create_link(rt, account_id, scene=scene)
+        account = await create_link(rt, account_id, scene=scene, actor=actor)
     return offered_link(account)
 
 

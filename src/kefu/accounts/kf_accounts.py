@@ -20,28 +20,28 @@ never commit; config apply composes them into its one transaction.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.accounts.audited import account_view
+from kefu.accounts.avatar import Avatar, upload_avatar
 from kefu.accounts.models import Connection, KfAccount
 from kefu.accounts.service import get_connection, wecom_client
 from kefu.accounts.settings import (
     Source,
+    audit_actor,
     get_account,
     load_ai_settings,
     save_account_settings,
     validate_settings,
 )
 from kefu.accounts.sync import enqueue_sync
+from kefu.audit.log import record
 from kefu.errors import Conflict, DomainError, Invalid, NotFound
 from kefu.logs import get_logger
 from kefu.runtime import Runtime
@@ -52,9 +52,7 @@ from kefu.wecom.results import KfAccountInfo
 log = get_logger(__name__)
 
 NAME_MAX_CHARS = 16  # kf/account/add (wecom-kf-api.md §8.1)
-AVATAR_MAX_BYTES = 2 << 20  # an image media (§8.7)
 ACCOUNT_NOT_FOUND = 95004
-_IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
 
 
 class WeComFailed(DomainError):
@@ -79,52 +77,6 @@ def check_name(name: str) -> str:
     if not 1 <= len(value) <= NAME_MAX_CHARS:
         raise Invalid(f"an account name must be 1–{NAME_MAX_CHARS} characters (WeCom's rule), got {name!r}")
     return value
-
-
-@dataclass(frozen=True)
-class Avatar:
-    """在线客服头像: an image's bytes, and the file they came from (kept for config export)."""
-
-    content: bytes
-    filename: str
-    path: str | None = None  # None: bytes given directly (API) or the shipped default
-
-    def __post_init__(self) -> None:
-        if len(self.content) > AVATAR_MAX_BYTES:
-            raise Invalid(f"the avatar {self.filename} is larger than 2 MB (WeCom's limit for an image)")
-        if self.content_type is None:
-            raise Invalid(f"the avatar {self.filename} must be a PNG or JPEG image")
-
-    @property
-    def content_type(self) -> str | None:
-        return next((t for magic, t in _IMAGE_TYPES.items() if self.content.startswith(magic)), None)
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.content).hexdigest()
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> Avatar:
-        file = Path(path).expanduser().resolve()
-        try:
-            content = file.read_bytes()
-        except OSError as exc:
-            raise Invalid(f"cannot read the avatar {file}: {exc.strerror or exc}") from exc
-        return cls(content=content, filename=file.name, path=str(file))
-
-    @classmethod
-    def default(cls) -> Avatar:
-        """The avatar of an account created without one (a small PNG shipped with Kefu)."""
-        content = resources.files("kefu.accounts").joinpath("data/default_avatar.png").read_bytes()
-        return cls(content=content, filename="kefu-avatar.png")
-
-
-async def upload_avatar(client: WeComClient, avatar: Avatar) -> str:
-    """`media/upload` (type image): the media_id kf/account/add|update take (valid 3 days)."""
-    assert avatar.content_type is not None  # checked when the Avatar was made
-    return await client.media_upload(
-        media_type="image", filename=avatar.filename, content=avatar.content, content_type=avatar.content_type
-    )
 
 
 # --- session-level helpers (never commit) -------------------------------------------------
@@ -272,6 +224,14 @@ async def _store_with_settings(
         account = await store_account(
             session, connection, open_kfid=open_kfid, name=name, avatar=avatar, enabled=enabled, now=now
         )
+        await record(
+            session,
+            actor=audit_actor(source, changed_by),
+            action="account.create",
+            target=f"account:{account.id}",
+            after={"open_kfid": open_kfid, **account_view(account)},
+            now=now,
+        )
         if settings is not None:
             await save_account_settings(
                 session, account, settings, changed_by=changed_by, source=source, now=now
@@ -343,9 +303,11 @@ async def update_account(
     name: str | None = None,
     avatar: Avatar | None = None,
     enabled: bool | None = None,
+    actor: str = "cli",
 ) -> KfAccount:
     """Change the given fields: name and avatar in WeCom first (the avatar only when its bytes
-    changed), then the row. `enabled` is Kefu's own switch (no WeCom call)."""
+    changed), then the row and its audit event (by `actor`). `enabled` is Kefu's own switch
+    (no WeCom call)."""
     name = check_name(name) if name is not None else None
     async with rt.db.read() as session:
         account = await get_account(session, account_id)
@@ -359,6 +321,7 @@ async def update_account(
             await client.account_update(account.open_kfid, name=new_name, media_id=media_id)
     async with rt.db.write() as session:
         account = await get_account(session, account_id)
+        before = account_view(account)
         if name is not None:
             account.name = name
         if avatar is not None:  # same bytes from another file: only the path changes
@@ -366,6 +329,15 @@ async def update_account(
         if enabled is not None:
             account.enabled = enabled
         account.updated_at = rt.clock.now()
+        await record(
+            session,
+            actor=actor,
+            action="account.update",
+            target=f"account:{account_id}",
+            before=before,
+            after=account_view(account),
+            now=account.updated_at,
+        )
     log.info(
         "kf_account.updated",
         account_id=account_id,
@@ -376,9 +348,37 @@ async def update_account(
     return account
 
 
-async def set_enabled(rt: Runtime, account_id: int, enabled: bool) -> KfAccount:
+async def set_enabled(rt: Runtime, account_id: int, enabled: bool, *, actor: str = "cli") -> KfAccount:
     """启用 / 停用: local only; a disabled account is still pulled and stored, but not served."""
-    return await update_account(rt, account_id, enabled=enabled)
+    return await update_account(rt, account_id, enabled=enabled, actor=actor)
+
+
+async def set_connection_enabled(
+    rt: Runtime, connection_id: int, enabled: bool, *, actor: str = "cli"
+) -> list[KfAccount]:
+    """停用 / 启用 a whole connection: every account under it at once, in one transaction (each
+    with its audit event). Like one account's switch, messages are still pulled and stored."""
+    now = rt.clock.now()
+    async with rt.db.write() as session:
+        await get_connection(session, connection_id)
+        rows = await list_all_accounts(session, connection_id)
+        for account in rows:
+            if account.enabled == enabled:
+                continue
+            before = account_view(account)
+            account.enabled, account.updated_at = enabled, now
+            target = f"account:{account.id}"
+            await record(
+                session,
+                actor=actor,
+                action="account.update",
+                target=target,
+                before=before,
+                after=account_view(account),
+                now=now,
+            )
+    log.info("connection.accounts_enabled", connection_id=connection_id, enabled=enabled, count=len(rows))
+    return rows
 
 
 async def delete_account(rt: Runtime, account_id: int) -> KfAccount:

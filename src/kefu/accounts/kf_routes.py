@@ -81,11 +81,13 @@ async def get_account_view(account_id: IdPath, rt: RuntimeDep) -> AccountOut:
 
 
 @router.patch("/{account_id}", response_model=AccountOut)
-async def update_account(account_id: IdPath, body: AccountUpdate, rt: RuntimeDep) -> AccountOut:
+async def update_account(
+    account_id: IdPath, body: AccountUpdate, rt: RuntimeDep, token: TokenDep
+) -> AccountOut:
     """Rename (in WeCom too), change the avatar (uploaded only when the image changed), enable or
     disable (Kefu only: a disabled account is still pulled and stored, but not served)."""
     await kf_accounts.update_account(
-        rt, account_id, name=body.name, avatar=body.avatar(), enabled=body.enabled
+        rt, account_id, name=body.name, avatar=body.avatar(), enabled=body.enabled, actor=f"api:{token.name}"
     )
     return await _view(rt, account_id)
 
@@ -148,10 +150,12 @@ async def get_servicers(account_id: IdPath, rt: RuntimeDep) -> ServicersOut:
 
 
 @router.put("/{account_id}/servicers", response_model=ServicersOut)
-async def put_servicers(account_id: IdPath, body: ServicersPut, rt: RuntimeDep) -> ServicersOut:
+async def put_servicers(
+    account_id: IdPath, body: ServicersPut, rt: RuntimeDep, token: TokenDep
+) -> ServicersOut:
     """Set the whole servicer list, in order, with per-servicer caps; WeCom's per-userid refusals
     are kept on the servicer (`in_wecom` false, `last_error`) and listed in `problems`."""
-    sync = await servicers.set_servicers(rt, account_id, body.specs())
+    sync = await servicers.set_servicers(rt, account_id, body.specs(), actor=f"api:{token.name}")
     view = await get_servicers(account_id, rt)
     return ServicersOut(servicers=view.servicers, problems=sync.problems)
 
@@ -164,32 +168,32 @@ async def refresh_servicers(account_id: IdPath, rt: RuntimeDep) -> ServicersOut:
 
 
 @router.post("/{account_id}/link", response_model=LinkOut)
-async def create_link(account_id: IdPath, body: LinkCreate, rt: RuntimeDep) -> LinkOut:
+async def create_link(account_id: IdPath, body: LinkCreate, rt: RuntimeDep, token: TokenDep) -> LinkOut:
     """A new contact link (kf/add_contact_way) with an optional scene; 409 while disabled."""
-    account = await contact.create_link(rt, account_id, scene=body.scene)
+    account = await contact.create_link(rt, account_id, scene=body.scene, actor=f"api:{token.name}")
     return LinkOut(url=contact.offered_link(account), scene=account.contact_scene)
 
 
 @router.get("/{account_id}/link", response_model=LinkOut)
-async def get_link(account_id: IdPath, rt: RuntimeDep) -> LinkOut:
+async def get_link(account_id: IdPath, rt: RuntimeDep, token: TokenDep) -> LinkOut:
     """The account's contact link (made on first request); 409 while the account is disabled."""
-    url = await contact.link_for(rt, account_id)
+    url = await contact.link_for(rt, account_id, actor=f"api:{token.name}")
     async with rt.db.read() as session:
         scene = (await get_account(session, account_id)).contact_scene
     return LinkOut(url=url, scene=scene)
 
 
 @router.get("/{account_id}/qr.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
-async def qr_png(account_id: IdPath, rt: RuntimeDep) -> Response:
+async def qr_png(account_id: IdPath, rt: RuntimeDep, token: TokenDep) -> Response:
     """The contact link as a QR code (PNG); 409 while the account is disabled."""
-    url = await contact.link_for(rt, account_id)
+    url = await contact.link_for(rt, account_id, actor=f"api:{token.name}")
     return Response(contact.qr_code(url, "png"), media_type=contact.QR_FORMATS["png"])
 
 
 @router.get(
     "/{account_id}/qr.svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}}
 )
-async def qr_svg(account_id: IdPath, rt: RuntimeDep) -> Response:
+async def qr_svg(account_id: IdPath, rt: RuntimeDep, token: TokenDep) -> Response:
     """The contact link as a QR code (SVG); 409 while the account is disabled."""
-    url = await contact.link_for(rt, account_id)
+    url = await contact.link_for(rt, account_id, actor=f"api:{token.name}")
     return Response(contact.qr_code(url, "svg"), media_type=contact.QR_FORMATS["svg"])

@@ -15,7 +15,7 @@ from kefu.accounts.schemas import (
     connection_out,
 )
 from kefu.api.auth import require_token
-from kefu.api.deps import IdPath, RuntimeDep
+from kefu.api.deps import IdPath, RuntimeDep, TokenDep
 from kefu.api.routes import ApiRoute
 from kefu.runtime import Runtime
 
@@ -42,7 +42,7 @@ async def list_connections(rt: RuntimeDep) -> list[ConnectionOut]:
 
 
 @router.post("", response_model=ConnectionSaved, status_code=201)
-async def create_connection(body: ConnectionCreate, rt: RuntimeDep) -> ConnectionSaved:
+async def create_connection(body: ConnectionCreate, rt: RuntimeDep, token: TokenDep) -> ConnectionSaved:
     """Check against WeCom (token + kf/account/list), then save.
 
     A failed check answers 422 (nothing saved) unless `check` is false."""
@@ -55,6 +55,7 @@ async def create_connection(body: ConnectionCreate, rt: RuntimeDep) -> Connectio
         aes_key=body.encoding_aes_key,
         bootstrap=body.bootstrap,
         check=body.check,
+        actor=f"api:{token.name}",
     )
     return ConnectionSaved(connection=await _view(rt, connection), check=check_out(check))
 
@@ -67,7 +68,9 @@ async def get_connection(connection_id: IdPath, rt: RuntimeDep) -> ConnectionOut
 
 
 @router.patch("/{connection_id}", response_model=ConnectionSaved)
-async def update_connection(connection_id: IdPath, body: ConnectionUpdate, rt: RuntimeDep) -> ConnectionSaved:
+async def update_connection(
+    connection_id: IdPath, body: ConnectionUpdate, rt: RuntimeDep, token: TokenDep
+) -> ConnectionSaved:
     """Change the given fields; a new corp_id or secret is checked against WeCom first."""
     connection, check = await service.update_connection(
         rt,
@@ -79,6 +82,7 @@ async def update_connection(connection_id: IdPath, body: ConnectionUpdate, rt: R
         aes_key=body.encoding_aes_key,
         bootstrap=body.bootstrap,
         check=body.check,
+        actor=f"api:{token.name}",
     )
     return ConnectionSaved(
         connection=await _view(rt, connection), check=check_out(check) if check is not None else None
@@ -86,14 +90,14 @@ async def update_connection(connection_id: IdPath, body: ConnectionUpdate, rt: R
 
 
 @router.delete("/{connection_id}", status_code=204)
-async def delete_connection(connection_id: IdPath, rt: RuntimeDep) -> Response:
+async def delete_connection(connection_id: IdPath, rt: RuntimeDep, token: TokenDep) -> Response:
     """Delete the connection with its accounts and their stored messages."""
-    await service.delete_connection(rt, connection_id)
+    await service.delete_connection(rt, connection_id, actor=f"api:{token.name}")
     return Response(status_code=204)
 
 
 @router.post("/{connection_id}/check", response_model=ConnectionSaved)
-async def check_connection(connection_id: IdPath, rt: RuntimeDep) -> ConnectionSaved:
+async def check_connection(connection_id: IdPath, rt: RuntimeDep, token: TokenDep) -> ConnectionSaved:
     """Check the stored credentials against WeCom again; on success the account list is refreshed."""
-    connection, check = await service.recheck_connection(rt, connection_id)
+    connection, check = await service.recheck_connection(rt, connection_id, actor=f"api:{token.name}")
     return ConnectionSaved(connection=await _view(rt, connection), check=check_out(check))

@@ -15,11 +15,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.accounts.audited import connection_view
 from kefu.accounts.check import ConnectionCheck, check_connection, not_checked
 from kefu.accounts.models import Connection, KfAccount
 from kefu.accounts.schemas import callback_url, check_out, validate_fields
 from kefu.accounts.sync import enqueue_servicer_refresh, enqueue_sync
 from kefu.accounts.token_cache import ConnectionTokenCache
+from kefu.audit.log import record
 from kefu.db import get_row
 from kefu.errors import Conflict, Invalid
 from kefu.logs import get_logger
@@ -277,8 +279,10 @@ async def create_connection(
     aes_key: str,
     bootstrap: str = "skip",
     check: bool = True,
+    actor: str = "cli",
 ) -> tuple[Connection, ConnectionCheck]:
-    """Validate, check against WeCom, then store the connection and its accounts in one transaction.
+    """Validate, check against WeCom, then store the connection and its accounts in one transaction
+    (with its audit event, by `actor`).
 
     A failed check raises CheckFailed unless `check=False`, which saves with the failure recorded."""
     validate_fields(
@@ -297,6 +301,14 @@ async def create_connection(
     fields = ConnectionFields(name, corp_id, secret, callback_token, aes_key, bootstrap)
     async with rt.db.write() as session:
         connection = await store_new_connection(session, rt, fields, result)
+        await record(
+            session,
+            actor=actor,
+            action="connection.create",
+            target=f"connection:{connection.id}",
+            after=connection_view(connection),
+            now=rt.clock.now(),
+        )
     log.info("connection.created", connection_id=connection.id, name=name, check_problem=result.problem)
     return connection, result
 
@@ -312,6 +324,7 @@ async def update_connection(
     aes_key: str | None = None,
     bootstrap: str | None = None,
     check: bool = True,
+    actor: str = "cli",
 ) -> tuple[Connection, ConnectionCheck | None]:
     """Change the given fields; a new corp_id or secret is checked first (as on create)."""
     validate_fields(
@@ -346,12 +359,24 @@ async def update_connection(
         connection = await get_connection(session, connection_id)
         if needs_check(changed_fields(rt, connection, wanted)) and result is None:
             raise Conflict("the connection changed while it was being updated; try again")
+        before = connection_view(connection)
         changed = await store_connection_changes(session, rt, connection, wanted, result)
+        await record(
+            session,
+            actor=actor,
+            action="connection.update",
+            target=f"connection:{connection_id}",
+            before=before,
+            after=connection_view(connection),
+            now=rt.clock.now(),
+        )
     log.info("connection.updated", connection_id=connection_id, changed=changed)
     return connection, result
 
 
-async def recheck_connection(rt: Runtime, connection_id: int) -> tuple[Connection, ConnectionCheck]:
+async def recheck_connection(
+    rt: Runtime, connection_id: int, *, actor: str = "cli"
+) -> tuple[Connection, ConnectionCheck]:
     """Check the stored credentials again, record the result, and on success refresh the accounts."""
     async with rt.db.read() as session:
         connection = await get_connection(session, connection_id)
@@ -359,9 +384,19 @@ async def recheck_connection(rt: Runtime, connection_id: int) -> tuple[Connectio
     result = await check_connection(rt, corp_id=connection.corp_id, secret=stored.secret)
     async with rt.db.write() as session:
         connection = await get_connection(session, connection_id)
+        before = connection_view(connection)
         record_check(connection, result)
         if result.ok:
             await upsert_accounts(session, rt, connection, result.accounts)
+        await record(
+            session,
+            actor=actor,
+            action="connection.check",
+            target=f"connection:{connection_id}",
+            before=before,
+            after=connection_view(connection),
+            now=rt.clock.now(),
+        )
     return connection, result
 
 
@@ -377,10 +412,18 @@ async def refresh_accounts(rt: Runtime, connection_id: int) -> list[KfAccount]:
         return await upsert_accounts(session, rt, connection, listed)
 
 
-async def delete_connection(rt: Runtime, connection_id: int) -> Connection:
+async def delete_connection(rt: Runtime, connection_id: int, *, actor: str = "cli") -> Connection:
     """Delete a connection; its accounts, messages and events go with it (ON DELETE CASCADE)."""
     async with rt.db.write() as session:
         connection = await get_connection(session, connection_id)
+        await record(
+            session,
+            actor=actor,
+            action="connection.delete",
+            target=f"connection:{connection_id}",
+            before=connection_view(connection),
+            now=rt.clock.now(),
+        )
         await session.delete(connection)
     log.info("connection.deleted", connection_id=connection_id, name=connection.name)
     return connection

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +27,7 @@ from kefu.accounts.models import KfAccount, Servicer
 from kefu.accounts.service import get_connection, wecom_client
 from kefu.accounts.settings import get_account
 from kefu.accounts.sync import enqueue_servicer_refresh
+from kefu.audit.log import record
 from kefu.errors import Invalid
 from kefu.logs import get_logger
 from kefu.runtime import Runtime
@@ -205,8 +207,21 @@ async def _account_and_client(rt: Runtime, account_id: int) -> tuple[KfAccount, 
     return account, wecom_client(rt, connection)
 
 
-async def set_servicers(rt: Runtime, account_id: int, wanted: Sequence[ServicerSpec]) -> ServicerSync:
-    """Make the account's servicers exactly `wanted`, in that order (WeCom first, then the rows)."""
+def servicers_view(rows: Sequence[Servicer | ServicerSpec]) -> dict[str, Any]:
+    """The list as the audit log compares it: userid → position and cap."""
+    return {
+        "servicers": {
+            r.userid: {"position": position, "max_sessions": r.max_sessions}
+            for position, r in enumerate(rows)
+        }
+    }
+
+
+async def set_servicers(
+    rt: Runtime, account_id: int, wanted: Sequence[ServicerSpec], *, actor: str = "cli"
+) -> ServicerSync:
+    """Make the account's servicers exactly `wanted`, in that order (WeCom first, then the rows
+    and their audit event, by `actor`)."""
     userids = [s.userid for s in wanted]
     if len(set(userids)) != len(userids):
         raise Invalid("a servicer is listed more than once")
@@ -214,7 +229,17 @@ async def set_servicers(rt: Runtime, account_id: int, wanted: Sequence[ServicerS
     with wecom_step(f"setting the servicers of {account.open_kfid} in WeCom"):
         sync = await sync_in_wecom(client, account.open_kfid, wanted)
     async with rt.db.write() as session:
+        before = servicers_view(await list_servicers(session, account_id))
         await store_servicers(session, account_id, wanted, sync, now=rt.clock.now())
+        await record(
+            session,
+            actor=actor,
+            action="account.servicers.update",
+            target=f"account:{account_id}",
+            before=before,
+            after=servicers_view(wanted),
+            now=rt.clock.now(),
+        )
     log.info("servicers.set", account_id=account_id, count=len(wanted), refused=sorted(sync.problems))
     return sync
 
@@ -224,17 +249,22 @@ async def _current_specs(rt: Runtime, account_id: int) -> list[ServicerSpec]:
         return [ServicerSpec(r.userid, r.max_sessions) for r in await list_servicers(session, account_id)]
 
 
-async def add_servicers(rt: Runtime, account_id: int, specs: Sequence[ServicerSpec]) -> ServicerSync:
+async def add_servicers(
+    rt: Runtime, account_id: int, specs: Sequence[ServicerSpec], *, actor: str = "cli"
+) -> ServicerSync:
     """Add (or re-try, or re-cap) servicers at the end of the list; the others stay."""
     current = {s.userid: s for s in await _current_specs(rt, account_id)}
     for spec in specs:
         current[spec.userid] = spec
-    return await set_servicers(rt, account_id, list(current.values()))
+    return await set_servicers(rt, account_id, list(current.values()), actor=actor)
 
 
-async def remove_servicers(rt: Runtime, account_id: int, userids: Sequence[str]) -> ServicerSync:
+async def remove_servicers(
+    rt: Runtime, account_id: int, userids: Sequence[str], *, actor: str = "cli"
+) -> ServicerSync:
     current = await _current_specs(rt, account_id)
-    return await set_servicers(rt, account_id, [s for s in current if s.userid not in set(userids)])
+    wanted = [s for s in current if s.userid not in set(userids)]
+    return await set_servicers(rt, account_id, wanted, actor=actor)
 
 
 async def refresh_servicers(rt: Runtime, account_id: int) -> list[Servicer]:

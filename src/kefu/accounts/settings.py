@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.accounts.models import GlobalSetting, KfAccount, SettingsVersion
 from kefu.accounts.settings_types import AccountSettingsData
 from kefu.ai.settings import AISettings
+from kefu.audit.log import record
 from kefu.db import get_row
 from kefu.errors import Invalid
 from kefu.schema_types import UnsetVar, validation_problems
@@ -46,6 +47,13 @@ class SettingsInvalid(Invalid):
 
 def account_scope(account_id: int) -> str:
     return f"account:{account_id}"
+
+
+def audit_actor(source: Source, changed_by: str) -> str:
+    """The audit log's actor of a change: "console:alice", "api:ci-token", "config:kefu.yaml", "cli"."""
+    if changed_by == source or changed_by.startswith(f"{source}:"):
+        return changed_by
+    return f"{source}:{changed_by}"
 
 
 # --- account settings ----------------------------------------------------------------------
@@ -93,7 +101,8 @@ async def save_account_settings(
     now: datetime,
     ai: AISettings | None = None,
 ) -> SettingsVersion | None:
-    """Validate and store; a new `SettingsVersion` only when the value changed (else None).
+    """Validate and store; a new `SettingsVersion` and an audit event (actor from `source` and
+    `changed_by`, see `audit_actor`) only when the value changed (else None).
 
     `ai` is the AI section to check the mode against (default: the stored one). The account
     row is re-read under a row lock (PostgreSQL) so two writers cannot both take version N+1.
@@ -103,11 +112,22 @@ async def save_account_settings(
         session, KfAccount, account.id, "account", with_for_update=True, populate_existing=True
     )
     value = settings_json(parsed)
-    if value == settings_json(stored_settings(locked)):
+    before = settings_json(stored_settings(locked))
+    if value == before:
         return None  # (an account never saved has the defaults in effect: nothing to record)
     locked.settings = value
     locked.settings_version += 1
     locked.updated_at = now
+    # The audit log keeps only the fields that changed; the version row keeps the whole value.
+    await record(
+        session,
+        actor=audit_actor(source, changed_by),
+        action="account.settings.update",
+        target=account_scope(locked.id),
+        before=before,
+        after=value,
+        now=now,
+    )
     return await _record_version(
         session, account_scope(locked.id), locked.settings_version, value, changed_by, source, now
     )

@@ -16,9 +16,11 @@ made are idempotent (a created account is adopted by name, servicers already add
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.accounts.audited import account_view
 from kefu.accounts.check import interactive_client
 from kefu.accounts.kf_accounts import (
     Avatar,
@@ -39,12 +41,14 @@ from kefu.accounts.servicers import (
     ServicerSync,
     in_step,
     list_servicers,
+    servicers_view,
     store_servicers,
     sync_in_wecom,
 )
 from kefu.accounts.settings import save_account_settings, settings_json, stored_settings
 from kefu.accounts.settings_types import SETTINGS_KEYS
 from kefu.ai.settings import AISettings
+from kefu.audit.log import record
 from kefu.config.ai import config_actor, wanted_ai
 from kefu.config.loader import ConfigFileError, LoadedConfig
 from kefu.config.report import ApplyReport, Change
@@ -293,13 +297,21 @@ class AccountsApplier:
     async def apply(
         self, rt: Runtime, session: AsyncSession, loaded: LoadedConfig, changes: list[Change]
     ) -> None:
-        now = rt.clock.now()
+        now, actor = rt.clock.now(), config_actor(loaded)
         ai = await wanted_ai(rt, session, loaded)
         for change in changes:
             target = self._targets[change.name]
             if change.action == "remove":
                 row = await session.get(KfAccount, target.row_id)
                 if row is not None:
+                    await record(
+                        session,
+                        actor=actor,
+                        action="account.delete",
+                        target=f"account:{row.id}",
+                        before=account_view(row),
+                        now=now,
+                    )
                     await session.delete(row)
                 continue
             entry = target.entry
@@ -318,19 +330,41 @@ class AccountsApplier:
                     enabled=entry.enabled,
                     now=now,
                 )
+                before: dict[str, Any] | None = None
             else:
                 found = await session.get(KfAccount, target.row_id)
                 assert found is not None  # the re-plan in this transaction found it
                 account = found
+                before = account_view(account)
                 if "name" in change.fields and entry.name is not None:
                     account.name = entry.name
                 if "avatar" in change.fields and target.avatar is not None:
                     account.avatar_path, account.avatar_sha256 = target.avatar.path, target.avatar.sha256
                 account.enabled = entry.enabled
                 account.updated_at = now
+            action = "account.create" if change.action == "create" else "account.update"
+            await record(
+                session,
+                actor=actor,
+                action=action,
+                target=f"account:{account.id}",
+                before=before,
+                after=account_view(account),
+                now=now,
+            )
             if change.name in self._syncs and target.servicers is not None:
+                listed = servicers_view(await list_servicers(session, account.id))
                 await store_servicers(
                     session, account.id, target.servicers, self._syncs[change.name], now=now
+                )
+                await record(
+                    session,
+                    actor=actor,
+                    action="account.servicers.update",
+                    target=f"account:{account.id}",
+                    before=listed,
+                    after=servicers_view(target.servicers),
+                    now=now,
                 )
             await save_account_settings(
                 session,

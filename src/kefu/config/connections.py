@@ -14,7 +14,10 @@ import asyncio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.accounts import service
+from kefu.accounts.audited import connection_view
 from kefu.accounts.models import Connection
+from kefu.audit.log import record
+from kefu.config.ai import config_actor
 from kefu.config.loader import ConfigFileError, LoadedConfig
 from kefu.config.report import ApplyReport, Change
 from kefu.config.schema import ConnectionEntry
@@ -110,7 +113,9 @@ class ConnectionsApplier:
         self, rt: Runtime, session: AsyncSession, loaded: LoadedConfig, changes: list[Change]
     ) -> None:
         entries = self._entries(loaded)
+        actor, now = config_actor(loaded), rt.clock.now()
         for change in changes:
+            before = after = None
             if change.action == "create":
                 entry = entries[change.name]
                 fields = service.ConnectionFields(
@@ -121,15 +126,35 @@ class ConnectionsApplier:
                     aes_key=str(entry.encoding_aes_key),
                     bootstrap=entry.bootstrap,
                 )
-                await service.store_new_connection(session, rt, fields, self._check(change.name))
+                row = await service.store_new_connection(session, rt, fields, self._check(change.name))
+                after = connection_view(row)
             elif change.action == "update":
-                current = await self._current(session, change.name)
+                row = await self._current(session, change.name)
+                before = connection_view(row)
                 check = self._checks.get(change.name)
                 await service.store_connection_changes(
-                    session, rt, current, wanted_fields(entries[change.name]), check
+                    session, rt, row, wanted_fields(entries[change.name]), check
                 )
+                after = connection_view(row)
             elif change.action == "remove":
-                await session.delete(await self._current(session, change.name))
+                row = await self._current(session, change.name)
+                before = connection_view(row)
+                await session.delete(row)
+            else:
+                continue
+            # The audit log shows what the file changed, as it shows the console's changes.
+            action = {"create": "connection.create", "update": "connection.update"}.get(
+                change.action, "connection.delete"
+            )
+            await record(
+                session,
+                actor=actor,
+                action=action,
+                target=f"connection:{row.id}",
+                before=before,
+                after=after,
+                now=now,
+            )
 
     def _check(self, name: str) -> service.ConnectionCheck:
         return self._checks.get(name) or service.not_checked("not checked against WeCom")

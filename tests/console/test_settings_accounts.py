@@ -1,0 +1,382 @@
+"""接入后设置 → 在线客服账号: each tab shows its fields with the stored values; a refused value is
+shown beside its field and nothing is saved; a valid save is read back through the service and
+audited; 接待人员, the contact link and its QR code, against Kefu's WeCom simulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from kefu.accounts import kf_accounts
+from kefu.accounts.models import KfAccount
+from kefu.accounts.servicers import list_servicers
+from kefu.accounts.settings import get_account, save_account_settings, settings_json, stored_settings
+from kefu.audit.models import AuditEvent
+from kefu.runtime import Runtime
+from tests.accounts import fixtures as account_fixtures
+from tests.accounts import kf_fixtures
+from tests.accounts.kf_fixtures import KfWorld, read_png
+from tests.console.conftest import SignIn, csrf_of
+from tests.console.forms import form_values
+
+corp, kf = account_fixtures.corp, kf_fixtures.kf
+no_check_pauses = account_fixtures._no_check_pauses
+
+STORED = {
+    "reception": {
+        "mode": "human_only",
+        "keyword_transfer": {"enabled": True, "keywords": ["找人工", "客服"]},
+    },
+    "hours": {"weekly": {"mon": ["08:30-12:00", "13:00-17:30"], "sat": ["10:00-16:00"]}},
+    "queue": {"default_max_sessions": 4, "max_length": 7},
+    "routing": {"rules": [{"rule": "last", "when_unavailable": "wait"}, {"rule": "idle"}]},
+    "messages": {
+        "welcome": {"mode": "fixed", "text": "您好，欢迎咨询青禾家电"},
+        "paused": {"mode": "fixed", "text": "暂停服务中"},
+    },
+}
+
+
+@pytest.fixture
+async def account(rt: Runtime, kf: KfWorld) -> KfAccount:
+    async with rt.db.write() as session:
+        row = (await kf_accounts.list_all_accounts(session, kf.connection.id))[0]
+        await save_account_settings(session, row, STORED, changed_by="seed", source="cli", now=rt.clock.now())
+    return row
+
+
+async def events(rt: Runtime, action: str) -> list[AuditEvent]:
+    async with rt.db.read() as session:
+        return list((await session.scalars(select(AuditEvent).where(AuditEvent.action == action))).all())
+
+
+async def stored(rt: Runtime, account_id: int) -> dict[str, Any]:
+    async with rt.db.read() as session:
+        return settings_json(stored_settings(await get_account(session, account_id)))
+
+
+async def test_the_list_shows_each_account_with_its_connection(account: KfAccount, signed_in: SignIn) -> None:
+    admin = await signed_in("admin")
+    page = await admin.get("/console/accounts")
+    assert page.status_code == 200
+    assert "售后" in page.text and "售前" in page.text and "qinghe" in page.text and "仅人工接待" in page.text
+    assert f'href="/console/accounts/{account.id}"' in page.text
+
+
+async def test_each_tab_shows_its_fields_with_the_stored_values(
+    account: KfAccount, signed_in: SignIn
+) -> None:
+    admin = await signed_in("admin")
+    tabs = {}
+    for tab in ("basic", "reception", "hours", "queue", "advanced"):
+        page = await admin.get(f"/console/accounts/{account.id}?tab={tab}")
+        assert page.status_code == 200, tab
+        for label in ("基础设置", "问答接待规则", "人工接待时间", "排队与分流", "高级功能设置"):
+            assert label in page.text
+        tabs[tab] = form_values(page.text, "settings-form")
+    assert tabs["basic"]["name"] == "售后" and tabs["basic"]["enabled"] == "1"
+    assert tabs["basic"]["messages.paused.text"] == "暂停服务中"
+    assert tabs["reception"]["reception.mode"] == "human_only"
+    assert tabs["reception"]["reception.keyword_transfer.keywords"] == "找人工\n客服"
+    assert tabs["reception"]["reception.button_transfer.text"] == "转人工"
+    assert tabs["hours"]["hours.weekly.mon"] == "08:30-12:00, 13:00-17:30"
+    assert tabs["hours"]["hours.weekly.sat"] == "10:00-16:00" and tabs["hours"]["hours.weekly.sun"] == ""
+    assert tabs["hours"]["timezone"] == "Asia/Shanghai" and tabs["hours"]["hours.statutory_holidays"] == "1"
+    assert tabs["hours"]["hours.off_hours_message.mode"] == "fixed"
+    assert tabs["queue"]["queue.default_max_sessions"] == "4" and tabs["queue"]["queue.max_length"] == "7"
+    assert tabs["queue"]["routing.last.use"] == "1" and tabs["queue"]["routing.last.order"] == "1"
+    assert (
+        tabs["queue"]["routing.last.when_unavailable"] == "wait"
+        and tabs["queue"]["routing.idle.order"] == "2"
+    )
+    assert "routing.exclusive.use" not in tabs["queue"]
+    assert tabs["advanced"]["messages.welcome.mode"] == "fixed"
+    assert tabs["advanced"]["messages.welcome.text"] == "您好，欢迎咨询青禾家电"
+
+
+@pytest.mark.parametrize(
+    ("tab", "change", "field", "words"),
+    [
+        ("hours", {"hours.weekly.mon": "18:00-09:00"}, "hours.weekly.mon", ""),
+        ("hours", {"timezone": "Mars/Olympus"}, "timezone", "time zone"),
+        (
+            "queue",
+            {"queue.default_max_sessions": "0"},
+            "queue.default_max_sessions",
+            "greater than or equal to 1",
+        ),
+        (
+            "queue",
+            {"queue.pool_notice.mode": "fixed", "queue.pool_notice.text": "第 {n} 位"},
+            "queue.pool_notice.text",
+            "{position}",
+        ),
+        (
+            "reception",
+            {"reception.keyword_transfer.keywords": ""},
+            "reception.keyword_transfer.keywords",
+            "no keywords",
+        ),
+        ("advanced", {"messages.welcome.text": ""}, "messages.welcome.text", "needs a text"),
+        (
+            "advanced",
+            {"messages.survey.mode": "fixed", "messages.survey.text": "请评价"},
+            "messages.survey.options",
+            "option",
+        ),
+    ],
+)
+async def test_a_refused_value_is_shown_beside_its_field_and_nothing_is_saved(
+    rt: Runtime,
+    account: KfAccount,
+    signed_in: SignIn,
+    tab: str,
+    change: dict[str, str],
+    field: str,
+    words: str,
+) -> None:
+    admin = await signed_in("admin")
+    page = await admin.get(f"/console/accounts/{account.id}?tab={tab}")
+    before = await stored(rt, account.id)
+
+    refused = await admin.post(
+        f"/console/accounts/{account.id}/settings/{tab}",
+        data={**form_values(page.text, "settings-form"), **change},
+    )
+
+    assert refused.status_code == 422
+    assert f'data-error-for="{field}"' in refused.text and words in refused.text
+    assert "未保存" in refused.text
+    typed = next(iter(change.values()))
+    if typed:
+        assert typed in refused.text  # what was typed is kept
+    assert await stored(rt, account.id) == before
+    assert len(await events(rt, "account.settings.update")) == 1  # the fixture's own save only
+
+
+async def test_a_valid_save_persists_and_is_audited(
+    rt: Runtime, account: KfAccount, signed_in: SignIn
+) -> None:
+    admin = await signed_in("admin")
+    seeded = len(await events(rt, "account.settings.update"))
+    page = await admin.get(f"/console/accounts/{account.id}?tab=hours")
+    form = form_values(page.text, "settings-form")
+    form |= {
+        "hours.weekly.sun": "10:00-12:00",
+        "hours.closed_dates": "2026-12-31",
+        "hours.statutory_holidays": "",
+    }
+    del form["hours.statutory_holidays"]
+
+    saved = await admin.post(f"/console/accounts/{account.id}/settings/hours", data=form)
+
+    assert saved.status_code == 303 and saved.headers["location"].endswith("tab=hours&saved=1")
+    after = await stored(rt, account.id)
+    assert after["hours"]["weekly"]["sun"] == ["10:00-12:00"]
+    assert after["hours"]["weekly"]["mon"] == ["08:30-12:00", "13:00-17:30"]  # unchanged fields kept
+    assert after["hours"]["closed_dates"] == ["2026-12-31"] and after["hours"]["statutory_holidays"] is False
+    assert after["reception"]["mode"] == "human_only"  # other tabs untouched
+    audited = await events(rt, "account.settings.update")
+    assert len(audited) == seeded + 1
+    event = audited[-1]
+    assert event.actor == "console:admin0" and event.target == f"account:{account.id}"
+    assert event.changes == {
+        "hours.closed_dates": [[], ["2026-12-31"]],
+        "hours.statutory_holidays": [True, False],
+        "hours.weekly.sun": [[], ["10:00-12:00"]],
+    }
+    shown = await admin.get(saved.headers["location"])
+    assert (
+        "已保存" in shown.text
+        and form_values(shown.text, "settings-form")["hours.weekly.sun"] == "10:00-12:00"
+    )
+
+
+async def test_reception_mode_and_routing_order_are_saved(
+    rt: Runtime, account: KfAccount, signed_in: SignIn
+) -> None:
+    admin = await signed_in("admin")
+    page = await admin.get(f"/console/accounts/{account.id}?tab=reception")
+    form = form_values(page.text, "settings-form") | {"reception.mode": "ai_first"}
+    assert (
+        await admin.post(f"/console/accounts/{account.id}/settings/reception", data=form)
+    ).status_code == 303
+    page = await admin.get(f"/console/accounts/{account.id}?tab=queue")
+    form = form_values(page.text, "settings-form")
+    form |= {"routing.exclusive.use": "1", "routing.exclusive.order": "1", "routing.last.order": "3"}
+    assert (await admin.post(f"/console/accounts/{account.id}/settings/queue", data=form)).status_code == 303
+    after = await stored(rt, account.id)
+    assert after["reception"]["mode"] == "ai_first"
+    assert [(r["rule"], r["when_unavailable"]) for r in after["routing"]["rules"]] == [
+        ("exclusive", "next"),
+        ("idle", "next"),
+        ("last", "wait"),
+    ]
+
+
+async def test_basic_renames_in_wecom_and_refuses_a_long_name(
+    rt: Runtime, kf: KfWorld, account: KfAccount, signed_in: SignIn
+) -> None:
+    admin = await signed_in("admin")
+    page = await admin.get(f"/console/accounts/{account.id}")
+    form = form_values(page.text, "settings-form")
+
+    refused = await admin.post(
+        f"/console/accounts/{account.id}/settings/basic", data=form | {"name": "名" * 17}
+    )
+    assert (
+        refused.status_code == 422 and 'data-error-for="name"' in refused.text and "名" * 17 in refused.text
+    )
+    assert kf.account(account.open_kfid)["name"] == "售后"
+
+    saved = await admin.post(
+        f"/console/accounts/{account.id}/settings/basic", data=form | {"name": "售后服务"}
+    )
+    assert saved.status_code == 303
+    assert kf.account(account.open_kfid)["name"] == "售后服务"
+    (event,) = await events(rt, "account.update")
+    assert event.changes == {"name": ["售后", "售后服务"]} and event.actor == "console:admin0"
+
+
+async def test_servicers_are_added_and_removed_in_wecom(
+    rt: Runtime, kf: KfWorld, account: KfAccount, signed_in: SignIn
+) -> None:
+    admin = await signed_in("admin")
+    page = await admin.get(f"/console/accounts/{account.id}")
+    token = csrf_of(page)
+
+    added = await admin.post(
+        f"/console/accounts/{account.id}/servicers",
+        data={"csrf_token": token, "userid": "zhangsan", "max_sessions": "3"},
+    )
+    assert added.status_code == 303
+    refused = await admin.post(
+        f"/console/accounts/{account.id}/servicers", data={"csrf_token": token, "userid": "nobody"}
+    )
+    assert refused.status_code == 200 and "nobody" in refused.text and "60111" in refused.text
+    bad_cap = await admin.post(
+        f"/console/accounts/{account.id}/servicers",
+        data={"csrf_token": token, "userid": "lisi", "max_sessions": "x"},
+    )
+    assert bad_cap.status_code == 422 and 'data-error-for="servicer_userid"' in bad_cap.text
+    async with rt.db.read() as session:
+        rows = {r.userid: r for r in await list_servicers(session, account.id)}
+    assert rows["zhangsan"].in_wecom and rows["zhangsan"].max_sessions == 3
+    assert not rows["nobody"].in_wecom and "lisi" not in rows
+    page = await admin.get(f"/console/accounts/{account.id}")
+    assert "zhangsan" in page.text and "接待上限" in page.text
+
+    removed = await admin.post(
+        f"/console/accounts/{account.id}/servicers/remove", data={"csrf_token": token, "userid": "zhangsan"}
+    )
+    assert removed.status_code == 303
+    async with rt.db.read() as session:
+        assert [r.userid for r in await list_servicers(session, account.id)] == ["nobody"]
+    audited = await events(rt, "account.servicers.update")
+    assert [e.actor for e in audited] == ["console:admin0"] * 3
+    assert audited[0].changes["servicers.zhangsan.max_sessions"] == [None, 3]
+
+
+async def test_the_contact_link_and_its_qr_code(rt: Runtime, account: KfAccount, signed_in: SignIn) -> None:
+    admin = await signed_in("admin")
+    page = await admin.get(f"/console/accounts/{account.id}")
+    assert "生成联系链接" in page.text and "qr.png" not in page.text
+    assert (await admin.get(f"/console/accounts/{account.id}/qr.png")).status_code == 404
+
+    bad = await admin.post(
+        f"/console/accounts/{account.id}/link", data={"csrf_token": csrf_of(page), "scene": "has space"}
+    )
+    assert bad.status_code == 422 and 'data-error-for="scene"' in bad.text
+    made = await admin.post(
+        f"/console/accounts/{account.id}/link", data={"csrf_token": csrf_of(page), "scene": "poster"}
+    )
+    assert made.status_code == 303
+    async with rt.db.read() as session:
+        url = (await get_account(session, account.id)).contact_url
+    assert url and url.startswith("https://")
+    page = await admin.get(f"/console/accounts/{account.id}")
+    assert f'value="{url}"' in page.text and "data-copy" in page.text and "下载二维码" in page.text
+
+    qr = await admin.get(f"/console/accounts/{account.id}/qr.png")
+    assert qr.status_code == 200 and qr.headers["content-type"] == "image/png"
+    width, height, _ = read_png(qr.content)
+    assert width == height and width > 100
+    download = await admin.get(f"/console/accounts/{account.id}/qr.png?download=1")
+    assert (
+        download.headers["content-disposition"].startswith("attachment;") and download.content == qr.content
+    )
+    (event,) = await events(rt, "account.link.create")
+    assert event.changes["contact_scene"] == [None, "poster"] and event.actor == "console:admin0"
+
+
+async def test_a_new_account_is_created_in_wecom(rt: Runtime, kf: KfWorld, signed_in: SignIn) -> None:
+    admin = await signed_in("admin")
+    page = await admin.get("/console/accounts")
+    made = await admin.post(
+        "/console/accounts",
+        data={"csrf_token": csrf_of(page), "connection_id": str(kf.connection.id), "name": "新品咨询"},
+    )
+    assert made.status_code == 303
+    assert "新品咨询" in kf.names()
+    again = await admin.post(
+        "/console/accounts",
+        data={"csrf_token": csrf_of(page), "connection_id": str(kf.connection.id), "name": "新品咨询"},
+    )
+    assert again.status_code == 422 and 'data-error-for="name"' in again.text and "already has" in again.text
+    assert kf.names().count("新品咨询") == 1
+    (event,) = await events(rt, "account.create")
+    assert event.actor == "console:admin0" and event.changes["name"] == [None, "新品咨询"]
+
+
+def test_every_word_built_from_a_value_exists_in_both_languages() -> None:
+    """The tabs name keys from values (a mode, a rule, a weekday, a check's problem), which the
+    literal-key scan of test_i18n cannot see."""
+    from kefu.accounts import check
+    from kefu.console import account_settings_form as forms
+    from kefu.console.i18n import messages
+
+    keys = [f"accounts.tab.{tab}" for tab in forms.TABS]
+    keys += [f"accounts.day.{day}" for day in forms.WEEKDAYS]
+    keys += [f"accounts.rule.{r}{end}" for r in forms.ROUTING_RULES for end in ("", ".hint")]
+    keys += [
+        f"accounts.mode.{m}{end}" for m in ("ai_first", "ai_only", "human_only") for end in ("", ".hint")
+    ]
+    keys += [f"settings.mode.{m}" for m in forms.MESSAGE_MODES] + ["accounts.when.next", "accounts.when.wait"]
+    problems = [
+        v for k, v in vars(check).items() if k.isupper() and isinstance(v, str) and k != "CHECK_RETRY_BASE_S"
+    ]
+    keys += [f"conn.problem.{p}" for p in problems]
+    for lang in ("zh", "en"):
+        assert [k for k in keys if k not in messages(lang)] == [], lang
+
+
+async def test_the_tabs_speak_english_when_asked(account: KfAccount, signed_in: SignIn) -> None:
+    admin = await signed_in("admin")
+    admin.cookies.set("kefu_lang", "en")
+    for tab, words in (("reception", "Reception mode"), ("hours", "Monday"), ("queue", "Round robin")):
+        page = await admin.get(f"/console/accounts/{account.id}?tab={tab}")
+        assert page.status_code == 200 and words in page.text and "Human reception hours" in page.text
+    assert "Test connection" in (await admin.get("/console/connections")).text
+
+
+async def test_ai_modes_need_an_ai_service(rt: Runtime, account: KfAccount, signed_in: SignIn) -> None:
+    from kefu.accounts.settings import save_ai_settings
+    from kefu.ai.settings import AISettings
+
+    async with rt.db.write() as session:
+        none = AISettings(provider="none")
+        await save_ai_settings(
+            session, none, secrets=rt.secrets, changed_by="t", source="cli", now=rt.clock.now()
+        )
+    admin = await signed_in("admin")
+    page = await admin.get(f"/console/accounts/{account.id}?tab=reception")
+    assert 'value="ai_first" disabled' in page.text and "未配置 AI 服务" in page.text
+
+    form = form_values(page.text, "settings-form") | {"reception.mode": "ai_first"}
+    refused = await admin.post(f"/console/accounts/{account.id}/settings/reception", data=form)
+
+    assert refused.status_code == 422 and 'data-error-for="reception.mode"' in refused.text
+    assert "needs an AI service" in refused.text
+    assert (await stored(rt, account.id))["reception"]["mode"] == "human_only"
