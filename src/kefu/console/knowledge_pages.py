@@ -27,7 +27,7 @@ from kefu.ai.kb_csv import check_entry
 from kefu.ai.kb_xlsx import entries_xlsx
 from kefu.ai.knowledge import KnowledgeEntry
 from kefu.console.menu import MANAGERS
-from kefu.console.web import Viewer, form, redirect, render, role, runtime_of
+from kefu.console.web import Viewer, console_actor, form, redirect, render, role, runtime_of
 from kefu.db.base import MAX_ID
 from kefu.errors import Invalid, NotFound
 
@@ -39,10 +39,6 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The first word of a kb_csv error names the field it is about.
 FIELD_OF_ERROR = (("id", "id"), ("question", "question"), ("answer", "answer"), ("an alternative", "alt"))
-
-
-def console_actor(viewer: Viewer) -> str:
-    return f"console:{viewer.user.username}"
 
 
 def _field_of(message: str) -> str:
