@@ -12,6 +12,7 @@ config file twice leaves no trace. These helpers take the caller's session and n
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.accounts.models import GlobalSetting, KfAccount, SettingsVersion
 from kefu.accounts.settings_types import AccountSettingsData
 from kefu.ai.settings import AISettings
+from kefu.audit.log import record
 from kefu.db import get_row
 from kefu.errors import Invalid
 from kefu.schema_types import UnsetVar, validation_problems
@@ -42,6 +44,11 @@ class SettingsInvalid(Invalid):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("; ".join(problems))
+
+
+def audit_actor(source: Source, changed_by: str) -> str:
+    """The audit log's actor of a settings change: "api:erp", "console:alice", "config:kefu.yaml"."""
+    return changed_by if changed_by.startswith(f"{source}:") else f"{source}:{changed_by}"
 
 
 def account_scope(account_id: int) -> str:
@@ -103,8 +110,18 @@ async def save_account_settings(
         session, KfAccount, account.id, "account", with_for_update=True, populate_existing=True
     )
     value = settings_json(parsed)
-    if value == settings_json(stored_settings(locked)):
+    before = settings_json(stored_settings(locked))
+    if value == before:
         return None  # (an account never saved has the defaults in effect: nothing to record)
+    await record(
+        session,
+        actor=audit_actor(source, changed_by),
+        action="account.settings.update",
+        target=account_scope(locked.id),
+        before=before,
+        after=value,
+        now=now,
+    )
     locked.settings = value
     locked.settings_version += 1
     locked.updated_at = now
@@ -183,6 +200,15 @@ def _public_json(ai: AISettings) -> dict[str, Any]:
     return data
 
 
+def _audited_ai(ai: AISettings) -> dict[str, Any]:
+    """The section as the audit log compares it: the key by a digest (the log masks it anyway)."""
+    data = _public_json(ai)
+    if ai.openai is not None:
+        key = ai.openai.api_key
+        data["openai"]["api_key"] = hashlib.sha256(str(key).encode()).hexdigest() if key else None
+    return data
+
+
 async def save_ai_settings(
     session: AsyncSession,
     ai: AISettings,
@@ -192,7 +218,8 @@ async def save_ai_settings(
     source: Source,
     now: datetime,
 ) -> SettingsVersion | None:
-    """Store the `ai:` section (API key sealed); a new version only when the value changed."""
+    """Store the `ai:` section (API key sealed); a new version only when the value changed,
+    audited as `changed_by` (the key only as "(changed)")."""
     if ai.openai is not None and isinstance(ai.openai.api_key, UnsetVar):
         raise Invalid(f"environment variable {ai.openai.api_key.name} is not set (ai.openai.api_key)")
     row = await session.get(GlobalSetting, AI_KEY, with_for_update=True, populate_existing=True)
@@ -201,6 +228,15 @@ async def save_ai_settings(
         return None
     data = _public_json(ai)
     api_key = ai.openai.api_key if ai.openai is not None else None
+    await record(
+        session,
+        actor=audit_actor(source, changed_by),
+        action="ai.update",
+        target=AI_KEY,
+        before=_audited_ai(current),
+        after=_audited_ai(ai),
+        now=now,
+    )
     if api_key:
         data[_SEALED_API_KEY] = secrets.seal(api_key)
     if row is None:
