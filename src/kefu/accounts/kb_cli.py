@@ -47,7 +47,9 @@ def import_(
     async def work(rt: Runtime) -> tuple[int, KbImport]:
         async with rt.db.write() as session:
             row = await resolve_account(session, account)
-            return row.id, await import_csv(session, row.id, data, replace=replace, now=rt.clock.now())
+            return row.id, await import_csv(
+                session, row.id, data, replace=replace, now=rt.clock.now(), actor="cli"
+            )
 
     account_id, result = run_with_runtime(work)
     _print_errors(file, result.errors)
