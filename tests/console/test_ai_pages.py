@@ -7,6 +7,8 @@ from __future__ import annotations
 from kefu.accounts.settings import load_ai_settings
 from kefu.audit.log import list_events
 from kefu.runtime import Runtime
+from tests.ai.fake_openai import FakeOpenAI
+from tests.ai.fake_openai import fake_openai as fake_openai  # the fixture
 from tests.console.conftest import SignIn, csrf_of
 
 KEY = "sk-test-0123456789abcdef"
@@ -67,6 +69,21 @@ async def test_a_synonym_line_without_a_colon_is_refused_inline(rt: Runtime, sig
     csrf = csrf_of(await admin.get("/console/ai"))
     bad = await admin.post("/console/ai", data=_form(csrf, provider="builtin", synonyms="云笺 云签"))
     assert bad.status_code == 422 and "line 1" in bad.text
+
+
+async def test_the_test_button_asks_the_endpoint_and_saves_nothing(
+    rt: Runtime, signed_in: SignIn, fake_openai: FakeOpenAI
+) -> None:
+    admin = await signed_in("admin")
+    csrf = csrf_of(await admin.get("/console/ai"))
+    ok = await admin.post("/console/ai/test", data=_form(csrf, **{"openai.base_url": fake_openai.url}))
+    assert ok.status_code == 200 and "连接成功" in ok.text
+    assert fake_openai.requests[0]["headers"]["Authorization"] == f"Bearer {KEY}"
+    fake_openai.reply(status=401)
+    refused = await admin.post("/console/ai/test", data=_form(csrf, **{"openai.base_url": fake_openai.url}))
+    assert "连接失败" in refused.text and "401" in refused.text
+    async with rt.db.read() as session:
+        assert (await load_ai_settings(session)).provider == "builtin"
 
 
 async def test_supervisors_cannot_open_ai_settings(signed_in: SignIn) -> None:

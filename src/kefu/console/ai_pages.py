@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from kefu.accounts.settings import load_ai_settings, save_ai_settings
+from kefu.ai.llm import LLMUnavailable, check_endpoint
 from kefu.ai.settings import AISettings
 from kefu.console.menu import ADMIN
 from kefu.console.web import Viewer, form, redirect, render, role, runtime_of
@@ -95,26 +96,60 @@ def _wanted(data: FormData, values: dict[str, str], stored: AISettings) -> dict[
     return wanted
 
 
+def _checked(data: FormData, values: dict[str, str], stored: AISettings) -> AISettings | dict[str, str]:
+    """The form's section, or its problems by field."""
+    try:
+        return AISettings.model_validate(_wanted(data, values, stored))
+    except ValueError as exc:
+        if isinstance(exc, ValidationError):
+            errors = {p.path: p.reason for p in reversed(validation_problems(exc))}
+        else:
+            errors = {"synonyms": str(exc)}
+        for whole in ("(top level)", "openai"):  # the section's own rules: about the provider
+            if whole in errors:
+                errors["provider"] = errors.pop(whole)
+        return errors
+
+
+def _form_values(data: FormData) -> dict[str, str]:
+    names = (*PLAIN_FIELDS, "synonyms", *(f"openai.{n}" for n in OPENAI_FIELDS))
+    return {name: str(data.get(name) or "").strip() for name in names}
+
+
+@router.post("/console/ai/test")
+async def test_endpoint(request: Request, viewer: Admin) -> Response:
+    """测试: one short chat with the endpoint as filled in (the stored key if left empty);
+    nothing is saved."""
+    data = await form(request, viewer)
+    values = _form_values(data)
+    rt = runtime_of(request)
+    async with rt.db.read() as session:
+        stored = await load_ai_settings(session, rt.secrets)
+    checked = _checked(data, values, stored)
+    if isinstance(checked, dict):
+        return await _page(request, 422, values=values, errors=checked)
+    if checked.openai is None:
+        errors = {"openai.base_url": viewer.t("ai_settings.test_needs_endpoint")}
+        return await _page(request, 422, values=values, errors=errors)
+    try:
+        took = await check_endpoint(checked.openai)
+    except LLMUnavailable as exc:
+        message = viewer.t("ai_settings.test_failed", reason=str(exc))
+        return await _page(request, values=values, test_result=message, test_ok=False)
+    message = viewer.t("ai_settings.test_ok", ms=round(took))
+    return await _page(request, values=values, test_result=message, test_ok=True)
+
+
 @router.post("/console/ai")
 async def save_ai(request: Request, viewer: Admin) -> Response:
     data = await form(request, viewer)
-    names = (*PLAIN_FIELDS, "synonyms", *(f"openai.{n}" for n in OPENAI_FIELDS))
-    values = {name: str(data.get(name) or "").strip() for name in names}
+    values = _form_values(data)
     rt = runtime_of(request)
     async with rt.db.write() as session:
         stored = await load_ai_settings(session, rt.secrets)
-        try:
-            ai = AISettings.model_validate(_wanted(data, values, stored))
-        except ValueError as exc:
-            if isinstance(exc, ValidationError):
-                problems = validation_problems(exc)
-                errors = {p.path: p.reason for p in reversed(problems)}
-            else:
-                errors = {"synonyms": str(exc)}
-            for whole in ("(top level)", "openai"):  # the section's own rules: about the provider
-                if whole in errors:
-                    errors["provider"] = errors.pop(whole)
-            return await _page(request, 422, values=values, errors=errors)
+        ai = _checked(data, values, stored)
+        if isinstance(ai, dict):
+            return await _page(request, 422, values=values, errors=ai)
         saved = await save_ai_settings(
             session,
             ai,
