@@ -43,6 +43,10 @@ async def test_a_supervisor_creates_and_edits_a_customer(rt: Runtime, signed_in:
         data={"csrf_token": csrf, "name": "青禾家电售后", "external_id": "C-1", "tags": "VIP, 华东"},
     )
     assert edited.status_code == 303
+    empty_name = await supervisor.post(
+        f"/console/crm/customers/{customer_id}", data={"csrf_token": csrf, "name": "", "external_id": "C-1"}
+    )
+    assert empty_name.status_code == 422 and "field-error" in empty_name.text
     listed = await supervisor.get("/console/crm/customers?q=青禾")
     assert "青禾家电售后" in listed.text
     async with rt.db.read() as session:

@@ -145,13 +145,16 @@ async def _save(request: Request, kind: str, viewer: Viewer, card_id: int | None
             saved_id = saved.id
     except ValidationError as exc:
         errors = {p.path.split(".")[0]: p.reason for p in reversed(validation_problems(exc))}
-        return await _card_page(request, kind, row, 422, values=values, errors=errors)
     except DomainError as exc:
         if exc.status_code == 404 and row is None and card_id:
             raise
         errors = {_field_of(exc.message, kind): exc.message}
-        return await _card_page(request, kind, row, 422, values=values, errors=errors)
-    return redirect(f"/console/crm/{kind}/{saved_id}?saved=1")
+    else:
+        return redirect(f"/console/crm/{kind}/{saved_id}?saved=1")
+    # The rolled-back transaction expired the card it read: read it again to show the form.
+    async with rt.db.read() as session:
+        row = await _get(session, kind, card_id) if card_id else None
+    return await _card_page(request, kind, row, 422, values=values, errors=errors)
 
 
 async def _import(request: Request, kind: str, viewer: Viewer) -> Response:
