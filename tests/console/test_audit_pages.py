@@ -6,6 +6,7 @@ from __future__ import annotations
 from kefu.audit.log import record
 from kefu.runtime import Runtime
 from tests.console.conftest import SignIn, csrf_of
+from tests.factories import api_client, make_account, make_connection
 
 
 async def test_console_changes_to_users_and_tokens_are_audited(rt: Runtime, signed_in: SignIn) -> None:
@@ -48,3 +49,18 @@ async def test_the_log_pages_newest_first(rt: Runtime, signed_in: SignIn) -> Non
 async def test_servicers_cannot_read_the_audit_log(signed_in: SignIn) -> None:
     servicer = await signed_in("servicer")
     assert (await servicer.get("/console/audit")).status_code == 403
+
+
+async def test_rest_api_writes_are_audited_as_their_token(rt: Runtime, signed_in: SignIn) -> None:
+    connection, _ = await make_connection(rt)
+    account = await make_account(rt, connection)
+    async with api_client(rt, token_name="erp") as api:
+        entry = {"question": "几点上班", "answer": "九点。"}
+        assert (
+            await api.put(f"/api/v1/accounts/{account.id}/knowledge/hours", json=entry)
+        ).status_code == 200
+        made = await api.post("/api/v1/crm/customers", json={"name": "青禾家电"})
+        assert made.status_code == 201
+    admin = await signed_in("admin")
+    page = await admin.get("/console/audit?actor=api:erp")
+    assert f"account:{account.id}/knowledge:hours" in page.text and "crm.customer.create" in page.text
