@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kefu.demo import Demo
-from tests.browser.test_console import sign_in
+from tests.browser.test_console import SCREENSHOTS, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
@@ -32,8 +32,11 @@ def test_an_admin_adds_an_entry_asks_it_and_sees_it_audited(demo: Demo, context:
     result = page.locator("#kb-result")
     result.locator(".kb-reply", has_text="结账时选择月亮币付款").wait_for()
     assert "moon-coin" in result.inner_text()
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "console-knowledge.png"), full_page=False)
 
     page.locator("nav.sidebar a", has_text="审计日志").click()
     row = page.locator("table.audit-events tr", has_text="knowledge:moon-coin").first
     row.wait_for()
     assert "knowledge.create" in row.inner_text() and "console:admin" in row.inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "console-audit.png"), full_page=False)

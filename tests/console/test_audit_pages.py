@@ -64,3 +64,4 @@ async def test_rest_api_writes_are_audited_as_their_token(rt: Runtime, signed_in
     admin = await signed_in("admin")
     page = await admin.get("/console/audit?actor=api:erp")
     assert f"account:{account.id}/knowledge:hours" in page.text and "crm.customer.create" in page.text
+    assert '→ <span class="now">青禾家电</span>' in page.text  # Chinese as written

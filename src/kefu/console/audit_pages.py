@@ -3,7 +3,8 @@ kit's `list_events`); each event shows its changed fields as before → after.""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -14,9 +15,21 @@ from kefu.console.web import Viewer, render, role, runtime_of
 from kefu.db.base import MAX_ID
 
 router = APIRouter(include_in_schema=False)
+NOTHING = "—"
 Manager = Annotated[Viewer, Depends(role(*MANAGERS))]
 PAGE_SIZE = 50
 Filter = Annotated[str, Query(max_length=128)]
+
+
+def shown(value: Any) -> str:
+    """A field's value as people read it: text as is, anything else as JSON with its Chinese intact."""
+    if value is None:
+        return NOTHING
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def changes_of(changes: dict[str, list[Any]]) -> list[tuple[str, str, str]]:
+    return [(field, shown(pair[0]), shown(pair[1])) for field, pair in changes.items()]
 
 
 @router.get("/console/audit")
@@ -39,7 +52,7 @@ async def audit_page(
     return render(
         request,
         "audit.html",
-        events=events,
+        events=[(event, changes_of(event.changes or {})) for event in events],
         total=total,
         page=page,
         pages=max(1, -(-total // PAGE_SIZE)),
