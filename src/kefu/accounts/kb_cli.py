@@ -47,7 +47,9 @@ def import_(
     async def work(rt: Runtime) -> tuple[int, KbImport]:
         async with rt.db.write() as session:
             row = await resolve_account(session, account)
-            return row.id, await import_csv(session, row.id, data, replace=replace, now=rt.clock.now())
+            return row.id, await import_csv(
+                session, row.id, data, replace=replace, now=rt.clock.now(), actor="cli"
+            )
 
     account_id, result = run_with_runtime(work)
     _print_errors(file, result.errors)
@@ -119,19 +121,19 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Answer one message as the account's built-in AI would: entry, confidence, answer."""
-    from kefu.accounts.knowledge_base import provider_for_account
+    from kefu.accounts.knowledge_base import ask_knowledge
 
     async def work(rt: Runtime) -> dict[str, object]:
         async with rt.db.read() as session:
             row = await resolve_account(session, account)
-        provider = await provider_for_account(rt, row.id)
-        answer = provider.answer_now(question)
+        asked = await ask_knowledge(rt, row.id, question)
+        answer = asked.answer
         return {
             "entry_id": answer.entry.id if answer.entry else None,
             "confidence": answer.confidence,
             "not_sure": answer.not_sure,
             "answer": answer.text,
-            "retrieval": provider.index.retrieval,
+            "retrieval": asked.retrieval,
         }
 
     result = run_with_runtime(work)

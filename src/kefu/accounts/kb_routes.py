@@ -16,8 +16,8 @@ from kefu.accounts.settings import get_account
 from kefu.ai.kb_csv import RowError, check_entry
 from kefu.ai.kb_xlsx import entries_xlsx
 from kefu.ai.knowledge import KnowledgeEntry
-from kefu.api.auth import require_token
-from kefu.api.deps import IdPath, RuntimeDep
+from kefu.api.auth import api_actor, require_token
+from kefu.api.deps import IdPath, RuntimeDep, TokenDep
 from kefu.api.routes import ApiRoute
 from kefu.errors import Conflict, Invalid, NotFound
 
@@ -62,12 +62,16 @@ async def list_knowledge(account_id: IdPath, rt: RuntimeDep) -> list[KnowledgeEn
 
 
 @router.post("", response_model=KnowledgeEntry, status_code=201)
-async def create_entry(account_id: IdPath, body: KnowledgeEntry, rt: RuntimeDep) -> KnowledgeEntry:
+async def create_entry(
+    account_id: IdPath, body: KnowledgeEntry, rt: RuntimeDep, token: TokenDep
+) -> KnowledgeEntry:
     entry = check_entry(body)
     async with rt.db.write() as session:
         if any(e.id == entry.id for e in await list_entries(session, account_id)):
             raise Conflict(f"account {account_id} already has a knowledge entry {entry.id!r}; PUT changes it")
-        await put_entries(session, account_id, [entry], replace=False, now=rt.clock.now())
+        await put_entries(
+            session, account_id, [entry], replace=False, now=rt.clock.now(), actor=api_actor(token)
+        )
     return entry
 
 
@@ -83,7 +87,7 @@ async def export_knowledge(
 
 @router.post("/import", response_model=ImportOut)
 async def import_knowledge(
-    account_id: IdPath, request: Request, rt: RuntimeDep, replace: bool = False
+    account_id: IdPath, request: Request, rt: RuntimeDep, token: TokenDep, replace: bool = False
 ) -> ImportOut:
     """The request body is the file itself, CSV or XLSX. Good rows are kept, each bad one is
     reported with its line (CSV) or row (XLSX) and reason; `replace` removes entries the file
@@ -93,7 +97,9 @@ async def import_knowledge(
         raise Invalid(f"the file is over {MAX_IMPORT_BYTES // (1024 * 1024)} MB")
     async with rt.db.write() as session:
         await get_account(session, account_id)
-        result = await import_csv(session, account_id, data, replace=replace, now=rt.clock.now())
+        result = await import_csv(
+            session, account_id, data, replace=replace, now=rt.clock.now(), actor=api_actor(token)
+        )
     changes = result.changes
     return ImportOut(
         added=changes.added,
@@ -115,17 +121,25 @@ async def get_entry(account_id: IdPath, entry_id: str, rt: RuntimeDep) -> Knowle
 
 @router.put("/{entry_id}", response_model=KnowledgeEntry)
 async def put_entry(
-    account_id: IdPath, entry_id: str, rt: RuntimeDep, body: Annotated[EntryBody, Body()]
+    account_id: IdPath,
+    entry_id: str,
+    rt: RuntimeDep,
+    token: TokenDep,
+    body: Annotated[EntryBody, Body()],
 ) -> KnowledgeEntry:
     """Create or replace the entry."""
     entry = check_entry(KnowledgeEntry(id=entry_id, **body.model_dump()))
     async with rt.db.write() as session:
-        await put_entries(session, account_id, [entry], replace=False, now=rt.clock.now())
+        await put_entries(
+            session, account_id, [entry], replace=False, now=rt.clock.now(), actor=api_actor(token)
+        )
     return entry
 
 
 @router.delete("/{entry_id}", status_code=204)
-async def delete_knowledge_entry(account_id: IdPath, entry_id: str, rt: RuntimeDep) -> Response:
+async def delete_knowledge_entry(
+    account_id: IdPath, entry_id: str, rt: RuntimeDep, token: TokenDep
+) -> Response:
     async with rt.db.write() as session:
-        await delete_entry(session, account_id, entry_id)
+        await delete_entry(session, account_id, entry_id, actor=api_actor(token), now=rt.clock.now())
     return Response(status_code=204)

@@ -28,8 +28,9 @@ from kefu.ai.builtin import KnowledgeBaseProvider
 from kefu.ai.factory import answering_provider, build_index, knowledge_provider
 from kefu.ai.kb_csv import EXPORT_COLUMNS, RowError, entry_cells, load_demo_entries
 from kefu.ai.kb_xlsx import parse_kb_file
-from kefu.ai.knowledge import KnowledgeEntry
-from kefu.ai.provider import AIProvider
+from kefu.ai.knowledge import KnowledgeEntry, Match
+from kefu.ai.provider import AIProvider, Answer
+from kefu.audit.log import record
 from kefu.db import Database, get_row
 from kefu.errors import NotFound
 from kefu.runtime import Runtime
@@ -125,8 +126,10 @@ async def put_entries(
     *,
     replace: bool,
     now: datetime,
+    actor: str | None = None,
 ) -> KbChanges:
-    """Insert or update `entries` by id; `replace` also deletes the account's other entries."""
+    """Insert or update `entries` by id; `replace` also deletes the account's other entries.
+    With an `actor` ("console:alice", "api:erp", "config"), each change is audited."""
     await get_row(session, KfAccount, account_id, "account")
     rows = {
         r.entry_id: r
@@ -134,7 +137,8 @@ async def put_entries(
             await session.scalars(select(KnowledgeEntryRow).where(KnowledgeEntryRow.account_id == account_id))
         ).all()
     }
-    changes = plan_entries([to_entry(r) for r in rows.values()], entries, replace=replace)
+    before = {entry_id: to_entry(r) for entry_id, r in rows.items()}
+    changes = plan_entries(list(before.values()), entries, replace=replace)
     if not changes.any:
         return changes
     stamp = await _stamp(session, account_id, now)
@@ -150,6 +154,8 @@ async def put_entries(
         row.alt_questions, row.tags = list(entry.alt_questions), list(entry.tags)
         row.enabled = entry.enabled
         row.updated_at = stamp
+    if actor is not None:
+        await _audit(session, account_id, before, entries, changes, actor, now)
     if changes.removed:
         await session.execute(
             delete(KnowledgeEntryRow).where(
@@ -160,7 +166,64 @@ async def put_entries(
     return changes
 
 
-async def delete_entry(session: AsyncSession, account_id: int, entry_id: str) -> None:
+def _target(account_id: int, entry_id: str) -> str:
+    return f"account:{account_id}/knowledge:{entry_id}"
+
+
+async def _audit(
+    session: AsyncSession,
+    account_id: int,
+    before: dict[str, KnowledgeEntry],
+    entries: Sequence[KnowledgeEntry],
+    changes: KbChanges,
+    actor: str,
+    now: datetime,
+) -> None:
+    wanted = {e.id: e for e in entries}
+    for entry_id, action in [(i, "create") for i in changes.added] + [(i, "update") for i in changes.changed]:
+        was = before[entry_id].model_dump() if entry_id in before else None
+        await record(
+            session,
+            actor=actor,
+            action=f"knowledge.{action}",
+            target=_target(account_id, entry_id),
+            before=was,
+            after=wanted[entry_id].model_dump(),
+            now=now,
+        )
+    for entry_id in changes.removed:
+        await record(
+            session,
+            actor=actor,
+            action="knowledge.delete",
+            target=_target(account_id, entry_id),
+            before=before[entry_id].model_dump(),
+            now=now,
+        )
+
+
+async def delete_entry(
+    session: AsyncSession,
+    account_id: int,
+    entry_id: str,
+    *,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    row = await session.scalar(
+        select(KnowledgeEntryRow).where(
+            KnowledgeEntryRow.account_id == account_id, KnowledgeEntryRow.entry_id == entry_id
+        )
+    )
+    if row is not None and actor is not None:
+        await record(
+            session,
+            actor=actor,
+            action="knowledge.delete",
+            target=_target(account_id, entry_id),
+            before=to_entry(row).model_dump(),
+            now=now,
+        )
     result = await session.execute(
         delete(KnowledgeEntryRow).where(
             KnowledgeEntryRow.account_id == account_id, KnowledgeEntryRow.entry_id == entry_id
@@ -171,14 +234,20 @@ async def delete_entry(session: AsyncSession, account_id: int, entry_id: str) ->
 
 
 async def import_csv(
-    session: AsyncSession, account_id: int, data: bytes, *, replace: bool, now: datetime
+    session: AsyncSession,
+    account_id: int,
+    data: bytes,
+    *,
+    replace: bool,
+    now: datetime,
+    actor: str | None = None,
 ) -> KbImport:
     """`kefu kb import` (CSV or XLSX): good rows are stored, bad rows reported by line. With
     `replace`, entries not in the file are removed — unless a row is bad (it may be an entry's
     edit), then none are."""
     parsed = parse_kb_file(data)
     remove = replace and not parsed.errors
-    changes = await put_entries(session, account_id, parsed.entries, replace=remove, now=now)
+    changes = await put_entries(session, account_id, parsed.entries, replace=remove, now=now, actor=actor)
     return KbImport(changes=changes, errors=parsed.errors, removal_skipped=replace and not remove)
 
 
@@ -219,6 +288,26 @@ async def ai_for_account(rt: Runtime, account_id: int) -> AIProvider:
     openai (with the knowledge base as its retrieval and fallback), else the knowledge base."""
     await provider_for_account(rt, account_id)
     return _providers[rt.db][account_id][2]
+
+
+@dataclass
+class KbAnswer:
+    """What the built-in AI would answer to one message, and the entries closest to it."""
+
+    answer: Answer
+    matches: list[Match]
+    retrieval: str
+
+
+async def ask_knowledge(rt: Runtime, account_id: int, question: str, *, limit: int = 3) -> KbAnswer:
+    """`kefu kb ask` and the console's 试一试: the account's current index, so a change just
+    saved is already answered (the fingerprint moved)."""
+    provider = await provider_for_account(rt, account_id)
+    return KbAnswer(
+        answer=provider.answer_now(question),
+        matches=provider.index.search(question, limit=limit),
+        retrieval=provider.index.retrieval,
+    )
 
 
 async def provider_for_account(rt: Runtime, account_id: int) -> KnowledgeBaseProvider:

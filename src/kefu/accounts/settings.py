@@ -12,6 +12,7 @@ config file twice leaves no trace. These helpers take the caller's session and n
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
@@ -203,6 +204,15 @@ def _public_json(ai: AISettings) -> dict[str, Any]:
     return data
 
 
+def _audited_ai(ai: AISettings) -> dict[str, Any]:
+    """The section as the audit log compares it: the key by a digest (the log masks it anyway)."""
+    data = _public_json(ai)
+    if ai.openai is not None:
+        key = ai.openai.api_key
+        data["openai"]["api_key"] = hashlib.sha256(str(key).encode()).hexdigest() if key else None
+    return data
+
+
 async def save_ai_settings(
     session: AsyncSession,
     ai: AISettings,
@@ -212,7 +222,8 @@ async def save_ai_settings(
     source: Source,
     now: datetime,
 ) -> SettingsVersion | None:
-    """Store the `ai:` section (API key sealed); a new version only when the value changed."""
+    """Store the `ai:` section (API key sealed); a new version only when the value changed,
+    audited as `changed_by` (the key only as "(changed)")."""
     if ai.openai is not None and isinstance(ai.openai.api_key, UnsetVar):
         raise Invalid(f"environment variable {ai.openai.api_key.name} is not set (ai.openai.api_key)")
     row = await session.get(GlobalSetting, AI_KEY, with_for_update=True, populate_existing=True)
@@ -221,6 +232,15 @@ async def save_ai_settings(
         return None
     data = _public_json(ai)
     api_key = ai.openai.api_key if ai.openai is not None else None
+    await record(
+        session,
+        actor=audit_actor(source, changed_by),
+        action="ai.update",
+        target=AI_KEY,
+        before=_audited_ai(current),
+        after=_audited_ai(ai),
+        now=now,
+    )
     if api_key:
         data[_SEALED_API_KEY] = secrets.seal(api_key)
     if row is None:

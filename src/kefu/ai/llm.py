@@ -22,7 +22,7 @@ import httpx
 
 from kefu.ai.builtin import KnowledgeBaseProvider
 from kefu.ai.fit import TEXT_LIMIT, fit_answer
-from kefu.ai.knowledge import Match
+from kefu.ai.knowledge import KnowledgeIndex, Match
 from kefu.ai.masking import mask_personal_data
 from kefu.ai.provider import Answer, AnswerContext
 from kefu.ai.settings import OpenAISettings
@@ -164,6 +164,18 @@ class OpenAIProvider:
                 if not retry:
                     break
         raise LLMUnavailable(f"the endpoint failed ({status})")
+
+
+CHECK_PROMPT = "这是连接测试，请只回复：好"
+
+
+async def check_endpoint(settings: OpenAISettings, *, transport: Any = None) -> float:
+    """One short chat, as the console's 测试 button asks: the milliseconds the endpoint took to
+    answer, or LLMUnavailable saying why (timed out, the HTTP status, a transport error)."""
+    provider = OpenAIProvider(settings, KnowledgeBaseProvider(KnowledgeIndex([])), transport=transport)
+    started = time.monotonic()
+    await provider._chat([{"role": "user", "content": CHECK_PROMPT}], purpose="check")
+    return (time.monotonic() - started) * 1000
 
 
 def _strip_fence(reply: str) -> str:

@@ -23,7 +23,7 @@ def create(
 
     async def work(rt: Runtime) -> tuple[int, str]:
         async with rt.db.write() as session:
-            row, token = await tokens.create_token(session, name=name, now=rt.clock.now())
+            row, token = await tokens.create_token(session, name=name, now=rt.clock.now(), actor="cli")
             return row.id, token
 
     token_id, token = run_with_runtime(work)
@@ -71,7 +71,7 @@ def revoke(name: Annotated[str, typer.Argument(metavar="NAME", help="The token's
 
     async def work(rt: Runtime) -> str:
         async with rt.db.write() as session:
-            row = await tokens.revoke_token(session, name)
+            row = await tokens.revoke_token(session, name, actor="cli")
             return row.name
 
     revoked = run_with_runtime(work)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.api.models import ApiToken
+from kefu.audit.log import record
 from kefu.errors import Conflict, Invalid, NotFound
 
 TOKEN_PREFIX = "kefu_"  # noqa: S105 — a visible prefix, not a secret
@@ -24,8 +25,11 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def create_token(session: AsyncSession, *, name: str, now: datetime) -> tuple[ApiToken, str]:
-    """Store a new token's hash; returns the row and the token itself (the only time it exists)."""
+async def create_token(
+    session: AsyncSession, *, name: str, now: datetime, actor: str | None = None
+) -> tuple[ApiToken, str]:
+    """Store a new token's hash; returns the row and the token itself (the only time it exists).
+    With an `actor` the creation is audited (its name and prefix, never the token)."""
     name = name.strip()
     if not NAME_PATTERN.match(name):
         raise Invalid("token name must be 1-64 characters")
@@ -35,6 +39,15 @@ async def create_token(session: AsyncSession, *, name: str, now: datetime) -> tu
     row = ApiToken(name=name, token_hash=hash_token(token), prefix=token[:12], created_at=now)
     session.add(row)
     await session.flush()
+    if actor is not None:
+        await record(
+            session,
+            actor=actor,
+            action="token.create",
+            target=f"token:{name}",
+            after={"prefix": row.prefix},
+            now=now,
+        )
     return row, token
 
 
@@ -42,13 +55,21 @@ async def list_tokens(session: AsyncSession) -> list[ApiToken]:
     return list((await session.scalars(select(ApiToken).order_by(ApiToken.id))).all())
 
 
-async def revoke_token(session: AsyncSession, name_or_id: str) -> ApiToken:
+async def revoke_token(session: AsyncSession, name_or_id: str, *, actor: str | None = None) -> ApiToken:
     query = select(ApiToken).where(ApiToken.name == name_or_id)
     row = await session.scalar(query)
     if row is None and name_or_id.isdigit():
         row = await session.get(ApiToken, int(name_or_id))
     if row is None:
         raise NotFound(f"no API token named {name_or_id!r}")
+    if actor is not None:
+        await record(
+            session,
+            actor=actor,
+            action="token.revoke",
+            target=f"token:{row.name}",
+            before={"prefix": row.prefix},
+        )
     await session.delete(row)
     return row
 

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.api.models import ConsoleSession, ConsoleUser, LoginFailure
+from kefu.audit.log import record
 from kefu.errors import Conflict, DomainError, Invalid, NotFound
 
 ROLES = ("admin", "supervisor", "servicer")
@@ -60,7 +61,9 @@ async def create_user(
     role: str,
     wecom_userid: str | None = None,
     display_name: str = "",
+    actor: str | None = None,
 ) -> ConsoleUser:
+    """A new user; with an `actor` the creation is audited (never the password)."""
     username = username.strip()
     if not USERNAME.match(username):
         raise Invalid("username: 1-64 letters, digits, Chinese characters or _ . @ -")
@@ -82,7 +85,24 @@ async def create_user(
     )
     session.add(user)
     await session.flush()
+    if actor is not None:
+        await record(
+            session, actor=actor, action="user.create", target=user_target(user), after=_audited(user)
+        )
     return user
+
+
+def user_target(user: ConsoleUser) -> str:
+    return f"user:{user.username}"
+
+
+def _audited(user: ConsoleUser) -> dict[str, object]:
+    return {
+        "role": user.role,
+        "wecom_userid": user.wecom_userid,
+        "display_name": user.display_name,
+        "disabled": user.disabled,
+    }
 
 
 async def list_users(session: AsyncSession) -> list[ConsoleUser]:
@@ -96,14 +116,37 @@ async def find_user(session: AsyncSession, username: str) -> ConsoleUser:
     return user
 
 
-async def set_password(session: AsyncSession, user: ConsoleUser, password: str) -> None:
+async def set_password(
+    session: AsyncSession, user: ConsoleUser, password: str, *, actor: str | None = None
+) -> None:
     check_password_rules(password)
     user.password_hash = _hasher.hash(password)
+    if actor is not None:  # the audit log says only that it changed
+        await record(
+            session,
+            actor=actor,
+            action="user.password",
+            target=user_target(user),
+            before={"password": "old"},
+            after={"password": "new"},
+        )
     await session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id))
 
 
-async def set_disabled(session: AsyncSession, user: ConsoleUser, disabled: bool) -> None:
+async def set_disabled(
+    session: AsyncSession, user: ConsoleUser, disabled: bool, *, actor: str | None = None
+) -> None:
+    before = _audited(user)
     user.disabled = disabled
+    if actor is not None:
+        await record(
+            session,
+            actor=actor,
+            action="user.update",
+            target=user_target(user),
+            before=before,
+            after=_audited(user),
+        )
     if disabled:
         await session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id))
 

@@ -55,6 +55,7 @@ def create(
                 role=role,
                 wecom_userid=wecom_userid,
                 display_name=display_name,
+                actor="cli",
             )
             return user.id
 
@@ -103,7 +104,7 @@ def passwd(username: Annotated[str, typer.Argument()], password_stdin: StdinOpt 
 
     async def work(rt: Runtime) -> None:
         async with rt.db.write() as session:
-            await users.set_password(session, await users.find_user(session, username), password)
+            await users.set_password(session, await users.find_user(session, username), password, actor="cli")
 
     run_with_runtime(work)
     typer.echo(f"Password of {username!r} changed; their sessions were signed out.")
@@ -112,7 +113,7 @@ def passwd(username: Annotated[str, typer.Argument()], password_stdin: StdinOpt 
 def _set_disabled(username: str, disabled: bool) -> None:
     async def work(rt: Runtime) -> None:
         async with rt.db.write() as session:
-            await users.set_disabled(session, await users.find_user(session, username), disabled)
+            await users.set_disabled(session, await users.find_user(session, username), disabled, actor="cli")
 
     run_with_runtime(work)
     typer.echo(f"User {username!r} {'disabled' if disabled else 'enabled'}.")

@@ -35,7 +35,9 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, list[Any]]:
     """{dotted.field: [before, after]} for every field whose value differs."""
-    old, new = _flatten(before or {}), _flatten(after or {})
+    # (An absent side is no fields, not one empty-named field.)
+    old = _flatten(before) if before else {}
+    new = _flatten(after) if after else {}
     changes: dict[str, list[Any]] = {}
     for path in sorted(old.keys() | new.keys()):
         was, now = old.get(path), new.get(path)

@@ -14,6 +14,7 @@ from kefu.accounts.knowledge_base import list_entries, plan_entries, put_entries
 from kefu.ai.kb_csv import KbCsvError, parse_kb_csv
 from kefu.ai.knowledge import KnowledgeEntry
 from kefu.config.accounts import find_row
+from kefu.config.ai import config_actor
 from kefu.config.loader import ConfigFileError, LoadedConfig
 from kefu.config.report import ApplyReport, Change
 from kefu.runtime import Runtime
@@ -79,4 +80,11 @@ class KnowledgeBaseApplier:
                 continue
             row = await find_row(session, entries[change.name])
             assert row is not None  # stored by the accounts section in this transaction
-            await put_entries(session, row.id, self._entries[change.name], replace=True, now=rt.clock.now())
+            await put_entries(
+                session,
+                row.id,
+                self._entries[change.name],
+                replace=True,
+                now=rt.clock.now(),
+                actor=config_actor(loaded),
+            )

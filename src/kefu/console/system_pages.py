@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from kefu.api import tokens, users
 from kefu.api.models import ConsoleUser
 from kefu.console.menu import ADMIN
-from kefu.console.web import Viewer, form, redirect, render, role, runtime_of
+from kefu.console.web import Viewer, console_actor, form, redirect, render, role, runtime_of
 from kefu.db import get_row
 from kefu.errors import DomainError
 
@@ -61,6 +61,7 @@ async def create_user(request: Request, viewer: Admin) -> Response:
                 role=values["role"],
                 wecom_userid=values["wecom_userid"] or None,
                 display_name=values["display_name"],
+                actor=console_actor(viewer),
             )
     except DomainError as exc:
         errors = {_field_of(exc.message): exc.message}
@@ -77,7 +78,8 @@ async def toggle_user(request: Request, user_id: int, viewer: Admin) -> Response
             request, 422, flash=viewer.t("users.cannot_disable_self"), flash_kind="error"
         )
     async with runtime_of(request).db.write() as session:
-        await users.set_disabled(session, await get_row(session, ConsoleUser, user_id, "user"), disable)
+        user = await get_row(session, ConsoleUser, user_id, "user")
+        await users.set_disabled(session, user, disable, actor=console_actor(viewer))
     return redirect("/console/users")
 
 
@@ -100,7 +102,9 @@ async def create_token(request: Request, viewer: Admin) -> Response:
     rt = runtime_of(request)
     try:
         async with rt.db.write() as session:
-            _, token = await tokens.create_token(session, name=name, now=rt.clock.now())
+            _, token = await tokens.create_token(
+                session, name=name, now=rt.clock.now(), actor=console_actor(viewer)
+            )
     except DomainError as exc:
         return await _tokens_page(request, 422, errors={"name": exc.message}, name=name)
     # Shown once, on this response only: only its hash is stored.
@@ -111,5 +115,5 @@ async def create_token(request: Request, viewer: Admin) -> Response:
 async def revoke_token(request: Request, token_id: int, viewer: Admin) -> Response:
     await form(request, viewer)
     async with runtime_of(request).db.write() as session:
-        await tokens.revoke_token(session, str(token_id))
+        await tokens.revoke_token(session, str(token_id), actor=console_actor(viewer))
     return redirect("/console/tokens")

@@ -71,6 +71,11 @@ class Viewer:
         return self.account_ids is None or account_id in self.account_ids
 
 
+def console_actor(viewer: Viewer) -> str:
+    """Who a console change is audited as."""
+    return f"console:{viewer.user.username}"
+
+
 def runtime_of(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt

@@ -122,7 +122,11 @@ def import_(
     async def work(rt: Runtime) -> CrmImport:
         async with rt.db.write() as session:
             return await import_files(
-                session, customers=data["customers"], contacts=data["contacts"], now=rt.clock.now()
+                session,
+                customers=data["customers"],
+                contacts=data["contacts"],
+                now=rt.clock.now(),
+                actor="cli",
             )
 
     result = run_with_runtime(work)

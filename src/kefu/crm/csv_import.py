@@ -69,7 +69,12 @@ class CrmImport:
 
 
 async def import_files(
-    session: AsyncSession, *, customers: bytes | None, contacts: bytes | None, now: datetime
+    session: AsyncSession,
+    *,
+    customers: bytes | None,
+    contacts: bytes | None,
+    now: datetime,
+    actor: str | None = None,
 ) -> CrmImport:
     """Customers first, so that the contacts of the same import can name them."""
     result = CrmImport()
@@ -89,7 +94,9 @@ async def import_files(
                 first = seen[cells["external_id"]]
                 errors.append(RowError(line=line, reason=f"duplicate external_id (first on line {first})"))
                 continue
-            if await _one(session, line, cells, model, counts, errors, now) and isinstance(cells, dict):
+            if await _one(session, line, cells, model, counts, errors, now, actor) and isinstance(
+                cells, dict
+            ):
                 seen[cells["external_id"]] = line
     return result
 
@@ -102,6 +109,7 @@ async def _one(
     counts: Counts,
     errors: list[RowError],
     now: datetime,
+    actor: str | None,
 ) -> bool:
     """Upsert one row; False (and the reason kept) when it is bad."""
     if isinstance(cells, str):
@@ -110,9 +118,9 @@ async def _one(
     try:
         body = _card(cells, model)
         if isinstance(body, ContactIn):
-            _, done = await upsert_contact(session, cells["external_id"], body, now=now)
+            _, done = await upsert_contact(session, cells["external_id"], body, now=now, actor=actor)
         else:
-            _, done = await upsert_customer(session, cells["external_id"], body, now=now)
+            _, done = await upsert_customer(session, cells["external_id"], body, now=now, actor=actor)
     except (ValueError, DomainError) as exc:
         errors.append(RowError(line=line, reason=_reason(exc)))
         return False

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.accounts.service import get_connection
 from kefu.ai.kb_csv import RowError
-from kefu.api.auth import require_token
+from kefu.api.auth import api_actor, require_token
 from kefu.api.deps import IdField, IdPath, IdQuery, OffsetQuery, RuntimeDep, TokenDep
 from kefu.api.routes import ApiRoute
 from kefu.crm import identity, service, webhooks
@@ -72,21 +72,23 @@ async def list_customers(
 
 
 @router.post("/customers", response_model=CustomerOut, status_code=201)
-async def create_customer(body: CustomerIn, rt: RuntimeDep) -> CustomerOut:
+async def create_customer(body: CustomerIn, rt: RuntimeDep, token: TokenDep) -> CustomerOut:
     async with rt.db.write() as session:
-        row = await service.save_customer(session, body, now=rt.clock.now())
+        row = await service.save_customer(session, body, now=rt.clock.now(), actor=api_actor(token))
     return CustomerOut.model_validate(row)
 
 
 @router.put("/customers/by-external-id/{external_id}", response_model=CustomerOut)
 async def upsert_customer(
-    external_id: str, body: CustomerIn, rt: RuntimeDep, response: Response
+    external_id: str, body: CustomerIn, rt: RuntimeDep, response: Response, token: TokenDep
 ) -> CustomerOut:
     """Create or replace the customer your CRM knows as `external_id` (201 when created).
     Sending the same card again changes nothing."""
     _check_external_id(external_id)
     async with rt.db.write() as session:
-        row, done = await service.upsert_customer(session, external_id, body, now=rt.clock.now())
+        row, done = await service.upsert_customer(
+            session, external_id, body, now=rt.clock.now(), actor=api_actor(token)
+        )
     response.status_code = 201 if done == "created" else 200
     return CustomerOut.model_validate(row)
 
@@ -98,17 +100,19 @@ async def get_customer(customer_id: IdPath, rt: RuntimeDep) -> CustomerOut:
 
 
 @router.put("/customers/{customer_id}", response_model=CustomerOut)
-async def put_customer(customer_id: IdPath, body: CustomerIn, rt: RuntimeDep) -> CustomerOut:
+async def put_customer(customer_id: IdPath, body: CustomerIn, rt: RuntimeDep, token: TokenDep) -> CustomerOut:
     async with rt.db.write() as session:
-        row = await service.save_customer(session, body, now=rt.clock.now(), customer_id=customer_id)
+        row = await service.save_customer(
+            session, body, now=rt.clock.now(), customer_id=customer_id, actor=api_actor(token)
+        )
     return CustomerOut.model_validate(row)
 
 
 @router.delete("/customers/{customer_id}", status_code=204)
-async def delete_customer(customer_id: IdPath, rt: RuntimeDep) -> Response:
+async def delete_customer(customer_id: IdPath, rt: RuntimeDep, token: TokenDep) -> Response:
     """Its contacts stay, without a company."""
     async with rt.db.write() as session:
-        await service.delete_customer(session, customer_id)
+        await service.delete_customer(session, customer_id, actor=api_actor(token), now=rt.clock.now())
     return Response(status_code=204)
 
 
@@ -132,18 +136,22 @@ async def list_contacts(
 
 
 @router.post("/contacts", response_model=ContactOut, status_code=201)
-async def create_contact(body: ContactIn, rt: RuntimeDep) -> ContactOut:
+async def create_contact(body: ContactIn, rt: RuntimeDep, token: TokenDep) -> ContactOut:
     async with rt.db.write() as session:
-        row = await service.save_contact(session, body, now=rt.clock.now())
+        row = await service.save_contact(session, body, now=rt.clock.now(), actor=api_actor(token))
         return await _contact_out(session, row)
 
 
 @router.put("/contacts/by-external-id/{external_id}", response_model=ContactOut)
-async def upsert_contact(external_id: str, body: ContactIn, rt: RuntimeDep, response: Response) -> ContactOut:
+async def upsert_contact(
+    external_id: str, body: ContactIn, rt: RuntimeDep, response: Response, token: TokenDep
+) -> ContactOut:
     """Create or replace the contact your CRM knows as `external_id` (201 when created)."""
     _check_external_id(external_id)
     async with rt.db.write() as session:
-        row, done = await service.upsert_contact(session, external_id, body, now=rt.clock.now())
+        row, done = await service.upsert_contact(
+            session, external_id, body, now=rt.clock.now(), actor=api_actor(token)
+        )
         response.status_code = 201 if done == "created" else 200
         return await _contact_out(session, row)
 
@@ -155,9 +163,11 @@ async def get_contact(contact_id: IdPath, rt: RuntimeDep) -> ContactOut:
 
 
 @router.put("/contacts/{contact_id}", response_model=ContactOut)
-async def put_contact(contact_id: IdPath, body: ContactIn, rt: RuntimeDep) -> ContactOut:
+async def put_contact(contact_id: IdPath, body: ContactIn, rt: RuntimeDep, token: TokenDep) -> ContactOut:
     async with rt.db.write() as session:
-        row = await service.save_contact(session, body, now=rt.clock.now(), contact_id=contact_id)
+        row = await service.save_contact(
+            session, body, now=rt.clock.now(), contact_id=contact_id, actor=api_actor(token)
+        )
         return await _contact_out(session, row)
 
 
@@ -169,7 +179,7 @@ async def delete_contact(contact_id: IdPath, rt: RuntimeDep, token: TokenDep) ->
         by = f"token:{token.name}"
         for event in await identity.unbind_contact(session, contact_id, by=by, now=rt.clock.now()):
             await webhooks.emit_binding(session, rt.settings, event)
-        await service.delete_contact(session, contact_id)
+        await service.delete_contact(session, contact_id, actor=api_actor(token), now=rt.clock.now())
     return Response(status_code=204)
 
 
@@ -188,13 +198,13 @@ class ImportOut(BaseModel):
     errors: list[RowError]
 
 
-async def _import(request: Request, rt: RuntimeDep, kind: str) -> ImportOut:
+async def _import(request: Request, rt: RuntimeDep, kind: str, actor: str) -> ImportOut:
     data = await request.body()
     if len(data) > MAX_IMPORT_BYTES:
         raise Invalid(f"the file is over {MAX_IMPORT_BYTES // (1024 * 1024)} MB")
     files = {"customers": None, "contacts": None} | {kind: data}
     async with rt.db.write() as session:
-        result = await import_files(session, **files, now=rt.clock.now())
+        result = await import_files(session, **files, now=rt.clock.now(), actor=actor)
     counts: Counts = getattr(result, kind)
     errors = result.customer_errors if kind == "customers" else result.contact_errors
     return ImportOut(
@@ -203,17 +213,17 @@ async def _import(request: Request, rt: RuntimeDep, kind: str) -> ImportOut:
 
 
 @router.post("/import/customers", response_model=ImportOut)
-async def import_customers(request: Request, rt: RuntimeDep) -> ImportOut:
+async def import_customers(request: Request, rt: RuntimeDep, token: TokenDep) -> ImportOut:
     """The body is the CSV file: external_id,name[,phone,email,tags,notes,exclusive_userid,…];
     other columns become custom fields. Good rows are kept, each bad one reported by line."""
-    return await _import(request, rt, "customers")
+    return await _import(request, rt, "customers", api_actor(token))
 
 
 @router.post("/import/contacts", response_model=ImportOut)
-async def import_contacts(request: Request, rt: RuntimeDep) -> ImportOut:
+async def import_contacts(request: Request, rt: RuntimeDep, token: TokenDep) -> ImportOut:
     """The body is the CSV file: external_id,name[,customer_external_id,phone,email,tags,notes,
     exclusive_userid,unionid,…]. Import the customers first."""
-    return await _import(request, rt, "contacts")
+    return await _import(request, rt, "contacts", api_actor(token))
 
 
 # --- WeChat customers and binding --------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any, Literal, TypeVar
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.audit.log import record
 from kefu.crm.models import CrmContact, CrmCustomer
 from kefu.crm.schemas import ContactIn, CustomerIn
 from kefu.db import get_row
@@ -60,34 +61,73 @@ async def _company_of(session: AsyncSession, body: ContactIn) -> int | None:
     return None
 
 
+async def _audit(
+    session: AsyncSession,
+    actor: str | None,
+    row: CrmCustomer | CrmContact,
+    before: dict[str, object] | None,
+    now: datetime,
+    *,
+    deleted: bool = False,
+) -> None:
+    """Record a card's change (with an actor: console, API, CLI), in the change's transaction."""
+    if actor is None:
+        return
+    kind = "customer" if isinstance(row, CrmCustomer) else "contact"
+    action = "delete" if deleted else ("update" if before is not None else "create")
+    await record(
+        session,
+        actor=actor,
+        action=f"crm.{kind}.{action}",
+        target=f"crm.{kind}:{row.id}",
+        before=before,
+        after=None if deleted else card_of(row),
+        now=now,
+    )
+
+
 async def save_customer(
-    session: AsyncSession, body: CustomerIn, *, now: datetime, customer_id: int | None = None
+    session: AsyncSession,
+    body: CustomerIn,
+    *,
+    now: datetime,
+    customer_id: int | None = None,
+    actor: str | None = None,
 ) -> CrmCustomer:
-    """Create (no id) or replace the customer's card."""
+    """Create (no id) or replace the customer's card; audited when an `actor` is given."""
     row = await get_customer(session, customer_id) if customer_id else CrmCustomer(created_at=now)
+    before = card_of(row) if customer_id else None
     await _taken(session, CrmCustomer, body.external_id, customer_id)
     _fill(row, body, now)
     session.add(row)
     await session.flush()
+    await _audit(session, actor, row, before, now)
     return row
 
 
 async def save_contact(
-    session: AsyncSession, body: ContactIn, *, now: datetime, contact_id: int | None = None
+    session: AsyncSession,
+    body: ContactIn,
+    *,
+    now: datetime,
+    contact_id: int | None = None,
+    actor: str | None = None,
 ) -> CrmContact:
-    """Create (no id) or replace the contact's card."""
+    """Create (no id) or replace the contact's card; audited when an `actor` is given."""
     row = await get_contact(session, contact_id) if contact_id else CrmContact(created_at=now)
+    before = card_of(row) if contact_id else None
     await _taken(session, CrmContact, body.external_id, contact_id)
     row.customer_id = await _company_of(session, body)
     row.unionid = body.unionid
     _fill(row, body, now)
     session.add(row)
     await session.flush()
+    await _audit(session, actor, row, before, now)
     return row
 
 
 async def upsert_customer(
-    session: AsyncSession, external_id: str, body: CustomerIn, *, now: datetime
+    session: AsyncSession, external_id: str, body: CustomerIn, *, now: datetime, actor: str | None = None
 ) -> tuple[CrmCustomer, Upserted]:
     """Create or replace the customer keyed by `external_id`. The same body twice leaves the
     row as it was (updated_at included)."""
@@ -95,12 +135,12 @@ async def upsert_customer(
     row = await session.scalar(select(CrmCustomer).where(CrmCustomer.external_id == external_id))
     if row is not None and CustomerIn.model_validate(card_of(row)) == body:
         return row, "unchanged"
-    saved = await save_customer(session, body, now=now, customer_id=row.id if row else None)
+    saved = await save_customer(session, body, now=now, customer_id=row.id if row else None, actor=actor)
     return saved, "created" if row is None else "updated"
 
 
 async def upsert_contact(
-    session: AsyncSession, external_id: str, body: ContactIn, *, now: datetime
+    session: AsyncSession, external_id: str, body: ContactIn, *, now: datetime, actor: str | None = None
 ) -> tuple[CrmContact, Upserted]:
     """Create or replace the contact keyed by `external_id`."""
     body = body.model_copy(update={"external_id": external_id})
@@ -112,7 +152,7 @@ async def upsert_contact(
         ) == body.model_copy(update={"customer_id": None, "customer_external_id": None})
         if same and company == row.customer_id:
             return row, "unchanged"
-    saved = await save_contact(session, body, now=now, contact_id=row.id if row else None)
+    saved = await save_contact(session, body, now=now, contact_id=row.id if row else None, actor=actor)
     return saved, "created" if row is None else "updated"
 
 
@@ -133,14 +173,22 @@ def card_of(row: CrmCustomer | CrmContact) -> dict[str, object]:
     return card
 
 
-async def delete_customer(session: AsyncSession, customer_id: int) -> None:
+async def delete_customer(
+    session: AsyncSession, customer_id: int, *, actor: str | None = None, now: datetime | None = None
+) -> None:
     """Its contacts stay, without a company."""
-    await session.delete(await get_customer(session, customer_id))
+    row = await get_customer(session, customer_id)
+    await _audit(session, actor, row, card_of(row), now or row.updated_at, deleted=True)
+    await session.delete(row)
 
 
-async def delete_contact(session: AsyncSession, contact_id: int) -> None:
+async def delete_contact(
+    session: AsyncSession, contact_id: int, *, actor: str | None = None, now: datetime | None = None
+) -> None:
     """Its WeChat customers become unbound; the binding history stays."""
-    await session.delete(await get_contact(session, contact_id))
+    row = await get_contact(session, contact_id)
+    await _audit(session, actor, row, card_of(row), now or row.updated_at, deleted=True)
+    await session.delete(row)
 
 
 def _matching(model: type[Card], q: str | None) -> list[Any]:

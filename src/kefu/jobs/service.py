@@ -34,7 +34,12 @@ async def retry_job(db: Database, job_id: int, *, now: datetime) -> bool:
     already exists (that one will do the work).
     """
     async with db.write() as session:
-        return await _retry(session, Job.id == job_id, now=now)
+        return await retry_in(session, job_id, now=now)
+
+
+async def retry_in(session: AsyncSession, job_id: int, *, now: datetime) -> bool:
+    """`retry_job` in the caller's transaction (the console audits the retry beside it)."""
+    return await _retry(session, Job.id == job_id, now=now)
 
 
 async def retry_failed(db: Database, *, now: datetime) -> int:

@@ -1,0 +1,264 @@
+"""知识库: an account's knowledge entries — list, search, add/edit/disable/delete, import and
+export (the same services as `kefu kb` and the REST API), and 试一试 (what the AI would answer).
+
+Every write goes through `put_entries`/`delete_entry`, which stamp the rows: the index is
+rebuilt on its next answer in every process (no restart), and the change is audited."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from starlette.datastructures import UploadFile
+
+from kefu.accounts.kf_accounts import list_all_accounts
+from kefu.accounts.knowledge_base import (
+    ask_knowledge,
+    delete_entry,
+    entries_csv,
+    import_csv,
+    list_entries,
+    put_entries,
+)
+from kefu.accounts.models import KfAccount
+from kefu.accounts.settings import get_account
+from kefu.ai.kb_csv import check_entry
+from kefu.ai.kb_xlsx import entries_xlsx
+from kefu.ai.knowledge import KnowledgeEntry
+from kefu.console.menu import MANAGERS
+from kefu.console.web import Viewer, console_actor, form, redirect, render, role, runtime_of
+from kefu.db.base import MAX_ID
+from kefu.errors import Invalid, NotFound
+
+router = APIRouter(include_in_schema=False)
+Manager = Annotated[Viewer, Depends(role(*MANAGERS))]
+AccountQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+PAGE_SIZE = 20
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The first word of a kb_csv error names the field it is about.
+FIELD_OF_ERROR = (("id", "id"), ("question", "question"), ("answer", "answer"), ("an alternative", "alt"))
+
+
+def _field_of(message: str) -> str:
+    for prefix, name in FIELD_OF_ERROR:
+        if message.startswith(prefix):
+            return name
+    return "tags" if message.startswith("tag") else "question"
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.replace("|", "\n").splitlines() if line.strip()]
+
+
+def _matches(entry: KnowledgeEntry, q: str) -> bool:
+    q = q.lower()
+    texts = (entry.id, entry.question, entry.answer, *entry.alt_questions, *entry.tags)
+    return any(q in text.lower() for text in texts)
+
+
+async def _account(request: Request, account_id: int | None) -> tuple[list[KfAccount], KfAccount | None]:
+    """Every account, and the one asked for (else the first)."""
+    async with runtime_of(request).db.read() as session:
+        accounts = await list_all_accounts(session)
+        if account_id is not None:
+            return accounts, await get_account(session, account_id)
+    return accounts, accounts[0] if accounts else None
+
+
+async def _page(
+    request: Request, account_id: int | None, q: str = "", page: int = 1, status: int = 200, **context: object
+) -> Response:
+    accounts, account = await _account(request, account_id)
+    entries: list[KnowledgeEntry] = []
+    if account is not None:
+        async with runtime_of(request).db.read() as session:
+            entries = await list_entries(session, account.id)
+    found = [e for e in entries if _matches(e, q)] if q else entries
+    pages = max(1, -(-len(found) // PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    shown = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    return render(
+        request,
+        "knowledge.html",
+        status,
+        accounts=accounts,
+        account=account,
+        entries=shown,
+        total=len(found),
+        page=page,
+        pages=pages,
+        q=q,
+        **context,
+    )
+
+
+@router.get("/console/knowledge")
+async def knowledge_page(
+    request: Request,
+    viewer: Manager,
+    account: AccountQuery = None,
+    q: Annotated[str, Query(max_length=200)] = "",
+    page: Annotated[int, Query(ge=1, le=MAX_ID)] = 1,
+) -> Response:
+    return await _page(request, account, q.strip(), page)
+
+
+@router.get("/console/knowledge/{account_id}/export")
+async def export_knowledge(
+    request: Request, account_id: int, viewer: Manager, format: Literal["csv", "xlsx"] = "csv"
+) -> Response:
+    async with runtime_of(request).db.read() as session:
+        row = await get_account(session, account_id)
+        entries = await list_entries(session, row.id)
+    filename = f"knowledge-{row.id}.{format}"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if format == "xlsx":
+        return Response(entries_xlsx(entries), media_type=XLSX_TYPE, headers=headers)
+    return Response(entries_csv(entries).encode(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@router.get("/console/knowledge/{account_id}/entry")
+async def entry_form(
+    request: Request,
+    account_id: int,
+    viewer: Manager,
+    id: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    """The form of a new entry (no id) or of an existing one."""
+    async with runtime_of(request).db.read() as session:
+        account = await get_account(session, account_id)
+        entries = {e.id: e for e in await list_entries(session, account_id)} if id else {}
+    if id and id not in entries:
+        raise NotFound(f"account {account_id} has no knowledge entry {id!r}")
+    entry = entries.get(id)
+    values = _values_of(entry) if entry else {"enabled": True}
+    return render(request, "knowledge_entry.html", account=account, editing=id, values=values, errors={})
+
+
+def _values_of(entry: KnowledgeEntry) -> dict[str, object]:
+    return {
+        "id": entry.id,
+        "question": entry.question,
+        "answer": entry.answer,
+        "alt": "\n".join(entry.alt_questions),
+        "tags": ", ".join(entry.tags),
+        "enabled": entry.enabled,
+    }
+
+
+@router.post("/console/knowledge/{account_id}/entry")
+async def save_entry(request: Request, account_id: int, viewer: Manager) -> Response:
+    data = await form(request, viewer)
+    editing = str(data.get("editing") or "")
+    values: dict[str, object] = {
+        name: str(data.get(name) or "") for name in ("id", "question", "answer", "alt", "tags")
+    }
+    values["enabled"] = data.get("enabled") == "1"
+    if editing:
+        values["id"] = editing  # an entry's id is its key: it does not change
+    rt = runtime_of(request)
+    try:
+        entry = check_entry(
+            KnowledgeEntry(
+                id=str(values["id"]).strip(),
+                question=str(values["question"]),
+                answer=str(values["answer"]),
+                alt_questions=_lines(str(values["alt"])),
+                tags=_lines(str(values["tags"]).replace(",", "\n").replace("，", "\n")),
+                enabled=bool(values["enabled"]),
+            )
+        )
+        async with rt.db.write() as session:
+            account = await get_account(session, account_id)
+            existing = {e.id for e in await list_entries(session, account_id)}
+            if not editing and entry.id in existing:
+                raise Invalid(f"id {entry.id!r} is taken by another entry of this account")
+            if editing and editing not in existing:
+                raise NotFound(f"account {account_id} has no knowledge entry {editing!r}")
+            await put_entries(
+                session, account_id, [entry], replace=False, now=rt.clock.now(), actor=console_actor(viewer)
+            )
+    except Invalid as exc:
+        async with rt.db.read() as session:
+            account = await get_account(session, account_id)
+        errors = {_field_of(exc.message): exc.message}
+        return render(
+            request,
+            "knowledge_entry.html",
+            422,
+            account=account,
+            editing=editing,
+            values=values,
+            errors=errors,
+        )
+    return redirect(f"/console/knowledge?account={account_id}&saved={entry.id}")
+
+
+@router.post("/console/knowledge/{account_id}/enabled")
+async def toggle_entry(request: Request, account_id: int, viewer: Manager) -> Response:
+    data = await form(request, viewer)
+    entry_id = str(data.get("id") or "")
+    rt = runtime_of(request)
+    async with rt.db.write() as session:
+        found = [e for e in await list_entries(session, account_id) if e.id == entry_id]
+        if not found:
+            raise NotFound(f"account {account_id} has no knowledge entry {entry_id!r}")
+        changed = found[0].model_copy(update={"enabled": data.get("enabled") == "1"})
+        await put_entries(
+            session, account_id, [changed], replace=False, now=rt.clock.now(), actor=console_actor(viewer)
+        )
+    return redirect(f"/console/knowledge?account={account_id}")
+
+
+@router.post("/console/knowledge/{account_id}/delete")
+async def remove_entry(request: Request, account_id: int, viewer: Manager) -> Response:
+    data = await form(request, viewer)
+    rt = runtime_of(request)
+    async with rt.db.write() as session:
+        await delete_entry(
+            session, account_id, str(data.get("id") or ""), actor=console_actor(viewer), now=rt.clock.now()
+        )
+    return redirect(f"/console/knowledge?account={account_id}")
+
+
+@router.post("/console/knowledge/{account_id}/import")
+async def import_entries(request: Request, account_id: int, viewer: Manager) -> Response:
+    data = await form(request, viewer)
+    upload = data.get("file")
+    content = await upload.read() if isinstance(upload, UploadFile) else b""
+    rt = runtime_of(request)
+    if not content:
+        return await _page(request, account_id, status=422, import_error=viewer.t("knowledge.import_empty"))
+    if len(content) > MAX_IMPORT_BYTES:
+        return await _page(request, account_id, status=422, import_error=viewer.t("knowledge.import_too_big"))
+    try:
+        async with rt.db.write() as session:
+            await get_account(session, account_id)
+            result = await import_csv(
+                session,
+                account_id,
+                content,
+                replace=data.get("replace") == "1",
+                now=rt.clock.now(),
+                actor=console_actor(viewer),
+            )
+    except Invalid as exc:  # the file as a whole is unreadable: nothing was imported
+        return await _page(request, account_id, status=422, import_error=exc.message)
+    return await _page(request, account_id, imported=result)
+
+
+@router.post("/console/knowledge/{account_id}/ask")
+async def try_it(request: Request, account_id: int, viewer: Manager) -> Response:
+    """试一试: the answer the built-in AI gives now, its confidence and the closest entries."""
+    data = await form(request, viewer)
+    question = str(data.get("question") or "").strip()[:500]
+    asked = None
+    if question:
+        async with runtime_of(request).db.read() as session:
+            await get_account(session, account_id)
+        asked = await ask_knowledge(runtime_of(request), account_id, question)
+    if request.headers.get("hx-request"):
+        return render(request, "knowledge_answer.html", asked=asked, question=question)
+    return await _page(request, account_id, asked=asked, question=question)

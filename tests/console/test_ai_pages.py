@@ -1,0 +1,91 @@
+"""AI 设置 page: the `ai:` section checked by the config file's own schema (a bad value shown
+beside its field, nothing saved), saved as a new version and audited, the API key never sent
+back to the browser and kept when the field is left empty."""
+
+from __future__ import annotations
+
+from kefu.accounts.settings import load_ai_settings
+from kefu.audit.log import list_events
+from kefu.runtime import Runtime
+from tests.ai.fake_openai import FakeOpenAI
+from tests.ai.fake_openai import fake_openai as fake_openai  # the fixture
+from tests.console.conftest import SignIn, csrf_of
+
+KEY = "sk-test-0123456789abcdef"
+
+
+def _form(csrf: str, **changes: str) -> dict[str, str]:
+    values = {
+        "csrf_token": csrf,
+        "provider": "openai",
+        "openai.base_url": "http://127.0.0.1:8001/v1",
+        "openai.api_key": KEY,
+        "openai.model": "qwen-plus",
+        "openai.timeout_s": "8",
+        "not_sure_text": "这个问题我还不会，请点按钮找人工。",
+        "threshold": "0.6",
+        "retrieval": "lexical",
+        "synonyms": "云笺: 云签, yunjian",
+    }
+    return values | changes
+
+
+async def test_an_admin_switches_to_an_llm_and_the_key_stays_hidden(rt: Runtime, signed_in: SignIn) -> None:
+    admin = await signed_in("admin")
+    page = await admin.get("/console/ai")
+    assert page.status_code == 200 and "内置知识库" in page.text
+    csrf = csrf_of(page)
+    wrong = {"openai.base_url": "ftp://x", "threshold": "2"}
+    bad = await admin.post("/console/ai", data=_form(csrf, **wrong))
+    assert bad.status_code == 422 and bad.text.count('class="field-error"') == 2
+    assert "must be an http:// or https:// URL" in bad.text and 'value="ftp://x"' in bad.text
+    missing_model = await admin.post("/console/ai", data=_form(csrf, **{"openai.model": ""}))
+    assert missing_model.status_code == 422 and "field-error" in missing_model.text
+    async with rt.db.read() as session:
+        assert (await load_ai_settings(session)).provider == "builtin"
+
+    saved = await admin.post("/console/ai", data=_form(csrf))
+    assert saved.status_code == 303 and "saved" in saved.headers["location"]
+    shown = await admin.get("/console/ai")
+    assert KEY not in shown.text and "…cdef" in shown.text and 'value="qwen-plus"' in shown.text
+    # The key left empty is kept; the model changes.
+    kept_key = {"openai.api_key": "", "openai.model": "qwen-max"}
+    again = await admin.post("/console/ai", data=_form(csrf, **kept_key))
+    assert again.status_code == 303
+    async with rt.db.read() as session:
+        ai = await load_ai_settings(session, rt.secrets)
+        events, _ = await list_events(session, target="ai")
+    assert ai.provider == "openai" and ai.openai is not None
+    assert (ai.openai.api_key, ai.openai.model, ai.threshold) == (KEY, "qwen-max", 0.6)
+    assert ai.synonyms == {"云笺": ["云签", "yunjian"]}
+    assert [e.actor for e in events] == ["console:admin0", "console:admin0"]
+    assert events[0].changes == {"openai.model": ["qwen-plus", "qwen-max"]}
+    assert events[1].changes["openai.api_key"] == ["(changed)", "(changed)"]
+    assert KEY not in str(events[1].changes)
+
+
+async def test_a_synonym_line_without_a_colon_is_refused_inline(rt: Runtime, signed_in: SignIn) -> None:
+    admin = await signed_in("admin")
+    csrf = csrf_of(await admin.get("/console/ai"))
+    bad = await admin.post("/console/ai", data=_form(csrf, provider="builtin", synonyms="云笺 云签"))
+    assert bad.status_code == 422 and "line 1" in bad.text
+
+
+async def test_the_test_button_asks_the_endpoint_and_saves_nothing(
+    rt: Runtime, signed_in: SignIn, fake_openai: FakeOpenAI
+) -> None:
+    admin = await signed_in("admin")
+    csrf = csrf_of(await admin.get("/console/ai"))
+    ok = await admin.post("/console/ai/test", data=_form(csrf, **{"openai.base_url": fake_openai.url}))
+    assert ok.status_code == 200 and "连接成功" in ok.text
+    assert fake_openai.requests[0]["headers"]["Authorization"] == f"Bearer {KEY}"
+    fake_openai.reply(status=401)
+    refused = await admin.post("/console/ai/test", data=_form(csrf, **{"openai.base_url": fake_openai.url}))
+    assert "连接失败" in refused.text and "401" in refused.text
+    async with rt.db.read() as session:
+        assert (await load_ai_settings(session)).provider == "builtin"
+
+
+async def test_supervisors_cannot_open_ai_settings(signed_in: SignIn) -> None:
+    supervisor = await signed_in("supervisor")
+    assert (await supervisor.get("/console/ai")).status_code == 403

@@ -1,0 +1,116 @@
+"""知识库 page: entries added, edited, disabled and deleted (a bad value shown beside its field,
+nothing saved), a file imported with a bad row reported and the good ones kept, 试一试 answering
+with the entry just saved (no restart), and every change in the audit log."""
+
+from __future__ import annotations
+
+from kefu.accounts.knowledge_base import list_entries
+from kefu.audit.log import list_events
+from kefu.runtime import Runtime
+from tests.console.conftest import SignIn, csrf_of
+from tests.factories import make_account, make_connection
+
+
+async def _account_id(rt: Runtime) -> int:
+    connection, _ = await make_connection(rt)
+    return (await make_account(rt, connection)).id
+
+
+async def test_supervisor_adds_edits_and_asks_an_entry(rt: Runtime, signed_in: SignIn) -> None:
+    account_id = await _account_id(rt)
+    supervisor = await signed_in("supervisor")
+    page = await supervisor.get("/console/knowledge")
+    assert page.status_code == 200 and "试一试" in page.text and "还没有问答" in page.text
+    csrf = csrf_of(page)
+    url = f"/console/knowledge/{account_id}/entry"
+    bad = await supervisor.post(
+        url, data={"csrf_token": csrf, "id": "w1", "question": "保修多久", "answer": ""}
+    )
+    assert bad.status_code == 422 and "field-error" in bad.text and "answer is empty" in bad.text
+    assert 'value="保修多久"' in bad.text
+    async with rt.db.read() as session:
+        assert await list_entries(session, account_id) == []
+    made = await supervisor.post(
+        url,
+        data={
+            "csrf_token": csrf,
+            "id": "w1",
+            "question": "保修多久",
+            "alt": "保修期是多长\n质保几年",
+            "answer": "整机保修三年。",
+            "tags": "售后, 保修",
+            "enabled": "1",
+        },
+    )
+    assert made.status_code == 303
+    listed = await supervisor.get(made.headers["location"])
+    assert "w1" in listed.text and "整机保修三年" in listed.text
+    asked = await supervisor.post(
+        f"/console/knowledge/{account_id}/ask",
+        data={"csrf_token": csrf, "question": "质保几年"},
+        headers={"HX-Request": "true"},
+    )
+    assert asked.status_code == 200 and "整机保修三年" in asked.text and "w1" in asked.text
+    edited = await supervisor.post(
+        url,
+        data={
+            "csrf_token": csrf,
+            "editing": "w1",
+            "question": "保修多久",
+            "answer": "整机保修五年。",
+            "enabled": "1",
+        },
+    )
+    assert edited.status_code == 303
+    again = await supervisor.post(
+        f"/console/knowledge/{account_id}/ask", data={"csrf_token": csrf, "question": "保修多久"}
+    )
+    assert "整机保修五年" in again.text  # the index followed the edit, no restart
+    duplicate = await supervisor.post(
+        url, data={"csrf_token": csrf, "id": "w1", "question": "别的", "answer": "别的", "enabled": "1"}
+    )
+    assert duplicate.status_code == 422 and "taken" in duplicate.text
+    await supervisor.post(f"/console/knowledge/{account_id}/enabled", data={"csrf_token": csrf, "id": "w1"})
+    async with rt.db.read() as session:
+        [entry] = await list_entries(session, account_id)
+        assert not entry.enabled and entry.answer == "整机保修五年。" and entry.alt_questions == []
+        events, total = await list_events(session)
+    assert total == 3 and {e.action for e in events} == {"knowledge.create", "knowledge.update"}
+    assert all(e.actor == "console:supervisor0" for e in events)
+    assert events[0].changes == {"enabled": [True, False]}
+    await supervisor.post(f"/console/knowledge/{account_id}/delete", data={"csrf_token": csrf, "id": "w1"})
+    async with rt.db.read() as session:
+        assert await list_entries(session, account_id) == []
+        events, _ = await list_events(session)
+    assert events[0].action == "knowledge.delete"
+
+
+async def test_an_import_keeps_good_rows_and_reports_the_bad_one(rt: Runtime, signed_in: SignIn) -> None:
+    account_id = await _account_id(rt)
+    admin = await signed_in("admin")
+    csrf = csrf_of(await admin.get("/console/knowledge"))
+    content = "id,question,answer\nk1,怎么退货,七天无理由退货。\nk2,,没有问题的答案\nk3,几点上班,九点。\n"
+    answer = await admin.post(
+        f"/console/knowledge/{account_id}/import",
+        data={"csrf_token": csrf},
+        files={"file": ("kb.csv", content.encode(), "text/csv")},
+    )
+    assert answer.status_code == 200
+    assert "新增 2 条" in answer.text and "第 3 行" in answer.text and "question is empty" in answer.text
+    async with rt.db.read() as session:
+        assert [e.id for e in await list_entries(session, account_id)] == ["k1", "k3"]
+    exported = await admin.get(f"/console/knowledge/{account_id}/export")
+    assert exported.status_code == 200 and "k3,几点上班,九点。" in exported.text
+    searched = await admin.get(f"/console/knowledge?account={account_id}&q=退货")
+    assert "k1" in searched.text and "几点上班" not in searched.text
+    unreadable = await admin.post(
+        f"/console/knowledge/{account_id}/import",
+        data={"csrf_token": csrf},
+        files={"file": ("kb.csv", b"foo,bar\n1,2\n", "text/csv")},
+    )
+    assert unreadable.status_code == 422 and "header" in unreadable.text
+
+
+async def test_servicers_cannot_open_the_knowledge_base(signed_in: SignIn) -> None:
+    servicer = await signed_in("servicer")
+    assert (await servicer.get("/console/knowledge")).status_code == 403
