@@ -25,7 +25,8 @@ TAKEN_BY_SERVICER = "servicer_took"
 
 
 def whole_seconds(start: datetime, end: datetime) -> int:
-    return max(0, int((end - start).total_seconds()))
+    """Rounded: WeCom's message times are whole seconds, Kefu's own moments are not."""
+    return max(0, round((end - start).total_seconds()))
 
 
 class _Rows:
