@@ -25,6 +25,10 @@ class SmallHistory:
 
 @pytest.fixture
 async def small_history(rt: Runtime) -> SmallHistory:
+    return await seed_small_history(rt)
+
+
+async def seed_small_history(rt: Runtime) -> SmallHistory:
     """Account 青禾 (Shanghai), its sessions by local time (UTC+8):
 
     1. 11-24 10:00  AI only, ended
