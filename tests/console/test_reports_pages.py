@@ -42,6 +42,7 @@ async def test_the_figures_of_one_account(signed_in: SignIn, small_history: Smal
     assert re.search(
         r"<td>zhangsan</td><td>2</td><td>2</td>\s*<td>30 秒</td><td>2</td>\s*<td>50.0</td>", table
     )
+    assert '<span class="badge badge-warn">1</span>' in table  # zhangsan's take past his cap
     link = f"/console/reports/export.csv?{PERIOD}&account_id={small_history.shanghai.id}"
     assert f'href="{link.replace("&", "&amp;")}"' in page.text
 

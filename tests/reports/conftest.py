@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kefu.accounts.models import KfAccount
+from kefu.routing.models import RoutingDecisionRow
 from kefu.runtime import Runtime
 from tests.factories import make_account, make_connection
 from tests.history import Human, add_session, conversation_row
@@ -39,6 +40,8 @@ async def seed_small_history(rt: Runtime) -> SmallHistory:
     6. 11-19 23:59  keyword, before the period (11-20 … 11-25)
     7. 11-20 00:00  human-only → pool 120 s → zhangsan, first reply 50 s, ended, rated 0
     8. 11-21 10:00  a rating-only session (a survey click): not a session in reports
+
+    Routing: zhangsan took session 2 past his cap in the WeCom app (flagged).
 
     Account London: one AI-only session, ended, 11-24 02:00 UTC."""
     connection, _ = await make_connection(rt)
@@ -79,4 +82,26 @@ async def seed_small_history(rt: Runtime) -> SmallHistory:
         )
         add_session(session, c5, 3, utc(21, 2), kind="rating_only", ended_after=timedelta(seconds=1))
         add_session(session, c6, 1, utc(24, 2))
+        # zhangsan took session 2 in the WeCom app past his cap; lisi's take was within it, and
+        # another take past the cap falls before the period.
+        for conversation, at, userid, over_cap in (
+            (c1, utc(24, 3), "zhangsan", True),
+            (c2, utc(23, 2), "lisi", False),
+            (c5, utc(19, 15), "lisi", True),
+        ):
+            session.add(
+                RoutingDecisionRow(
+                    account_id=shanghai.id,
+                    conversation_id=conversation.id,
+                    session_no=1,
+                    decided_at=at,
+                    reason="servicer_took_from_pool",
+                    outcome="assign",
+                    rule="in_app",
+                    servicer_userid=userid,
+                    explanation="",
+                    steps=[],
+                    over_cap=over_cap,
+                )
+            )
     return SmallHistory(shanghai, london)

@@ -59,6 +59,7 @@ async def test_satisfaction_and_servicers(rt: Runtime, small_history: SmallHisto
             "median_first_response_s": 30,
             "rated": 2,
             "average_rating": 50.0,
+            "over_cap": 1,
         },
         {
             "userid": "lisi",
@@ -67,6 +68,7 @@ async def test_satisfaction_and_servicers(rt: Runtime, small_history: SmallHisto
             "median_first_response_s": 10,
             "rated": 1,
             "average_rating": 60.0,
+            "over_cap": 0,
         },
     ]
 

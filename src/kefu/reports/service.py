@@ -69,6 +69,7 @@ def summary_csv(summary: Summary) -> str:
             (section, "median_first_response_s", _blank(load.median_first_response_s)),
             (section, "rated", load.rated),
             (section, "average_rating", _blank(load.average_rating)),
+            (section, "over_cap", load.over_cap),
         ]
     writer.writerows(rows)
     return "\ufeff" + out.getvalue()

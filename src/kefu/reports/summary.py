@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.reception.models import Rating, SessionRecord
 from kefu.reports.period import Period
+from kefu.routing.models import RoutingDecisionRow
 
 S = SessionRecord
 # Waiting-time chart buckets: upper bound in seconds (exclusive), label; the last is open.
@@ -44,6 +45,7 @@ class ServicerLoad(BaseModel):
     median_first_response_s: int | None
     rated: int
     average_rating: float | None
+    over_cap: int  # sessions taken or given in the WeCom app past their cap (product §2: flagged)
 
 
 class DayCount(BaseModel):
@@ -186,6 +188,15 @@ async def _ratings(
     ), servicers
 
 
+async def _over_cap(session: AsyncSession, period: Period, account_id: int | None) -> dict[str, int]:
+    """Per servicer: WeCom-app takes and moves in the period that put them past their cap."""
+    row = RoutingDecisionRow
+    where = [row.over_cap.is_(True), row.decided_at >= period.start, row.decided_at < period.end]
+    if account_id is not None:
+        where.append(row.account_id == account_id)
+    return await _grouped_counts(session, where, row.servicer_userid)
+
+
 async def build_summary(session: AsyncSession, period: Period, account_id: int | None = None) -> Summary:
     where = _in_period(period, account_id)
     counts = await _sessions(session, where)
@@ -197,9 +208,10 @@ async def build_summary(session: AsyncSession, period: Period, account_id: int |
     ended = await _grouped_counts(session, [*where, S.ended_at.is_not(None)], S.ended_servicer_userid)
     satisfaction, rated_by_servicer = await _ratings(session, where)
     per_hour_utc = await _grouped_counts(session, where, S.started_hour)
+    over_cap = await _over_cap(session, period, account_id)
 
     servicers = []
-    for userid in sorted(set(received) | set(ended) | set(rated_by_servicer)):
+    for userid in sorted(set(received) | set(ended) | set(rated_by_servicer) | set(over_cap)):
         spread = first_by_servicer.get(userid)
         rated, average = rated_by_servicer.get(userid, (0, None))
         servicers.append(
@@ -210,6 +222,7 @@ async def build_summary(session: AsyncSession, period: Period, account_id: int |
                 median_first_response_s=spread.median_s if spread else None,
                 rated=rated,
                 average_rating=average,
+                over_cap=over_cap.get(userid, 0),
             )
         )
     servicers.sort(key=lambda load: (-load.received, load.userid))
