@@ -116,5 +116,7 @@ async def test_wrong_periods_and_accounts_are_refused(rt: Runtime, small_history
         await summary_of(rt, None, first_day=date(2026, 11, 25), last_day=date(2026, 11, 20))
     with pytest.raises(Invalid, match="at most 366 days"):
         await summary_of(rt, None, first_day=date(2025, 1, 1), last_day=date(2026, 11, 20))
+    with pytest.raises(Invalid, match="between 2000-01-01 and 2999-12-31"):
+        await summary_of(rt, None, first_day=date(9999, 12, 31), last_day=date(9999, 12, 31))
     with pytest.raises(NotFound):
         await summary_of(rt, 999)

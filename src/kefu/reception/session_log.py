@@ -74,7 +74,8 @@ def _apply(row: SessionRecord, note: Note) -> None:
             row.wait_seconds = whole_seconds(row.queued_at, note.at)
             row.taken = to_state == STATE_HUMAN
         if to_state in (STATE_POOL, STATE_HUMAN) and row.transfer_reason is None:
-            row.transfer_reason = TAKEN_BY_SERVICER
+            # Nobody at Kefu asked: a servicer took it (or wrote); into the pool, WeCom moved it.
+            row.transfer_reason = TAKEN_BY_SERVICER if to_state == STATE_HUMAN else "other"
         if to_state == STATE_HUMAN and row.assigned_at is None:
             row.assigned_at = note.at
             servicer = detail.get("servicer")

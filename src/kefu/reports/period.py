@@ -16,6 +16,8 @@ from kefu.hours.schema import DEFAULT_TIMEZONE
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 366
+# Days a report may name: past these, midnight in a time zone overflows datetime (a 500).
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,9 @@ def _midnight(day: date, tz: ZoneInfo) -> datetime:
 
 def make_period(first: date | None, last: date | None, *, tz: ZoneInfo, now: datetime) -> Period:
     """From/to as given (either may be missing); by default the last 7 days up to today."""
+    for day in (first, last):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise Invalid(f"dates must lie between {EARLIEST} and {LATEST}")
     today = now.astimezone(tz).date()
     last = last or (first + timedelta(days=DEFAULT_DAYS - 1) if first else today)
     first = first or last - timedelta(days=DEFAULT_DAYS - 1)
