@@ -1,5 +1,5 @@
 """Reception history for reports, written through Kefu's models: conversations, their session
-records (as kefu.reception.session_log keeps them) and ratings.
+records (as kefu.reception.session_log keeps them), ratings and routing decisions.
 
 `add_session` writes one session exactly as given (hand-computed report tests);
 `seed_history` writes many plausible ones from a seeded random generator (benchmarks, the
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.accounts.models import KfAccount
 from kefu.reception.models import Conversation, Rating, SessionRecord
+from kefu.routing.models import RoutingDecisionRow
 from kefu.runtime import Runtime
 
 SCORES = ((100, "满意"), (60, "一般"), (0, "不满意"))
@@ -146,7 +147,7 @@ def _sessions_of(session: AsyncSession, conversation: Conversation, rng: random.
         human = _random_human(rng) if rng.random() < 0.35 else None
         still_open = rng.random() < 0.05
         rated = human is not None and human.taken and not still_open and rng.random() < 0.4
-        add_session(
+        row = add_session(
             session,
             conversation,
             session_no,
@@ -155,5 +156,21 @@ def _sessions_of(session: AsyncSession, conversation: Conversation, rng: random.
             ended_after=None if still_open else timedelta(minutes=rng.randrange(2, 40)),
             rating=rng.choice(SCORES)[0] if rated else None,
         )
+        if row.assigned_at is not None:  # the routing decision that gave it to the servicer
+            session.add(
+                RoutingDecisionRow(
+                    account_id=conversation.account_id,
+                    conversation_id=conversation.id,
+                    session_no=session_no,
+                    decided_at=row.assigned_at,
+                    reason=row.transfer_reason or "dispatch",
+                    outcome="assign",
+                    rule="idle",
+                    servicer_userid=row.servicer_userid,
+                    explanation="",
+                    steps=[],
+                    over_cap=rng.random() < 0.03,  # a take in the WeCom app past the cap, now and then
+                )
+            )
         written += 1
     return written

@@ -163,29 +163,47 @@ async def _grouped_counts(
 async def _ratings(
     session: AsyncSession, where: list[ColumnElement[bool]]
 ) -> tuple[Satisfaction, dict[str, tuple[int, float]]]:
-    """Ratings of the period's sessions: the distribution, and count/average per rated servicer."""
-    rated = (
-        select(Rating.score, Rating.servicer_userid)
+    """Ratings of the period's sessions: the distribution, and count/average per rated servicer,
+    from one grouped query (a few rows: scores × servicers)."""
+    query = (
+        select(Rating.score, Rating.servicer_userid, func.count())
         .join(S, and_(S.conversation_id == Rating.conversation_id, S.session_no == Rating.session_no))
         .where(*where)
-        .subquery()
+        .group_by(Rating.score, Rating.servicer_userid)
     )
-    by_score = select(rated.c.score, func.count()).group_by(rated.c.score)
-    distribution = {int(score): count for score, count in (await session.execute(by_score)).all()}
-    by_servicer = (
-        select(rated.c.servicer_userid, func.count(), func.avg(rated.c.score))
-        .where(rated.c.servicer_userid.is_not(None))
-        .group_by(rated.c.servicer_userid)
-    )
-    servicers = {
-        userid: (count, round(float(average), 2))
-        for userid, count, average in (await session.execute(by_servicer)).all()
-    }
-    total = sum(distribution.values())
-    average = round(sum(score * count for score, count in distribution.items()) / total, 2) if total else None
+    distribution: Counter[int] = Counter()
+    per_servicer: dict[str, list[int]] = {}  # userid → [ratings, sum of scores]
+    for score, userid, count in (await session.execute(query)).all():
+        distribution[int(score)] += count
+        if userid is not None:
+            totals = per_servicer.setdefault(userid, [0, 0])
+            totals[0] += count
+            totals[1] += int(score) * count
+    servicers = {userid: (n, round(total / n, 2)) for userid, (n, total) in per_servicer.items()}
+    rated = sum(distribution.values())
+    average = round(sum(score * n for score, n in distribution.items()) / rated, 2) if rated else None
     return Satisfaction(
-        rated=total, average=average, distribution=dict(sorted(distribution.items()))
+        rated=rated, average=average, distribution=dict(sorted(distribution.items()))
     ), servicers
+
+
+async def _servicer_counts(
+    session: AsyncSession, where: list[ColumnElement[bool]]
+) -> tuple[Counter[str], Counter[str]]:
+    """Sessions each servicer received (was first to get) and ended, from one grouped query."""
+    query = (
+        select(S.servicer_userid, S.ended_servicer_userid, func.count())
+        .where(*where, or_(S.servicer_userid.is_not(None), S.ended_servicer_userid.is_not(None)))
+        .group_by(S.servicer_userid, S.ended_servicer_userid)
+    )
+    received: Counter[str] = Counter()
+    ended: Counter[str] = Counter()
+    for first, last, count in (await session.execute(query)).all():
+        if first is not None:
+            received[first] += count
+        if last is not None:
+            ended[last] += count
+    return received, ended
 
 
 async def _over_cap(session: AsyncSession, period: Period, account_id: int | None) -> dict[str, int]:
@@ -204,8 +222,7 @@ async def build_summary(session: AsyncSession, period: Period, account_id: int |
     waiting = (await _spreads(session, [*where, S.queued_at.is_not(None)], S.wait_seconds)).get(0)
     first = (await _spreads(session, where, S.first_response_seconds)).get(0)
     first_by_servicer = await _spreads(session, where, S.first_response_seconds, S.servicer_userid)
-    received = await _grouped_counts(session, where, S.servicer_userid)
-    ended = await _grouped_counts(session, [*where, S.ended_at.is_not(None)], S.ended_servicer_userid)
+    received, ended = await _servicer_counts(session, where)
     satisfaction, rated_by_servicer = await _ratings(session, where)
     per_hour_utc = await _grouped_counts(session, where, S.started_hour)
     over_cap = await _over_cap(session, period, account_id)
