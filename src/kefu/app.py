@@ -35,6 +35,7 @@ from kefu.reception.reconcile import run_state_check
 from kefu.reception.retention import run_retention
 from kefu.reception.routes import attention_router, follow_up_router, pool_router
 from kefu.reception.routes import router as conversations_router
+from kefu.reports.routes import router as reports_router
 from kefu.runtime import Runtime
 from kefu.settings import Settings, get_settings
 
@@ -50,6 +51,7 @@ def build_api_router() -> APIRouter:
     api.include_router(follow_up_router)
     api.include_router(attention_router)
     api.include_router(crm_router)
+    api.include_router(reports_router)
     return api
 
 

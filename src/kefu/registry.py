@@ -36,7 +36,14 @@ from kefu.db.migrate import MIGRATIONS, alembic_config, upgrade
 from kefu.ingest.models import CallbackEvent, Message
 from kefu.jobs.models import Job, WorkerHeartbeat
 from kefu.jobs.registry import registered_tasks
-from kefu.reception.models import Conversation, ConversationAction, FollowUp, Rating, TimelineEntry
+from kefu.reception.models import (
+    Conversation,
+    ConversationAction,
+    FollowUp,
+    Rating,
+    SessionRecord,
+    TimelineEntry,
+)
 from kefu.routing.models import RoundRobinPointer, RoutingDecisionRow
 
 TASK_MODULES = (
@@ -67,6 +74,7 @@ MODELS = (
     Rating,
     RoundRobinPointer,
     RoutingDecisionRow,
+    SessionRecord,
     FollowUp,
     Servicer,
     SettingsVersion,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.db.base import Base, UTCDateTime
@@ -95,6 +95,42 @@ class Rating(Base):
         ForeignKey("messages.id", ondelete="SET NULL"), default=None
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SessionRecord(Base):
+    """One session's facts for reports (kefu.reports), kept as the session goes (session_log):
+    when it started, whether and why it went to a human, how long the customer waited in the
+    pool and for the servicer's first word, how it ended. Durations are whole seconds, written
+    once, so medians and percentiles are read by the database without date arithmetic."""
+
+    __tablename__ = "session_records"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "session_no"),
+        Index("ix_session_records_account_started", "account_id", "started_at"),
+        Index("ix_session_records_started", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("kf_accounts.id", ondelete="CASCADE"))
+    session_no: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16), default="normal")  # normal | rating_only
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Hours since the epoch (UTC) of started_at: sessions per day/hour are grouped by this
+    # integer, then placed in the account's time zone (no time-zone arithmetic in SQL).
+    started_hour: Mapped[int] = mapped_column(Integer)
+    # Why the session first went to a human: keyword | button | not_sure_streak | human_only |
+    # opening_reached | servicer_took | … (None: it never did).
+    transfer_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    wait_seconds: Mapped[int | None] = mapped_column(Integer, default=None)  # in the pool
+    taken: Mapped[bool] = mapped_column(Boolean, default=False)  # left the pool to a servicer
+    servicer_userid: Mapped[str | None] = mapped_column(String(64), default=None)  # first to get it
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    first_response_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    end_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    ended_servicer_userid: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class FollowUp(Base):

@@ -56,6 +56,7 @@ from kefu.reception.events import emit_conversation_events
 from kefu.reception.local_actions import LOCAL_ACTIONS, apply_local
 from kefu.reception.models import Conversation, ConversationAction, TimelineEntry
 from kefu.reception.pool import STATE_POOL, request_dispatch, request_dispatch_for_corp
+from kefu.reception.session_log import record_sessions
 from kefu.runtime import Runtime
 from kefu.settings import Settings
 from kefu.wecom.payloads import ServicerStatusChangeEvent, SyncItem, TextContent
@@ -335,6 +336,14 @@ async def apply_decision(
         session.add(
             TimelineEntry(conversation_id=conversation.id, at=entry.at, kind=entry.kind, detail=entry.detail)
         )
+    await record_sessions(
+        session,
+        conversation,
+        session_before=before.session_no,
+        session_after=decision.state.session_no,
+        timeline=decision.timeline,
+        message=message,
+    )
     lock = conversation_lock(account.id, conversation.external_userid)
     for action in decision.actions:
         row = ConversationAction(

@@ -36,7 +36,8 @@ class RoutingDecisionRow(Base):
     )
     session_no: Mapped[int] = mapped_column(Integer)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    reason: Mapped[str] = mapped_column(String(32))  # customer_asked, human_only, dispatch, …
+    # keyword, button, not_sure_streak, human_only, dispatch, …
+    reason: Mapped[str] = mapped_column(String(32))
     outcome: Mapped[str] = mapped_column(String(8))  # assign | wait | pool
     rule: Mapped[str | None] = mapped_column(String(16), default=None)
     servicer_userid: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -15,7 +15,9 @@ class RoutingDecisionOut(BaseModel):
     conversation_id: int
     session_no: int
     decided_at: datetime
-    reason: str = Field(description="what asked for a human: customer_asked, human_only, dispatch, …")
+    reason: str = Field(
+        description="what asked for a human: keyword, button, not_sure_streak, human_only, dispatch, …"
+    )
     outcome: str = Field(description="assign | wait (for servicer_userid, in the pool) | pool")
     rule: str | None = Field(description="the rule that decided; null: the pool after the last rule")
     servicer_userid: str | None

@@ -308,3 +308,24 @@ def test_a_rating_click_never_calls_the_ai() -> None:
     for mode in ("ai_first", "ai_only", "human_only"):
         account = settings(reception={"mode": mode}, messages=MESSAGES_ON)
         assert not wants_ai_answer(ENDED_BY_ALICE, text("满意", menu_id=RATE_GOOD), account, T0)
+
+
+@pytest.mark.parametrize(
+    ("state", "inbound", "account", "reason"),
+    [
+        (mirror(1), text("我要转人工"), DEFAULT, "keyword"),
+        (mirror(1), text("转人工", menu_id="kefu_transfer"), DEFAULT, "button"),
+        # the button clicked while the not-sure streak had reached its count: the streak offered it
+        (mirror(1, not_sure_streak=2), text("转人工", menu_id="kefu_transfer"), DEFAULT, "not_sure_streak"),
+        (mirror(1, not_sure_streak=1), text("转人工", menu_id="kefu_transfer"), DEFAULT, "button"),
+        (mirror(1), text("你好"), HUMAN_ONLY, "human_only"),
+        (mirror(1), image(), HUMAN_ONLY, "human_only"),
+    ],
+)
+def test_the_transfer_says_what_asked_for_a_human(
+    state: ConversationState, inbound: Inbound, account: AccountSettings, reason: str
+) -> None:
+    """Kept on the transfer's timeline note and routing decision, for reports' transfer reasons."""
+    decision = run(state, inbound, account)
+    [note] = [entry for entry in decision.timeline if entry.kind == "transfer_requested"]
+    assert note.detail["reason"] == reason

@@ -78,6 +78,19 @@ def plan(ctx: Context, inbound: CustomerText | CustomerNonText) -> Plan:
     return "ai_answer" if state.can_send(ctx.now) else "stored"
 
 
+def _why_human(ctx: Context, inbound: CustomerText | CustomerNonText) -> str:
+    """What made this message a transfer, kept on the record for reports: human_only, the
+    transfer button (offered by setting, or after a not-sure streak), or a keyword."""
+    if _human_only(ctx) or not isinstance(inbound, CustomerText):
+        return "human_only"
+    if inbound.menu_id == TRANSFER_CLICK_ID:
+        streak = ctx.settings.reception.not_sure_streak
+        if streak.enabled and ctx.state.not_sure_streak >= streak.count:
+            return "not_sure_streak"
+        return "button"
+    return "keyword"
+
+
 def _asks_for_human(ctx: Context, inbound: CustomerText) -> bool:
     if inbound.menu_id == TRANSFER_CLICK_ID:
         return True
@@ -104,7 +117,7 @@ def on_customer_message(ctx: Context, inbound: CustomerText | CustomerNonText) -
             if ctx.state.wecom_state == STATE_HUMAN and ctx.state.awaiting_reply_since is None:
                 ctx.update(awaiting_reply_since=inbound.sent_at)  # now the servicer owes a reply
         case "transfer":
-            request_human(ctx, reason="human_only" if _human_only(ctx) else "customer_asked")
+            request_human(ctx, reason=_why_human(ctx, inbound))
         case "non_text_reply":
             setting = ctx.settings.reception.non_text_reply
             ctx.send("non_text_reply", phrase_for(setting, "non_text"))

@@ -1,0 +1,122 @@
+"""Keep each session's facts for reports (SessionRecord), from the timeline of each decision.
+
+decide() already notes every move it makes (session_started, transfer_requested, state_changed,
+session_ended); this folds those notes into one row per session as they happen, so a report
+reads one small row per session instead of replaying timelines. The first servicer message
+after the session reached a human gives the first-response time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.ingest.models import Message
+from kefu.reception.core import TimelineEntry as Note
+from kefu.reception.core.state import STATE_HUMAN, STATE_POOL
+from kefu.reception.models import Conversation, SessionRecord
+
+KINDS = frozenset({"session_started", "transfer_requested", "state_changed", "session_ended"})
+ORIGIN_SERVICER = 5
+# A move to a servicer nobody at Kefu asked for: the servicer took it (WeCom app, or wrote).
+TAKEN_BY_SERVICER = "servicer_took"
+
+
+def whole_seconds(start: datetime, end: datetime) -> int:
+    """Rounded: WeCom's message times are whole seconds, Kefu's own moments are not."""
+    return max(0, round((end - start).total_seconds()))
+
+
+class _Rows:
+    """The conversation's session rows this decision touches, read at most once each."""
+
+    def __init__(self, session: AsyncSession, conversation: Conversation) -> None:
+        self.session, self.conversation = session, conversation
+        self.rows: dict[int, SessionRecord | None] = {}
+
+    async def get(self, session_no: int) -> SessionRecord | None:
+        if session_no not in self.rows:
+            query = select(SessionRecord).where(
+                SessionRecord.conversation_id == self.conversation.id,
+                SessionRecord.session_no == session_no,
+            )
+            self.rows[session_no] = (await self.session.execute(query)).scalar_one_or_none()
+        return self.rows[session_no]
+
+    async def start(self, session_no: int, kind: str, at: datetime) -> SessionRecord:
+        row = await self.get(session_no)
+        if row is None:  # a session counted once, even if its start were noted again
+            row = SessionRecord(
+                conversation_id=self.conversation.id,
+                account_id=self.conversation.account_id,
+                session_no=session_no,
+                kind=kind,
+                started_at=at,
+                started_hour=int(at.timestamp()) // 3600,
+            )
+            self.session.add(row)
+            self.rows[session_no] = row
+        return row
+
+
+def _apply(row: SessionRecord, note: Note) -> None:
+    detail = note.detail
+    if note.kind == "transfer_requested":
+        if detail.get("target_state") in (STATE_POOL, STATE_HUMAN) and row.transfer_reason is None:
+            row.transfer_reason = str(detail.get("reason") or "other")[:32]
+    elif note.kind == "state_changed":
+        to_state, from_state = detail.get("to_state"), detail.get("from_state")
+        if to_state == STATE_POOL and row.queued_at is None:
+            row.queued_at = note.at
+        if from_state == STATE_POOL and row.queued_at is not None and row.wait_seconds is None:
+            row.wait_seconds = whole_seconds(row.queued_at, note.at)
+            row.taken = to_state == STATE_HUMAN
+        if to_state in (STATE_POOL, STATE_HUMAN) and row.transfer_reason is None:
+            # Nobody at Kefu asked: a servicer took it (or wrote); into the pool, WeCom moved it.
+            row.transfer_reason = TAKEN_BY_SERVICER if to_state == STATE_HUMAN else "other"
+        if to_state == STATE_HUMAN and row.assigned_at is None:
+            row.assigned_at = note.at
+            servicer = detail.get("servicer")
+            row.servicer_userid = str(servicer) if servicer else None
+    elif note.kind == "session_ended" and row.ended_at is None:
+        row.ended_at = note.at
+        row.end_reason = str(detail.get("reason") or "")[:32] or None
+        servicer = detail.get("servicer")
+        row.ended_servicer_userid = str(servicer) if servicer else None
+        if row.queued_at is not None and row.wait_seconds is None:
+            row.wait_seconds = whole_seconds(row.queued_at, note.at)
+
+
+async def record_sessions(
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    session_before: int,
+    session_after: int,
+    timeline: Sequence[Note],
+    message: Message | None,
+) -> None:
+    """Fold one decision's notes (and a servicer's message) into the session rows.
+
+    A session that began before this record existed (an upgrade) has no row and is skipped."""
+    notes = [note for note in timeline if note.kind in KINDS]
+    replied = message is not None and message.origin == ORIGIN_SERVICER
+    if not notes and not replied:
+        return
+    rows = _Rows(session, conversation)
+    current = session_before
+    for note in notes:
+        if note.kind == "session_started":
+            current = int(note.detail.get("session_no") or 0)
+            await rows.start(current, str(note.detail.get("session_kind") or "normal"), note.at)
+            continue
+        row = await rows.get(current)
+        if row is not None:
+            _apply(row, note)
+    if replied:
+        assert message is not None
+        row = await rows.get(session_after)
+        if row is not None and row.assigned_at is not None and row.first_response_seconds is None:
+            row.first_response_seconds = whole_seconds(row.assigned_at, message.send_time)

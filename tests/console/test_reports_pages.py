@@ -1,0 +1,77 @@
+"""报表: the KPI cards, SVG charts and servicer table over the small hand-computed history
+(tests/reports/conftest.py), its filters (a bad date shown beside its field) and the CSV."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from kefu.runtime import Runtime
+from tests.console.conftest import SignIn
+from tests.reports.conftest import SmallHistory, seed_small_history
+
+PERIOD = "from=2026-11-20&to=2026-11-25"
+
+
+@pytest.fixture
+async def small_history(rt: Runtime) -> SmallHistory:
+    return await seed_small_history(rt)
+
+
+def kpi(html: str, card: str) -> str:
+    found = re.search(rf'id="kpi-{card}".*?class="kpi-value">([^<]*)<', html, re.S)
+    assert found, card
+    return found.group(1).strip()
+
+
+async def test_the_figures_of_one_account(signed_in: SignIn, small_history: SmallHistory) -> None:
+    supervisor = await signed_in("supervisor")
+    page = await supervisor.get(f"/console/reports?{PERIOD}&account_id={small_history.shanghai.id}")
+    assert page.status_code == 200 and "<h1>报表</h1>" in page.text
+    assert kpi(page.text, "sessions") == "6"
+    assert kpi(page.text, "ai-only") == "20.0%"
+    assert kpi(page.text, "transfer") == "66.7%"
+    assert kpi(page.text, "wait") == "2 分 0 秒"
+    assert kpi(page.text, "first-response") == "30 秒"
+    assert kpi(page.text, "satisfaction") == "53.33"
+    assert page.text.count('<svg class="bar-chart"') == 3
+    assert "<title>11-23: 3</title>" in page.text  # sessions per day, in Shanghai's days
+    assert "关键词: <strong>1</strong>" in page.text
+    table = page.text[page.text.index('id="servicer-load"') :]
+    assert re.search(
+        r"<td>zhangsan</td><td>2</td><td>2</td>\s*<td>30 秒</td><td>2</td>\s*<td>50.0</td>", table
+    )
+    assert '<span class="badge badge-warn">1</span>' in table  # zhangsan's take past his cap
+    link = f"/console/reports/export.csv?{PERIOD}&account_id={small_history.shanghai.id}"
+    assert f'href="{link.replace("&", "&amp;")}"' in page.text
+
+
+async def test_all_accounts_by_default_and_in_english(signed_in: SignIn, small_history: SmallHistory) -> None:
+    admin = await signed_in("admin")
+    admin.cookies.set("kefu_lang", "en")
+    page = await admin.get("/console/reports")
+    assert page.status_code == 200 and "<h1>Reports</h1>" in page.text
+    assert 'value="2026-11-19"' in page.text and 'value="2026-11-25"' in page.text  # the last 7 days
+    assert kpi(page.text, "sessions") == "8"
+
+
+async def test_bad_filters_are_shown_beside_their_field(
+    signed_in: SignIn, small_history: SmallHistory
+) -> None:
+    admin = await signed_in("admin")
+    bad = await admin.get("/console/reports?from=2026-13-01")
+    assert bad.status_code == 422 and "field-error" in bad.text and "日期格式应为" in bad.text
+    assert 'id="kpi-sessions"' not in bad.text
+    backwards = await admin.get("/console/reports?from=2026-11-25&to=2026-11-20")
+    assert backwards.status_code == 422 and "from must not be after to" in backwards.text
+    unknown = await admin.get("/console/reports?account_id=999")
+    assert unknown.status_code == 422 and "no account with id 999" in unknown.text
+
+
+async def test_the_csv_download(signed_in: SignIn, small_history: SmallHistory) -> None:
+    supervisor = await signed_in("supervisor")
+    csv = await supervisor.get(f"/console/reports/export.csv?{PERIOD}&account_id={small_history.shanghai.id}")
+    assert csv.status_code == 200 and csv.headers["content-type"] == "text/csv; charset=utf-8"
+    assert "sessions,started,6" in csv.content.decode("utf-8-sig").splitlines()
+    assert (await supervisor.get("/console/reports/export.csv?to=nope")).status_code == 422

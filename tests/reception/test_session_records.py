@@ -1,0 +1,74 @@
+"""Each session's record for reports, kept through the real reception (simulator, jobs): why it
+went to a human, how long it waited and for the servicer's first word, how it ended."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from kefu.reception.models import SessionRecord
+from tests.reception.conftest import MESSAGES_ON, World, WorldFactory
+
+pytestmark = [pytest.mark.db, pytest.mark.e2e]
+
+
+async def records(world: World) -> list[SessionRecord]:
+    async with world.rt.db.read() as session:
+        query = select(SessionRecord).order_by(SessionRecord.conversation_id, SessionRecord.session_no)
+        return list((await session.execute(query)).scalars())
+
+
+async def test_a_keyword_transfer_a_reply_40_s_later_and_the_end(make_world: WorldFactory) -> None:
+    world = await make_world(settings={"messages": MESSAGES_ON}, servicers=["alice"], kb=True)
+    started = world.rt.clock.now()
+    world.says("我的洗衣机坏了，转人工")
+    await world.settle()
+    world.rt.clock.advance(timedelta(seconds=40))
+    world.servicer("reply", "alice", msgtype="text", text={"content": "您好，我来帮您看看"})
+    await world.settle()
+    world.rt.clock.advance(timedelta(minutes=5))
+    world.servicer("end", "alice")
+    await world.settle()
+
+    [record] = await records(world)
+    assert (record.session_no, record.kind, record.transfer_reason) == (1, "normal", "keyword")
+    assert record.started_at == started and record.started_hour == int(started.timestamp()) // 3600
+    assert (record.queued_at, record.wait_seconds, record.taken) == (None, None, False)  # straight to alice
+    assert record.servicer_userid == "alice" and record.assigned_at is not None
+    assert record.first_response_seconds == 40
+    assert record.ended_at is not None and record.ended_servicer_userid == "alice"
+    assert record.end_reason == "servicer_ended"
+
+
+async def test_an_ai_only_session_has_no_transfer(make_world: WorldFactory) -> None:
+    idle_ends = {"session": {"ai_idle_timeout_minutes": 5}}
+    world = await make_world(settings=idle_ends, servicers=["alice"], kb=True)
+    world.says("洗衣机怎么清洗")
+    await world.settle()
+    world.rt.clock.advance(timedelta(minutes=6))
+    await world.run_due()
+    await world.settle()
+    [record] = await records(world)
+    assert record.transfer_reason is None and record.assigned_at is None and record.queued_at is None
+    assert record.ended_at is not None
+
+
+async def test_a_wait_in_the_pool_until_a_servicer_is_back(make_world: WorldFactory) -> None:
+    world = await make_world(settings={"reception": {"mode": "human_only"}}, servicers=["alice"])
+    reception = f"corps/{world.corp['corpid']}/members/alice/reception"
+    world.sim.control("POST", reception, {"status": 2, "stop_type": 0})
+    await world.settle()
+    world.says("人工客服在吗")
+    await world.settle()
+    world.rt.clock.advance(timedelta(seconds=90))
+    world.sim.control("POST", reception, {"status": 1, "stop_type": 0})
+    await world.settle()
+    await world.run_due()
+    await world.settle()
+
+    [record] = await records(world)
+    assert world.session()["state"] == 3
+    assert record.transfer_reason == "human_only" and record.queued_at is not None
+    assert (record.wait_seconds, record.taken, record.servicer_userid) == (90, True, "alice")
