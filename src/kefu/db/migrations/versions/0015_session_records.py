@@ -1,7 +1,7 @@
 """session_records: one row per session for reports (sessions, transfers, waits, first response)
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-06 00:30:00
 """
 
@@ -12,7 +12,7 @@ import kefu.db.base
 
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
