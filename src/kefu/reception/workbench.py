@@ -81,9 +81,7 @@ async def customers_of(session: AsyncSession, rows: Iterable[Conversation]) -> d
                     KfAccount.id.in_({row.account_id for row in rows})
                 )
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     found = await session.execute(
         select(WechatCustomer, CrmContact)
