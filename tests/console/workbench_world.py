@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from datetime import timedelta
 
 import httpx
 
@@ -37,6 +38,7 @@ async def waiting_world(make_world: WorldFactory, servicers: tuple[str, ...] = (
 async def customer_in_pool(world: World) -> None:
     world.says("怎么退货")
     await world.settle()
+    world.rt.clock.advance(timedelta(seconds=5))  # a frozen clock would put every line in one second
     world.says("转人工")
     await world.settle()
     assert world.session()["state"] == 2, world.session()

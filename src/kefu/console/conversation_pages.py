@@ -99,10 +99,13 @@ async def transcript_fragment(request: Request, conversation_id: int, viewer: An
     return render(request, "conversation_live.html", **await _detail(request, viewer, conversation_id))
 
 
-async def _refused(request: Request, viewer: Viewer, conversation_id: int, message: str) -> Response:
+async def _refused(
+    request: Request, viewer: Viewer, conversation_id: int, message: str, status: int = 409
+) -> Response:
+    """The page again, saying why (the service's words) with the service's status."""
     context = await _detail(request, viewer, conversation_id)
     return await _with_contacts(
-        request, "conversation.html", 409, "", {**context, "flash": message, "flash_kind": "error"}
+        request, "conversation.html", status, "", {**context, "flash": message, "flash_kind": "error"}
     )
 
 
@@ -115,7 +118,7 @@ async def end(request: Request, conversation_id: int, viewer: Anyone) -> Respons
     try:
         await manual.end(runtime_of(request), conversation_id, by=viewer.user.username)
     except DomainError as exc:
-        return await _refused(request, viewer, conversation_id, exc.message)
+        return await _refused(request, viewer, conversation_id, exc.message, exc.status_code)
     return redirect(f"{LIST}/{conversation_id}?ended=1")
 
 
@@ -131,7 +134,7 @@ async def transfer(request: Request, conversation_id: int, viewer: Anyone) -> Re
     try:
         await manual.hand_over(runtime_of(request), conversation_id, to, by=viewer.user.username)
     except DomainError as exc:
-        return await _refused(request, viewer, conversation_id, exc.message)
+        return await _refused(request, viewer, conversation_id, exc.message, exc.status_code)
     return redirect(f"{LIST}/{conversation_id}?transferred={to}")
 
 
@@ -155,5 +158,5 @@ async def bind_contact(request: Request, conversation_id: int, viewer: Anyone) -
                 now=rt.clock.now(),
             )
     except DomainError as exc:
-        return await _refused(request, viewer, conversation_id, exc.message)
+        return await _refused(request, viewer, conversation_id, exc.message, exc.status_code)
     return redirect(f"{LIST}/{conversation_id}?bound=1")

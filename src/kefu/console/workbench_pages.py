@@ -95,13 +95,13 @@ async def take(request: Request, conversation_id: int, viewer: Anyone) -> Respon
     try:
         await manual.take(rt, conversation_id, servicer, by=viewer.user.username)
     except DomainError as exc:
-        return await _pool_refused(request, viewer, exc.message)
+        return await _pool_refused(request, viewer, exc.message, exc.status_code)
     return redirect(SESSIONS + "?taken=" + str(conversation_id))
 
 
-async def _pool_refused(request: Request, viewer: Viewer, message: str) -> Response:
+async def _pool_refused(request: Request, viewer: Viewer, message: str, status: int = 409) -> Response:
     context = await _pool_context(request, viewer)
-    return render(request, "workbench_pool.html", 409, flash=message, flash_kind="error", **context)
+    return render(request, "workbench_pool.html", status, flash=message, flash_kind="error", **context)
 
 
 async def _sessions_context(request: Request, viewer: Viewer) -> dict[str, Any]:
