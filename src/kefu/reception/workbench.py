@@ -20,8 +20,6 @@ from kefu.reception.models import Conversation
 from kefu.reception.pool import Waiting, waiting_line
 from kefu.settings import Settings
 
-STATE_POOL, STATE_HUMAN = 2, 3
-
 
 @dataclass(frozen=True)
 class Customer:
@@ -47,9 +45,10 @@ async def pools(session: AsyncSession, account_ids: frozenset[int] | None) -> li
 async def human_sessions(
     session: AsyncSession, *, servicer_userid: str | None, account_ids: frozenset[int] | None
 ) -> list[Conversation]:
-    """Sessions with a servicer (or on their way to one), longest-waiting customer first.
+    """Sessions with a servicer or on their way to one (a take or transfer WeCom has not
+    confirmed yet: save_state names its servicer already), longest-waiting customer first.
     `servicer_userid` None: everyone's."""
-    query = select(Conversation).where(Conversation.wecom_state == STATE_HUMAN)
+    query = select(Conversation).where(Conversation.servicer_userid.is_not(None))
     if servicer_userid is not None:
         query = query.where(Conversation.servicer_userid == servicer_userid)
     if account_ids is not None:
