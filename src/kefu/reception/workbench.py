@@ -16,7 +16,10 @@ from kefu.accounts.models import KfAccount, Servicer
 from kefu.crm import identity, webhooks
 from kefu.crm.identity import BindingEvent
 from kefu.crm.models import CrmContact, WechatCustomer
-from kefu.reception.models import Conversation
+from kefu.ingest.models import Message
+from kefu.reception.attention import awaiting_reply
+from kefu.reception.follow_ups import messages_of
+from kefu.reception.models import Conversation, FollowUp
 from kefu.reception.pool import Waiting, waiting_line
 from kefu.settings import Settings
 
@@ -127,3 +130,35 @@ async def bind_customer(
     event = await identity.bind(session, wechat.id, contact_id, by=by, now=now)
     await webhooks.emit_binding(session, settings, event)
     return event
+
+
+async def follow_ups_of(
+    session: AsyncSession, account_ids: frozenset[int] | None, *, status: str
+) -> list[tuple[FollowUp, list[Message]]]:
+    """留言 of these accounts with what the customer wrote, oldest first."""
+    query = select(FollowUp).where(FollowUp.status == status)
+    if account_ids is not None:
+        query = query.where(FollowUp.account_id.in_(account_ids))
+    rows = (await session.scalars(query.order_by(FollowUp.opened_at, FollowUp.id))).all()
+    return [(row, await messages_of(session, row)) for row in rows]
+
+
+async def awaiting_replies(
+    session: AsyncSession,
+    account_ids: frozenset[int] | None,
+    *,
+    servicer_userid: str | None,
+    since_before: datetime,
+) -> list[Conversation]:
+    """Human sessions whose customer has waited for the servicer's word since before then,
+    longest first (the API's per-account list, across accounts; one servicer's or everyone's)."""
+    query = select(KfAccount.id).order_by(KfAccount.id)
+    if account_ids is not None:
+        query = query.where(KfAccount.id.in_(account_ids))
+    rows = [
+        row
+        for account_id in (await session.scalars(query)).all()
+        for row in await awaiting_reply(session, account_id, since_before=since_before)
+        if servicer_userid is None or row.servicer_userid == servicer_userid
+    ]
+    return sorted(rows, key=lambda row: (row.awaiting_reply_since or since_before, row.id))
