@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from kefu.reception.models import FollowUp
@@ -15,6 +16,7 @@ from tests.console.workbench_world import POOL_ONLY, desk, make_world, post, wai
 from tests.reception.conftest import WorldFactory
 
 __all__ = ["make_world"]
+pytestmark = [pytest.mark.db, pytest.mark.e2e]
 FOLLOW_UPS, AWAITING = "/console/workbench/follow-ups", "/console/workbench/awaiting-reply"
 EVENING = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # Wednesday 20:00 in Shanghai: closed
 

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import asyncio
 
+import psycopg
+import pytest
+
 from kefu.console import live
 from kefu.jobs import wakeup
+from kefu.runtime import Runtime
 from tests.console.conftest import SignIn
 from tests.console.workbench_world import customer_in_pool, make_world
 from tests.reception.conftest import WorldFactory
 
 __all__ = ["make_world"]
+pytestmark = [pytest.mark.db]
 POOL_ONLY = {"reception": {"mode": "ai_first"}, "routing": {"rules": [{"rule": "exclusive"}]}}
 
 
@@ -69,3 +74,20 @@ async def test_live_pages_ask_for_the_stream_and_refresh_on_its_event(signed_in:
         assert f'hx-get="{fragment}"' in page and "kefu:changed from:body" in page
     script = (await servicer.get("/console/static/console.js")).text
     assert 'new EventSource("/console/events")' in script
+
+
+async def test_another_processs_change_reaches_the_stream_through_postgres(rt: Runtime) -> None:
+    """A NOTIFY on kefu_changes from another connection (as another Kefu process commits) wakes
+    this process's streams through its one LISTEN relay; SQLite has no other process."""
+    if rt.db.dialect != "postgresql":
+        pytest.skip("needs PostgreSQL (KEFU_TEST_DATABASE_URL): one process only on SQLite")
+    stream = live.changes(rt, lifetime_s=30)
+    assert (await anext(stream)).startswith("retry: ")
+    waiting = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(1.0)  # the relay's LISTEN connection opens
+    async with await psycopg.AsyncConnection.connect(
+        wakeup.libpq_conninfo(rt.db.url), autocommit=True
+    ) as other:
+        await other.execute("SELECT pg_notify('kefu_changes', '')")
+    assert await asyncio.wait_for(waiting, timeout=5) == "event: changed\ndata: \n\n"
+    await stream.aclose()

@@ -5,6 +5,8 @@ without the CSRF token or for an account the servicer does not receive for chang
 
 from __future__ import annotations
 
+import pytest
+
 from tests.console.conftest import SignIn
 from tests.console.workbench_world import (
     another_customer,
@@ -18,6 +20,7 @@ from tests.console.workbench_world import (
 from tests.reception.conftest import WorldFactory
 
 __all__ = ["make_world"]
+pytestmark = [pytest.mark.db, pytest.mark.e2e]
 POOL, SESSIONS = "/console/workbench/pool", "/console/workbench/sessions"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from kefu.crm.models import CrmContact, WechatCustomer
@@ -17,6 +18,7 @@ from tests.console.workbench_world import desk, make_world, post, waiting_world
 from tests.reception.conftest import World, WorldFactory
 
 __all__ = ["make_world"]
+pytestmark = [pytest.mark.db, pytest.mark.e2e]
 POOL, SESSIONS, LIST = "/console/workbench/pool", "/console/workbench/sessions", "/console/conversations"
 
 
