@@ -17,6 +17,9 @@ from kefu.threaded_server import is_loopback
 LIMIT_CONCURRENCY = 1000
 # Seconds an idle keep-alive connection stays open between requests.
 TIMEOUT_KEEP_ALIVE = 5
+# Seconds a stop waits for requests still running: the console's event streams never finish
+# by themselves (they end after 45 s), so without a bound a stop would wait for them.
+GRACEFUL_SHUTDOWN_S = 10
 # h11 refuses a request whose header section (an "incomplete event") exceeds this.
 MAX_HEADER_BYTES = 16 * 1024
 
@@ -45,4 +48,5 @@ def uvicorn_limits(
         "limit_concurrency": limit_concurrency,
         "timeout_keep_alive": timeout_keep_alive,
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
     }

@@ -4,6 +4,10 @@
   sets the wake-up event of each worker running in this process.
 - Across processes (PostgreSQL): `enqueue` calls pg_notify('kefu_jobs', task),
   delivered on commit; each worker LISTENs on a dedicated connection.
+
+The same two paths carry the console's live signal (`announce_change`, channel kefu_changes):
+"something a person watches changed" — a conversation decided on, a message stored — so open
+pages re-read their lists without reload (kefu.console.events).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from kefu.db import on_commit
 from kefu.logs import get_logger
 
 CHANNEL = "kefu_jobs"
+CHANGES_CHANNEL = "kefu_changes"
 RECONNECT_DELAY_S = 5.0
 
 log = get_logger("kefu.jobs")
@@ -71,19 +76,38 @@ def announce(session: Session, task: str) -> None:
     on_commit(session, notify_local_workers)
 
 
+_changes = _LocalWakeUps()
+subscribe_changes = _changes.subscribe
+unsubscribe_changes = _changes.unsubscribe
+
+
+def notify_local_watchers() -> None:
+    _changes.notify()
+
+
+def announce_change(session: Session) -> None:
+    """Tell open console pages, once `session` commits, that conversations changed (this process
+    directly, other processes by NOTIFY on kefu_changes)."""
+    if notify_local_watchers in session.info.get("after_commit", ()):
+        return  # once per transaction is enough
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANGES_CHANNEL})
+    on_commit(session, notify_local_watchers)
+
+
 def libpq_conninfo(database_url: str) -> str:
     """The SQLAlchemy URL as a libpq URL psycopg can open directly."""
     return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def listen_postgres(database_url: str, wake: asyncio.Event) -> None:
-    """Set `wake` on every NOTIFY on kefu_jobs; reconnects after errors, runs until cancelled."""
+async def listen_postgres(database_url: str, wake: asyncio.Event, channel: str = CHANNEL) -> None:
+    """Set `wake` on every NOTIFY on `channel`; reconnects after errors, runs until cancelled."""
     conninfo = libpq_conninfo(database_url)
     while True:
         try:
             conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
             async with conn:
-                await conn.execute(f"LISTEN {CHANNEL}")
+                await conn.execute(f"LISTEN {channel}")
                 # A NOTIFY may have been sent while we were not listening yet.
                 wake.set()
                 async for _notification in conn.notifies():

@@ -31,6 +31,7 @@ from kefu.accounts.models import Connection, KfAccount
 from kefu.ai.phrasing import PhraseBook
 from kefu.ingest.models import Message
 from kefu.jobs.registry import RetryLater, task
+from kefu.jobs.wakeup import announce_change
 from kefu.logs import get_logger
 from kefu.reception import service
 from kefu.reception.core import (
@@ -395,6 +396,7 @@ async def _store_sent(
     )
     if exists is not None:
         return
+    await session.run_sync(announce_change)  # the transcript has a new line
     conversation = await session.get(Conversation, outbox.conversation.id)
     if conversation is not None and (conversation.last_message_at or now) <= now:
         conversation.last_message_at = now

@@ -13,10 +13,8 @@ from kefu.api.auth import require_token
 from kefu.api.deps import IdPath, IdQuery, OffsetQuery, RuntimeDep, TokenDep
 from kefu.api.routes import ApiRoute
 from kefu.db import get_row
-from kefu.errors import Conflict
-from kefu.reception import service
+from kefu.reception import manual, service
 from kefu.reception.attention import awaiting_reply
-from kefu.reception.core import HandOver, ManualTake, Transfer
 from kefu.reception.follow_ups import close_follow_up, follow_ups, messages_of
 from kefu.reception.models import Conversation, FollowUp
 from kefu.reception.pool import waiting_line
@@ -24,6 +22,7 @@ from kefu.reception.schemas import (
     AwaitingReplyOut,
     ConversationDetail,
     ConversationOut,
+    EndOut,
     FollowUpClose,
     FollowUpMessage,
     FollowUpOut,
@@ -31,10 +30,8 @@ from kefu.reception.schemas import (
     TakeOut,
     WaitingOut,
 )
-from kefu.reception.shell import decide_and_apply
 from kefu.routing import service as routing_service
 from kefu.routing.schemas import RoutingDecisionOut
-from kefu.runtime import Runtime
 
 # `?min_minutes=` of the awaiting-reply list: a year is more than any wait worth listing.
 MAX_MINUTES = 366 * 24 * 60
@@ -86,52 +83,11 @@ async def get_routing(conversation_id: IdPath, rt: RuntimeDep) -> list[RoutingDe
     return [RoutingDecisionOut.model_validate(row) for row in rows]
 
 
-async def _decide_now(
-    rt: Runtime, conversation_id: int, inbound: ManualTake | HandOver
-) -> Conversation | None:
-    """decide() on a person's request, in this request's transaction; the conversation when it
-    led to a transfer to 3, else None (its state says why)."""
-    async with rt.db.write() as session:
-        conversation = await get_row(session, Conversation, conversation_id, "conversation")
-        account = await get_account(session, conversation.account_id)
-        decision = await decide_and_apply(
-            session,
-            conversation=conversation,
-            account=account,
-            inbound=inbound,
-            now=rt.clock.now(),
-            process=rt.settings,
-        )
-        moved = any(isinstance(a, Transfer) and a.target_state == 3 for a in decision.actions)
-        if not moved:
-            raise _refusal(conversation, inbound)
-        return conversation
-
-
-def _refusal(conversation: Conversation, inbound: ManualTake | HandOver) -> Conflict:
-    holder, state = conversation.servicer_userid, conversation.wecom_state
-    if isinstance(inbound, ManualTake):
-        if holder:
-            return Conflict(f"the customer is already with {holder}")
-        if state != 2:
-            return Conflict("the customer is not waiting in the pool")
-        return Conflict(
-            f"{inbound.servicer_userid} cannot take the customer: not receiving, or not a servicer here"
-        )
-    if state != 3 or (conversation.state and conversation.state.get("pending_transition")):
-        return Conflict("the session is not with a servicer now, or a transfer is on its way")
-    if holder == inbound.servicer_userid:
-        return Conflict(f"the customer is already with {holder}")
-    return Conflict(
-        f"{inbound.servicer_userid} cannot take it: not receiving, at the cap, or not a servicer here"
-    )
-
-
 @router.post("/{conversation_id}/take", response_model=TakeOut, status_code=202)
 async def take(conversation_id: IdPath, body: TakeIn, rt: RuntimeDep, token: TokenDep) -> TakeOut:
     """A servicer takes a waiting customer by hand (手动接入), even past their cap (they chose
     to). Of two takes at once exactly one wins; the other answers 409 with who has the customer."""
-    await _decide_now(rt, conversation_id, ManualTake(servicer_userid=body.servicer_userid, by=token.name))
+    await manual.take(rt, conversation_id, body.servicer_userid, by=token.name)
     return TakeOut(
         conversation_id=conversation_id, servicer_userid=body.servicer_userid, status="transferring"
     )
@@ -141,10 +97,18 @@ async def take(conversation_id: IdPath, body: TakeIn, rt: RuntimeDep, token: Tok
 async def hand_over(conversation_id: IdPath, body: TakeIn, rt: RuntimeDep, token: TokenDep) -> TakeOut:
     """Hand a human session to another servicer (转接, trans 3 → 3), who must be receiving and
     under their cap; 409 says why not."""
-    await _decide_now(rt, conversation_id, HandOver(servicer_userid=body.servicer_userid, by=token.name))
+    await manual.hand_over(rt, conversation_id, body.servicer_userid, by=token.name)
     return TakeOut(
         conversation_id=conversation_id, servicer_userid=body.servicer_userid, status="transferring"
     )
+
+
+@router.post("/{conversation_id}/end", response_model=EndOut, status_code=202)
+async def end(conversation_id: IdPath, rt: RuntimeDep, token: TokenDep) -> EndOut:
+    """End a human session, or a customer's wait in the pool (trans → 4); the account's ending
+    message follows. 409 when the session is in neither state or a transfer is on its way."""
+    await manual.end(rt, conversation_id, by=token.name)
+    return EndOut(conversation_id=conversation_id, status="ending")
 
 
 pool_router = APIRouter(

@@ -61,6 +61,13 @@ class TakeOut(BaseModel):
     )
 
 
+class EndOut(BaseModel):
+    conversation_id: int
+    status: Literal["ending"] = Field(
+        description="Kefu asked WeCom to end the session; the conversation shows the outcome"
+    )
+
+
 class FollowUpMessage(BaseModel):
     msgid: str
     at: datetime

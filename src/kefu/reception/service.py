@@ -16,6 +16,7 @@ from kefu.ai.provider import Turn
 from kefu.crm.identity import exclusive_servicer
 from kefu.ingest.models import Message
 from kefu.jobs.models import Job
+from kefu.jobs.wakeup import announce_change
 from kefu.reception.core import (
     AccountSettings,
     ConversationState,
@@ -72,6 +73,7 @@ async def note_message(session: AsyncSession, message: Message, *, now: datetime
     ):
         conversation.last_customer_message_at = message.send_time
     conversation.updated_at = now
+    await session.run_sync(announce_change)  # the transcript has a new line
     return conversation
 
 

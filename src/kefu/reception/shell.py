@@ -28,6 +28,7 @@ from kefu.crm.tasks import FETCH_TASK
 from kefu.ingest.models import Message
 from kefu.ingest.service import conversation_lock
 from kefu.jobs.queue import enqueue
+from kefu.jobs.wakeup import announce_change
 from kefu.logs import get_logger
 from kefu.reception import service
 from kefu.reception.core import (
@@ -289,6 +290,7 @@ async def decide_and_apply(
     # must not be woken again at once: look again a little later.
     not_before = now + TIMER_RETRY if isinstance(inbound, IdleCheck | OpeningReached) else now
     await schedule_tick(session, conversation, now=now, not_before=not_before)
+    await session.run_sync(announce_change)  # open console pages re-read (kefu.console.events)
     return decision
 
 

@@ -17,6 +17,7 @@ from kefu.reception.core.customer import customer_wrote, on_customer_message, pl
 from kefu.reception.core.events import (
     on_check_state,
     on_dispatch,
+    on_end_by_hand,
     on_enter_session,
     on_hand_over,
     on_idle_check,
@@ -32,6 +33,7 @@ from kefu.reception.core.inbound import (
     CustomerNonText,
     CustomerText,
     Dispatch,
+    EndByHand,
     EnterSession,
     HandOver,
     IdleCheck,
@@ -68,6 +70,7 @@ _HANDLERS: dict[type[Any], Callable[[Context, Any], None]] = {
     CheckState: on_check_state,
     ManualTake: on_manual_take,
     HandOver: on_hand_over,
+    EndByHand: on_end_by_hand,
     TransferDone: on_transfer_done,
     TransferRefused: on_transfer_refused,
     SendRefused: on_send_refused,

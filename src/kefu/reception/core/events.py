@@ -9,6 +9,7 @@ from kefu.reception.core.customer import request_human
 from kefu.reception.core.inbound import (
     CheckState,
     Dispatch,
+    EndByHand,
     EnterSession,
     HandOver,
     IdleCheck,
@@ -255,3 +256,13 @@ def on_manual_take(ctx: Context, take: ManualTake) -> None:
 
 def on_hand_over(ctx: Context, handing: HandOver) -> None:
     ctx.hand_over(handing.servicer_userid, by=handing.by)
+
+
+def on_end_by_hand(ctx: Context, ending: EndByHand) -> None:
+    """Only a session with a servicer or waiting in the pool, and no transfer on its way: an AI
+    session ends by its own timeout, and a transfer's outcome must come back first."""
+    state = ctx.state
+    if state.wecom_state not in (STATE_HUMAN, STATE_POOL) or state.pending_transition is not None:
+        ctx.note("end_refused", state=state.wecom_state, by=ending.by)
+        return
+    ctx.transfer(4, None, reason="ended_by_hand")

@@ -140,6 +140,13 @@ class HandOver(_Inbound):
     by: str = Field(default="", max_length=64)
 
 
+class EndByHand(_Inbound):
+    """Someone ends this session (a human one, or a wait in the pool) through Kefu (trans → 4)."""
+
+    kind: Literal["end_by_hand"] = "end_by_hand"
+    by: str = Field(default="", max_length=64)
+
+
 # --- outcomes of Kefu's own actions, fed back by the shell -----------------------------------
 
 
@@ -191,6 +198,7 @@ Inbound = Annotated[
     | CheckState
     | ManualTake
     | HandOver
+    | EndByHand
     | TransferDone
     | TransferRefused
     | SendRefused

@@ -1,0 +1,80 @@
+"""What a person does to a session through Kefu — take a waiting customer (手动接入), hand a
+session to another servicer (转接), end it — for the REST API and the console alike.
+
+Each runs decide() in the caller's request, like a conversation's job would; WeCom is called
+only by the delivery jobs the decision enqueues (crash-safe). A refusal is a Conflict that says
+why in words a person understands."""
+
+from __future__ import annotations
+
+from kefu.accounts.settings import get_account
+from kefu.db import get_row
+from kefu.errors import Conflict
+from kefu.reception.core import EndByHand, HandOver, ManualTake, Transfer
+from kefu.reception.models import Conversation
+from kefu.reception.shell import decide_and_apply
+from kefu.runtime import Runtime
+
+PersonsRequest = ManualTake | HandOver | EndByHand
+
+
+async def take(rt: Runtime, conversation_id: int, servicer_userid: str, *, by: str) -> Conversation:
+    """The servicer takes the waiting customer, even past their cap (they chose to). Of two takes
+    at once exactly one wins; the other is refused naming who has the customer."""
+    return await _decide_now(rt, conversation_id, ManualTake(servicer_userid=servicer_userid, by=by))
+
+
+async def hand_over(rt: Runtime, conversation_id: int, servicer_userid: str, *, by: str) -> Conversation:
+    """Hand the human session to another servicer (trans 3 → 3), receiving and under their cap."""
+    return await _decide_now(rt, conversation_id, HandOver(servicer_userid=servicer_userid, by=by))
+
+
+async def end(rt: Runtime, conversation_id: int, *, by: str) -> Conversation:
+    """End the human session, or the customer's wait in the pool (trans → 4; the account's
+    ending message and rating follow as when a servicer ends it in the WeCom app)."""
+    return await _decide_now(rt, conversation_id, EndByHand(by=by))
+
+
+async def _decide_now(rt: Runtime, conversation_id: int, inbound: PersonsRequest) -> Conversation:
+    """decide() on a person's request, in this request's transaction; the conversation when it
+    led to the transfer asked for, else a Conflict (its state says why)."""
+    target = 4 if isinstance(inbound, EndByHand) else 3
+    async with rt.db.write() as session:
+        conversation = await get_row(session, Conversation, conversation_id, "conversation")
+        account = await get_account(session, conversation.account_id)
+        decision = await decide_and_apply(
+            session,
+            conversation=conversation,
+            account=account,
+            inbound=inbound,
+            now=rt.clock.now(),
+            process=rt.settings,
+        )
+        moved = any(isinstance(a, Transfer) and a.target_state == target for a in decision.actions)
+        if not moved:
+            raise _refusal(conversation, inbound)
+        return conversation
+
+
+def _refusal(conversation: Conversation, inbound: PersonsRequest) -> Conflict:
+    holder, state = conversation.servicer_userid, conversation.wecom_state
+    pending = bool(conversation.state and conversation.state.get("pending_transition"))
+    if isinstance(inbound, EndByHand):
+        if pending:
+            return Conflict("a transfer of the session is on its way; try again in a moment")
+        return Conflict("the session is neither with a servicer nor waiting in the pool")
+    if isinstance(inbound, ManualTake):
+        if holder:
+            return Conflict(f"the customer is already with {holder}")
+        if state != 2:
+            return Conflict("the customer is not waiting in the pool")
+        return Conflict(
+            f"{inbound.servicer_userid} cannot take the customer: not receiving, or not a servicer here"
+        )
+    if state != 3 or pending:
+        return Conflict("the session is not with a servicer now, or a transfer is on its way")
+    if holder == inbound.servicer_userid:
+        return Conflict(f"the customer is already with {holder}")
+    return Conflict(
+        f"{inbound.servicer_userid} cannot take it: not receiving, at the cap, or not a servicer here"
+    )

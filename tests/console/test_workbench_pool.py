@@ -1,0 +1,121 @@
+"""排队池 and 我的会话: a servicer sees the pool of their own accounts only and takes a customer
+for themselves — WeCom really hands the session over (the simulator says so) and the customer
+moves to 我的会话; an admin takes for a servicer they choose; a refused take says why; a POST
+without the CSRF token or for an account the servicer does not receive for changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.console.conftest import SignIn
+from tests.console.workbench_world import (
+    another_customer,
+    customer_in_pool,
+    desk,
+    make_world,
+    post,
+    second_account,
+    waiting_world,
+)
+from tests.reception.conftest import WorldFactory
+
+__all__ = ["make_world"]
+pytestmark = [pytest.mark.db, pytest.mark.e2e]
+POOL, SESSIONS = "/console/workbench/pool", "/console/workbench/sessions"
+
+
+async def test_a_servicer_sees_the_pool_of_their_accounts_only(
+    make_world: WorldFactory, signed_in: SignIn
+) -> None:
+    ours = await waiting_world(make_world)
+    theirs = await second_account(ours)  # another account: not zhangsan's
+    mine, other = (await ours.conversation()).id, (await theirs.conversation()).id
+    servicer, admin = await signed_in("servicer"), await signed_in("admin")
+
+    page = await servicer.get(POOL)
+    assert page.status_code == 200
+    assert desk(page.text) == [mine]
+    assert "怎么退货" in page.text  # the customer's first message of the session
+    assert sorted(desk((await admin.get(POOL)).text)) == sorted([mine, other])
+    assert (await servicer.get(f"/console/conversations/{other}")).status_code == 403
+
+
+async def test_the_servicer_takes_a_customer_and_wecom_hands_the_session_over(
+    make_world: WorldFactory, signed_in: SignIn
+) -> None:
+    world = await waiting_world(make_world)
+    conversation = (await world.conversation()).id
+    servicer = await signed_in("servicer")
+
+    taken = await post(servicer, POOL, f"{POOL}/{conversation}/take")
+    assert taken.status_code == 303 and taken.headers["location"].startswith(SESSIONS)
+    await world.run_due()  # the delivery job calls WeCom's service_state/trans
+    assert (world.session()["state"], world.session()["servicer_userid"]) == (3, "zhangsan")
+    assert desk((await servicer.get(POOL)).text) == []
+    assert desk((await servicer.get(SESSIONS)).text) == [conversation]
+    assert desk((await servicer.get(SESSIONS + "/list")).text) == [conversation]
+
+
+async def test_an_admin_takes_for_the_servicer_they_choose(
+    make_world: WorldFactory, signed_in: SignIn
+) -> None:
+    world = await waiting_world(make_world)
+    conversation = (await world.conversation()).id
+    admin, servicer = await signed_in("admin"), await signed_in("servicer")
+
+    answer = await post(admin, POOL, f"{POOL}/{conversation}/take", servicer_userid="lisi")
+    assert answer.status_code == 303
+    await world.run_due()
+    assert (world.session()["state"], world.session()["servicer_userid"]) == (3, "lisi")
+    assert desk((await admin.get(SESSIONS)).text) == [conversation]  # managers see everyone's
+    assert desk((await servicer.get(SESSIONS)).text) == []  # not zhangsan's
+
+
+async def test_a_take_that_loses_says_who_has_the_customer(
+    make_world: WorldFactory, signed_in: SignIn
+) -> None:
+    world = await waiting_world(make_world)
+    conversation = (await world.conversation()).id
+    world.servicer("take", "lisi")  # 李四 takes the customer in the WeCom app meanwhile
+    await world.settle()
+    servicer = await signed_in("servicer")
+    answer = await post(servicer, f"/console/conversations/{conversation}", f"{POOL}/{conversation}/take")
+    assert answer.status_code == 409
+    assert "the customer is already with lisi" in answer.text
+    assert world.session()["servicer_userid"] == "lisi"
+
+
+async def test_a_take_without_the_csrf_token_or_outside_the_servicers_accounts_changes_nothing(
+    make_world: WorldFactory, signed_in: SignIn
+) -> None:
+    world = await waiting_world(make_world)
+    theirs = await second_account(world)
+    servicer = await signed_in("servicer")
+    ours, other = (await world.conversation()).id, (await theirs.conversation()).id
+
+    assert (await servicer.post(f"{POOL}/{ours}/take", data={})).status_code == 403
+    assert (await post(servicer, POOL, f"{POOL}/{other}/take")).status_code == 403
+    await world.run_due()
+    assert world.session()["state"] == 2 and theirs.session()["state"] == 2
+
+
+async def test_an_admin_must_choose_whom_to_take_for(make_world: WorldFactory, signed_in: SignIn) -> None:
+    world = await waiting_world(make_world)
+    admin = await signed_in("admin")
+    page = (await admin.get(POOL)).text
+    assert 'option value="zhangsan"' in page and 'option value="lisi"' in page
+    answer = await post(admin, POOL, f"{POOL}/{(await world.conversation()).id}/take", servicer_userid="")
+    assert answer.status_code == 409 and "请选择接待人员" in answer.text
+    await world.run_due()
+    assert world.session()["state"] == 2
+
+
+async def test_a_second_customer_queues_behind_the_first(make_world: WorldFactory, signed_in: SignIn) -> None:
+    world = await waiting_world(make_world)
+    later = another_customer(world, "小林")
+    await customer_in_pool(later)
+    servicer = await signed_in("servicer")
+    assert desk((await servicer.get(POOL)).text) == [
+        (await world.conversation()).id,
+        (await later.conversation()).id,
+    ]

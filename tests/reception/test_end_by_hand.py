@@ -1,0 +1,40 @@
+"""Ending a session through Kefu (POST /conversations/{id}/end): a human session ends in WeCom (the
+simulator) with the account's ending message; a session with no servicer and not waiting is
+refused with 409 saying why, and nothing is sent."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import api_client
+from tests.reception.conftest import MESSAGES_ON, WorldFactory, texts_of
+
+pytestmark = [pytest.mark.db, pytest.mark.e2e]
+POOL_ONLY = {"reception": {"mode": "human_only"}, "routing": {"rules": [{"rule": "exclusive"}]}}
+
+
+async def test_a_human_session_is_ended_by_hand_and_the_customer_hears_the_ending(
+    make_world: WorldFactory,
+) -> None:
+    world = await make_world(settings={**POOL_ONLY, "messages": MESSAGES_ON}, servicers=["alice"])
+    world.says("人工")
+    await world.settle()
+    assert world.session()["state"] == 2
+    conversation = await world.conversation()
+    async with api_client(world.rt) as api:
+        taken = await api.post(
+            f"/api/v1/conversations/{conversation.id}/take", json={"servicer_userid": "alice"}
+        )
+        assert taken.status_code == 202
+        await world.run_due()
+        ended = await api.post(f"/api/v1/conversations/{conversation.id}/end")
+        assert ended.status_code == 202 and ended.json()["status"] == "ending"
+        await world.run_due()
+        assert world.session()["state"] == 4
+        assert any("本次服务已结束" in texts_of(m) for m in world.inbox())
+        sent = len(world.sends())
+        again = await api.post(f"/api/v1/conversations/{conversation.id}/end")
+    assert again.status_code == 409
+    assert again.json()["message"] == "the session is neither with a servicer nor waiting in the pool"
+    await world.run_due()
+    assert len(world.sends()) == sent
