@@ -104,6 +104,9 @@ async def cgi_bin(path: str, request: Request, sim: SimDep) -> Response:
         await asyncio.sleep(decision.latency_s)  # real time: it is latency, not domain time
     if decision.drop_response:
         request.state.sim_drop_response = True
+    if decision.invalidate_tokens:
+        with world.lock:  # as `POST /corps/{corpid}/tokens/invalidate`, for every corp
+            invalidate_all_tokens(world)
     if decision.errcode is not None:
         if ep.path in SEND_ENDPOINTS:  # a refused send is still a counted send call
             body = await _safe_body(request)
@@ -123,6 +126,14 @@ async def cgi_bin(path: str, request: Request, sim: SimDep) -> Response:
             return result if isinstance(result, Response) else JSONResponse(result)
     except WeComError as exc:
         return JSONResponse(error_body(exc.errcode, ip, exc.detail))
+
+
+def invalidate_all_tokens(world: World, errcode: int = 42001) -> int:
+    """Every current access token answers `errcode` from now on (hold world.lock)."""
+    tokens = [t for t in world.tokens.values() if t.revoked_errcode is None]
+    for token in tokens:
+        token.revoked_errcode = errcode
+    return len(tokens)
 
 
 async def _safe_body(request: Request) -> dict[str, Any]:
