@@ -25,6 +25,8 @@ from sqlalchemy import create_engine, text
 
 from kefu.simulator import SimulatorServer
 
+SERVICERS_PER_ACCOUNT = 2  # as chaos_world.py
+
 
 def check(
     sim: SimulatorServer,
@@ -175,9 +177,6 @@ def _stuck(sessions: dict[str, list[dict[str, Any]]], mirrors: list[Any], cap: i
         "stuck_mirror_mismatch": mismatched,
         "stuck_examples": examples,
     }
-
-
-SERVICERS_PER_ACCOUNT = 2
 
 
 def _payload(action: Any) -> dict[str, Any]:
