@@ -126,6 +126,10 @@ def _replies(sends: list[dict[str, Any]], actions: list[Any]) -> dict[str, Any]:
         "duplicate_msgid_refusals": refusals,  # a redo after a lost answer, refused by WeCom: safe
         "send_calls": len(sends),
         "send_faults": sum(1 for s in sends if s["fault"]),
+        # Refused by the rules (not injected): e.g. 95018 when the session moved meanwhile.
+        "send_refusals": dict(
+            collections.Counter(str(s["errcode"]) for s in sends if s["errcode"] and not s["fault"])
+        ),
     }
 
 
