@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -139,7 +140,7 @@ def invalidate_all_tokens(world: World, errcode: int = 42001) -> int:
 async def _safe_body(request: Request) -> dict[str, Any]:
     try:
         body = json.loads(await request.body() or b"{}")
-    except ValueError:
+    except (ValueError, ClientDisconnect):  # the caller gave up (killed, or timed out on latency)
         return {}
     return body if isinstance(body, dict) else {}
 
