@@ -127,6 +127,9 @@ async def cgi_bin(path: str, request: Request, sim: SimDep) -> Response:
             return result if isinstance(result, Response) else JSONResponse(result)
     except WeComError as exc:
         return JSONResponse(error_body(exc.errcode, ip, exc.detail))
+    except ClientDisconnect:
+        # The caller hung up before its body arrived (a killed client): nothing was processed.
+        return Response(status_code=499)
 
 
 def invalidate_all_tokens(world: World, errcode: int = 42001) -> int:
