@@ -262,3 +262,16 @@ async def test_postgres_workers_wake_on_notify_from_other_sessions(rt: Runtime) 
     await eventually(lambda: sample_tasks.CALLS == ["notified"], within_s=5)
     stop.set()
     await running
+
+
+def test_a_killed_process_holds_no_job_for_more_than_a_minute() -> None:
+    """A `kill -9` leaves its jobs leased until the lease runs out, and with them their lock: the
+    conversation, or the account's pulls. The heartbeat renews a running job's lease every
+    lease/3, so leases can be short. At 300 s (600 s for a pull) the chaos run's backlog did not
+    drain within minutes of a kill (benchmarks/chaos.py)."""
+    import kefu.registry  # noqa: F401 — every task of Kefu registered
+    from kefu.jobs.registry import _TASKS
+
+    kefu_tasks = {name: spec.lease_s for name, spec in _TASKS.items() if not name.startswith("tests.")}
+    assert kefu_tasks and max(kefu_tasks.values()) <= 60, kefu_tasks
+    assert store.DEFAULT_LEASE_S <= 60

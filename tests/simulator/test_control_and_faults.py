@@ -65,6 +65,16 @@ def test_dropped_response_after_processing(kf: Kf, simulator: SimulatorServer) -
     assert [s["errcode"] for s in kf.sends()["sends"]] == [0, 40058]
 
 
+def test_token_invalidation_every_n_calls(kf: Kf, simulator: SimulatorServer) -> None:
+    """Faults: `invalidate_tokens` with `every: N` revokes every current token on each N-th
+    call (42001 from then on), as WeCom's early expiry does; a fresh token works again."""
+    simulator.control("POST", "faults", {"endpoint": "*", "invalidate_tokens": True, "every": 4})
+    codes = [kf._post("kf/account/list", {}, kf.token)["errcode"] for _ in range(4)]
+    assert codes == [0, 0, 0, 42001]
+    kf.token = kf.gettoken()  # the 5th call (gettoken counts too): a new token
+    assert [kf._post("kf/account/list", {}, kf.token)["errcode"] for _ in range(3)] == [0, 0, 42001]
+
+
 def test_remove_one_fault(kf: Kf, simulator: SimulatorServer) -> None:
     rule = simulator.control("POST", "faults", {"endpoint": "gettoken", "errcode": -1})
     assert simulator.control("GET", "faults")["faults"][0]["id"] == rule["id"]
@@ -72,7 +82,14 @@ def test_remove_one_fault(kf: Kf, simulator: SimulatorServer) -> None:
 
 
 @pytest.mark.parametrize(
-    "spec", [{}, {"endpoint": "callback"}, {"endpoint": "x", "count": 0}, {"endpoint": "x", "rate": 2}]
+    "spec",
+    [
+        {},
+        {"endpoint": "callback"},
+        {"endpoint": "x", "count": 0},
+        {"endpoint": "x", "rate": 2},
+        {"endpoint": "x", "every": 0},
+    ],
 )
 def test_bad_fault_specs(simulator: SimulatorServer, spec: dict) -> None:
     with pytest.raises(httpx.HTTPStatusError) as failure:

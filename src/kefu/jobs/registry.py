@@ -22,6 +22,12 @@ if TYPE_CHECKING:
 
 TaskFn = Callable[..., Awaitable[None]]
 
+# How long a job stays leased without a heartbeat. The worker renews it every lease/3 while the
+# job runs, so it bounds only how long a killed process's jobs wait before another worker takes
+# them: at 300 s a `kill -9` held a conversation (and its account's pulls) for minutes, which the
+# chaos run (benchmarks/chaos.py) showed as a backlog that did not drain.
+LEASE_S = 30.0
+
 
 class JobFailed(Exception):
     """Raise from a task to fail the job now, without further retries; the message is recorded."""
@@ -45,7 +51,7 @@ class TaskSpec:
     name: str
     fn: TaskFn
     max_attempts: int = 10
-    lease_s: float = 300.0
+    lease_s: float = LEASE_S
     backoff_base_s: float = 1.0
     backoff_cap_s: float = 600.0
 
@@ -57,7 +63,7 @@ def task(
     name: str,
     *,
     max_attempts: int = 10,
-    lease_s: float = 300.0,
+    lease_s: float = LEASE_S,
     backoff_base_s: float = 1.0,
     backoff_cap_s: float = 600.0,
 ) -> Callable[[TaskFn], TaskFn]:

@@ -28,7 +28,7 @@ from kefu.jobs.models import Job, WorkerHeartbeat
 from kefu.jobs.registry import TaskSpec, UnknownTask, get_task
 
 # What a job leased without a known task gets (it fails fast anyway).
-DEFAULT_LEASE_S = 300.0
+DEFAULT_LEASE_S = 30.0
 ERROR_MAX_CHARS = 2000
 
 

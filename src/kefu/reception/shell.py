@@ -203,7 +203,9 @@ async def process_message(rt: Runtime, message_id: int) -> None:
         inbound = inbound.model_copy(update={"ai_answer": answer})
 
     async with rt.db.write() as session:
-        message = await session.get(Message, message_id)
+        # Locked (PostgreSQL): a worker that took this job over after a lost lease waits here and
+        # then finds it processed, instead of both reading processed_at empty.
+        message = await session.get(Message, message_id, with_for_update=True)
         if message is None or message.processed_at is not None:
             return
         now = rt.clock.now()
@@ -351,7 +353,9 @@ async def apply_decision(
         row = ConversationAction(
             conversation_id=conversation.id,
             kind=action.kind,
-            payload={"action": action.model_dump(mode="json")},
+            # The message that led to it: lets a check (benchmarks/chaos.py) prove one decision
+            # per message, and an operator trace a reply back to what the customer wrote.
+            payload={"action": action.model_dump(mode="json"), "message_id": message.id if message else None},
             status="pending",
             created_at=now,
         )

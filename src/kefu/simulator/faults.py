@@ -26,7 +26,10 @@ class FaultRule:
     drop_response: bool = False  # process the call, then close the connection unanswered
     empty_page: bool = False  # sync_msg: an empty msg_list with has_more 1 (when items are waiting)
     callback: str = ""  # for endpoint "callback": "fail" (ack ignored → re-send) or "drop" (not sent)
+    invalidate_tokens: bool = False  # every current access token answers 42001 from this call on
+    every: int | None = None  # fire only on every N-th matching call (N, 2N, …)
     hits: int = 0
+    seen: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -37,6 +40,7 @@ class Decision:
     errcode: int | None = None
     latency_s: float = 0.0
     drop_response: bool = False
+    invalidate_tokens: bool = False
 
 
 class Faults:
@@ -60,6 +64,9 @@ class Faults:
             raise ControlError(422, "count must be a positive integer")
         if not 0.0 <= rate <= 1.0:
             raise ControlError(422, "rate must be between 0 and 1")
+        every = spec.get("every")
+        if every is not None and (not isinstance(every, int) or every < 1):
+            raise ControlError(422, "every must be a positive integer")
         with self._lock:
             rule = FaultRule(
                 id=self._next_id,
@@ -73,6 +80,8 @@ class Faults:
                 drop_response=bool(spec.get("drop_response", False)),
                 empty_page=bool(spec.get("empty_page", False)),
                 callback=str(spec.get("callback") or ""),
+                invalidate_tokens=bool(spec.get("invalidate_tokens", False)),
+                every=every,
             )
             self._next_id += 1
             self._rules.append(rule)
@@ -99,7 +108,12 @@ class Faults:
             for rule in list(self._rules):
                 if rule.endpoint not in (endpoint, "*") or (rule.endpoint == "*" and endpoint == CALLBACK):
                     continue
-                if not accept(rule) or self._rng.random() >= rule.rate:
+                if not accept(rule):
+                    continue
+                rule.seen += 1
+                if rule.every is not None and rule.seen % rule.every:
+                    continue
+                if self._rng.random() >= rule.rate:
                     continue
                 rule.hits += 1
                 fired.append(rule)
@@ -113,6 +127,7 @@ class Faults:
         for rule in self._hit(endpoint, lambda r: not r.empty_page):
             decision.latency_s += rule.latency_ms / 1000
             decision.drop_response |= rule.drop_response
+            decision.invalidate_tokens |= rule.invalidate_tokens
             if rule.errcodes and decision.errcode is None:
                 decision.errcode = rule.errcodes[(rule.hits - 1) % len(rule.errcodes)]
         return decision

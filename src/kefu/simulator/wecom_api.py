@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -104,6 +105,9 @@ async def cgi_bin(path: str, request: Request, sim: SimDep) -> Response:
         await asyncio.sleep(decision.latency_s)  # real time: it is latency, not domain time
     if decision.drop_response:
         request.state.sim_drop_response = True
+    if decision.invalidate_tokens:
+        with world.lock:  # as `POST /corps/{corpid}/tokens/invalidate`, for every corp
+            invalidate_all_tokens(world)
     if decision.errcode is not None:
         if ep.path in SEND_ENDPOINTS:  # a refused send is still a counted send call
             body = await _safe_body(request)
@@ -123,12 +127,23 @@ async def cgi_bin(path: str, request: Request, sim: SimDep) -> Response:
             return result if isinstance(result, Response) else JSONResponse(result)
     except WeComError as exc:
         return JSONResponse(error_body(exc.errcode, ip, exc.detail))
+    except ClientDisconnect:
+        # The caller hung up before its body arrived (a killed client): nothing was processed.
+        return Response(status_code=499)
+
+
+def invalidate_all_tokens(world: World, errcode: int = 42001) -> int:
+    """Every current access token answers `errcode` from now on (hold world.lock)."""
+    tokens = [t for t in world.tokens.values() if t.revoked_errcode is None]
+    for token in tokens:
+        token.revoked_errcode = errcode
+    return len(tokens)
 
 
 async def _safe_body(request: Request) -> dict[str, Any]:
     try:
         body = json.loads(await request.body() or b"{}")
-    except ValueError:
+    except (ValueError, ClientDisconnect):  # the caller gave up (killed, or timed out on latency)
         return {}
     return body if isinstance(body, dict) else {}
 
