@@ -63,23 +63,42 @@ async def in_queue_order(session: AsyncSession, account_id: int) -> list[Convers
 async def waiting_line(session: AsyncSession, account_id: int) -> list[Waiting]:
     """The account's pool in queue order, with what each customer asked."""
     rows = await in_queue_order(session, account_id)
-    line = []
-    for position, conversation in enumerate(rows, start=1):
-        started = (conversation.state or {}).get("session_started_at")
-        query = (
-            select(Message.payload)
-            .where(
-                Message.account_id == account_id,
-                Message.external_userid == conversation.external_userid,
-                Message.origin == CUSTOMER,
-                Message.msgtype == "text",
-            )
-            .order_by(Message.send_time, Message.id)
-            .limit(1)
+    firsts = await _first_questions(session, account_id, rows)
+    return [
+        Waiting(conversation, position, firsts.get(conversation.external_userid))
+        for position, conversation in enumerate(rows, start=1)
+    ]
+
+
+async def _first_questions(
+    session: AsyncSession, account_id: int, rows: list[Conversation]
+) -> dict[str, str | None]:
+    """Each waiting customer's first text since their session started, in one query (not one
+    per customer: the pool page lists them all on every live refresh)."""
+    if not rows:
+        return {}
+    started = {
+        c.external_userid: datetime.fromisoformat(at)
+        if (at := (c.state or {}).get("session_started_at"))
+        else None
+        for c in rows
+    }
+    query = (
+        select(Message.external_userid, Message.send_time, Message.payload)
+        .where(
+            Message.account_id == account_id,
+            Message.external_userid.in_(list(started)),
+            Message.origin == CUSTOMER,
+            Message.msgtype == "text",
         )
-        if started:
-            query = query.where(Message.send_time >= datetime.fromisoformat(started))
-        payload = await session.scalar(query)
-        text = ((payload or {}).get("text") or {}).get("content")
-        line.append(Waiting(conversation, position, text))
-    return line
+        .order_by(Message.external_userid, Message.send_time, Message.id)
+    )
+    if all(at is not None for at in started.values()):
+        query = query.where(Message.send_time >= min(at for at in started.values() if at is not None))
+    firsts: dict[str, str | None] = {}
+    for userid, send_time, payload in (await session.execute(query)).all():
+        since = started.get(userid)
+        if userid in firsts or (since is not None and send_time < since):
+            continue
+        firsts[userid] = ((payload or {}).get("text") or {}).get("content")
+    return firsts
