@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # tests.*: the same seeding as the tests
 
+from benchmarks.bench_setup import scratch_settings  # noqa: E402
 from tests.factories import make_account, make_connection  # noqa: E402
 from tests.history import seed_history  # noqa: E402
 
@@ -47,7 +47,6 @@ from kefu.ingest.models import Message  # noqa: E402
 from kefu.logs import configure_logging  # noqa: E402
 from kefu.reception.models import Conversation  # noqa: E402
 from kefu.runtime import Runtime  # noqa: E402
-from kefu.settings import Settings  # noqa: E402
 from kefu.threaded_server import ThreadedServer  # noqa: E402
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)  # 14:00 in Shanghai
@@ -175,13 +174,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         url = f"sqlite:///{Path(workdir) / 'kefu.db'}"
         upgrade(url)
         clock = Clock(start=NOW)
-        settings = Settings(
-            env="development",
-            database_url=url,
-            secret_key=SecretStr("benchmark-secret-key"),
-            wecom_api_base="http://127.0.0.1:9",
-            public_url="http://kefu.bench",
-        )
+        settings = scratch_settings(url)
         rt = Runtime.build(settings, clock=clock)
         ids = asyncio.run(seed(rt, conversations, waiting))
         asyncio.run(rt.close())

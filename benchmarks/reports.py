@@ -35,7 +35,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from pydantic import SecretStr
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
@@ -43,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # tests.history, tests.factories: the tests' own seeding
 
+from benchmarks.bench_setup import pg_available, scratch_settings  # noqa: E402
 from tests.console.conftest import login  # noqa: E402
 from tests.factories import make_account, make_connection  # noqa: E402
 from tests.history import seed_history  # noqa: E402
@@ -57,7 +57,6 @@ from kefu.logs import configure_logging  # noqa: E402
 from kefu.reception.models import SessionRecord  # noqa: E402
 from kefu.reports.service import report  # noqa: E402
 from kefu.runtime import Runtime  # noqa: E402
-from kefu.settings import Settings  # noqa: E402
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)  # 22:00 in Shanghai
@@ -83,13 +82,7 @@ async def run_case(url: str, database: str, conversations: int, runs: int) -> di
     upgrade(url)
     clock = Clock(start=NOW)
     clock.freeze()
-    settings = Settings(
-        env="development",
-        database_url=url,
-        secret_key=SecretStr("benchmark-secret-key"),
-        wecom_api_base="http://127.0.0.1:9",
-        public_url="http://kefu.bench",
-    )
+    settings = scratch_settings(url)
     rt = Runtime.build(settings, clock=clock)
     try:
         connection, _ = await make_connection(rt, name="bench")
@@ -138,17 +131,6 @@ async def run_case(url: str, database: str, conversations: int, runs: int) -> di
         "page_runs_ms": [round(t, 1) for t in page_ms],
         "seed_s": round(seed_s, 1),
     }
-
-
-def pg_available(url: str) -> str | None:
-    try:
-        engine = create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-    except Exception as exc:
-        return str(exc).splitlines()[0]
-    return None
 
 
 def pg_case(admin_url: str, conversations: int, runs: int) -> dict[str, Any]:

@@ -49,7 +49,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
 from sqlalchemy import create_engine, delete, insert, select, text
 from sqlalchemy.engine import make_url
 
@@ -57,6 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # tests.factories: the same connection and account rows as the tests
 
+from benchmarks.bench_setup import pg_available, scratch_settings  # noqa: E402
 from tests.factories import make_account, make_connection  # noqa: E402
 
 import kefu.registry  # noqa: E402, F401 — every task registered, as in any Kefu process
@@ -72,7 +72,6 @@ from kefu.reception.models import Conversation  # noqa: E402
 from kefu.reception.shell import FEED_TASK  # noqa: E402
 from kefu.routing.core import choose  # noqa: E402
 from kefu.runtime import Runtime  # noqa: E402
-from kefu.settings import Settings  # noqa: E402
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SERVICERS = (10, 100, 1_000)
@@ -239,13 +238,7 @@ async def run_case(
     upgrade(url)
     clock = Clock(start=NOW)
     clock.freeze()
-    settings = Settings(
-        env="development",
-        database_url=url,
-        secret_key=SecretStr("benchmark-secret-key"),
-        wecom_api_base="http://127.0.0.1:9",
-        public_url="http://kefu.bench",
-    )
+    settings = scratch_settings(url)
     rt = Runtime.build(settings, clock=clock)
     try:
         started = time.perf_counter()
@@ -269,18 +262,6 @@ async def run_case(
         "decisions": len(decision_ms),
         "seed_s": round(seed_s, 3),
     }
-
-
-def pg_available(url: str) -> str | None:
-    """None when PostgreSQL answers at `url`, else why not."""
-    try:
-        engine = create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-    except Exception as exc:
-        return str(exc).splitlines()[0]
-    return None
 
 
 def pg_case(admin_url: str, args: argparse.Namespace, servicers: int, waiting: int) -> dict[str, Any]:

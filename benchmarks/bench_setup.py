@@ -1,0 +1,32 @@
+"""What the database benchmarks share: the settings of a scratch Kefu, and whether PostgreSQL
+answers (a benchmark skips its PostgreSQL half, saying why, when it does not)."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+from sqlalchemy import create_engine, text
+
+from kefu.settings import Settings
+
+
+def scratch_settings(database_url: str) -> Settings:
+    """A development Kefu on `database_url` that can reach no WeCom (a closed loopback port)."""
+    return Settings(
+        env="development",
+        database_url=database_url,
+        secret_key=SecretStr("benchmark-secret-key"),
+        wecom_api_base="http://127.0.0.1:9",
+        public_url="http://kefu.bench",
+    )
+
+
+def pg_available(url: str) -> str | None:
+    """None when PostgreSQL answers at `url`, else why not."""
+    try:
+        engine = create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        return str(exc).splitlines()[0]
+    return None
