@@ -119,3 +119,14 @@ async def test_a_second_customer_queues_behind_the_first(make_world: WorldFactor
         (await world.conversation()).id,
         (await later.conversation()).id,
     ]
+
+
+async def test_the_transcript_page_says_why_the_customer_waits_in_the_pool(
+    make_world: WorldFactory, signed_in: SignIn
+) -> None:
+    world = await waiting_world(make_world)
+    conversation = (await world.conversation()).id
+    page = await (await signed_in("admin")).get(f"/console/conversations/{conversation}")
+    assert page.status_code == 200
+    section = page.text.split('id="routing-decisions"', 1)[1].split("</section>", 1)[0]
+    assert "分配记录" in page.text and "进入排队池" in section  # the routing decision, explained

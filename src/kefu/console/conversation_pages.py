@@ -17,6 +17,7 @@ from kefu.db import get_row
 from kefu.errors import DomainError
 from kefu.reception import manual, service, workbench
 from kefu.reception.models import Conversation
+from kefu.routing.service import decisions_of
 
 router = APIRouter(include_in_schema=False)
 Anyone = Annotated[Viewer, Depends(role(*EVERYONE))]
@@ -60,6 +61,7 @@ async def _detail(request: Request, viewer: Viewer, conversation_id: int) -> dic
         items = await service.transcript(session, conversation)
         customer = (await workbench.customers_of(session, [conversation]))[conversation.id]
         servicers = await workbench.servicers_of(session, conversation.account_id)
+        decisions = await decisions_of(session, conversation.id)  # why this servicer, or the pool
     return {
         "conversation": conversation,
         "items": items,
@@ -69,6 +71,7 @@ async def _detail(request: Request, viewer: Viewer, conversation_id: int) -> dic
         "acts_for_others": acts_for_others(viewer),
         "ai_purposes": AI_PURPOSES,
         "accounts": await account_names(request),
+        "decisions": decisions,
     }
 
 
