@@ -65,3 +65,14 @@ async def test_rest_api_writes_are_audited_as_their_token(rt: Runtime, signed_in
     page = await admin.get("/console/audit?actor=api:erp")
     assert f"account:{account.id}/knowledge:hours" in page.text and "crm.customer.create" in page.text
     assert '→ <span class="now">青禾家电</span>' in page.text  # Chinese as written
+
+
+async def test_times_are_shown_in_chinas_time_not_utc(rt: Runtime, signed_in: SignIn) -> None:
+    from datetime import UTC, datetime
+
+    async with rt.db.write() as session:
+        at = datetime(2026, 12, 1, 18, 30, 5, tzinfo=UTC)  # 02:30:05 the next day in Shanghai
+        await record(session, actor="cli", action="user.create", target="user:77", after={"x": 1}, now=at)
+    page = await (await signed_in("admin")).get("/console/audit")
+    assert "2026-12-02 02:30:05" in page.text
+    assert "2026-12-01 18:30:05" not in page.text

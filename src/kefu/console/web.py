@@ -12,9 +12,11 @@ import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -29,12 +31,24 @@ from kefu.api.users import session_user
 from kefu.console.i18n import LANG_COOKIE, language_of, translator
 from kefu.console.menu import menu_for
 from kefu.errors import DomainError
+from kefu.hours.schema import DEFAULT_TIMEZONE
 from kefu.runtime import Runtime
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 SESSION_COOKIE = "kefu_console"
 templates = Jinja2Templates(directory=HERE / "templates")
+# Times are stored in UTC; people read them in Kefu's default zone (Asia/Shanghai), the zone an
+# account's reception hours default to.
+DISPLAY_ZONE = ZoneInfo(DEFAULT_TIMEZONE)
+
+
+def local_time(at: datetime, fmt: str) -> str:
+    """`{{ at|local("%m-%d %H:%M") }}`: a stored time as the console shows it."""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(DISPLAY_ZONE).strftime(fmt)
+
+
+templates.env.filters["local"] = local_time
 ASSET_VERSION = hashlib.sha256(
     b"".join(p.read_bytes() for p in sorted(STATIC_DIR.glob("*")) if p.is_file())
 ).hexdigest()[:10]
