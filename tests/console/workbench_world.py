@@ -10,10 +10,10 @@ from datetime import timedelta
 
 import httpx
 
-from kefu.accounts.models import Connection, KfAccount, Servicer
+from kefu.accounts.models import Connection
 from tests.console.conftest import csrf_of
 from tests.factories import make_account
-from tests.reception.conftest import World, WorldFactory, make_world
+from tests.reception.conftest import World, WorldFactory, make_world, set_up_account
 
 __all__ = [
     "another_customer",
@@ -55,21 +55,7 @@ async def second_account(world: World, servicers: tuple[str, ...] = ("lisi",)) -
         connection = await session.get(Connection, world.account.connection_id)
     assert connection is not None
     account = await make_account(rt, connection, open_kfid)
-    async with rt.db.write() as session:
-        row = await session.get(KfAccount, account.id)
-        assert row is not None
-        row.settings = POOL_ONLY
-        for position, userid in enumerate(servicers):
-            session.add(
-                Servicer(
-                    account_id=account.id,
-                    userid=userid,
-                    position=position,
-                    status=0,
-                    in_wecom=True,
-                    updated_at=rt.clock.now(),
-                )
-            )
+    await set_up_account(rt, account.id, POOL_ONLY, servicers)
     other = another_customer(dataclasses.replace(world, open_kfid=open_kfid, account=account), "老王")
     await customer_in_pool(other)
     return other

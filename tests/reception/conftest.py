@@ -8,7 +8,7 @@ with `Worker(rt).run_until_idle()`; `settle()` pulls the stream and runs every j
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -163,6 +163,27 @@ def texts_of(message: dict[str, Any]) -> str:
 WorldFactory = Callable[..., Awaitable[World]]
 
 
+async def set_up_account(
+    rt: Runtime, account_id: int, settings: dict[str, Any] | None, servicers: Sequence[str]
+) -> None:
+    """The account's settings and its servicers (on duty, in WeCom), as Kefu would have read them."""
+    async with rt.db.write() as session:
+        row = await session.get(KfAccount, account_id)
+        assert row is not None
+        row.settings = settings
+        for position, userid in enumerate(servicers):
+            session.add(
+                Servicer(
+                    account_id=account_id,
+                    userid=userid,
+                    position=position,
+                    status=0,
+                    in_wecom=True,
+                    updated_at=rt.clock.now(),
+                )
+            )
+
+
 @pytest.fixture
 def make_world(rt: Runtime, simulator: SimulatorServer) -> WorldFactory:
     """`await make_world(at=…, settings={…}, servicers=[…], kb=True)`."""
@@ -189,21 +210,8 @@ def make_world(rt: Runtime, simulator: SimulatorServer) -> WorldFactory:
         connection, _ = await make_connection(rt, keys=keys_of(corp))
         account = await make_account(rt, connection, open_kfid)
         now = rt.clock.now()
+        await set_up_account(rt, account.id, settings, servicers)
         async with rt.db.write() as session:
-            row = await session.get(KfAccount, account.id)
-            assert row is not None
-            row.settings = settings
-            for position, userid in enumerate(servicers):
-                session.add(
-                    Servicer(
-                        account_id=account.id,
-                        userid=userid,
-                        position=position,
-                        status=0,
-                        in_wecom=True,
-                        updated_at=now,
-                    )
-                )
             for entry_id, question, answer, alternatives in KB if kb else ():
                 session.add(
                     KnowledgeEntryRow(
