@@ -1,11 +1,16 @@
-"""What the database benchmarks share: the settings of a scratch Kefu, and whether PostgreSQL
+"""What the database benchmarks share: a scratch Kefu (its settings and runtime), and whether PostgreSQL
 answers (a benchmark skips its PostgreSQL half, saying why, when it does not)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 
+from kefu.clock import Clock
+from kefu.db.migrate import upgrade
+from kefu.runtime import Runtime
 from kefu.settings import Settings
 
 
@@ -18,6 +23,14 @@ def scratch_settings(database_url: str) -> Settings:
         wecom_api_base="http://127.0.0.1:9",
         public_url="http://kefu.bench",
     )
+
+
+def scratch_runtime(database_url: str, now: datetime) -> Runtime:
+    """A Kefu runtime on a migrated `database_url`, its clock frozen at `now`."""
+    upgrade(database_url)
+    clock = Clock(start=now)
+    clock.freeze()
+    return Runtime.build(scratch_settings(database_url), clock=clock)
 
 
 def pg_available(url: str) -> str | None:

@@ -33,16 +33,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # tests.*: the same seeding as the tests
 
-from benchmarks.bench_setup import scratch_settings  # noqa: E402
+from benchmarks.bench_setup import scratch_runtime  # noqa: E402
 from tests.factories import make_account, make_connection  # noqa: E402
 from tests.history import seed_history  # noqa: E402
 
 import kefu.registry  # noqa: E402, F401 — every model and task known, as in any Kefu process
 from kefu.api import users  # noqa: E402
 from kefu.app import create_app  # noqa: E402
-from kefu.clock import Clock  # noqa: E402
 from kefu.crm.models import CrmContact, CrmCustomer  # noqa: E402
-from kefu.db.migrate import upgrade  # noqa: E402
 from kefu.ingest.models import Message  # noqa: E402
 from kefu.logs import configure_logging  # noqa: E402
 from kefu.reception.models import Conversation  # noqa: E402
@@ -172,14 +170,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     conversations, waiting, requests = (200, 20, 20) if args.quick else (1_000, 100, args.requests)
     with tempfile.TemporaryDirectory(prefix="kefu-pages-bench-") as workdir:
         url = f"sqlite:///{Path(workdir) / 'kefu.db'}"
-        upgrade(url)
-        clock = Clock(start=NOW)
-        settings = scratch_settings(url)
-        rt = Runtime.build(settings, clock=clock)
+        rt = scratch_runtime(url, NOW)
         ids = asyncio.run(seed(rt, conversations, waiting))
         asyncio.run(rt.close())
         # The server gets its own runtime on the same file (its own event loop, in its thread).
-        app = create_app(runtime=Runtime.build(settings, clock=clock), run_worker=False)
+        app = create_app(runtime=scratch_runtime(url, NOW), run_worker=False)
         print(f"{conversations} customers' history, {waiting} waiting; {requests} GETs a page")
         print(f"{'page':<48} {'p50 ms':>8} {'p99 ms':>8}")
         with ThreadedServer(app, name="kefu-pages-bench") as server:

@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # tests.history, tests.factories: the tests' own seeding
 
-from benchmarks.bench_setup import pg_available, scratch_settings  # noqa: E402
+from benchmarks.bench_setup import pg_available, scratch_runtime  # noqa: E402
 from tests.console.conftest import login  # noqa: E402
 from tests.factories import make_account, make_connection  # noqa: E402
 from tests.history import seed_history  # noqa: E402
@@ -50,13 +50,10 @@ from tests.history import seed_history  # noqa: E402
 import kefu.registry  # noqa: E402, F401 — every model and task known, as in any Kefu process
 from kefu.api import users  # noqa: E402
 from kefu.app import create_app  # noqa: E402
-from kefu.clock import Clock  # noqa: E402
-from kefu.db.migrate import upgrade  # noqa: E402
 from kefu.hours.schema import DEFAULT_TIMEZONE  # noqa: E402
 from kefu.logs import configure_logging  # noqa: E402
 from kefu.reception.models import SessionRecord  # noqa: E402
 from kefu.reports.service import report  # noqa: E402
-from kefu.runtime import Runtime  # noqa: E402
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)  # 22:00 in Shanghai
@@ -79,11 +76,8 @@ async def _timed(runs: int, call: Any) -> list[float]:
 
 
 async def run_case(url: str, database: str, conversations: int, runs: int) -> dict[str, Any]:
-    upgrade(url)
-    clock = Clock(start=NOW)
-    clock.freeze()
-    settings = scratch_settings(url)
-    rt = Runtime.build(settings, clock=clock)
+    rt = scratch_runtime(url, NOW)
+    clock = rt.clock
     try:
         connection, _ = await make_connection(rt, name="bench")
         accounts = [await make_account(rt, connection, f"wkBenchReports{n}") for n in range(2)]

@@ -56,13 +56,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # tests.factories: the same connection and account rows as the tests
 
-from benchmarks.bench_setup import pg_available, scratch_settings  # noqa: E402
+from benchmarks.bench_setup import pg_available, scratch_runtime  # noqa: E402
 from tests.factories import make_account, make_connection  # noqa: E402
 
 import kefu.registry  # noqa: E402, F401 — every task registered, as in any Kefu process
 from kefu.accounts.models import KfAccount, Servicer  # noqa: E402
-from kefu.clock import Clock  # noqa: E402
-from kefu.db.migrate import upgrade  # noqa: E402
 from kefu.jobs.models import Job  # noqa: E402
 from kefu.logs import configure_logging  # noqa: E402
 from kefu.reception import service  # noqa: E402
@@ -235,11 +233,7 @@ def percentile(values: list[float], pct: float) -> float:
 async def run_case(
     url: str, database: str, servicers: int, waiting: int, args: argparse.Namespace
 ) -> dict[str, Any]:
-    upgrade(url)
-    clock = Clock(start=NOW)
-    clock.freeze()
-    settings = scratch_settings(url)
-    rt = Runtime.build(settings, clock=clock)
+    rt = scratch_runtime(url, NOW)
     try:
         started = time.perf_counter()
         account_id = await seed(rt, servicers, waiting)
