@@ -5,9 +5,11 @@ ignored), keyword and button transfers, a not-sure answer, and a non-text messag
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from kefu.ai import DEFAULT_NOT_SURE_TEXT
 from kefu.reception.core import TRANSFER_CLICK_ID
+from kefu.reception.models import TimelineEntry
 from tests.reception.conftest import WorldFactory, texts_of
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
@@ -82,3 +84,27 @@ async def test_a_picture_gets_the_non_text_reply_and_no_ai_answer(make_world: Wo
     assert (reply["msgtype"], texts_of(reply)) == ("text", "暂时只能识别文字，请用文字描述")
     [message] = [item for item in await world.transcript() if item.sender == "customer"]
     assert message.msgtype == "image"
+
+
+async def test_catching_up_on_eight_questions_answers_the_last_five_and_wecom_refuses_none(
+    make_world: WorldFactory,
+) -> None:
+    """Kefu was down while the customer asked eight times. WeCom allows five sends after the
+    customer's latest message, whichever message they answer: Kefu answers the last five, in
+    order, and never sends a sixth that WeCom would refuse with 95001."""
+    world = await make_world(kb=True)
+    for n in range(8):
+        world.says(f"第{n}次问：怎么退货")
+    await world.pull()
+    await world.run_due()
+    sends = world.sends()
+    assert [s.get("errcode", 0) for s in sends] == [0] * 5
+    assert len(world.inbox()) == 5
+    conversation = await world.conversation()
+    async with world.rt.db.read() as session:
+        held = await session.scalars(
+            select(TimelineEntry)
+            .where(TimelineEntry.conversation_id == conversation.id, TimelineEntry.kind == "answer_held_back")
+            .order_by(TimelineEntry.id)
+        )
+        assert [entry.detail["newer"] for entry in held] == [7, 6, 5]

@@ -19,6 +19,7 @@ from kefu.jobs.models import Job
 from kefu.jobs.wakeup import announce_change
 from kefu.reception.core import (
     AccountSettings,
+    Backlog,
     ConversationState,
     Roster,
     ServicerLoad,
@@ -290,6 +291,26 @@ async def list_conversations(
         query = query.where(Conversation.wecom_state == wecom_state)
     query = query.order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(limit).offset(offset)
     return list((await session.scalars(query)).all())
+
+
+async def customer_backlog(session: AsyncSession, message: Message) -> Backlog | None:
+    """The customer's messages pulled after `message` (None when it is their latest)."""
+    later = (
+        select(Message.msgid, Message.send_time)
+        .where(
+            Message.account_id == message.account_id,
+            Message.external_userid == message.external_userid,
+            Message.id > message.id,
+            Message.origin == 3,
+            Message.bootstrap.is_(False),
+        )
+        .order_by(Message.id.desc())
+    )
+    newest = (await session.execute(later.limit(1))).first()
+    if newest is None:
+        return None
+    newer = await session.scalar(select(func.count()).select_from(later.order_by(None).subquery()))
+    return Backlog(newer=newer or 0, newest_msgid=newest.msgid, newest_at=newest.send_time)
 
 
 TURN_ROLES: dict[int, Literal["customer", "servicer", "ai"]] = {3: "customer", 5: "servicer", 0: "ai"}

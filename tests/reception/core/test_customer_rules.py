@@ -11,6 +11,7 @@ import pytest
 
 from kefu.reception.core import (
     AccountSettings,
+    Backlog,
     ConversationState,
     EndedSession,
     Inbound,
@@ -34,6 +35,7 @@ from .helpers import (
     mirror,
     only_send,
     run,
+    run_all,
     settings,
     summaries,
     text,
@@ -329,3 +331,35 @@ def test_the_transfer_says_what_asked_for_a_human(
     decision = run(state, inbound, account)
     [note] = [entry for entry in decision.timeline if entry.kind == "transfer_requested"]
     assert note.detail["reason"] == reason
+
+
+def test_catching_up_on_a_backlog_answers_the_latest_five_within_wecoms_quota() -> None:
+    """Eight questions pulled at once (Kefu was down): WeCom counts every answer against the
+    newest of them, so only five answers fit. Kefu answers the last five, in order, and its
+    counter never says there is room WeCom would refuse (95001)."""
+    sent_at = [T0 + timedelta(seconds=n) for n in range(8)]
+    newest = Backlog(newer=0, newest_msgid="m7", newest_at=sent_at[-1])
+    state, answered = mirror(1, at=T0 - timedelta(minutes=5)), []
+    for n, at in enumerate(sent_at):
+        backlog = newest.model_copy(update={"newer": 7 - n}) if n < 7 else None
+        inbound = text(f"问题{n}", at=at, msgid=f"m{n}", ai=answer()).model_copy(update={"backlog": backlog})
+        assert wants_ai_answer(state, inbound, DEFAULT, sent_at[-1]) is (n >= 3)
+        decision = run(state, inbound, now=sent_at[-1])
+        state = decision.state
+        if summaries(decision):
+            answered.append(n)
+        assert state.sends_since_customer_message <= 5
+        assert state.last_customer_message_at == sent_at[-1] and state.quota_msgid == "m7"
+    assert answered == [3, 4, 5, 6, 7]
+    assert state.sends_since_customer_message == 5
+
+
+def test_a_backlog_within_the_quota_is_answered_in_full() -> None:
+    """Two quick messages pulled together: both answered, counted from the newer one."""
+    first = text("怎么退货", msgid="m1", ai=answer()).model_copy(
+        update={"backlog": Backlog(newer=1, newest_msgid="m2", newest_at=T0 + timedelta(seconds=1))}
+    )
+    second = text("多久到账", at=T0 + timedelta(seconds=1), msgid="m2", ai=answer())
+    state, actions = run_all(mirror(1), [first, second], now=T0 + timedelta(seconds=1))
+    assert [action[:2] for action in actions] == [("send", "ai_answer"), ("send", "ai_answer")]
+    assert state.sends_since_customer_message == 2 and state.quota_msgid == "m2"

@@ -31,6 +31,7 @@ from kefu.reception.core.actions import (
 from kefu.reception.core.decide import decide, wants_ai_answer
 from kefu.reception.core.inbound import (
     INBOUND_ADAPTER,
+    Backlog,
     CheckState,
     CustomerNonText,
     CustomerText,
@@ -76,6 +77,7 @@ __all__ = [
     "TRANSFER_CLICK_ID",
     "AccountSettings",
     "Action",
+    "Backlog",
     "CheckState",
     "Content",
     "ConversationState",

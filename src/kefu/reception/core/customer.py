@@ -3,7 +3,6 @@ non-text, ratings, a paused account, and silence while the pool or a human holds
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from kefu.ai.provider import Answer
@@ -30,11 +29,12 @@ from kefu.reception.core.state import (
 )
 
 # What a customer message leads to, decided before anything is sent (wants_ai_answer reads it).
-Plan = Literal["rating", "paused", "stored", "transfer", "ai_answer", "non_text_reply"]
+Plan = Literal["rating", "paused", "stored", "transfer", "ai_answer", "non_text_reply", "held_back"]
 
 
-def customer_wrote(ctx: Context, sent_at: datetime, *, rating: bool) -> None:
+def customer_wrote(ctx: Context, inbound: CustomerText | CustomerNonText, *, rating: bool) -> None:
     """Any customer message: 4 → 0 starts a new session; the 48 h window and 5 sends reopen."""
+    sent_at = inbound.sent_at
     ctx.expire(sent_at)
     state = ctx.state
     if state.wecom_state == STATE_ENDED:
@@ -47,14 +47,21 @@ def customer_wrote(ctx: Context, sent_at: datetime, *, rating: bool) -> None:
     elif not rating and state.session_kind == "rating_only":
         # The customer rated, then went on writing: a real session after all.
         ctx.update(session_kind="normal")
+    # WeCom counts the quota from the newest message it received: acting on an older one while
+    # newer ones wait (Kefu catching up), the counter runs from the newest, reset once for it.
+    newest_msgid, newest_at = inbound.msgid, sent_at
+    if inbound.backlog is not None and inbound.backlog.newest_at >= sent_at:
+        newest_msgid, newest_at = inbound.backlog.newest_msgid, inbound.backlog.newest_at
     last = ctx.state.last_customer_message_at
-    if last is None or sent_at >= last:  # an older message processed late reopens nothing
+    reopens = last is None or newest_at >= last  # an older message processed late reopens nothing
+    if reopens and newest_msgid != ctx.state.quota_msgid:
         activity = ctx.state.last_activity_at
         ctx.update(
-            last_customer_message_at=sent_at,
+            last_customer_message_at=newest_at,
             sends_since_customer_message=0,
+            quota_msgid=newest_msgid,
             window_refused=False,
-            last_activity_at=sent_at if activity is None or sent_at > activity else activity,
+            last_activity_at=newest_at if activity is None or newest_at > activity else activity,
         )
     ctx.expire(ctx.now)  # processed late: the session may have run out since
 
@@ -71,11 +78,16 @@ def plan(ctx: Context, inbound: CustomerText | CustomerNonText) -> Plan:
     mode = settings.reception.mode
     if mode == "human_only":
         return "transfer"
+    newer = inbound.backlog.newer if inbound.backlog is not None else 0
+    # Catching up on several messages: keep the quota for the later ones, answered in turn.
+    held_back = newer > 0 and 0 < state.sends_left(ctx.now) <= newer
     if isinstance(inbound, CustomerNonText):
-        return "non_text_reply"
+        return "held_back" if held_back else "non_text_reply"
     if mode == "ai_first" and _asks_for_human(ctx, inbound):
         return "transfer"
-    return "ai_answer" if state.can_send(ctx.now) else "stored"
+    if not state.can_send(ctx.now):
+        return "stored"
+    return "held_back" if held_back else "ai_answer"
 
 
 def _why_human(ctx: Context, inbound: CustomerText | CustomerNonText) -> str:
@@ -101,7 +113,7 @@ def _asks_for_human(ctx: Context, inbound: CustomerText) -> bool:
 def on_customer_message(ctx: Context, inbound: CustomerText | CustomerNonText) -> None:
     rating = parse_rating(inbound.menu_id) if isinstance(inbound, CustomerText) else None
     session_before = ctx.state.session_no
-    customer_wrote(ctx, inbound.sent_at, rating=rating is not None)
+    customer_wrote(ctx, inbound, rating=rating is not None)
     if ctx.state.session_no != session_before and rating is None:
         last = ctx.state.recent_sessions[-1] if ctx.state.recent_sessions else None
         if last is not None and last.queue_timeout:  # they come back after waiting in vain
@@ -116,6 +128,9 @@ def on_customer_message(ctx: Context, inbound: CustomerText | CustomerNonText) -
             ctx.note("customer_message_stored", msgid=inbound.msgid, state=ctx.state.wecom_state)
             if ctx.state.wecom_state == STATE_HUMAN and ctx.state.awaiting_reply_since is None:
                 ctx.update(awaiting_reply_since=inbound.sent_at)  # now the servicer owes a reply
+        case "held_back":
+            assert inbound.backlog is not None
+            ctx.note("answer_held_back", msgid=inbound.msgid, newer=inbound.backlog.newer)
         case "transfer":
             request_human(ctx, reason=_why_human(ctx, inbound))
         case "non_text_reply":

@@ -126,5 +126,5 @@ def wants_ai_answer(
     if not isinstance(inbound, CustomerText):
         return False
     ctx = _context(state, inbound, settings, (), now)
-    customer_wrote(ctx, inbound.sent_at, rating=parse_rating(inbound.menu_id) is not None)
+    customer_wrote(ctx, inbound, rating=parse_rating(inbound.menu_id) is not None)
     return plan(ctx, inbound) == "ai_answer"

@@ -21,11 +21,25 @@ class _Inbound(BaseModel):
 # --- pulled from sync_msg --------------------------------------------------------------------
 
 
+class Backlog(_Inbound):
+    """The customer's later messages Kefu has already pulled when it acts on this one.
+
+    WeCom's 5-send quota counts from the customer's latest message it received, not from
+    the one Kefu is acting on: when Kefu catches up on several, every answer counts against
+    the newest. `newest_msgid`/`newest_at` is that message; `newer` how many came after this one.
+    """
+
+    newer: int = Field(0, ge=0)
+    newest_msgid: str
+    newest_at: AwareDatetime
+
+
 class CustomerText(_Inbound):
     """A customer's text (origin 3); a click on a menu item carries the item's id in `menu_id`.
 
     `ai_answer` is the AI's answer, asked by the shell beforehand only when
     `wants_ai_answer` said so; None otherwise (decide then never uses the AI).
+    `backlog` is set by the shell when later messages of the customer are already stored.
     """
 
     kind: Literal["customer_text"] = "customer_text"
@@ -34,6 +48,7 @@ class CustomerText(_Inbound):
     menu_id: str | None = None
     sent_at: AwareDatetime
     ai_answer: Answer | None = None
+    backlog: Backlog | None = None
 
 
 class CustomerNonText(_Inbound):
@@ -43,6 +58,7 @@ class CustomerNonText(_Inbound):
     msgid: str
     msgtype: str
     sent_at: AwareDatetime
+    backlog: Backlog | None = None
 
 
 class EnterSession(_Inbound):

@@ -81,6 +81,8 @@ class ConversationState(_Frozen):
     # The 48-hour window and the 5-message quota.
     last_customer_message_at: AwareDatetime | None = None
     sends_since_customer_message: int = Field(0, ge=0)
+    # The customer message the counter runs from: the newest one Kefu had pulled (Backlog).
+    quota_msgid: str | None = None
     window_refused: bool = False  # WeCom answered 95002: no sends until the customer writes
     last_activity_at: AwareDatetime | None = None  # customer message or Kefu send (AI idle timeout)
     codes: list[EventCode] = Field(default_factory=list)
