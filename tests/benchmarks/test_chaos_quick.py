@@ -2,9 +2,10 @@
 processes, then the backlog drained): nothing lost, processed twice, answered twice, assigned
 over a cap or stuck — on SQLite, and on PostgreSQL (1 serve + 3 workers) when the suite runs there.
 
-Out of the default run: one case takes 2.5-3 minutes of wall time on the 2-core development
-machine and real processes compete for its CPU, so it is not yet reliably under the 3 minutes
-the issue allows. Run it with `KEFU_CHAOS=1` (`-m chaos`), as the operations guide says.
+In the suite (CI runs it on SQLite and again on PostgreSQL): a case takes about two minutes of
+wall time on the 2-core development machine (45 s of writing, the drain, which waits out the
+30-second leases of the killed processes, and the checks), three at most. Leave it out of a
+quick local run with `-m "not chaos"`.
 """
 
 from __future__ import annotations
@@ -22,12 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("KEFU_TEST_DATABASE_URL")
 ZEROS = ("lost", "processed_twice", "duplicate_replies", "over_cap_assignments", "stuck_sessions")
 
-pytestmark = [
-    pytest.mark.chaos,
-    pytest.mark.slow,
-    pytest.mark.xdist_group("chaos"),
-    pytest.mark.skipif(not os.environ.get("KEFU_CHAOS"), reason="set KEFU_CHAOS=1 (minutes)"),
-]
+pytestmark = [pytest.mark.chaos, pytest.mark.slow, pytest.mark.e2e, pytest.mark.xdist_group("chaos")]
 
 
 @pytest.mark.parametrize("faults", [False, True], ids=["no-faults", "faults"])
@@ -39,7 +35,7 @@ def test_quick_chaos_run_loses_and_doubles_nothing(tmp_path: Path, faults: bool)
     if PG_URL:
         database = make_url(PG_URL).set(database="kefu_chaos_ci")
         argv += ["--database", "postgresql", "--pg-url", database.render_as_string(hide_password=False)]
-    run = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=240, cwd=tmp_path)
     figures = json.loads(out.read_text()) if out.exists() else {}
     assert run.returncode == 0, (run.stdout[-3000:], run.stderr[-3000:])
     assert figures["messages_sent"] == 500 and figures["kills"] == 5

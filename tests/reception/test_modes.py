@@ -108,3 +108,23 @@ async def test_catching_up_on_eight_questions_answers_the_last_five_and_wecom_re
             .order_by(TimelineEntry.id)
         )
         assert [entry.detail["newer"] for entry in held] == [7, 6, 5]
+
+
+async def test_an_answer_still_on_its_way_counts_against_the_customers_newer_messages(
+    make_world: WorldFactory,
+) -> None:
+    """Kefu decided an answer, then the customer wrote five more times before it went out: at
+    WeCom that answer counts against the newest of the five. Kefu counts it too, answers four of
+    them (the latest four) and WeCom refuses nothing."""
+    world = await make_world(kb=True)
+    world.says("怎么退货")
+    await world.pull()
+    await world.run_due(max_jobs=1)  # decided; its delivery has not run yet
+    assert world.inbox() == []
+    for n in range(5):
+        world.says(f"第{n}次问：保修多久")
+    await world.run_due()  # the first answer goes out now, after the five
+    await world.pull()
+    await world.run_due()
+    assert [s.get("errcode", 0) for s in world.sends()] == [0] * 5
+    assert len(world.inbox()) == 5

@@ -293,8 +293,8 @@ async def list_conversations(
     return list((await session.scalars(query)).all())
 
 
-async def customer_backlog(session: AsyncSession, message: Message) -> Backlog | None:
-    """The customer's messages pulled after `message` (None when it is their latest)."""
+async def customer_backlog(session: AsyncSession, message: Message, conversation_id: int | None) -> Backlog:
+    """The customer's newest pulled message (this one or later), and Kefu's sends counted against it."""
     later = (
         select(Message.msgid, Message.send_time)
         .where(
@@ -306,11 +306,28 @@ async def customer_backlog(session: AsyncSession, message: Message) -> Backlog |
         )
         .order_by(Message.id.desc())
     )
-    newest = (await session.execute(later.limit(1))).first()
-    if newest is None:
-        return None
-    newer = await session.scalar(select(func.count()).select_from(later.order_by(None).subquery()))
-    return Backlog(newer=newer or 0, newest_msgid=newest.msgid, newest_at=newest.send_time)
+    newer, newest_msgid, newest_at = 0, message.msgid, message.send_time
+    if (newest := (await session.execute(later.limit(1))).first()) is not None:
+        newest_msgid, newest_at = newest.msgid, newest.send_time
+        newer = await session.scalar(select(func.count()).select_from(later.order_by(None).subquery())) or 0
+    sends = 0
+    if conversation_id is not None:
+        # send_time has whole seconds: a send finished in the same second is counted (it may be later).
+        sends = (
+            await session.scalar(
+                select(func.count()).where(
+                    ConversationAction.conversation_id == conversation_id,
+                    ConversationAction.kind == "send",
+                    (ConversationAction.status == "pending")
+                    | (
+                        ConversationAction.status.in_(("done", "possibly_delivered"))
+                        & (ConversationAction.finished_at >= newest_at)
+                    ),
+                )
+            )
+            or 0
+        )
+    return Backlog(newer=newer, newest_msgid=newest_msgid, newest_at=newest_at, sends_after_newest=sends)
 
 
 TURN_ROLES: dict[int, Literal["customer", "servicer", "ai"]] = {3: "customer", 5: "servicer", 0: "ai"}

@@ -192,11 +192,12 @@ async def process_message(rt: Runtime, message_id: int) -> None:
         inbound = None if message.bootstrap else inbound_of(message)
         account = await session.get(KfAccount, message.account_id)
         question, recent = None, None
-        if isinstance(inbound, CustomerText | CustomerNonText) and message.external_userid:
-            backlog = await service.customer_backlog(session, message)
+        if isinstance(inbound, CustomerText | CustomerNonText) and account and message.external_userid:
+            conversation = await service.find_conversation(session, account.id, message.external_userid)
+            conversation_id = conversation.id if conversation is not None else None
+            backlog = await service.customer_backlog(session, message, conversation_id)
             inbound = inbound.model_copy(update={"backlog": backlog})
         if isinstance(inbound, CustomerText) and account is not None and message.external_userid:
-            conversation = await service.find_conversation(session, account.id, message.external_userid)
             settings = await load_settings(session, account)
             if wants_ai_answer(service.state_of(conversation), inbound, settings, rt.clock.now()):
                 question = inbound.text

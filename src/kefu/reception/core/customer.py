@@ -48,17 +48,19 @@ def customer_wrote(ctx: Context, inbound: CustomerText | CustomerNonText, *, rat
         # The customer rated, then went on writing: a real session after all.
         ctx.update(session_kind="normal")
     # WeCom counts the quota from the newest message it received: acting on an older one while
-    # newer ones wait (Kefu catching up), the counter runs from the newest, reset once for it.
-    newest_msgid, newest_at = inbound.msgid, sent_at
-    if inbound.backlog is not None and inbound.backlog.newest_at >= sent_at:
-        newest_msgid, newest_at = inbound.backlog.newest_msgid, inbound.backlog.newest_at
+    # newer ones wait (Kefu catching up), the counter runs from the newest, set once for it to
+    # what WeCom already counts against it (sends that went out after it, or are still to go).
+    backlog = inbound.backlog
+    newest_msgid, newest_at, counted = inbound.msgid, sent_at, 0
+    if backlog is not None and backlog.newest_at >= sent_at:
+        newest_msgid, newest_at, counted = backlog.newest_msgid, backlog.newest_at, backlog.sends_after_newest
     last = ctx.state.last_customer_message_at
     reopens = last is None or newest_at >= last  # an older message processed late reopens nothing
     if reopens and newest_msgid != ctx.state.quota_msgid:
         activity = ctx.state.last_activity_at
         ctx.update(
             last_customer_message_at=newest_at,
-            sends_since_customer_message=0,
+            sends_since_customer_message=counted,
             quota_msgid=newest_msgid,
             window_refused=False,
             last_activity_at=newest_at if activity is None or newest_at > activity else activity,

@@ -22,16 +22,19 @@ class _Inbound(BaseModel):
 
 
 class Backlog(_Inbound):
-    """The customer's later messages Kefu has already pulled when it acts on this one.
+    """What Kefu knows of the customer's stream at WeCom when it acts on one of their messages.
 
-    WeCom's 5-send quota counts from the customer's latest message it received, not from
-    the one Kefu is acting on: when Kefu catches up on several, every answer counts against
-    the newest. `newest_msgid`/`newest_at` is that message; `newer` how many came after this one.
+    WeCom's 5-send quota counts from the customer's latest message it received, whichever message
+    the sends answer. `newest_msgid`/`newest_at` is the latest one Kefu has pulled (this message
+    or a later one: Kefu is catching up), `newer` how many came after this one, and
+    `sends_after_newest` Kefu's sends that WeCom counts against it: accepted after it was sent,
+    or still waiting to go out.
     """
 
     newer: int = Field(0, ge=0)
     newest_msgid: str
     newest_at: AwareDatetime
+    sends_after_newest: int = Field(0, ge=0)
 
 
 class CustomerText(_Inbound):
@@ -39,7 +42,8 @@ class CustomerText(_Inbound):
 
     `ai_answer` is the AI's answer, asked by the shell beforehand only when
     `wants_ai_answer` said so; None otherwise (decide then never uses the AI).
-    `backlog` is set by the shell when later messages of the customer are already stored.
+    `backlog` is set by the shell (None from other callers: the message is the newest, and
+    nothing Kefu sent counts against it).
     """
 
     kind: Literal["customer_text"] = "customer_text"
