@@ -177,3 +177,22 @@ async def test_binding_the_customer_to_a_contact_persists(
     page = await servicer.get(f"{LIST}/{conversation}")
     assert 'id="bound-contact"' in page.text and "王小明" in page.text
     assert "王小明" in (await servicer.get(POOL)).text  # the pool names the contact too
+
+
+async def test_the_transcript_says_why_an_older_question_got_no_answer_of_its_own(
+    make_world: WorldFactory, signed_in: SignIn
+) -> None:
+    """Kefu caught up on seven questions at once: WeCom allows five sends after the latest, so the
+    two oldest were held back — the transcript says so instead of leaving them unexplained."""
+    world = await make_world(kb=True, servicers=["zhangsan"])
+    for n in range(7):
+        world.says(f"第{n}次问：怎么退货")
+    await world.pull()
+    await world.run_due()
+    conversation = (await world.conversation()).id
+    admin = await signed_in("admin")
+
+    page = await admin.get(f"{LIST}/{conversation}")
+    assert page.status_code == 200
+    assert page.text.count("AI 未单独回复此条") == 2
+    assert [who for who, _ in lines(page.text)].count("ai") == 5
