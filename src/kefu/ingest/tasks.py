@@ -34,7 +34,7 @@ class CursorMoved(RuntimeError):
     """Another sync committed a page first; this run's page is stale and is discarded."""
 
 
-@task(SYNC_TASK, max_attempts=20, lease_s=60, backoff_cap_s=300)
+@task(SYNC_TASK, max_attempts=20, backoff_cap_s=300)
 async def sync_account(rt: Runtime, *, account_id: int) -> None:
     """Pull until `has_more` is 0. Each page commits in ONE transaction: its messages
     (insert-or-ignore), the cursor that follows them, and a process job per new message."""
