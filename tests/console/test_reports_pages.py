@@ -7,8 +7,9 @@ import re
 
 import pytest
 
+from kefu.api import users
 from kefu.runtime import Runtime
-from tests.console.conftest import SignIn
+from tests.console.conftest import PASSWORD, SignIn
 from tests.reports.conftest import SmallHistory, seed_small_history
 
 PERIOD = "from=2026-11-20&to=2026-11-25"
@@ -45,6 +46,23 @@ async def test_the_figures_of_one_account(signed_in: SignIn, small_history: Smal
     assert '<span class="badge badge-warn">1</span>' in table  # zhangsan's take past his cap
     link = f"/console/reports/export.csv?{PERIOD}&account_id={small_history.shanghai.id}"
     assert f'href="{link.replace("&", "&amp;")}"' in page.text
+
+
+async def test_a_servicer_is_shown_by_the_name_of_the_console_user_bound_to_them(
+    rt: Runtime, signed_in: SignIn, small_history: SmallHistory
+) -> None:
+    async with rt.db.write() as session:
+        await users.create_user(
+            session,
+            username="zs",
+            password=PASSWORD,
+            role="servicer",
+            wecom_userid="zhangsan",
+            display_name="张三",
+        )
+    page = await (await signed_in("supervisor")).get(f"/console/reports?{PERIOD}")
+    table = page.text[page.text.index('id="servicer-load"') :]
+    assert '<td>张三 <span class="muted">zhangsan</span></td>' in table
 
 
 async def test_all_accounts_by_default_and_in_english(signed_in: SignIn, small_history: SmallHistory) -> None:
