@@ -196,3 +196,23 @@ async def test_the_transcript_says_why_an_older_question_got_no_answer_of_its_ow
     assert page.status_code == 200
     assert page.text.count("AI 未单独回复此条") == 2
     assert [who for who, _ in lines(page.text)].count("ai") == 5
+
+
+async def test_the_session_bar_shows_the_reply_window_and_the_sends_left(
+    make_world: WorldFactory, signed_in: SignIn
+) -> None:
+    """WeCom's two limits, as the mirror sees them: replies within 48 h of the customer's last
+    message, and at most five of Kefu's sends after it (one used by the AI's answer)."""
+    world = await make_world(kb=True, servicers=["zhangsan"])
+    world.says("怎么退货")
+    await world.settle()
+    conversation = (await world.conversation()).id
+    admin = await signed_in("admin")
+
+    page = await admin.get(f"{LIST}/{conversation}")
+    closes = (world.rt.clock.now() + timedelta(hours=48 + 8)).strftime("%m-%d %H:%M")  # China's time
+    assert f"可回复至 {closes}（客户最后一条消息后 48 小时） · AI 还可发送 4 条" in page.text
+
+    world.rt.clock.advance(timedelta(hours=49))
+    page = await admin.get(f"{LIST}/{conversation}")
+    assert "已超过 48 小时回复窗口" in page.text

@@ -62,8 +62,17 @@ async def _detail(request: Request, viewer: Viewer, conversation_id: int) -> dic
         customer = (await workbench.customers_of(session, [conversation]))[conversation.id]
         servicers = await workbench.servicers_of(session, conversation.account_id)
         decisions = await decisions_of(session, conversation.id)  # why this servicer, or the pool
+    state, now = service.state_of(conversation), runtime_of(request).clock.now()
+    closes_at = state.window_closes_at()
     return {
         "conversation": conversation,
+        # WeCom's rules as the mirror sees them: replies only within 48 h of the customer's last
+        # message, and at most 5 of Kefu's sends (AI, notices) after it.
+        "window": {
+            "closes_at": closes_at,
+            "open": closes_at is not None and now < closes_at,
+            "sends_left": state.sends_left(now) if state.wecom_state in (0, 1) else None,
+        },
         "items": items,
         "customer": customer,
         "servicers": {conversation.account_id: servicers},
