@@ -1,4 +1,5 @@
-"""Screenshots of the console's main pages for the README and the guide (docs/img/*.png).
+"""Screenshots of the console's main pages for the README and the guide, which the console shows
+as 使用指南 (src/kefu/console/static/guide/img/*.png).
 
 Starts what `kefu demo` starts (Kefu + the simulator, a temporary data dir), has two
 customers write (one taps 转人工 and waits in the pool), then visits each page in Debian's
@@ -17,7 +18,7 @@ from playwright.sync_api import Page, sync_playwright
 from kefu.demo import Demo
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "docs" / "img"
+OUT = ROOT / "src" / "kefu" / "console" / "static" / "guide" / "img"
 CHROMIUM = "/usr/bin/chromium"
 # (file name, path under /console/ — "{account}" and "{conversation}" are filled in)
 PAGES = [
@@ -84,7 +85,7 @@ def main() -> int:
                     continue
                 page.wait_for_load_state("networkidle")
                 page.screenshot(path=str(OUT / f"{name}.png"), full_page=False)
-                print(f"wrote docs/img/{name}.png")
+                print(f"wrote {OUT.relative_to(ROOT)}/{name}.png")
             browser.close()
     return 0
 
