@@ -79,6 +79,13 @@ METHODS: dict[str, dict[str, float]] = {
     "hybrid, e5 'query:' prefix on entry questions": {"char:qa": 0.5, "embs:q": 2, "emb:a": 1},
     "hybrid + fuzzy partial ratio of questions 0.5": {"char:qa": 0.5, "emb:q": 2, "emb:a": 1, "fuzz:q": 0.5},
     "hybrid + fuzzy partial ratio of answer 0.5": {"char:qa": 0.5, "emb:q": 2, "emb:a": 1, "fuzz:a": 0.5},
+    "hybrid + embedding of the whole entry (questions + answer) 0.5": {
+        "char:qa": 0.5,
+        "emb:q": 2,
+        "emb:a": 1,
+        "emb:qa": 0.5,
+    },
+    "hybrid + embedding of the whole entry 2": {"char:qa": 0.5, "emb:q": 2, "emb:a": 1, "emb:qa": 2},
     # The best of a 216-point grid on the tuning rows (benchmarks/ai_fusion.py --grid).
     "hybrid, grid-chosen weights (+ pinyin)": {
         "char:qa": 0.25,
@@ -107,6 +114,7 @@ class Scorer:
             texts = [q for e in entries for q in e.questions()]
             self.qv, self.av = embedder.embed_passages(texts), embedder.embed_passages(self.texts["a"])
             self.qsv = embedder.embed_queries(texts)  # e5's symmetric prefix, question to question
+            self.qav = embedder.embed_passages(self.texts["qa"])  # the whole entry as one passage
         self.norm_questions = [normalize(q) for e in entries for q in e.questions()]
         self.norm_answers = [normalize(e.answer) for e in entries]
         self.owner = np.array([i for i, e in enumerate(entries) for _ in e.questions()])
@@ -116,6 +124,8 @@ class Scorer:
         if kind in ("emb", "embs"):
             if field == "a":
                 return self.av @ qvec
+            if field == "qa":
+                return self.qav @ qvec
             return self.best_question(self.qv @ qvec if kind == "emb" else self.qsv @ qvec)
         if kind == "fuzz":
             text = normalize(query)
