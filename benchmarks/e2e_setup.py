@@ -14,7 +14,8 @@ from pathlib import Path
 
 from bench_setup import pg_available, scratch_runtime
 from chaos_world import ACCOUNTS, build_world, config_yaml
-from kefu_procs import BIN, KefuProcess, cpu_seconds, free_port, fresh_database, kefu, rss_mb, wait_http
+from kefu_procs import BIN, KefuProcess, cpu_seconds, free_port, fresh_database, rss_mb, wait_http
+from kefu_procs import kefu as kefu_command
 from sqlalchemy import create_engine, make_url, select, text
 
 from kefu.accounts.models import KfAccount
@@ -119,12 +120,12 @@ def start_target(
             "CHAOS_CB_TOKEN": corp["callback_token"],
             "CHAOS_AES_KEY": corp["encoding_aes_key"],
         }
-        kefu(env, "db", "upgrade")
+        kefu_command(env, "db", "upgrade")
         kb = workdir / "demo_kb.csv"
         kb.write_bytes(demo_kb_csv())
         ai = f"{{provider: builtin, retrieval: {args.retrieval}}}"
         (workdir / "kefu.yaml").write_text(config_yaml(world, kb=kb, ai=ai), encoding="utf-8")
-        kefu(env, "config", "apply", str(workdir / "kefu.yaml"))
+        kefu_command(env, "config", "apply", str(workdir / "kefu.yaml"))
         if stored:
             asyncio.run(seed(database_url, stored))
         engine = create_engine(database_url)
@@ -159,6 +160,8 @@ async def seed(database_url: str, conversations: int) -> None:
     """Stored history through Kefu's models (tests/history.py), spread over the ten accounts."""
     sys.path.insert(0, str(HERE.parent))
     from tests.history import seed_history
+
+    import kefu.registry  # noqa: F401  (every model known, as in any Kefu process)
 
     now = datetime.now(UTC)
     rt = scratch_runtime(database_url, now)
