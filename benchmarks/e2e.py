@@ -88,8 +88,9 @@ def run_case(case: Case, args: argparse.Namespace, say: Any = print) -> dict[str
         )
         try:
             pairs = target.pairs
-            # Warm-up: every account answers once (knowledge base, segmenter, caches loaded).
-            for account, customer in pairs[:10]:
+            # Warm-up: every account answers three times (knowledge base, segmenter, caches loaded,
+            # in each worker process that takes a job, most likely).
+            for account, customer in pairs[:10] * 3:
                 stamps.send(account, customer, "你好")
             if not stamps.wait_answered(120):
                 raise RuntimeError(f"{case.name}: the warm-up was not answered (logs in {workdir})")
