@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -223,8 +224,10 @@ def main() -> int:
     )
     parser.add_argument("--retrieval", choices=("lexical", "hybrid", "auto"), default="lexical")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/kefu_e2e")
-    parser.add_argument("--only", help="run only the cases whose name contains this")
+    parser.add_argument("--only", help="run only these cases (names, comma-separated)")
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so that Kefu's processes are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.step_seconds = args.step_seconds or (5.0 if args.quick else 60.0)
     args.growth_seconds = args.growth_seconds or 30.0
     figures: dict[str, Any] = {"machine": machine(), "retrieval": args.retrieval, "options": {}}
@@ -232,7 +235,7 @@ def main() -> int:
     results: list[dict[str, Any]] = []
     skipped: dict[str, str] = {}
     for case in plan(args):
-        if args.only and args.only not in case.name:
+        if args.only and case.name not in args.only.split(","):
             continue
         if case.target == "bare" and results and results[0]["sustained_msgs_per_s"]:
             # The bare loop is not slower than Kefu: start where Kefu stopped holding.
