@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import uvicorn
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -35,6 +34,7 @@ class Loop:
         self.cursors: dict[str, str] = {}
         # One pull at a time per account: its cursor moves in order (as WeCom requires).
         self.locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.running: set[asyncio.Task[None]] = set()
 
     async def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         for _ in range(2):
@@ -49,6 +49,11 @@ class Loop:
                 continue
             return dict(answer)
         raise RuntimeError(f"{path}: {answer}")
+
+    def spawn(self, open_kfid: str, sync_token: str) -> None:
+        task = asyncio.create_task(self.pull(open_kfid, sync_token))
+        self.running.add(task)  # a reference, or the task may be collected mid-way
+        task.add_done_callback(self.running.discard)
 
     async def pull(self, open_kfid: str, sync_token: str) -> None:
         async with self.locks[open_kfid]:
@@ -92,9 +97,10 @@ def make_app(crypto: CallbackCrypto, loop: Loop) -> Starlette:
             return PlainTextResponse("refused", status_code=403)
         if event.get("Event") != "kf_msg_or_event":
             return PlainTextResponse("success")
-        # Acknowledge first (WeCom's 5 s), pull after the answer has gone out.
-        task = BackgroundTask(loop.pull, event.get("OpenKfId", ""), event.get("Token", ""))
-        return PlainTextResponse("success", background=task)
+        # Acknowledge at once (WeCom's 5 s) and pull beside it: not as the response's background
+        # task, which would hold the keep-alive connection (and the next callback) until done.
+        loop.spawn(event.get("OpenKfId", ""), event.get("Token", ""))
+        return PlainTextResponse("success")
 
     return Starlette(routes=[Route("/wecom/callback/{connection_id}", receive, methods=["POST"])])
 

@@ -113,7 +113,8 @@ def run_case(case: Case, args: argparse.Namespace, say: Any = print) -> dict[str
                 )
                 steps.append(step)
                 held = step.passed(args.p99_target_ms)
-                say(f"  {case.name}: {rate:g} msg/s → {_brief(step)}{'' if held else '  (did not hold)'}")
+                why = "" if held else f"  (did not hold: {step.why_not(args.p99_target_ms)})"
+                say(f"  {case.name}: {rate:g} msg/s → {_brief(step)}{why}")
                 if not held:
                     break
                 sustained = step
