@@ -80,7 +80,6 @@ def machine() -> dict[str, Any]:
 
 def run_case(case: Case, args: argparse.Namespace, say: Any = print) -> dict[str, Any]:
     """One target under one load, in a simulator of its own."""
-    rng = random.Random(14)
     workdir = Path(tempfile.mkdtemp(prefix=f"kefu-e2e-{case.name}-"))
     with SimulatorServer(clock=Clock(), callback_timeout_s=5.0) as sim:
         stamps = Stamps(sim)
@@ -97,28 +96,7 @@ def run_case(case: Case, args: argparse.Namespace, say: Any = print) -> dict[str
                 raise RuntimeError(f"{case.name}: the warm-up was not answered (logs in {workdir})")
             time.sleep(2.0)
             rss_idle = target.rss()
-            steps: list[Step] = []
-            sustained: Step | None = None
-            for rate in case.rates:
-                step = run_step(
-                    stamps,
-                    pairs,
-                    rate,
-                    args.step_seconds if len(case.rates) > 1 else args.growth_seconds,
-                    cpu=target.cpu,
-                    load_cpu=target.load_cpu,
-                    rss=target.rss,
-                    drain_s=args.drain_seconds,
-                    rng=rng,
-                )
-                steps.append(step)
-                held = step.passed(args.p99_target_ms)
-                why = "" if held else f"  (did not hold: {step.why_not(args.p99_target_ms)})"
-                say(f"  {case.name}: {rate:g} msg/s → {_brief(step)}{why}")
-                if not held:
-                    break
-                sustained = step
-                time.sleep(1.0)
+            steps, sustained = step_up(case, stamps, target, args, say)
             stamps.wait_answered(args.drain_seconds)
             checks = {**stamps.exactly_once(), **target.stored_check(sum(stamps.sent.values()))}
         finally:
@@ -144,13 +122,53 @@ def run_case(case: Case, args: argparse.Namespace, say: Any = print) -> dict[str
         "first_step": steps[0].summary(),
         "rss_idle_mb": round(rss_idle, 1),
         "rss_peak_mb": round(max(s.rss_peak_mb for s in steps), 1),
-        "steps": [s.summary() for s in steps],
+        "steps": [{**s.summary(), "did_not_hold": s.why_not(args.p99_target_ms)} for s in steps],
         "messages_sent": sum(stamps.sent.values()),
         "lost": checks.get("lost", 0) + checks["customers_missing_replies"],
         "checks": checks,
         "problems": problems,
         "logs": str(workdir),
     }
+
+
+def step_up(
+    case: Case, stamps: Stamps, target: Target, args: argparse.Namespace, say: Any
+) -> tuple[list[Step], Step | None]:
+    """The case's rates in turn until one does not hold: every step, and the last that held."""
+    rng = random.Random(14)
+    steps: list[Step] = []
+    sustained: Step | None = None
+    stepped = len(case.rates) > 1
+    retried = False
+    for rate in case.rates:
+        while True:
+            step = run_step(
+                stamps,
+                target.pairs,
+                rate,
+                args.step_seconds if stepped else args.growth_seconds,
+                cpu=target.cpu,
+                load_cpu=target.load_cpu,
+                rss=target.rss,
+                drain_s=args.drain_seconds,
+                rng=rng,
+            )
+            steps.append(step)
+            why = step.why_not(args.p99_target_ms)
+            say(
+                f"  {case.name}: {rate:g} msg/s → {_brief(step)}"
+                + (f"  (did not hold: {why})" if why else "")
+            )
+            time.sleep(1.0)
+            # On a shared machine one stall of a second or so puts a step's p99 over the target;
+            # a step that kept up otherwise is tried once more (once per case).
+            if not why or retried or not stepped or not step.drained or not step.flat:
+                break
+            retried = True
+        if why:
+            break
+        sustained = step
+    return steps, sustained
 
 
 def _brief(step: Step) -> str:
