@@ -70,7 +70,7 @@ class Loop:
                 has_more = bool(page["has_more"])
                 for item in page["msg_list"]:
                     if item.get("origin") == 3:
-                        await self.call(
+                        sent = await self.call(
                             "/cgi-bin/kf/send_msg",
                             {
                                 "touser": item["external_userid"],
@@ -79,6 +79,8 @@ class Loop:
                                 "text": {"content": "收到"},
                             },
                         )
+                        if sent.get("errcode"):
+                            print(f"send_msg: {sent}", file=sys.stderr)
 
 
 def make_app(crypto: CallbackCrypto, loop: Loop) -> Starlette:

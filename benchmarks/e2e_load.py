@@ -52,7 +52,7 @@ class Stamps:
         self.acks: list[tuple[float, float]] = []  # (callback sent at, seconds to its HTTP answer)
         with self.world.lock:
             self.world.received = _Stamped(self.world.received, self._on_reply)
-        dispatcher = sim.simulator.dispatcher
+        dispatcher = self.dispatcher = sim.simulator.dispatcher
         post = dispatcher._post
 
         def timed_post(*args: Any) -> tuple[bool, str]:
@@ -95,12 +95,26 @@ class Stamps:
             time.sleep(0.05)
         return True
 
-    def exactly_once(self) -> dict[str, int]:
-        """Customers whose replies differ from their messages (fewer: lost; more: doubled)."""
+    def exactly_once(self) -> dict[str, Any]:
+        """Messages not answered (and not refused by WeCom: its quota of 5 sends per customer
+        message, 95001, refuses the 6th answer to a customer the target fell behind on), and
+        customers with more replies than messages."""
         with self.world.lock:
-            fewer = sum(1 for c, n in self.sent.items() if self.replies[c] < n)
+            quota = Counter(
+                s.touser for s in self.world.sends if s.endpoint == "kf/send_msg" and s.errcode == 95001
+            )
+            missing = sum(max(0, n - self.replies[c] - quota[c]) for c, n in self.sent.items())
             more = sum(1 for c, n in self.sent.items() if self.replies[c] > n) + self.unasked
-            return {"customers_missing_replies": fewer, "customers_extra_replies": more}
+            refused = Counter(s.errcode for s in self.world.sends if s.errcode)
+            undelivered = Counter(s.fail_type for s in self.world.sends if not s.errcode and not s.delivered)
+            callbacks = Counter(d.status for d in self.dispatcher.deliveries)
+        return {
+            "unanswered": missing,
+            "customers_extra_replies": more,
+            "refused_calls": {str(k): n for k, n in refused.items()},
+            "sends_not_delivered": {str(k): n for k, n in undelivered.items()},
+            "callbacks": dict(callbacks),
+        }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -125,6 +139,7 @@ class Step:
     load_cpu_s: float = 0.0  # this process: the simulator and the customers
     wall_s: float = 0.0
     rss_peak_mb: float = 0.0
+    answered_per_s: float = 0.0  # replies that arrived while the step was writing, per second
 
     def passed(self, p99_target_ms: float) -> bool:
         return not self.why_not(p99_target_ms)
@@ -148,6 +163,7 @@ class Step:
             "rate": self.rate,
             "sent": self.sent,
             "answered": self.answered,
+            "answered_per_s": round(self.answered_per_s, 1),
             **{f"{k}_ms": round(v, 1) for k, v in self.latency_ms.items()},
             **{f"ack_{k}_ms": round(v, 1) for k, v in self.ack_ms.items()},
             "backlog_max": max(self.backlog, default=0),
@@ -198,6 +214,9 @@ def run_step(
     step.rss_peak_mb = max(step.rss_peak_mb, rss())
     step.wall_s = time.perf_counter() - started
     step.cpu_s, step.load_cpu_s = cpu() - cpu0, load_cpu() - load0
+    window_end = started + seconds
+    arrived = [at + took for at, took in stamps.latencies[latencies0:]]
+    step.answered_per_s = sum(1 for t in arrived if t < window_end) / seconds
     latencies = [seconds_ for _, seconds_ in stamps.latencies[latencies0:]]
     step.answered = len(latencies)
     step.latency_ms = _spread(latencies)

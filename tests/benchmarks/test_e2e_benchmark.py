@@ -44,7 +44,7 @@ def test_the_quick_run_writes_the_fields_and_loses_nothing(tmp_path: Path) -> No
     assert figures["lost"] == 0
     for case in figures["cases"]:
         assert case["messages_sent"] == 30 + sum(step["sent"] for step in case["steps"])
-        assert case["checks"]["customers_missing_replies"] == case["checks"]["customers_extra_replies"] == 0
+        assert case["checks"]["unanswered"] == case["checks"]["customers_extra_replies"] == 0
     kefu = next(case for case in figures["cases"] if case["target"] == "kefu")
     assert {k: kefu["checks"][k] for k in ("lost", "stored_twice", "unprocessed", "failed_jobs")} == {
         "lost": 0,
