@@ -256,6 +256,7 @@ def main() -> int:
     figures["options"] = {k: v for k, v in vars(args).items() if k != "json" and not isinstance(v, Path)}
     results: list[dict[str, Any]] = []
     skipped: dict[str, str] = {}
+    failed_cases: dict[str, str] = {}
     for case in plan(args):
         if args.only and case.name not in args.only.split(","):
             continue
@@ -271,6 +272,9 @@ def main() -> int:
         except SkipCase as skip:
             skipped[case.name] = str(skip)
             print(f"  {case.name} skipped: {skip}")
+        except Exception as exc:  # one broken case must not cost the others' figures
+            failed_cases[case.name] = f"{type(exc).__name__}: {exc}"
+            print(f"  {case.name} FAILED: {failed_cases[case.name]}")
     figures["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     by_name = {r["case"]: r for r in results}
     for key, name in (("kefu", "kefu-sqlite"), ("bare", "bare")):
@@ -296,6 +300,7 @@ def main() -> int:
     figures["skipped"] = skipped
     figures["lost"] = sum(r["lost"] for r in results)
     figures["problems"] = [p for r in results for p in r["problems"]]
+    figures["problems"] += [f"{name}: {why}" for name, why in failed_cases.items()]
     print()
     print(table(results))
     print(
