@@ -118,6 +118,7 @@ def run_case(case: Case, args: argparse.Namespace, say: Any = print) -> dict[str
         "customers": case.customers,
         "stored_conversations": case.stored,
         "retrieval": (case.retrieval or args.retrieval) if case.target == "kefu" else None,
+        "loadavg_1min_at_end": round(os.getloadavg()[0], 1),  # the machine is shared: say how busy
         "processes": target.processes,
         "sustained_msgs_per_s": sustained.rate if sustained else 0.0,
         "measured_at_msgs_per_s": best.rate,  # the step the figures below come from
@@ -203,9 +204,9 @@ def table(results: list[dict[str, Any]]) -> str:
         "| case | processes | customers | stored | sustained msg/s | at msg/s | peak answered/s "
         "| p50 / p95 / p99 ms "
         "| ack p99 ms "
-        "| CPU s / 1000 msgs | load CPU (cores) | RSS idle / peak MB | lost |"
+        "| CPU s / 1000 msgs | load CPU (cores) | RSS idle / peak MB | lost | machine load |"
     )
-    rows = [head, "|" + "---|" * 13]
+    rows = [head, "|" + "---|" * 14]
     for r in results:
         rows.append(
             f"| {r['case']} | {r['processes']} | {r['customers']:,} | {r['stored_conversations']:,} "
@@ -213,7 +214,7 @@ def table(results: list[dict[str, Any]]) -> str:
             f"| {r['p50_ms']} / {r['p95_ms']} / {r['p99_ms']} "
             f"| {r['ack_p99_ms']} "
             f"| {r['cpu_s_per_1000_msgs']} | {r['load_cpu_share']} | {r['rss_idle_mb']} / {r['rss_peak_mb']} "
-            f"| {r['lost']} |"
+            f"| {r['lost']} | {r['loadavg_1min_at_end']} |"
         )
     return "\n".join(rows)
 
