@@ -1,7 +1,7 @@
 """End to end: customers' messages through Kefu to the built-in AI's reply, against the bare loop
 that does only what WeCom forces (issue #14).
 
-    .venv/bin/python benchmarks/e2e.py --json e2e.json      # the full run (~25 min)
+    .venv/bin/python benchmarks/e2e.py --json e2e.json      # the full run (~20 min)
     .venv/bin/python benchmarks/e2e.py --quick              # ≤ 2 minutes, SQLite and the bare loop
 
 This process hosts Kefu's WeCom simulator and the customers (one load process; its CPU share is
