@@ -19,8 +19,6 @@ import argparse
 import json
 import os
 import random
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,18 +27,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from chaos_checks import check
 from chaos_world import ACCOUNTS, CAP, ServicerBot, build_world, config_yaml, drive
+from kefu_procs import BIN, KefuProcess, free_port, fresh_database, kefu, wait_http
 
 from kefu.clock import Clock
 from kefu.simulator import SimulatorServer
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 # What --faults injects (issue 15): WeCom errors, rate limits, early token expiry, slow answers,
 # lost callbacks; and a few lost answers to sends (the redo must not send twice).
 FAULTS = [
@@ -51,64 +48,6 @@ FAULTS = [
     {"endpoint": "callback", "callback": "drop", "rate": 0.10},
     {"endpoint": "kf/send_msg", "drop_response": True, "rate": 0.01},
 ]
-
-
-class KefuProcess:
-    """One `kefu serve` or `kefu worker`, killed with SIGKILL and started again at will."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
-        self.name, self.argv, self.env, self.log = name, argv, env, log
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        self.starts += 1
-
-    def kill9(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill9()
-
-
-def fresh_database(kind: str, pg_url: str, workdir: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{workdir / 'kefu.db'}"
-    url = make_url(pg_url)
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-    admin.dispose()
-    return url.render_as_string(hide_password=False)
-
-
-def kefu(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([str(BIN / "kefu"), *args], env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"kefu {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
-
-def wait_http(url: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def killer(
@@ -216,7 +155,7 @@ def main() -> int:
             connection_id = conn.execute(text("SELECT id FROM connections")).scalar_one()
         engine.dispose()
 
-        port = _free_port()
+        port = free_port()
         serve = KefuProcess(
             "serve", [str(BIN / "kefu"), "serve", "--port", str(port)], env, workdir / "serve.log"
         )
@@ -315,14 +254,6 @@ def _drain(
             return time.monotonic() - started, left
         time.sleep(1.0)
     return None, left
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 if __name__ == "__main__":

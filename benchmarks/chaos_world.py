@@ -42,7 +42,8 @@ def build_world(sim: SimulatorServer, customers: int) -> dict[str, Any]:
     return {"corp": corp, "accounts": accounts, "customers": people}
 
 
-def config_yaml(world: dict[str, Any]) -> str:
+def config_yaml(world: dict[str, Any], *, kb: Path = KB, ai: str = "{provider: builtin}") -> str:
+    """Kefu's configuration for the world: AI first at all hours, answered from `kb`."""
     corp = world["corp"]
     all_day = (
         "{"
@@ -57,7 +58,7 @@ def config_yaml(world: dict[str, Any]) -> str:
         "    secret: ${CHAOS_KF_SECRET}",
         "    callback_token: ${CHAOS_CB_TOKEN}",
         "    encoding_aes_key: ${CHAOS_AES_KEY}",
-        "ai: {provider: builtin}",
+        f"ai: {ai}",
         "accounts:",
     ]
     for account in world["accounts"]:
@@ -71,7 +72,7 @@ def config_yaml(world: dict[str, Any]) -> str:
             " not_sure_streak: {enabled: false}}",
             f"    hours: {{weekly: {all_day}, statutory_holidays: false}}",
             f"    queue: {{default_max_sessions: {CAP}, max_length: null, timeout_minutes: null}}",
-            f"    knowledge_base: {KB}",
+            f"    knowledge_base: {kb}",
         ]
     return "\n".join(lines) + "\n"
 
