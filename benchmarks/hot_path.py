@@ -51,11 +51,16 @@ from kefu.simulator import SimulatorServer
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+IDLE_S = 5.0
 
 
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process, all its threads (fields 14 and 15 of /proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return cpu_seconds_of(Path(f"/proc/{pid}/stat"))
+
+
+def cpu_seconds_of(stat: Path) -> float:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
@@ -199,6 +204,9 @@ def main() -> None:
             customers = Customers(sim, corp["corpid"], open_kfid, args.customers + 1)
             warm, measured = customers.ids[0], customers.ids[1:]
             customers.run([warm], questions, 3, args.timeout)  # index built, jieba and first session paid
+            idle_before = cpu_seconds(kefu.pid)
+            time.sleep(IDLE_S)  # what Kefu burns with nothing to do (polls, heartbeats)
+            idle_cpu = cpu_seconds(kefu.pid) - idle_before
             if args.profile:
                 spy = start_py_spy(kefu.pid, results / f"hot_path-{args.retrieval}-{stamp}")
             cpu_before, wall_before = cpu_seconds(kefu.pid), time.monotonic()
@@ -222,6 +230,7 @@ def main() -> None:
         "wall_s": round(wall, 2),
         "msgs_per_s": round(total / wall, 1),
         "cores": os.cpu_count(),
+        "idle_cpu_share": round(idle_cpu / IDLE_S, 3),
     }
     if args.retrieval != "lexical":
         figures["query_embedding_cpu_ms"] = query_embedding_ms(questions)

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kefu.accounts.models import KfAccount, Servicer
 from kefu.accounts.settings import get_account, load_ai_settings, stored_settings
@@ -206,10 +207,10 @@ async def mark_idle_since(session: AsyncSession, account: KfAccount, userid: str
     )
 
 
-async def pool_position(session: AsyncSession, conversation: Conversation) -> int:
+def pool_position(session: Session, conversation: Conversation) -> int:
     """How many customers of the account wait in the pool besides this one (all came before it:
-    the pool notice is sent as the customer enters)."""
-    count = await session.scalar(
+    the pool notice is sent as the customer enters). Synchronous: read with the outbox row."""
+    count = session.scalar(
         select(func.count())
         .select_from(Conversation)
         .where(

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kefu import metrics
 from kefu.accounts.models import KfAccount
@@ -27,7 +28,7 @@ from kefu.ai.provider import Answer, AnswerContext, Turn
 from kefu.crm.tasks import FETCH_TASK
 from kefu.ingest.models import Message
 from kefu.ingest.service import conversation_lock
-from kefu.jobs.queue import enqueue
+from kefu.jobs.queue import add_job, enqueue
 from kefu.jobs.wakeup import announce_change
 from kefu.logs import get_logger
 from kefu.reception import service
@@ -410,11 +411,26 @@ async def enqueue_feed(
     source_action_id: int | None = None,
 ) -> None:
     """Feed an outcome or timer into decide() again, as a job under the conversation's lock."""
+    await session.run_sync(
+        add_feed, conversation, account_id, inbound, now=now, source_action_id=source_action_id
+    )
+
+
+def add_feed(
+    session: Session,
+    conversation: Conversation,
+    account_id: int,
+    inbound: Inbound,
+    *,
+    now: datetime,
+    source_action_id: int | None = None,
+) -> None:
+    """`enqueue_feed` for a synchronous unit of work (`db.run_write`)."""
     args: dict[str, Any] = {
         "conversation_id": conversation.id,
         "inbound": INBOUND_ADAPTER.dump_python(inbound, mode="json"),
         "source_action_id": source_action_id,
     }
-    await enqueue(
+    add_job(
         session, FEED_TASK, args, now=now, lock=conversation_lock(account_id, conversation.external_userid)
     )
