@@ -46,6 +46,7 @@ from kefu.reception.core import (
     OpeningReached,
     Recall,
     RecordRouting,
+    RosterNeeded,
     SendFailed,
     SendOnEvent,
     ServicerMessage,
@@ -259,8 +260,13 @@ async def decide_and_apply(
     settings = await load_settings(session, account)
     state = service.state_of(conversation)
     await service.settle_orphaned_actions(session, conversation.id, now=now)
-    roster = await service.roster(session, account, settings, conversation)
-    decision = decide(state, inbound, settings, roster, now)
+    try:
+        # Most inbounds (an AI answer, a servicer's message) never route: the roster's five
+        # queries are made only when decide asks for it.
+        decision = decide(state, inbound, settings, None, now)
+    except RosterNeeded:
+        roster = await service.roster(session, account, settings, conversation)
+        decision = decide(state, inbound, settings, roster, now)
     if session.get_bind().dialect.name == "postgresql" and _routed(decision):
         # Routing must be atomic against other processes: lock the people and the rotation,
         # count again, decide again.
