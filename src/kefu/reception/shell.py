@@ -181,25 +181,37 @@ async def ask_ai(
 # --- the process job --------------------------------------------------------------------------
 
 
+_Read = tuple["Inbound | ServicerStatus | None", KfAccount | None, str | None, list[Turn] | None]
+
+
+def _read_message(session: Session, message_id: int, now: datetime) -> _Read | None:
+    """The stored message as decide() input, and the question to ask the AI first with the
+    conversation's recent turns (one read, one round trip); None: already processed."""
+    message = session.get(Message, message_id)
+    if message is None or message.processed_at is not None:
+        return None
+    inbound = None if message.bootstrap else inbound_of(message)
+    account = session.get(KfAccount, message.account_id)
+    question, recent = None, None
+    if isinstance(inbound, CustomerText) and account is not None and message.external_userid:
+        conversation = session.scalar(service.conversation_query(account.id, message.external_userid))
+        settings = service.account_settings(session, account)
+        if wants_ai_answer(service.state_of(conversation), inbound, settings, now):
+            question = inbound.text
+            recent = service.recent_turns(session, message)
+    return inbound, account, question, recent
+
+
 async def process_message(rt: Runtime, message_id: int) -> None:
     """Act on one stored message, exactly once (a redo finds it processed and stops).
 
     Bootstrap history only updates the conversation record; a servicer's reception status
     goes to their servicer row; everything else goes through decide().
     """
-    async with rt.db.read() as session:
-        message = await session.get(Message, message_id)
-        if message is None or message.processed_at is not None:
-            return
-        inbound = None if message.bootstrap else inbound_of(message)
-        account = await session.get(KfAccount, message.account_id)
-        question, recent = None, None
-        if isinstance(inbound, CustomerText) and account is not None and message.external_userid:
-            conversation = await service.find_conversation(session, account.id, message.external_userid)
-            settings = await load_settings(session, account)
-            if wants_ai_answer(service.state_of(conversation), inbound, settings, rt.clock.now()):
-                question = inbound.text
-                recent = await service.recent_turns(session, message)
+    read = await rt.db.run_read(_read_message, message_id, rt.clock.now())
+    if read is None:
+        return
+    inbound, account, question, recent = read
     if question is not None and isinstance(inbound, CustomerText) and account is not None:
         answer = await ask_ai(rt, account.id, question, recent)
         inbound = inbound.model_copy(update={"ai_answer": answer})
