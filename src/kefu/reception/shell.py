@@ -158,9 +158,11 @@ async def load_settings(session: AsyncSession, account: KfAccount) -> AccountSet
 
 
 async def ask_ai(
-    rt: Runtime, account_id: int, question: str, recent: list[Turn] | None = None
+    rt: Runtime, account_id: int, question: str, message: Message | None = None
 ) -> Answer | None:
-    """The AI's answer, or None when it fails or is too slow (decide then says it is not sure)."""
+    """The AI's answer, or None when it fails or is too slow (decide then says it is not sure).
+    A provider that reads the conversation (`reads_recent_turns`, the LLM) gets the turns before
+    `message`; the built-in knowledge base does not, so they are not read for it."""
     from kefu.accounts.knowledge_base import ai_for_account
 
     started = time.perf_counter()
@@ -168,7 +170,10 @@ async def ask_ai(
         provider = await asyncio.wait_for(ai_for_account(rt, account_id), AI_ANSWER_TIMEOUT_S)
         # An LLM provider falls back to the knowledge base at its own deadline: leave it the time.
         budget = max(AI_ANSWER_TIMEOUT_S, getattr(provider, "deadline_s", 0.0) + 2.0)
-        context = AnswerContext(account_id=account_id, recent_turns=recent or [])
+        recent: list[Turn] = []
+        if message is not None and getattr(provider, "reads_recent_turns", False):
+            recent = await rt.db.run_read(service.recent_turns, message)
+        context = AnswerContext(account_id=account_id, recent_turns=recent)
         answer = await asyncio.wait_for(provider.answer(question, context), budget)
     except Exception as exc:  # the AI is a guest: any failure of it becomes the not-sure reply
         metrics.ai_answer("failed", time.perf_counter() - started)
@@ -181,25 +186,24 @@ async def ask_ai(
 # --- the process job --------------------------------------------------------------------------
 
 
-_Read = tuple["Inbound | ServicerStatus | None", KfAccount | None, str | None, list[Turn] | None]
+_Read = tuple["Inbound | ServicerStatus | None", KfAccount | None, str | None, Message]
 
 
 def _read_message(session: Session, message_id: int, now: datetime) -> _Read | None:
-    """The stored message as decide() input, and the question to ask the AI first with the
-    conversation's recent turns (one read, one round trip); None: already processed."""
+    """The stored message as decide() input, and the question to ask the AI first (one read,
+    one round trip); None: already processed."""
     message = session.get(Message, message_id)
     if message is None or message.processed_at is not None:
         return None
     inbound = None if message.bootstrap else inbound_of(message)
     account = session.get(KfAccount, message.account_id)
-    question, recent = None, None
+    question = None
     if isinstance(inbound, CustomerText) and account is not None and message.external_userid:
         conversation = session.scalar(service.conversation_query(account.id, message.external_userid))
         settings = service.account_settings(session, account)
         if wants_ai_answer(service.state_of(conversation), inbound, settings, now):
             question = inbound.text
-            recent = service.recent_turns(session, message)
-    return inbound, account, question, recent
+    return inbound, account, question, message
 
 
 async def process_message(rt: Runtime, message_id: int) -> None:
@@ -211,9 +215,9 @@ async def process_message(rt: Runtime, message_id: int) -> None:
     read = await rt.db.run_read(_read_message, message_id, rt.clock.now())
     if read is None:
         return
-    inbound, account, question, recent = read
+    inbound, account, question, stored = read
     if question is not None and isinstance(inbound, CustomerText) and account is not None:
-        answer = await ask_ai(rt, account.id, question, recent)
+        answer = await ask_ai(rt, account.id, question, stored)
         inbound = inbound.model_copy(update={"ai_answer": answer})
 
     async with rt.db.write() as session:
