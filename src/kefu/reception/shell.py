@@ -389,8 +389,6 @@ async def apply_decision(
             row.status, row.finished_at = "done", now
             continue
         extra: dict[str, Any] = {}
-        if action.kind in ("send", "send_on_event"):
-            row.msgid = msgid_for(row.id, conversation.id)
         if isinstance(action, Transfer) and action.target_state == 4 and before.last_activity_at:
             # An idle end: the deliverer checks the customer stayed silent since (see delivery).
             extra["idle_since"] = before.last_activity_at.isoformat()
@@ -398,6 +396,9 @@ async def apply_decision(
         job_id = await enqueue(
             session, DELIVER_TASK, {"action_id": row.id}, now=now, lock=lock, deadline=deadline
         )
+        # Set after the job's INSERT (which flushes): the msgid and payload go in one UPDATE.
+        if action.kind in ("send", "send_on_event"):
+            row.msgid = msgid_for(row.id, conversation.id)
         row.payload = service.action_payload(row, job_id=job_id, **extra)
 
 
