@@ -21,9 +21,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from kefu.accounts.models import KfAccount, KnowledgeEntryRow
-from kefu.accounts.settings import ai_version, load_ai_settings
+from kefu.accounts.models import GlobalSetting, KfAccount, KnowledgeEntryRow
+from kefu.accounts.settings import AI_KEY, ai_version, load_ai_settings
 from kefu.ai.builtin import KnowledgeBaseProvider
 from kefu.ai.factory import answering_provider, build_index, knowledge_provider
 from kefu.ai.kb_csv import EXPORT_COLUMNS, RowError, entry_cells, load_demo_entries
@@ -315,9 +316,7 @@ async def provider_for_account(rt: Runtime, account_id: int) -> KnowledgeBasePro
     threshold and wordings. Cached per (database, account) and rebuilt when the entries'
     fingerprint (count, newest stamp) or the `ai:` version changed — in any process."""
     cache = _providers.setdefault(rt.db, OrderedDict())
-    async with rt.db.read() as session:
-        count, newest = await _fingerprint(session, account_id)
-        key: _CacheKey = (count, newest, await ai_version(session))
+    key = await rt.db.run_read(_cache_key, account_id)
     cached = cache.get(account_id)
     if cached is not None and cached[0] == key:
         cache.move_to_end(account_id)
@@ -336,6 +335,17 @@ async def provider_for_account(rt: Runtime, account_id: int) -> KnowledgeBasePro
         if (cached := cache.get(account_id)) is None or cached[0] == key:
             break
     return provider
+
+
+def _cache_key(session: Session, account_id: int) -> _CacheKey:
+    """The entries' fingerprint and the `ai:` version in one statement (asked on every message)."""
+    version = select(GlobalSetting.version).where(GlobalSetting.key == AI_KEY).scalar_subquery()
+    count, newest, ai = session.execute(
+        select(func.count(KnowledgeEntryRow.id), func.max(KnowledgeEntryRow.updated_at), version).where(
+            KnowledgeEntryRow.account_id == account_id
+        )
+    ).one()
+    return int(count), newest, int(ai or 0)
 
 
 def _forget_build(

@@ -104,7 +104,13 @@ def wecom_client(rt: Runtime, connection: Connection) -> WeComClient:
         corp_id=connection.corp_id,
         secret=rt.secrets.open(connection.secret_enc),
         http=rt.http,
-        token_cache=ConnectionTokenCache(rt.db, connection.id, rt.secrets),
+        token_cache=ConnectionTokenCache(
+            rt.db,
+            connection.id,
+            rt.secrets,
+            clock=rt.clock,
+            credentials=f"{connection.corp_id}:{connection.secret_enc}",
+        ),
         clock=rt.clock,
     )
 

@@ -53,6 +53,8 @@ class LLMUnavailable(Exception):
 class OpenAIProvider:
     """Answers through an OpenAI-compatible chat endpoint; `knowledge` retrieves and falls back."""
 
+    reads_recent_turns = True  # the shell reads the conversation's turns for it (not for the KB)
+
     def __init__(
         self, settings: OpenAISettings, knowledge: KnowledgeBaseProvider, *, transport: Any = None
     ) -> None:

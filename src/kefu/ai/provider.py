@@ -19,7 +19,8 @@ class Turn(BaseModel):
 
 
 class AnswerContext(BaseModel):
-    """What a provider may know besides the question: whose knowledge base, and what was said."""
+    """What a provider may know besides the question: whose knowledge base, and what was said
+    (`recent_turns` is read only for a provider whose class sets `reads_recent_turns = True`)."""
 
     model_config = ConfigDict(frozen=True)
 

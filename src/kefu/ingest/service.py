@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from kefu.accounts.models import KfAccount
@@ -217,8 +216,8 @@ def message_row(
     }
 
 
-async def store_page(
-    session: AsyncSession, account: KfAccount, items: list[SyncItem], *, backfill: bool, now: datetime
+def store_page(
+    session: Session, account: KfAccount, items: list[SyncItem], *, backfill: bool, now: datetime
 ) -> list[StoredMessage]:
     """Insert-or-ignore a page of items by (account, msgid); returns only the rows new to us."""
     rows: dict[str, dict[str, Any]] = {}
@@ -238,7 +237,7 @@ async def store_page(
         .on_conflict_do_nothing(index_elements=["account_id", "msgid"])
         .returning(Message.id, Message.msgid, Message.external_userid, Message.bootstrap)
     )
-    result = await session.execute(statement)
+    result = session.execute(statement)
     by_msgid = {r.msgid: StoredMessage(r.id, r.external_userid, r.bootstrap) for r in result}
     # Keep stream order for the processing jobs.
     return [by_msgid[msgid] for msgid in rows if msgid in by_msgid]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from kefu.accounts.models import Connection, KfAccount
 from kefu.accounts.service import refresh_accounts, wecom_client
@@ -18,11 +19,12 @@ from kefu.ingest.service import (
     store_page,
 )
 from kefu.ingest.xml import parse_flat_xml
-from kefu.jobs.queue import enqueue
+from kefu.jobs.queue import add_job
 from kefu.jobs.registry import JobFailed, task
 from kefu.logs import get_logger
 from kefu.runtime import Runtime
 from kefu.wecom.errors import WeComError
+from kefu.wecom.payloads import SyncPage
 
 log = get_logger(__name__)
 INVALID_SYNC_TOKEN = 95007
@@ -38,15 +40,15 @@ class CursorMoved(RuntimeError):
 async def sync_account(rt: Runtime, *, account_id: int) -> None:
     """Pull until `has_more` is 0. Each page commits in ONE transaction: its messages
     (insert-or-ignore), the cursor that follows them, and a process job per new message."""
-    async with rt.db.read() as session:
-        account = await session.get(KfAccount, account_id)
-        connection = await session.get(Connection, account.connection_id) if account else None
+    account, connection = await rt.db.run_read(_account_and_connection, account_id)
     if account is None or connection is None:
         return
     client = wecom_client(rt, connection)
     backfill = connection.bootstrap == "backfill"
-    for _ in range(MAX_PAGES_PER_RUN):
-        cursor, token = await _cursor_and_token(rt, account_id)
+    for n in range(MAX_PAGES_PER_RUN):
+        # The first page starts from the account just read; later ones read it again.
+        current = account if n == 0 else await rt.db.run_read(_account, account_id)
+        cursor, token = _cursor_and_token(rt, account_id, current)
         try:
             page = await client.sync_msg(
                 open_kfid=account.open_kfid, cursor=cursor, token=token, limit=rt.settings.sync_page_limit
@@ -62,30 +64,48 @@ async def sync_account(rt: Runtime, *, account_id: int) -> None:
             # empty pulls, and each would otherwise be a write).
             await _mark_synced(rt, account_id, account.last_synced_at)
             return
-        now = rt.clock.now()
-        async with rt.db.write() as session:
-            current = await session.get(KfAccount, account_id)
-            if current is None:
-                return
-            if current.sync_cursor != cursor:
-                raise CursorMoved(f"cursor of account {account_id} moved during the pull")
-            stored = await store_page(session, current, page.items, backfill=backfill, now=now)
-            for message in stored:
-                await enqueue(
-                    session,
-                    PROCESS_TASK,
-                    {"message_id": message.id},
-                    now=now,
-                    lock=conversation_lock(account_id, message.external_userid),
-                )
-            if page.next_cursor:
-                current.sync_cursor = page.next_cursor
-            current.last_synced_at = now
+        stored = await rt.db.run_write(_store, account_id, cursor, page, backfill, rt.clock.now())
+        if stored is None:
+            return
         log.info(
-            "sync.page", account_id=account_id, items=len(page.items), new=len(stored), has_more=page.has_more
+            "sync.page", account_id=account_id, items=len(page.items), new=stored, has_more=page.has_more
         )
         if not page.has_more:
             return
+
+
+def _account_and_connection(session: Session, account_id: int) -> tuple[KfAccount | None, Connection | None]:
+    account = session.get(KfAccount, account_id)
+    return account, session.get(Connection, account.connection_id) if account else None
+
+
+def _account(session: Session, account_id: int) -> KfAccount | None:
+    return session.get(KfAccount, account_id)
+
+
+def _store(
+    session: Session, account_id: int, cursor: str | None, page: SyncPage, backfill: bool, now: datetime
+) -> int | None:
+    """One page in one transaction: its new messages, a process job each, the next cursor.
+    Returns how many were new (None: the account is gone)."""
+    current = session.get(KfAccount, account_id)
+    if current is None:
+        return None
+    if current.sync_cursor != cursor:
+        raise CursorMoved(f"cursor of account {account_id} moved during the pull")
+    stored = store_page(session, current, page.items, backfill=backfill, now=now)
+    for message in stored:
+        add_job(
+            session,
+            PROCESS_TASK,
+            {"message_id": message.id},
+            now=now,
+            lock=conversation_lock(account_id, message.external_userid),
+        )
+    if page.next_cursor:
+        current.sync_cursor = page.next_cursor
+    current.last_synced_at = now
+    return len(stored)
 
 
 async def _mark_synced(rt: Runtime, account_id: int, last: datetime | None) -> None:
@@ -96,9 +116,9 @@ async def _mark_synced(rt: Runtime, account_id: int, last: datetime | None) -> N
         await session.execute(update(KfAccount).where(KfAccount.id == account_id).values(last_synced_at=now))
 
 
-async def _cursor_and_token(rt: Runtime, account_id: int) -> tuple[str | None, str | None]:
-    async with rt.db.read() as session:
-        account = await session.get(KfAccount, account_id)
+def _cursor_and_token(
+    rt: Runtime, account_id: int, account: KfAccount | None
+) -> tuple[str | None, str | None]:
     if account is None:
         raise JobFailed(f"account {account_id} was deleted")
     live = account.sync_token_expires_at is not None and account.sync_token_expires_at > rt.clock.now()

@@ -26,6 +26,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from kefu.accounts.models import Connection, KfAccount
 from kefu.ai.phrasing import PhraseBook
@@ -49,7 +50,7 @@ from kefu.reception.core import (
     to_outbound,
 )
 from kefu.reception.models import Conversation, ConversationAction, TimelineEntry
-from kefu.reception.shell import ACTION_ADAPTER, DELIVER_TASK, enqueue_feed
+from kefu.reception.shell import ACTION_ADAPTER, DELIVER_TASK, add_feed
 from kefu.runtime import Runtime
 from kefu.wecom.errors import SendOutcomeUnknown, StateTransferUnsettled, WeComError, WeComTransportError
 from kefu.wecom.outbound import OutboundMessage
@@ -101,24 +102,28 @@ async def deliver(rt: Runtime, *, action_id: int) -> None:
 
 
 async def _load(rt: Runtime, action_id: int) -> Outbox | None:
-    async with rt.db.read() as session:
-        row = await session.get(ConversationAction, action_id)
-        if row is None or row.status != "pending":
-            return None
-        conversation = await session.get(Conversation, row.conversation_id)
-        account = await session.get(KfAccount, conversation.account_id) if conversation else None
-        connection = await session.get(Connection, account.connection_id) if account else None
-        if conversation is None or account is None or connection is None:
-            return None
-        action = ACTION_ADAPTER.validate_python(row.payload["action"])
-        if not isinstance(action, Send | SendOnEvent | Transfer | Reconcile):
-            return None  # local actions are applied when decided
-        position = 0
-        if isinstance(action, SendOnEvent) and action.purpose == "pool_notice":
-            position = await service.pool_position(session, conversation)
-        return Outbox(
-            action_id, action, dict(row.payload), row.msgid, conversation, account, connection, position
-        )
+    return await rt.db.run_read(_read_outbox, action_id)
+
+
+def _read_outbox(session: Session, action_id: int) -> Outbox | None:
+    """The row, its conversation, account and connection (one read transaction, one round trip)."""
+    row = session.get(ConversationAction, action_id)
+    if row is None or row.status != "pending":
+        return None
+    conversation = session.get(Conversation, row.conversation_id)
+    account = session.get(KfAccount, conversation.account_id) if conversation else None
+    connection = session.get(Connection, account.connection_id) if account else None
+    if conversation is None or account is None or connection is None:
+        return None
+    action = ACTION_ADAPTER.validate_python(row.payload["action"])
+    if not isinstance(action, Send | SendOnEvent | Transfer | Reconcile):
+        return None  # local actions are applied when decided
+    position = 0
+    if isinstance(action, SendOnEvent) and action.purpose == "pool_notice":
+        position = service.pool_position(session, conversation)
+    return Outbox(
+        action_id, action, dict(row.payload), row.msgid, conversation, account, connection, position
+    )
 
 
 def _client(rt: Runtime, outbox: Outbox) -> Any:
@@ -312,14 +317,17 @@ class Try:
 async def _begin_try(rt: Runtime, action_id: int, **changes: Any) -> Try | None:
     """Record a try before the call (None: the row is already settled). `tries` counts the tries
     begun, `answered` those WeCom answered with a plain no; a gap means one may have landed."""
-    async with rt.db.write() as session:
-        row = await session.get(ConversationAction, action_id)
-        if row is None or row.status != "pending":
-            return None
-        payload = row.payload or {}
-        begun, answered = int(payload.get("tries", 0)), int(payload.get("answered", 0))
-        row.payload = service.action_payload(row, tries=begun + 1, **changes)
-        return Try(number=begun + 1, uncertain=begun > answered)
+    return await rt.db.run_write(_record_try, action_id, changes)
+
+
+def _record_try(session: Session, action_id: int, changes: dict[str, Any]) -> Try | None:
+    row = session.get(ConversationAction, action_id)
+    if row is None or row.status != "pending":
+        return None
+    payload = row.payload or {}
+    begun, answered = int(payload.get("tries", 0)), int(payload.get("answered", 0))
+    row.payload = service.action_payload(row, tries=begun + 1, **changes)
+    return Try(number=begun + 1, uncertain=begun > answered)
 
 
 async def _retry_or_fail(
@@ -357,26 +365,7 @@ async def _finish(
     feed: Inbound | None = None,
 ) -> None:
     """Settle the row, store Kefu's own message, and feed the outcome back: one transaction."""
-    async with rt.db.write() as session:
-        row = await session.get(ConversationAction, outbox.action_id)
-        if row is None or row.status != "pending":
-            return
-        now = rt.clock.now()
-        row.status, row.errcode, row.error, row.finished_at = status, errcode, error, now
-        conversation = outbox.conversation
-        if sent is not None and outbox.msgid is not None:
-            await _store_sent(session, outbox, sent, now=now, possibly=status == "possibly_delivered")
-        if status != "done":
-            detail = {"action_id": row.id, "kind": row.kind, "status": status, "errcode": errcode}
-            session.add(
-                TimelineEntry(
-                    conversation_id=conversation.id, at=now, kind="delivery_" + status, detail=detail
-                )
-            )
-        if feed is not None:
-            await enqueue_feed(
-                session, conversation, outbox.account.id, feed, now=now, source_action_id=row.id
-            )
+    await rt.db.run_write(_settle, outbox, status, errcode, error, sent, feed, rt.clock.now())
     log.info(
         "reception.delivered",
         action_id=outbox.action_id,
@@ -387,17 +376,43 @@ async def _finish(
     )
 
 
-async def _store_sent(
-    session: Any, outbox: Outbox, sent: OutboundMessage, *, now: datetime, possibly: bool
+def _settle(
+    session: Session,
+    outbox: Outbox,
+    status: str,
+    errcode: int | None,
+    error: str | None,
+    sent: OutboundMessage | None,
+    feed: Inbound | None,
+    now: datetime,
+) -> None:
+    row = session.get(ConversationAction, outbox.action_id)
+    if row is None or row.status != "pending":
+        return
+    row.status, row.errcode, row.error, row.finished_at = status, errcode, error, now
+    conversation = outbox.conversation
+    if sent is not None and outbox.msgid is not None:
+        _store_sent(session, outbox, sent, now=now, possibly=status == "possibly_delivered")
+    if status != "done":
+        detail = {"action_id": row.id, "kind": row.kind, "status": status, "errcode": errcode}
+        session.add(
+            TimelineEntry(conversation_id=conversation.id, at=now, kind="delivery_" + status, detail=detail)
+        )
+    if feed is not None:
+        add_feed(session, conversation, outbox.account.id, feed, now=now, source_action_id=row.id)
+
+
+def _store_sent(
+    session: Session, outbox: Outbox, sent: OutboundMessage, *, now: datetime, possibly: bool
 ) -> None:
     """Kefu's own message in the ledger (origin 0), since sync_msg never returns it."""
-    exists = await session.scalar(
+    exists = session.scalar(
         select(Message.id).where(Message.account_id == outbox.account.id, Message.msgid == outbox.msgid)
     )
     if exists is not None:
         return
-    await session.run_sync(announce_change)  # the transcript has a new line
-    conversation = await session.get(Conversation, outbox.conversation.id)
+    announce_change(session)  # the transcript has a new line
+    conversation = session.get(Conversation, outbox.conversation.id)
     if conversation is not None and (conversation.last_message_at or now) <= now:
         conversation.last_message_at = now
     action = outbox.action

@@ -3,15 +3,17 @@ settled status and the transcript. Services take a session and never commit."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from kefu.accounts.models import KfAccount, Servicer
-from kefu.accounts.settings import get_account, load_ai_settings, stored_settings
+from kefu.accounts.models import GlobalSetting, KfAccount, Servicer
+from kefu.accounts.settings import AI_KEY, ai_from_stored, get_account, stored_settings
 from kefu.ai.provider import Turn
 from kefu.crm.identity import exclusive_servicer
 from kefu.ingest.models import Message
@@ -39,10 +41,12 @@ RECEIVING = 0
 async def find_conversation(
     session: AsyncSession, account_id: int, external_userid: str
 ) -> Conversation | None:
-    return await session.scalar(
-        select(Conversation).where(
-            Conversation.account_id == account_id, Conversation.external_userid == external_userid
-        )
+    return await session.scalar(conversation_query(account_id, external_userid))
+
+
+def conversation_query(account_id: int, external_userid: str) -> Select[Conversation]:
+    return select(Conversation).where(
+        Conversation.account_id == account_id, Conversation.external_userid == external_userid
     )
 
 
@@ -123,9 +127,29 @@ async def load_account_settings(session: AsyncSession, account: KfAccount | int)
     """What the reception core needs about an account: its stored settings, `enabled`, and the
     AI's "not sure" text, as `AccountSettings`."""
     row = account if isinstance(account, KfAccount) else await get_account(session, account)
-    return AccountSettings.from_config(
-        stored_settings(row), await load_ai_settings(session), enabled=row.enabled
-    )
+    return await session.run_sync(account_settings, row)
+
+
+def account_settings(session: Session, account: KfAccount) -> AccountSettings:
+    """`load_account_settings` for a synchronous unit of work. Both stored sections are read on
+    every call (so a change saved by any process is seen at once); only their parsing, which
+    costs more than the reads, is reused while the stored values are the same."""
+    ai_row = session.get(GlobalSetting, AI_KEY)
+    ai_data = ai_row.data if ai_row else None
+    key = (account.enabled, json.dumps(account.settings, sort_keys=True), json.dumps(ai_data, sort_keys=True))
+    settings = _parsed_settings.get(key)
+    if settings is None:
+        settings = AccountSettings.from_config(
+            stored_settings(account), ai_from_stored(ai_data), enabled=account.enabled
+        )
+        _parsed_settings[key] = settings
+        while len(_parsed_settings) > PARSED_SETTINGS_KEPT:
+            _parsed_settings.pop(next(iter(_parsed_settings)))
+    return settings
+
+
+PARSED_SETTINGS_KEPT = 256  # accounts × versions; each entry is one frozen AccountSettings
+_parsed_settings: dict[tuple[bool, str, str], AccountSettings] = {}
 
 
 # --- servicers --------------------------------------------------------------------------------
@@ -207,10 +231,10 @@ async def mark_idle_since(session: AsyncSession, account: KfAccount, userid: str
     )
 
 
-async def pool_position(session: AsyncSession, conversation: Conversation) -> int:
+def pool_position(session: Session, conversation: Conversation) -> int:
     """How many customers of the account wait in the pool besides this one (all came before it:
-    the pool notice is sent as the customer enters)."""
-    count = await session.scalar(
+    the pool notice is sent as the customer enters). Synchronous: read with the outbox row."""
+    count = session.scalar(
         select(func.count())
         .select_from(Conversation)
         .where(
@@ -293,7 +317,7 @@ async def list_conversations(
     return list((await session.scalars(query)).all())
 
 
-async def customer_backlog(session: AsyncSession, message: Message, conversation_id: int | None) -> Backlog:
+def customer_backlog(session: Session, message: Message, conversation_id: int | None) -> Backlog:
     """The customer's newest pulled message (this one or later), and Kefu's sends counted against it."""
     later = (
         select(Message.msgid, Message.send_time)
@@ -307,14 +331,14 @@ async def customer_backlog(session: AsyncSession, message: Message, conversation
         .order_by(Message.id.desc())
     )
     newer, newest_msgid, newest_at = 0, message.msgid, message.send_time
-    if (newest := (await session.execute(later.limit(1))).first()) is not None:
+    if (newest := session.execute(later.limit(1)).first()) is not None:
         newest_msgid, newest_at = newest.msgid, newest.send_time
-        newer = await session.scalar(select(func.count()).select_from(later.order_by(None).subquery())) or 0
+        newer = session.scalar(select(func.count()).select_from(later.order_by(None).subquery())) or 0
     sends = 0
     if conversation_id is not None:
         # send_time has whole seconds: a send finished in the same second is counted (it may be later).
         sends = (
-            await session.scalar(
+            session.scalar(
                 select(func.count()).where(
                     ConversationAction.conversation_id == conversation_id,
                     ConversationAction.kind == "send",
@@ -333,9 +357,9 @@ async def customer_backlog(session: AsyncSession, message: Message, conversation
 TURN_ROLES: dict[int, Literal["customer", "servicer", "ai"]] = {3: "customer", 5: "servicer", 0: "ai"}
 
 
-async def recent_turns(session: AsyncSession, message: Message, limit: int = 6) -> list[Turn]:
+def recent_turns(session: Session, message: Message, limit: int = 6) -> list[Turn]:
     """The conversation's text messages before `message`, oldest first: context for an LLM."""
-    rows = await session.scalars(
+    rows = session.scalars(
         select(Message)
         .where(
             Message.account_id == message.account_id,

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kefu import metrics
 from kefu.accounts.models import KfAccount
@@ -27,7 +28,7 @@ from kefu.ai.provider import Answer, AnswerContext, Turn
 from kefu.crm.tasks import FETCH_TASK
 from kefu.ingest.models import Message
 from kefu.ingest.service import conversation_lock
-from kefu.jobs.queue import enqueue
+from kefu.jobs.queue import add_job, enqueue
 from kefu.jobs.wakeup import announce_change
 from kefu.logs import get_logger
 from kefu.reception import service
@@ -45,6 +46,7 @@ from kefu.reception.core import (
     OpeningReached,
     Recall,
     RecordRouting,
+    RosterNeeded,
     SendFailed,
     SendOnEvent,
     ServicerMessage,
@@ -156,9 +158,11 @@ async def load_settings(session: AsyncSession, account: KfAccount) -> AccountSet
 
 
 async def ask_ai(
-    rt: Runtime, account_id: int, question: str, recent: list[Turn] | None = None
+    rt: Runtime, account_id: int, question: str, message: Message | None = None
 ) -> Answer | None:
-    """The AI's answer, or None when it fails or is too slow (decide then says it is not sure)."""
+    """The AI's answer, or None when it fails or is too slow (decide then says it is not sure).
+    A provider that reads the conversation (`reads_recent_turns`, the LLM) gets the turns before
+    `message`; the built-in knowledge base does not, so they are not read for it."""
     from kefu.accounts.knowledge_base import ai_for_account
 
     started = time.perf_counter()
@@ -166,7 +170,10 @@ async def ask_ai(
         provider = await asyncio.wait_for(ai_for_account(rt, account_id), AI_ANSWER_TIMEOUT_S)
         # An LLM provider falls back to the knowledge base at its own deadline: leave it the time.
         budget = max(AI_ANSWER_TIMEOUT_S, getattr(provider, "deadline_s", 0.0) + 2.0)
-        context = AnswerContext(account_id=account_id, recent_turns=recent or [])
+        recent: list[Turn] = []
+        if message is not None and getattr(provider, "reads_recent_turns", False):
+            recent = await rt.db.run_read(service.recent_turns, message)
+        context = AnswerContext(account_id=account_id, recent_turns=recent)
         answer = await asyncio.wait_for(provider.answer(question, context), budget)
     except Exception as exc:  # the AI is a guest: any failure of it becomes the not-sure reply
         metrics.ai_answer("failed", time.perf_counter() - started)
@@ -179,31 +186,42 @@ async def ask_ai(
 # --- the process job --------------------------------------------------------------------------
 
 
+_Read = tuple["Inbound | ServicerStatus | None", KfAccount | None, str | None, Message]
+
+
+def _read_message(session: Session, message_id: int, now: datetime) -> _Read | None:
+    """The stored message as decide() input, and the question to ask the AI first (one read,
+    one round trip); None: already processed."""
+    message = session.get(Message, message_id)
+    if message is None or message.processed_at is not None:
+        return None
+    inbound = None if message.bootstrap else inbound_of(message)
+    account = session.get(KfAccount, message.account_id)
+    question = None
+    if isinstance(inbound, CustomerText | CustomerNonText) and account and message.external_userid:
+        conversation = session.scalar(service.conversation_query(account.id, message.external_userid))
+        conversation_id = conversation.id if conversation is not None else None
+        backlog = service.customer_backlog(session, message, conversation_id)
+        inbound = inbound.model_copy(update={"backlog": backlog})
+    if isinstance(inbound, CustomerText) and account is not None and message.external_userid:
+        settings = service.account_settings(session, account)
+        if wants_ai_answer(service.state_of(conversation), inbound, settings, now):
+            question = inbound.text
+    return inbound, account, question, message
+
+
 async def process_message(rt: Runtime, message_id: int) -> None:
     """Act on one stored message, exactly once (a redo finds it processed and stops).
 
     Bootstrap history only updates the conversation record; a servicer's reception status
     goes to their servicer row; everything else goes through decide().
     """
-    async with rt.db.read() as session:
-        message = await session.get(Message, message_id)
-        if message is None or message.processed_at is not None:
-            return
-        inbound = None if message.bootstrap else inbound_of(message)
-        account = await session.get(KfAccount, message.account_id)
-        question, recent = None, None
-        if isinstance(inbound, CustomerText | CustomerNonText) and account and message.external_userid:
-            conversation = await service.find_conversation(session, account.id, message.external_userid)
-            conversation_id = conversation.id if conversation is not None else None
-            backlog = await service.customer_backlog(session, message, conversation_id)
-            inbound = inbound.model_copy(update={"backlog": backlog})
-        if isinstance(inbound, CustomerText) and account is not None and message.external_userid:
-            settings = await load_settings(session, account)
-            if wants_ai_answer(service.state_of(conversation), inbound, settings, rt.clock.now()):
-                question = inbound.text
-                recent = await service.recent_turns(session, message)
+    read = await rt.db.run_read(_read_message, message_id, rt.clock.now())
+    if read is None:
+        return
+    inbound, account, question, stored = read
     if question is not None and isinstance(inbound, CustomerText) and account is not None:
-        answer = await ask_ai(rt, account.id, question, recent)
+        answer = await ask_ai(rt, account.id, question, stored)
         inbound = inbound.model_copy(update={"ai_answer": answer})
 
     async with rt.db.write() as session:
@@ -262,8 +280,13 @@ async def decide_and_apply(
     settings = await load_settings(session, account)
     state = service.state_of(conversation)
     await service.settle_orphaned_actions(session, conversation.id, now=now)
-    roster = await service.roster(session, account, settings, conversation)
-    decision = decide(state, inbound, settings, roster, now)
+    try:
+        # Most inbounds (an AI answer, a servicer's message) never route: the roster's five
+        # queries are made only when decide asks for it.
+        decision = decide(state, inbound, settings, None, now)
+    except RosterNeeded:
+        roster = await service.roster(session, account, settings, conversation)
+        decision = decide(state, inbound, settings, roster, now)
     if session.get_bind().dialect.name == "postgresql" and _routed(decision):
         # Routing must be atomic against other processes: lock the people and the rotation,
         # count again, decide again.
@@ -370,8 +393,6 @@ async def apply_decision(
             row.status, row.finished_at = "done", now
             continue
         extra: dict[str, Any] = {}
-        if action.kind in ("send", "send_on_event"):
-            row.msgid = msgid_for(row.id, conversation.id)
         if isinstance(action, Transfer) and action.target_state == 4 and before.last_activity_at:
             # An idle end: the deliverer checks the customer stayed silent since (see delivery).
             extra["idle_since"] = before.last_activity_at.isoformat()
@@ -379,6 +400,9 @@ async def apply_decision(
         job_id = await enqueue(
             session, DELIVER_TASK, {"action_id": row.id}, now=now, lock=lock, deadline=deadline
         )
+        # Set after the job's INSERT (which flushes): the msgid and payload go in one UPDATE.
+        if action.kind in ("send", "send_on_event"):
+            row.msgid = msgid_for(row.id, conversation.id)
         row.payload = service.action_payload(row, job_id=job_id, **extra)
 
 
@@ -414,11 +438,26 @@ async def enqueue_feed(
     source_action_id: int | None = None,
 ) -> None:
     """Feed an outcome or timer into decide() again, as a job under the conversation's lock."""
+    await session.run_sync(
+        add_feed, conversation, account_id, inbound, now=now, source_action_id=source_action_id
+    )
+
+
+def add_feed(
+    session: Session,
+    conversation: Conversation,
+    account_id: int,
+    inbound: Inbound,
+    *,
+    now: datetime,
+    source_action_id: int | None = None,
+) -> None:
+    """`enqueue_feed` for a synchronous unit of work (`db.run_write`)."""
     args: dict[str, Any] = {
         "conversation_id": conversation.id,
         "inbound": INBOUND_ADAPTER.dump_python(inbound, mode="json"),
         "source_action_id": source_action_id,
     }
-    await enqueue(
+    add_job(
         session, FEED_TASK, args, now=now, lock=conversation_lock(account_id, conversation.external_userid)
     )

@@ -30,6 +30,7 @@ from kefu.reception.core import (
     Recall,
     Reconcile,
     Reconciled,
+    RosterNeeded,
     Send,
     SendFailed,
     SendOnEvent,
@@ -129,6 +130,11 @@ class Harness:
 
     def process(self, inbound: Inbound) -> Decision:
         decision = decide(self.kefu, inbound, self.account, self.servicers, self.now)
+        # The shell decides first without the roster: that must give the same decision, or ask.
+        try:
+            assert decide(self.kefu, inbound, self.account, None, self.now) == decision
+        except RosterNeeded:
+            self.seen["roster_needed"] += 1
         self.seen[inbound.kind] += 1
         self.check(inbound, decision)
         self.kefu = decision.state

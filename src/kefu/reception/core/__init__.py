@@ -61,6 +61,7 @@ from kefu.reception.core.messages import (
     parse_rating,
     rating_click_id,
 )
+from kefu.reception.core.mirror import RosterNeeded
 from kefu.reception.core.settings import AccountSettings, hours_settings
 from kefu.reception.core.state import (
     ConversationState,
@@ -108,6 +109,7 @@ __all__ = [
     "RecordRouting",
     "RecordSendFailure",
     "Roster",
+    "RosterNeeded",
     "RoutingDecision",
     "Send",
     "SendFailed",

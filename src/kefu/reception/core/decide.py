@@ -87,12 +87,16 @@ def _context(
     state: ConversationState,
     inbound: Inbound,
     settings: AccountSettings,
-    servicers: Roster | Sequence[ServicerLoad],
+    servicers: Roster | Sequence[ServicerLoad] | None,
     now: datetime,
 ) -> Context:
     _require_aware(now)
-    roster = servicers if isinstance(servicers, Roster) else Roster(servicers=tuple(servicers))
-    ctx = Context(state=state, settings=settings, roster=roster, now=now)
+    roster = (
+        servicers
+        if servicers is None or isinstance(servicers, Roster)
+        else Roster(servicers=tuple(servicers))
+    )
+    ctx = Context(state=state, settings=settings, loaded_roster=roster, now=now)
     # A pulled item belongs to the moment WeCom stamped it (a late one may predate the
     # session's 48 h end); everything else happens now.
     sent_at: datetime | None = getattr(inbound, "sent_at", None)
@@ -104,10 +108,13 @@ def decide(
     state: ConversationState,
     inbound: Inbound,
     settings: AccountSettings,
-    servicers: Roster | Sequence[ServicerLoad],
+    servicers: Roster | Sequence[ServicerLoad] | None,
     now: datetime,
 ) -> Decision:
-    """The new state, the actions to deliver in order, and the timeline entries of one inbound."""
+    """The new state, the actions to deliver in order, and the timeline entries of one inbound.
+
+    `servicers` None: the roster is not loaded; an inbound that needs it raises `RosterNeeded`
+    (decide is pure, so the caller loads it and decides again)."""
     ctx = _context(state, inbound, settings, servicers, now)
     _HANDLERS[type(inbound)](ctx, inbound)
     ctx.expire(now)

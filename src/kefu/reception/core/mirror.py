@@ -71,14 +71,28 @@ SESSION_FLAGS: dict[str, Any] = {
 }
 
 
+class RosterNeeded(Exception):
+    """decide() was given no roster (None) and this inbound needs one: load it, decide again."""
+
+
 @dataclass
 class Context:
     state: ConversationState
     settings: AccountSettings
-    roster: Roster
+    loaded_roster: Roster | None  # None: not loaded (most inbounds never route)
     now: datetime
     actions: list[Action] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
+
+    @property
+    def roster(self) -> Roster:
+        if self.loaded_roster is None:
+            raise RosterNeeded
+        return self.loaded_roster
+
+    @roster.setter
+    def roster(self, value: Roster) -> None:
+        self.loaded_roster = value
 
     # --- bookkeeping -------------------------------------------------------------------------
 
