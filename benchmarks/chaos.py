@@ -32,7 +32,7 @@ from sqlalchemy import create_engine, text
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from chaos_checks import check
 from chaos_world import ACCOUNTS, CAP, ServicerBot, build_world, config_yaml, drive
-from kefu_procs import BIN, KefuProcess, free_port, fresh_database, kefu, wait_http
+from kefu_procs import BIN, KefuProcess, free_port, fresh_database, kefu, point_callbacks, wait_http
 
 from kefu.clock import Clock
 from kefu.simulator import SimulatorServer
@@ -171,11 +171,7 @@ def main() -> int:
         bot = ServicerBot(sim, world["accounts"])
         try:
             wait_http(f"http://127.0.0.1:{port}/healthz")
-            sim.control(
-                "PUT",
-                f"corps/{corp['corpid']}/callback",
-                {"url": f"http://127.0.0.1:{port}/wecom/callback/{connection_id}", "verify": True},
-            )
+            point_callbacks(sim, corp["corpid"], port, connection_id)
             if args.faults:
                 for rule in FAULTS:
                     sim.control("POST", "faults", rule)

@@ -35,7 +35,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from callback import free_port, wait_http
+from kefu_procs import free_port, point_callbacks, wait_http
 
 import kefu.registry  # noqa: F401 — every task, as the entry points do
 from kefu.accounts.knowledge_base import import_demo_knowledge
@@ -197,11 +197,7 @@ def main() -> None:
         spy: subprocess.Popen[bytes] | None = None
         try:
             wait_http(f"http://127.0.0.1:{port}/healthz")
-            sim.control(
-                "PUT",
-                f"corps/{corp['corpid']}/callback",
-                {"url": f"http://127.0.0.1:{port}/wecom/callback/{connection_id}", "verify": True},
-            )
+            point_callbacks(sim, corp["corpid"], port, connection_id)
             customers = Customers(sim, corp["corpid"], open_kfid, args.customers + 1)
             warm, measured = customers.ids[0], customers.ids[1:]
             customers.run([warm], questions, 3, args.timeout)  # index built, jieba and first session paid

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, make_url, text
@@ -85,6 +86,12 @@ def wait_http(url: str, timeout_s: float = 60) -> None:
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{url} did not come up")
+
+
+def point_callbacks(sim: Any, corpid: str, port: int, connection_id: int) -> None:
+    """Have the simulator call back the `kefu serve` on `port` for this corp (signatures verified)."""
+    callback = f"http://127.0.0.1:{port}/wecom/callback/{connection_id}"
+    sim.control("PUT", f"corps/{corpid}/callback", {"url": callback, "verify": True})
 
 
 def free_port() -> int:
