@@ -319,8 +319,9 @@ async def list_conversations(
 
 def customer_backlog(session: Session, message: Message, conversation_id: int | None) -> Backlog:
     """The customer's newest pulled message (this one or later), and Kefu's sends counted against it."""
-    later = (
-        select(Message.msgid, Message.send_time)
+    # The newest later message and how many there are, in one statement (usually no row at all).
+    newest = session.execute(
+        select(Message.msgid, Message.send_time, func.count().over().label("newer"))
         .where(
             Message.account_id == message.account_id,
             Message.external_userid == message.external_userid,
@@ -329,11 +330,11 @@ def customer_backlog(session: Session, message: Message, conversation_id: int | 
             Message.bootstrap.is_(False),
         )
         .order_by(Message.id.desc())
-    )
+        .limit(1)
+    ).first()
     newer, newest_msgid, newest_at = 0, message.msgid, message.send_time
-    if (newest := session.execute(later.limit(1)).first()) is not None:
-        newest_msgid, newest_at = newest.msgid, newest.send_time
-        newer = session.scalar(select(func.count()).select_from(later.order_by(None).subquery())) or 0
+    if newest is not None:
+        newer, newest_msgid, newest_at = newest.newer, newest.msgid, newest.send_time
     sends = 0
     if conversation_id is not None:
         # send_time has whole seconds: a send finished in the same second is counted (it may be later).
