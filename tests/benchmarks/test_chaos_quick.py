@@ -33,7 +33,8 @@ def test_quick_chaos_run_loses_and_doubles_nothing(tmp_path: Path, faults: bool)
     if faults:
         argv.append("--faults")
     if PG_URL:
-        database = make_url(PG_URL).set(database="kefu_chaos_ci")
+        # One database per case: under plain `-n` (without --dist loadgroup) both cases run at once.
+        database = make_url(PG_URL).set(database=f"kefu_chaos_ci_{'faults' if faults else 'calm'}")
         argv += ["--database", "postgresql", "--pg-url", database.render_as_string(hide_password=False)]
     run = subprocess.run(argv, capture_output=True, text=True, timeout=240, cwd=tmp_path)
     figures = json.loads(out.read_text()) if out.exists() else {}
