@@ -9,7 +9,8 @@ with `on_commit(session, fn)` run after the commit succeeds.
 transaction. It is for hot paths: aiosqlite makes every cursor call a round trip
 to its thread (four to six per statement, each costing the event loop a wake-up),
 so on SQLite `run_write` runs the whole transaction on a dedicated writer thread
-in ONE round trip; on PostgreSQL it runs on the async session (`run_sync`).
+in ONE round trip. On PostgreSQL units run on a small pool of threads with the sync driver,
+which spends ~25-40 % less CPU per statement than the async driver's greenlet bridge.
 `db.run_read(fn, ...)` does the same for a read transaction.
 """
 
@@ -35,6 +36,8 @@ from sqlalchemy.orm import Session, sessionmaker
 T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# run_write/run_read units at once per process on PostgreSQL (each holds a connection meanwhile).
+POSTGRES_UNIT_THREADS = 4
 
 
 def async_url(url: str) -> str:
@@ -164,20 +167,30 @@ class Database:
         self._writers = WriterQueue() if self.is_sqlite else None
         self._read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = async_sessionmaker(self._write_engine, expire_on_commit=False)
-        # run_write's thread on SQLite (a second engine on the same file; not for an in-memory
-        # database, which a second engine would not see).
+        # run_write's threads: SQLite's one writer thread (a second engine on the same file; not
+        # for an in-memory database, which a second engine would not see), or PostgreSQL's pool.
         self._thread_engine: Engine | None = None
         self._thread_sessions: sessionmaker[Session] | None = None
         self._thread_read_sessions: sessionmaker[Session] | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self._threads = 1 if self.is_sqlite else POSTGRES_UNIT_THREADS
         if self.is_sqlite and make_url(url).database not in (None, "", ":memory:"):
             self._thread_engine = create_engine(sync_url(url), echo=echo)
             _configure_sqlite(self._thread_engine)
+        elif not self.is_sqlite:
+            self._thread_engine = create_engine(
+                sync_url(url), echo=echo, pool_size=self._threads, max_overflow=0, pool_pre_ping=True
+            )
+        if self._thread_engine is not None:
             self._thread_sessions = sessionmaker(
                 self._thread_engine.execution_options(kefu_write=True), expire_on_commit=False
             )
             self._thread_read_sessions = sessionmaker(self._thread_engine, expire_on_commit=False)
-            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kefu-sqlite-writer")
+            self._thread = self._new_threads()
+
+    def _new_threads(self) -> ThreadPoolExecutor:
+        prefix = "kefu-sqlite-writer" if self.is_sqlite else "kefu-db-unit"
+        return ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix=prefix)
 
     @property
     def dialect(self) -> str:
@@ -207,7 +220,7 @@ class Database:
         A caller cancelled meanwhile gets the transaction rolled back, as with `db.write()`
         (unless the thread was already committing), and keeps SQLite's writer until the
         thread is done with it."""
-        if self._thread is None or self._thread_sessions is None or self._writers is None:
+        if self._thread is None or self._thread_sessions is None:
             async with self.write(urgent=urgent) as session:
                 return await session.run_sync(fn, *args, **kwargs)
 
@@ -216,7 +229,8 @@ class Database:
 
         abandoned = threading.Event()
         work = partial(_transaction, self._thread_sessions, unit, abandoned)
-        async with self._writers.hold(urgent=urgent):
+        queue = self._writers.hold(urgent=urgent) if self._writers is not None else contextlib.nullcontext()
+        async with queue:
             pending = asyncio.get_running_loop().run_in_executor(self._thread, work)
             try:
                 result, callbacks = await asyncio.shield(pending)
@@ -232,9 +246,9 @@ class Database:
         return result
 
     async def run_read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run the synchronous `fn(session, *args, **kwargs)` in one read transaction: on SQLite
-        on the writer thread in one round trip (a plain BEGIN: it neither takes SQLite's write
-        lock nor waits in the writer queue), on PostgreSQL on a read session (`run_sync`)."""
+        """Run the synchronous `fn(session, *args, **kwargs)` in one read transaction, on the
+        units' thread(s) in one round trip (on SQLite a plain BEGIN: it neither takes SQLite's
+        write lock nor waits in the writer queue)."""
         if self._thread is None or self._thread_read_sessions is None:
             async with self.read() as session:
                 return await session.run_sync(fn, *args, **kwargs)
@@ -260,7 +274,7 @@ class Database:
             # Its connections belong to the writer thread: close them there, then let it end.
             await asyncio.get_running_loop().run_in_executor(self._thread, self._thread_engine.dispose)
             self._thread.shutdown(wait=False)
-            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kefu-sqlite-writer")
+            self._thread = self._new_threads()
 
 
 class _Abandoned(Exception):
