@@ -44,6 +44,7 @@ class Claimed:
     deadline: datetime | None
     worker_id: str
     lease_s: float
+    lock: str | None = None
 
 
 def _runnable() -> Select[Job]:
@@ -66,6 +67,9 @@ def _runnable() -> Select[Job]:
 # Built once: the worker claims after every job, and building this costs more than running it.
 _RUNNABLE = _runnable()
 _RUNNABLE_SKIP_LOCKED = _RUNNABLE.with_for_update(skip_locked=True, of=Job)
+# The next runnable job of one lock (`lock` bound too): what a finishing job hands over.
+_RUNNABLE_OF_LOCK = _RUNNABLE.where(Job.lock == bindparam("lock"))
+_RUNNABLE_OF_LOCK_SKIP_LOCKED = _RUNNABLE_OF_LOCK.with_for_update(skip_locked=True, of=Job)
 
 
 def _spec_or_none(name: str) -> TaskSpec | None:
@@ -87,13 +91,34 @@ async def claim(db: Database, *, now: datetime, limit: int, worker_id: str) -> t
     return await db.run_write(_claim, statement, now=now, limit=limit, worker_id=worker_id)
 
 
+def claim_next_of_lock(session: Session, finishing: Claimed, *, now: datetime) -> list[Claimed]:
+    """In the transaction that completes `finishing`: lease the next runnable job of its lock
+    (the oldest open one, if due), for the same worker. [] when there is none (or it was dropped
+    past its deadline: the worker's next claim looks again)."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    statement = _RUNNABLE_OF_LOCK_SKIP_LOCKED if postgresql else _RUNNABLE_OF_LOCK
+    claimed, _dropped = _claim(
+        session, statement, now=now, limit=1, worker_id=finishing.worker_id, lock=finishing.lock
+    )
+    return claimed
+
+
 def _claim(
-    session: Session, statement: Select[Job], *, now: datetime, limit: int, worker_id: str
+    session: Session,
+    statement: Select[Job],
+    *,
+    now: datetime,
+    limit: int,
+    worker_id: str,
+    lock: str | None = None,
 ) -> tuple[list[Claimed], int]:
     claimed: list[Claimed] = []
     dropped = 0
     dialect = session.get_bind().dialect.name
-    for job in session.execute(statement, {"now": now, "limit": limit}).scalars().all():
+    parameters: dict[str, Any] = {"now": now, "limit": limit}
+    if lock is not None:
+        parameters["lock"] = lock
+    for job in session.execute(statement, parameters).scalars().all():
         if job.deadline is not None and job.deadline < now:
             _finish(session, job.id, "dropped", now, f"deadline {job.deadline.isoformat()} passed")
             dropped += 1
@@ -113,7 +138,17 @@ def _claim(
         )
         attempts = job.attempts + 1
         claimed.append(
-            Claimed(job.id, job.task, job.args, attempts, job.max_attempts, job.deadline, worker_id, lease_s)
+            Claimed(
+                job.id,
+                job.task,
+                job.args,
+                attempts,
+                job.max_attempts,
+                job.deadline,
+                worker_id,
+                lease_s,
+                job.lock,
+            )
         )
     return claimed, dropped
 
@@ -138,10 +173,10 @@ def _finish(session: Session, job_id: int, status: str, now: datetime, error: st
 
 async def complete(db: Database, job: Claimed, *, status: str, now: datetime, error: str | None) -> bool:
     """Record a final outcome (succeeded / failed / dropped); False if the lease was lost."""
-    return await db.run_write(_complete, job, status=status, now=now, error=error)
+    return await db.run_write(complete_in, job, status=status, now=now, error=error)
 
 
-def _complete(session: Session, job: Claimed, *, status: str, now: datetime, error: str | None) -> bool:
+def complete_in(session: Session, job: Claimed, *, status: str, now: datetime, error: str | None) -> bool:
     result = session.execute(
         update(Job)
         .where(_held(job))
