@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from kefu.db import before_commit, on_commit
 from kefu.jobs import store
 from kefu.jobs.store import Claimed
+from kefu.jobs.wakeup import QUEUED_LOCKS, unannounce_locally
 
 
 @dataclass
@@ -37,6 +38,9 @@ class RunningJob:
     may_take_next: Callable[[], bool]  # the worker can run the lock's next job now (not stopping)
     finished: bool | None = None  # recorded by the task: True succeeded, False lease lost
     next_jobs: list[Claimed] = field(default_factory=list)
+    # Its lock's next job was looked for (and taken if runnable) as it finished: its end
+    # unblocks nothing the worker's own claim would find.
+    lock_checked: bool = False
 
 
 _FINISHING = "kefu_job_finishing"
@@ -64,11 +68,19 @@ def finish_job_in(session: Session, now: datetime) -> None:
 def _finish(running: RunningJob, now: datetime, session: Session) -> None:
     held = store.complete_in(session, running.job, status="succeeded", now=now, error=None)
     taken: list[Claimed] = []
-    if held and running.job.lock is not None and running.may_take_next():
-        taken = store.claim_next_of_lock(session, running.job, now=now)
+    lock = running.job.lock
+    checked = lock is None
+    if held and lock is not None and running.may_take_next():
+        taken, dropped = store.claim_next_of_lock(session, running.job, now=now)
+        checked = not dropped
+        queued = session.info.get(QUEUED_LOCKS, ())
+        if taken and all(queued_lock == lock for queued_lock in queued):
+            # Whatever this transaction queued waits behind the job handed over (same lock,
+            # later id): waking the worker would only make it claim nothing.
+            unannounce_locally(session)
 
     def committed() -> None:
-        running.finished, running.next_jobs = held, taken
+        running.finished, running.next_jobs, running.lock_checked = held, taken, checked
 
     on_commit(session, committed)
 

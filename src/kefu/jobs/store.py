@@ -91,16 +91,13 @@ async def claim(db: Database, *, now: datetime, limit: int, worker_id: str) -> t
     return await db.run_write(_claim, statement, now=now, limit=limit, worker_id=worker_id)
 
 
-def claim_next_of_lock(session: Session, finishing: Claimed, *, now: datetime) -> list[Claimed]:
+def claim_next_of_lock(session: Session, finishing: Claimed, *, now: datetime) -> tuple[list[Claimed], int]:
     """In the transaction that completes `finishing`: lease the next runnable job of its lock
-    (the oldest open one, if due), for the same worker. [] when there is none (or it was dropped
-    past its deadline: the worker's next claim looks again)."""
+    (the oldest open one, if due), for the same worker; (claimed, number dropped past their
+    deadline — then the one after may be runnable: the worker's own claim looks)."""
     postgresql = session.get_bind().dialect.name == "postgresql"
     statement = _RUNNABLE_OF_LOCK_SKIP_LOCKED if postgresql else _RUNNABLE_OF_LOCK
-    claimed, _dropped = _claim(
-        session, statement, now=now, limit=1, worker_id=finishing.worker_id, lock=finishing.lock
-    )
-    return claimed
+    return _claim(session, statement, now=now, limit=1, worker_id=finishing.worker_id, lock=finishing.lock)
 
 
 def _claim(

@@ -62,6 +62,10 @@ class Worker:
         self._started = 0  # jobs started, claimed or handed over by a finishing job
         self._budget: int | None = None  # run_until_idle's max_jobs
         self._stopping = False
+        # Set when a job's end may let the worker's claim find something (a slot freed, a lock's
+        # next job unblocked); not when the job handed its lock's next job over as it finished.
+        self._claim_wanted = asyncio.Event()
+        self._quiet_ends: set[int] = set()
         # Each job's asyncio task starts from this context (not from the job that handed it over).
         self._context = contextvars.copy_context()
 
@@ -87,6 +91,7 @@ class Worker:
                     await self._guarded(reap(self.rt))
                     next_reap = loop.time() + self.reap_interval_s
                 wake.clear()  # before claiming: an enqueue committed after this wakes us again
+                self._claim_wanted.clear()
                 await self._guarded(self._fill(self.concurrency))
                 timeout = max(0.0, min(self.poll_interval_s, next_reap - loop.time()))
                 await self._wait_for_any(stop, wake, timeout)
@@ -152,6 +157,10 @@ class Worker:
 
     def _forget(self, finished: asyncio.Task[None]) -> None:
         job = self._running.pop(finished, None)
+        if job is None or job.id not in self._quiet_ends:
+            self._claim_wanted.set()
+        else:
+            self._quiet_ends.discard(job.id)
         if not finished.cancelled() and (exc := finished.exception()) is not None and job is not None:
             # The outcome could not be written (database unreachable): the lease expires
             # and the reaper gives the job back, so it is not lost.
@@ -206,6 +215,9 @@ class Worker:
             heartbeat.cancel()
         for handed_over in running.next_jobs:
             self._start(handed_over)
+        frees_a_full_slot = not running.next_jobs and len(self._running) >= self.concurrency
+        if running.finished and running.lock_checked and not frees_a_full_slot:
+            self._quiet_ends.add(job.id)
 
     async def _give_back(self, jobs: list[Claimed]) -> None:
         """Jobs handed over to a job that was cancelled (the worker stopping): todo again now."""
@@ -278,12 +290,14 @@ class Worker:
     # -- waiting and stopping ------------------------------------------------------------------
 
     async def _wait_for_any(self, stop: asyncio.Event, wake: asyncio.Event, within_s: float) -> None:
-        """Until stop, a wake-up, a job finishing (a free slot), or the poll interval."""
-        waiters = {asyncio.create_task(stop.wait()), asyncio.create_task(wake.wait())}
+        """Until stop, a wake-up, a job's end that may let a claim find something, or the poll interval."""
+        waiters = {
+            asyncio.create_task(stop.wait()),
+            asyncio.create_task(wake.wait()),
+            asyncio.create_task(self._claim_wanted.wait()),
+        }
         try:
-            await asyncio.wait(
-                waiters | set(self._running), timeout=within_s, return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait(waiters, timeout=within_s, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters:
                 waiter.cancel()
