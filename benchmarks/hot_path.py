@@ -24,6 +24,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -178,6 +179,9 @@ def main() -> None:
     parser.add_argument("--retrieval", choices=("lexical", "hybrid", "auto"), default="lexical")
     parser.add_argument("--profile", action="store_true", help="py-spy record the kefu serve process")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one reply")
+    parser.add_argument(
+        "--count", action="store_true", help="also count SQL statements and transactions per message"
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="kefu-hot-path-"))
@@ -191,9 +195,12 @@ def main() -> None:
         open_kfid = sim.control("POST", f"corps/{corp['corpid']}/accounts", {"name": "压测"})["open_kfid"]
         connection_id = asyncio.run(seed_kefu(database_url, sim.url, corp, open_kfid, args.retrieval))
         port = free_port()
-        kefu = subprocess.Popen(
-            [BIN / "kefu", "serve", "--port", str(port)], env=kefu_env(database_url, sim.url)
-        )
+        env, command = kefu_env(database_url, sim.url), [str(BIN / "kefu")]
+        counts_file = workdir / "counts.json"
+        if args.count:
+            env["KEFU_BENCH_COUNTS"] = str(counts_file)
+            command = [sys.executable, str(ROOT / "benchmarks" / "statement_counter.py")]
+        kefu = subprocess.Popen([*command, "serve", "--port", str(port)], env=env)
         spy: subprocess.Popen[bytes] | None = None
         try:
             wait_http(f"http://127.0.0.1:{port}/healthz")
@@ -206,10 +213,12 @@ def main() -> None:
             idle_cpu = cpu_seconds(kefu.pid) - idle_before
             if args.profile:
                 spy = start_py_spy(kefu.pid, results / f"hot_path-{args.retrieval}-{stamp}")
+            counted_before = read_counts(kefu, counts_file) if args.count else {}
             cpu_before, wall_before = cpu_seconds(kefu.pid), time.monotonic()
             customers.run(measured, questions, args.messages, args.timeout)
             cpu = cpu_seconds(kefu.pid) - cpu_before
             wall = time.monotonic() - wall_before
+            counted_after = read_counts(kefu, counts_file) if args.count else {}
         finally:
             if spy is not None:
                 spy.send_signal(2)  # SIGINT: py-spy writes its files and exits
@@ -229,6 +238,8 @@ def main() -> None:
         "cores": os.cpu_count(),
         "idle_cpu_share": round(idle_cpu / IDLE_S, 3),
     }
+    for key, after in counted_after.items():  # statements, transactions
+        figures[f"{key}_per_msg"] = round((after - counted_before[key]) / total, 2)
     if args.retrieval != "lexical":
         figures["query_embedding_cpu_ms"] = query_embedding_ms(questions)
     print(json.dumps(figures))
@@ -245,6 +256,19 @@ def main() -> None:
         )
     (results / f"hot_path-{args.retrieval}-{stamp}.json").write_text(json.dumps(figures, indent=2))
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+def read_counts(kefu: subprocess.Popen[bytes], counts_file: Path) -> dict[str, int]:
+    """The statements and transactions `kefu serve` ran so far (benchmarks/statement_counter.py)."""
+    counts_file.unlink(missing_ok=True)
+    kefu.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 10
+    while not counts_file.exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("kefu serve wrote no counts (SIGUSR1)")
+        time.sleep(0.05)
+    counts: dict[str, int] = json.loads(counts_file.read_text())
+    return counts
 
 
 def print_profile(folded: Path) -> None:

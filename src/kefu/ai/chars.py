@@ -8,9 +8,17 @@ A run of ASCII letters or digits counts as one unit ("vip", "sso", "2fa" stay wh
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from itertools import pairwise
+
+# Only single characters are converted, which pypinyin does from its character table alone: its
+# phrase table (44 MB in memory) and its copies of both are never read. These must be set
+# before pypinyin is first imported; every character's reading is the same either way
+# (tests/ai/test_chars.py).
+os.environ.setdefault("PYPINYIN_NO_PHRASES", "1")
+os.environ.setdefault("PYPINYIN_NO_DICT_COPY", "1")
 
 from pypinyin import lazy_pinyin
 

@@ -13,11 +13,10 @@ import logging
 import re
 import threading
 import unicodedata
+from typing import TYPE_CHECKING
 
-import jieba
-
-# jieba logs "Building prefix dict…" at DEBUG on its own console handler.
-jieba.setLogLevel(logging.WARNING)
+if TYPE_CHECKING:
+    import jieba
 
 _tokenizer: jieba.Tokenizer | None = None
 _tokenizer_lock = threading.Lock()
@@ -28,6 +27,12 @@ def _segmenter() -> jieba.Tokenizer:
     if _tokenizer is None:
         with _tokenizer_lock:
             if _tokenizer is None:
+                # Imported here: serving never segments (retrieval uses characters), so a serving
+                # process does not pay jieba's import (7 MB).
+                import jieba
+
+                # jieba logs "Building prefix dict…" at DEBUG on its own console handler.
+                jieba.setLogLevel(logging.WARNING)
                 tokenizer = jieba.Tokenizer()
                 tokenizer.initialize()
                 _tokenizer = tokenizer

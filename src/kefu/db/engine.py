@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,9 +42,9 @@ def async_url(url: str) -> str:
     """Map the user-facing URL to the async driver."""
     parsed = make_url(url)
     if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
-        return str(parsed.set(drivername="sqlite+aiosqlite"))
+        return _render(parsed.set(drivername="sqlite+aiosqlite"))
     if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
-        return str(parsed.set(drivername="postgresql+psycopg"))
+        return _render(parsed.set(drivername="postgresql+psycopg"))
     return url
 
 
@@ -52,10 +52,15 @@ def sync_url(url: str) -> str:
     """The same database through a sync driver (Alembic)."""
     parsed = make_url(url)
     if parsed.drivername.startswith("sqlite"):
-        return str(parsed.set(drivername="sqlite"))
+        return _render(parsed.set(drivername="sqlite"))
     if parsed.drivername.startswith("postgres"):
-        return str(parsed.set(drivername="postgresql+psycopg"))
+        return _render(parsed.set(drivername="postgresql+psycopg"))
     return url
+
+
+def _render(url: URL) -> str:
+    # str(url) masks the password as "***", which the driver would then send.
+    return url.render_as_string(hide_password=False)
 
 
 def private_sqlite_file(url: str) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -114,6 +113,8 @@ def libpq_conninfo(database_url: str) -> str:
 
 async def listen_postgres(database_url: str, wake: asyncio.Event, channel: str = CHANNEL) -> None:
     """Set `wake` on every NOTIFY on `channel`; reconnects after errors, runs until cancelled."""
+    import psycopg  # here, not at the top: a process on SQLite never loads it (9 MB)
+
     conninfo = libpq_conninfo(database_url)
     while True:
         try:

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from kefu.accounts.models import Connection, KfAccount
@@ -106,16 +106,22 @@ async def _load(rt: Runtime, action_id: int) -> Outbox | None:
     return await rt.db.run_read(_read_outbox, action_id)
 
 
+# Built once, with the id bound when it runs: one joined SELECT instead of four gets.
+_OUTBOX_QUERY = (
+    select(ConversationAction, Conversation, KfAccount, Connection)
+    .join(Conversation, Conversation.id == ConversationAction.conversation_id)
+    .join(KfAccount, KfAccount.id == Conversation.account_id)
+    .join(Connection, Connection.id == KfAccount.connection_id)
+    .where(ConversationAction.id == bindparam("action_id"), ConversationAction.status == "pending")
+)
+
+
 def _read_outbox(session: Session, action_id: int) -> Outbox | None:
-    """The row, its conversation, account and connection (one read transaction, one round trip)."""
-    row = session.get(ConversationAction, action_id)
-    if row is None or row.status != "pending":
-        return None
-    conversation = session.get(Conversation, row.conversation_id)
-    account = session.get(KfAccount, conversation.account_id) if conversation else None
-    connection = session.get(Connection, account.connection_id) if account else None
-    if conversation is None or account is None or connection is None:
-        return None
+    """The row, its conversation, account and connection (one statement, one round trip)."""
+    found = session.execute(_OUTBOX_QUERY, {"action_id": action_id}).first()
+    if found is None:
+        return None  # settled, deleted, or its conversation, account or connection is gone
+    row, conversation, account, connection = found
     action = ACTION_ADAPTER.validate_python(row.payload["action"])
     if not isinstance(action, Send | SendOnEvent | Transfer | Reconcile):
         return None  # local actions are applied when decided

@@ -1,0 +1,56 @@
+"""`kefu` with every SQL statement and transaction it runs counted: `hot_path.py --count`.
+
+    python benchmarks/statement_counter.py serve --port 8000     # as `kefu serve --port 8000`
+
+On SIGUSR1 the counts so far go, as JSON, to the file named by $KEFU_BENCH_COUNTS. The driver
+reads them before and after the measured messages: statements and transactions per answered
+message are exact and do not move with the machine's load, unlike CPU seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+_lock = threading.Lock()  # statements run on the event loop's thread and on SQLite's writer thread
+_counts = {"statements": 0, "transactions": 0}
+
+
+def _count(key: str) -> None:
+    with _lock:
+        _counts[key] += 1
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _on_statement(*_args: Any) -> None:
+    _count("statements")
+
+
+@event.listens_for(Engine, "begin")
+def _on_begin(*_args: Any) -> None:
+    _count("transactions")
+
+
+def _dump(_signum: int, _frame: FrameType | None) -> None:
+    with _lock:
+        snapshot = dict(_counts)
+    target = Path(os.environ["KEFU_BENCH_COUNTS"])
+    target.with_suffix(".tmp").write_text(json.dumps(snapshot))
+    target.with_suffix(".tmp").replace(target)  # the driver never reads half a file
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGUSR1, _dump)
+    from kefu.cli import app
+
+    sys.argv = ["kefu", *sys.argv[1:]]
+    app()
