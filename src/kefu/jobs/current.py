@@ -52,6 +52,12 @@ def set_running(running: RunningJob) -> None:
     _running.set(running)
 
 
+def current_job() -> Claimed | None:
+    """The job this asyncio task runs for the worker (None outside a job)."""
+    running = _running.get()
+    return running.job if running is not None else None
+
+
 def finish_job_in(session: Session, now: datetime) -> None:
     """Record the running job as succeeded in this write transaction (nothing outside a job).
 
