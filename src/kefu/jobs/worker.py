@@ -60,6 +60,7 @@ class Worker:
         self.shutdown_grace_s = shutdown_grace_s
         self._running: dict[asyncio.Task[None], Claimed] = {}
         self._started = 0  # jobs started, claimed or handed over by a finishing job
+        self._ended = 0
         self._budget: int | None = None  # run_until_idle's max_jobs
         self._stopping = False
         # Set when a job's end may let the worker's claim find something (a slot freed, a lock's
@@ -118,8 +119,11 @@ class Worker:
         self._budget = first + max_jobs
         try:
             while True:
+                ended = self._ended
                 await self._fill(min(self.concurrency, self._budget - self._started + len(self._running)))
                 if not self._running:
+                    if self._ended != ended:
+                        continue  # a job ended while the claim ran (PostgreSQL): its lock's next may be due
                     return self._started - first
                 done, _ = await asyncio.wait(set(self._running), return_when=asyncio.FIRST_COMPLETED)
                 for finished in done:
@@ -157,6 +161,7 @@ class Worker:
 
     def _forget(self, finished: asyncio.Task[None]) -> None:
         job = self._running.pop(finished, None)
+        self._ended += 1
         if job is None or job.id not in self._quiet_ends:
             self._claim_wanted.set()
         else:
