@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import datetime
 from pathlib import Path
 
-from kefu.jobs.queue import enqueue
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from kefu.jobs.current import current_job, finish_job_in
+from kefu.jobs.models import Job
+from kefu.jobs.queue import add_job, enqueue
 from kefu.jobs.registry import JobFailed, RetryLater, task
 from kefu.runtime import Runtime
 
@@ -18,8 +24,11 @@ GATES: dict[str, asyncio.Event] = {}
 STARTED: dict[str, asyncio.Event] = {}
 
 
+FOLLOW_UPS: dict[str, tuple[str, str | None]] = {}  # key → its follow-up's (status, worker) at commit
+
+
 def reset() -> None:
-    for state in (CALLS, FAILURES, HEALED, BARRIERS, GATES, STARTED):
+    for state in (CALLS, FAILURES, HEALED, BARRIERS, GATES, STARTED, FOLLOW_UPS):
         state.clear()
 
 
@@ -127,3 +136,28 @@ def _append(path: str, line: str) -> None:
     # One write() per line on an O_APPEND file: lines of concurrent processes never interleave.
     with Path(path).open("a") as handle:
         handle.write(line + "\n")
+
+
+@task("tests.chain")
+async def chain(rt: Runtime, *, key: str, then: str, lock: str, taken_over: bool = False) -> None:
+    """Queues tests.record `then` on `lock` and finishes its own job in that one transaction;
+    `taken_over`: another worker took the job over first (its lease was lost)."""
+    CALLS.append(key)
+    job = current_job()
+    assert job is not None
+    follow_up = await rt.db.run_write(_queue_and_finish, job.id, then, lock, taken_over, rt.clock.now())
+    async with rt.db.read() as session:
+        row = await session.get(Job, follow_up)
+        assert row is not None
+        FOLLOW_UPS[key] = (row.status, row.worker_id)
+
+
+def _queue_and_finish(
+    session: Session, job_id: int, then: str, lock: str, taken_over: bool, now: datetime
+) -> int | None:
+    if taken_over:
+        session.execute(
+            update(Job).where(Job.id == job_id).values(worker_id="another", attempts=Job.attempts + 1)
+        )
+    finish_job_in(session, now)  # called before the queueing: it runs just before the commit
+    return add_job(session, "tests.record", {"key": then}, now=now, lock=lock)

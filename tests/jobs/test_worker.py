@@ -28,6 +28,36 @@ async def test_jobs_sharing_a_lock_run_one_at_a_time_in_creation_order(rt: Runti
     assert [key for key in sample_tasks.CALLS if key != "free"] == [f"c1-{i}" for i in range(5)]
 
 
+async def test_a_task_finishes_its_job_in_its_last_write_and_is_handed_the_next_of_its_lock(
+    rt: Runtime,
+) -> None:
+    first = await add(rt, "tests.chain", args={"key": "A", "then": "B", "lock": "L"}, lock="L")
+    worker = Worker(rt)
+    assert await worker.run_until_idle() == 2
+    assert sample_tasks.CALLS == ["A", "B"]
+    # B was claimed for this worker in A's own transaction, before any claim of the worker's.
+    assert sample_tasks.FOLLOW_UPS["A"] == ("doing", worker.worker_id)
+    done = await job(rt.db, first)
+    assert (done.status, done.attempts, done.locked_until) == ("succeeded", 1, None)
+
+
+async def test_the_job_handed_over_is_the_oldest_open_one_of_the_lock(rt: Runtime) -> None:
+    await add(rt, "tests.chain", args={"key": "A", "then": "B", "lock": "L"}, lock="L")
+    await add(rt, "tests.record", args={"key": "X"}, lock="L")  # before A's follow-up B
+    assert await Worker(rt).run_until_idle() == 3
+    assert sample_tasks.CALLS == ["A", "X", "B"]
+    assert sample_tasks.FOLLOW_UPS["A"][0] == "todo"  # X was handed over, B waited behind it
+
+
+async def test_a_task_that_lost_its_lease_commits_its_work_but_not_its_jobs_outcome(rt: Runtime) -> None:
+    args = {"key": "A", "then": "B", "lock": "L", "taken_over": True}
+    first = await add(rt, "tests.chain", args=args, lock="L")
+    assert await Worker(rt).run_until_idle() == 1  # B waits behind A, now another worker's
+    assert sample_tasks.FOLLOW_UPS["A"] == ("todo", None)  # queued (the work), not handed over
+    taken = await job(rt.db, first)
+    assert (taken.status, taken.worker_id, taken.attempts) == ("doing", "another", 2)
+
+
 async def test_a_job_waiting_for_its_retry_blocks_the_later_jobs_of_its_lock(rt: Runtime) -> None:
     first = await add(rt, "tests.flaky", args={"key": "A", "failures": 1}, lock="L")
     second = await add(rt, "tests.record", args={"key": "B"}, lock="L")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import os
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -228,7 +229,9 @@ class Database:
             return fn(session, *args, **kwargs)
 
         abandoned = threading.Event()
-        work = partial(_transaction, self._thread_sessions, unit, abandoned)
+        # The caller's context goes along (as with asyncio.to_thread): a unit may read context
+        # variables, e.g. the running job it finishes (kefu.jobs.current).
+        work = partial(contextvars.copy_context().run, _transaction, self._thread_sessions, unit, abandoned)
         queue = self._writers.hold(urgent=urgent) if self._writers is not None else contextlib.nullcontext()
         async with queue:
             pending = asyncio.get_running_loop().run_in_executor(self._thread, work)
@@ -292,6 +295,21 @@ def _transaction(
             if abandoned.is_set():
                 raise _Abandoned
         return result, session.info.pop("after_commit", [])
+
+
+def before_commit(session: AsyncSession | Session, step: Callable[[Session], Any]) -> None:
+    """Run `step(session)` as the transaction's last step, just before it commits (never when
+    it rolls back): it sees, and may add to, everything the transaction wrote."""
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    sync.info.setdefault("before_commit", []).append(step)
+
+
+@event.listens_for(Session, "before_commit")
+def _run_before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT released: the transaction goes on
+    for step in session.info.pop("before_commit", ()):
+        step(session)
 
 
 def on_commit(session: AsyncSession | Session, callback: Callable[[], Any]) -> None:

@@ -19,6 +19,7 @@ from kefu.ingest.service import (
     store_page,
 )
 from kefu.ingest.xml import parse_flat_xml
+from kefu.jobs.current import finish_job_in
 from kefu.jobs.queue import add_job
 from kefu.jobs.registry import JobFailed, task
 from kefu.logs import get_logger
@@ -105,6 +106,8 @@ def _store(
     if page.next_cursor:
         current.sync_cursor = page.next_cursor
     current.last_synced_at = now
+    if not page.has_more:
+        finish_job_in(session, now)  # the pull's last write: the job completes with it
     return len(stored)
 
 

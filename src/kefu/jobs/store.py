@@ -14,16 +14,31 @@ lease or keeps a dead one.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Integer, Select, and_, bindparam, delete, exists, or_, select, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    Table,
+    Text,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
-from kefu.db import Database, database_time
+from kefu.db import Database, UTCDateTime, database_time
 from kefu.jobs.models import Job, WorkerHeartbeat
 from kefu.jobs.registry import TaskSpec, UnknownTask, get_task
 
@@ -44,28 +59,69 @@ class Claimed:
     deadline: datetime | None
     worker_id: str
     lease_s: float
+    lock: str | None = None
 
 
-def _runnable() -> Select[Job]:
+# Core statements on the table, built once: the claim and completion run for every job, and
+# building an ORM statement (and loading Job objects) cost more than running it.
+_JOBS = cast(Table, Job.__table__)
+_COL = _JOBS.c
+
+
+def _runnable() -> Select[Any]:
     """todo, due, and no earlier job of its lock still todo or doing (creation order per lock);
     `now` and `limit` are bound when it runs."""
-    earlier = aliased(Job)
+    earlier = _JOBS.alias("earlier")
     blocked = exists().where(
-        earlier.lock == Job.lock,
-        earlier.id < Job.id,
-        earlier.status.in_(("todo", "doing")),
+        earlier.c.lock == _COL.lock,
+        earlier.c.id < _COL.id,
+        earlier.c.status.in_(("todo", "doing")),
     )
     return (
-        select(Job)
-        .where(Job.status == "todo", Job.run_at <= bindparam("now"), or_(Job.lock.is_(None), ~blocked))
-        .order_by(Job.run_at, Job.id)
+        select(_COL.id, _COL.task, _COL.args, _COL.attempts, _COL.max_attempts, _COL.deadline, _COL.lock)
+        .where(_COL.status == "todo", _COL.run_at <= bindparam("now"), or_(_COL.lock.is_(None), ~blocked))
+        .order_by(_COL.run_at, _COL.id)
         .limit(bindparam("limit", type_=Integer))
     )
 
 
-# Built once: the worker claims after every job, and building this costs more than running it.
 _RUNNABLE = _runnable()
-_RUNNABLE_SKIP_LOCKED = _RUNNABLE.with_for_update(skip_locked=True, of=Job)
+_RUNNABLE_SKIP_LOCKED = _RUNNABLE.with_for_update(skip_locked=True, of=_JOBS)
+# The next runnable job of one lock (`lock` bound too): what a finishing job hands over.
+_RUNNABLE_OF_LOCK = _RUNNABLE.where(_COL.lock == bindparam("lock"))
+_RUNNABLE_OF_LOCK_SKIP_LOCKED = _RUNNABLE_OF_LOCK.with_for_update(skip_locked=True, of=_JOBS)
+
+# A guarded final outcome: only while this worker's lease on this attempt holds.
+_SETTLE_HELD = (
+    update(_JOBS)
+    .where(
+        _COL.id == bindparam("job_id"),
+        _COL.status == "doing",
+        _COL.worker_id == bindparam("held_by"),
+        _COL.attempts == bindparam("held_attempts"),
+    )
+    .values(
+        status=bindparam("new_status", type_=String()),
+        finished_at=bindparam("finished", type_=UTCDateTime()),
+        locked_until=None,
+        last_error=bindparam("error", type_=Text()),
+    )
+)
+
+
+@functools.cache
+def _take(dialect: str, lease_s: float) -> Update:
+    """Lease one job (`job_id`) to a worker (`worker`) for `lease_s` of database time."""
+    return (
+        update(_JOBS)
+        .where(_COL.id == bindparam("job_id"))
+        .values(
+            status="doing",
+            attempts=_COL.attempts + 1,
+            locked_until=database_time(dialect, lease_s),
+            worker_id=bindparam("worker", type_=String()),
+        )
+    )
 
 
 def _spec_or_none(name: str) -> TaskSpec | None:
@@ -87,33 +143,51 @@ async def claim(db: Database, *, now: datetime, limit: int, worker_id: str) -> t
     return await db.run_write(_claim, statement, now=now, limit=limit, worker_id=worker_id)
 
 
+def claim_next_of_lock(session: Session, finishing: Claimed, *, now: datetime) -> tuple[list[Claimed], int]:
+    """In the transaction that completes `finishing`: lease the next runnable job of its lock
+    (the oldest open one, if due), for the same worker; (claimed, number dropped past their
+    deadline — then the one after may be runnable: the worker's own claim looks)."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    statement = _RUNNABLE_OF_LOCK_SKIP_LOCKED if postgresql else _RUNNABLE_OF_LOCK
+    return _claim(session, statement, now=now, limit=1, worker_id=finishing.worker_id, lock=finishing.lock)
+
+
 def _claim(
-    session: Session, statement: Select[Job], *, now: datetime, limit: int, worker_id: str
+    session: Session,
+    statement: Select[Any],
+    *,
+    now: datetime,
+    limit: int,
+    worker_id: str,
+    lock: str | None = None,
 ) -> tuple[list[Claimed], int]:
     claimed: list[Claimed] = []
     dropped = 0
     dialect = session.get_bind().dialect.name
-    for job in session.execute(statement, {"now": now, "limit": limit}).scalars().all():
+    parameters: dict[str, Any] = {"now": now, "limit": limit}
+    if lock is not None:
+        parameters["lock"] = lock
+    for job in session.execute(statement, parameters).all():
         if job.deadline is not None and job.deadline < now:
             _finish(session, job.id, "dropped", now, f"deadline {job.deadline.isoformat()} passed")
             dropped += 1
             continue
         spec = _spec_or_none(job.task)
         lease_s = spec.lease_s if spec else DEFAULT_LEASE_S
-        session.execute(
-            update(Job)
-            .where(Job.id == job.id)
-            .values(
-                status="doing",
-                attempts=Job.attempts + 1,
-                locked_until=database_time(dialect, lease_s),
-                worker_id=worker_id,
-            )
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(_take(dialect, lease_s), {"job_id": job.id, "worker": worker_id})
         attempts = job.attempts + 1
         claimed.append(
-            Claimed(job.id, job.task, job.args, attempts, job.max_attempts, job.deadline, worker_id, lease_s)
+            Claimed(
+                job.id,
+                job.task,
+                job.args,
+                attempts,
+                job.max_attempts,
+                job.deadline,
+                worker_id,
+                lease_s,
+                job.lock,
+            )
         )
     return claimed, dropped
 
@@ -138,16 +212,19 @@ def _finish(session: Session, job_id: int, status: str, now: datetime, error: st
 
 async def complete(db: Database, job: Claimed, *, status: str, now: datetime, error: str | None) -> bool:
     """Record a final outcome (succeeded / failed / dropped); False if the lease was lost."""
-    return await db.run_write(_complete, job, status=status, now=now, error=error)
+    return await db.run_write(complete_in, job, status=status, now=now, error=error)
 
 
-def _complete(session: Session, job: Claimed, *, status: str, now: datetime, error: str | None) -> bool:
-    result = session.execute(
-        update(Job)
-        .where(_held(job))
-        .values(status=status, finished_at=now, locked_until=None, last_error=_clip(error))
-        .execution_options(synchronize_session=False)
-    )
+def complete_in(session: Session, job: Claimed, *, status: str, now: datetime, error: str | None) -> bool:
+    parameters = {
+        "job_id": job.id,
+        "held_by": job.worker_id,
+        "held_attempts": job.attempts,
+        "new_status": status,
+        "finished": now,
+        "error": _clip(error),
+    }
+    result = session.execute(_SETTLE_HELD, parameters)
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 

@@ -66,13 +66,25 @@ def notify_local_workers() -> None:
     _local.notify()
 
 
-def announce(session: Session, task: str) -> None:
+# The locks of the jobs a transaction queued (session.info): kefu.jobs.current reads them.
+QUEUED_LOCKS = "kefu_queued_locks"
+
+
+def announce(session: Session, task: str, lock: str | None = None) -> None:
     """Wake workers once `session` commits: this process's directly, other processes by NOTIFY.
     (Synchronous, like `add_job`; from an AsyncSession: `await session.run_sync(announce, task)`.)"""
     if session.get_bind().dialect.name == "postgresql":
         # Queued by PostgreSQL and delivered only if and when the transaction commits.
         session.execute(text("SELECT pg_notify(:channel, :task)"), {"channel": CHANNEL, "task": task})
     on_commit(session, notify_local_workers)
+    session.info.setdefault(QUEUED_LOCKS, []).append(lock)
+
+
+def unannounce_locally(session: Session) -> None:
+    """Take back this transaction's wake-up of the local workers (a NOTIFY, if any, still goes)."""
+    callbacks = session.info.get("after_commit", [])
+    while notify_local_workers in callbacks:
+        callbacks.remove(notify_local_workers)
 
 
 _changes = _LocalWakeUps()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import os
 import random
 import secrets
@@ -25,7 +26,8 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from kefu.jobs import store, wakeup
-from kefu.jobs.registry import JobFailed, RetryLater, UnknownTask, check_arguments, get_task
+from kefu.jobs.current import RunningJob, set_running
+from kefu.jobs.registry import JobFailed, RetryLater, TaskSpec, UnknownTask, check_arguments, get_task
 from kefu.jobs.store import Claimed
 from kefu.logs import get_logger
 from kefu.runtime import Runtime
@@ -57,6 +59,16 @@ class Worker:
         self.reap_interval_s = reap_interval_s
         self.shutdown_grace_s = shutdown_grace_s
         self._running: dict[asyncio.Task[None], Claimed] = {}
+        self._started = 0  # jobs started, claimed or handed over by a finishing job
+        self._ended = 0
+        self._budget: int | None = None  # run_until_idle's max_jobs
+        self._stopping = False
+        # Set when a job's end may let the worker's claim find something (a slot freed, a lock's
+        # next job unblocked); not when the job handed its lock's next job over as it finished.
+        self._claim_wanted = asyncio.Event()
+        self._quiet_ends: set[int] = set()
+        # Each job's asyncio task starts from this context (not from the job that handed it over).
+        self._context = contextvars.copy_context()
 
     # -- loops ---------------------------------------------------------------------------------
 
@@ -67,6 +79,8 @@ class Worker:
         if self.rt.db.dialect == "postgresql":
             listener = asyncio.create_task(wakeup.listen_postgres(self.rt.db.url, wake))
         log.info("jobs.worker_started", worker_id=self.worker_id, concurrency=self.concurrency)
+        self._context = contextvars.copy_context()
+        self._stopping = False
         loop = asyncio.get_running_loop()
         next_reap = loop.time()
         try:
@@ -78,9 +92,11 @@ class Worker:
                     await self._guarded(reap(self.rt))
                     next_reap = loop.time() + self.reap_interval_s
                 wake.clear()  # before claiming: an enqueue committed after this wakes us again
+                self._claim_wanted.clear()
                 await self._guarded(self._fill(self.concurrency))
                 timeout = max(0.0, min(self.poll_interval_s, next_reap - loop.time()))
                 await self._wait_for_any(stop, wake, timeout)
+            self._stopping = True  # finishing jobs hand nothing over any more
             await self._drain()
         finally:
             if listener is not None:
@@ -98,16 +114,22 @@ class Worker:
         Returns how many jobs were run (jobs dropped past their deadline are not counted).
         Errors of the queue itself are raised, so tests see them.
         """
-        started = 0
+        self._context = contextvars.copy_context()
+        first = self._started
+        self._budget = first + max_jobs
         try:
             while True:
-                started += await self._fill(min(self.concurrency, max_jobs - started + len(self._running)))
+                ended = self._ended
+                await self._fill(min(self.concurrency, self._budget - self._started + len(self._running)))
                 if not self._running:
-                    return started
+                    if self._ended != ended:
+                        continue  # a job ended while the claim ran (PostgreSQL): its lock's next may be due
+                    return self._started - first
                 done, _ = await asyncio.wait(set(self._running), return_when=asyncio.FIRST_COMPLETED)
                 for finished in done:
                     finished.result()
         finally:
+            self._budget = None
             await self._cancel_running()
 
     # -- claiming ------------------------------------------------------------------------------
@@ -130,12 +152,20 @@ class Worker:
         return started
 
     def _start(self, job: Claimed) -> None:
-        running = asyncio.create_task(self._execute(job), name=f"kefu-job-{job.id}")
+        running = asyncio.create_task(
+            self._execute(job), name=f"kefu-job-{job.id}", context=self._context.copy()
+        )
+        self._started += 1
         self._running[running] = job
         running.add_done_callback(self._forget)
 
     def _forget(self, finished: asyncio.Task[None]) -> None:
         job = self._running.pop(finished, None)
+        self._ended += 1
+        if job is None or job.id not in self._quiet_ends:
+            self._claim_wanted.set()
+        else:
+            self._quiet_ends.discard(job.id)
         if not finished.cancelled() and (exc := finished.exception()) is not None and job is not None:
             # The outcome could not be written (database unreachable): the lease expires
             # and the reaper gives the job back, so it is not lost.
@@ -165,25 +195,60 @@ class Worker:
             return
 
         log.debug("jobs.started", job_id=job.id, task=job.task, attempt=job.attempts)
+        running = RunningJob(job, may_take_next=self._may_take_next)
+        set_running(running)  # the task may finish its job in its last write (kefu.jobs.current)
         heartbeat = asyncio.create_task(self._heartbeat(job))
         try:
             await spec.fn(self.rt, **job.args)
-        except JobFailed as exc:
+        except BaseException as exc:
+            if running.finished is None:
+                await self._record_error(job, spec, exc)
+            elif not isinstance(exc, asyncio.CancelledError):
+                # Its outcome was recorded with its last write: what failed after it is only logged.
+                log.error("jobs.error_after_finishing", job_id=job.id, task=job.task, error=repr(exc))
+            if isinstance(exc, asyncio.CancelledError):
+                await self._give_back(running.next_jobs)
+                raise
+        else:
+            if running.finished is None:
+                running.finished = await store.complete(
+                    db, job, status="succeeded", now=clock.now(), error=None
+                )
+            if not running.finished:
+                log.warning("jobs.lease_lost", job_id=job.id, task=job.task, worker_id=self.worker_id)
+        finally:
+            heartbeat.cancel()
+        for handed_over in running.next_jobs:
+            self._start(handed_over)
+        frees_a_full_slot = not running.next_jobs and len(self._running) >= self.concurrency
+        if running.finished and running.lock_checked and not frees_a_full_slot:
+            self._quiet_ends.add(job.id)
+
+    async def _give_back(self, jobs: list[Claimed]) -> None:
+        """Jobs handed over to a job that was cancelled (the worker stopping): todo again now."""
+        now = self.rt.clock.now()
+        for job in jobs:
+            await store.requeue(
+                self.rt.db, job, run_at=now, now=now, error="worker stopped", count_attempt=False
+            )
+
+    async def _record_error(self, job: Claimed, spec: TaskSpec, exc: BaseException) -> None:
+        db, clock = self.rt.db, self.rt.clock
+        if isinstance(exc, JobFailed):
             log.warning("jobs.failed", job_id=job.id, task=job.task, attempt=job.attempts, error=str(exc))
             await store.complete(db, job, status="failed", now=clock.now(), error=str(exc))
-        except RetryLater as exc:
+        elif isinstance(exc, RetryLater):
             run_at = clock.now() + timedelta(seconds=exc.after_s)
             log.info("jobs.retry_later", job_id=job.id, task=job.task, reason=exc.reason, run_at=run_at)
             await store.requeue(
                 db, job, run_at=run_at, now=clock.now(), error=exc.reason, count_attempt=False
             )
-        except asyncio.CancelledError:
+        elif isinstance(exc, asyncio.CancelledError):
             # The worker is stopping: give the job back without spending an attempt.
             await store.requeue(
                 db, job, run_at=clock.now(), now=clock.now(), error="worker stopped", count_attempt=False
             )
-            raise
-        except Exception as exc:  # any error of the task is recorded and retried with backoff
+        elif isinstance(exc, Exception):  # any error of the task is recorded and retried with backoff
             error = f"{type(exc).__name__}: {exc}"
             log.warning(
                 "jobs.attempt_failed",
@@ -195,11 +260,11 @@ class Worker:
             )
             await self._retry_or_fail(job, error, spec.backoff_base_s, spec.backoff_cap_s)
         else:
-            done = await store.complete(db, job, status="succeeded", now=clock.now(), error=None)
-            if not done:
-                log.warning("jobs.lease_lost", job_id=job.id, task=job.task, worker_id=self.worker_id)
-        finally:
-            heartbeat.cancel()
+            raise exc  # KeyboardInterrupt, SystemExit: not the task's outcome
+
+    def _may_take_next(self) -> bool:
+        """Whether a finishing job may hand this worker the next job of its lock."""
+        return not self._stopping and (self._budget is None or self._started < self._budget)
 
     async def _retry_or_fail(self, job: Claimed, error: str, base_s: float, cap_s: float) -> None:
         now = self.rt.clock.now()
@@ -230,12 +295,14 @@ class Worker:
     # -- waiting and stopping ------------------------------------------------------------------
 
     async def _wait_for_any(self, stop: asyncio.Event, wake: asyncio.Event, within_s: float) -> None:
-        """Until stop, a wake-up, a job finishing (a free slot), or the poll interval."""
-        waiters = {asyncio.create_task(stop.wait()), asyncio.create_task(wake.wait())}
+        """Until stop, a wake-up, a job's end that may let a claim find something, or the poll interval."""
+        waiters = {
+            asyncio.create_task(stop.wait()),
+            asyncio.create_task(wake.wait()),
+            asyncio.create_task(self._claim_wanted.wait()),
+        }
         try:
-            await asyncio.wait(
-                waiters | set(self._running), timeout=within_s, return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait(waiters, timeout=within_s, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters:
                 waiter.cancel()

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from kefu.accounts.models import Connection, KfAccount
 from kefu.ai.phrasing import PhraseBook
 from kefu.ingest.models import Message
+from kefu.jobs.current import finish_job_in
 from kefu.jobs.registry import RetryLater, task
 from kefu.jobs.wakeup import announce_change
 from kefu.logs import get_logger
@@ -392,6 +393,7 @@ def _settle(
     feed: Inbound | None,
     now: datetime,
 ) -> None:
+    finish_job_in(session, now)  # a delivery's last write: its job completes with it
     row = session.get(ConversationAction, outbox.action_id)
     if row is None or row.status != "pending":
         return

@@ -28,6 +28,7 @@ from kefu.ai.provider import Answer, AnswerContext, Turn
 from kefu.crm.tasks import FETCH_TASK
 from kefu.ingest.models import Message
 from kefu.ingest.service import conversation_lock
+from kefu.jobs.current import finish_job
 from kefu.jobs.queue import add_job, enqueue
 from kefu.jobs.wakeup import announce_change
 from kefu.logs import get_logger
@@ -232,6 +233,7 @@ async def process_message(rt: Runtime, message_id: int) -> None:
             return
         now = rt.clock.now()
         message.processed_at = now
+        await finish_job(session, now)  # the job's last write: it completes with it
         conversation = await service.note_message(session, message, now=now)
         account = await session.get(KfAccount, message.account_id)
         if account is None or inbound is None:

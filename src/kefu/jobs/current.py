@@ -1,0 +1,96 @@
+"""The job the current asyncio task runs, so that its task can finish it in its own last write.
+
+A job's completion used to be a write transaction of its own after the task returned. A task
+whose last write transaction is known (a pull's last page, a delivery's outcome, a processed
+message) calls `finish_job_in(session, now)` in that transaction instead: the job's guarded
+UPDATE (status='doing', worker_id, attempts) commits or rolls back with the task's work, and
+the worker skips its own completion. If the lease was lost the UPDATE matches nothing: the
+task's work still commits (it is idempotent, like any redo) and the worker logs lease_lost.
+
+In the same transaction the worker may take over the next runnable job of the same lock (a
+process job's deliver job, a delivery's feed job): claimed there with the claim's own query
+restricted to that lock, so creation order per lock holds, and run by the worker right after,
+without a claim round trip of its own. Nothing is recorded in memory until the transaction
+has committed (`on_commit`); a job claimed so but never run (the process died) is reaped when
+its lease expires, like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from kefu.db import before_commit, on_commit
+from kefu.jobs import store
+from kefu.jobs.store import Claimed
+from kefu.jobs.wakeup import QUEUED_LOCKS, unannounce_locally
+
+
+@dataclass
+class RunningJob:
+    job: Claimed
+    may_take_next: Callable[[], bool]  # the worker can run the lock's next job now (not stopping)
+    finished: bool | None = None  # recorded by the task: True succeeded, False lease lost
+    next_jobs: list[Claimed] = field(default_factory=list)
+    # Its lock's next job was looked for (and taken if runnable) as it finished: its end
+    # unblocks nothing the worker's own claim would find.
+    lock_checked: bool = False
+
+
+_FINISHING = "kefu_job_finishing"
+_running: ContextVar[RunningJob | None] = ContextVar("kefu_running_job", default=None)
+
+
+def set_running(running: RunningJob) -> None:
+    """Called by the worker in the job's own asyncio task (its own copy of the context)."""
+    _running.set(running)
+
+
+def current_job() -> Claimed | None:
+    """The job this asyncio task runs for the worker (None outside a job)."""
+    running = _running.get()
+    return running.job if running is not None else None
+
+
+def finish_job_in(session: Session, now: datetime) -> None:
+    """Record the running job as succeeded in this write transaction (nothing outside a job).
+
+    Call it in the task's LAST write transaction, after which the task only returns. The job's
+    UPDATE (and the hand-over) runs just before the transaction commits, so it sees every job
+    the transaction queued, wherever in it this is called."""
+    running = _running.get()
+    if running is None or running.finished is not None or session.info.get(_FINISHING):
+        return
+    session.info[_FINISHING] = True  # once per transaction: a second guarded UPDATE would miss
+    before_commit(session, partial(_finish, running, now))
+
+
+def _finish(running: RunningJob, now: datetime, session: Session) -> None:
+    held = store.complete_in(session, running.job, status="succeeded", now=now, error=None)
+    taken: list[Claimed] = []
+    lock = running.job.lock
+    checked = lock is None
+    if held and lock is not None and running.may_take_next():
+        taken, dropped = store.claim_next_of_lock(session, running.job, now=now)
+        checked = not dropped
+        queued = session.info.get(QUEUED_LOCKS, ())
+        if taken and all(queued_lock == lock for queued_lock in queued):
+            # Whatever this transaction queued waits behind the job handed over (same lock,
+            # later id): waking the worker would only make it claim nothing.
+            unannounce_locally(session)
+
+    def committed() -> None:
+        running.finished, running.next_jobs, running.lock_checked = held, taken, checked
+
+    on_commit(session, committed)
+
+
+async def finish_job(session: AsyncSession, now: datetime) -> None:
+    """`finish_job_in` for an async session."""
+    await session.run_sync(finish_job_in, now)
