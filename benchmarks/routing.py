@@ -204,7 +204,7 @@ async def decisions(rt: Runtime, account_id: int, count: int, rng: random.Random
             assert conversation is not None
             state = service.state_of(conversation)
             started = time.perf_counter()
-            roster = await service.roster(session, account, settings, conversation)
+            roster = await session.run_sync(service.roster, account, settings, conversation)
             decision = choose(settings.routing.rules, roster, last_userid=state.last_servicer())
             timings.append((time.perf_counter() - started) * 1000)
         assigned += decision.outcome == "assign"

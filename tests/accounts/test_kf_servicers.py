@@ -112,15 +112,15 @@ async def test_status_events_use_their_own_encoding(rt: Runtime, kf: KfWorld, ac
         await s.execute(delete(Job).where(Job.task == "accounts.refresh_servicers"))
 
     async with rt.db.write() as s:
-        stopped = await apply_servicer_status_event(s, account.id, "zhangsan", 2, 1, now)
+        stopped = await s.run_sync(apply_servicer_status_event, account.id, "zhangsan", 2, 1, now)
         assert stopped is not None and (stopped.status, stopped.stop_type) == (1, 1)
-        assert await apply_servicer_status_event(s, account.id, "stranger", 1, 0, now) is None
-        assert await apply_servicer_status_event(s, account.id, "zhangsan", 7, 0, now) is None
+        assert await s.run_sync(apply_servicer_status_event, account.id, "stranger", 1, 0, now) is None
+        assert await s.run_sync(apply_servicer_status_event, account.id, "zhangsan", 7, 0, now) is None
     assert (await _rows(rt, account.id))[0][3:5] == (1, 1)
     async with rt.db.read() as s:  # someone Kefu does not know: the list is read again
         refreshes = (await s.scalars(select(Job.args).where(Job.task == "accounts.refresh_servicers"))).all()
     assert refreshes == [{"account_id": account.id}]
 
     async with rt.db.write() as s:
-        await apply_servicer_status_event(s, account.id, "zhangsan", 1, 0, now)
+        await s.run_sync(apply_servicer_status_event, account.id, "zhangsan", 1, 0, now)
     assert (await _rows(rt, account.id))[0][3:5] == (0, 0)

@@ -127,8 +127,8 @@ async def test_binding_by_hand_is_recorded_and_unbound_customers_are_listed(
     unbound = await api.get(f"{CRM}/wechat-customers", params={"unbound": "true"})
     assert [c["external_userid"] for c in unbound.json()] == ["wmCustomerB"]
     async with rt.db.read() as session:
-        assert await exclusive_servicer(session, account.connection_id, "wmCustomerA") == "bob"
-        assert await exclusive_servicer(session, account.connection_id, "wmCustomerB") is None
+        assert await session.run_sync(exclusive_servicer, account.connection_id, "wmCustomerA") == "bob"
+        assert await session.run_sync(exclusive_servicer, account.connection_id, "wmCustomerB") is None
 
     other = (await api.post(f"{CRM}/contacts", json={"name": "李四"})).json()
     moved = await api.put(f"{CRM}/wechat-customers/{first}/contact", json={"contact_id": other["id"]})
@@ -176,8 +176,8 @@ async def test_the_contacts_exclusive_servicer_wins_over_its_companys(
         )
         assert bound.status_code == 200
     async with rt.db.read() as session:
-        found = await exclusive_servicers(
-            session, account.connection_id, ["wmJia", "wmYi", "wmBing", "wmNobody"]
+        found = await session.run_sync(
+            exclusive_servicers, account.connection_id, ["wmJia", "wmYi", "wmBing", "wmNobody"]
         )
     assert found == {"wmJia": "bob", "wmYi": "alice"}
 

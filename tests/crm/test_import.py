@@ -119,7 +119,7 @@ async def test_cli_binds_unbinds_and_deletes_on_the_record(acli: ACliFn, rt: Run
     bound = await acli("crm", "bind", "wmWang", str(contact.id), "--connection", str(connection.id))
     assert bound.exit_code == 0 and "wmWang: bound" in bound.stdout, bound.output
     async with rt.db.read() as session:
-        assert await exclusive_servicer(session, connection.id, "wmWang") == "bob"
+        assert await session.run_sync(exclusive_servicer, connection.id, "wmWang") == "bob"
     again = await acli("crm", "bind", "wmWang", "999", "--connection", str(connection.id))
     assert again.exit_code == 2 and "no contact" in again.stderr
 
@@ -144,5 +144,5 @@ async def test_cli_binds_unbinds_and_deletes_on_the_record(acli: ACliFn, rt: Run
             ("bind", "cli"),
             ("unbind", "cli"),
         ]
-        assert await exclusive_servicer(session, connection.id, "wmWang") is None
+        assert await session.run_sync(exclusive_servicer, connection.id, "wmWang") is None
     assert (await acli("crm", "delete", "team", "1")).exit_code == 2

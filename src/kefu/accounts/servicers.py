@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kefu.accounts.kf_accounts import wecom_step
 from kefu.accounts.models import KfAccount, Servicer
@@ -173,8 +174,8 @@ def in_step(rows: Sequence[Servicer], wanted: Sequence[ServicerSpec]) -> bool:
     ]
 
 
-async def apply_servicer_status_event(
-    session: AsyncSession, account_id: int, userid: str, status_event: int, stop_type: int, now: datetime
+def apply_servicer_status_event(
+    session: Session, account_id: int, userid: str, status_event: int, stop_type: int, now: datetime
 ) -> Servicer | None:
     """Follow a `servicer_status_change` event (1 = 接待中 → status 0; 2 = 停止接待 → status 1
     with `stop_type`, 1 = 暂时挂起). Returns the row, or None when the userid is not in the
@@ -182,12 +183,12 @@ async def apply_servicer_status_event(
     if status_event not in (EVENT_RECEIVING, EVENT_STOPPED):
         log.warning("servicer.status_event.unknown", account_id=account_id, status=status_event)
         return None
-    row = await session.scalar(
+    row = session.scalar(
         select(Servicer).where(Servicer.account_id == account_id, Servicer.userid == userid).with_for_update()
     )
     if row is None:
         # Added in the WeCom admin since Kefu last read the list: read it again.
-        await session.run_sync(enqueue_servicer_refresh, account_id, now=now)
+        enqueue_servicer_refresh(session, account_id, now=now)
         return None
     if status_event == EVENT_RECEIVING:
         row.status, row.stop_type = RECEIVING, 0

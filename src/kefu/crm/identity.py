@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kefu.crm.models import CrmBinding, CrmContact, CrmCustomer, WechatCustomer
 from kefu.crm.service import get_contact
@@ -39,15 +40,14 @@ class BindingEvent:
         }
 
 
-async def exclusive_servicer(session: AsyncSession, connection_id: int, external_userid: str) -> str | None:
-    """The 专属客服 of a WeChat customer: their contact's, else its company's (one query)."""
-    found = await exclusive_servicers(session, connection_id, [external_userid])
+def exclusive_servicer(session: Session, connection_id: int, external_userid: str) -> str | None:
+    """The 专属客服 of a WeChat customer: their contact's, else its company's (one query).
+    Synchronous (routing reads it in a decision's unit of work): `session.run_sync` from async code."""
+    found = exclusive_servicers(session, connection_id, [external_userid])
     return found.get(external_userid)
 
 
-async def exclusive_servicers(
-    session: AsyncSession, connection_id: int, external_userids: list[str]
-) -> dict[str, str]:
+def exclusive_servicers(session: Session, connection_id: int, external_userids: list[str]) -> dict[str, str]:
     """`exclusive_servicer` for many customers at once (dispatch reads its whole queue)."""
     if not external_userids:
         return {}
@@ -62,7 +62,7 @@ async def exclusive_servicers(
             userid.is_not(None),
         )
     )
-    return {external: servicer for external, servicer in (await session.execute(query)).all()}
+    return {external: servicer for external, servicer in session.execute(query).all()}
 
 
 async def find_wechat_customer(

@@ -20,9 +20,10 @@ from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kefu.crm.identity import BindingEvent
-from kefu.jobs.queue import enqueue
+from kefu.jobs.queue import add_job
 from kefu.jobs.registry import task
 from kefu.logs import get_logger
 from kefu.runtime import Runtime
@@ -42,11 +43,11 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-async def emit(
-    session: AsyncSession, settings: Settings, event: str, data: dict[str, Any], *, now: datetime
+def emit(
+    session: Session, settings: Settings, event: str, data: dict[str, Any], *, now: datetime
 ) -> int | None:
     """Queue the event in the caller's transaction (it goes out only if that commits); nothing
-    without a webhook URL."""
+    without a webhook URL. Synchronous (a decision's unit of work): `session.run_sync` from async code."""
     if not settings.webhook_url:
         return None
     event_id = uuid.uuid4().hex
@@ -55,7 +56,7 @@ async def emit(
         ensure_ascii=False,
         separators=(",", ":"),
     )
-    return await enqueue(session, WEBHOOK_TASK, {"event": event, "event_id": event_id, "body": body}, now=now)
+    return add_job(session, WEBHOOK_TASK, {"event": event, "event_id": event_id, "body": body}, now=now)
 
 
 # 30 attempts, 5 s doubling to an hour: about a day of a receiver being down.
@@ -87,4 +88,4 @@ async def emit_binding(session: AsyncSession, settings: Settings, event: Binding
     """`crm.binding.bound` / `crm.binding.unbound`, when something changed."""
     if event is not None:
         name = "crm.binding.bound" if event.action == "bind" else "crm.binding.unbound"
-        await emit(session, settings, name, event.payload(), now=event.at)
+        await session.run_sync(emit, settings, name, event.payload(), now=event.at)

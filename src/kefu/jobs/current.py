@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from kefu.db import before_commit, on_commit
@@ -89,8 +88,3 @@ def _finish(running: RunningJob, now: datetime, session: Session) -> None:
         running.finished, running.next_jobs, running.lock_checked = held, taken, checked
 
     on_commit(session, committed)
-
-
-async def finish_job(session: AsyncSession, now: datetime) -> None:
-    """`finish_job_in` for an async session."""
-    await session.run_sync(finish_job_in, now)

@@ -31,7 +31,7 @@ from kefu.reception.core import Dispatch
 from kefu.reception.core.dispatch import WaitingCustomer, plan_round
 from kefu.reception.models import Conversation
 from kefu.reception.pool import DISPATCH_TASK, STATE_POOL, in_queue_order, request_dispatch
-from kefu.reception.shell import enqueue_feed
+from kefu.reception.shell import add_feed
 from kefu.runtime import Runtime
 
 log = get_logger(__name__)
@@ -50,15 +50,15 @@ async def dispatch_round(rt: Runtime, *, account_id: int) -> None:
         waiting = await in_queue_order(session, account_id)
         if not waiting:
             return
-        exclusive = await exclusive_servicers(
-            session, account.connection_id, [c.external_userid for c in waiting]
+        exclusive = await session.run_sync(
+            exclusive_servicers, account.connection_id, [c.external_userid for c in waiting]
         )
-        roster = await service.roster(session, account, settings, waiting[0])
+        roster = await session.run_sync(service.roster, account, settings, waiting[0])
         line = [WaitingCustomer(c.id, service.state_of(c), exclusive.get(c.external_userid)) for c in waiting]
         by_id = {c.id: c for c in waiting}
         picks = plan_round(line, settings, roster, now)
         for key, _servicer in picks:
-            await enqueue_feed(session, by_id[key], account_id, Dispatch(), now=now)
+            await session.run_sync(add_feed, by_id[key], account_id, Dispatch(), now=now)
         picked = len(picks)
     if picked:
         log.info("dispatch.round", account_id=account_id, waiting=len(waiting), picked=picked)
@@ -74,7 +74,7 @@ async def sweep(rt: Runtime) -> int:
             )
         ).all()
         for account_id in ids:
-            await request_dispatch(session, account_id, now=now)
+            await session.run_sync(request_dispatch, account_id, now=now)
     return len(ids)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kefu.accounts.models import KfAccount
 from kefu.crm.webhooks import emit
@@ -18,8 +18,8 @@ from kefu.settings import Settings
 ENDED = 4
 
 
-async def emit_conversation_events(
-    session: AsyncSession,
+def emit_conversation_events(
+    session: Session,
     process: Settings,
     *,
     account: KfAccount,
@@ -39,9 +39,9 @@ async def emit_conversation_events(
     }
     if before.wecom_state != ENDED and after.wecom_state == ENDED and before.session_no:
         ended = {"session_no": before.session_no, "servicer_userid": before.servicer_userid}
-        await emit(session, process, "conversation.session_ended", base | ended, now=now)
+        emit(session, process, "conversation.session_ended", base | ended, now=now)
     if after.session_no != before.session_no:
-        await emit(
+        emit(
             session, process, "conversation.session_started", base | {"session_no": after.session_no}, now=now
         )
     for action in decision.actions:
@@ -52,4 +52,4 @@ async def emit_conversation_events(
                 "label": action.label,
                 "servicer_userid": action.servicer_userid,
             }
-            await emit(session, process, "conversation.rated", base | rated, now=now)
+            emit(session, process, "conversation.rated", base | rated, now=now)

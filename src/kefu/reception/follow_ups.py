@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kefu.db import get_row
 from kefu.errors import Conflict
@@ -15,8 +16,8 @@ from kefu.reception.core import RecordFollowUp
 from kefu.reception.models import Conversation, FollowUp
 
 
-async def record_follow_up(
-    session: AsyncSession,
+def record_follow_up(
+    session: Session,
     conversation: Conversation,
     action: RecordFollowUp,
     *,
@@ -24,7 +25,7 @@ async def record_follow_up(
     now: datetime,
 ) -> FollowUp:
     """Add the message to the conversation's open follow-up, opening one if there is none."""
-    row = await session.scalar(
+    row = session.scalar(
         select(FollowUp).where(FollowUp.conversation_id == conversation.id, FollowUp.status == "open")
     )
     at = message.send_time if message is not None else now
@@ -42,7 +43,7 @@ async def record_follow_up(
     if message is not None and message.id not in row.message_ids:
         row.message_ids = [*row.message_ids, message.id]  # reassigned: JSON columns save on assignment
     row.last_message_at = max(row.last_message_at, at)
-    await session.flush()
+    session.flush()
     return row
 
 

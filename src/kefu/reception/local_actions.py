@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kefu.ingest.models import Message
 from kefu.reception.core import MarkRecalled, RecordFollowUp, RecordRating, RecordRouting, RecordSendFailure
@@ -18,8 +18,8 @@ LocalAction = RecordRating | RecordRouting | RecordFollowUp | MarkRecalled | Rec
 LOCAL_ACTIONS = (RecordRating, RecordRouting, RecordFollowUp, MarkRecalled, RecordSendFailure)
 
 
-async def apply_local(
-    session: AsyncSession,
+def apply_local(
+    session: Session,
     conversation: Conversation,
     action: LocalAction,
     *,
@@ -28,10 +28,10 @@ async def apply_local(
 ) -> None:
     """Apply an action that touches only Kefu's records, in the decision's transaction."""
     if isinstance(action, RecordFollowUp):
-        await record_follow_up(session, conversation, action, message=message, now=now)
+        record_follow_up(session, conversation, action, message=message, now=now)
         return
     if isinstance(action, RecordRouting):
-        await routing_service.record_decision(
+        routing_service.record_decision(
             session,
             account_id=conversation.account_id,
             conversation_id=conversation.id,
@@ -42,7 +42,7 @@ async def apply_local(
         )
         return
     if isinstance(action, RecordRating):
-        exists = await session.scalar(
+        exists = session.scalar(
             select(Rating.id).where(
                 Rating.conversation_id == conversation.id, Rating.session_no == action.session_no
             )
@@ -60,7 +60,7 @@ async def apply_local(
                 )
             )
         return
-    target = await session.scalar(
+    target = session.scalar(
         select(Message).where(Message.account_id == conversation.account_id, Message.msgid == action.msgid)
     )
     if isinstance(action, MarkRecalled):
@@ -69,7 +69,7 @@ async def apply_local(
         return
     if target is not None:
         target.send_fail_type = action.fail_type
-    sent = await session.scalar(
+    sent = session.scalar(
         select(ConversationAction).where(
             ConversationAction.conversation_id == conversation.id, ConversationAction.msgid == action.msgid
         )

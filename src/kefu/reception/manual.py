@@ -7,13 +7,16 @@ why in words a person understands."""
 
 from __future__ import annotations
 
-from kefu.accounts.settings import get_account
-from kefu.db import get_row
-from kefu.errors import Conflict
+from sqlalchemy.orm import Session
+
+from kefu.accounts.models import KfAccount
+from kefu.clock import Clock
+from kefu.errors import Conflict, NotFound
 from kefu.reception.core import EndByHand, HandOver, ManualTake, Transfer
 from kefu.reception.models import Conversation
 from kefu.reception.shell import decide_and_apply
 from kefu.runtime import Runtime
+from kefu.settings import Settings
 
 PersonsRequest = ManualTake | HandOver | EndByHand
 
@@ -36,24 +39,27 @@ async def end(rt: Runtime, conversation_id: int, *, by: str) -> Conversation:
 
 
 async def _decide_now(rt: Runtime, conversation_id: int, inbound: PersonsRequest) -> Conversation:
-    """decide() on a person's request, in this request's transaction; the conversation when it
-    led to the transfer asked for, else a Conflict (its state says why)."""
+    """decide() on a person's request, in this request's transaction (one write unit); the
+    conversation when it led to the transfer asked for, else a Conflict (its state says why)."""
+    return await rt.db.run_write(_decide, conversation_id, inbound, rt.clock, rt.settings)
+
+
+def _decide(
+    session: Session, conversation_id: int, inbound: PersonsRequest, clock: Clock, process: Settings
+) -> Conversation:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"no conversation with id {conversation_id}")
+    account = session.get(KfAccount, conversation.account_id)
+    if account is None:
+        raise NotFound(f"no account with id {conversation.account_id}")
+    decision = decide_and_apply(
+        session, conversation=conversation, account=account, inbound=inbound, now=clock.now(), process=process
+    )
     target = 4 if isinstance(inbound, EndByHand) else 3
-    async with rt.db.write() as session:
-        conversation = await get_row(session, Conversation, conversation_id, "conversation")
-        account = await get_account(session, conversation.account_id)
-        decision = await decide_and_apply(
-            session,
-            conversation=conversation,
-            account=account,
-            inbound=inbound,
-            now=rt.clock.now(),
-            process=rt.settings,
-        )
-        moved = any(isinstance(a, Transfer) and a.target_state == target for a in decision.actions)
-        if not moved:
-            raise _refusal(conversation, inbound)
-        return conversation
+    if not any(isinstance(a, Transfer) and a.target_state == target for a in decision.actions):
+        raise _refusal(conversation, inbound)
+    return conversation
 
 
 def _refusal(conversation: Conversation, inbound: PersonsRequest) -> Conflict:

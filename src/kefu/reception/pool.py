@@ -9,10 +9,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kefu.accounts.models import KfAccount
 from kefu.ingest.models import Message
-from kefu.jobs.queue import enqueue
+from kefu.jobs.queue import add_job
 from kefu.reception.models import Conversation
 
 DISPATCH_TASK = "reception.dispatch"
@@ -24,15 +25,15 @@ def dispatch_lock(account_id: int) -> str:
     return f"dispatch:{account_id}"
 
 
-async def request_dispatch(session: AsyncSession, account_id: int, *, now: datetime) -> None:
+def request_dispatch(session: Session, account_id: int, *, now: datetime) -> None:
     """Ask for a dispatch round of the account (coalesced with one already waiting)."""
     lock = dispatch_lock(account_id)
-    await enqueue(session, DISPATCH_TASK, {"account_id": account_id}, now=now, lock=lock, queueing_lock=lock)
+    add_job(session, DISPATCH_TASK, {"account_id": account_id}, now=now, lock=lock, queueing_lock=lock)
 
 
-async def request_dispatch_for_corp(session: AsyncSession, account: KfAccount, *, now: datetime) -> None:
+def request_dispatch_for_corp(session: Session, account: KfAccount, *, now: datetime) -> None:
     """A servicer's capacity is counted across the corp's accounts: ask each one with a pool."""
-    ids = await session.scalars(
+    ids = session.scalars(
         select(KfAccount.id)
         .where(KfAccount.connection_id == account.connection_id)
         .where(
@@ -40,7 +41,7 @@ async def request_dispatch_for_corp(session: AsyncSession, account: KfAccount, *
         )
     )
     for account_id in ids.all():
-        await request_dispatch(session, account_id, now=now)
+        request_dispatch(session, account_id, now=now)
 
 
 @dataclass(frozen=True)

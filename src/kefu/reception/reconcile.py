@@ -24,7 +24,7 @@ from kefu.reception import service
 from kefu.reception.core import CheckState
 from kefu.reception.core.state import STATE_HUMAN
 from kefu.reception.models import Conversation, ConversationAction
-from kefu.reception.shell import enqueue_feed
+from kefu.reception.shell import add_feed
 from kefu.runtime import Runtime
 
 BATCH = 500  # per sweep: a backlog is worked through over the next sweeps
@@ -50,7 +50,7 @@ async def sweep(rt: Runtime) -> int:
                 .limit(BATCH)
             )
         ).all()
-        statuses = await service.settled_statuses(session, transfers)
+        statuses = await session.run_sync(service.settled_statuses, transfers)
         stranded = {a.conversation_id for a in transfers if statuses[a.id] != "pending"}
         checked = {c.id: c for c in quiet}
         for conversation_id in stranded - checked.keys():
@@ -58,9 +58,9 @@ async def sweep(rt: Runtime) -> int:
             if found is not None:
                 checked[found.id] = found
         for conversation in checked.values():
-            await service.settle_orphaned_actions(session, conversation.id, now=now)
+            await session.run_sync(service.settle_orphaned_actions, conversation.id, now=now)
             conversation.updated_at = now  # checked: quiet again only after another spell
-            await enqueue_feed(session, conversation, conversation.account_id, CheckState(), now=now)
+            await session.run_sync(add_feed, conversation, conversation.account_id, CheckState(), now=now)
     return len(checked)
 
 

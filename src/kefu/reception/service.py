@@ -38,10 +38,8 @@ STATE_POOL, STATE_HUMAN = 2, 3
 RECEIVING = 0
 
 
-async def find_conversation(
-    session: AsyncSession, account_id: int, external_userid: str
-) -> Conversation | None:
-    return await session.scalar(conversation_query(account_id, external_userid))
+def find_conversation(session: Session, account_id: int, external_userid: str) -> Conversation | None:
+    return session.scalar(conversation_query(account_id, external_userid))
 
 
 def conversation_query(account_id: int, external_userid: str) -> Select[Conversation]:
@@ -50,26 +48,24 @@ def conversation_query(account_id: int, external_userid: str) -> Select[Conversa
     )
 
 
-async def get_or_create_conversation(
-    session: AsyncSession, account_id: int, external_userid: str, *, now: datetime
+def get_or_create_conversation(
+    session: Session, account_id: int, external_userid: str, *, now: datetime
 ) -> Conversation:
-    conversation = await find_conversation(session, account_id, external_userid)
+    conversation = find_conversation(session, account_id, external_userid)
     if conversation is None:
         conversation = Conversation(
             account_id=account_id, external_userid=external_userid, created_at=now, updated_at=now
         )
         session.add(conversation)
-        await session.flush()
+        session.flush()
     return conversation
 
 
-async def note_message(session: AsyncSession, message: Message, *, now: datetime) -> Conversation | None:
+def note_message(session: Session, message: Message, *, now: datetime) -> Conversation | None:
     """Keep the conversation record current: its customer and last message times."""
     if not message.external_userid:
         return None
-    conversation = await get_or_create_conversation(
-        session, message.account_id, message.external_userid, now=now
-    )
+    conversation = get_or_create_conversation(session, message.account_id, message.external_userid, now=now)
     if conversation.last_message_at is None or message.send_time > conversation.last_message_at:
         conversation.last_message_at = message.send_time
     if message.origin == CUSTOMER and (
@@ -78,7 +74,7 @@ async def note_message(session: AsyncSession, message: Message, *, now: datetime
     ):
         conversation.last_customer_message_at = message.send_time
     conversation.updated_at = now
-    await session.run_sync(announce_change)  # the transcript has a new line
+    announce_change(session)  # the transcript has a new line
     return conversation
 
 
@@ -155,8 +151,8 @@ _parsed_settings: dict[tuple[bool, str, str], AccountSettings] = {}
 # --- servicers --------------------------------------------------------------------------------
 
 
-async def roster(
-    session: AsyncSession,
+def roster(
+    session: Session,
     account: KfAccount,
     settings: AccountSettings,
     conversation: Conversation,
@@ -174,11 +170,11 @@ async def roster(
     rows_query = (
         select(Servicer).where(Servicer.account_id == account.id).order_by(Servicer.position, Servicer.id)
     )
-    rows = list((await session.scalars(rows_query)).all())
+    rows = list(session.scalars(rows_query).all())
     userids = [row.userid for row in rows]
-    exclusive = await exclusive_servicer(session, account.connection_id, conversation.external_userid)
-    pointer = await routing_service.round_robin_last(session, account.id, for_update=for_update)
-    waiting = await session.scalar(
+    exclusive = exclusive_servicer(session, account.connection_id, conversation.external_userid)
+    pointer = routing_service.round_robin_last(session, account.id, for_update=for_update)
+    waiting = session.scalar(
         select(func.count())
         .select_from(Conversation)
         .where(
@@ -192,13 +188,13 @@ async def roster(
         return empty
     corp_accounts = select(KfAccount.id).where(KfAccount.connection_id == account.connection_id)
     if for_update and session.get_bind().dialect.name == "postgresql":
-        await session.execute(
+        session.execute(
             select(Servicer.id)
             .where(Servicer.account_id.in_(corp_accounts), Servicer.userid.in_(userids))
             .order_by(Servicer.id)
             .with_for_update()
         )
-    counted = await session.execute(
+    counted = session.execute(
         select(Conversation.servicer_userid, func.count())
         .where(
             Conversation.account_id.in_(corp_accounts),
@@ -221,10 +217,10 @@ async def roster(
     return empty.model_copy(update={"servicers": loads})
 
 
-async def mark_idle_since(session: AsyncSession, account: KfAccount, userid: str, *, now: datetime) -> None:
+def mark_idle_since(session: Session, account: KfAccount, userid: str, *, now: datetime) -> None:
     """A servicer's human session ended: they are idle since now, in every account of the corp."""
     corp_accounts = select(KfAccount.id).where(KfAccount.connection_id == account.connection_id)
-    await session.execute(
+    session.execute(
         update(Servicer)
         .where(Servicer.account_id.in_(corp_accounts), Servicer.userid == userid)
         .values(idle_since=now)
@@ -249,7 +245,7 @@ def pool_position(session: Session, conversation: Conversation) -> int:
 # --- the outbox -------------------------------------------------------------------------------
 
 
-async def settled_statuses(session: AsyncSession, actions: Sequence[ConversationAction]) -> dict[int, str]:
+def settled_statuses(session: Session, actions: Sequence[ConversationAction]) -> dict[int, str]:
     """Each action's status, with a pending one whose job ended without settling it read as the
     job ended: `dropped` (a 20-second code past its deadline) or `failed` (out of attempts).
     One query for all of them: a conversation may hold many pending sends."""
@@ -260,7 +256,7 @@ async def settled_statuses(session: AsyncSession, actions: Sequence[Conversation
     }
     ended: dict[int, str] = {}
     if job_ids:
-        rows = await session.execute(
+        rows = session.execute(
             select(Job.id, Job.status).where(
                 Job.id.in_(set(job_ids.values())), Job.status.in_(("dropped", "failed"))
             )
@@ -269,17 +265,15 @@ async def settled_statuses(session: AsyncSession, actions: Sequence[Conversation
     return {action.id: ended.get(job_ids.get(action.id, -1), action.status) for action in actions}
 
 
-async def settle_orphaned_actions(session: AsyncSession, conversation_id: int, *, now: datetime) -> None:
+def settle_orphaned_actions(session: Session, conversation_id: int, *, now: datetime) -> None:
     """Record the end of actions whose delivery job ended without recording it (dropped, failed)."""
-    pending = (
-        await session.scalars(
-            select(ConversationAction).where(
-                ConversationAction.conversation_id == conversation_id,
-                ConversationAction.status == "pending",
-            )
+    pending = session.scalars(
+        select(ConversationAction).where(
+            ConversationAction.conversation_id == conversation_id,
+            ConversationAction.status == "pending",
         )
     ).all()
-    statuses = await settled_statuses(session, pending)
+    statuses = settled_statuses(session, pending)
     for action in pending:
         status = statuses[action.id]
         if status != "pending":
@@ -449,7 +443,7 @@ async def transcript(session: AsyncSession, conversation: Conversation) -> list[
             select(ConversationAction).where(ConversationAction.conversation_id == conversation.id)
         )
     ).all()
-    statuses = await settled_statuses(session, actions)
+    statuses = await session.run_sync(settled_statuses, actions)
     for action in actions:
         status = statuses[action.id]
         if status == "done" or (action.kind in SEND_KINDS and status == "possibly_delivered"):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kefu.ingest.models import Message
 from kefu.reception.core import TimelineEntry as Note
@@ -32,21 +32,21 @@ def whole_seconds(start: datetime, end: datetime) -> int:
 class _Rows:
     """The conversation's session rows this decision touches, read at most once each."""
 
-    def __init__(self, session: AsyncSession, conversation: Conversation) -> None:
+    def __init__(self, session: Session, conversation: Conversation) -> None:
         self.session, self.conversation = session, conversation
         self.rows: dict[int, SessionRecord | None] = {}
 
-    async def get(self, session_no: int) -> SessionRecord | None:
+    def get(self, session_no: int) -> SessionRecord | None:
         if session_no not in self.rows:
             query = select(SessionRecord).where(
                 SessionRecord.conversation_id == self.conversation.id,
                 SessionRecord.session_no == session_no,
             )
-            self.rows[session_no] = (await self.session.execute(query)).scalar_one_or_none()
+            self.rows[session_no] = self.session.execute(query).scalar_one_or_none()
         return self.rows[session_no]
 
-    async def start(self, session_no: int, kind: str, at: datetime) -> SessionRecord:
-        row = await self.get(session_no)
+    def start(self, session_no: int, kind: str, at: datetime) -> SessionRecord:
+        row = self.get(session_no)
         if row is None:  # a session counted once, even if its start were noted again
             row = SessionRecord(
                 conversation_id=self.conversation.id,
@@ -89,8 +89,8 @@ def _apply(row: SessionRecord, note: Note) -> None:
             row.wait_seconds = whole_seconds(row.queued_at, note.at)
 
 
-async def record_sessions(
-    session: AsyncSession,
+def record_sessions(
+    session: Session,
     conversation: Conversation,
     *,
     session_before: int,
@@ -110,13 +110,13 @@ async def record_sessions(
     for note in notes:
         if note.kind == "session_started":
             current = int(note.detail.get("session_no") or 0)
-            await rows.start(current, str(note.detail.get("session_kind") or "normal"), note.at)
+            rows.start(current, str(note.detail.get("session_kind") or "normal"), note.at)
             continue
-        row = await rows.get(current)
+        row = rows.get(current)
         if row is not None:
             _apply(row, note)
     if replied:
         assert message is not None
-        row = await rows.get(session_after)
+        row = rows.get(session_after)
         if row is not None and row.assigned_at is not None and row.first_response_seconds is None:
             row.first_response_seconds = whole_seconds(row.assigned_at, message.send_time)

@@ -7,22 +7,23 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kefu.routing.core import RoutingDecision
 from kefu.routing.models import RoundRobinPointer, RoutingDecisionRow
 
 
-async def round_robin_last(session: AsyncSession, account_id: int, *, for_update: bool = False) -> str | None:
+def round_robin_last(session: Session, account_id: int, *, for_update: bool = False) -> str | None:
     """Whom the account's rotation gave last. `for_update` (PostgreSQL) holds the row, so two
     decisions of one account take turns one after the other."""
     query = select(RoundRobinPointer.last_userid).where(RoundRobinPointer.account_id == account_id)
     if for_update and session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
-    return await session.scalar(query)
+    return session.scalar(query)
 
 
-async def record_decision(
-    session: AsyncSession,
+def record_decision(
+    session: Session,
     *,
     account_id: int,
     conversation_id: int,
@@ -47,7 +48,7 @@ async def record_decision(
     )
     session.add(row)
     if decision.round_robin_last is not None:
-        pointer = await session.get(RoundRobinPointer, account_id)
+        pointer = session.get(RoundRobinPointer, account_id)
         if pointer is None:
             session.add(
                 RoundRobinPointer(
@@ -56,7 +57,7 @@ async def record_decision(
             )
         elif pointer.last_userid != decision.round_robin_last:
             pointer.last_userid, pointer.updated_at = decision.round_robin_last, now
-    await session.flush()
+    session.flush()
     return row
 
 
