@@ -17,6 +17,7 @@ import math
 import sys
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -193,11 +194,16 @@ def main() -> None:
             continue
         if fuzz is None and any(n.startswith("fuzz") for n in weights):
             continue
-        results = {name: run(weights, *data[name]) for name in SPLITS}
-        oos = sorted(r[0] for r in results["tune"] if not r[2])
-        threshold = oos[math.ceil(0.85 * len(oos)) - 1] + 1e-6
-        cells = [" / ".join(f"{x:.0%}" for x in figures(results[s], threshold)) for s in SPLITS]
-        print(f"| {method} | " + " | ".join(cells) + " |")
+        print(table_row(method, {name: run(weights, *data[name]) for name in SPLITS}))
+
+
+def table_row(method: str, results: dict[str, list[Any]]) -> str:
+    """One methods-table row: the threshold refusing 85 % of the TUNING rows' out-of-scope
+    messages, applied unchanged to every split (rank-1 / top-1 answered / abstain)."""
+    oos = sorted(r[0] for r in results["tune"] if not r[2])
+    threshold = oos[math.ceil(0.85 * len(oos)) - 1] + 1e-6
+    cells = [" / ".join(f"{x:.0%}" for x in figures(results[s], threshold)) for s in SPLITS]
+    return f"| {method} | " + " | ".join(cells) + " |"
 
 
 if __name__ == "__main__":

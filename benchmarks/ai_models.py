@@ -21,7 +21,6 @@ out-of-scope messages refused) and applied unchanged to the held-out rows and to
 from __future__ import annotations
 
 import importlib.util
-import math
 import os
 import sys
 import time
@@ -32,7 +31,7 @@ import numpy as np
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # as kefu.ai.embeddings: one thread per model
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ai_eval_splits import DATA, SPLITS, split
-from ai_methods import Scorer, figures
+from ai_methods import Scorer, table_row
 
 from kefu.ai.chars import char_ngrams, is_small_talk
 from kefu.ai.embeddings import local_embedder
@@ -234,11 +233,7 @@ def main() -> None:
         needed = {k.split(":")[0] for k in weights} | ({"ms_marco"} if rerank is not None else set())
         if not needed <= set(models):
             continue
-        results = {name: run(weights, rerank, *data[name]) for name in SPLITS}
-        oos = sorted(r[0] for r in results["tune"] if not r[2])
-        threshold = oos[math.ceil(0.85 * len(oos)) - 1] + 1e-6
-        cells = [" / ".join(f"{x:.0%}" for x in figures(results[s], threshold)) for s in SPLITS]
-        print(f"| {method} | " + " | ".join(cells) + " |")
+        print(table_row(method, {name: run(weights, rerank, *data[name]) for name in SPLITS}))
 
 
 if __name__ == "__main__":
