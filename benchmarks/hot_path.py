@@ -32,6 +32,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -238,6 +239,8 @@ def main() -> None:
         "cores": os.cpu_count(),
         "idle_cpu_share": round(idle_cpu / IDLE_S, 3),
     }
+    shapes_after = counted_after.pop("shapes", {})
+    shapes_before = counted_before.pop("shapes", {})
     for key, after in counted_after.items():  # statements, transactions
         figures[f"{key}_per_msg"] = round((after - counted_before[key]) / total, 2)
     if args.retrieval != "lexical":
@@ -254,12 +257,18 @@ def main() -> None:
             f"query embedding alone: {figures['query_embedding_cpu_ms']:.1f} ms CPU "
             f"({share:.0%} of the message)"
         )
+    if shapes_after:
+        print("statements per message, by shape:")
+        per_shape = {shape: (n - shapes_before.get(shape, 0)) / total for shape, n in shapes_after.items()}
+        for shape, per_msg in sorted(per_shape.items(), key=lambda item: -item[1]):
+            if per_msg >= 0.05:
+                print(f"  {per_msg:5.2f}  {shape}")
     (results / f"hot_path-{args.retrieval}-{stamp}.json").write_text(json.dumps(figures, indent=2))
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-def read_counts(kefu: subprocess.Popen[bytes], counts_file: Path) -> dict[str, int]:
-    """The statements and transactions `kefu serve` ran so far (benchmarks/statement_counter.py)."""
+def read_counts(kefu: subprocess.Popen[bytes], counts_file: Path) -> dict[str, Any]:
+    """The statements, transactions and statement shapes `kefu serve` ran so far (statement_counter.py)."""
     counts_file.unlink(missing_ok=True)
     kefu.send_signal(signal.SIGUSR1)
     deadline = time.monotonic() + 10
@@ -267,7 +276,7 @@ def read_counts(kefu: subprocess.Popen[bytes], counts_file: Path) -> dict[str, i
         if time.monotonic() > deadline:
             raise SystemExit("kefu serve wrote no counts (SIGUSR1)")
         time.sleep(0.05)
-    counts: dict[str, int] = json.loads(counts_file.read_text())
+    counts: dict[str, Any] = json.loads(counts_file.read_text())
     return counts
 
 
