@@ -5,6 +5,7 @@ answers `success`. Run: python benchmarks/bare_endpoint.py PORT TOKEN AES_KEY CO
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -16,20 +17,22 @@ from kefu.ingest.xml import parse_flat_xml
 from kefu.wecom.crypto import CallbackCrypto, CallbackCryptoError
 
 
+async def decrypt_callback(request: Request, crypto: CallbackCrypto) -> dict[str, Any] | None:
+    """The callback's decrypted event, or None when its signature or ciphertext is wrong."""
+    params = request.query_params
+    encrypted = parse_flat_xml(await request.body()).get("Encrypt", "")
+    try:
+        crypto.verify(
+            params.get("msg_signature", ""), params.get("timestamp", ""), params.get("nonce", ""), encrypted
+        )
+        return dict(parse_flat_xml(crypto.decrypt(encrypted)))
+    except CallbackCryptoError:
+        return None
+
+
 def make_app(crypto: CallbackCrypto) -> Starlette:
     async def receive(request: Request) -> PlainTextResponse:
-        params = request.query_params
-        body = await request.body()
-        encrypted = parse_flat_xml(body).get("Encrypt", "")
-        try:
-            crypto.verify(
-                params.get("msg_signature", ""),
-                params.get("timestamp", ""),
-                params.get("nonce", ""),
-                encrypted,
-            )
-            parse_flat_xml(crypto.decrypt(encrypted))
-        except CallbackCryptoError:
+        if await decrypt_callback(request, crypto) is None:
             return PlainTextResponse("refused", status_code=403)
         return PlainTextResponse("success")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,8 +21,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from kefu.ingest.xml import parse_flat_xml
-from kefu.wecom.crypto import CallbackCrypto, CallbackCryptoError
+from kefu.wecom.crypto import CallbackCrypto
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bare_endpoint import decrypt_callback
 
 EXPIRED = (40014, 42001)  # invalid / expired access_token
 
@@ -85,17 +88,8 @@ class Loop:
 
 def make_app(crypto: CallbackCrypto, loop: Loop) -> Starlette:
     async def receive(request: Request) -> PlainTextResponse:
-        params = request.query_params
-        encrypted = parse_flat_xml(await request.body()).get("Encrypt", "")
-        try:
-            crypto.verify(
-                params.get("msg_signature", ""),
-                params.get("timestamp", ""),
-                params.get("nonce", ""),
-                encrypted,
-            )
-            event = parse_flat_xml(crypto.decrypt(encrypted))
-        except CallbackCryptoError:
+        event = await decrypt_callback(request, crypto)
+        if event is None:
             return PlainTextResponse("refused", status_code=403)
         if event.get("Event") != "kf_msg_or_event":
             return PlainTextResponse("success")
