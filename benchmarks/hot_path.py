@@ -37,7 +37,7 @@ from typing import Any
 from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kefu_procs import free_port, point_callbacks, wait_http
+from kefu_procs import free_port, fresh_database, point_callbacks, wait_http
 
 import kefu.registry  # noqa: F401 — every task, as the entry points do
 from kefu.accounts.knowledge_base import import_demo_knowledge
@@ -57,9 +57,9 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 IDLE_S = 5.0
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, all its threads (fields 14 and 15 of /proc/PID/stat)."""
-    return cpu_seconds_of(Path(f"/proc/{pid}/stat"))
+def cpu_seconds(*pids: int) -> float:
+    """utime + stime of processes, all their threads (fields 14 and 15 of /proc/PID/stat)."""
+    return sum(cpu_seconds_of(Path(f"/proc/{pid}/stat")) for pid in pids)
 
 
 def cpu_seconds_of(stat: Path) -> float:
@@ -148,14 +148,23 @@ class Customers:
                 time.sleep(0.005)
 
     def run(self, ids: list[str], questions: list[str], per_customer: int, timeout_s: float) -> None:
-        threads = []
+        threads, failures = [], []
+
+        def converse_or_record(customer: str, mine: list[str]) -> None:
+            try:
+                self.converse(customer, mine, timeout_s)
+            except RuntimeError as exc:
+                failures.append(str(exc))
+
         for i, customer in enumerate(ids):
             mine = [questions[(i * per_customer + k) % len(questions)] for k in range(per_customer)]
-            threads.append(threading.Thread(target=self.converse, args=(customer, mine, timeout_s)))
+            threads.append(threading.Thread(target=converse_or_record, args=(customer, mine)))
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+        if failures:  # figures over unanswered messages would be wrong
+            raise SystemExit(f"{len(failures)} customers got no reply, e.g. {failures[0]}")
 
 
 def query_embedding_ms(questions: list[str], count: int = 50) -> float | None:
@@ -183,10 +192,20 @@ def main() -> None:
     parser.add_argument(
         "--count", action="store_true", help="also count SQL statements and transactions per message"
     )
+    parser.add_argument(
+        "--postgresql",
+        metavar="URL",
+        help="run on this PostgreSQL database (dropped and made again), e.g. "
+        "postgresql+psycopg://postgres@127.0.0.1:5432/kefu_hot_path; the server's own CPU is not counted",
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="kefu-hot-path-"))
-    database_url = f"sqlite:///{workdir / 'kefu.db'}"
+    if args.postgresql:
+        database_url = fresh_database("postgresql", args.postgresql, workdir)
+    else:
+        database_url = fresh_database("sqlite", "", workdir)
+    database = "postgresql" if args.postgresql else "sqlite"
     questions = [entry.question for entry in load_demo_entries() if entry.enabled]
     results = ROOT / "benchmarks" / "results"
     results.mkdir(exist_ok=True)
@@ -196,12 +215,21 @@ def main() -> None:
         open_kfid = sim.control("POST", f"corps/{corp['corpid']}/accounts", {"name": "压测"})["open_kfid"]
         connection_id = asyncio.run(seed_kefu(database_url, sim.url, corp, open_kfid, args.retrieval))
         port = free_port()
-        env, command = kefu_env(database_url, sim.url), [str(BIN / "kefu")]
-        counts_file = workdir / "counts.json"
+        command = [str(BIN / "kefu")]
         if args.count:
-            env["KEFU_BENCH_COUNTS"] = str(counts_file)
             command = [sys.executable, str(ROOT / "benchmarks" / "statement_counter.py")]
-        kefu = subprocess.Popen([*command, "serve", "--port", str(port)], env=env)
+        # On SQLite `kefu serve` runs the jobs itself; on PostgreSQL a `kefu worker` does.
+        roles = {"serve": ["serve", "--port", str(port)]}
+        if args.postgresql:
+            roles["worker"] = ["worker"]
+        kefu: dict[str, subprocess.Popen[bytes]] = {}
+        counts_files = {role: workdir / f"counts-{role}.json" for role in roles}
+        for role, role_args in roles.items():
+            env = kefu_env(database_url, sim.url)
+            if args.count:
+                env["KEFU_BENCH_COUNTS"] = str(counts_files[role])
+            kefu[role] = subprocess.Popen([*command, *role_args], env=env)
+        pids = [proc.pid for proc in kefu.values()]
         spy: subprocess.Popen[bytes] | None = None
         try:
             wait_http(f"http://127.0.0.1:{port}/healthz")
@@ -209,26 +237,29 @@ def main() -> None:
             customers = Customers(sim, corp["corpid"], open_kfid, args.customers + 1)
             warm, measured = customers.ids[0], customers.ids[1:]
             customers.run([warm], questions, 3, args.timeout)  # index built, jieba and first session paid
-            idle_before = cpu_seconds(kefu.pid)
+            idle_before = cpu_seconds(*pids)
             time.sleep(IDLE_S)  # what Kefu burns with nothing to do (polls, heartbeats)
-            idle_cpu = cpu_seconds(kefu.pid) - idle_before
-            if args.profile:
-                spy = start_py_spy(kefu.pid, results / f"hot_path-{args.retrieval}-{stamp}")
-            counted_before = read_counts(kefu, counts_file) if args.count else {}
-            cpu_before, wall_before = cpu_seconds(kefu.pid), time.monotonic()
+            idle_cpu = cpu_seconds(*pids) - idle_before
+            if args.profile:  # the process that answers: serve on SQLite, the worker on PostgreSQL
+                spy = start_py_spy(pids[-1], results / f"hot_path-{database}-{args.retrieval}-{stamp}")
+            counted_before = read_counts(kefu, counts_files) if args.count else {}
+            cpu_before, wall_before = cpu_seconds(*pids), time.monotonic()
             customers.run(measured, questions, args.messages, args.timeout)
-            cpu = cpu_seconds(kefu.pid) - cpu_before
+            cpu = cpu_seconds(*pids) - cpu_before
             wall = time.monotonic() - wall_before
-            counted_after = read_counts(kefu, counts_file) if args.count else {}
+            counted_after = read_counts(kefu, counts_files) if args.count else {}
         finally:
             if spy is not None:
                 spy.send_signal(2)  # SIGINT: py-spy writes its files and exits
                 spy.wait(timeout=60)
-                print_profile(results / f"hot_path-{args.retrieval}-{stamp}.folded")
-            kefu.terminate()
-            kefu.wait(timeout=30)
+                print_profile(results / f"hot_path-{database}-{args.retrieval}-{stamp}.folded")
+            for proc in kefu.values():
+                proc.terminate()
+            for proc in kefu.values():
+                proc.wait(timeout=30)
     total = args.customers * args.messages
     figures = {
+        "database": database,
         "retrieval": args.retrieval,
         "customers": args.customers,
         "messages": total,
@@ -247,7 +278,8 @@ def main() -> None:
         figures["query_embedding_cpu_ms"] = query_embedding_ms(questions)
     print(json.dumps(figures))
     print(
-        f"{total} AI-first messages ({args.customers} customers × {args.messages}, {args.retrieval}): "
+        f"{total} AI-first messages ({args.customers} customers × {args.messages}, {args.retrieval}, "
+        f"{database}): "
         f"Kefu CPU {figures['cpu_ms_per_msg']} ms per message, {figures['msgs_per_s']} answered/s, "
         f"wall {wall:.1f} s"
     )
@@ -263,21 +295,28 @@ def main() -> None:
         for shape, per_msg in sorted(per_shape.items(), key=lambda item: -item[1]):
             if per_msg >= 0.05:
                 print(f"  {per_msg:5.2f}  {shape}")
-    (results / f"hot_path-{args.retrieval}-{stamp}.json").write_text(json.dumps(figures, indent=2))
+    (results / f"hot_path-{database}-{args.retrieval}-{stamp}.json").write_text(json.dumps(figures, indent=2))
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-def read_counts(kefu: subprocess.Popen[bytes], counts_file: Path) -> dict[str, Any]:
-    """The statements, transactions and statement shapes `kefu serve` ran so far (statement_counter.py)."""
-    counts_file.unlink(missing_ok=True)
-    kefu.send_signal(signal.SIGUSR1)
-    deadline = time.monotonic() + 10
-    while not counts_file.exists():
-        if time.monotonic() > deadline:
-            raise SystemExit("kefu serve wrote no counts (SIGUSR1)")
-        time.sleep(0.05)
-    counts: dict[str, Any] = json.loads(counts_file.read_text())
-    return counts
+def read_counts(kefu: dict[str, subprocess.Popen[bytes]], counts_files: dict[str, Path]) -> dict[str, Any]:
+    """The statements, transactions and statement shapes Kefu's processes ran so far, summed
+    (benchmarks/statement_counter.py)."""
+    for role, proc in kefu.items():
+        counts_files[role].unlink(missing_ok=True)
+        proc.send_signal(signal.SIGUSR1)
+    total: dict[str, Any] = {"statements": 0, "transactions": 0, "shapes": Counter()}
+    for role, counts_file in counts_files.items():
+        deadline = time.monotonic() + 10
+        while not counts_file.exists():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"kefu {role} wrote no counts (SIGUSR1)")
+            time.sleep(0.05)
+        counts = json.loads(counts_file.read_text())
+        total["statements"] += counts["statements"]
+        total["transactions"] += counts["transactions"]
+        total["shapes"].update(counts["shapes"])
+    return total
 
 
 def print_profile(folded: Path) -> None:

@@ -308,8 +308,9 @@ def before_commit(session: AsyncSession | Session, step: Callable[[Session], Any
 def _run_before_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a SAVEPOINT released: the transaction goes on
-    for step in session.info.pop("before_commit", ()):
-        step(session)
+    while steps := session.info.pop("before_commit", None):  # a step may add steps (a NOTIFY)
+        for step in steps:
+            step(session)
 
 
 def on_commit(session: AsyncSession | Session, callback: Callable[[], Any]) -> None:

@@ -2,8 +2,9 @@
 
 - In-process: `enqueue` registers `notify_local_workers` to run on commit; it
   sets the wake-up event of each worker running in this process.
-- Across processes (PostgreSQL): `enqueue` calls pg_notify('kefu_jobs', task),
-  delivered on commit; each worker LISTENs on a dedicated connection.
+- Across processes (PostgreSQL): `enqueue` queues pg_notify('kefu_jobs', task) for the
+  transaction's last step (one statement for all its NOTIFYs), delivered on commit; each worker
+  LISTENs on a dedicated connection.
 
 The same two paths carry the console's live signal (`announce_change`, channel kefu_changes):
 "something a person watches changed" — a conversation decided on, a message stored — so open
@@ -19,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from kefu.db import on_commit
+from kefu.db import before_commit, on_commit
 from kefu.logs import get_logger
 
 CHANNEL = "kefu_jobs"
@@ -70,12 +71,39 @@ def notify_local_workers() -> None:
 QUEUED_LOCKS = "kefu_queued_locks"
 
 
+# The NOTIFYs a transaction will send (session.info): channel → payload, sent in one statement.
+PENDING_NOTIFIES = "kefu_pending_notifies"
+
+
+def _notify_on_commit(session: Session, channel: str, payload: str) -> None:
+    """NOTIFY `channel` when `session` commits, once per transaction and channel: listeners only
+    wake up (the payload is for people reading pg_stat_activity), and PostgreSQL folds a
+    transaction's identical NOTIFYs anyway. One statement carries all of a transaction's."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    pending = session.info.get(PENDING_NOTIFIES)
+    if pending is None:
+        pending = session.info[PENDING_NOTIFIES] = {}
+        before_commit(session, _send_notifies)
+    pending.setdefault(channel, payload)
+
+
+def _send_notifies(session: Session) -> None:
+    pending: dict[str, str] = session.info.pop(PENDING_NOTIFIES, {})
+    if not pending:
+        return
+    # Queued by PostgreSQL and delivered only if and when the transaction commits.
+    calls = ", ".join(f"pg_notify(:channel{i}, :payload{i})" for i in range(len(pending)))
+    params: dict[str, str] = {}
+    for i, (channel, payload) in enumerate(pending.items()):
+        params[f"channel{i}"], params[f"payload{i}"] = channel, payload
+    session.execute(text(f"SELECT {calls}"), params)
+
+
 def announce(session: Session, task: str, lock: str | None = None) -> None:
     """Wake workers once `session` commits: this process's directly, other processes by NOTIFY.
     (Synchronous, like `add_job`; from an AsyncSession: `await session.run_sync(announce, task)`.)"""
-    if session.get_bind().dialect.name == "postgresql":
-        # Queued by PostgreSQL and delivered only if and when the transaction commits.
-        session.execute(text("SELECT pg_notify(:channel, :task)"), {"channel": CHANNEL, "task": task})
+    _notify_on_commit(session, CHANNEL, task)
     on_commit(session, notify_local_workers)
     session.info.setdefault(QUEUED_LOCKS, []).append(lock)
 
@@ -101,8 +129,7 @@ def announce_change(session: Session) -> None:
     directly, other processes by NOTIFY on kefu_changes)."""
     if notify_local_watchers in session.info.get("after_commit", ()):
         return  # once per transaction is enough
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANGES_CHANNEL})
+    _notify_on_commit(session, CHANGES_CHANNEL, "")
     on_commit(session, notify_local_watchers)
 
 
