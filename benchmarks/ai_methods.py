@@ -14,6 +14,7 @@ are in benchmarks/ai_fusion.py, which reuses this module's scorer.
 from __future__ import annotations
 
 import math
+import re
 import sys
 from itertools import pairwise
 from pathlib import Path
@@ -87,6 +88,8 @@ METHODS: dict[str, dict[str, float]] = {
         "emb:qa": 0.5,
     },
     "hybrid + embedding of the whole entry 2": {"char:qa": 0.5, "emb:q": 2, "emb:a": 1, "emb:qa": 2},
+    "hybrid + best answer sentence 1": {"char:qa": 0.5, "emb:q": 2, "emb:a": 1, "emb:as": 1},
+    "hybrid, best answer sentence in place of the answer": {"char:qa": 0.5, "emb:q": 2, "emb:as": 1},
     # The best of a 216-point grid on the tuning rows (benchmarks/ai_fusion.py --grid).
     "hybrid, grid-chosen weights (+ pinyin)": {
         "char:qa": 0.25,
@@ -100,6 +103,11 @@ HYBRID = "chars(q+a) + embeddings = HYBRID (kept)"
 
 
 SMALL_TALK = True  # small talk refused before scoring, as kefu.ai.knowledge does
+
+
+def answer_sentences(answer: str) -> list[str]:
+    parts = [p.strip() for p in re.split(r"[。；;！!？?\n]", answer)]
+    return [p for p in parts if len(p) >= 4] or [answer]
 
 
 class Scorer:
@@ -116,6 +124,10 @@ class Scorer:
             self.qv, self.av = embedder.embed_passages(texts), embedder.embed_passages(self.texts["a"])
             self.qsv = embedder.embed_queries(texts)  # e5's symmetric prefix, question to question
             self.qav = embedder.embed_passages(self.texts["qa"])  # the whole entry as one passage
+            # Each sentence of an answer on its own: a customer often asks about one detail of it.
+            sentences = [(i, t) for i, e in enumerate(entries) for t in answer_sentences(e.answer)]
+            self.sentence_owner = np.array([i for i, _ in sentences])
+            self.sv = embedder.embed_passages([t for _, t in sentences])
         self.norm_questions = [normalize(q) for e in entries for q in e.questions()]
         self.norm_answers = [normalize(e.answer) for e in entries]
         self.owner = np.array([i for i, e in enumerate(entries) for _ in e.questions()])
@@ -127,6 +139,10 @@ class Scorer:
                 return self.av @ qvec
             if field == "qa":
                 return self.qav @ qvec
+            if field == "as":
+                best = np.full(len(self.ids), -1.0)
+                np.maximum.at(best, self.sentence_owner, self.sv @ qvec)
+                return best
             return self.best_question(self.qv @ qvec if kind == "emb" else self.qsv @ qvec)
         if kind == "fuzz":
             text = normalize(query)
