@@ -92,8 +92,9 @@ async def test_the_claim_looks_up_open_jobs_of_a_lock_by_index_not_through_its_h
     lock gathers thousands of finished jobs, and walking them made each claim slower."""
     if rt.db.dialect != "sqlite":
         pytest.skip("the plan is SQLite's")
-    bound = store._RUNNABLE.params(now=rt.clock.now(), limit=4)
-    sql = bound.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
+    # The claim leases what this subquery finds (store._claim_statement).
+    runnable = store._runnable(store._JOBS.alias("candidate")).params(now=rt.clock.now(), limit=4)
+    sql = runnable.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
     async with rt.db.read() as session:
         connection = await session.connection()
         plan = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
@@ -108,6 +109,23 @@ async def test_jobs_of_different_locks_run_at_the_same_time(rt: Runtime) -> None
     # Each job passes only when the other is running at the same moment.
     assert await Worker(rt, concurrency=2).run_until_idle() == 2
     assert [(await job(rt.db, i)).status for i in (one, two)] == ["succeeded", "succeeded"]
+
+
+async def test_one_claim_leases_each_job_for_its_tasks_lease_and_drops_the_late_one(rt: Runtime) -> None:
+    now = rt.clock.now()
+    brief = await add(rt, "tests.brief", args={"key": "b"})
+    hold = await add(rt, "tests.hold", args={"key": "h"})
+    late = await add(rt, "tests.record", args={"key": "l"}, deadline=now - timedelta(seconds=1))
+    claimed, dropped = await store.claim(rt.db, now=now, limit=10, worker_id="w1")
+    assert dropped == 1 and [c.id for c in claimed] == [brief, hold]
+    assert [(c.attempts, c.lease_s, c.worker_id) for c in claimed] == [(1, 1.0, "w1"), (1, 30.0, "w1")]
+    rows = {i: await job(rt.db, i) for i in (brief, hold, late)}
+    assert [rows[i].status for i in (brief, hold, late)] == ["doing", "doing", "dropped"]
+    assert (rows[late].attempts, rows[late].worker_id, rows[late].locked_until) == (0, None, None)
+    # Leases are the database's time: compare their lengths, not with the domain clock.
+    brief_until, hold_until = rows[brief].locked_until, rows[hold].locked_until
+    assert brief_until is not None and hold_until is not None
+    assert 28.0 < (hold_until - brief_until).total_seconds() < 30.0
 
 
 async def test_a_job_past_its_deadline_is_dropped_not_run(rt: Runtime) -> None:

@@ -98,6 +98,11 @@ def registered_tasks() -> list[str]:
     return sorted(_TASKS)
 
 
+def task_leases() -> tuple[tuple[str, float], ...]:
+    """(name, lease_s) of every registered task, in name order: what a claim leases them for."""
+    return tuple((name, _TASKS[name].lease_s) for name in sorted(_TASKS))
+
+
 def check_arguments(spec: TaskSpec, rt: Runtime, args: dict[str, Any]) -> None:
     """Raise TypeError when `args` do not fit the task's signature (a bug, not worth retrying)."""
     inspect.signature(spec.fn).bind(rt, **args)

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
+    case,
     delete,
     exists,
     or_,
@@ -37,10 +38,11 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import FromClause
 
 from kefu.db import Database, UTCDateTime, database_time
 from kefu.jobs.models import Job, WorkerHeartbeat
-from kefu.jobs.registry import TaskSpec, UnknownTask, get_task
+from kefu.jobs.registry import task_leases
 
 # What a job leased without a known task gets (it fails fast anyway).
 DEFAULT_LEASE_S = 30.0
@@ -68,28 +70,71 @@ _JOBS = cast(Table, Job.__table__)
 _COL = _JOBS.c
 
 
-def _runnable() -> Select[Any]:
-    """todo, due, and no earlier job of its lock still todo or doing (creation order per lock);
-    `now` and `limit` are bound when it runs."""
+def _runnable(jobs: FromClause) -> Select[Any]:
+    """The ids of jobs that are todo, due, and with no earlier job of their lock still todo or
+    doing (creation order per lock), oldest first; `now` and `limit` are bound when it runs."""
     earlier = _JOBS.alias("earlier")
     blocked = exists().where(
-        earlier.c.lock == _COL.lock,
-        earlier.c.id < _COL.id,
+        earlier.c.lock == jobs.c.lock,
+        earlier.c.id < jobs.c.id,
         earlier.c.status.in_(("todo", "doing")),
     )
     return (
-        select(_COL.id, _COL.task, _COL.args, _COL.attempts, _COL.max_attempts, _COL.deadline, _COL.lock)
-        .where(_COL.status == "todo", _COL.run_at <= bindparam("now"), or_(_COL.lock.is_(None), ~blocked))
-        .order_by(_COL.run_at, _COL.id)
+        select(jobs.c.id)
+        .where(
+            jobs.c.status == "todo", jobs.c.run_at <= bindparam("now"), or_(jobs.c.lock.is_(None), ~blocked)
+        )
+        .order_by(jobs.c.run_at, jobs.c.id)
         .limit(bindparam("limit", type_=Integer))
     )
 
 
-_RUNNABLE = _runnable()
-_RUNNABLE_SKIP_LOCKED = _RUNNABLE.with_for_update(skip_locked=True, of=_JOBS)
-# The next runnable job of one lock (`lock` bound too): what a finishing job hands over.
-_RUNNABLE_OF_LOCK = _RUNNABLE.where(_COL.lock == bindparam("lock"))
-_RUNNABLE_OF_LOCK_SKIP_LOCKED = _RUNNABLE_OF_LOCK.with_for_update(skip_locked=True, of=_JOBS)
+@functools.cache
+def _claim_statement(dialect: str, of_lock: bool, leases: tuple[tuple[str, float], ...]) -> Update:
+    """Lease the runnable jobs (of one lock, `of_lock` bound, when `of_lock`) in ONE statement: each
+    to `worker` for its task's lease of database time, or, past its deadline, dropped instead.
+    Built once per dialect and set of tasks; PostgreSQL's FOR UPDATE SKIP LOCKED lets workers of
+    several processes claim side by side."""
+    candidate = _JOBS.alias("candidate")  # its own name: the UPDATE's table would correlate
+    runnable = _runnable(candidate)
+    if of_lock:
+        runnable = runnable.where(candidate.c.lock == bindparam("of_lock"))
+    if dialect == "postgresql":
+        runnable = runnable.with_for_update(skip_locked=True, of=candidate)
+    expired = and_(_COL.deadline.is_not(None), _COL.deadline < bindparam("now"))
+    by_lease: dict[float, list[str]] = {}
+    for task, lease_s in leases:
+        by_lease.setdefault(lease_s, []).append(task)
+    lease_until = case(
+        # OR of equalities, not IN: an IN list is expanded again at every execution.
+        *[
+            (or_(*(_COL.task == task for task in tasks)), database_time(dialect, lease_s))
+            for lease_s, tasks in by_lease.items()
+        ],
+        else_=database_time(dialect, DEFAULT_LEASE_S),
+    )
+    return (
+        update(_JOBS)
+        .where(_COL.id.in_(runnable))
+        .values(
+            status=case((expired, "dropped"), else_="doing"),
+            attempts=case((expired, _COL.attempts), else_=_COL.attempts + 1),
+            locked_until=case((expired, None), else_=lease_until),
+            worker_id=case((expired, _COL.worker_id), else_=bindparam("worker", type_=String())),
+            finished_at=case((expired, bindparam("now")), else_=_COL.finished_at),
+        )
+        .returning(
+            _COL.id,
+            _COL.task,
+            _COL.args,
+            _COL.attempts,
+            _COL.max_attempts,
+            _COL.deadline,
+            _COL.lock,
+            _COL.status,
+        )
+    )
+
 
 # A guarded final outcome: only while this worker's lease on this attempt holds.
 _SETTLE_HELD = (
@@ -109,83 +154,50 @@ _SETTLE_HELD = (
 )
 
 
-@functools.cache
-def _take(dialect: str, lease_s: float) -> Update:
-    """Lease one job (`job_id`) to a worker (`worker`) for `lease_s` of database time."""
-    return (
-        update(_JOBS)
-        .where(_COL.id == bindparam("job_id"))
-        .values(
-            status="doing",
-            attempts=_COL.attempts + 1,
-            locked_until=database_time(dialect, lease_s),
-            worker_id=bindparam("worker", type_=String()),
-        )
-    )
-
-
-def _spec_or_none(name: str) -> TaskSpec | None:
-    try:
-        return get_task(name)
-    except UnknownTask:
-        return None
-
-
 async def claim(db: Database, *, now: datetime, limit: int, worker_id: str) -> tuple[list[Claimed], int]:
     """Lease up to `limit` runnable jobs; jobs past their deadline are dropped instead.
 
-    Returns (claimed jobs, number dropped). PostgreSQL: FOR UPDATE SKIP LOCKED lets
-    workers of several processes claim side by side; SQLite: the write lock is taken
-    first (BEGIN IMMEDIATE), so claims are serialised. Every job passes through here,
-    so it runs as one `run_write` round trip.
+    Returns (claimed jobs, number dropped). SQLite takes the write lock first (BEGIN
+    IMMEDIATE), so claims are serialised. Every job passes through here, so it is one
+    `run_write` round trip of one statement.
     """
-    statement = _RUNNABLE_SKIP_LOCKED if db.dialect == "postgresql" else _RUNNABLE
-    return await db.run_write(_claim, statement, now=now, limit=limit, worker_id=worker_id)
+    return await db.run_write(_claim, now=now, limit=limit, worker_id=worker_id)
 
 
 def claim_next_of_lock(session: Session, finishing: Claimed, *, now: datetime) -> tuple[list[Claimed], int]:
     """In the transaction that completes `finishing`: lease the next runnable job of its lock
     (the oldest open one, if due), for the same worker; (claimed, number dropped past their
     deadline — then the one after may be runnable: the worker's own claim looks)."""
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    statement = _RUNNABLE_OF_LOCK_SKIP_LOCKED if postgresql else _RUNNABLE_OF_LOCK
-    return _claim(session, statement, now=now, limit=1, worker_id=finishing.worker_id, lock=finishing.lock)
+    return _claim(session, now=now, limit=1, worker_id=finishing.worker_id, lock=finishing.lock)
 
 
 def _claim(
-    session: Session,
-    statement: Select[Any],
-    *,
-    now: datetime,
-    limit: int,
-    worker_id: str,
-    lock: str | None = None,
+    session: Session, *, now: datetime, limit: int, worker_id: str, lock: str | None = None
 ) -> tuple[list[Claimed], int]:
+    leases = task_leases()
+    statement = _claim_statement(session.get_bind().dialect.name, lock is not None, leases)
+    parameters: dict[str, Any] = {"now": now, "limit": limit, "worker": worker_id}
+    if lock is not None:
+        parameters["of_lock"] = lock
+    lease_of = dict(leases)
     claimed: list[Claimed] = []
     dropped = 0
-    dialect = session.get_bind().dialect.name
-    parameters: dict[str, Any] = {"now": now, "limit": limit}
-    if lock is not None:
-        parameters["lock"] = lock
-    for job in session.execute(statement, parameters).all():
-        if job.deadline is not None and job.deadline < now:
+    for job in sorted(session.execute(statement, parameters).all(), key=lambda row: row.id):
+        if job.status == "dropped":
+            # Rare: the statement dropped it; this says why, with the deadline it missed.
             _finish(session, job.id, "dropped", now, f"deadline {job.deadline.isoformat()} passed")
             dropped += 1
             continue
-        spec = _spec_or_none(job.task)
-        lease_s = spec.lease_s if spec else DEFAULT_LEASE_S
-        session.execute(_take(dialect, lease_s), {"job_id": job.id, "worker": worker_id})
-        attempts = job.attempts + 1
         claimed.append(
             Claimed(
                 job.id,
                 job.task,
                 job.args,
-                attempts,
+                job.attempts,
                 job.max_attempts,
                 job.deadline,
                 worker_id,
-                lease_s,
+                lease_of.get(job.task, DEFAULT_LEASE_S),
                 job.lock,
             )
         )
