@@ -53,7 +53,7 @@ from kefu.reception.core import (
     to_outbound,
 )
 from kefu.reception.models import Conversation, ConversationAction, TimelineEntry
-from kefu.reception.shell import ACTION_ADAPTER, DELIVER_TASK, add_feed
+from kefu.reception.shell import ACTION_ADAPTER, DELIVER_TASK, add_feed, msgid_for
 from kefu.runtime import Runtime
 from kefu.wecom.errors import SendOutcomeUnknown, StateTransferUnsettled, WeComError, WeComTransportError
 from kefu.wecom.outbound import OutboundMessage
@@ -143,8 +143,9 @@ def _take_outbox(session: Session, action_id: int) -> Outbox | None:
     elif isinstance(action, Transfer) and row.payload.get("idle_since"):
         changes = None  # the customer's messages are looked at first (see _transfer)
     attempt = None if changes is None else _record_try(session, action_id, changes)
+    msgid = (row.msgid or msgid_for(row.id, conversation.id)) if row.kind in service.SEND_KINDS else None
     return Outbox(
-        action_id, action, dict(row.payload), row.msgid, conversation, account, connection, position, attempt
+        action_id, action, dict(row.payload), msgid, conversation, account, connection, position, attempt
     )
 
 
@@ -357,6 +358,8 @@ def _record_try(session: Session, action_id: int, changes: dict[str, Any]) -> Tr
     payload = row.payload or {}
     begun, answered = int(payload.get("tries", 0)), int(payload.get("answered", 0))
     row.payload = service.action_payload(row, tries=begun + 1, **changes)
+    if row.kind in service.SEND_KINDS and row.msgid is None:
+        row.msgid = msgid_for(row.id, row.conversation_id)  # named on the row before the first call
     return Try(number=begun + 1, uncertain=begun > answered)
 
 
