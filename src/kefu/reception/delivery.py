@@ -2,8 +2,9 @@
 
 Runs under the conversation's lock, so a conversation's actions go out in the order
 decide() chose them. Each try is recorded on the row before the call (`tries`, and the
-rendered wording, so a redo re-sends the same message under the same msgid); the
-outcome is written, with the feed-back job, in one transaction after the call.
+rendered wording and msgid, so a redo re-sends the same message under the same msgid), in
+the transaction that reads the row unless the AI words the message first; the outcome is
+written, with the feed-back job, in one transaction after the call.
 
 - send_msg: success → done (Kefu's own message stored, since sync_msg never returns it);
   95018/95001/95002 → refused, fed back (decide reconciles), never re-sent; an unknown
