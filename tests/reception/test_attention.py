@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 
 from kefu.reception.reconcile import sweep as state_check
+from tests.db_faults import refusing
 from tests.reception.conftest import World, WorldFactory, texts_of
-from tests.reception.test_routing import ONE_EACH, another_customer, api_for
+from tests.reception.test_routing import HUMAN_ONLY, ONE_EACH, another_customer, api_for
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
 NOTICE = "客服正在查询，请稍候。"
@@ -122,3 +123,27 @@ async def test_a_human_session_quiet_for_twelve_hours_is_checked_with_wecom(make
 
     await world.run_due()  # alice's freed place went to the customer waiting in the pool
     assert (later.session()["state"], later.session()["servicer_userid"]) == (3, "alice")
+
+
+async def test_a_transfer_whose_delivery_ran_out_of_attempts_is_checked_with_wecom(
+    make_world: WorldFactory,
+) -> None:
+    """The transfer's delivery job failed for good without settling its row (here: every write
+    to the outbox refused): the state check finds it by its conversation's ended deliver jobs,
+    records it failed and asks WeCom how the session stands."""
+    world = await make_world(settings={**HUMAN_ONLY, **ONE_EACH}, servicers=["alice"])
+    async with refusing(world.rt, "conversation_actions", "UPDATE"):
+        world.says("人工")
+        await world.settle()
+        for _ in range(12):  # past every backoff of its ten attempts
+            world.rt.clock.advance(timedelta(minutes=10))
+            await world.run_due()
+    [transfer] = [a for a in await world.actions() if a.kind == "transfer"]
+    assert transfer.status == "pending" and transfer.payload.get("tries") is None
+
+    assert await state_check(world.rt) == 1
+    await world.run_due()
+    [transfer] = [a for a in await world.actions() if a.kind == "transfer"]
+    assert (transfer.status, transfer.error) == ("failed", "the delivery job was failed")
+    kinds = [item.kind for item in await world.transcript() if item.type == "timeline"]
+    assert "state_checked" in kinds and "reconciled" in kinds

@@ -2,8 +2,9 @@
 
 Runs under the conversation's lock, so a conversation's actions go out in the order
 decide() chose them. Each try is recorded on the row before the call (`tries`, and the
-rendered wording, so a redo re-sends the same message under the same msgid); the
-outcome is written, with the feed-back job, in one transaction after the call.
+rendered wording and msgid, so a redo re-sends the same message under the same msgid), in
+the transaction that reads the row unless the AI words the message first; the outcome is
+written, with the feed-back job, in one transaction after the call.
 
 - send_msg: success → done (Kefu's own message stored, since sync_msg never returns it);
   95018/95001/95002 → refused, fed back (decide reconciles), never re-sent; an unknown
@@ -25,7 +26,9 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from kefu.accounts.models import Connection, KfAccount
@@ -51,7 +54,7 @@ from kefu.reception.core import (
     to_outbound,
 )
 from kefu.reception.models import Conversation, ConversationAction, TimelineEntry
-from kefu.reception.shell import ACTION_ADAPTER, DELIVER_TASK, add_feed
+from kefu.reception.shell import ACTION_ADAPTER, DELIVER_TASK, add_feed, msgid_for
 from kefu.runtime import Runtime
 from kefu.wecom.errors import SendOutcomeUnknown, StateTransferUnsettled, WeComError, WeComTransportError
 from kefu.wecom.outbound import OutboundMessage
@@ -70,8 +73,16 @@ ORIGIN_KEFU = 0
 
 
 @dataclass(frozen=True)
+class Try:
+    number: int  # 1 for the first try
+    uncertain: bool  # an earlier try got no answer (a crash, a lost lease): it may have landed
+
+
+@dataclass(frozen=True)
 class Outbox:
-    """One pending outbox row and what delivering it needs, read in one short transaction."""
+    """One pending outbox row and what delivering it needs, read in one short transaction,
+    with its try already begun there (`attempt`) unless something must be done first (the AI
+    wording a send, an idle end's look at the customer's messages)."""
 
     action_id: int
     action: Send | SendOnEvent | Transfer | Reconcile
@@ -81,6 +92,7 @@ class Outbox:
     account: KfAccount
     connection: Connection
     pool_position: int
+    attempt: Try | None = None
 
     @property
     def tries(self) -> int:
@@ -89,7 +101,7 @@ class Outbox:
 
 @task(DELIVER_TASK, max_attempts=10)
 async def deliver(rt: Runtime, *, action_id: int) -> None:
-    outbox = await _load(rt, action_id)
+    outbox = await rt.db.run_write(_take_outbox, action_id)
     if outbox is None:
         return  # already settled (a redo) or deleted
     # Every line this delivery logs (retries, phrasing, WeCom's answers) names its conversation.
@@ -102,10 +114,6 @@ async def deliver(rt: Runtime, *, action_id: int) -> None:
         await _reconcile(rt, outbox)
 
 
-async def _load(rt: Runtime, action_id: int) -> Outbox | None:
-    return await rt.db.run_read(_read_outbox, action_id)
-
-
 # Built once, with the id bound when it runs: one joined SELECT instead of four gets.
 _OUTBOX_QUERY = (
     select(ConversationAction, Conversation, KfAccount, Connection)
@@ -116,8 +124,9 @@ _OUTBOX_QUERY = (
 )
 
 
-def _read_outbox(session: Session, action_id: int) -> Outbox | None:
-    """The row, its conversation, account and connection (one statement, one round trip)."""
+def _take_outbox(session: Session, action_id: int) -> Outbox | None:
+    """The row, its conversation, account and connection (one statement), and its try begun in
+    the same transaction when nothing has to come first (one write instead of a read and a write)."""
     found = session.execute(_OUTBOX_QUERY, {"action_id": action_id}).first()
     if found is None:
         return None  # settled, deleted, or its conversation, account or connection is gone
@@ -128,8 +137,16 @@ def _read_outbox(session: Session, action_id: int) -> Outbox | None:
     position = 0
     if isinstance(action, SendOnEvent) and action.purpose == "pool_notice":
         position = service.pool_position(session, conversation)
+    changes: dict[str, Any] | None = {}
+    if isinstance(action, Send | SendOnEvent) and row.payload.get("rendered") is None:
+        # Fixed wording is rendered here; AI wording first, outside any transaction.
+        changes = None if _needs_ai(action) else {"rendered": _render_fixed(action, position)}
+    elif isinstance(action, Transfer) and row.payload.get("idle_since"):
+        changes = None  # the customer's messages are looked at first (see _transfer)
+    attempt = None if changes is None else _record_try(session, action_id, changes)
+    msgid = (row.msgid or msgid_for(row.id, conversation.id)) if row.kind in service.SEND_KINDS else None
     return Outbox(
-        action_id, action, dict(row.payload), row.msgid, conversation, account, connection, position
+        action_id, action, dict(row.payload), msgid, conversation, account, connection, position, attempt
     )
 
 
@@ -153,7 +170,7 @@ async def _send(rt: Runtime, outbox: Outbox) -> None:
     except ValueError as exc:
         await _finish(rt, outbox, "failed", error=f"nothing to send: {exc}")
         return
-    attempt = await _begin_try(rt, outbox.action_id, rendered=rendered)
+    attempt = outbox.attempt or await _begin_try(rt, outbox.action_id, rendered=rendered)
     if attempt is None:
         return
     client = _client(rt, outbox)
@@ -193,7 +210,7 @@ async def _send(rt: Runtime, outbox: Outbox) -> None:
 async def _render(rt: Runtime, outbox: Outbox, action: Send | SendOnEvent) -> list[str]:
     """The text of each phrase of the content: fixed text, or AI phrasing under a time budget
     (short for a 20-second code) that falls back to the fixed text or a default wording."""
-    extra = {"position": str(outbox.pool_position)} if action.purpose == "pool_notice" else {}
+    extra = _extra_facts(action, outbox.pool_position)
     budget = PHRASE_BUDGET_S if isinstance(action, SendOnEvent) and action.deadline else PHRASE_TIMEOUT_S
     texts = []
     for phrase in phrases_of(action.content):
@@ -221,6 +238,20 @@ async def _ai_phrase(
     return text.strip() or None
 
 
+def _needs_ai(action: Send | SendOnEvent) -> bool:
+    return any(phrase.mode == "ai" for phrase in phrases_of(action.content))
+
+
+def _render_fixed(action: Send | SendOnEvent, pool_position: int) -> list[str]:
+    """`_render` for content without AI wording: no network, so it runs in the try's transaction."""
+    extra = _extra_facts(action, pool_position)
+    return [_fixed(phrase, extra) for phrase in phrases_of(action.content)]
+
+
+def _extra_facts(action: Send | SendOnEvent, pool_position: int) -> dict[str, str]:
+    return {"position": str(pool_position)} if action.purpose == "pool_notice" else {}
+
+
 def _fixed(phrase: Phrase, extra: dict[str, str]) -> str:
     if phrase.fixed_text:
         return phrase.fixed(extra)
@@ -241,7 +272,7 @@ async def _transfer(rt: Runtime, outbox: Outbox) -> None:
             rt, outbox, "dropped", error="the customer wrote again before the idle end", feed=cancelled
         )
         return
-    attempt = await _begin_try(rt, outbox.action_id)
+    attempt = outbox.attempt or await _begin_try(rt, outbox.action_id)
     if attempt is None:
         return
     client = _client(rt, outbox)
@@ -295,7 +326,7 @@ async def _customer_wrote_since(rt: Runtime, outbox: Outbox, since: datetime) ->
 
 
 async def _reconcile(rt: Runtime, outbox: Outbox) -> None:
-    attempt = await _begin_try(rt, outbox.action_id)
+    attempt = outbox.attempt or await _begin_try(rt, outbox.action_id)
     if attempt is None:
         return
     try:
@@ -315,12 +346,6 @@ async def _reconcile(rt: Runtime, outbox: Outbox) -> None:
 # --- recording --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Try:
-    number: int  # 1 for the first try
-    uncertain: bool  # an earlier try got no answer (a crash, a lost lease): it may have landed
-
-
 async def _begin_try(rt: Runtime, action_id: int, **changes: Any) -> Try | None:
     """Record a try before the call (None: the row is already settled). `tries` counts the tries
     begun, `answered` those WeCom answered with a plain no; a gap means one may have landed."""
@@ -328,12 +353,14 @@ async def _begin_try(rt: Runtime, action_id: int, **changes: Any) -> Try | None:
 
 
 def _record_try(session: Session, action_id: int, changes: dict[str, Any]) -> Try | None:
-    row = session.get(ConversationAction, action_id)
+    row = session.get(ConversationAction, action_id)  # in _take_outbox: already loaded, no SELECT
     if row is None or row.status != "pending":
         return None
     payload = row.payload or {}
     begun, answered = int(payload.get("tries", 0)), int(payload.get("answered", 0))
     row.payload = service.action_payload(row, tries=begun + 1, **changes)
+    if row.kind in service.SEND_KINDS and row.msgid is None:
+        row.msgid = msgid_for(row.id, row.conversation_id)  # named on the row before the first call
     return Try(number=begun + 1, uncertain=begun > answered)
 
 
@@ -394,35 +421,37 @@ def _settle(
     now: datetime,
 ) -> None:
     finish_job_in(session, now)  # a delivery's last write: its job completes with it
-    row = session.get(ConversationAction, outbox.action_id)
-    if row is None or row.status != "pending":
+    # Guarded: a redo (or a worker that lost its lease) finds the row settled and changes nothing.
+    settled = session.execute(
+        update(ConversationAction)
+        .where(ConversationAction.id == outbox.action_id, ConversationAction.status == "pending")
+        .values(status=status, errcode=errcode, error=error, finished_at=now)
+    )
+    if settled.rowcount != 1:  # type: ignore[attr-defined]
         return
-    row.status, row.errcode, row.error, row.finished_at = status, errcode, error, now
     conversation = outbox.conversation
     if sent is not None and outbox.msgid is not None:
         _store_sent(session, outbox, sent, now=now, possibly=status == "possibly_delivered")
     if status != "done":
-        detail = {"action_id": row.id, "kind": row.kind, "status": status, "errcode": errcode}
+        detail = {
+            "action_id": outbox.action_id,
+            "kind": outbox.action.kind,
+            "status": status,
+            "errcode": errcode,
+        }
         session.add(
             TimelineEntry(conversation_id=conversation.id, at=now, kind="delivery_" + status, detail=detail)
         )
     if feed is not None:
-        add_feed(session, conversation, outbox.account.id, feed, now=now, source_action_id=row.id)
+        add_feed(session, conversation, outbox.account.id, feed, now=now, source_action_id=outbox.action_id)
 
 
 def _store_sent(
     session: Session, outbox: Outbox, sent: OutboundMessage, *, now: datetime, possibly: bool
 ) -> None:
-    """Kefu's own message in the ledger (origin 0), since sync_msg never returns it."""
-    exists = session.scalar(
-        select(Message.id).where(Message.account_id == outbox.account.id, Message.msgid == outbox.msgid)
-    )
-    if exists is not None:
-        return
-    announce_change(session)  # the transcript has a new line
-    conversation = session.get(Conversation, outbox.conversation.id)
-    if conversation is not None and (conversation.last_message_at or now) <= now:
-        conversation.last_message_at = now
+    """Kefu's own message in the ledger (origin 0), since sync_msg never returns it: inserted
+    unless the msgid is already there, and the conversation's last message time moved on, without
+    reading either row first."""
     action = outbox.action
     assert isinstance(action, Send | SendOnEvent)
     meta = {
@@ -431,8 +460,10 @@ def _store_sent(
         "via": "send_msg_on_event" if isinstance(action, SendOnEvent) else "send_msg",
         "possibly_delivered": possibly,
     }
-    session.add(
-        Message(
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stored = session.execute(
+        insert(Message)
+        .values(
             account_id=outbox.account.id,
             msgid=outbox.msgid,
             external_userid=outbox.conversation.external_userid,
@@ -444,4 +475,17 @@ def _store_sent(
             processed_at=now,
             stored_at=now,
         )
+        .on_conflict_do_nothing(index_elements=["account_id", "msgid"])
+        .returning(Message.id)
+    ).first()
+    if stored is None:
+        return
+    announce_change(session)  # the transcript has a new line
+    session.execute(
+        update(Conversation)
+        .where(
+            Conversation.id == outbox.conversation.id,
+            or_(Conversation.last_message_at.is_(None), Conversation.last_message_at <= now),
+        )
+        .values(last_message_at=now)
     )

@@ -43,22 +43,22 @@ async def sweep(rt: Runtime) -> int:
                 .limit(BATCH)
             )
         ).all()
-        transfers = (
-            await session.scalars(
-                select(ConversationAction)
+        found = (
+            await session.execute(
+                select(ConversationAction, Conversation)
+                .join(Conversation, Conversation.id == ConversationAction.conversation_id)
                 .where(ConversationAction.status == "pending", ConversationAction.kind == "transfer")
                 .limit(BATCH)
             )
         ).all()
-        statuses = await session.run_sync(service.settled_statuses, transfers)
-        stranded = {a.conversation_id for a in transfers if statuses[a.id] != "pending"}
+        transfers = [transfer for transfer, _ in found]
+        statuses = await session.run_sync(service.settled_statuses, transfers, [c for _, c in found])
         checked = {c.id: c for c in quiet}
-        for conversation_id in stranded - checked.keys():
-            found = await session.get(Conversation, conversation_id)
-            if found is not None:
-                checked[found.id] = found
+        for transfer, conversation in found:
+            if statuses[transfer.id] != "pending":
+                checked.setdefault(conversation.id, conversation)
         for conversation in checked.values():
-            await session.run_sync(service.settle_orphaned_actions, conversation.id, now=now)
+            await session.run_sync(service.settle_orphaned_actions, conversation, now=now)
             conversation.updated_at = now  # checked: quiet again only after another spell
             await session.run_sync(add_feed, conversation, conversation.account_id, CheckState(), now=now)
     return len(checked)

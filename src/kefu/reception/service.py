@@ -4,7 +4,7 @@ settled status and the transcript. Services take a session and never commit."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -17,6 +17,7 @@ from kefu.accounts.settings import AI_KEY, ai_from_stored, get_account, stored_s
 from kefu.ai.provider import Turn
 from kefu.crm.identity import exclusive_servicer
 from kefu.ingest.models import Message
+from kefu.ingest.service import conversation_lock
 from kefu.jobs.models import Job
 from kefu.jobs.wakeup import announce_change
 from kefu.reception.core import (
@@ -33,6 +34,7 @@ from kefu.reception.schemas import TranscriptItem
 from kefu.routing import service as routing_service
 
 CUSTOMER = 3
+DELIVER_TASK = "reception.deliver"  # one job per outbox row that calls WeCom (kefu.reception.delivery)
 STATE_POOL, STATE_HUMAN = 2, 3
 # Servicer.status uses servicer/list's encoding: 0 = 接待中.
 RECEIVING = 0
@@ -245,35 +247,38 @@ def pool_position(session: Session, conversation: Conversation) -> int:
 # --- the outbox -------------------------------------------------------------------------------
 
 
-def settled_statuses(session: Session, actions: Sequence[ConversationAction]) -> dict[int, str]:
-    """Each action's status, with a pending one whose job ended without settling it read as the
-    job ended: `dropped` (a 20-second code past its deadline) or `failed` (out of attempts).
-    One query for all of them: a conversation may hold many pending sends."""
-    job_ids = {
-        action.id: job_id
-        for action in actions
-        if action.status == "pending" and (job_id := (action.payload or {}).get("job_id")) is not None
-    }
+def settled_statuses(
+    session: Session, actions: Sequence[ConversationAction], conversations: Iterable[Conversation]
+) -> dict[int, str]:
+    """Each action's status, with a pending one whose delivery job ended without settling it read
+    as the job ended: `dropped` (a 20-second code past its deadline) or `failed` (out of attempts).
+    `conversations`: those of the actions. One query for all of them, only when one is pending:
+    the ended deliver jobs of their conversations' job locks (an index seek per lock), matched by
+    the `action_id` each job carries."""
+    pending = {action.id for action in actions if action.status == "pending"}
     ended: dict[int, str] = {}
-    if job_ids:
+    if pending:
+        locks = {conversation_lock(c.account_id, c.external_userid) for c in conversations}
         rows = session.execute(
-            select(Job.id, Job.status).where(
-                Job.id.in_(set(job_ids.values())), Job.status.in_(("dropped", "failed"))
+            select(Job.args, Job.status).where(
+                Job.lock.in_(locks), Job.status.in_(("dropped", "failed")), Job.task == DELIVER_TASK
             )
         )
-        ended = {job_id: status for job_id, status in rows.all()}
-    return {action.id: ended.get(job_ids.get(action.id, -1), action.status) for action in actions}
+        for args, status in rows.all():
+            if (action_id := (args or {}).get("action_id")) in pending:
+                ended[action_id] = status
+    return {action.id: ended.get(action.id, action.status) for action in actions}
 
 
-def settle_orphaned_actions(session: Session, conversation_id: int, *, now: datetime) -> None:
+def settle_orphaned_actions(session: Session, conversation: Conversation, *, now: datetime) -> None:
     """Record the end of actions whose delivery job ended without recording it (dropped, failed)."""
     pending = session.scalars(
         select(ConversationAction).where(
-            ConversationAction.conversation_id == conversation_id,
+            ConversationAction.conversation_id == conversation.id,
             ConversationAction.status == "pending",
         )
     ).all()
-    statuses = settled_statuses(session, pending)
+    statuses = settled_statuses(session, pending, [conversation])
     for action in pending:
         status = statuses[action.id]
         if status != "pending":
@@ -443,7 +448,7 @@ async def transcript(session: AsyncSession, conversation: Conversation) -> list[
             select(ConversationAction).where(ConversationAction.conversation_id == conversation.id)
         )
     ).all()
-    statuses = await session.run_sync(settled_statuses, actions)
+    statuses = await session.run_sync(settled_statuses, actions, [conversation])
     for action in actions:
         status = statuses[action.id]
         if status == "done" or (action.kind in SEND_KINDS and status == "possibly_delivered"):

@@ -52,7 +52,7 @@ from kefu.settings import Settings
 
 log = get_logger(__name__)
 
-DELIVER_TASK = "reception.deliver"
+DELIVER_TASK = service.DELIVER_TASK
 FEED_TASK = "reception.feed"
 TICK_TASK = "reception.tick"
 ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
@@ -95,7 +95,7 @@ def decide_and_apply(
         session.refresh(conversation, with_for_update=True)
     settings = service.account_settings(session, account)
     state = service.state_of(conversation)
-    service.settle_orphaned_actions(session, conversation.id, now=now)
+    service.settle_orphaned_actions(session, conversation, now=now)
     try:
         # Most inbounds (an AI answer, a servicer's message) never route: the roster's five
         # queries are made only when decide asks for it.
@@ -193,31 +193,32 @@ def apply_decision(
     )
     lock = conversation_lock(account.id, conversation.external_userid)
     for action in decision.actions:
+        # The message that led to it: lets a check (benchmarks/chaos.py) prove one decision
+        # per message, and an operator trace a reply back to what the customer wrote.
+        payload: dict[str, Any] = {
+            "action": action.model_dump(mode="json"),
+            "message_id": message.id if message else None,
+        }
+        if isinstance(action, Transfer) and action.target_state == 4 and before.last_activity_at:
+            # An idle end: the deliverer checks the customer stayed silent since (see delivery).
+            payload["idle_since"] = before.last_activity_at.isoformat()
+        local = isinstance(action, LOCAL_ACTIONS)
         row = ConversationAction(
             conversation_id=conversation.id,
             kind=action.kind,
-            # The message that led to it: lets a check (benchmarks/chaos.py) prove one decision
-            # per message, and an operator trace a reply back to what the customer wrote.
-            payload={"action": action.model_dump(mode="json"), "message_id": message.id if message else None},
-            status="pending",
+            payload=payload,
+            status="done" if local else "pending",
             created_at=now,
+            finished_at=now if local else None,
         )
         session.add(row)
-        session.flush()
         if isinstance(action, LOCAL_ACTIONS):
             apply_local(session, conversation, action, message=message, now=now)
-            row.status, row.finished_at = "done", now
             continue
-        extra: dict[str, Any] = {}
-        if isinstance(action, Transfer) and action.target_state == 4 and before.last_activity_at:
-            # An idle end: the deliverer checks the customer stayed silent since (see delivery).
-            extra["idle_since"] = before.last_activity_at.isoformat()
+        # Written once: its id names its delivery job here, and its msgid with the first try.
+        session.flush()
         deadline = action.deadline if isinstance(action, SendOnEvent) else None
-        job_id = add_job(session, DELIVER_TASK, {"action_id": row.id}, now=now, lock=lock, deadline=deadline)
-        # Set after the job's INSERT (which flushes): the msgid and payload go in one UPDATE.
-        if action.kind in ("send", "send_on_event"):
-            row.msgid = msgid_for(row.id, conversation.id)
-        row.payload = service.action_payload(row, job_id=job_id, **extra)
+        add_job(session, DELIVER_TASK, {"action_id": row.id}, now=now, lock=lock, deadline=deadline)
 
 
 def schedule_tick(
