@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from kefu.accounts.knowledge_base import put_entries
 from kefu.accounts.settings import save_ai_settings
-from kefu.ai import DEFAULT_NOT_SURE_TEXT
+from kefu.ai import DEFAULT_NOT_SURE_TEXT, KnowledgeEntry
 from kefu.ai.settings import AISettings
+from kefu.db import Database
 from kefu.reception.core import TRANSFER_CLICK_ID
 from kefu.runtime import Runtime
 from tests.ai.fake_openai import FakeOpenAI
@@ -47,6 +49,32 @@ async def test_ai_only_never_offers_the_button(make_world: WorldFactory) -> None
         world.says(question)
     await world.settle()
     assert [m["msgtype"] for m in world.inbox()] == ["text"] * 3
+
+
+async def test_the_process_job_sees_knowledge_and_ai_changes_saved_by_another_process(
+    make_world: WorldFactory, database_url: str
+) -> None:
+    """The process job reads the knowledge base's freshness key and the `ai:` section in its own
+    units: a change committed by another process (its own engine) is answered from at once."""
+    world = await make_world(settings=NO_BUTTON, kb=True)
+    world.says("怎么退货")
+    await world.settle()
+    other = Database(database_url)
+    try:
+        async with other.write() as session:
+            entry = KnowledgeEntry(id="returns", question="怎么退货", answer="15 天内可退货。")
+            await put_entries(session, world.account.id, [entry], replace=False, now=world.rt.clock.now())
+        async with other.write() as session:
+            ai = AISettings(not_sure_text="这个我得问问同事。")
+            await save_ai_settings(
+                session, ai, secrets=world.rt.secrets, changed_by="t", source="api", now=world.rt.clock.now()
+            )
+    finally:
+        await other.dispose()
+    world.says("怎么退货")
+    world.says("你们公司的股票代码是多少")
+    await world.settle()
+    assert [texts_of(m) for m in world.inbox()] == [RETURNS_ANSWER, "15 天内可退货。", "这个我得问问同事。"]
 
 
 async def use_llm(rt: Runtime, fake: FakeOpenAI, *, timeout_s: float = 5) -> None:

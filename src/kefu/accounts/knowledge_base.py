@@ -276,18 +276,19 @@ async def import_demo_knowledge(rt: Runtime, open_kfid: str) -> int:
 
 # --- the provider ---------------------------------------------------------------------------
 
-_CacheKey = tuple[int, datetime | None, int]
-_Cached = tuple[_CacheKey, KnowledgeBaseProvider, AIProvider]
+KnowledgeKey = tuple[int, datetime | None, int]
+_Cached = tuple[KnowledgeKey, KnowledgeBaseProvider, AIProvider]
 _providers: weakref.WeakKeyDictionary[Database, OrderedDict[int, _Cached]] = weakref.WeakKeyDictionary()
 _building: weakref.WeakKeyDictionary[Database, dict[int, asyncio.Future[KnowledgeBaseProvider]]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-async def ai_for_account(rt: Runtime, account_id: int) -> AIProvider:
+async def ai_for_account(rt: Runtime, account_id: int, key: KnowledgeKey | None = None) -> AIProvider:
     """The AI that answers an account's customers: the LLM provider when `ai.provider` is
-    openai (with the knowledge base as its retrieval and fallback), else the knowledge base."""
-    await provider_for_account(rt, account_id)
+    openai (with the knowledge base as its retrieval and fallback), else the knowledge base.
+    `key`: `knowledge_key` as the caller's own read unit found it (else it is read here)."""
+    await provider_for_account(rt, account_id, key)
     return _providers[rt.db][account_id][2]
 
 
@@ -311,12 +312,15 @@ async def ask_knowledge(rt: Runtime, account_id: int, question: str, *, limit: i
     )
 
 
-async def provider_for_account(rt: Runtime, account_id: int) -> KnowledgeBaseProvider:
+async def provider_for_account(
+    rt: Runtime, account_id: int, key: KnowledgeKey | None = None
+) -> KnowledgeBaseProvider:
     """The built-in AI of an account: its knowledge entries, the `ai:` section's not-sure text,
     threshold and wordings. Cached per (database, account) and rebuilt when the entries'
     fingerprint (count, newest stamp) or the `ai:` version changed — in any process."""
     cache = _providers.setdefault(rt.db, OrderedDict())
-    key = await rt.db.run_read(_cache_key, account_id)
+    if key is None:
+        key = await rt.db.run_read(knowledge_key, account_id)
     cached = cache.get(account_id)
     if cached is not None and cached[0] == key:
         cache.move_to_end(account_id)
@@ -337,8 +341,9 @@ async def provider_for_account(rt: Runtime, account_id: int) -> KnowledgeBasePro
     return provider
 
 
-def _cache_key(session: Session, account_id: int) -> _CacheKey:
-    """The entries' fingerprint and the `ai:` version in one statement (asked on every message)."""
+def knowledge_key(session: Session, account_id: int) -> KnowledgeKey:
+    """The entries' fingerprint and the `ai:` version in one statement (asked on every message,
+    by the process job in its own read unit)."""
     version = select(GlobalSetting.version).where(GlobalSetting.key == AI_KEY).scalar_subquery()
     count, newest, ai = session.execute(
         select(func.count(KnowledgeEntryRow.id), func.max(KnowledgeEntryRow.updated_at), version).where(

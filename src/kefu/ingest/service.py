@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -100,15 +100,11 @@ def record_callback(
         session.add(row)
     row.status, row.error = "done", None
     if event == "kf_msg_or_event" and open_kfid:
-        account = get_or_create_account(
-            session, connection_id, open_kfid, now=now, connected_at=first_seen_boundary(fields, now)
+        token = fields.get("Token") or None
+        account_id = store_sync_token(
+            session, connection_id, open_kfid, token, now=now, first_seen=first_seen_boundary(fields, now)
         )
-        # The job reads the freshest token when it runs, so store it on the account.
-        account.sync_token = fields.get("Token") or None
-        account.sync_token_expires_at = now + SYNC_TOKEN_TTL if account.sync_token else None
-        account.updated_at = now
-        session.flush()
-        enqueue_sync(session, account.id, now=now)
+        enqueue_sync(session, account_id, now=now)
     elif event == "kf_account_auth_change":
         for open_kfid_added in _ids(fields.get("AuthAddOpenKfId")):
             account = get_or_create_account(
@@ -173,14 +169,47 @@ def record_callbacks(
         connection = session.connection()
         connection.execute(insert(CallbackEvent), rows)
     for (connection_id, open_kfid), token in latest_token.items():
-        account = get_or_create_account(
-            session, connection_id, open_kfid, now=now, connected_at=first_seen[(connection_id, open_kfid)]
+        account_id = store_sync_token(
+            session,
+            connection_id,
+            open_kfid,
+            token,
+            now=now,
+            first_seen=first_seen[(connection_id, open_kfid)],
         )
-        account.sync_token = token
-        account.sync_token_expires_at = now + SYNC_TOKEN_TTL if token else None
-        account.updated_at = now
-        session.flush()
-        enqueue_sync(session, account.id, now=now)
+        enqueue_sync(session, account_id, now=now)
+
+
+def store_sync_token(
+    session: Session,
+    connection_id: int,
+    open_kfid: str,
+    token: str | None,
+    *,
+    now: datetime,
+    first_seen: datetime,
+) -> int:
+    """Store a callback's sync token on its account (the sync job reads the freshest one when it
+    runs): one UPDATE … RETURNING for a known account; an account not seen before is created
+    (`first_seen`: its bootstrap boundary). Returns the account's id."""
+    values = {
+        "sync_token": token,
+        "sync_token_expires_at": now + SYNC_TOKEN_TTL if token else None,
+        "updated_at": now,
+    }
+    account_id = session.scalar(
+        update(KfAccount)
+        .where(KfAccount.connection_id == connection_id, KfAccount.open_kfid == open_kfid)
+        .values(values)
+        .returning(KfAccount.id)
+    )
+    if account_id is not None:
+        return int(account_id)
+    account = get_or_create_account(session, connection_id, open_kfid, now=now, connected_at=first_seen)
+    for name, value in values.items():
+        setattr(account, name, value)
+    session.flush()
+    return account.id
 
 
 def _ids(value: str | None) -> list[str]:

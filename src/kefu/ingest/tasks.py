@@ -76,8 +76,13 @@ async def sync_account(rt: Runtime, *, account_id: int) -> None:
 
 
 def _account_and_connection(session: Session, account_id: int) -> tuple[KfAccount | None, Connection | None]:
-    account = session.get(KfAccount, account_id)
-    return account, session.get(Connection, account.connection_id) if account else None
+    """Both in one statement."""
+    row = session.execute(
+        select(KfAccount, Connection)
+        .outerjoin(Connection, Connection.id == KfAccount.connection_id)
+        .where(KfAccount.id == account_id)
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 def _account(session: Session, account_id: int) -> KfAccount | None:

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, NamedTuple
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kefu import metrics
-from kefu.accounts.models import KfAccount
+from kefu.accounts.models import GlobalSetting, KfAccount
+from kefu.accounts.settings import AI_KEY
 from kefu.ai.provider import Answer, AnswerContext, Turn
 from kefu.clock import Clock
 from kefu.ingest.models import Message
@@ -24,10 +28,14 @@ from kefu.logs import get_logger
 from kefu.reception import service
 from kefu.reception.core import CustomerNonText, CustomerText, Inbound, wants_ai_answer
 from kefu.reception.inbound import ServicerStatus, inbound_of
+from kefu.reception.models import Conversation
 from kefu.reception.pool import request_dispatch_for_corp
 from kefu.reception.shell import decide_and_apply
 from kefu.runtime import Runtime
 from kefu.settings import Settings
+
+if TYPE_CHECKING:
+    from kefu.accounts.knowledge_base import KnowledgeKey
 
 log = get_logger(__name__)
 
@@ -35,16 +43,21 @@ AI_ANSWER_TIMEOUT_S = 10.0
 
 
 async def ask_ai(
-    rt: Runtime, account_id: int, question: str, message: Message | None = None
+    rt: Runtime,
+    account_id: int,
+    question: str,
+    message: Message | None = None,
+    knowledge_key: KnowledgeKey | None = None,
 ) -> Answer | None:
     """The AI's answer, or None when it fails or is too slow (decide then says it is not sure).
     A provider that reads the conversation (`reads_recent_turns`, the LLM) gets the turns before
-    `message`; the built-in knowledge base does not, so they are not read for it."""
+    `message`; the built-in knowledge base does not, so they are not read for it.
+    `knowledge_key`: the knowledge base's freshness key, when the caller read it already."""
     from kefu.accounts.knowledge_base import ai_for_account
 
     started = time.perf_counter()
     try:
-        provider = await asyncio.wait_for(ai_for_account(rt, account_id), AI_ANSWER_TIMEOUT_S)
+        provider = await asyncio.wait_for(ai_for_account(rt, account_id, knowledge_key), AI_ANSWER_TIMEOUT_S)
         # An LLM provider falls back to the knowledge base at its own deadline: leave it the time.
         budget = max(AI_ANSWER_TIMEOUT_S, getattr(provider, "deadline_s", 0.0) + 2.0)
         recent: list[Turn] = []
@@ -60,28 +73,68 @@ async def ask_ai(
     return answer
 
 
-_Read = tuple["Inbound | ServicerStatus | None", KfAccount | None, str | None, Message]
+class _Rows(NamedTuple):
+    message: Message
+    account: KfAccount | None
+    conversation: Conversation | None
+    ai: GlobalSetting | None
+
+
+def _message_rows(session: Session, message_id: int, *, lock: bool = False) -> _Rows | None:
+    """The message, its account, its conversation (None: not yet) and the `ai:` section: ONE
+    statement for what each unit of the job reads first. `lock` (PostgreSQL): the message row."""
+    query = (
+        select(Message, KfAccount, Conversation, GlobalSetting)
+        .outerjoin(KfAccount, KfAccount.id == Message.account_id)
+        .outerjoin(
+            Conversation,
+            (Conversation.account_id == Message.account_id)
+            & (Conversation.external_userid == Message.external_userid),
+        )
+        .outerjoin(GlobalSetting, GlobalSetting.key == AI_KEY)
+        .where(Message.id == message_id)
+    )
+    row = session.execute(query.with_for_update(of=Message) if lock else query).first()
+    return None if row is None else _Rows(*row)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What the read unit found: decide()'s input and, when the AI is asked first, the question
+    and the knowledge base's freshness key (read in the same unit)."""
+
+    inbound: Inbound | ServicerStatus | None
+    account: KfAccount | None
+    message: Message
+    question: str | None = None
+    knowledge_key: KnowledgeKey | None = None
 
 
 def _read_message(session: Session, message_id: int, now: datetime) -> _Read | None:
     """The stored message as decide() input, and the question to ask the AI first (one read,
     one round trip); None: already processed."""
-    message = session.get(Message, message_id)
-    if message is None or message.processed_at is not None:
+    from kefu.accounts.knowledge_base import knowledge_key
+
+    rows = _message_rows(session, message_id)
+    if rows is None or rows.message.processed_at is not None:
         return None
+    message, account = rows.message, rows.account
     inbound = None if message.bootstrap else inbound_of(message)
-    account = session.get(KfAccount, message.account_id)
-    question = None
-    if isinstance(inbound, CustomerText | CustomerNonText) and account and message.external_userid:
-        conversation = session.scalar(service.conversation_query(account.id, message.external_userid))
-        conversation_id = conversation.id if conversation is not None else None
-        backlog = service.customer_backlog(session, message, conversation_id)
-        inbound = inbound.model_copy(update={"backlog": backlog})
-    if isinstance(inbound, CustomerText) and account is not None and message.external_userid:
-        settings = service.account_settings(session, account)
-        if wants_ai_answer(service.state_of(conversation), inbound, settings, now):
-            question = inbound.text
-    return inbound, account, question, message
+    if (
+        not isinstance(inbound, CustomerText | CustomerNonText)
+        or account is None
+        or not message.external_userid
+    ):
+        return _Read(inbound, account, message)
+    conversation_id = rows.conversation.id if rows.conversation is not None else None
+    backlog = service.customer_backlog(session, message, conversation_id)
+    inbound = inbound.model_copy(update={"backlog": backlog})
+    settings = service.settings_of(account, rows.ai)
+    if not isinstance(inbound, CustomerText) or not wants_ai_answer(
+        service.state_of(rows.conversation), inbound, settings, now
+    ):
+        return _Read(inbound, account, message)
+    return _Read(inbound, account, message, inbound.text, knowledge_key(session, account.id))
 
 
 async def process_message(rt: Runtime, message_id: int) -> None:
@@ -93,9 +146,9 @@ async def process_message(rt: Runtime, message_id: int) -> None:
     read = await rt.db.run_read(_read_message, message_id, rt.clock.now())
     if read is None:
         return
-    inbound, account, question, stored = read
-    if question is not None and isinstance(inbound, CustomerText) and account is not None:
-        answer = await ask_ai(rt, account.id, question, stored)
+    inbound = read.inbound
+    if read.question is not None and isinstance(inbound, CustomerText) and read.account is not None:
+        answer = await ask_ai(rt, read.account.id, read.question, read.message, read.knowledge_key)
         inbound = inbound.model_copy(update={"ai_answer": answer})
     await rt.db.run_write(_apply_message, message_id, inbound, rt.clock, rt.settings)
 
@@ -110,33 +163,41 @@ def _apply_message(
     """The write unit: mark the message processed and persist what it leads to."""
     # Locked (PostgreSQL): a worker that took this job over after a lost lease waits here and
     # then finds it processed, instead of both reading processed_at empty.
-    message = session.get(Message, message_id, with_for_update=True)
-    if message is None or message.processed_at is not None:
+    rows = _message_rows(session, message_id, lock=True)
+    if rows is None or rows.message.processed_at is not None:
         return
+    message, account, conversation = rows.message, rows.account, rows.conversation
     now = clock.now()  # read once the writer's lock is held, as the decision's moment
     message.processed_at = now
     finish_job_in(session, now)  # the job's last write: it completes with it
-    conversation = service.note_message(session, message, now=now)
-    account = session.get(KfAccount, message.account_id)
-    if account is None or inbound is None:
-        return
-    if isinstance(inbound, ServicerStatus):
-        from kefu.accounts.servicers import apply_servicer_status_event
-
-        apply_servicer_status_event(
-            session, account.id, inbound.userid, inbound.status, inbound.stop_type or 0, now
+    if conversation is None and message.external_userid:
+        conversation = service.add_conversation(session, message.account_id, message.external_userid, now=now)
+    if (
+        account is not None
+        and conversation is not None
+        and inbound is not None
+        and not isinstance(inbound, ServicerStatus)
+    ):
+        # decide_and_apply notes the message with the state it leads to: one UPDATE of the row.
+        decide_and_apply(
+            session,
+            conversation=conversation,
+            account=account,
+            inbound=inbound,
+            now=now,
+            process=process,
+            message=message,
+            settings=service.settings_of(account, rows.ai),
         )
-        # On duty: room for the pool; off duty: customers waiting for them fall back.
-        request_dispatch_for_corp(session, account, now=now)
         return
-    if conversation is None:
-        return  # an event without a customer that concerns no conversation
-    decide_and_apply(
-        session,
-        conversation=conversation,
-        account=account,
-        inbound=inbound,
-        now=now,
-        process=process,
-        message=message,
+    if conversation is not None:
+        service.note_message(session, conversation, message, now=now)
+    if account is None or not isinstance(inbound, ServicerStatus):
+        return  # bootstrap history, or an event without a customer that concerns no conversation
+    from kefu.accounts.servicers import apply_servicer_status_event
+
+    apply_servicer_status_event(
+        session, account.id, inbound.userid, inbound.status, inbound.stop_type or 0, now
     )
+    # On duty: room for the pool; off duty: customers waiting for them fall back.
+    request_dispatch_for_corp(session, account, now=now)

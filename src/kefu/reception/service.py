@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -40,34 +40,21 @@ STATE_POOL, STATE_HUMAN = 2, 3
 RECEIVING = 0
 
 
-def find_conversation(session: Session, account_id: int, external_userid: str) -> Conversation | None:
-    return session.scalar(conversation_query(account_id, external_userid))
-
-
-def conversation_query(account_id: int, external_userid: str) -> Select[Conversation]:
-    return select(Conversation).where(
-        Conversation.account_id == account_id, Conversation.external_userid == external_userid
-    )
-
-
-def get_or_create_conversation(
+def add_conversation(
     session: Session, account_id: int, external_userid: str, *, now: datetime
 ) -> Conversation:
-    conversation = find_conversation(session, account_id, external_userid)
-    if conversation is None:
-        conversation = Conversation(
-            account_id=account_id, external_userid=external_userid, created_at=now, updated_at=now
-        )
-        session.add(conversation)
-        session.flush()
+    """A customer's first conversation record (the caller read that there was none)."""
+    conversation = Conversation(
+        account_id=account_id, external_userid=external_userid, created_at=now, updated_at=now
+    )
+    session.add(conversation)
+    session.flush()
     return conversation
 
 
-def note_message(session: Session, message: Message, *, now: datetime) -> Conversation | None:
-    """Keep the conversation record current: its customer and last message times."""
-    if not message.external_userid:
-        return None
-    conversation = get_or_create_conversation(session, message.account_id, message.external_userid, now=now)
+def note_message(session: Session, conversation: Conversation, message: Message, *, now: datetime) -> None:
+    """Keep the conversation record current: its last message times. Only attributes change: the
+    process job notes a decided message with its new state, so both go in one UPDATE."""
     if conversation.last_message_at is None or message.send_time > conversation.last_message_at:
         conversation.last_message_at = message.send_time
     if message.origin == CUSTOMER and (
@@ -77,7 +64,6 @@ def note_message(session: Session, message: Message, *, now: datetime) -> Conver
         conversation.last_customer_message_at = message.send_time
     conversation.updated_at = now
     announce_change(session)  # the transcript has a new line
-    return conversation
 
 
 # --- the stored mirror ------------------------------------------------------------------------
@@ -129,10 +115,15 @@ async def load_account_settings(session: AsyncSession, account: KfAccount | int)
 
 
 def account_settings(session: Session, account: KfAccount) -> AccountSettings:
-    """`load_account_settings` for a synchronous unit of work. Both stored sections are read on
-    every call (so a change saved by any process is seen at once); only their parsing, which
-    costs more than the reads, is reused while the stored values are the same."""
-    ai_row = session.get(GlobalSetting, AI_KEY)
+    """`load_account_settings` for a synchronous unit of work. The `ai:` section is read on every
+    call (so a change saved by any process is seen at once); see `settings_of`."""
+    return settings_of(account, session.get(GlobalSetting, AI_KEY))
+
+
+def settings_of(account: KfAccount, ai_row: GlobalSetting | None) -> AccountSettings:
+    """The settings of an account row and the `ai:` row its unit of work read (a unit that read
+    both already, e.g. joined to its message, asks nothing more). Only their parsing, which costs
+    more than the reads, is reused while the stored values are the same."""
     ai_data = ai_row.data if ai_row else None
     key = (account.enabled, json.dumps(account.settings, sort_keys=True), json.dumps(ai_data, sort_keys=True))
     settings = _parsed_settings.get(key)

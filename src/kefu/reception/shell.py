@@ -86,14 +86,18 @@ def decide_and_apply(
     now: datetime,
     process: Settings,
     message: Message | None = None,
+    settings: AccountSettings | None = None,
 ) -> Decision:
     """Run decide() on the conversation's stored mirror and persist everything it chose.
-    `process`: the process settings (whether and where the webhook tells what happened)."""
+    `process`: the process settings (whether and where the webhook tells what happened).
+    `message`: the pulled message decided on; its times are noted on the conversation with the
+    new state. `settings`: the account's, when the caller's unit read them already."""
     if session.get_bind().dialect.name == "postgresql":
         # A take through the API decides outside the conversation's job lock: the row lock makes
         # it and the conversation's jobs read each other's committed state, one after the other.
         session.refresh(conversation, with_for_update=True)
-    settings = service.account_settings(session, account)
+    if settings is None:
+        settings = service.account_settings(session, account)
     state = service.state_of(conversation)
     service.settle_orphaned_actions(session, conversation, now=now)
     try:
@@ -163,6 +167,8 @@ def apply_decision(
     now: datetime,
     message: Message | None = None,
 ) -> None:
+    if message is not None:  # after decide_and_apply's reads: no autoflush writes the row before
+        service.note_message(session, conversation, message, now=now)
     service.save_state(conversation, decision.state, settings, now=now)
     log.info(
         "reception.decided",
