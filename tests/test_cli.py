@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, insert
 
+from kefu.accounts.models import GlobalSetting
 from kefu.app import create_app
+from kefu.db.migrate import upgrade
 from kefu.runtime import Runtime
 
 COMMANDS = [
@@ -84,22 +89,38 @@ async def test_healthz(rt: Runtime) -> None:
     assert response.json() == {"status": "ok", "stale_callbacks_refused": 0}
 
 
-def test_a_serving_process_loads_the_ai_first_and_freezes_what_it_loaded() -> None:
-    """settle_process (serve, worker, demo): the pinyin dictionary (and the embedding model, when
-    the extra is installed) load before the first question, and the loaded objects are out of
-    the garbage collector's full collections (their pauses were the callback endpoint's p99)."""
+@pytest.mark.parametrize(("stored", "model_loaded"), [(None, True), ("lexical", False), ("auto", True)])
+def test_a_serving_process_loads_the_ai_first_and_freezes_what_it_loaded(
+    tmp_path: Path, stored: str | None, model_loaded: bool
+) -> None:
+    """settle_process (serve, worker, demo): the pinyin dictionary (and the embedding model,
+    unless the stored ai.retrieval is lexical) load before the first question, and the loaded
+    objects are out of the garbage collector's full collections (their pauses were the callback
+    endpoint's p99). No database yet, or no ai: section, counts as "auto"."""
+    url = f"sqlite:///{tmp_path / 'kefu.db'}"
+    if stored is not None:
+        upgrade(url)
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(
+                insert(GlobalSetting).values(
+                    key="ai", data={"retrieval": stored}, version=1, updated_at=datetime.now(UTC)
+                )
+            )
+        engine.dispose()
     script = (
         "import gc; from kefu.ai import chars, embeddings; from kefu.app import settle_process\n"
         "assert chars._pinyin.cache_info().currsize == 0 and not embeddings._tried\n"
         "assert gc.get_freeze_count() == 0\n"
-        "settle_process()\n"
-        "print(chars._pinyin.cache_info().currsize > 0 and embeddings._tried, gc.get_freeze_count())\n"
+        f"settle_process({url!r})\n"
+        "print(chars._pinyin.cache_info().currsize > 0, embeddings._tried, gc.get_freeze_count())\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
-    loaded, frozen = result.stdout.split()
-    assert loaded == "True" and int(frozen) > 50_000  # the modules, pypinyin, SQLAlchemy, pydantic…
+    pinyin, model, frozen = result.stdout.split()
+    assert pinyin == "True" and int(frozen) > 50_000  # the modules, pypinyin, SQLAlchemy, pydantic…
+    assert model == str(model_loaded)
 
 
 @pytest.mark.parametrize(

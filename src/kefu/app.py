@@ -19,6 +19,7 @@ from kefu import metrics
 from kefu.accounts.kb_routes import router as knowledge_router
 from kefu.accounts.kf_routes import router as accounts_router
 from kefu.accounts.routes import router as connections_router
+from kefu.accounts.settings import stored_retrieval
 from kefu.ai.factory import warm_up
 from kefu.api.routes import API_PREFIX, install_error_handlers
 from kefu.clock import Clock
@@ -55,13 +56,14 @@ def build_api_router() -> APIRouter:
     return api
 
 
-def settle_process() -> None:
-    """Before a long-running process serves: load the AI's pinyin dictionary and embedding model
-    now (which would otherwise stall the event loop on the first question), then move everything loaded so
-    far out of the garbage collector's sight. Without `gc.freeze()` each full collection walks
+def settle_process(database_url: str) -> None:
+    """Before a long-running process serves: load the AI's pinyin dictionary and (unless the
+    stored `ai.retrieval` is lexical) its embedding model now, which would otherwise stall the
+    event loop on the first question; then move everything loaded so far out of the garbage
+    collector's sight. Without `gc.freeze()` each full collection walks
     those long-lived objects and pauses the event loop for ~100 ms, which callbacks arriving
     meanwhile see as latency (benchmarks/README.md)."""
-    warm_up()
+    warm_up(stored_retrieval(database_url))
     gc.collect()
     gc.freeze()
 

@@ -111,7 +111,7 @@ def serve(
         )
     prepare_schema(settings)
     app = create_app(settings=settings)
-    settle_process()
+    settle_process(settings.database_url)
     get_logger(__name__).info("serve.listening", url=f"http://{host}:{port}")
     uvicorn.run(
         app,
@@ -148,7 +148,7 @@ def worker(
         metrics.serve_counters(metrics_host, metrics_port)
         log.info("metrics.serving", host=metrics_host, port=metrics_port)
     log.info("jobs.tasks_loaded", tasks=kefu.registry.task_names())
-    settle_process()
+    settle_process(settings.database_url)
     run_with_runtime(lambda rt: _run_worker(rt, concurrency))
 
 

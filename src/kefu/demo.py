@@ -361,7 +361,8 @@ def run_demo(
         allow_remote=allow_remote,
     )
     demo.start()
-    settle_process()
+    assert demo.settings is not None
+    settle_process(demo.settings.database_url)
     try:
         assert demo.keys is not None
         for line in banner_lines(

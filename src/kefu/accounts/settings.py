@@ -18,7 +18,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.accounts.models import GlobalSetting, KfAccount, SettingsVersion
@@ -26,6 +27,7 @@ from kefu.accounts.settings_types import AccountSettingsData
 from kefu.ai.settings import AISettings
 from kefu.audit.log import record
 from kefu.db import get_row
+from kefu.db.engine import sync_url
 from kefu.errors import Invalid
 from kefu.schema_types import UnsetVar, validation_problems
 from kefu.secretbox import SecretBox, SecretDecryptError
@@ -187,6 +189,20 @@ def has_stored_api_key(data: Mapping[str, Any] | None) -> bool:
 async def load_ai_settings(session: AsyncSession, secrets: SecretBox | None = None) -> AISettings:
     row = await session.get(GlobalSetting, AI_KEY)
     return ai_from_stored(row.data if row else None, secrets)
+
+
+def stored_retrieval(database_url: str) -> str:
+    """`ai.retrieval` as stored, read once at a process's start (a short sync connection of its
+    own): whether warming up the embedding model is worth its memory. "auto" if unreadable."""
+    engine = create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as conn:
+            data = conn.execute(select(GlobalSetting.data).where(GlobalSetting.key == AI_KEY)).scalar()
+    except SQLAlchemyError:
+        return "auto"
+    finally:
+        engine.dispose()
+    return ai_from_stored(data).retrieval
 
 
 def with_stored_api_key(wanted: AISettings, stored: AISettings) -> AISettings:

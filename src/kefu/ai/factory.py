@@ -34,8 +34,10 @@ def answering_provider(knowledge: KnowledgeBaseProvider, ai: AISettings) -> AIPr
     return knowledge
 
 
-def warm_up() -> None:
-    """Load pypinyin's dictionary and, when the extra is installed, the embedding model now,
-    rather than on a customer's first question."""
+def warm_up(retrieval: str) -> None:
+    """Load pypinyin's dictionary and, when `retrieval` may use it and the extra is installed,
+    the embedding model now, rather than on a customer's first question. With `lexical` the
+    model stays unloaded: it would cost ~150 MB for nothing."""
     pinyin_ngrams("预热")
-    local_embedder()
+    if retrieval != "lexical":
+        local_embedder()
