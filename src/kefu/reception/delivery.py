@@ -20,7 +20,6 @@ written, with the feed-back job, in one transaction after the call.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,7 +31,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from kefu.accounts.models import Connection, KfAccount
-from kefu.ai.phrasing import PhraseBook
 from kefu.ingest.models import Message
 from kefu.jobs.current import finish_job_in
 from kefu.jobs.registry import RetryLater, task
@@ -41,7 +39,6 @@ from kefu.logs import get_logger
 from kefu.reception import service
 from kefu.reception.core import (
     Inbound,
-    Phrase,
     Reconcile,
     Reconciled,
     Send,
@@ -50,11 +47,11 @@ from kefu.reception.core import (
     Transfer,
     TransferDone,
     TransferRefused,
-    phrases_of,
     to_outbound,
 )
 from kefu.reception.models import Conversation, ConversationAction, TimelineEntry
 from kefu.reception.shell import ACTION_ADAPTER, DELIVER_TASK, add_feed, msgid_for
+from kefu.reception.wording import needs_ai, render, render_fixed
 from kefu.runtime import Runtime
 from kefu.wecom.errors import SendOutcomeUnknown, StateTransferUnsettled, WeComError, WeComTransportError
 from kefu.wecom.outbound import OutboundMessage
@@ -67,8 +64,6 @@ UNSETTLED = -1  # fed back as the errcode of a trans whose outcome WeCom left op
 CANCELLED = 0  # fed back as the errcode of an idle end Kefu called off itself
 MAX_TRIES = 5
 BACKOFF_CAP_S = 120.0
-PHRASE_BUDGET_S = 3.0  # AI wording of a 20-second code: fall back to the fixed text past this
-PHRASE_TIMEOUT_S = 10.0
 ORIGIN_KEFU = 0
 
 
@@ -140,7 +135,7 @@ def _take_outbox(session: Session, action_id: int) -> Outbox | None:
     changes: dict[str, Any] | None = {}
     if isinstance(action, Send | SendOnEvent) and row.payload.get("rendered") is None:
         # Fixed wording is rendered here; AI wording first, outside any transaction.
-        changes = None if _needs_ai(action) else {"rendered": _render_fixed(action, position)}
+        changes = None if needs_ai(action) else {"rendered": render_fixed(action, position)}
     elif isinstance(action, Transfer) and row.payload.get("idle_since"):
         changes = None  # the customer's messages are looked at first (see _transfer)
     attempt = None if changes is None else _record_try(session, action_id, changes)
@@ -164,7 +159,7 @@ async def _send(rt: Runtime, outbox: Outbox) -> None:
     assert isinstance(action, Send | SendOnEvent) and outbox.msgid is not None
     rendered = outbox.payload.get("rendered")
     if rendered is None:
-        rendered = await _render(rt, outbox, action)
+        rendered = await render(rt, outbox.account.id, outbox.pool_position, action)
     try:
         message = to_outbound(action.content, rendered)
     except ValueError as exc:
@@ -205,57 +200,6 @@ async def _send(rt: Runtime, outbox: Outbox) -> None:
         await _retry_or_fail(rt, outbox, attempt, str(exc))
     else:
         await _finish(rt, outbox, "done", sent=message)
-
-
-async def _render(rt: Runtime, outbox: Outbox, action: Send | SendOnEvent) -> list[str]:
-    """The text of each phrase of the content: fixed text, or AI phrasing under a time budget
-    (short for a 20-second code) that falls back to the fixed text or a default wording."""
-    extra = _extra_facts(action, outbox.pool_position)
-    budget = PHRASE_BUDGET_S if isinstance(action, SendOnEvent) and action.deadline else PHRASE_TIMEOUT_S
-    texts = []
-    for phrase in phrases_of(action.content):
-        text = None
-        if phrase.mode == "ai":
-            text = await _ai_phrase(rt, outbox.account.id, phrase, {**phrase.facts, **extra}, budget)
-        texts.append(text or _fixed(phrase, extra))
-    return texts
-
-
-async def _ai_phrase(
-    rt: Runtime, account_id: int, phrase: Phrase, facts: dict[str, str], budget_s: float
-) -> str | None:
-    from kefu.accounts.knowledge_base import ai_for_account
-
-    async def word() -> str:
-        provider = await ai_for_account(rt, account_id)  # may build its index: in the budget
-        return await provider.phrase(phrase.intent, facts)
-
-    try:
-        text = await asyncio.wait_for(word(), budget_s)
-    except Exception as exc:  # the AI is a guest: its failure falls back to the fixed wording
-        log.error("reception.phrase_failed", intent=phrase.intent, error=f"{type(exc).__name__}: {exc}")
-        return None
-    return text.strip() or None
-
-
-def _needs_ai(action: Send | SendOnEvent) -> bool:
-    return any(phrase.mode == "ai" for phrase in phrases_of(action.content))
-
-
-def _render_fixed(action: Send | SendOnEvent, pool_position: int) -> list[str]:
-    """`_render` for content without AI wording: no network, so it runs in the try's transaction."""
-    extra = _extra_facts(action, pool_position)
-    return [_fixed(phrase, extra) for phrase in phrases_of(action.content)]
-
-
-def _extra_facts(action: Send | SendOnEvent, pool_position: int) -> dict[str, str]:
-    return {"position": str(pool_position)} if action.purpose == "pool_notice" else {}
-
-
-def _fixed(phrase: Phrase, extra: dict[str, str]) -> str:
-    if phrase.fixed_text:
-        return phrase.fixed(extra)
-    return PhraseBook().render(phrase.intent, 0, {**phrase.facts, **extra})
 
 
 # --- session state ----------------------------------------------------------------------------
