@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from kefu import metrics
@@ -80,21 +80,27 @@ class _Rows(NamedTuple):
     ai: GlobalSetting | None
 
 
+# Built once: the job runs it twice per message, and building the statement (SQLAlchemy's
+# coercions and cache key) cost more than running it.
+_MESSAGE_ROWS = (
+    select(Message, KfAccount, Conversation, GlobalSetting)
+    .outerjoin(KfAccount, KfAccount.id == Message.account_id)
+    .outerjoin(
+        Conversation,
+        (Conversation.account_id == Message.account_id)
+        & (Conversation.external_userid == Message.external_userid),
+    )
+    .outerjoin(GlobalSetting, GlobalSetting.key == AI_KEY)
+    .where(Message.id == bindparam("message_id"))
+)
+_MESSAGE_ROWS_LOCKED = _MESSAGE_ROWS.with_for_update(of=Message)
+
+
 def _message_rows(session: Session, message_id: int, *, lock: bool = False) -> _Rows | None:
     """The message, its account, its conversation (None: not yet) and the `ai:` section: ONE
     statement for what each unit of the job reads first. `lock` (PostgreSQL): the message row."""
-    query = (
-        select(Message, KfAccount, Conversation, GlobalSetting)
-        .outerjoin(KfAccount, KfAccount.id == Message.account_id)
-        .outerjoin(
-            Conversation,
-            (Conversation.account_id == Message.account_id)
-            & (Conversation.external_userid == Message.external_userid),
-        )
-        .outerjoin(GlobalSetting, GlobalSetting.key == AI_KEY)
-        .where(Message.id == message_id)
-    )
-    row = session.execute(query.with_for_update(of=Message) if lock else query).first()
+    query = _MESSAGE_ROWS_LOCKED if lock else _MESSAGE_ROWS
+    row = session.execute(query, {"message_id": message_id}).first()
     return None if row is None else _Rows(*row)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -307,20 +307,31 @@ async def list_conversations(
     return list((await session.scalars(query)).all())
 
 
+# Built once (a statement per processed message): the customer's messages after one, newest first.
+_NEWER_MESSAGES = (
+    select(Message.msgid, Message.send_time, func.count().over().label("newer"))
+    .where(
+        Message.account_id == bindparam("account_id"),
+        Message.external_userid == bindparam("external_userid"),
+        Message.id > bindparam("after_id"),
+        Message.origin == 3,
+        Message.bootstrap.is_(False),
+    )
+    .order_by(Message.id.desc())
+    .limit(1)
+)
+
+
 def customer_backlog(session: Session, message: Message, conversation_id: int | None) -> Backlog:
     """The customer's newest pulled message (this one or later), and Kefu's sends counted against it."""
     # The newest later message and how many there are, in one statement (usually no row at all).
     newest = session.execute(
-        select(Message.msgid, Message.send_time, func.count().over().label("newer"))
-        .where(
-            Message.account_id == message.account_id,
-            Message.external_userid == message.external_userid,
-            Message.id > message.id,
-            Message.origin == 3,
-            Message.bootstrap.is_(False),
-        )
-        .order_by(Message.id.desc())
-        .limit(1)
+        _NEWER_MESSAGES,
+        {
+            "account_id": message.account_id,
+            "external_userid": message.external_userid,
+            "after_id": message.id,
+        },
     ).first()
     newer, newest_msgid, newest_at = 0, message.msgid, message.send_time
     if newest is not None:
