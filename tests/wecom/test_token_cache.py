@@ -124,3 +124,31 @@ async def test_one_fetch_claim_at_a_time_and_a_dead_ones_runs_out_on_database_ti
     assert await first.claim_fetch(0.5)
     await first.release_fetch()
     assert await second.claim_fetch(0.5)
+
+
+class _AnotherProcessFinishesFirst(ConnectionTokenCache):
+    """A real row cache; just before this process's claim, another process stores its token and
+    ends its claim — the interleaving that let two processes starting together fetch twice."""
+
+    def __init__(self, other: ConnectionTokenCache, token: str, *args: object) -> None:
+        super().__init__(*args)  # type: ignore[arg-type]
+        self._other = other
+        self._token = token
+
+    async def claim_fetch(self, for_s: float) -> bool:
+        await self._other.put(self._token, EXPIRES)
+        return await super().claim_fetch(for_s)
+
+
+@pytest.mark.db
+async def test_a_token_stored_between_our_read_and_our_claim_is_used_not_fetched_again(
+    rt: Runtime, make_client: Callable[..., WeComClient], wecom: ScriptedWeCom
+) -> None:
+    connection, _keys = await make_connection(rt)
+    others_token = await make_client().get_token()  # fetched by the other process
+    other = ConnectionTokenCache(rt.db, connection.id, rt.secrets)
+    cache = _AnotherProcessFinishesFirst(other, others_token, rt.db, connection.id, rt.secrets)
+    await make_client(token_cache=cache).account_list()
+    assert len(wecom.calls("gettoken")) == 1
+    assert wecom.calls("kf/account/list")[0].query["access_token"] == others_token
+    assert await other.claim_fetch(0.5)  # the claim we took to look was given back

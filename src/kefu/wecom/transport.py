@@ -118,6 +118,10 @@ class WeComTransport:
                 if token := await self._token_fetched_elsewhere(unlike=before):
                     return token
                 log.warning("wecom.token_fetch_claim_waited_out", corp_id=self.corp_id)
+            elif (token := await self._cached_token()) and token != before:
+                # Another process stored its token between our read and our claim: use it.
+                await self._cache.release_fetch()
+                return token
             try:
                 return await self._fetch_token()
             except BaseException:
