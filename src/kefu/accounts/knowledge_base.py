@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -341,15 +341,18 @@ async def provider_for_account(
     return provider
 
 
+# Built once: asked on every message, and building it cost about as much as running it.
+_KNOWLEDGE_KEY = select(
+    func.count(KnowledgeEntryRow.id),
+    func.max(KnowledgeEntryRow.updated_at),
+    select(GlobalSetting.version).where(GlobalSetting.key == AI_KEY).scalar_subquery(),
+).where(KnowledgeEntryRow.account_id == bindparam("account_id"))
+
+
 def knowledge_key(session: Session, account_id: int) -> KnowledgeKey:
     """The entries' fingerprint and the `ai:` version in one statement (asked on every message,
     by the process job in its own read unit)."""
-    version = select(GlobalSetting.version).where(GlobalSetting.key == AI_KEY).scalar_subquery()
-    count, newest, ai = session.execute(
-        select(func.count(KnowledgeEntryRow.id), func.max(KnowledgeEntryRow.updated_at), version).where(
-            KnowledgeEntryRow.account_id == account_id
-        )
-    ).one()
+    count, newest, ai = session.execute(_KNOWLEDGE_KEY, {"account_id": account_id}).one()
     return int(count), newest, int(ai or 0)
 
 
