@@ -9,9 +9,10 @@ reported). Kefu runs as real processes on loopback: `kefu serve` on SQLite (its 
 or `kefu serve` + 2 `kefu worker` on PostgreSQL (a fresh database; skipped with the reason when
 PostgreSQL does not answer). Ten accounts, AI first at all hours, answered by the built-in AI from
 the demo knowledge base (`--retrieval`, lexical by default). The offered rate steps up (×2 from
-`--start-rate`), each step held `--step-seconds`; a step holds when every message is answered
+`--start-rate`, then once halfway between the last step that held and the first that did not),
+each step held `--step-seconds`; a step holds when every message is answered
 within the drain time, the backlog stayed flat and p99 send-to-reply ≤ `--p99-target-ms`. The
-sustained rate is the last step that held; its step gives the latencies and CPU. Growth runs
+sustained rate is the highest step that held; its step gives the latencies and CPU. Growth runs
 (full run only) hold one rate at 10 and 1,000 customers and with 10,000 and 100,000 stored
 conversations. Every run checks that each customer message is stored and processed exactly once
 and answered exactly once; `--quick` exits 1 otherwise.
@@ -146,13 +147,16 @@ def run_case(case: Case, args: argparse.Namespace, say: Any = print) -> dict[str
 def step_up(
     case: Case, stamps: Stamps, target: Target, args: argparse.Namespace, say: Any
 ) -> tuple[list[Step], Step | None]:
-    """The case's rates in turn until one does not hold: every step, and the last that held."""
+    """The case's rates in turn until one does not hold, then (with `--refine`) the rate halfway
+    between the last that held and the first that did not, since ×2 steps alone can only say
+    one case sustains 0.5 or 1 of another: every step, and the last that held."""
     rng = random.Random(14)
     steps: list[Step] = []
-    sustained: Step | None = None
     stepped = len(case.rates) > 1
     retried = False
-    for rate in case.rates:
+
+    def held_at(rate: float) -> Step | None:
+        nonlocal retried
         while True:
             step = run_step(
                 stamps,
@@ -175,9 +179,15 @@ def step_up(
             # On a shared machine one stall of a second or so puts a step's p99 over the target;
             # a step that kept up otherwise is tried once more (once per case).
             if not why or retried or not stepped or not step.drained or not step.flat:
-                break
+                return None if why else step
             retried = True
-        if why:
+
+    sustained: Step | None = None
+    for rate in case.rates:
+        step = held_at(rate)
+        if step is None:
+            if args.refine and sustained is not None:
+                sustained = held_at((sustained.rate + rate) / 2) or sustained
             break
         sustained = step
     return steps, sustained
@@ -257,6 +267,13 @@ def main() -> int:
         default=500.0,
         help="a step holds only with p99 send-to-reply under this",
     )
+    parser.add_argument(
+        "--refine",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="after the ×2 steps, try halfway between the last that held and the first that did not "
+        "(default: on, off with --quick)",
+    )
     parser.add_argument("--retrieval", choices=("lexical", "hybrid", "auto"), default="lexical")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/kefu_e2e")
     parser.add_argument("--only", help="run only these cases (names, comma-separated)")
@@ -265,6 +282,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.step_seconds = args.step_seconds or (5.0 if args.quick else 60.0)
     args.growth_seconds = args.growth_seconds or 30.0
+    args.refine = not args.quick if args.refine is None else args.refine
     figures: dict[str, Any] = {"machine": machine(), "retrieval": args.retrieval, "options": {}}
     figures["options"] = {k: v for k, v in vars(args).items() if k != "json" and not isinstance(v, Path)}
     results: list[dict[str, Any]] = []
