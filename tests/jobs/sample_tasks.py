@@ -161,3 +161,28 @@ def _queue_and_finish(
         )
     finish_job_in(session, now)  # called before the queueing: it runs just before the commit
     return add_job(session, "tests.record", {"key": then}, now=now, lock=lock)
+
+
+@task("tests.fan_out")
+async def fan_out(rt: Runtime, *, key: str, then: list[str], locks: list[str]) -> None:
+    """Queues tests.record `then[i]` on `locks[i]` and finishes its own job in that one
+    transaction; FOLLOW_UPS[then[i]] is each follow-up's (status, worker) as it committed."""
+    CALLS.append(key)
+    job = current_job()
+    assert job is not None
+    follow_ups = await rt.db.run_write(_fan_out_and_finish, then, locks, rt.clock.now())
+    async with rt.db.read() as session:
+        for then_key, follow_up in zip(then, follow_ups, strict=True):
+            row = await session.get(Job, follow_up)
+            assert row is not None
+            FOLLOW_UPS[then_key] = (row.status, row.worker_id)
+
+
+def _fan_out_and_finish(
+    session: Session, then: list[str], locks: list[str], now: datetime
+) -> list[int | None]:
+    finish_job_in(session, now)
+    return [
+        add_job(session, "tests.record", {"key": then_key}, now=now, lock=lock)
+        for then_key, lock in zip(then, locks, strict=True)
+    ]

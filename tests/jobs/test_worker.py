@@ -49,6 +49,32 @@ async def test_the_job_handed_over_is_the_oldest_open_one_of_the_lock(rt: Runtim
     assert sample_tasks.FOLLOW_UPS["A"][0] == "todo"  # X was handed over, B waited behind it
 
 
+async def test_a_finishing_job_takes_runnable_jobs_for_its_slot_and_the_free_ones_in_its_last_write(
+    rt: Runtime,
+) -> None:
+    # A pull's last page queues process jobs of several conversations: the worker runs as many
+    # as it has slots for (the pull's own and the free ones) without a claim of its own.
+    await add(rt, "tests.fan_out", args={"key": "pull", "then": ["a", "b", "c"], "locks": ["A", "B", "C"]})
+    worker = Worker(rt, concurrency=2)
+    assert await worker.run_until_idle() == 4
+    assert sorted(sample_tasks.CALLS) == ["a", "b", "c", "pull"]
+    taken = {
+        key: state for key, state in sample_tasks.FOLLOW_UPS.items() if state == ("doing", worker.worker_id)
+    }
+    assert sorted(taken) == ["a", "b"]  # two slots; "c" waited for a claim
+    assert sample_tasks.FOLLOW_UPS["c"] == ("todo", None)
+
+
+async def test_a_job_queued_behind_an_open_one_of_its_lock_is_not_handed_over(rt: Runtime) -> None:
+    await add(
+        rt, "tests.record", args={"key": "earlier"}, lock="A", run_at=rt.clock.now() + timedelta(hours=1)
+    )
+    await add(rt, "tests.fan_out", args={"key": "pull", "then": ["a", "b"], "locks": ["A", "B"]})
+    assert await Worker(rt, concurrency=4).run_until_idle() == 2
+    assert sample_tasks.CALLS == ["pull", "b"]
+    assert sample_tasks.FOLLOW_UPS["a"] == ("todo", None)  # creation order per lock holds
+
+
 async def test_a_task_that_lost_its_lease_commits_its_work_but_not_its_jobs_outcome(rt: Runtime) -> None:
     args = {"key": "A", "then": "B", "lock": "L", "taken_over": True}
     first = await add(rt, "tests.chain", args=args, lock="L")

@@ -297,18 +297,22 @@ def _transaction(
         return result, session.info.pop("after_commit", [])
 
 
-def before_commit(session: AsyncSession | Session, step: Callable[[Session], Any]) -> None:
-    """Run `step(session)` as the transaction's last step, just before it commits (never when
-    it rolls back): it sees, and may add to, everything the transaction wrote."""
+def before_commit(
+    session: AsyncSession | Session, step: Callable[[Session], Any], *, last: bool = False
+) -> None:
+    """Run `step(session)` as one of the transaction's last steps, just before it commits (never
+    when it rolls back): it sees, and may add to, everything the transaction wrote. `last`: after
+    every other step, even those registered later (a NOTIFY, which the others may make moot)."""
     sync = session.sync_session if isinstance(session, AsyncSession) else session
-    sync.info.setdefault("before_commit", []).append(step)
+    sync.info.setdefault("before_commit_last" if last else "before_commit", []).append(step)
 
 
 @event.listens_for(Session, "before_commit")
 def _run_before_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a SAVEPOINT released: the transaction goes on
-    while steps := session.info.pop("before_commit", None):  # a step may add steps (a NOTIFY)
+    # A step may add steps (a job's completion queues a NOTIFY): run until none is left.
+    while steps := session.info.pop("before_commit", None) or session.info.pop("before_commit_last", None):
         for step in steps:
             step(session)
 

@@ -7,12 +7,15 @@ UPDATE (status='doing', worker_id, attempts) commits or rolls back with the task
 the worker skips its own completion. If the lease was lost the UPDATE matches nothing: the
 task's work still commits (it is idempotent, like any redo) and the worker logs lease_lost.
 
-In the same transaction the worker may take over the next runnable job of the same lock (a
-process job's deliver job, a delivery's feed job): claimed there with the claim's own query
-restricted to that lock, so creation order per lock holds, and run by the worker right after,
-without a claim round trip of its own. Nothing is recorded in memory until the transaction
-has committed (`on_commit`); a job claimed so but never run (the process died) is reaped when
-its lease expires, like any other.
+In the same transaction the worker takes over the next runnable job of the same lock (a
+process job's deliver job, a delivery's feed job) — the claim's own query restricted to that
+lock, so creation order per lock holds — and, for the slots still free (its own and the idle
+ones), whatever its own claim would take next (a pull's process jobs, say): all run by the
+worker right after, without a claim round trip of their own. When every job the transaction
+queued was taken so (or waits behind one that was), its wake-up of the workers is taken back:
+no worker, here or in another process, looks for what is already running. Nothing is recorded
+in memory until the transaction has committed (`on_commit`); a job claimed so but never run
+(the process died) is reaped when its lease expires, like any other.
 """
 
 from __future__ import annotations
@@ -28,18 +31,19 @@ from sqlalchemy.orm import Session
 from kefu.db import before_commit, on_commit
 from kefu.jobs import store
 from kefu.jobs.store import Claimed
-from kefu.jobs.wakeup import QUEUED_LOCKS, unannounce_locally
+from kefu.jobs.wakeup import QUEUED_JOBS, unannounce
 
 
 @dataclass
 class RunningJob:
     job: Claimed
-    may_take_next: Callable[[], bool]  # the worker can run the lock's next job now (not stopping)
+    # How many jobs the worker can start as this one ends (its slot and the free ones; 0 when stopping).
+    room: Callable[[], int]
     finished: bool | None = None  # recorded by the task: True succeeded, False lease lost
     next_jobs: list[Claimed] = field(default_factory=list)
-    # Its lock's next job was looked for (and taken if runnable) as it finished: its end
-    # unblocks nothing the worker's own claim would find.
-    lock_checked: bool = False
+    # As it finished, its lock's next job and then any runnable one were looked for (and taken
+    # for its slot and the free ones): the worker's own claim would find nothing more now.
+    looked: bool = False
 
 
 _FINISHING = "kefu_job_finishing"
@@ -73,18 +77,27 @@ def finish_job_in(session: Session, now: datetime) -> None:
 def _finish(running: RunningJob, now: datetime, session: Session) -> None:
     held = store.complete_in(session, running.job, status="succeeded", now=now, error=None)
     taken: list[Claimed] = []
-    lock = running.job.lock
-    checked = lock is None
-    if held and lock is not None and running.may_take_next():
+    dropped = 0
+    lock, worker_id = running.job.lock, running.job.worker_id
+    room = running.room() if held else 0
+    if room and lock is not None:
         taken, dropped = store.claim_next_of_lock(session, running.job, now=now)
-        checked = not dropped
-        queued = session.info.get(QUEUED_LOCKS, ())
-        if taken and all(queued_lock == lock for queued_lock in queued):
-            # Whatever this transaction queued waits behind the job handed over (same lock,
-            # later id): waking the worker would only make it claim nothing.
-            unannounce_locally(session)
+    if room > len(taken) and not dropped:
+        # The slots left: what the worker's own claim would take next, without its round trip.
+        more, dropped = store.claim_in(session, now=now, limit=room - len(taken), worker_id=worker_id)
+        taken += more
+    taken_ids = {job.id for job in taken}
+    queued: list[tuple[int, str | None]] = session.info.get(QUEUED_JOBS, [])
+    lock_taken = lock is not None and any(job.lock == lock for job in taken)
+    waiting = [queued_lock for job_id, queued_lock in queued if job_id not in taken_ids]
+    if taken and all(queued_lock == lock and lock_taken for queued_lock in waiting):
+        # Whatever this transaction queued is running or waits behind what is (same lock, later
+        # id): waking a worker would only make it claim nothing.
+        unannounce(session)
+    # Looked for everything runnable (none dropped, which could unblock the next of its lock).
+    looked = room > 0 and not dropped
 
     def committed() -> None:
-        running.finished, running.next_jobs, running.lock_checked = held, taken, checked
+        running.finished, running.next_jobs, running.looked = held, taken, looked
 
     on_commit(session, committed)

@@ -69,5 +69,5 @@ def add_job(
     statement = _INSERT[session.get_bind().dialect.name == "postgresql"]
     job_id = session.execute(statement, values).scalar_one_or_none()
     if job_id is not None:
-        announce(session, task, lock)
+        announce(session, task, lock, job_id)
     return job_id

@@ -171,8 +171,18 @@ def claim_next_of_lock(session: Session, finishing: Claimed, *, now: datetime) -
     return _claim(session, now=now, limit=1, worker_id=finishing.worker_id, lock=finishing.lock)
 
 
+def claim_in(session: Session, *, now: datetime, limit: int, worker_id: str) -> tuple[list[Claimed], int]:
+    """`claim` in the caller's transaction (a job's completion, for the slots it frees)."""
+    return _claim(session, now=now, limit=limit, worker_id=worker_id)
+
+
 def _claim(
-    session: Session, *, now: datetime, limit: int, worker_id: str, lock: str | None = None
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    worker_id: str,
+    lock: str | None = None,
 ) -> tuple[list[Claimed], int]:
     leases = task_leases()
     statement = _claim_statement(session.get_bind().dialect.name, lock is not None, leases)

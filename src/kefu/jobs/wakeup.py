@@ -67,8 +67,8 @@ def notify_local_workers() -> None:
     _local.notify()
 
 
-# The locks of the jobs a transaction queued (session.info): kefu.jobs.current reads them.
-QUEUED_LOCKS = "kefu_queued_locks"
+# (id, lock) of the jobs a transaction queued (session.info): kefu.jobs.current reads them.
+QUEUED_JOBS = "kefu_queued_jobs"
 
 
 # The NOTIFYs a transaction will send (session.info): channel → payload, sent in one statement.
@@ -84,7 +84,7 @@ def _notify_on_commit(session: Session, channel: str, payload: str) -> None:
     pending = session.info.get(PENDING_NOTIFIES)
     if pending is None:
         pending = session.info[PENDING_NOTIFIES] = {}
-        before_commit(session, _send_notifies)
+        before_commit(session, _send_notifies, last=True)
     pending.setdefault(channel, payload)
 
 
@@ -100,19 +100,22 @@ def _send_notifies(session: Session) -> None:
     session.execute(text(f"SELECT {calls}"), params)
 
 
-def announce(session: Session, task: str, lock: str | None = None) -> None:
+def announce(session: Session, task: str, lock: str | None = None, job_id: int | None = None) -> None:
     """Wake workers once `session` commits: this process's directly, other processes by NOTIFY.
     (Synchronous, like `add_job`; from an AsyncSession: `await session.run_sync(announce, task)`.)"""
     _notify_on_commit(session, CHANNEL, task)
     on_commit(session, notify_local_workers)
-    session.info.setdefault(QUEUED_LOCKS, []).append(lock)
+    if job_id is not None:
+        session.info.setdefault(QUEUED_JOBS, []).append((job_id, lock))
 
 
-def unannounce_locally(session: Session) -> None:
-    """Take back this transaction's wake-up of the local workers (a NOTIFY, if any, still goes)."""
+def unannounce(session: Session) -> None:
+    """Take back this transaction's wake-up of the workers, local and (if not sent yet) by NOTIFY:
+    every job it queued was handed over in it, or waits behind one that was."""
     callbacks = session.info.get("after_commit", [])
     while notify_local_workers in callbacks:
         callbacks.remove(notify_local_workers)
+    session.info.get(PENDING_NOTIFIES, {}).pop(CHANNEL, None)
 
 
 _changes = _LocalWakeUps()

@@ -195,7 +195,7 @@ class Worker:
             return
 
         log.debug("jobs.started", job_id=job.id, task=job.task, attempt=job.attempts)
-        running = RunningJob(job, may_take_next=self._may_take_next)
+        running = RunningJob(job, room=self._room)
         set_running(running)  # the task may finish its job in its last write (kefu.jobs.current)
         heartbeat = asyncio.create_task(self._heartbeat(job))
         try:
@@ -220,8 +220,7 @@ class Worker:
             heartbeat.cancel()
         for handed_over in running.next_jobs:
             self._start(handed_over)
-        frees_a_full_slot = not running.next_jobs and len(self._running) >= self.concurrency
-        if running.finished and running.lock_checked and not frees_a_full_slot:
+        if running.finished and running.looked:
             self._quiet_ends.add(job.id)
 
     async def _give_back(self, jobs: list[Claimed]) -> None:
@@ -262,9 +261,17 @@ class Worker:
         else:
             raise exc  # KeyboardInterrupt, SystemExit: not the task's outcome
 
-    def _may_take_next(self) -> bool:
-        """Whether a finishing job may hand this worker the next job of its lock."""
-        return not self._stopping and (self._budget is None or self._started < self._budget)
+    def _room(self) -> int:
+        """How many jobs a finishing job may hand this worker: its own slot and the free ones
+        (read on the writer thread; jobs handed over by another job finishing at the same
+        moment are not counted yet, so the worker may run one or two over `concurrency` for a
+        while), none when stopping, and never past a `run_until_idle` budget."""
+        if self._stopping:
+            return 0
+        room = self.concurrency - len(self._running) + 1
+        if self._budget is not None:
+            room = min(room, self._budget - self._started)
+        return max(room, 0)
 
     async def _retry_or_fail(self, job: Claimed, error: str, base_s: float, cap_s: float) -> None:
         now = self.rt.clock.now()
