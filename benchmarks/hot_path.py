@@ -40,8 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from kefu_procs import free_port, fresh_database, point_callbacks, wait_http
 
 import kefu.registry  # noqa: F401 — every task, as the entry points do
+from kefu.accounts.connection_ops import create_connection
 from kefu.accounts.knowledge_base import import_demo_knowledge
-from kefu.accounts.service import create_connection
 from kefu.accounts.settings import load_ai_settings, save_ai_settings
 from kefu.ai.kb_csv import load_demo_entries
 from kefu.clock import Clock

@@ -32,15 +32,10 @@ import typer
 from pydantic import SecretStr
 from sqlalchemy import update
 
+from kefu.accounts.connection_ops import CheckFailed, create_connection, recheck_connection, update_connection
 from kefu.accounts.knowledge_base import import_demo_knowledge
 from kefu.accounts.models import KfAccount
-from kefu.accounts.service import (
-    CheckFailed,
-    create_connection,
-    find_connection,
-    recheck_connection,
-    update_connection,
-)
+from kefu.accounts.service import find_connection
 from kefu.api.tokens import TOKEN_PREFIX
 from kefu.app import create_app
 from kefu.clock import Clock

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from kefu.accounts import service
+from kefu.accounts import connection_ops
 from kefu.accounts.models import Connection
 from kefu.runtime import Runtime
 from kefu.simulator import SimulatorServer
@@ -91,7 +91,7 @@ class KfWorld:
 async def kf(rt: Runtime, corp: Corp, simulator: SimulatorServer) -> KfWorld:
     for userid in MEMBERS:
         simulator.control("POST", f"corps/{corp.corpid}/members", json={"userid": userid})
-    connection, check = await service.create_connection(
+    connection, check = await connection_ops.create_connection(
         rt, name="qinghe", corp_id=corp.corpid, secret=corp.secret, callback_token=CB_TOKEN, aes_key=AES_KEY
     )
     assert check.ok, check.message

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select, text
 from structlog.testing import capture_logs
 
-from kefu.accounts import service
+from kefu.accounts import connection_ops, service
 from kefu.accounts.models import Connection, KfAccount
 from kefu.errors import Conflict, Invalid, NotFound
 from kefu.jobs.models import Job
@@ -25,7 +25,7 @@ async def _create(rt: Runtime, corp: Corp, **overrides: object) -> tuple[Connect
         "callback_token": CB_TOKEN,
         "aes_key": AES_KEY,
     } | overrides
-    return await service.create_connection(rt, **values)
+    return await connection_ops.create_connection(rt, **values)
 
 
 async def _jobs(rt: Runtime) -> list[Job]:
@@ -64,7 +64,7 @@ async def test_create_stores_sealed_secrets_accounts_and_one_sync_and_servicer_r
 
 
 async def test_failed_check_saves_nothing_unless_asked(rt: Runtime, corp: Corp) -> None:
-    with pytest.raises(service.CheckFailed) as refused:
+    with pytest.raises(connection_ops.CheckFailed) as refused:
         await _create(rt, corp, secret="wrong")
     assert refused.value.check.problem == "wrong_secret"
     assert "Nothing was saved" in refused.value.message
@@ -109,7 +109,7 @@ async def test_update_checks_only_new_credentials(
     rt.settings.wecom_api_base = "http://127.0.0.1:9"  # WeCom unreachable from here on
 
     # New callback keys and bootstrap need no WeCom call.
-    updated, check = await service.update_connection(
+    updated, check = await connection_ops.update_connection(
         rt, connection.id, callback_token="newToken", aes_key="B" * 43, bootstrap="backfill", name="qh"
     )
     assert check is None and updated.name == "qh" and updated.bootstrap == "backfill"
@@ -117,20 +117,20 @@ async def test_update_checks_only_new_credentials(
     assert updated.access_token_enc is not None
 
     # A new secret is checked first; unreachable → refused, nothing changed.
-    with pytest.raises(service.CheckFailed, match="WeCom unreachable"):
-        await service.update_connection(rt, connection.id, secret="other")
+    with pytest.raises(connection_ops.CheckFailed, match="WeCom unreachable"):
+        await connection_ops.update_connection(rt, connection.id, secret="other")
     rt.settings.wecom_api_base = simulator.url
-    with pytest.raises(service.CheckFailed, match="Wrong secret"):
-        await service.update_connection(rt, connection.id, secret="other")
+    with pytest.raises(connection_ops.CheckFailed, match="Wrong secret"):
+        await connection_ops.update_connection(rt, connection.id, secret="other")
 
     # Saved anyway on request: the failure is recorded and the old token forgotten.
-    updated, check = await service.update_connection(rt, connection.id, secret="other", check=False)
+    updated, check = await connection_ops.update_connection(rt, connection.id, secret="other", check=False)
     assert check is not None and check.problem == "wrong_secret"
     assert updated.last_check_ok is False and updated.access_token_enc is None
     assert service.load_connection_secrets(rt, updated).secret == "other"
 
     # Same values again: nothing to change, nothing checked.
-    _, check = await service.update_connection(rt, connection.id, secret="other", bootstrap="backfill")
+    _, check = await connection_ops.update_connection(rt, connection.id, secret="other", bootstrap="backfill")
     assert check is None
 
 
@@ -139,7 +139,7 @@ async def test_recheck_and_refresh_follow_wecom(rt: Runtime, corp: Corp, simulat
     async with rt.db.write() as s:
         row = await s.get(Connection, connection.id)
         row.secret_enc = rt.secrets.seal(corp.secret)  # the admin fixed it in the file
-    _, check = await service.recheck_connection(rt, connection.id)
+    _, check = await connection_ops.recheck_connection(rt, connection.id)
     assert check.ok
     async with rt.db.read() as s:
         assert (await s.get(Connection, connection.id)).last_check_ok is True
@@ -164,20 +164,20 @@ async def test_recheck_and_refresh_follow_wecom(rt: Runtime, corp: Corp, simulat
 
 async def test_delete_takes_the_accounts_along(rt: Runtime, corp: Corp) -> None:
     connection, _ = await _create(rt, corp)
-    await service.delete_connection(rt, connection.id)
+    await connection_ops.delete_connection(rt, connection.id)
     async with rt.db.read() as s:
         assert await service.list_connections(s) == []
         assert (await s.scalars(select(KfAccount))).all() == []
     with pytest.raises(NotFound):
-        await service.delete_connection(rt, connection.id)
+        await connection_ops.delete_connection(rt, connection.id)
 
 
 async def test_secrets_never_reach_the_logs(rt: Runtime, corp: Corp) -> None:
     with capture_logs() as logs:
         connection, _ = await _create(rt, corp)
-        await service.update_connection(rt, connection.id, callback_token="newToken1", check=False)
+        await connection_ops.update_connection(rt, connection.id, callback_token="newToken1", check=False)
         await service.refresh_accounts(rt, connection.id)
-        await service.delete_connection(rt, connection.id)
+        await connection_ops.delete_connection(rt, connection.id)
 
     events = [entry["event"] for entry in logs]
     assert {"connection.created", "connection.updated", "connection.deleted"} <= set(events)

@@ -20,9 +20,9 @@ from kefu.accounts.models import KfAccount, KnowledgeEntryRow, Servicer
 from kefu.accounts.sync import enqueue_sync
 from kefu.ingest.tasks import sync_account
 from kefu.jobs.worker import Worker
+from kefu.reception.history import transcript
 from kefu.reception.models import Conversation, ConversationAction, Rating
 from kefu.reception.schemas import TranscriptItem
-from kefu.reception.service import transcript
 from kefu.runtime import Runtime
 from kefu.simulator import SimulatorServer
 from tests.factories import make_account, make_connection

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from kefu.ingest.models import Message
+from kefu.reception.history import BODY_DELETED_TEXT
 from kefu.reception.retention import sweep
-from kefu.reception.service import BODY_DELETED_TEXT
 from tests.reception.conftest import WorldFactory
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from kefu.accounts import service
+from kefu.accounts import connection_ops, service
 from kefu.accounts.models import Connection
 from kefu.accounts.schemas import (
     ConnectionCheckOut,
@@ -146,7 +146,7 @@ def add(
     secrets = _read_secrets(ctx, {"secret": secret, "token": token, "aes_key": aes_key})
 
     async def work(rt: Runtime) -> ConnectionSaved:
-        connection, check = await service.create_connection(
+        connection, check = await connection_ops.create_connection(
             rt,
             name=name,
             corp_id=corp_id,
@@ -217,7 +217,7 @@ def update(
 
     async def work(rt: Runtime) -> ConnectionSaved:
         connection_id = await _resolve(rt, ref)
-        _, check = await service.update_connection(
+        _, check = await connection_ops.update_connection(
             rt,
             connection_id,
             name=name,
@@ -248,7 +248,7 @@ def check(
 
     async def work(rt: Runtime) -> ConnectionSaved:
         connection_id = await _resolve(rt, ref)
-        _, result = await service.recheck_connection(rt, connection_id)
+        _, result = await connection_ops.recheck_connection(rt, connection_id)
         return ConnectionSaved(connection=await _view(rt, connection_id), check=check_out(result))
 
     saved = run_with_runtime(work)
@@ -281,7 +281,7 @@ def delete(
         )
 
     async def work(rt: Runtime) -> Connection:
-        return await service.delete_connection(rt, connection_id)
+        return await connection_ops.delete_connection(rt, connection_id)
 
     run_with_runtime(work)
     typer.echo(f"Deleted connection {connection_id} ({name}).")

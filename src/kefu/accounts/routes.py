@@ -1,10 +1,10 @@
-"""REST: /api/v1/connections — thin handlers over kefu.accounts.service."""
+"""REST: /api/v1/connections — thin handlers over kefu.accounts.service and connection_ops."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
 
-from kefu.accounts import service
+from kefu.accounts import connection_ops, service
 from kefu.accounts.models import Connection
 from kefu.accounts.schemas import (
     ConnectionCreate,
@@ -46,7 +46,7 @@ async def create_connection(body: ConnectionCreate, rt: RuntimeDep, token: Token
     """Check against WeCom (token + kf/account/list), then save.
 
     A failed check answers 422 (nothing saved) unless `check` is false."""
-    connection, check = await service.create_connection(
+    connection, check = await connection_ops.create_connection(
         rt,
         name=body.name,
         corp_id=body.corp_id,
@@ -72,7 +72,7 @@ async def update_connection(
     connection_id: IdPath, body: ConnectionUpdate, rt: RuntimeDep, token: TokenDep
 ) -> ConnectionSaved:
     """Change the given fields; a new corp_id or secret is checked against WeCom first."""
-    connection, check = await service.update_connection(
+    connection, check = await connection_ops.update_connection(
         rt,
         connection_id,
         name=body.name,
@@ -92,12 +92,12 @@ async def update_connection(
 @router.delete("/{connection_id}", status_code=204)
 async def delete_connection(connection_id: IdPath, rt: RuntimeDep, token: TokenDep) -> Response:
     """Delete the connection with its accounts and their stored messages."""
-    await service.delete_connection(rt, connection_id, actor=f"api:{token.name}")
+    await connection_ops.delete_connection(rt, connection_id, actor=f"api:{token.name}")
     return Response(status_code=204)
 
 
 @router.post("/{connection_id}/check", response_model=ConnectionSaved)
 async def check_connection(connection_id: IdPath, rt: RuntimeDep, token: TokenDep) -> ConnectionSaved:
     """Check the stored credentials against WeCom again; on success the account list is refreshed."""
-    connection, check = await service.recheck_connection(rt, connection_id, actor=f"api:{token.name}")
+    connection, check = await connection_ops.recheck_connection(rt, connection_id, actor=f"api:{token.name}")
     return ConnectionSaved(connection=await _view(rt, connection), check=check_out(check))

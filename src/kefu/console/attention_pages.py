@@ -15,7 +15,7 @@ from kefu.console.web import Forbidden, Viewer, form, redirect, render, role, ru
 from kefu.console.workbench_pages import account_names, acts_for_others
 from kefu.db import get_row
 from kefu.errors import DomainError
-from kefu.reception import service, workbench
+from kefu.reception import history, workbench
 from kefu.reception.follow_ups import close_follow_up
 from kefu.reception.models import Conversation, FollowUp
 
@@ -40,7 +40,7 @@ async def _follow_ups_page(
             "row": row,
             "conversation": conversation,
             "customer": customers.get(conversation.id),
-            "texts": [(m.send_time, service.message_text(m.payload, m.msgtype)) for m in messages],
+            "texts": [(m.send_time, history.message_text(m.payload, m.msgtype)) for m in messages],
         }
         for (row, messages), conversation in zip(rows, conversations, strict=True)
     ]

@@ -1,6 +1,6 @@
 """启用与接入: WeCom connections (admins only) — list, 新建接入, edit, 测试连接, disable, delete.
 
-Every change goes through kefu.accounts.service (the same functions as the REST API and
+Every change goes through kefu.accounts.connection_ops (the same functions as the REST API and
 `kefu connections`), which validates, checks against WeCom, seals the secrets and records the
 audit event in the change's own transaction. Secrets are never shown again in full: the edit
 form leaves them blank, and a blank field keeps the stored value."""
@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from kefu.accounts import kf_accounts, service
+from kefu.accounts import connection_ops, kf_accounts, service
 from kefu.accounts.check import ConnectionCheck
 from kefu.accounts.schemas import connection_out
 from kefu.console.menu import ADMIN
@@ -71,7 +71,7 @@ async def _edit_page(request: Request, connection_id: int, status: int = 200, **
 
 def _errors_of(exc: DomainError) -> tuple[dict[str, str], ConnectionCheck | None]:
     """A refusal as (field → message, the failed check): a failed check is shown as a whole."""
-    if isinstance(exc, service.CheckFailed):
+    if isinstance(exc, connection_ops.CheckFailed):
         return {}, exc.check
     return {field_of(exc.message) or "_form": exc.message}, None
 
@@ -87,7 +87,7 @@ async def create_connection(request: Request, viewer: Admin) -> Response:
     data = await form(request, viewer)
     values = _values(data)
     try:
-        connection, check = await service.create_connection(
+        connection, check = await connection_ops.create_connection(
             runtime_of(request),
             name=values["name"],
             corp_id=values["corp_id"],
@@ -115,7 +115,7 @@ async def update_connection(request: Request, connection_id: int, viewer: Admin)
     data = await form(request, viewer)
     values = _values(data)
     try:
-        _, check = await service.update_connection(
+        _, check = await connection_ops.update_connection(
             runtime_of(request),
             connection_id,
             name=values["name"] or None,
@@ -137,7 +137,9 @@ async def update_connection(request: Request, connection_id: int, viewer: Admin)
 async def test_connection(request: Request, connection_id: int, viewer: Admin) -> Response:
     """测试连接: fetch a token, list the accounts the app may manage, say what is wrong if it fails."""
     await form(request, viewer)
-    _, check = await service.recheck_connection(runtime_of(request), connection_id, actor=actor_of(viewer))
+    _, check = await connection_ops.recheck_connection(
+        runtime_of(request), connection_id, actor=actor_of(viewer)
+    )
     return await _edit_page(request, connection_id, check=check)
 
 
@@ -161,5 +163,5 @@ async def delete_connection(request: Request, connection_id: int, viewer: Admin)
     if str(data.get("confirm_name") or "").strip() != row.name:
         message = viewer.t("conn.delete_confirm_wrong", name=row.name)
         return await _edit_page(request, connection_id, 422, errors={"confirm_name": message})
-    await service.delete_connection(rt, connection_id, actor=actor_of(viewer))
+    await connection_ops.delete_connection(rt, connection_id, actor=actor_of(viewer))
     return redirect("/console/connections?deleted=" + row.name)

@@ -15,7 +15,7 @@ from kefu.console.workbench_pages import account_names, acts_for_others, may_han
 from kefu.crm.service import search_contacts
 from kefu.db import get_row
 from kefu.errors import DomainError
-from kefu.reception import manual, service, workbench
+from kefu.reception import history, manual, service, workbench
 from kefu.reception.models import Conversation
 from kefu.routing.service import decisions_of
 
@@ -58,7 +58,7 @@ async def _visible(request: Request, viewer: Viewer, conversation_id: int) -> Co
 async def _detail(request: Request, viewer: Viewer, conversation_id: int) -> dict[str, Any]:
     conversation = await _visible(request, viewer, conversation_id)
     async with runtime_of(request).db.read() as session:
-        items = await service.transcript(session, conversation)
+        items = await history.transcript(session, conversation)
         customer = (await workbench.customers_of(session, [conversation]))[conversation.id]
         servicers = await workbench.servicers_of(session, conversation.account_id)
         decisions = await decisions_of(session, conversation.id)  # why this servicer, or the pool

@@ -14,7 +14,7 @@ from kefu.accounts.models import KfAccount
 from kefu.accounts.settings import stored_settings
 from kefu.cli_runtime import echo_json, run_with_runtime
 from kefu.db import get_row
-from kefu.reception import service
+from kefu.reception import history
 from kefu.reception.models import Conversation
 from kefu.reception.schemas import ConversationDetail, ConversationOut, TranscriptItem
 from kefu.runtime import Runtime
@@ -47,7 +47,7 @@ def list_(
     async def work(rt: Runtime) -> list[tuple[ConversationOut, str]]:
         async with rt.db.read() as session:
             account_id = (await kf_accounts.resolve_account(session, account)).id if account else None
-            rows = await service.list_conversations(
+            rows = await history.list_conversations(
                 session, account_id=account_id, wecom_state=state, limit=limit
             )
             zones = {}
@@ -108,7 +108,7 @@ def show(
             detail = ConversationDetail(
                 conversation=ConversationOut.model_validate(conversation),
                 state=conversation.state,
-                transcript=await service.transcript(session, conversation),
+                transcript=await history.transcript(session, conversation),
             )
         return detail, zone
 

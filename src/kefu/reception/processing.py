@@ -25,7 +25,7 @@ from kefu.clock import Clock
 from kefu.ingest.models import Message
 from kefu.jobs.current import finish_job_in
 from kefu.logs import get_logger
-from kefu.reception import service
+from kefu.reception import history, service
 from kefu.reception.core import CustomerNonText, CustomerText, Inbound, wants_ai_answer
 from kefu.reception.inbound import ServicerStatus, inbound_of
 from kefu.reception.models import Conversation
@@ -62,7 +62,7 @@ async def ask_ai(
         budget = max(AI_ANSWER_TIMEOUT_S, getattr(provider, "deadline_s", 0.0) + 2.0)
         recent: list[Turn] = []
         if message is not None and getattr(provider, "reads_recent_turns", False):
-            recent = await rt.db.run_read(service.recent_turns, message)
+            recent = await rt.db.run_read(history.recent_turns, message)
         context = AnswerContext(account_id=account_id, recent_turns=recent)
         answer = await asyncio.wait_for(provider.answer(question, context), budget)
     except Exception as exc:  # the AI is a guest: any failure of it becomes the not-sure reply
@@ -133,7 +133,7 @@ def _read_message(session: Session, message_id: int, now: datetime) -> _Read | N
     ):
         return _Read(inbound, account, message)
     conversation_id = rows.conversation.id if rows.conversation is not None else None
-    backlog = service.customer_backlog(session, message, conversation_id)
+    backlog = history.customer_backlog(session, message, conversation_id)
     inbound = inbound.model_copy(update={"backlog": backlog})
     settings = service.settings_of(account, rows.ai)
     if not isinstance(inbound, CustomerText) or not wants_ai_answer(

@@ -13,7 +13,7 @@ from kefu.api.auth import require_token
 from kefu.api.deps import IdPath, IdQuery, OffsetQuery, RuntimeDep, TokenDep
 from kefu.api.routes import ApiRoute
 from kefu.db import get_row
-from kefu.reception import manual, service
+from kefu.reception import history, manual
 from kefu.reception.attention import awaiting_reply
 from kefu.reception.follow_ups import close_follow_up, follow_ups, messages_of
 from kefu.reception.models import Conversation, FollowUp
@@ -54,7 +54,7 @@ async def list_conversations(
 ) -> list[ConversationOut]:
     """Most recently active first; filter by account and by WeCom session state."""
     async with rt.db.read() as session:
-        rows = await service.list_conversations(
+        rows = await history.list_conversations(
             session, account_id=account_id, wecom_state=wecom_state, limit=limit, offset=offset
         )
     return [ConversationOut.model_validate(row) for row in rows]
@@ -66,7 +66,7 @@ async def get_conversation(conversation_id: IdPath, rt: RuntimeDep) -> Conversat
     servicer and Kefu messages, state changes, failed or refused actions, ratings."""
     async with rt.db.read() as session:
         conversation = await get_row(session, Conversation, conversation_id, "conversation")
-        items = await service.transcript(session, conversation)
+        items = await history.transcript(session, conversation)
     return ConversationDetail(
         conversation=ConversationOut.model_validate(conversation),
         state=conversation.state,
@@ -155,7 +155,7 @@ async def _follow_up_out(session: AsyncSession, row: FollowUp) -> FollowUpOut:
         opened_at=row.opened_at,
         last_message_at=row.last_message_at,
         messages=[
-            FollowUpMessage(msgid=m.msgid, at=m.send_time, text=service.message_text(m.payload, m.msgtype))
+            FollowUpMessage(msgid=m.msgid, at=m.send_time, text=history.message_text(m.payload, m.msgtype))
             for m in await messages_of(session, row)
         ],
         closed_at=row.closed_at,

@@ -1,0 +1,208 @@
+"""What a delivery (kefu.reception.delivery) records on its outbox row: the row as read
+(`Outbox`), each try begun before its WeCom call, a retry's backoff or a failure for good, and
+the outcome settled in one transaction with Kefu's own message and the feed-back job.
+
+Apart from the delivery job's calls to WeCom: these are its only writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from kefu.accounts.models import Connection, KfAccount
+from kefu.ingest.models import Message
+from kefu.jobs.current import finish_job_in
+from kefu.jobs.registry import RetryLater
+from kefu.jobs.wakeup import announce_change
+from kefu.logs import get_logger
+from kefu.reception import service
+from kefu.reception.core import Inbound, Reconcile, Send, SendOnEvent, Transfer
+from kefu.reception.models import Conversation, ConversationAction, TimelineEntry
+from kefu.reception.shell import add_feed, msgid_for
+from kefu.runtime import Runtime
+from kefu.wecom.outbound import OutboundMessage
+
+log = get_logger(__name__)
+
+MAX_TRIES = 5
+BACKOFF_CAP_S = 120.0
+ORIGIN_KEFU = 0
+
+
+@dataclass(frozen=True)
+class Try:
+    number: int  # 1 for the first try
+    uncertain: bool  # an earlier try got no answer (a crash, a lost lease): it may have landed
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """One pending outbox row and what delivering it needs, read in one short transaction,
+    with its try already begun there (`attempt`) unless something must be done first (the AI
+    wording a send, an idle end's look at the customer's messages)."""
+
+    action_id: int
+    action: Send | SendOnEvent | Transfer | Reconcile
+    payload: dict[str, Any]
+    msgid: str | None
+    conversation: Conversation
+    account: KfAccount
+    connection: Connection
+    pool_position: int
+    attempt: Try | None = None
+
+    @property
+    def tries(self) -> int:
+        return int(self.payload.get("tries", 0))
+
+
+async def _begin_try(rt: Runtime, action_id: int, **changes: Any) -> Try | None:
+    """Record a try before the call (None: the row is already settled). `tries` counts the tries
+    begun, `answered` those WeCom answered with a plain no; a gap means one may have landed."""
+    return await rt.db.run_write(_record_try, action_id, changes)
+
+
+def _record_try(session: Session, action_id: int, changes: dict[str, Any]) -> Try | None:
+    row = session.get(ConversationAction, action_id)  # in _take_outbox: already loaded, no SELECT
+    if row is None or row.status != "pending":
+        return None
+    payload = row.payload or {}
+    begun, answered = int(payload.get("tries", 0)), int(payload.get("answered", 0))
+    row.payload = service.action_payload(row, tries=begun + 1, **changes)
+    if row.kind in service.SEND_KINDS and row.msgid is None:
+        row.msgid = msgid_for(row.id, row.conversation_id)  # named on the row before the first call
+    return Try(number=begun + 1, uncertain=begun > answered)
+
+
+async def _retry_or_fail(
+    rt: Runtime,
+    outbox: Outbox,
+    attempt: Try,
+    error: str,
+    *,
+    errcode: int | None = None,
+    feed: Inbound | None = None,
+) -> None:
+    """WeCom said no (or could not be reached): try again later under the same msgid, or record
+    the failure for good (visible on the conversation) once MAX_TRIES are spent; `feed` is fed
+    back on failure."""
+    if attempt.number >= MAX_TRIES:
+        await _finish(rt, outbox, "failed", errcode=errcode, error=error, feed=feed)
+        return
+    async with rt.db.write() as session:
+        row = await session.get(ConversationAction, outbox.action_id)
+        if row is None or row.status != "pending":
+            return
+        row.payload = service.action_payload(row, answered=attempt.number)
+        row.errcode, row.error = errcode, error  # the last answer, shown while it waits
+    raise RetryLater(min(BACKOFF_CAP_S, 2.0**attempt.number), error)
+
+
+async def _finish(
+    rt: Runtime,
+    outbox: Outbox,
+    status: str,
+    *,
+    errcode: int | None = None,
+    error: str | None = None,
+    sent: OutboundMessage | None = None,
+    feed: Inbound | None = None,
+) -> None:
+    """Settle the row, store Kefu's own message, and feed the outcome back: one transaction."""
+    await rt.db.run_write(_settle, outbox, status, errcode, error, sent, feed, rt.clock.now())
+    log.info(
+        "reception.delivered",
+        action_id=outbox.action_id,
+        conversation_id=outbox.conversation.id,
+        kind=type(outbox.action).__name__,
+        status=status,
+        errcode=errcode,
+    )
+
+
+def _settle(
+    session: Session,
+    outbox: Outbox,
+    status: str,
+    errcode: int | None,
+    error: str | None,
+    sent: OutboundMessage | None,
+    feed: Inbound | None,
+    now: datetime,
+) -> None:
+    finish_job_in(session, now)  # a delivery's last write: its job completes with it
+    # Guarded: a redo (or a worker that lost its lease) finds the row settled and changes nothing.
+    settled = session.execute(
+        update(ConversationAction)
+        .where(ConversationAction.id == outbox.action_id, ConversationAction.status == "pending")
+        .values(status=status, errcode=errcode, error=error, finished_at=now)
+    )
+    if settled.rowcount != 1:  # type: ignore[attr-defined]
+        return
+    conversation = outbox.conversation
+    if sent is not None and outbox.msgid is not None:
+        _store_sent(session, outbox, sent, now=now, possibly=status == "possibly_delivered")
+    if status != "done":
+        detail = {
+            "action_id": outbox.action_id,
+            "kind": outbox.action.kind,
+            "status": status,
+            "errcode": errcode,
+        }
+        session.add(
+            TimelineEntry(conversation_id=conversation.id, at=now, kind="delivery_" + status, detail=detail)
+        )
+    if feed is not None:
+        add_feed(session, conversation, outbox.account.id, feed, now=now, source_action_id=outbox.action_id)
+
+
+def _store_sent(
+    session: Session, outbox: Outbox, sent: OutboundMessage, *, now: datetime, possibly: bool
+) -> None:
+    """Kefu's own message in the ledger (origin 0), since sync_msg never returns it: inserted
+    unless the msgid is already there, and the conversation's last message time moved on, without
+    reading either row first."""
+    action = outbox.action
+    assert isinstance(action, Send | SendOnEvent)
+    meta = {
+        "action_id": outbox.action_id,
+        "purpose": action.purpose,
+        "via": "send_msg_on_event" if isinstance(action, SendOnEvent) else "send_msg",
+        "possibly_delivered": possibly,
+    }
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stored = session.execute(
+        insert(Message)
+        .values(
+            account_id=outbox.account.id,
+            msgid=outbox.msgid,
+            external_userid=outbox.conversation.external_userid,
+            origin=ORIGIN_KEFU,
+            msgtype=sent.msgtype,
+            send_time=now,
+            payload={**sent.to_body(), "kefu": meta},
+            bootstrap=False,
+            processed_at=now,
+            stored_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["account_id", "msgid"])
+        .returning(Message.id)
+    ).first()
+    if stored is None:
+        return
+    announce_change(session)  # the transcript has a new line
+    session.execute(
+        update(Conversation)
+        .where(
+            Conversation.id == outbox.conversation.id,
+            or_(Conversation.last_message_at.is_(None), Conversation.last_message_at <= now),
+        )
+        .values(last_message_at=now)
+    )
