@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -127,6 +127,49 @@ async def _finish(
     )
 
 
+# Built once, like the two statements of `_store_sent`: they run for every send, and building
+# them (SQLAlchemy's coercions and cache keys) cost about as much as running them.
+_ACTION = ConversationAction.__table__.c
+_SETTLE_PENDING = (
+    update(ConversationAction)
+    .where(_ACTION.id == bindparam("action_id"), _ACTION.status == "pending")
+    .values(
+        status=bindparam("outcome", type_=_ACTION.status.type),
+        errcode=bindparam("code", type_=_ACTION.errcode.type),
+        error=bindparam("reason", type_=_ACTION.error.type),
+        finished_at=bindparam("at", type_=_ACTION.finished_at.type),
+    )
+)
+_MESSAGE = Message.__table__.c
+_STORE_SENT = {
+    dialect: dialect_insert(Message)
+    .values(
+        account_id=bindparam("of_account", type_=_MESSAGE.account_id.type),
+        msgid=bindparam("sent_msgid", type_=_MESSAGE.msgid.type),
+        external_userid=bindparam("to_customer", type_=_MESSAGE.external_userid.type),
+        origin=ORIGIN_KEFU,
+        msgtype=bindparam("sent_msgtype", type_=_MESSAGE.msgtype.type),
+        send_time=bindparam("at", type_=_MESSAGE.send_time.type),
+        payload=bindparam("body", type_=_MESSAGE.payload.type),
+        bootstrap=False,
+        processed_at=bindparam("at", type_=_MESSAGE.processed_at.type),
+        stored_at=bindparam("at", type_=_MESSAGE.stored_at.type),
+    )
+    .on_conflict_do_nothing(index_elements=["account_id", "msgid"])
+    .returning(Message.id)
+    for dialect, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+_CONVERSATION = Conversation.__table__.c
+_MOVE_LAST_MESSAGE = (
+    update(Conversation)
+    .where(
+        _CONVERSATION.id == bindparam("conversation_id"),
+        or_(_CONVERSATION.last_message_at.is_(None), _CONVERSATION.last_message_at <= bindparam("at")),
+    )
+    .values(last_message_at=bindparam("at", type_=_CONVERSATION.last_message_at.type))
+)
+
+
 def _settle(
     session: Session,
     outbox: Outbox,
@@ -140,9 +183,8 @@ def _settle(
     finish_job_in(session, now)  # a delivery's last write: its job completes with it
     # Guarded: a redo (or a worker that lost its lease) finds the row settled and changes nothing.
     settled = session.execute(
-        update(ConversationAction)
-        .where(ConversationAction.id == outbox.action_id, ConversationAction.status == "pending")
-        .values(status=status, errcode=errcode, error=error, finished_at=now)
+        _SETTLE_PENDING,
+        {"action_id": outbox.action_id, "outcome": status, "code": errcode, "reason": error, "at": now},
     )
     if settled.rowcount != 1:  # type: ignore[attr-defined]
         return
@@ -177,32 +219,18 @@ def _store_sent(
         "via": "send_msg_on_event" if isinstance(action, SendOnEvent) else "send_msg",
         "possibly_delivered": possibly,
     }
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     stored = session.execute(
-        insert(Message)
-        .values(
-            account_id=outbox.account.id,
-            msgid=outbox.msgid,
-            external_userid=outbox.conversation.external_userid,
-            origin=ORIGIN_KEFU,
-            msgtype=sent.msgtype,
-            send_time=now,
-            payload={**sent.to_body(), "kefu": meta},
-            bootstrap=False,
-            processed_at=now,
-            stored_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["account_id", "msgid"])
-        .returning(Message.id)
+        _STORE_SENT[session.get_bind().dialect.name],
+        {
+            "of_account": outbox.account.id,
+            "sent_msgid": outbox.msgid,
+            "to_customer": outbox.conversation.external_userid,
+            "sent_msgtype": sent.msgtype,
+            "body": {**sent.to_body(), "kefu": meta},
+            "at": now,
+        },
     ).first()
     if stored is None:
         return
     announce_change(session)  # the transcript has a new line
-    session.execute(
-        update(Conversation)
-        .where(
-            Conversation.id == outbox.conversation.id,
-            or_(Conversation.last_message_at.is_(None), Conversation.last_message_at <= now),
-        )
-        .values(last_message_at=now)
-    )
+    session.execute(_MOVE_LAST_MESSAGE, {"conversation_id": outbox.conversation.id, "at": now})

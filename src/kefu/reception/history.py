@@ -56,6 +56,19 @@ _NEWER_MESSAGES = (
 )
 
 
+# Built once too: Kefu's sends pending, or finished since a time, in one conversation.
+_SENDS_SINCE = select(func.count()).where(
+    ConversationAction.conversation_id == bindparam("conversation_id"),
+    ConversationAction.kind == "send",
+    (ConversationAction.status == "pending")
+    | (
+        # OR of equalities, not IN: an IN list is expanded again at every execution.
+        ((ConversationAction.status == "done") | (ConversationAction.status == "possibly_delivered"))
+        & (ConversationAction.finished_at >= bindparam("since"))
+    ),
+)
+
+
 def customer_backlog(session: Session, message: Message, conversation_id: int | None) -> Backlog:
     """The customer's newest pulled message (this one or later), and Kefu's sends counted against it."""
     # The newest later message and how many there are, in one statement (usually no row at all).
@@ -73,20 +86,7 @@ def customer_backlog(session: Session, message: Message, conversation_id: int | 
     sends = 0
     if conversation_id is not None:
         # send_time has whole seconds: a send finished in the same second is counted (it may be later).
-        sends = (
-            session.scalar(
-                select(func.count()).where(
-                    ConversationAction.conversation_id == conversation_id,
-                    ConversationAction.kind == "send",
-                    (ConversationAction.status == "pending")
-                    | (
-                        ConversationAction.status.in_(("done", "possibly_delivered"))
-                        & (ConversationAction.finished_at >= newest_at)
-                    ),
-                )
-            )
-            or 0
-        )
+        sends = session.scalar(_SENDS_SINCE, {"conversation_id": conversation_id, "since": newest_at}) or 0
     return Backlog(newer=newer, newest_msgid=newest_msgid, newest_at=newest_at, sends_after_newest=sends)
 
 

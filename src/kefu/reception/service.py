@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -262,14 +262,15 @@ def settled_statuses(
     return {action.id: ended.get(action.id, action.status) for action in actions}
 
 
+# Built once: asked on every decision, and building it cost about as much as running it.
+_PENDING_ACTIONS = select(ConversationAction).where(
+    ConversationAction.conversation_id == bindparam("conversation_id"), ConversationAction.status == "pending"
+)
+
+
 def settle_orphaned_actions(session: Session, conversation: Conversation, *, now: datetime) -> None:
     """Record the end of actions whose delivery job ended without recording it (dropped, failed)."""
-    pending = session.scalars(
-        select(ConversationAction).where(
-            ConversationAction.conversation_id == conversation.id,
-            ConversationAction.status == "pending",
-        )
-    ).all()
+    pending = session.scalars(_PENDING_ACTIONS, {"conversation_id": conversation.id}).all()
     statuses = settled_statuses(session, pending, [conversation])
     for action in pending:
         status = statuses[action.id]
