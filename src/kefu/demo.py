@@ -40,7 +40,14 @@ from kefu.api.tokens import TOKEN_PREFIX
 from kefu.app import create_app
 from kefu.clock import Clock
 from kefu.db import migrate
-from kefu.demo_setup import DEMO_ADMIN, banner_lines, ensure_api_token, ensure_console_user, open_all_day
+from kefu.demo_setup import (
+    DEMO_ADMIN,
+    banner_lines,
+    ensure_api_token,
+    ensure_console_user,
+    open_all_day,
+    receives_all_day,
+)
 from kefu.runtime import Runtime
 from kefu.settings import Settings
 from kefu.simulator import SimulatorServer, setup
@@ -195,7 +202,8 @@ async def connect_kefu(settings: Settings, clock: Clock, keys: DemoKeys) -> int:
 
 async def _prepare_demo_account(rt: Runtime, keys: DemoKeys) -> None:
     """Each only when missing, so an admin's edits stay: the knowledge base the AI answers from,
-    all-day reception hours, the API token and the console logins the banner prints."""
+    all-day reception hours, the API token and the console logins the banner prints (whether
+    the hours are still all day: `Demo.receives_all_day`)."""
     await import_demo_knowledge(rt, keys.open_kfid)
     await open_all_day(rt, keys.open_kfid)
     await ensure_api_token(rt, keys.api_token)
@@ -204,6 +212,14 @@ async def _prepare_demo_account(rt: Runtime, keys: DemoKeys) -> None:
     await ensure_console_user(
         rt, userid, keys.servicer_password, role="servicer", wecom_userid=userid, display_name=name
     )
+
+
+async def _receives_all_day(settings: Settings, clock: Clock, open_kfid: str) -> bool:
+    rt = Runtime.build(settings, clock=clock)
+    try:
+        return await receives_all_day(rt, open_kfid)
+    finally:
+        await rt.close()
 
 
 class Demo:
@@ -230,6 +246,7 @@ class Demo:
         self.settings: Settings | None = None
         self.keys: DemoKeys | None = None
         self.connection_id: int | None = None
+        self.receives_all_day = True  # the account's hours, read once Kefu is connected
 
     def start(self) -> Demo:
         try:
@@ -271,6 +288,7 @@ class Demo:
         migrate.upgrade(self.settings.database_url)
         # Connect before Kefu serves: no second writer while the connection is stored.
         self.connection_id = asyncio.run(connect_kefu(self.settings, self.clock, keys))
+        self.receives_all_day = asyncio.run(_receives_all_day(self.settings, self.clock, keys.open_kfid))
         app = create_app(settings=self.settings, clock=self.clock, run_worker=True)
         port = int(kefu_url.rsplit(":", 1)[1])
         self.kefu = ThreadedServer(app, host=self.host, port=port, name="kefu").start()
@@ -368,6 +386,7 @@ def run_demo(
             console_logins=demo.console_logins,
             host=host,
             control_token=demo.control_token,
+            all_day=demo.receives_all_day,
         ):
             typer.echo(line)
         stop.wait()

@@ -44,6 +44,20 @@ async def open_all_day(rt: Runtime, open_kfid: str) -> bool:
     return saved is not None
 
 
+async def receives_all_day(rt: Runtime, open_kfid: str) -> bool:
+    """Whether the demo account's hours are still every day, all day (an admin may have changed
+    them since; the banner must not promise what the account no longer does)."""
+    async with rt.db.read() as session:
+        account = await session.scalar(select(KfAccount).where(KfAccount.open_kfid == open_kfid).limit(1))
+        if account is None:
+            return False
+        hours = settings_json(stored_settings(account))["hours"]
+    weekly = hours["weekly"]
+    return all(weekly.get(day) == ALL_DAY for day in WEEKDAYS) and not (
+        hours["statutory_holidays"] or hours["closed_dates"]
+    )
+
+
 async def ensure_api_token(rt: Runtime, token: str) -> None:
     """The demo's API token (kept in demo.json) is a valid token of this database."""
     async with rt.db.write() as session:
@@ -113,6 +127,7 @@ def banner_lines(
     console_logins: list[tuple[str, str, str]],
     host: str,
     control_token: str | None,
+    all_day: bool = True,
 ) -> list[str]:
     """What `kefu demo` prints once it serves; the line starting `Data:` comes last."""
     width = 24
@@ -129,10 +144,16 @@ def banner_lines(
             "(from another machine, use this machine's address with the ports above); the "
             f"simulator's pages and control API need this token: {control_token}"
         )
-    lines.append(
-        "Human reception (人工接待) is open every day, all day, on the demo account: tap 转人工 "
-        "and a servicer can take the customer at any hour."
-    )
+    if all_day:
+        lines.append(
+            "Human reception (人工接待) is open every day, all day, on the demo account: tap 转人工 "
+            "and a servicer can take the customer at any hour."
+        )
+    else:
+        lines.append(
+            "Human reception (人工接待) follows the hours saved for the demo account (控制台 → "
+            "接入后设置 → 人工接待时间): outside them 转人工 gets the off-hours message."
+        )
     command = f"(set -a; . {shlex.quote(str(env_file.absolute()))}; {kefu_command()} conversations list)"
     lines.append(f"Data: {data_dir} (SQLite kefu.db). The kefu command on it: {command}")
     return lines

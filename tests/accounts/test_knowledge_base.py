@@ -195,3 +195,31 @@ async def test_a_slow_index_build_is_shared_and_outlives_a_caller_that_gives_up(
     assert all(p is providers[0] for p in providers)
     assert time.perf_counter() - started < 5
     assert await provider_for_account(rt, account.id) is providers[0]
+
+
+async def test_an_import_without_the_optional_columns_keeps_what_they_hold(
+    rt: Runtime, account: KfAccount
+) -> None:
+    """A quick answers-only file (id,question,answer) edits the answers; it wiped every edited
+    entry's alternative questions and tags and enabled the disabled ones."""
+    await _import(
+        rt,
+        account.id,
+        "id,question,answer,alt_questions,tags,enabled\nwarranty,保修期多久,一年。,质保期是多久,保修,false\n",
+    )
+
+    result = await _import(
+        rt, account.id, "id,question,answer\nwarranty,保修期多久,整机一年。\nnew,能开专票吗,能。\n"
+    )
+
+    assert result.changes.changed == ["warranty"] and result.changes.added == ["new"]
+    async with rt.db.read() as s:
+        entries = {e.id: e for e in await list_entries(s, account.id)}
+    warranty = entries["warranty"]
+    assert (warranty.answer, warranty.alt_questions, warranty.tags, warranty.enabled) == (
+        "整机一年。",
+        ["质保期是多久"],
+        ["保修"],
+        False,
+    )
+    assert (entries["new"].alt_questions, entries["new"].enabled) == ([], True)

@@ -121,3 +121,15 @@ def test_without_the_embeddings_extra_auto_is_lexical() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "refused: ai.retrieval is hybrid, but the embeddings extra is missing" in done.stdout
+
+
+def test_a_label_naming_no_entry_of_the_knowledge_base_is_refused(tmp_path: Path) -> None:
+    """A typo in expected_id, or the wrong --kb, counted such queries as answerable and always
+    missed: figures quietly wrong. The command names the labels instead of measuring."""
+    kb = tmp_path / "kb.csv"
+    kb.write_text("id,question,answer\nrefund,怎么退款,订单页点申请退款。\n", encoding="utf-8")
+    queries = tmp_path / "q.csv"
+    queries.write_text("query,expected_id\n我想退钱,refund\n发票在哪开,invoce\n开票,invoce\n", "utf-8")
+    result = CliRunner().invoke(kb_app, ["eval", "--kb", str(kb), "--queries", str(queries)])
+    assert result.exit_code == 2, result.output
+    assert "'invoce' (2 queries)" in result.output and "top-1" not in result.output

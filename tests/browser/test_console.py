@@ -56,3 +56,18 @@ def test_a_wrong_password_keeps_the_username_and_says_why(demo: Demo, context: A
     page.click("button[type=submit]")
     page.locator(".flash-error", has_text="用户名或密码错误").wait_for()
     assert page.input_value("input[name=username]") == "admin"
+
+
+def test_the_console_script_runs_and_opens_the_live_stream(demo: Demo, context: Any) -> None:
+    """console.js carries the CSRF header of htmx requests, the copy buttons and the live
+    stream: one syntax error (a brace lost in a merge) silently disabled all three."""
+    assert demo.keys is not None
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    sign_in(page, demo, "zhangsan", demo.keys.servicer_password)
+    with page.expect_request("**/console/events"):
+        page.goto(demo.urls["Kefu console (控制台)"] + "workbench/sessions")
+    page.wait_for_load_state("networkidle")
+    assert errors == []  # also no 404 for a favicon the console never had

@@ -160,6 +160,29 @@ async def test_prune_removes_only_when_asked_and_dry_run_changes_nothing(rt: Run
     assert set(await _connections(rt)) == {"qinghe"}
 
 
+async def test_the_cli_asks_before_prune_removes_and_no_answer_is_no(
+    rt: Runtime, acli: ACliFn, tmp_path: Path
+) -> None:
+    """A removed connection takes its accounts, conversations and messages with it: a file that
+    forgot one section wiped a deployment's whole history without a question."""
+    both = _file(tmp_path, _entry("qinghe"), _entry("old"), name="both.yaml")
+    assert (await acli("config", "apply", str(both), env=_env("QINGHE", "OLD"))).exit_code == 0
+    only_qinghe = str(_file(tmp_path, _entry("qinghe")))
+
+    declined = await acli("config", "apply", only_qinghe, "--prune")  # no answer (no terminal)
+    assert declined.exit_code == 1
+    assert "connections.old: will be removed from Kefu" in declined.output
+    assert set(await _connections(rt)) == {"qinghe", "old"}
+
+    confirmed = await acli("config", "apply", only_qinghe, "--prune", input="y\n")
+    assert confirmed.exit_code == 0, confirmed.output
+    assert set(await _connections(rt)) == {"qinghe"}
+    unasked = await acli("config", "apply", str(both), env=_env("QINGHE", "OLD"))
+    assert unasked.exit_code == 0
+    assert (await acli("config", "apply", only_qinghe, "--prune", "--yes")).exit_code == 0
+    assert set(await _connections(rt)) == {"qinghe"}
+
+
 async def test_export_round_trip(rt: Runtime, tmp_path: Path) -> None:
     await apply_config(
         rt,

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from kefu.demo import CONNECTION_NAME, CUSTOMERS, SERVICERS, Demo
+from kefu.demo_setup import banner_lines
 
 pytestmark = pytest.mark.slow
 
@@ -194,3 +195,32 @@ def test_new_demo_keys_repoint_the_saved_connection(tmp_path: Path) -> None:
         msgid = say(second.simulator.url, second.keys.customer_ids[1], second.keys.open_kfid, "换了钥匙")
         assert stored(data / "kefu.db", msgid)
     assert rows(data / "kefu.db", "SELECT corp_id FROM connections") == [(second.keys.corpid,)]
+
+
+def test_a_restart_after_the_hours_changed_does_not_promise_all_day_reception(tmp_path: Path) -> None:
+    """The demo leaves an admin's hours alone on a restart; its banner still said reception was
+    open every day, all day, and the trial met the off-hours message instead."""
+    data = tmp_path / "demo-data"
+    with Demo(data_dir=data, port=0, sim_port=0) as first:
+        assert first.keys is not None and first.kefu is not None and first.receives_all_day
+        auth = {"Authorization": f"Bearer {first.keys.api_token}"}
+        (account,) = httpx.get(f"{first.kefu.url}/api/v1/accounts", headers=auth).json()
+        url = f"{first.kefu.url}/api/v1/accounts/{account['id']}/settings"
+        settings = httpx.get(url, headers=auth).json()
+        settings["hours"]["weekly"]["sun"] = []
+        httpx.put(url, headers=auth, json=settings).raise_for_status()
+
+    with Demo(data_dir=data, port=0, sim_port=0) as second:
+        assert second.keys is not None and not second.receives_all_day
+        lines = banner_lines(
+            urls=second.urls,
+            data_dir=data,
+            env_file=data / "kefu.env",
+            api_token=second.keys.api_token,
+            console_logins=second.console_logins,
+            host="127.0.0.1",
+            control_token=None,
+            all_day=second.receives_all_day,
+        )
+    assert not any("every day, all day" in line for line in lines)
+    assert any("follows the hours saved for the demo account" in line for line in lines)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +19,9 @@ from kefu.ai.settings import AISettings
 from kefu.cli_runtime import fail, run_with_runtime
 from kefu.errors import Invalid
 from kefu.runtime import Runtime
+
+if TYPE_CHECKING:  # the evaluation module loads bm25s and numpy: only `eval` imports it
+    from kefu.ai.evaluation import LabelledQuery
 
 kb_app = typer.Typer(
     help="Knowledge base of an account (the built-in AI): import, export, ask, evaluate.",
@@ -173,6 +177,7 @@ def eval_(
     except KbCsvError as exc:
         fail(str(exc))
     _print_errors(kb, parsed.errors)
+    _refuse_unknown_labels(queries, kb, parsed.entries, labelled)
     ai = AISettings()
     if account is not None:
 
@@ -194,6 +199,20 @@ def eval_(
         typer.echo(json.dumps(result, ensure_ascii=False))
         return
     _print_table(result)
+
+
+def _refuse_unknown_labels(
+    queries: Path, kb: Path, entries: list[KnowledgeEntry], labelled: list[LabelledQuery]
+) -> None:
+    """A label naming no entry (a typo, another --kb, a bad row skipped) would count as a miss
+    every time and skew every figure: name those labels and measure nothing."""
+    ids = {e.id for e in entries}
+    unknown = Counter(q.expected_id for q in labelled if q.expected_id and q.expected_id not in ids)
+    if unknown:
+        named = ", ".join(
+            f"{label!r} ({n} {'query' if n == 1 else 'queries'})" for label, n in sorted(unknown.items())
+        )
+        fail(f"{queries}: expected_id names no entry of {kb}: {named}")
 
 
 def _print_table(result: dict) -> None:

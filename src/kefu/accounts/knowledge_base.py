@@ -27,7 +27,7 @@ from kefu.accounts.models import GlobalSetting, KfAccount, KnowledgeEntryRow
 from kefu.accounts.settings import AI_KEY, ai_version, load_ai_settings
 from kefu.ai.builtin import KnowledgeBaseProvider
 from kefu.ai.factory import answering_provider, build_index, knowledge_provider
-from kefu.ai.kb_csv import EXPORT_COLUMNS, RowError, entry_cells, load_demo_entries
+from kefu.ai.kb_csv import EXPORT_COLUMNS, OPTIONAL_COLUMNS, RowError, entry_cells, load_demo_entries
 from kefu.ai.kb_xlsx import parse_kb_file
 from kefu.ai.knowledge import KnowledgeEntry, Match
 from kefu.ai.provider import AIProvider, Answer
@@ -248,8 +248,24 @@ async def import_csv(
     edit), then none are."""
     parsed = parse_kb_file(data)
     remove = replace and not parsed.errors
-    changes = await put_entries(session, account_id, parsed.entries, replace=remove, now=now, actor=actor)
+    entries = await _keep_left_out_columns(session, account_id, parsed.entries, parsed.columns)
+    changes = await put_entries(session, account_id, entries, replace=remove, now=now, actor=actor)
     return KbImport(changes=changes, errors=parsed.errors, removal_skipped=replace and not remove)
+
+
+async def _keep_left_out_columns(
+    session: AsyncSession, account_id: int, entries: list[KnowledgeEntry], columns: Sequence[str]
+) -> list[KnowledgeEntry]:
+    """A file without alt_questions, tags or enabled (e.g. id,question,answer to edit answers)
+    leaves those of the entries it updates as they are, instead of emptying or enabling them."""
+    left_out = [name for name in OPTIONAL_COLUMNS if name not in columns]
+    if not left_out or not entries:
+        return entries
+    stored = {e.id: e for e in await list_entries(session, account_id)}
+    return [
+        e.model_copy(update={name: getattr(stored[e.id], name) for name in left_out}) if e.id in stored else e
+        for e in entries
+    ]
 
 
 def entries_csv(entries: Sequence[KnowledgeEntry]) -> str:

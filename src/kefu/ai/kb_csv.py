@@ -58,6 +58,7 @@ class RowError(BaseModel):
 class ImportResult(BaseModel):
     entries: list[KnowledgeEntry]
     errors: list[RowError]
+    columns: list[str] = []  # the header's columns: an optional one left out keeps stored values
 
 
 def decode_csv_bytes(data: bytes) -> str:
@@ -139,7 +140,7 @@ def parse_kb_rows(rows: Iterable[tuple[int, list[str]]]) -> ImportResult:
         raise KbCsvError(
             "the file is empty; the first line must be the header id,question,answer[,alt_questions,tags]"
         )
-    return ImportResult(entries=entries, errors=errors)
+    return ImportResult(entries=entries, errors=errors, columns=columns)
 
 
 def _columns(header: list[str]) -> list[str]:

@@ -30,7 +30,9 @@ def apply(
             help="With --prune: also delete the pruned accounts in WeCom (irreversible; asks first).",
         ),
     ] = False,
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before deleting in WeCom.")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do not ask before --prune removes or deletes anything.")
+    ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate and show the plan; change nothing.")
     ] = False,
@@ -43,8 +45,8 @@ def apply(
         loaded = load_config(file)
     except ConfigFileError as exc:
         fail(exc.message)
-    if delete_in_wecom and not dry_run and not yes:
-        _confirm_deletions(loaded)
+    if prune and not dry_run and not yes:
+        _confirm_removals(loaded, delete_in_wecom=delete_in_wecom)
     shown_warnings = 0
 
     def show_plan(report: ApplyReport) -> None:
@@ -69,18 +71,31 @@ def apply(
     typer.echo(report.summary())
 
 
-def _confirm_deletions(loaded: LoadedConfig) -> None:
-    """Deleting an account in WeCom loses its contact link and its customers' sessions for good:
-    show which ones and ask (no answer, e.g. no terminal, is no)."""
+def _confirm_removals(loaded: LoadedConfig, *, delete_in_wecom: bool) -> None:
+    """What --prune removes leaves Kefu with its history (a connection with its accounts, an
+    account with its conversations and messages), and an account deleted in WeCom loses its
+    contact link and its customers' sessions for good: show them and ask (no answer, e.g. no
+    terminal, is no)."""
     plan = run_with_runtime(
-        lambda rt: apply_config(rt, loaded, prune=True, delete_in_wecom=True, dry_run=True)
+        lambda rt: apply_config(rt, loaded, prune=True, delete_in_wecom=delete_in_wecom, dry_run=True)
     )
-    doomed = [c.name for c in plan.changes if "delete_in_wecom" in c.fields]
-    if not doomed:
+    removed = [c for c in plan.changes if c.action == "remove"]
+    if not removed:
         return
+    held = {
+        "connections": "its accounts, their conversations and messages",
+        "accounts": "its conversations and messages",
+    }
+    for change in removed:
+        what = held.get(change.section, "what it holds")
+        typer.echo(f"{change.section}.{change.name}: will be removed from Kefu, with {what}")
+    doomed = [c.name for c in removed if "delete_in_wecom" in c.fields]
     for name in doomed:
         typer.echo(f"accounts.{name}: will be DELETED IN WECOM")
-    typer.confirm(f"Delete {len(doomed)} account(s) in WeCom? This cannot be undone", abort=True)
+    question = f"Remove {len(removed)} item(s) from Kefu"
+    if doomed:
+        question += f" and delete {len(doomed)} account(s) in WeCom"
+    typer.confirm(f"{question}? This cannot be undone", abort=True)
 
 
 @config_app.command("export")

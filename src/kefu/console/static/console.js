@@ -18,6 +18,7 @@ document.addEventListener("click", (event) => {
     document.execCommand("copy");
     done();
   }
+});
 
 // Live updates (workbench): one event stream per page; each `changed` makes the page's live
 // fragments (hx-trigger "kefu:changed from:body") re-read themselves. EventSource reconnects
