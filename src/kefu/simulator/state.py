@@ -57,7 +57,7 @@ class Settings:
     """Switches a test flips through the control API (`/_sim/api/settings`)."""
 
     callback_timeout_s: float = 5.0
-    verify_timeout_s: float = 1.0
+    verify_timeout_s: float = 5.0  # as long as WeCom waits for a callback (§2.6); 1 s failed loaded hosts
     callback_retries: int = 3  # re-sends after the first attempt (§2.6: 1 + 3)
     # 0/1/2 → 4 and the same-state moves 1→1, 2→2 are UNCONFIRMED (§7.4).
     allow_unconfirmed_moves: bool = True
