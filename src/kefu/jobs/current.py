@@ -82,12 +82,15 @@ def _finish(running: RunningJob, now: datetime, session: Session) -> None:
     room = running.room() if held else 0
     if room and lock is not None:
         taken, dropped = store.claim_next_of_lock(session, running.job, now=now)
-    if room > len(taken) and not dropped:
+    queued: list[tuple[int, str | None]] = session.info.get(QUEUED_JOBS, [])
+    # Something new may be runnable only if the worker was full (its own claim skipped what was
+    # queued meanwhile) or this transaction queued jobs of other locks; else it would look in vain.
+    may_find = room == 1 or any(queued_lock != lock for _, queued_lock in queued)
+    if room > len(taken) and not dropped and may_find:
         # The slots left: what the worker's own claim would take next, without its round trip.
         more, dropped = store.claim_in(session, now=now, limit=room - len(taken), worker_id=worker_id)
         taken += more
     taken_ids = {job.id for job in taken}
-    queued: list[tuple[int, str | None]] = session.info.get(QUEUED_JOBS, [])
     lock_taken = lock is not None and any(job.lock == lock for job in taken)
     waiting = [queued_lock for job_id, queued_lock in queued if job_id not in taken_ids]
     if taken and all(queued_lock == lock and lock_taken for queued_lock in waiting):

@@ -268,7 +268,7 @@ class Worker:
         while), none when stopping, and never past a `run_until_idle` budget."""
         if self._stopping:
             return 0
-        room = self.concurrency - len(self._running) + 1
+        room = 1 + max(self.concurrency - len(self._running), 0)  # its own slot, whatever the others
         if self._budget is not None:
             room = min(room, self._budget - self._started)
         return max(room, 0)
