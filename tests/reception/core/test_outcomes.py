@@ -15,7 +15,9 @@ from kefu.reception.core import (
     EventCode,
     Inbound,
     Reconciled,
+    RecordRouting,
     SendRefused,
+    SessionStatusChange,
     TransferDone,
     TransferRefused,
     Transition,
@@ -137,6 +139,21 @@ def test_95018_then_reconciled_to_an_ai_state_never_resends() -> None:
     )
     assert actions == [("reconcile",)]
     assert state.wecom_state == 1
+
+
+def test_a_take_in_the_app_found_by_reconciling_is_recorded_once_whichever_comes_first() -> None:
+    """The reconcile after a 95018 and the servicer's take event race: both orders keep one
+    routing record of the take, rule `app` (reports count who took the session)."""
+    taken = SessionStatusChange(change_type=1, new_servicer_userid="alice", sent_at=T0)
+    found = Reconciled(wecom_state=3, servicer_userid="alice")
+    for inbounds in ([found, taken], [taken, found]):
+        state, decisions = mirror(1), []
+        for inbound in inbounds:
+            decisions.append(run(state, inbound, now=T0))
+            state = decisions[-1].state
+        records = [a for d in decisions for a in d.actions if isinstance(a, RecordRouting)]
+        assert [(r.decision.rule, r.decision.userid) for r in records] == [("app", "alice")]
+        assert (decisions[-1].state.wecom_state, decisions[-1].state.servicer_userid) == (3, "alice")
 
 
 def test_reconciled_decides_again_for_a_customer_waiting_for_opening() -> None:

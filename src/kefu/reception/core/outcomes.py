@@ -86,7 +86,8 @@ def on_reconciled(ctx: Context, answer: Reconciled) -> None:
     agrees = state.wecom_state == target and state.servicer_userid == servicer
     ctx.note("reconciled", mirror_state=state.wecom_state, wecom_state=target, agrees=agrees)
     pending = state.pending_transition
-    if pending is not None and pending.target_state == target:
+    ours = pending is not None and pending.target_state == target
+    if ours:
         ctx.update(pending_transition=None, last_transition=pending)  # the trans did go through
     elif pending is not None:
         # Its delivery has ended (the check runs after it, under the conversation's lock), and
@@ -100,6 +101,11 @@ def on_reconciled(ctx: Context, answer: Reconciled) -> None:
     else:
         if state.wecom_state == STATE_ENDED:
             ctx.start_session(ctx.now, kind="normal", reason="reconciled")
+        kefu_asked = ours and pending is not None and pending.servicer_userid == servicer
+        if servicer is not None and not kefu_asked:
+            # Taken or given in the WeCom app, found here before its event: recorded as the event
+            # would have (which then finds the mirror agreeing and records nothing).
+            ctx.record_app_move(servicer, "reconciled")
         ctx.move(target, servicer=servicer, reason="reconciled")
     # What could be due now: a customer who waited for opening, if reception is open.
     on_opening_reached(ctx, OpeningReached())
