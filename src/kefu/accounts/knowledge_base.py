@@ -32,7 +32,7 @@ from kefu.ai.kb_xlsx import parse_kb_file
 from kefu.ai.knowledge import KnowledgeEntry, Match
 from kefu.ai.provider import AIProvider, Answer
 from kefu.audit.log import record
-from kefu.db import Database, get_row
+from kefu.db import Database, get_row, table_of
 from kefu.errors import NotFound
 from kefu.runtime import Runtime
 
@@ -357,12 +357,14 @@ async def provider_for_account(
     return provider
 
 
-# Built once: asked on every message, and building it cost about as much as running it.
+# Built once, on the tables (Core: `table_of`): asked on every message, and building it cost
+# about as much as running it.
+_ENTRIES, _GLOBAL = table_of(KnowledgeEntryRow).c, table_of(GlobalSetting).c
 _KNOWLEDGE_KEY = select(
-    func.count(KnowledgeEntryRow.id),
-    func.max(KnowledgeEntryRow.updated_at),
-    select(GlobalSetting.version).where(GlobalSetting.key == AI_KEY).scalar_subquery(),
-).where(KnowledgeEntryRow.account_id == bindparam("account_id"))
+    func.count(_ENTRIES.id),
+    func.max(_ENTRIES.updated_at),
+    select(_GLOBAL.version).where(_GLOBAL.key == AI_KEY).scalar_subquery(),
+).where(_ENTRIES.account_id == bindparam("account_id"))
 
 
 def knowledge_key(session: Session, account_id: int) -> KnowledgeKey:

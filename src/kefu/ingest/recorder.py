@@ -19,11 +19,12 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from kefu.accounts.models import Connection
+from kefu.db import table_of
 from kefu.ingest.checks import field_too_long
 from kefu.ingest.models import CallbackEvent
 from kefu.ingest.service import record_callback, record_callbacks
@@ -67,12 +68,9 @@ UNAVAILABLE = Outcome(503, "unavailable")
 UNKNOWN_CONNECTION = Outcome(404, "unknown connection")
 
 
-def crypto_of(rt: Runtime, connection: Connection) -> CallbackCrypto:
-    return CallbackCrypto(
-        rt.secrets.open(connection.callback_token_enc),
-        rt.secrets.open(connection.aes_key_enc),
-        connection.corp_id,
-    )
+def crypto_of(rt: Runtime, corp_id: str, callback_token_enc: str, aes_key_enc: str) -> CallbackCrypto:
+    """A connection's callback crypto, from its sealed columns."""
+    return CallbackCrypto(rt.secrets.open(callback_token_enc), rt.secrets.open(aes_key_enc), corp_id)
 
 
 def open_callback(
@@ -206,6 +204,18 @@ class Opened:
     replay_key: str
 
 
+# Built once, on the tables (Core: `table_of`): they run for every batch of callbacks.
+_CONNECTIONS = table_of(Connection).c
+_CALLBACK_KEYS = select(
+    _CONNECTIONS.id, _CONNECTIONS.corp_id, _CONNECTIONS.callback_token_enc, _CONNECTIONS.aes_key_enc
+).where(_CONNECTIONS.id.in_(bindparam("ids", expanding=True)))
+_EVENTS = table_of(CallbackEvent).c
+_RECORDED = select(_EVENTS.connection_id, _EVENTS.replay_key).where(
+    _EVENTS.connection_id.in_(bindparam("connection_ids", expanding=True)),
+    _EVENTS.replay_key.in_(bindparam("replay_keys", expanding=True)),
+)
+
+
 def _open_and_record(
     session: Session,
     rt: Runtime,
@@ -217,10 +227,10 @@ def _open_and_record(
     """On the writer thread: verify and decrypt the batch, then record what opened. Refusals go
     to `outcomes` and the opened callbacks to `opened` before anything is written, so the caller
     still has both if the recording fails."""
-    ids = {item.connection_id for item in items}
+    ids = list({item.connection_id for item in items})
     # Secrets are read and decrypted once per connection per batch.
-    connections = session.scalars(select(Connection).where(Connection.id.in_(ids))).all()
-    cryptos = {c.id: crypto_of(rt, c) for c in connections}
+    keys = session.execute(_CALLBACK_KEYS, {"ids": ids}).all()
+    cryptos = {key.id: crypto_of(rt, key.corp_id, key.callback_token_enc, key.aes_key_enc) for key in keys}
     for index, item in enumerate(items):
         crypto = cryptos.get(item.connection_id)
         result = UNKNOWN_CONNECTION if crypto is None else open_callback(item.connection_id, crypto, item)
@@ -248,10 +258,11 @@ def _recorded(session: Session, opened: list[Opened]) -> set[tuple[int, str]]:
     if not opened:
         return set()
     rows = session.execute(
-        select(CallbackEvent.connection_id, CallbackEvent.replay_key).where(
-            CallbackEvent.connection_id.in_({one.connection_id for one in opened}),
-            CallbackEvent.replay_key.in_({one.replay_key for one in opened}),
-        )
+        _RECORDED,
+        {
+            "connection_ids": list({one.connection_id for one in opened}),
+            "replay_keys": list({one.replay_key for one in opened}),
+        },
     )
     return {(connection_id, key) for connection_id, key in rows if key is not None}
 

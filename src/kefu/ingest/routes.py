@@ -108,7 +108,12 @@ class CallbackEndpoint:
             params.get("nonce", ""),
             echostr,
         )
-        opened = open_callback(connection_id, crypto_of(self.rt, connection), item, parse=False)
+        opened = open_callback(
+            connection_id,
+            crypto_of(self.rt, connection.corp_id, connection.callback_token_enc, connection.aes_key_enc),
+            item,
+            parse=False,
+        )
         if isinstance(opened, tuple):
             return 200, opened[1]
         return opened.status, opened.body

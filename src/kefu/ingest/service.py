@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from kefu.accounts.models import KfAccount
 from kefu.accounts.sync import enqueue_sync
+from kefu.db import table_of
 from kefu.ingest.models import CallbackEvent, Message
 from kefu.jobs.queue import add_job
 from kefu.wecom.payloads import SyncItem
@@ -180,19 +181,21 @@ def record_callbacks(
         enqueue_sync(session, account_id, now=now)
 
 
-# Built once: one per callback, and building it cost about as much as running it.
+# Built once, on the table (Core: `table_of`): one per callback, and building it cost about as
+# much as running it.
+_ACCOUNTS = table_of(KfAccount).c
 _STORE_SYNC_TOKEN = (
-    update(KfAccount)
+    update(table_of(KfAccount))
     .where(
-        KfAccount.connection_id == bindparam("of_connection"),
-        KfAccount.open_kfid == bindparam("of_open_kfid"),
+        _ACCOUNTS.connection_id == bindparam("of_connection"),
+        _ACCOUNTS.open_kfid == bindparam("of_open_kfid"),
     )
     .values(
-        sync_token=bindparam("new_token", type_=KfAccount.sync_token.type),
-        sync_token_expires_at=bindparam("token_expires_at", type_=KfAccount.sync_token_expires_at.type),
-        updated_at=bindparam("stamp", type_=KfAccount.updated_at.type),
+        sync_token=bindparam("new_token", type_=_ACCOUNTS.sync_token.type),
+        sync_token_expires_at=bindparam("token_expires_at", type_=_ACCOUNTS.sync_token_expires_at.type),
+        updated_at=bindparam("stamp", type_=_ACCOUNTS.updated_at.type),
     )
-    .returning(KfAccount.id)
+    .returning(_ACCOUNTS.id)
 )
 
 
@@ -275,11 +278,12 @@ def store_page(
         return []
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    messages = table_of(Message)  # Core: a page's insert runs for every message
     statement = (
-        insert(Message)
+        insert(messages)
         .values(list(rows.values()))
         .on_conflict_do_nothing(index_elements=["account_id", "msgid"])
-        .returning(Message.id, Message.msgid, Message.external_userid, Message.bootstrap)
+        .returning(messages.c.id, messages.c.msgid, messages.c.external_userid, messages.c.bootstrap)
     )
     result = session.execute(statement)
     by_msgid = {r.msgid: StoredMessage(r.id, r.external_userid, r.bootstrap) for r in result}

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from kefu.accounts.models import Connection, KfAccount
+from kefu.db import table_of
 from kefu.ingest.models import Message
 from kefu.jobs.current import finish_job_in
 from kefu.jobs.registry import RetryLater
@@ -127,11 +128,11 @@ async def _finish(
     )
 
 
-# Built once, like the two statements of `_store_sent`: they run for every send, and building
-# them (SQLAlchemy's coercions and cache keys) cost about as much as running them.
-_ACTION = ConversationAction.__table__.c
+# Built once, like the two statements of `_store_sent`, on the tables (Core: `table_of`): they
+# run for every send, and building them cost about as much as running them.
+_ACTION = table_of(ConversationAction).c
 _SETTLE_PENDING = (
-    update(ConversationAction)
+    update(table_of(ConversationAction))
     .where(_ACTION.id == bindparam("action_id"), _ACTION.status == "pending")
     .values(
         status=bindparam("outcome", type_=_ACTION.status.type),
@@ -140,9 +141,9 @@ _SETTLE_PENDING = (
         finished_at=bindparam("at", type_=_ACTION.finished_at.type),
     )
 )
-_MESSAGE = Message.__table__.c
+_MESSAGE = table_of(Message).c
 _STORE_SENT = {
-    dialect: dialect_insert(Message)
+    dialect: dialect_insert(table_of(Message))
     .values(
         account_id=bindparam("of_account", type_=_MESSAGE.account_id.type),
         msgid=bindparam("sent_msgid", type_=_MESSAGE.msgid.type),
@@ -156,12 +157,12 @@ _STORE_SENT = {
         stored_at=bindparam("at", type_=_MESSAGE.stored_at.type),
     )
     .on_conflict_do_nothing(index_elements=["account_id", "msgid"])
-    .returning(Message.id)
+    .returning(_MESSAGE.id)
     for dialect, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
-_CONVERSATION = Conversation.__table__.c
+_CONVERSATION = table_of(Conversation).c
 _MOVE_LAST_MESSAGE = (
-    update(Conversation)
+    update(table_of(Conversation))
     .where(
         _CONVERSATION.id == bindparam("conversation_id"),
         or_(_CONVERSATION.last_message_at.is_(None), _CONVERSATION.last_message_at <= bindparam("at")),

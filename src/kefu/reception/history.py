@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from kefu.ai.provider import Turn
+from kefu.db import table_of
 from kefu.ingest.models import Message
 from kefu.reception.core import Backlog
 from kefu.reception.models import Conversation, ConversationAction, Rating, TimelineEntry
@@ -41,30 +42,34 @@ async def list_conversations(
     return list((await session.scalars(query)).all())
 
 
-# Built once (a statement per processed message): the customer's messages after one, newest first.
+# Built once, on the tables (Core: `table_of`): they run for every processed message.
+_MESSAGES = table_of(Message).c
+_ACTIONS = table_of(ConversationAction).c
+
+# The customer's messages after one, newest first.
 _NEWER_MESSAGES = (
-    select(Message.msgid, Message.send_time, func.count().over().label("newer"))
+    select(_MESSAGES.msgid, _MESSAGES.send_time, func.count().over().label("newer"))
     .where(
-        Message.account_id == bindparam("account_id"),
-        Message.external_userid == bindparam("external_userid"),
-        Message.id > bindparam("after_id"),
-        Message.origin == 3,
-        Message.bootstrap.is_(False),
+        _MESSAGES.account_id == bindparam("account_id"),
+        _MESSAGES.external_userid == bindparam("external_userid"),
+        _MESSAGES.id > bindparam("after_id"),
+        _MESSAGES.origin == 3,
+        _MESSAGES.bootstrap.is_(False),
     )
-    .order_by(Message.id.desc())
+    .order_by(_MESSAGES.id.desc())
     .limit(1)
 )
 
 
-# Built once too: Kefu's sends pending, or finished since a time, in one conversation.
+# Kefu's sends pending, or finished since a time, in one conversation.
 _SENDS_SINCE = select(func.count()).where(
-    ConversationAction.conversation_id == bindparam("conversation_id"),
-    ConversationAction.kind == "send",
-    (ConversationAction.status == "pending")
+    _ACTIONS.conversation_id == bindparam("conversation_id"),
+    _ACTIONS.kind == "send",
+    (_ACTIONS.status == "pending")
     | (
         # OR of equalities, not IN: an IN list is expanded again at every execution.
-        ((ConversationAction.status == "done") | (ConversationAction.status == "possibly_delivered"))
-        & (ConversationAction.finished_at >= bindparam("since"))
+        ((_ACTIONS.status == "done") | (_ACTIONS.status == "possibly_delivered"))
+        & (_ACTIONS.finished_at >= bindparam("since"))
     ),
 )
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from kefu.accounts.models import GlobalSetting, KfAccount, Servicer
 from kefu.accounts.settings import AI_KEY, ai_from_stored, get_account, stored_settings
 from kefu.crm.identity import exclusive_servicer
+from kefu.db import table_of
 from kefu.ingest.models import Message
 from kefu.ingest.service import conversation_lock
 from kefu.jobs.models import Job
@@ -244,37 +245,47 @@ def settled_statuses(
 ) -> dict[int, str]:
     """Each action's status, with a pending one whose delivery job ended without settling it read
     as the job ended: `dropped` (a 20-second code past its deadline) or `failed` (out of attempts).
-    `conversations`: those of the actions. One query for all of them, only when one is pending:
-    the ended deliver jobs of their conversations' job locks (an index seek per lock), matched by
-    the `action_id` each job carries."""
+    `conversations`: those of the actions."""
     pending = {action.id for action in actions if action.status == "pending"}
-    ended: dict[int, str] = {}
-    if pending:
-        locks = {conversation_lock(c.account_id, c.external_userid) for c in conversations}
-        rows = session.execute(
-            select(Job.args, Job.status).where(
-                Job.lock.in_(locks), Job.status.in_(("dropped", "failed")), Job.task == DELIVER_TASK
-            )
-        )
-        for args, status in rows.all():
-            if (action_id := (args or {}).get("action_id")) in pending:
-                ended[action_id] = status
+    ended = _ended_deliveries(session, pending, conversations) if pending else {}
     return {action.id: ended.get(action.id, action.status) for action in actions}
 
 
-# Built once: asked on every decision, and building it cost about as much as running it.
-_PENDING_ACTIONS = select(ConversationAction).where(
-    ConversationAction.conversation_id == bindparam("conversation_id"), ConversationAction.status == "pending"
+# Built once, on the tables (Core: `table_of`): every decision asks the first.
+_ACTIONS, _JOBS = table_of(ConversationAction).c, table_of(Job).c
+_PENDING_ACTION_IDS = select(_ACTIONS.id).where(
+    _ACTIONS.conversation_id == bindparam("conversation_id"), _ACTIONS.status == "pending"
 )
+_ENDED_DELIVERIES = select(_JOBS.args, _JOBS.status).where(
+    _JOBS.lock.in_(bindparam("locks", expanding=True)),
+    # OR of equalities, not IN: an IN list is expanded again at every execution.
+    (_JOBS.status == "dropped") | (_JOBS.status == "failed"),
+    _JOBS.task == DELIVER_TASK,
+)
+
+
+def _ended_deliveries(
+    session: Session, pending: set[int], conversations: Iterable[Conversation]
+) -> dict[int, str]:
+    """The pending actions whose deliver job ended (dropped or failed), by action id: one query
+    for all of them, the ended deliver jobs of their conversations' job locks (an index seek per
+    lock), matched by the `action_id` each job carries."""
+    locks = list({conversation_lock(c.account_id, c.external_userid) for c in conversations})
+    ended: dict[int, str] = {}
+    for args, status in session.execute(_ENDED_DELIVERIES, {"locks": locks}).all():
+        if (action_id := (args or {}).get("action_id")) in pending:
+            ended[action_id] = status
+    return ended
 
 
 def settle_orphaned_actions(session: Session, conversation: Conversation, *, now: datetime) -> None:
     """Record the end of actions whose delivery job ended without recording it (dropped, failed)."""
-    pending = session.scalars(_PENDING_ACTIONS, {"conversation_id": conversation.id}).all()
-    statuses = settled_statuses(session, pending, [conversation])
-    for action in pending:
-        status = statuses[action.id]
-        if status != "pending":
+    pending = set(session.scalars(_PENDING_ACTION_IDS, {"conversation_id": conversation.id}).all())
+    if not pending:
+        return
+    for action_id, status in _ended_deliveries(session, pending, [conversation]).items():
+        action = session.get(ConversationAction, action_id)
+        if action is not None:
             action.status, action.finished_at = status, now
             action.error = action.error or f"the delivery job was {status}"
 

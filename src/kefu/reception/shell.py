@@ -18,10 +18,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from kefu.accounts.models import KfAccount
 from kefu.crm.tasks import FETCH_TASK
+from kefu.db import table_of
 from kefu.ingest.models import Message
 from kefu.ingest.service import conversation_lock
 from kefu.jobs.queue import add_job
@@ -156,6 +158,11 @@ def _routed(decision: Decision) -> bool:
     return any(isinstance(a, RecordRouting) for a in decision.actions)
 
 
+# On the tables (Core: `table_of`), built once: every decision writes them.
+_ADD_TIMELINE = insert(table_of(TimelineEntry))
+_ADD_ACTION = insert(table_of(ConversationAction)).returning(table_of(ConversationAction).c.id)
+
+
 def apply_decision(
     session: Session,
     *,
@@ -185,9 +192,13 @@ def apply_decision(
         # Room may have freed while this customer's trans → 2 was on its way: the round asked for
         # then found nobody waiting. Without this they would wait for the sweep.
         request_dispatch(session, account.id, now=now)
-    for entry in decision.timeline:
-        session.add(
-            TimelineEntry(conversation_id=conversation.id, at=entry.at, kind=entry.kind, detail=entry.detail)
+    if decision.timeline:
+        session.execute(
+            _ADD_TIMELINE,
+            [
+                {"conversation_id": conversation.id, "at": e.at, "kind": e.kind, "detail": e.detail}
+                for e in decision.timeline
+            ],
         )
     record_sessions(
         session,
@@ -209,22 +220,23 @@ def apply_decision(
             # An idle end: the deliverer checks the customer stayed silent since (see delivery).
             payload["idle_since"] = before.last_activity_at.isoformat()
         local = isinstance(action, LOCAL_ACTIONS)
-        row = ConversationAction(
-            conversation_id=conversation.id,
-            kind=action.kind,
-            payload=payload,
-            status="done" if local else "pending",
-            created_at=now,
-            finished_at=now if local else None,
-        )
-        session.add(row)
+        # Written once: its id names its delivery job here, and its msgid with the first try.
+        action_id = session.execute(
+            _ADD_ACTION,
+            {
+                "conversation_id": conversation.id,
+                "kind": action.kind,
+                "payload": payload,
+                "status": "done" if local else "pending",
+                "created_at": now,
+                "finished_at": now if local else None,
+            },
+        ).scalar_one()
         if isinstance(action, LOCAL_ACTIONS):
             apply_local(session, conversation, action, message=message, now=now)
             continue
-        # Written once: its id names its delivery job here, and its msgid with the first try.
-        session.flush()
         deadline = action.deadline if isinstance(action, SendOnEvent) else None
-        add_job(session, DELIVER_TASK, {"action_id": row.id}, now=now, lock=lock, deadline=deadline)
+        add_job(session, DELIVER_TASK, {"action_id": action_id}, now=now, lock=lock, deadline=deadline)
 
 
 def schedule_tick(
