@@ -1,7 +1,8 @@
 """The limit for benchmarks/e2e.py: a process that does only what WeCom forces on any receiver —
 verify and decrypt each callback (bare_endpoint.py's work), answer `success`, then one `sync_msg`
 with the callback's Token (more only while `has_more`), and one `send_msg` per customer message.
-No database, no AI, no retries beyond a token refresh.
+No database, no AI, no retries beyond a token refresh. Its WeCom calls go through the same HTTP
+client as Kefu's (kefu.http_client), so the ratio measures what Kefu adds, not a client choice.
 
     python benchmarks/bare_loop.py PORT TOKEN AES_KEY CORP_ID SECRET WECOM_API_BASE
 """
@@ -9,18 +10,19 @@ No database, no AI, no retries beyond a token refresh.
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from kefu.http_client import HttpClient
 from kefu.wecom.crypto import CallbackCrypto
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -32,7 +34,8 @@ EXPIRED = (40014, 42001)  # invalid / expired access_token
 class Loop:
     def __init__(self, corp_id: str, secret: str, api_base: str) -> None:
         self.corp_id, self.secret = corp_id, secret
-        self.http = httpx.AsyncClient(base_url=api_base, timeout=30, trust_env=False)
+        self.api_base = api_base.rstrip("/")
+        self.http = HttpClient(timeout_s=30)
         self.token = ""
         self.cursors: dict[str, str] = {}
         # One pull at a time per account: its cursor moves in order (as WeCom requires).
@@ -42,11 +45,16 @@ class Loop:
     async def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         for _ in range(2):
             if not self.token:
-                got = await self.http.get(
-                    "/cgi-bin/gettoken", params={"corpid": self.corp_id, "corpsecret": self.secret}
+                got = await self.http.request(
+                    "GET",
+                    f"{self.api_base}/cgi-bin/gettoken",
+                    params={"corpid": self.corp_id, "corpsecret": self.secret},
                 )
-                self.token = got.json()["access_token"]
-            answer = (await self.http.post(path, params={"access_token": self.token}, json=body)).json()
+                self.token = json.loads(got.body)["access_token"]
+            sent = await self.http.request(
+                "POST", f"{self.api_base}{path}", params={"access_token": self.token}, json=body
+            )
+            answer = json.loads(sent.body)
             if answer.get("errcode") in EXPIRED:
                 self.token = ""
                 continue

@@ -124,6 +124,7 @@ async def rt(settings: Settings, db: Database, clock: Clock) -> AsyncIterator[Ru
         yield runtime
     finally:
         await runtime.http.aclose()
+        await runtime.wecom_http.close()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

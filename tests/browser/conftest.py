@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from kefu.demo import Demo
+from kefu.http_client import HttpClient
 from kefu.wecom.client import WeComClient
 from kefu.wecom.tokens import MemoryTokenCache
 
@@ -81,7 +82,7 @@ def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
         return pool.submit(asyncio.run, coro).result()
 
 
-def wecom_client(demo: Demo, http: httpx.AsyncClient) -> WeComClient:
+def wecom_client(demo: Demo, http: HttpClient) -> WeComClient:
     """Kefu's own WeCom client, on the demo corp's credentials, against the simulator."""
     assert demo.simulator is not None and demo.keys is not None
     return WeComClient(
@@ -100,7 +101,7 @@ def to_pool(demo: Demo, external_userid: str) -> None:
     open_kfid = demo.keys.open_kfid
 
     async def trans() -> None:
-        async with httpx.AsyncClient() as http:
+        async with HttpClient(timeout_s=10.0) as http:
             client = wecom_client(demo, http)
             state = await client.service_state_get(open_kfid=open_kfid, external_userid=external_userid)
             if state.state in (0, 1):  # Kefu may already have moved it (once it routes)

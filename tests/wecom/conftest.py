@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from kefu.clock import Clock
+from kefu.http_client import HttpClient
 from kefu.wecom.client import WeComClient
 from kefu.wecom.tokens import MemoryTokenCache, TokenCache
 from tests.wecom.scripted_server import CORP_ID, SECRET, ScriptedWeCom, ServerThread
@@ -38,9 +38,10 @@ def wecom_url(_scripted_server: tuple[ScriptedWeCom, str]) -> str:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5.0) as client:
-        yield client
+async def http() -> AsyncIterator[HttpClient]:
+    client = HttpClient(timeout_s=5.0)
+    yield client
+    await client.close()
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def sleeps() -> list[float]:
 
 @pytest.fixture
 def make_client(
-    wecom: ScriptedWeCom, wecom_url: str, http: httpx.AsyncClient, clock: Clock, sleeps: list[float]
+    wecom: ScriptedWeCom, wecom_url: str, http: HttpClient, clock: Clock, sleeps: list[float]
 ) -> Callable[..., WeComClient]:
     async def record_sleep(seconds: float) -> None:
         sleeps.append(seconds)

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
 from kefu.clock import Clock
+from kefu.http_client import HttpClient
 from kefu.simulator import SimulatorServer
 from kefu.wecom import payloads as p
 from kefu.wecom.client import WeComClient
@@ -60,7 +60,7 @@ async def world(simulator: SimulatorServer, clock: Clock) -> AsyncIterator[World
     async def no_wait(_seconds: float) -> None:
         return None
 
-    async with httpx.AsyncClient(timeout=10.0) as http:
+    async with HttpClient(timeout_s=10.0) as http:
         client = WeComClient(
             base_url=simulator.url,
             corp_id=corp["corpid"],
@@ -116,7 +116,7 @@ async def test_token_invalidated_early_is_refreshed_once(world: World) -> None:
 
 
 async def test_wrong_secret_surfaces_40001(world: World, clock: Clock) -> None:
-    async with httpx.AsyncClient() as http:
+    async with HttpClient(timeout_s=10.0) as http:
         client = WeComClient(
             base_url=world.sim.url,
             corp_id=world.corp["corpid"],

@@ -1,4 +1,4 @@
-"""The client's logs (ours and httpx's) never contain the secret or an access token."""
+"""The client's logs (ours and aiohttp's) and its errors never contain the secret or an access token."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ async def test_no_secret_or_token_in_any_log(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    caplog.set_level(logging.DEBUG, logger="httpx")  # quiet by default; at DEBUG its URLs must be scrubbed
+    caplog.set_level(logging.DEBUG, logger="aiohttp")  # whatever the HTTP client says at DEBUG counts too
     client = make_client()
     wecom.script("kf/account/list", Reply(wecom_error(-1, "system busy")), Reply(drop=True))
     await client.account_list()  # gettoken, a busy retry, a lost answer retried
@@ -35,8 +35,6 @@ async def test_no_secret_or_token_in_any_log(
     assert len(tokens) == 2
     out, err = capfd.readouterr()
     everything = "\n".join([caplog.text, out, err, str(lost.value), str(wrong.value)])
-    assert "HTTP Request: GET" in caplog.text  # httpx did log its requests…
-    assert "corpsecret=***" in caplog.text and "access_token=***" in caplog.text  # …scrubbed
     assert "wecom.retry" in everything and "wecom.token_rejected" in everything
     assert SECRET not in everything
     for token in tokens:

@@ -54,7 +54,7 @@ def interactive_client(rt: Runtime, *, corp_id: str, secret: str) -> WeComClient
         base_url=rt.settings.wecom_api_base,
         corp_id=corp_id,
         secret=secret,
-        http=rt.http,
+        http=rt.wecom_http,
         token_cache=MemoryTokenCache(),
         clock=rt.clock,
         retry_base_s=CHECK_RETRY_BASE_S,

@@ -80,7 +80,7 @@ def wecom_client(rt: Runtime, connection: Connection) -> WeComClient:
         base_url=rt.settings.wecom_api_base,
         corp_id=connection.corp_id,
         secret=rt.secrets.open(connection.secret_enc),
-        http=rt.http,
+        http=rt.wecom_http,
         token_cache=ConnectionTokenCache(
             rt.db,
             connection.id,

@@ -6,7 +6,8 @@ Every call carries `access_token` in the query string and decides on
 retried once. `_retrying` retries errcode -1 and transport errors with
 exponential backoff; which endpoints may use it is decided in client.py.
 
-Nothing here logs a URL: the gettoken URL holds the secret, the others the token.
+Nothing here logs a URL: the gettoken URL holds the secret, the others the token. The HTTP
+client is aiohttp (kefu.http_client: a tenth of httpx's CPU per call).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import email.message
 import hashlib
-import logging
+import json
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -22,12 +23,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import httpx
-
 from kefu import metrics
 from kefu.clock import Clock
+from kefu.http_client import HttpAnswer, HttpClient, HttpClientError
 from kefu.logs import get_logger
-from kefu.wecom.errors import SYSTEM_BUSY, WeComError, WeComTransportError, scrub
+from kefu.wecom.errors import SYSTEM_BUSY, WeComError, WeComTransportError
 from kefu.wecom.results import MediaFile
 from kefu.wecom.tokens import TokenCache
 
@@ -38,22 +38,6 @@ TOKEN_MARGIN = timedelta(seconds=60)  # a cached token is used until 60 s before
 FETCH_CLAIM_S = 15.0  # how long one process may hold the right to fetch the token (gettoken's retries)
 FETCH_POLL_S = 0.1
 
-
-class _ScrubUrls(logging.Filter):
-    """httpx logs each request's URL at INFO: keep the token and the secret out of it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):  # a malformed record: let logging report it as usual
-            return True
-        record.msg, record.args = scrub(message), ()
-        return True
-
-
-_httpx_logger = logging.getLogger("httpx")
-if not any(isinstance(f, _ScrubUrls) for f in _httpx_logger.filters):
-    _httpx_logger.addFilter(_ScrubUrls())
 
 # One lock per (event loop, corp, secret): concurrent callers in a process share one gettoken.
 _token_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], asyncio.Lock]] = (
@@ -86,7 +70,7 @@ class WeComTransport:
         base_url: str,
         corp_id: str,
         secret: str,
-        http: httpx.AsyncClient,
+        http: HttpClient,
         token_cache: TokenCache,
         clock: Clock,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -193,15 +177,14 @@ class WeComTransport:
                 content=req.content,
                 headers=req.headers,
             )
-        except httpx.HTTPError as exc:
-            raise WeComTransportError(endpoint=req.endpoint, reason=f"{type(exc).__name__}: {exc}") from exc
-        if resp.status_code != 200:
-            raise WeComTransportError(endpoint=req.endpoint, reason=f"HTTP {resp.status_code}")
-        content_type = resp.headers.get("content-type", "")
-        if req.binary and not content_type.startswith(("application/json", "text/plain")):
+        except HttpClientError as exc:
+            raise WeComTransportError(endpoint=req.endpoint, reason=str(exc)) from exc
+        if resp.status != 200:
+            raise WeComTransportError(endpoint=req.endpoint, reason=f"HTTP {resp.status}")
+        if req.binary and not resp.content_type.startswith(("application/json", "text/plain")):
             return _media_file(resp)
         try:
-            data = resp.json()
+            data = json.loads(resp.body)
         except ValueError as exc:
             if req.binary:
                 return _media_file(resp)
@@ -258,11 +241,11 @@ class WeComTransport:
         return await self._authed(WeComRequest(endpoint, json=body))  # type: ignore[no-any-return]
 
 
-def _media_file(resp: httpx.Response) -> MediaFile:
+def _media_file(resp: HttpAnswer) -> MediaFile:
     header = email.message.Message()
-    header["content-disposition"] = resp.headers.get("content-disposition", "")
+    header["content-disposition"] = resp.content_disposition
     return MediaFile(
-        content=resp.content,
-        content_type=resp.headers.get("content-type", "application/octet-stream"),
+        content=resp.body,
+        content_type=resp.content_type or "application/octet-stream",
         filename=header.get_filename(),
     )
