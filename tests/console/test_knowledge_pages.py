@@ -4,11 +4,18 @@ with the entry just saved (no restart), and every change in the audit log."""
 
 from __future__ import annotations
 
+import io
+import re
+
+from openpyxl import Workbook
+
 from kefu.accounts.knowledge_base import list_entries
 from kefu.audit.log import list_events
 from kefu.runtime import Runtime
 from tests.console.conftest import SignIn, csrf_of
 from tests.factories import make_account, make_connection
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 async def _account_id(rt: Runtime) -> int:
@@ -26,7 +33,8 @@ async def test_supervisor_adds_edits_and_asks_an_entry(rt: Runtime, signed_in: S
     bad = await supervisor.post(
         url, data={"csrf_token": csrf, "id": "w1", "question": "保修多久", "answer": ""}
     )
-    assert bad.status_code == 422 and "field-error" in bad.text and "answer is empty" in bad.text
+    assert bad.status_code == 422 and "field-error" in bad.text
+    assert re.search(r'class="field-error">答案.*?<div class="error-text">答案为空</div>', bad.text, re.S)
     assert 'value="保修多久"' in bad.text
     async with rt.db.read() as session:
         assert await list_entries(session, account_id) == []
@@ -69,7 +77,7 @@ async def test_supervisor_adds_edits_and_asks_an_entry(rt: Runtime, signed_in: S
     duplicate = await supervisor.post(
         url, data={"csrf_token": csrf, "id": "w1", "question": "别的", "answer": "别的", "enabled": "1"}
     )
-    assert duplicate.status_code == 422 and "taken" in duplicate.text
+    assert duplicate.status_code == 422 and "编号“w1”已被本账号的另一条问答使用" in duplicate.text
     await supervisor.post(f"/console/knowledge/{account_id}/enabled", data={"csrf_token": csrf, "id": "w1"})
     async with rt.db.read() as session:
         [entry] = await list_entries(session, account_id)
@@ -96,7 +104,7 @@ async def test_an_import_keeps_good_rows_and_reports_the_bad_one(rt: Runtime, si
         files={"file": ("kb.csv", content.encode(), "text/csv")},
     )
     assert answer.status_code == 200
-    assert "新增 2 条" in answer.text and "第 3 行" in answer.text and "question is empty" in answer.text
+    assert "新增 2 条" in answer.text and "第 3 行：标准问题为空（该行已跳过）" in answer.text
     async with rt.db.read() as session:
         assert [e.id for e in await list_entries(session, account_id)] == ["k1", "k3"]
     exported = await admin.get(f"/console/knowledge/{account_id}/export")
@@ -108,7 +116,58 @@ async def test_an_import_keeps_good_rows_and_reports_the_bad_one(rt: Runtime, si
         data={"csrf_token": csrf},
         files={"file": ("kb.csv", b"foo,bar\n1,2\n", "text/csv")},
     )
-    assert unreadable.status_code == 422 and "header" in unreadable.text
+    assert unreadable.status_code == 422
+    header = "第一行应是表头 id,question,answer[,alt_questions,tags,enabled]（也可用中文列名）"
+    assert f"{header}：未知的列 foo, bar；缺少列 id, question, answer" in unreadable.text
+
+
+async def test_an_imports_refusals_are_in_the_readers_language(rt: Runtime, signed_in: SignIn) -> None:
+    account_id = await _account_id(rt)
+    admin = await signed_in("admin")
+    csrf = csrf_of(await admin.get("/console/knowledge"))
+    workbook = Workbook()
+    sheet = workbook.active
+    for row in (
+        ["编号", "问题", "答案", "标签", "启用"],
+        ["k1", "怎么退货", "七天无理由退货。", "售后", "是"],
+        ["k2", "保修多久", "", "", ""],
+        ["k1", "又是k1", "重复的编号", "", ""],
+        ["k3", "几点上班", "九点。", "标" * 40, ""],
+        ["k4", "周末上班吗", "上。", "", "也许"],
+    ):
+        sheet.append(row)
+    data = io.BytesIO()
+    workbook.save(data)
+
+    async def imported(lang: str) -> str:
+        admin.cookies.set("kefu_lang", lang)
+        answer = await admin.post(
+            f"/console/knowledge/{account_id}/import",
+            data={"csrf_token": csrf},
+            files={"file": ("kb.xlsx", data.getvalue(), XLSX)},
+        )
+        assert answer.status_code == 200
+        return " ".join(re.findall(r"<li>(.*?)</li>", answer.text))
+
+    chinese = await imported("zh")
+    for words in (
+        "第 3 行：答案为空（该行已跳过）",
+        "第 4 行：编号“k1”重复（第一次出现在第 2 行）（该行已跳过）",
+        f"第 5 行：标签“{'标' * 10}…”超过 32 个字符（该行已跳过）",
+        "第 6 行：启用列的值“也许”无法识别：填 true 或 false（留空表示启用）（该行已跳过）",
+    ):
+        assert words in chinese, chinese
+    assert not re.search(r"[A-Za-z]{3}", chinese.replace("true", "").replace("false", "")), chinese
+    english = await imported("en")
+    assert "Line 3: answer is empty (row skipped)" in english
+    assert "Line 4: duplicate id “k1” (first on line 2) (row skipped)" in english
+    admin.cookies.set("kefu_lang", "zh")
+    broken = await admin.post(
+        f"/console/knowledge/{account_id}/import",
+        data={"csrf_token": csrf},
+        files={"file": ("kb.xlsx", b"PK\x03\x04 not a workbook", XLSX)},
+    )
+    assert broken.status_code == 422 and "无法读取这个 Excel（XLSX）文件" in broken.text
 
 
 async def test_servicers_cannot_open_the_knowledge_base(signed_in: SignIn) -> None:

@@ -71,6 +71,9 @@ def test_jobs_list_and_retry(cli: CliRunner, database_url: str) -> None:
     assert table.exit_code == 0, table.output
     assert "conversation:7 | customer left (a)" in table.output
     assert "succeeded" in table.output and "tests.record" in table.output
+    header, first = table.output.splitlines()[:2]
+    assert "RUN AT (UTC)" in header  # the zone of the times below, said
+    assert f"{START:%Y-%m-%d %H:%M:%S}" in first  # 02:00 UTC (10:00 in Shanghai)
 
     retried = cli.invoke(jobs_app, ["retry", str(failed)])
     assert retried.exit_code == 0, retried.output

@@ -61,7 +61,8 @@ async def test_a_servicer_ends_in_the_app_then_one_ending_survey_menu_and_a_rati
 
     [menu] = [m for m in world.inbox() if m["source"] == "send_msg_on_event"]
     assert menu["code_kind"] == "ending" and menu["msgtype"] == "msgmenu"
-    assert texts_of(menu) == "本次服务已结束，感谢您的咨询 | 满意 | 一般 | 不满意 | 请为本次服务评分"
+    # The ending, then the survey prompt, both before the buttons; nothing after them.
+    assert texts_of(menu) == "本次服务已结束，感谢您的咨询\n请为本次服务评分 | 满意 | 一般 | 不满意 | "
     conversation = await world.conversation()
     assert (conversation.wecom_state, conversation.session_no) == (4, 1)
 

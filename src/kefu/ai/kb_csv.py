@@ -4,6 +4,10 @@ The file comes from admins, often saved by Excel: UTF-8 with or without a BOM,
 or GB18030 (Excel's "CSV" on a Chinese Windows). Alternative questions and tags
 are separated by "|" (also "；" or ";"). A bad row is reported with its line
 number and a reason, and every good row is kept.
+
+Each refusal carries a `problem` code and its `values` beside the English reason: the console
+words it in the reader's language (`knowledge.problem.<code>`), the CLI and the API show the
+reason as it is.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -44,15 +49,45 @@ _HEADER_ALIASES = {
 _LIST_SEPARATORS = re.compile(r"[|｜;；]")
 
 
-class KbCsvError(Invalid):
+Values = Mapping[str, str | int]
+
+
+class KbError(Invalid):
+    """A refusal of the knowledge base's rules: the English message, and its `problem` code and
+    `values` for the console's words ("" for a message without a code)."""
+
+    def __init__(self, message: str, problem: str = "", values: Values | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem
+        self.values = dict(values or {})
+
+
+class KbCsvError(KbError):
     """The file as a whole cannot be read (encoding, header); no row was imported."""
+
+
+class RowProblem(ValueError):
+    """Why a row is refused: a code, its values, and the reason in English."""
+
+    def __init__(self, problem: str, reason: str, **values: str | int) -> None:
+        super().__init__(reason)
+        self.problem = problem
+        self.values = values
 
 
 class RowError(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     line: int  # 1-based line of the file where the row starts
-    reason: str
+    reason: str  # in English
+    problem: str = ""  # the code of the reason (kb_csv's), "" when the reason has none
+    values: dict[str, Any] = {}  # what the reason names (a length, a limit, an id)
+
+    @classmethod
+    def of(cls, line: int, exc: ValueError) -> RowError:
+        if isinstance(exc, RowProblem):
+            return cls(line=line, reason=str(exc), problem=exc.problem, values=dict(exc.values))
+        return cls(line=line, reason=str(exc))
 
 
 class ImportResult(BaseModel):
@@ -74,7 +109,9 @@ def decode_csv_bytes(data: bytes) -> str:
     except UnicodeDecodeError as exc:
         raise KbCsvError(
             f"the file is neither UTF-8 nor GB18030 (undecodable byte at offset {exc.start}); "
-            "save it from Excel as “CSV UTF-8”"
+            "save it from Excel as “CSV UTF-8”",
+            "encoding",
+            {"offset": exc.start},
         ) from None
 
 
@@ -93,7 +130,12 @@ def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error as exc:
-            yield line, _Unreadable(f"unreadable CSV ({exc}); check the quotes")
+            yield (
+                line,
+                _Unreadable(
+                    RowProblem("unreadable", f"unreadable CSV ({exc}); check the quotes", detail=str(exc))
+                ),
+            )
             return
         yield line, row
         line = reader.line_num + 1
@@ -102,7 +144,7 @@ def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
 class _Unreadable(list):  # type: ignore[type-arg]
     """A row that could not be read: its reason, and the end of the file."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: RowProblem) -> None:
         super().__init__()
         self.reason = reason
 
@@ -116,8 +158,8 @@ def parse_kb_rows(rows: Iterable[tuple[int, list[str]]]) -> ImportResult:
     for start, row in rows:
         if isinstance(row, _Unreadable):
             if columns is None:
-                raise KbCsvError(f"the header line is not valid CSV ({row.reason})")
-            errors.append(RowError(line=start, reason=row.reason))
+                raise KbCsvError(f"the header line is not valid CSV ({row.reason})", "header_unreadable")
+            errors.append(RowError.of(start, row.reason))
             break
         if not any(cell.strip() for cell in row):
             continue  # blank lines, also Excel's ",,,," ones
@@ -127,18 +169,21 @@ def parse_kb_rows(rows: Iterable[tuple[int, list[str]]]) -> ImportResult:
         try:
             entry = _entry(row, columns)
         except ValueError as exc:
-            errors.append(RowError(line=start, reason=str(exc)))
+            errors.append(RowError.of(start, exc))
             continue
         if entry.id in seen_ids:
-            errors.append(
-                RowError(line=start, reason=f"duplicate id {entry.id!r} (first on line {seen_ids[entry.id]})")
+            first = seen_ids[entry.id]
+            duplicate = RowProblem(
+                "duplicate_id", f"duplicate id {entry.id!r} (first on line {first})", id=entry.id, first=first
             )
+            errors.append(RowError.of(start, duplicate))
             continue
         seen_ids[entry.id] = start
         entries.append(entry)
     if columns is None:
         raise KbCsvError(
-            "the file is empty; the first line must be the header id,question,answer[,alt_questions,tags]"
+            "the file is empty; the first line must be the header id,question,answer[,alt_questions,tags]",
+            "empty_file",
         )
     return ImportResult(entries=entries, errors=errors, columns=columns)
 
@@ -156,7 +201,9 @@ def _columns(header: list[str]) -> list[str]:
             *([f"repeated column(s) {', '.join(duplicated)}"] if duplicated else []),
         ]
         raise KbCsvError(
-            f"line 1 must be the header id,question,answer[,alt_questions,tags]: {'; '.join(problems)}"
+            f"line 1 must be the header id,question,answer[,alt_questions,tags]: {'; '.join(problems)}",
+            "bad_header",
+            {"unknown": ", ".join(unknown), "missing": ", ".join(missing), "repeated": ", ".join(duplicated)},
         )
     return columns
 
@@ -166,33 +213,61 @@ def _entry(row: list[str], columns: list[str]) -> KnowledgeEntry:
     while len(row) > len(columns) and not row[-1].strip():
         row = row[:-1]
     if len(row) != len(columns):
-        raise ValueError(f"{len(row)} columns where the header has {len(columns)}")
+        raise RowProblem(
+            "columns",
+            f"{len(row)} columns where the header has {len(columns)}",
+            n=len(row),
+            header=len(columns),
+        )
     cells = {name: cell.strip() for name, cell in zip(columns, row, strict=True)}
     entry_id, question = cells["id"], _one_line(cells["question"])
     answer = cells["answer"].replace("\r\n", "\n")
     if not entry_id:
-        raise ValueError("id is empty")
+        raise RowProblem("id_empty", "id is empty")
     if len(entry_id) > MAX_ID_CHARS:
-        raise ValueError(f"id is longer than {MAX_ID_CHARS} characters")
+        raise RowProblem("id_too_long", f"id is longer than {MAX_ID_CHARS} characters", max=MAX_ID_CHARS)
     if not question:
-        raise ValueError("question is empty")
+        raise RowProblem("question_empty", "question is empty")
     if len(question) > MAX_QUESTION_CHARS:
-        raise ValueError(f"question is {len(question)} characters; at most {MAX_QUESTION_CHARS}")
+        raise RowProblem(
+            "question_too_long",
+            f"question is {len(question)} characters; at most {MAX_QUESTION_CHARS}",
+            n=len(question),
+            max=MAX_QUESTION_CHARS,
+        )
     if not answer:
-        raise ValueError("answer is empty")
+        raise RowProblem("answer_empty", "answer is empty")
     if len(answer) > MAX_ANSWER_CHARS:
-        raise ValueError(f"answer is {len(answer)} characters; at most {MAX_ANSWER_CHARS}")
+        raise RowProblem(
+            "answer_too_long",
+            f"answer is {len(answer)} characters; at most {MAX_ANSWER_CHARS}",
+            n=len(answer),
+            max=MAX_ANSWER_CHARS,
+        )
     alt_questions = [q for q in _split(cells.get("alt_questions", "")) if q != question]
     for alt in alt_questions:
         if len(alt) > MAX_QUESTION_CHARS:
-            raise ValueError(f"an alternative question is longer than {MAX_QUESTION_CHARS} characters")
+            raise RowProblem(
+                "alt_too_long",
+                f"an alternative question is longer than {MAX_QUESTION_CHARS} characters",
+                max=MAX_QUESTION_CHARS,
+            )
     enabled = cells.get("enabled", "").lower()
     if enabled not in _TRUE | _FALSE:
-        raise ValueError(f"enabled is {enabled!r}; write true or false (empty means true)")
+        raise RowProblem(
+            "enabled_invalid",
+            f"enabled is {enabled!r}; write true or false (empty means true)",
+            value=enabled,
+        )
     tags = _split(cells.get("tags", ""))
     for tag in tags:
         if len(tag) > MAX_TAG_CHARS:
-            raise ValueError(f"tag {tag[:10]!r}… is longer than {MAX_TAG_CHARS} characters")
+            raise RowProblem(
+                "tag_too_long",
+                f"tag {tag[:10]!r}… is longer than {MAX_TAG_CHARS} characters",
+                tag=tag[:10],
+                max=MAX_TAG_CHARS,
+            )
     return KnowledgeEntry(
         id=entry_id,
         question=question,
@@ -225,6 +300,8 @@ def check_entry(entry: KnowledgeEntry) -> KnowledgeEntry:
     """An entry given as a whole (the REST API) checked by the same rules as an imported row."""
     try:
         return _entry(entry_cells(entry), list(EXPORT_COLUMNS))
+    except RowProblem as exc:
+        raise KbError(str(exc), exc.problem, exc.values) from None
     except ValueError as exc:
         raise Invalid(str(exc)) from None
 

@@ -29,7 +29,9 @@ def parse_kb_xlsx(data: bytes) -> ImportResult:
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise KbCsvError(f"the file is not a readable XLSX workbook ({type(exc).__name__})") from None
+        raise KbCsvError(
+            f"the file is not a readable XLSX workbook ({type(exc).__name__})", "xlsx_unreadable"
+        ) from None
     try:
         return parse_kb_rows(_rows(workbook.worksheets[0]))
     finally:

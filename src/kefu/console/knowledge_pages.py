@@ -6,6 +6,7 @@ rebuilt on its next answer in every process (no restart), and the change is audi
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -23,7 +24,7 @@ from kefu.accounts.knowledge_base import (
 )
 from kefu.accounts.models import KfAccount
 from kefu.accounts.settings import get_account
-from kefu.ai.kb_csv import check_entry
+from kefu.ai.kb_csv import KbCsvError, KbError, RowError, check_entry
 from kefu.ai.kb_xlsx import entries_xlsx
 from kefu.ai.knowledge import KnowledgeEntry
 from kefu.console.menu import MANAGERS
@@ -37,15 +38,27 @@ AccountQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 PAGE_SIZE = 20
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# The first word of a kb_csv error names the field it is about.
-FIELD_OF_ERROR = (("id", "id"), ("question", "question"), ("answer", "answer"), ("an alternative", "alt"))
+# The first word of a kb_csv problem names the form field it is about.
+FIELD_OF_PROBLEM = {"id": "id", "question": "question", "answer": "answer", "alt": "alt", "tag": "tags"}
 
 
-def _field_of(message: str) -> str:
-    for prefix, name in FIELD_OF_ERROR:
-        if message.startswith(prefix):
-            return name
-    return "tags" if message.startswith("tag") else "question"
+def _field_of(problem: str) -> str:
+    return FIELD_OF_PROBLEM.get(problem.split("_")[0], "question")
+
+
+def problem_words(t: Callable[..., str], problem: str, values: Mapping[str, object], reason: str) -> str:
+    """An import's refusal in the reader's language (`knowledge.problem.<code>`); a refusal
+    without a code keeps its own words."""
+    if not problem:
+        return reason
+    if problem == "bad_header":
+        parts = [
+            t(f"knowledge.problem.{kind}_columns", names=values[kind])
+            for kind in ("unknown", "missing", "repeated")
+            if values.get(kind)
+        ]
+        return t("knowledge.problem.bad_header", problems=t("knowledge.problem.separator").join(parts))
+    return t(f"knowledge.problem.{problem}", **values)
 
 
 def _lines(text: str) -> list[str]:
@@ -79,6 +92,11 @@ async def _page(
     pages = max(1, -(-len(found) // PAGE_SIZE))
     page = min(max(page, 1), pages)
     shown = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    t = request.state.viewer.t
+
+    def row_reason(error: RowError) -> str:
+        return problem_words(t, error.problem, error.values, error.reason)
+
     return render(
         request,
         "knowledge.html",
@@ -90,6 +108,7 @@ async def _page(
         page=page,
         pages=pages,
         q=q,
+        row_reason=row_reason,
         **context,
     )
 
@@ -174,7 +193,9 @@ async def save_entry(request: Request, account_id: int, viewer: Manager) -> Resp
             account = await get_account(session, account_id)
             existing = {e.id for e in await list_entries(session, account_id)}
             if not editing and entry.id in existing:
-                raise Invalid(f"id {entry.id!r} is taken by another entry of this account")
+                raise KbError(
+                    f"id {entry.id!r} is taken by another entry of this account", "id_taken", {"id": entry.id}
+                )
             if editing and editing not in existing:
                 raise NotFound(f"account {account_id} has no knowledge entry {editing!r}")
             await put_entries(
@@ -183,7 +204,8 @@ async def save_entry(request: Request, account_id: int, viewer: Manager) -> Resp
     except Invalid as exc:
         async with rt.db.read() as session:
             account = await get_account(session, account_id)
-        errors = {_field_of(exc.message): exc.message}
+        problem, facts = (exc.problem, exc.values) if isinstance(exc, KbError) else ("", {})
+        errors = {_field_of(problem): problem_words(viewer.t, problem, facts, exc.message)}
         return render(
             request,
             "knowledge_entry.html",
@@ -244,7 +266,10 @@ async def import_entries(request: Request, account_id: int, viewer: Manager) -> 
                 now=rt.clock.now(),
                 actor=console_actor(viewer),
             )
-    except Invalid as exc:  # the file as a whole is unreadable: nothing was imported
+    except KbCsvError as exc:  # the file as a whole is unreadable: nothing was imported
+        words = problem_words(viewer.t, exc.problem, exc.values, exc.message)
+        return await _page(request, account_id, status=422, import_error=words)
+    except Invalid as exc:
         return await _page(request, account_id, status=422, import_error=exc.message)
     return await _page(request, account_id, imported=result)
 

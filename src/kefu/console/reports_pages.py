@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from kefu.accounts.kf_accounts import list_all_accounts
-from kefu.api.users import list_users
 from kefu.console.menu import MANAGERS
 from kefu.console.report_charts import bar_chart
 from kefu.console.web import Viewer, render, role, runtime_of
@@ -84,8 +83,6 @@ async def reports_page(request: Request, viewer: Manager) -> Response:
     summary, values, errors = await _summary(request, viewer)
     async with runtime_of(request).db.read() as session:
         accounts = await list_all_accounts(session)
-        # A servicer is a WeCom userid; the console user bound to it has the name people know.
-        names = {u.wecom_userid: u.display_name for u in await list_users(session) if u.display_name}
     charts = []
     if summary is not None:
         values = {"from": summary.first_day, "to": summary.last_day, "account_id": values["account_id"]}
@@ -105,7 +102,6 @@ async def reports_page(request: Request, viewer: Manager) -> Response:
         errors=errors,
         accounts=accounts,
         charts=charts,
-        names=names,
         reasons=_reasons(summary, viewer) if summary else [],
         csv_query=_query(summary) if summary else "",
     )

@@ -66,6 +66,41 @@ class CsrfRefused(Exception):
     """A POST without the session's CSRF token."""
 
 
+@dataclass(frozen=True)
+class ServicerNames:
+    """How the console names a servicer (a WeCom userid): by the display name of the console
+    user bound to that userid — the name people know — else by the userid. A name two
+    servicers share carries the userid too: `{{ servicer(userid) }}` in every template."""
+
+    names: dict[str, str] = field(default_factory=dict)
+
+    def name(self, userid: str | None) -> str | None:
+        """The display name, or None when the userid has none of its own."""
+        return self.names.get(userid or "")
+
+    def __call__(self, userid: str | None) -> str:
+        name = self.name(userid)
+        if not name or not userid:
+            return userid or ""
+        shared = sum(1 for other in self.names.values() if other == name) > 1
+        return f"{name}（{userid}）" if shared else name
+
+
+async def servicer_names(session: AsyncSession) -> ServicerNames:
+    """The names of the console users bound to a userid. A display name left blank is the
+    username (kefu.api.users), a login rather than a name people know: the userid stays."""
+    rows = await session.execute(
+        select(ConsoleUser.wecom_userid, ConsoleUser.display_name, ConsoleUser.username)
+        .where(ConsoleUser.wecom_userid.is_not(None))
+        .order_by(ConsoleUser.id)
+    )
+    names: dict[str, str] = {}
+    for userid, name, username in rows.all():
+        if userid and name and name not in (userid, username):
+            names.setdefault(userid, name)
+    return ServicerNames(names)
+
+
 @dataclass
 class Viewer:
     """The signed-in user of this request and what they may see."""
@@ -76,6 +111,7 @@ class Viewer:
     t: Callable[..., str]
     # Accounts a servicer receives for (None: every account, for admins and supervisors).
     account_ids: frozenset[int] | None = field(default=None)
+    servicers: ServicerNames = field(default_factory=ServicerNames)
 
     @property
     def role(self) -> str:
@@ -113,8 +149,16 @@ async def signed_in(request: Request) -> Viewer:
             raise LoginRequired
         user, row = found
         accounts = await _servicer_accounts(session, user.wecom_userid) if user.role == "servicer" else None
+        names = await servicer_names(session)
     lang = language_of(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
-    viewer = Viewer(user=user, csrf_token=row.csrf_token, lang=lang, t=translator(lang), account_ids=accounts)
+    viewer = Viewer(
+        user=user,
+        csrf_token=row.csrf_token,
+        lang=lang,
+        t=translator(lang),
+        account_ids=accounts,
+        servicers=names,
+    )
     request.state.viewer = viewer
     return viewer
 
@@ -158,6 +202,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
             "asset_version": ASSET_VERSION,
             "menu": menu_for(viewer.role if viewer else None, known_paths),
             "current_path": request.url.path,
+            "servicer": viewer.servicers if viewer else ServicerNames(),
             **context,
         },
         status_code=status_code,

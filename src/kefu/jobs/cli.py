@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import typer
 
 from kefu.cli_runtime import echo_json, fail, run_with_runtime
@@ -28,12 +30,16 @@ def list_command(
     if not jobs:
         typer.echo("No jobs.")
         return
-    typer.echo(f"{'ID':>7}  {'STATUS':<9}  {'TRIES':>5}  {'TASK':<24}  {'RUN AT':<19}  LOCK / LAST ERROR")
+    # Jobs belong to no account, so no account's zone: UTC, said so (as `kefu tokens|users list`
+    # print UTC with its offset; the conversations' listings use the account's zone and name it).
+    typer.echo(
+        f"{'ID':>7}  {'STATUS':<9}  {'TRIES':>5}  {'TASK':<24}  {'RUN AT (UTC)':<19}  LOCK / LAST ERROR"
+    )
     for job in jobs:
         detail = " | ".join(part for part in (job.lock, _one_line(job.last_error)) if part)
         typer.echo(
             f"{job.id:>7}  {job.status:<9}  {job.attempts:>2}/{job.max_attempts:<2}  {job.task:<24}  "
-            f"{job.run_at:%Y-%m-%d %H:%M:%S}  {detail}"
+            f"{job.run_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}  {detail}"
         )
 
 

@@ -53,19 +53,33 @@ def test_menu_renders_head_then_tail_with_its_choices() -> None:
     menu = Menu(
         head=Phrase(intent="ending", mode="fixed", fixed_text="结束了"),
         choices=[MenuChoice(id="kefu_rate:1:0:100", label="满意")],
-        tail=Phrase(intent="survey", mode="ai"),
+        tail=Text(text="欢迎再来"),
     )
-    assert [p.intent for p in phrases_of(menu)] == ["ending", "survey"]
-    out = to_outbound(menu, ["结束了", "请评价"])
+    assert [p.intent for p in phrases_of(menu)] == ["ending"]
+    out = to_outbound(menu, ["结束了"])
     assert isinstance(out, MenuOut)
     assert out.to_body() == {
         "msgtype": "msgmenu",
         "msgmenu": {
             "head_content": "结束了",
             "list": [{"type": "click", "click": {"id": "kefu_rate:1:0:100", "content": "满意"}}],
-            "tail_content": "请评价",
+            "tail_content": "欢迎再来",
         },
     }
+
+
+def test_a_menus_prompt_is_the_heads_last_line_above_the_choices() -> None:
+    menu = Menu(
+        head=Phrase(intent="ending", mode="ai"),
+        prompt=Phrase(intent="survey", mode="ai"),
+        choices=[MenuChoice(id="kefu_rate:1:0:100", label="满意")],
+    )
+    assert [p.intent for p in phrases_of(menu)] == ["ending", "survey"]
+    out = to_outbound(menu, ["结束了", "请评价："])
+    assert isinstance(out, MenuOut)
+    assert (out.head_content, out.tail_content) == ("结束了\n请评价：", None)
+    alone = to_outbound(Menu(prompt=Phrase(intent="survey", mode="ai"), choices=menu.choices), ["请评价："])
+    assert isinstance(alone, MenuOut) and alone.head_content == "请评价："
 
 
 def test_rendered_phrases_are_fitted_to_wecoms_limits() -> None:
@@ -75,6 +89,13 @@ def test_rendered_phrases_are_fitted_to_wecoms_limits() -> None:
     out = to_outbound(menu, [long])
     assert isinstance(out, MenuOut) and out.head_content is not None
     assert len(out.head_content.encode()) <= 1024
+    # With a prompt, the prompt stays whole and the head's text gets the bytes it leaves.
+    both = Menu(head=menu.head, prompt=Phrase(intent="survey", mode="ai"), choices=menu.choices)
+    out = to_outbound(both, [long, "请为本次服务评价："])
+    assert isinstance(out, MenuOut) and out.head_content is not None
+    assert len(out.head_content.encode()) <= 1024
+    assert out.head_content.startswith("很长的一句话。")
+    assert out.head_content.endswith("。\n请为本次服务评价：")
 
 
 def test_fixed_phrase_fills_known_placeholders_only() -> None:

@@ -267,7 +267,8 @@ def test_ending_and_survey_menu() -> None:
     menu = send.content
     assert isinstance(menu, Menu)
     assert isinstance(menu.head, Phrase) and menu.head.intent == "ending"
-    assert isinstance(menu.tail, Phrase) and menu.tail.intent == "survey"
+    assert isinstance(menu.prompt, Phrase) and menu.prompt.intent == "survey"  # above the buttons
+    assert menu.tail is None  # nothing after them
     assert [c.label for c in menu.choices] == ["满意", "不满意"]
     clicks = [parse_rating(c.id) for c in menu.choices]
     assert [(c.session_no, c.score) for c in clicks if c] == [(1, 100), (1, 0)]
@@ -279,8 +280,8 @@ def test_ending_alone_is_a_text_and_survey_alone_a_menu_headed_by_its_prompt() -
     ending = only_event_send(run(mirror(3), change(3, old="alice", code="X1"), ENDING_ONLY)).content
     assert isinstance(ending, Phrase) and ending.intent == "ending"
     survey = only_event_send(run(mirror(3), change(3, old="alice", code="X1"), SURVEY_ONLY)).content
-    assert isinstance(survey, Menu) and survey.tail is None
-    assert isinstance(survey.head, Phrase) and survey.head.intent == "survey" and len(survey.choices) == 2
+    assert isinstance(survey, Menu) and survey.head is None and survey.tail is None
+    assert isinstance(survey.prompt, Phrase) and survey.prompt.intent == "survey" and len(survey.choices) == 2
 
 
 def test_the_ended_session_remembers_its_servicer_for_the_rating() -> None:

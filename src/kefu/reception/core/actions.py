@@ -1,8 +1,8 @@
 """What decide() asks the shell to do (actions), what a message says (content), and the Decision.
 
 Content is a literal `Text`, a `Phrase` the shell renders (AI phrasing or the
-fixed text: decide never picks a wording), or a `Menu` whose head and tail are
-either. `to_outbound` turns content plus the rendered phrases into the WeCom
+fixed text: decide never picks a wording), or a `Menu` whose head, prompt and
+tail are either. `to_outbound` turns content plus the rendered phrases into the WeCom
 message (`TextOut` / `MenuOut`), fitted to WeCom's byte limits.
 """
 
@@ -103,10 +103,16 @@ class MenuChoice(_Frozen):
 
 
 class Menu(_Frozen):
-    """A `msgmenu`: head, click items, tail."""
+    """A `msgmenu`: head, click items, tail.
+
+    `prompt` is the line right above the click items, sent in WeCom's head after `head` (one
+    line break between): what the customer reads before the buttons, kept whole when the head
+    must be cut. The tail comes after the buttons.
+    """
 
     kind: Literal["menu"] = "menu"
     head: Part | None = None
+    prompt: Part | None = None
     choices: list[MenuChoice] = Field(default_factory=list, max_length=10)
     tail: Part | None = None
 
@@ -115,18 +121,20 @@ Content = Annotated[Text | Phrase | Menu, Field(discriminator="kind")]
 
 
 def phrases_of(content: Text | Phrase | Menu) -> list[Phrase]:
-    """The phrases the shell must render for `content`, in order (head before tail)."""
+    """The phrases the shell must render for `content`, in order (head, prompt, tail)."""
     if isinstance(content, Phrase):
         return [content]
     if isinstance(content, Menu):
-        return [part for part in (content.head, content.tail) if isinstance(part, Phrase)]
+        parts = (content.head, content.prompt, content.tail)
+        return [part for part in parts if isinstance(part, Phrase)]
     return []
 
 
 def to_outbound(content: Text | Phrase | Menu, rendered: Sequence[str] = ()) -> TextOut | MenuOut:
     """The WeCom message for `content`, given the rendered text of each of `phrases_of(content)`.
 
-    Texts are fitted to 2,048 bytes, menu heads and tails to 1,024 (cut at a sentence end).
+    Texts are fitted to 2,048 bytes, menu heads and tails to 1,024 (cut at a sentence end); a
+    menu's prompt is fitted first and its head gets the bytes the prompt leaves.
     Raises ValueError when the rendering is missing or leaves the message empty.
     """
     texts = iter(rendered)
@@ -141,8 +149,13 @@ def to_outbound(content: Text | Phrase | Menu, rendered: Sequence[str] = ()) -> 
         return text or None
 
     if isinstance(content, Menu):
-        head = part_text(content.head, MENU_HEAD_LIMIT)
+        first = part_text(content.head, MENU_HEAD_LIMIT)
+        prompt = part_text(content.prompt, MENU_HEAD_LIMIT)
         tail = part_text(content.tail, MENU_HEAD_LIMIT)
+        if first and prompt:  # one head of two lines: the head's text, then the prompt
+            room = MENU_HEAD_LIMIT - len(prompt.encode()) - 1
+            first = fit_answer(first, max(room, 0)).strip() or None
+        head = "\n".join(t for t in (first, prompt) if t) or None
         items = [MenuClick(id=c.id, content=c.label) for c in content.choices]
         if not items:  # a menu without choices is just its text
             joined = "\n".join(t for t in (head, tail) if t)

@@ -104,8 +104,10 @@ def parse_rating(menu_id: str | None) -> RatingClick | None:
 def ending_content(settings: AccountSettings, session_no: int) -> Phrase | Menu | None:
     """The ending message and the survey as ONE message (one 20-second code allows one).
 
-    Both: a menu (head = ending, click items = ratings, tail = survey prompt).
-    Only the ending: its text. Only the survey: a menu headed by its prompt. Neither: None.
+    Both: a menu whose head is the ending, then the survey prompt, above the click items (the
+    ratings); nothing after them. Only the ending: its text. Only the survey: a menu of its
+    prompt and ratings. Neither: None. Each text stays a phrase of its own, so AI phrasing
+    rewords each and neither is lost in the other.
     """
     ending = phrase_for(settings.messages.ending, "ending")
     survey = settings.messages.survey
@@ -116,9 +118,7 @@ def ending_content(settings: AccountSettings, session_no: int) -> Phrase | Menu 
     ]
     if prompt is None or not choices:
         return ending
-    if ending is None:
-        return Menu(head=prompt, choices=choices)
-    return Menu(head=ending, choices=choices, tail=prompt)
+    return Menu(head=ending, prompt=prompt, choices=choices)
 
 
 # --- off hours -------------------------------------------------------------------------------
