@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 
 from kefu.db.engine import sync_url
 from kefu.demo import CUSTOMERS, Demo
+from kefu.http_client import HttpClient
 from kefu.wecom.outbound import MenuClick, MenuOut, MenuText, MenuView
 from tests.browser.conftest import run_async, to_pool, wecom_client
 
@@ -199,7 +200,7 @@ def test_a_new_customer_gets_a_welcome_menu_taps_it_sends_a_picture_and_recalls(
     )
 
     async def welcome() -> None:
-        async with httpx.AsyncClient() as http:
+        async with HttpClient(timeout_s=10.0) as http:
             await wecom_client(demo, http).send_msg_on_event(code=code, msgid="welcome-zhao", message=menu)
 
     run_async(welcome())

@@ -5,13 +5,16 @@ fake OpenAI-compatible server on loopback — with the knowledge base taking ove
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import Connection, Engine, event, func, select
 
 from kefu.accounts.knowledge_base import put_entries
 from kefu.accounts.settings import save_ai_settings
 from kefu.ai import DEFAULT_NOT_SURE_TEXT, KnowledgeEntry
 from kefu.ai.settings import AISettings
 from kefu.db import Database
+from kefu.ingest.models import Message
 from kefu.reception.core import TRANSFER_CLICK_ID
+from kefu.reception.processing import process_message
 from kefu.runtime import Runtime
 from tests.ai.fake_openai import FakeOpenAI
 from tests.ai.fake_openai import fake_openai as fake_openai  # the fixture
@@ -151,3 +154,56 @@ async def test_the_llm_sees_the_recent_turns_masked(
     assert "customer: 冰箱保修多久 我电话[电话号码]" in second and "ai: 整机保修一年。" in second
     assert "13812345678" not in second
     assert "最近的对话" not in fake_openai.prompt(0)  # the first turn had none
+
+
+async def units_of(world_rt: Runtime, message_id: int) -> list[str]:
+    """The transactions (`read` / `write`) that processing one stored message opens, seen by an
+    event listener on every engine (what the job would run, outside a job)."""
+    opened: list[str] = []
+
+    def on_begin(conn: Connection) -> None:
+        opened.append("write" if conn.get_execution_options().get("kefu_write") else "read")
+
+    event.listen(Engine, "begin", on_begin)
+    try:
+        await process_message(world_rt, message_id)
+    finally:
+        event.remove(Engine, "begin", on_begin)
+    return opened
+
+
+async def newest_message_id(rt: Runtime) -> int:
+    async with rt.db.read() as session:
+        newest = await session.scalar(select(func.max(Message.id)))
+    assert newest is not None
+    return int(newest)
+
+
+async def test_with_the_knowledge_base_built_a_message_is_answered_and_decided_in_one_write_unit(
+    make_world: WorldFactory,
+) -> None:
+    world = await make_world(settings=NO_BUTTON, kb=True)
+    world.says("怎么退货")
+    await world.settle()  # the first answer builds the account's knowledge base in this process
+    world.says("怎么退货")
+    await world.pull()
+    assert await units_of(world.rt, await newest_message_id(world.rt)) == ["write"]
+    await world.settle()
+    assert [texts_of(m) for m in world.inbox()] == [RETURNS_ANSWER, RETURNS_ANSWER]
+
+
+async def test_an_llm_answer_is_awaited_outside_any_transaction(
+    rt: Runtime, make_world: WorldFactory, fake_openai: FakeOpenAI
+) -> None:
+    world = await make_world(settings=NO_BUTTON, kb=True)
+    await use_llm(rt, fake_openai)
+    world.says("怎么退货")
+    await world.pull()
+    # The one-unit try finds no answer it may give there and writes nothing; then the reads (the
+    # message, the knowledge base built for the first time, the turns the LLM reads), the LLM's
+    # answer outside them, and the write.
+    opened = await units_of(world.rt, await newest_message_id(world.rt))
+    assert (opened[0], opened[1], opened[-1], opened.count("write")) == ("write", "read", "write", 2)
+    assert len(fake_openai.requests) == 1
+    await world.settle()
+    assert len(world.inbox()) == 1

@@ -308,6 +308,19 @@ async def ai_for_account(rt: Runtime, account_id: int, key: KnowledgeKey | None 
     return _providers[rt.db][account_id][2]
 
 
+def answering_at_once(db: Database, account_id: int, key: KnowledgeKey) -> KnowledgeBaseProvider | None:
+    """The account's built-in AI when it can answer inside a unit of work: built in this process
+    for exactly `key`, with no LLM in front of it. None: ask through `ai_for_account`. Its answer
+    is CPU work either way (about a millisecond lexical; hybrid's query embedding several, which
+    onnxruntime does without the GIL): on the units' thread rather than the event loop, where
+    `answer` ran it. Only reads the cache (the units' thread calls it)."""
+    accounts = _providers.get(db)
+    cached = accounts.get(account_id) if accounts is not None else None
+    if cached is None or cached[0] != key or cached[2] is not cached[1]:
+        return None
+    return cached[1]
+
+
 @dataclass
 class KbAnswer:
     """What the built-in AI would answer to one message, and the entries closest to it."""

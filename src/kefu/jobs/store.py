@@ -31,6 +31,7 @@ from sqlalchemy import (
     case,
     delete,
     exists,
+    literal_column,
     or_,
     select,
     update,
@@ -77,7 +78,8 @@ def _runnable(jobs: FromClause) -> Select[Any]:
     blocked = exists().where(
         earlier.c.lock == jobs.c.lock,
         earlier.c.id < jobs.c.id,
-        earlier.c.status.in_(("todo", "doing")),
+        # Literal values, not an IN of bound ones: those are expanded again at every execution.
+        earlier.c.status.in_([literal_column("'todo'"), literal_column("'doing'")]),
     )
     return (
         select(jobs.c.id)

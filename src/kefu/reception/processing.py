@@ -1,9 +1,11 @@
 """The process job (`ingest.process`): one pulled message through decide(), exactly once.
 
-Three steps, the network never inside a transaction: read the message and what the AI would
-be asked (one read unit), ask the AI only when `wants_ai_answer` says so, then mark the message
-processed, decide and persist in ONE synchronous write unit (`db.run_write`: on SQLite one round
-trip to the writer thread instead of aiosqlite's hops per statement).
+One synchronous write unit (`db.run_write`: on SQLite one round trip to the writer thread)
+reads the message, answers with the built-in AI when it is ready to answer there (built in this
+process for the current entries), marks the message processed, decides and persists. When an AI answer
+must be awaited instead (an LLM, a knowledge base not yet built in this process), three steps,
+the network never inside a transaction: read the message and what the AI would be asked (one
+read unit), ask the AI, then the write unit.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from kefu.accounts.models import GlobalSetting, KfAccount
 from kefu.accounts.settings import AI_KEY
 from kefu.ai.provider import Answer, AnswerContext, Turn
 from kefu.clock import Clock
+from kefu.db import Database
 from kefu.ingest.models import Message
 from kefu.jobs.current import finish_job_in
 from kefu.logs import get_logger
@@ -36,6 +39,7 @@ from kefu.settings import Settings
 
 if TYPE_CHECKING:
     from kefu.accounts.knowledge_base import KnowledgeKey
+    from kefu.ai.builtin import KnowledgeBaseProvider
 
 log = get_logger(__name__)
 
@@ -119,11 +123,15 @@ class _Read:
 def _read_message(session: Session, message_id: int, now: datetime) -> _Read | None:
     """The stored message as decide() input, and the question to ask the AI first (one read,
     one round trip); None: already processed."""
-    from kefu.accounts.knowledge_base import knowledge_key
-
     rows = _message_rows(session, message_id)
     if rows is None or rows.message.processed_at is not None:
         return None
+    return _read_rows(session, rows, now)
+
+
+def _read_rows(session: Session, rows: _Rows, now: datetime) -> _Read:
+    from kefu.accounts.knowledge_base import knowledge_key
+
     message, account = rows.message, rows.account
     inbound = None if message.bootstrap else inbound_of(message)
     if (
@@ -147,8 +155,12 @@ async def process_message(rt: Runtime, message_id: int) -> None:
     """Act on one stored message, exactly once (a redo finds it processed and stops).
 
     Bootstrap history only updates the conversation record; a servicer's reception status
-    goes to their servicer row; everything else goes through decide().
+    goes to their servicer row; everything else goes through decide(). Decided in ONE write unit
+    unless an AI answer must be awaited (an LLM, or a knowledge base this process has not built
+    yet): then read, ask outside any transaction, and write.
     """
+    if await rt.db.run_write(_decide_at_once, message_id, rt.db, rt.clock, rt.settings):
+        return
     read = await rt.db.run_read(_read_message, message_id, rt.clock.now())
     if read is None:
         return
@@ -159,6 +171,43 @@ async def process_message(rt: Runtime, message_id: int) -> None:
     await rt.db.run_write(_apply_message, message_id, inbound, rt.clock, rt.settings)
 
 
+def _decide_at_once(session: Session, message_id: int, db: Database, clock: Clock, process: Settings) -> bool:
+    """The whole job in one write unit: read, answer with the built-in AI when it is ready to answer
+    here (`answering_at_once`), decide and persist. False: it is not, and nothing was written."""
+    from kefu.accounts.knowledge_base import answering_at_once
+
+    # Locked (PostgreSQL): a worker that took this job over after a lost lease waits here and
+    # then finds it processed, instead of both reading processed_at empty.
+    rows = _message_rows(session, message_id, lock=True)
+    if rows is None or rows.message.processed_at is not None:
+        return True
+    now = clock.now()  # read once the writer's lock is held, as the decision's moment
+    read = _read_rows(session, rows, now)
+    inbound = read.inbound
+    if read.question is not None and isinstance(inbound, CustomerText) and read.account is not None:
+        assert read.knowledge_key is not None
+        provider = answering_at_once(db, read.account.id, read.knowledge_key)
+        if provider is None:
+            return False
+        answer = _answer_now(provider, read.account.id, read.question)
+        inbound = inbound.model_copy(update={"ai_answer": answer})
+    _apply_rows(session, rows, inbound, now, process)
+    return True
+
+
+def _answer_now(provider: KnowledgeBaseProvider, account_id: int, question: str) -> Answer | None:
+    """`ask_ai` for the built-in AI inside a unit: the same metrics, and a failure is not-sure."""
+    started = time.perf_counter()
+    try:
+        answer = provider.answer_now(question)
+    except Exception as exc:  # the AI is a guest: any failure of it becomes the not-sure reply
+        metrics.ai_answer("failed", time.perf_counter() - started)
+        log.error("reception.ai_failed", account_id=account_id, error=f"{type(exc).__name__}: {exc}")
+        return None
+    metrics.ai_answer("answered" if not answer.not_sure else "no_answer", time.perf_counter() - started)
+    return answer
+
+
 def _apply_message(
     session: Session,
     message_id: int,
@@ -166,14 +215,18 @@ def _apply_message(
     clock: Clock,
     process: Settings,
 ) -> None:
-    """The write unit: mark the message processed and persist what it leads to."""
-    # Locked (PostgreSQL): a worker that took this job over after a lost lease waits here and
-    # then finds it processed, instead of both reading processed_at empty.
-    rows = _message_rows(session, message_id, lock=True)
+    """The write unit after an awaited AI answer: mark the message processed and persist what it
+    leads to."""
+    rows = _message_rows(session, message_id, lock=True)  # locked: see _decide_at_once
     if rows is None or rows.message.processed_at is not None:
         return
+    _apply_rows(session, rows, inbound, clock.now(), process)
+
+
+def _apply_rows(
+    session: Session, rows: _Rows, inbound: Inbound | ServicerStatus | None, now: datetime, process: Settings
+) -> None:
     message, account, conversation = rows.message, rows.account, rows.conversation
-    now = clock.now()  # read once the writer's lock is held, as the decision's moment
     message.processed_at = now
     finish_job_in(session, now)  # the job's last write: it completes with it
     if conversation is None and message.external_userid:
