@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import codecs
+import io
 
 import pytest
+from openpyxl import Workbook
 
 from kefu.ai import KbCsvError, KnowledgeEntry, parse_kb_csv
 from kefu.ai.kb_csv import demo_kb_csv
+from kefu.ai.kb_xlsx import parse_kb_file
 from kefu.errors import Invalid
 
 GOOD = (
@@ -130,3 +133,19 @@ def test_the_demo_knowledge_base_is_complete() -> None:
     topics = " ".join(e.question for e in result.entries)
     for topic in ["退货", "换货", "保修", "安装", "发票", "物流", "配件", "维修进度", "营业时间", "联系方式"]:
         assert topic in topics, topic
+
+
+def test_a_stray_cell_past_the_header_refuses_its_row_not_the_file() -> None:
+    """Excel pads the header row to the widest row: the empty header cells it adds are not
+    columns, and the row with the stray cell is the one reported (openpyxl writes the file)."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["id", "question", "answer"])
+    sheet.append(["ok", "如何退货", "请申请售后"])
+    sheet.append(["stray", "营业时间", "每天 9 点到 21 点", None, "备注：旧的"])
+    out = io.BytesIO()
+    workbook.save(out)
+    result = parse_kb_file(out.getvalue())
+    assert [e.id for e in result.entries] == ["ok"]
+    reasons = [(error.line, error.reason) for error in result.errors]
+    assert reasons == [(3, "5 columns where the header has 3")]

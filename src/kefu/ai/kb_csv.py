@@ -189,6 +189,9 @@ def parse_kb_rows(rows: Iterable[tuple[int, list[str]]]) -> ImportResult:
 
 
 def _columns(header: list[str]) -> list[str]:
+    # Excel pads every row, the header too, to the widest row: empty cells at its end are no columns.
+    while header and not header[-1].strip():
+        header = header[:-1]
     columns = [_HEADER_ALIASES.get(name.strip(), name.strip().lower()) for name in header]
     known = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
     unknown = [name for name in columns if name not in known]
