@@ -4,6 +4,8 @@ bad row reported and the good ones kept, every change audited."""
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from kefu.audit.log import list_events
@@ -102,12 +104,88 @@ async def test_a_contacts_import_keeps_good_rows_and_reports_the_bad_one(
         data={"csrf_token": csrf},
         files={"file": ("contacts.csv", content.encode(), "text/csv")},
     )
-    assert answer.status_code == 200 and "新建 2 条" in answer.text and "第 3 行" in answer.text
+    assert (
+        answer.status_code == 200
+        and "新建 2 条" in answer.text
+        and "第 3 行：名称为空（该行已跳过）" in answer.text
+    )
     async with rt.db.read() as session:
         names = (await session.scalars(select(CrmContact.name).order_by(CrmContact.id))).all()
         events, total = await list_events(session, actor="console:admin0")
     assert names == ["张三", "李四"] and total == 2
     assert {e.action for e in events} == {"crm.contact.create"}
+
+
+async def test_an_imports_refusals_are_in_the_readers_language(rt: Runtime, signed_in: SignIn) -> None:
+    admin = await signed_in("admin")
+    csrf = csrf_of(await admin.get("/console/crm/customers"))
+    customers = "编号,名称\nC-1,青禾家电\n"
+    await admin.post(
+        "/console/crm/customers/import",
+        data={"csrf_token": csrf},
+        files={"file": ("customers.csv", customers.encode(), "text/csv")},
+    )
+    contacts = (
+        "编号,姓名,公司编号,专属客服,电话\n"
+        "P-1,王经理,C-1,bob,138\n"
+        "P-2,,C-1,,\n"
+        "P-1,又是王经理,C-1,,\n"
+        "P-3,赵六,C-9,,\n"
+        "P-4,钱七,C-1,不是userid,\n"
+        f"P-5,孙八,C-1,,{'1' * 65}\n"
+        "P-6,周九\n"
+        ",吴十,C-1,,\n"
+    )
+
+    async def imported(content: str, lang: str, status: int = 200) -> str:
+        admin.cookies.set("kefu_lang", lang)
+        answer = await admin.post(
+            "/console/crm/contacts/import",
+            data={"csrf_token": csrf},
+            files={"file": ("contacts.csv", content.encode(), "text/csv")},
+        )
+        assert answer.status_code == status, answer.text
+        found = re.findall(r'<li>(.*?)</li>|role="alert">(.*?)</div>', answer.text, re.S)
+        return " ".join("".join(parts) for parts in found)
+
+    chinese = await imported(contacts, "zh")
+    for words in (
+        "第 3 行：名称为空（该行已跳过）",
+        "第 4 行：编号“P-1”重复（第一次出现在第 2 行）（该行已跳过）",
+        "第 5 行：没有编号为“C-9”的客户：请先导入客户（该行已跳过）",
+        "第 6 行：专属客服“不是userid”不是企业微信 userid（只能有字母、数字和 _-.@）（该行已跳过）",
+        "第 7 行：phone 列超过 64 个字符（该行已跳过）",
+        "第 8 行：有 2 列，而表头有 5 列（该行已跳过）",
+        "第 9 行：编号（external_id）为空：按编号新增或更新（该行已跳过）",
+    ):
+        assert words in chinese, chinese
+    english = await imported(contacts, "en")
+    for words in (
+        "Line 3: name is empty (row skipped)",
+        "Line 4: duplicate external_id “P-1” (first on line 2) (row skipped)",
+        "Line 5: no customer with external_id “C-9”; import the customers first (row skipped)",
+        "Line 8: 2 columns where the header has 5 (row skipped)",
+    ):
+        assert words in english, english
+
+    bad_header = "姓名,电话,电话,\n王经理,138,139,\n"
+    columns = "external_id,name,phone,email,tags,notes,exclusive_userid,customer_external_id,unionid"
+    assert (
+        f"第一行应是表头 {columns}（也可用中文列名）：缺少列 external_id；重复的列 phone；有 1 列没有列名"
+        in await imported(bad_header, "zh", 422)
+    )
+    assert (
+        f"Line 1 must be the header {columns}: missing column(s) external_id; repeated column(s) phone; "
+        "1 column(s) without a name" in await imported(bad_header, "en", 422)
+    )
+    assert "文件是空的：第一行应是表头" in await imported("\n", "zh", 422)
+    undecodable = await admin.post(
+        "/console/crm/contacts/import",
+        data={"csrf_token": csrf},
+        files={"file": ("contacts.csv", b"external_id,name\n\xff\xff\n", "text/csv")},
+    )
+    assert undecodable.status_code == 422
+    assert "文件既不是 UTF-8 也不是 GB18030（第 17 字节无法识别）" in undecodable.text
 
 
 async def test_servicers_cannot_open_the_crm(signed_in: SignIn) -> None:

@@ -42,6 +42,11 @@ async def test_api_import_keeps_good_rows_and_reports_each_bad_line(api: httpx.A
         (4, "exclusive_userid 'not a userid!' is not a WeCom userid (letters, digits, _-.@)"),
         (5, "duplicate external_id (first on line 2)"),
     ]
+    assert [(e["problem"], e["values"]) for e in result["errors"]] == [  # the console words these
+        ("name_empty", {}),
+        ("userid_invalid", {"value": "not a userid!"}),
+        ("duplicate_id", {"id": "C-1", "first": 2}),
+    ]
     customers = {c["external_id"]: c for c in (await api.get(f"{CRM}/customers")).json()}
     assert customers["C-1"]["tags"] == ["vip", "上海"]
     assert customers["C-1"]["custom_fields"] == {"行业": "家电"}  # an unknown column

@@ -1,7 +1,8 @@
 """客户管理: 客户 (companies) and 联系人 (people) — list and search, a card's page (a customer's
 contacts; a contact's bound WeChat customers and their conversations), create, edit, delete
-and CSV import (bad rows reported by line, good rows kept), through kefu.crm's services, which
-audit each change.
+and CSV import (bad rows reported by line, good rows kept; csv_import's refusals worded as
+`crm.problem.<code>` in the reader's language), through kefu.crm's services, which audit each
+change.
 
 Both kinds share one set of handlers, registered once per kind at its own paths (the menu's
 /console/crm/customers and /console/crm/contacts)."""
@@ -16,11 +17,13 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
+from kefu.ai.kb_csv import RowError
 from kefu.api.deps import IdPath
+from kefu.console.i18n import problem_words
 from kefu.console.menu import MANAGERS
 from kefu.console.web import Viewer, console_actor, form, redirect, render, role, runtime_of
 from kefu.crm import service
-from kefu.crm.csv_import import CONTACT_COLUMNS, CUSTOMER_COLUMNS, import_files
+from kefu.crm.csv_import import CONTACT_COLUMNS, CUSTOMER_COLUMNS, CrmCsvError, import_files
 from kefu.crm.identity import wechat_customers
 from kefu.crm.models import CrmContact, CrmCustomer
 from kefu.crm.schemas import ContactIn, CustomerIn
@@ -88,6 +91,11 @@ async def _list_page(
         # One row more than a page tells whether there is a next one.
         rows = await search(session, q=q or None, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     columns = CUSTOMER_COLUMNS if kind == "customers" else CONTACT_COLUMNS
+    t = request.state.viewer.t
+
+    def row_reason(error: RowError) -> str:
+        return problem_words(t, "crm", error.problem, error.values, error.reason)
+
     return render(
         request,
         "crm_list.html",
@@ -98,6 +106,7 @@ async def _list_page(
         q=q,
         page=page,
         columns=columns,
+        row_reason=row_reason,
         **context,
     )
 
@@ -169,7 +178,10 @@ async def _import(request: Request, kind: str, viewer: Viewer) -> Response:
     try:
         async with rt.db.write() as session:
             result = await import_files(session, **files, now=rt.clock.now(), actor=console_actor(viewer))
-    except Invalid as exc:  # the file as a whole is unreadable: nothing was imported
+    except CrmCsvError as exc:  # the file as a whole is unreadable: nothing was imported
+        words = problem_words(viewer.t, "crm", exc.problem, exc.values, exc.message)
+        return await _list_page(request, kind, status=422, import_error=words)
+    except Invalid as exc:
         return await _list_page(request, kind, status=422, import_error=exc.message)
     counts = result.customers if kind == "customers" else result.contacts
     errors = result.customer_errors if kind == "customers" else result.contact_errors

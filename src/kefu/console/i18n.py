@@ -8,7 +8,7 @@ same keys)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -47,3 +47,26 @@ def translator(lang: str) -> Callable[..., str]:
         return text.format(**values) if values else text
 
     return t
+
+
+# The parts of a `bad_header` refusal, each worded as `<scope>.problem.<part>_columns`.
+HEADER_PARTS = ("unknown", "missing", "repeated", "unnamed")
+
+
+def problem_words(
+    t: Callable[..., str], scope: str, problem: str, values: Mapping[str, object], reason: str
+) -> str:
+    """An import's refusal (a `problem` code and its `values`, as kefu.ai.kb_csv gives them) in
+    the reader's language: `<scope>.problem.<code>` of the page's words; a refusal without a
+    code keeps its own (English) reason."""
+    if not problem:
+        return reason
+    if problem == "bad_header":
+        parts = [
+            t(f"{scope}.problem.{part}_columns", names=values[part])
+            for part in HEADER_PARTS
+            if values.get(part)
+        ]
+        joined = t(f"{scope}.problem.separator").join(parts)
+        return t(f"{scope}.problem.bad_header", **{**values, "problems": joined})
+    return t(f"{scope}.problem.{problem}", **values)

@@ -6,7 +6,6 @@ rebuilt on its next answer in every process (no restart), and the change is audi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -27,6 +26,7 @@ from kefu.accounts.settings import get_account
 from kefu.ai.kb_csv import KbCsvError, KbError, RowError, check_entry
 from kefu.ai.kb_xlsx import entries_xlsx
 from kefu.ai.knowledge import KnowledgeEntry
+from kefu.console.i18n import problem_words
 from kefu.console.menu import MANAGERS
 from kefu.console.web import Viewer, console_actor, form, redirect, render, role, runtime_of
 from kefu.db.base import MAX_ID
@@ -44,21 +44,6 @@ FIELD_OF_PROBLEM = {"id": "id", "question": "question", "answer": "answer", "alt
 
 def _field_of(problem: str) -> str:
     return FIELD_OF_PROBLEM.get(problem.split("_")[0], "question")
-
-
-def problem_words(t: Callable[..., str], problem: str, values: Mapping[str, object], reason: str) -> str:
-    """An import's refusal in the reader's language (`knowledge.problem.<code>`); a refusal
-    without a code keeps its own words."""
-    if not problem:
-        return reason
-    if problem == "bad_header":
-        parts = [
-            t(f"knowledge.problem.{kind}_columns", names=values[kind])
-            for kind in ("unknown", "missing", "repeated")
-            if values.get(kind)
-        ]
-        return t("knowledge.problem.bad_header", problems=t("knowledge.problem.separator").join(parts))
-    return t(f"knowledge.problem.{problem}", **values)
 
 
 def _lines(text: str) -> list[str]:
@@ -95,7 +80,7 @@ async def _page(
     t = request.state.viewer.t
 
     def row_reason(error: RowError) -> str:
-        return problem_words(t, error.problem, error.values, error.reason)
+        return problem_words(t, "knowledge", error.problem, error.values, error.reason)
 
     return render(
         request,
@@ -205,7 +190,7 @@ async def save_entry(request: Request, account_id: int, viewer: Manager) -> Resp
         async with rt.db.read() as session:
             account = await get_account(session, account_id)
         problem, facts = (exc.problem, exc.values) if isinstance(exc, KbError) else ("", {})
-        errors = {_field_of(problem): problem_words(viewer.t, problem, facts, exc.message)}
+        errors = {_field_of(problem): problem_words(viewer.t, "knowledge", problem, facts, exc.message)}
         return render(
             request,
             "knowledge_entry.html",
@@ -267,7 +252,7 @@ async def import_entries(request: Request, account_id: int, viewer: Manager) -> 
                 actor=console_actor(viewer),
             )
     except KbCsvError as exc:  # the file as a whole is unreadable: nothing was imported
-        words = problem_words(viewer.t, exc.problem, exc.values, exc.message)
+        words = problem_words(viewer.t, "knowledge", exc.problem, exc.values, exc.message)
         return await _page(request, account_id, status=422, import_error=words)
     except Invalid as exc:
         return await _page(request, account_id, status=422, import_error=exc.message)

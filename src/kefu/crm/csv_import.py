@@ -5,6 +5,10 @@ contacts name their company by `customer_external_id`, the exclusive servicer is
 A bad row is reported with its line and reason and every good row is kept. Columns other than
 the known ones go into the card's custom fields (empty cells are left out). Lists (tags) are
 separated by "|" (also "；" or ";"). UTF-8 with or without a BOM, or GB18030 (Excel).
+
+Each refusal carries a `problem` code and its `values` beside the English reason, as the
+knowledge base import's do (kefu.ai.kb_csv's `RowProblem`/`RowError`/`KbError`): the console
+words it in the reader's language (`crm.problem.<code>`), the CLI and the API show the reason.
 """
 
 from __future__ import annotations
@@ -20,10 +24,10 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kefu.ai.kb_csv import RowError, decode_csv_bytes
+from kefu.ai.kb_csv import KbCsvError, KbError, RowError, RowProblem, decode_csv_bytes
 from kefu.crm.schemas import ContactIn, CustomerIn
 from kefu.crm.service import upsert_contact, upsert_customer
-from kefu.errors import DomainError, Invalid
+from kefu.errors import DomainError, NotFound
 
 CARD_COLUMNS = ("external_id", "name", "phone", "email", "tags", "notes", "exclusive_userid")
 CUSTOMER_COLUMNS = CARD_COLUMNS
@@ -45,7 +49,7 @@ _LIST_SEPARATORS = re.compile(r"[|｜;；]")
 _USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 
-class CrmCsvError(Invalid):
+class CrmCsvError(KbError):
     """The file as a whole cannot be read (encoding, header): nothing of it was imported."""
 
 
@@ -92,7 +96,13 @@ async def import_files(
         for line, cells in rows:
             if isinstance(cells, dict) and cells.get("external_id") in seen:
                 first = seen[cells["external_id"]]
-                errors.append(RowError(line=line, reason=f"duplicate external_id (first on line {first})"))
+                duplicate = RowProblem(
+                    "duplicate_id",
+                    f"duplicate external_id (first on line {first})",
+                    id=cells["external_id"],
+                    first=first,
+                )
+                errors.append(RowError.of(line, duplicate))
                 continue
             if await _one(session, line, cells, model, counts, errors, now, actor) and isinstance(
                 cells, dict
@@ -104,7 +114,7 @@ async def import_files(
 async def _one(
     session: AsyncSession,
     line: int,
-    cells: dict[str, str] | str,
+    cells: dict[str, str] | RowProblem,
     model: type[CustomerIn] | type[ContactIn],
     counts: Counts,
     errors: list[RowError],
@@ -112,8 +122,8 @@ async def _one(
     actor: str | None,
 ) -> bool:
     """Upsert one row; False (and the reason kept) when it is bad."""
-    if isinstance(cells, str):
-        errors.append(RowError(line=line, reason=cells))
+    if isinstance(cells, RowProblem):
+        errors.append(RowError.of(line, cells))
         return False
     try:
         body = _card(cells, model)
@@ -121,8 +131,12 @@ async def _one(
             _, done = await upsert_contact(session, cells["external_id"], body, now=now, actor=actor)
         else:
             _, done = await upsert_customer(session, cells["external_id"], body, now=now, actor=actor)
+    except NotFound as exc:  # the one thing a row names that may not exist: a contact's company
+        company = RowProblem("no_customer", exc.message, id=cells.get("customer_external_id", ""))
+        errors.append(RowError.of(line, company))
+        return False
     except (ValueError, DomainError) as exc:
-        errors.append(RowError(line=line, reason=_reason(exc)))
+        errors.append(RowError.of(line, _problem(exc)))
         return False
     setattr(counts, done, getattr(counts, done) + 1)
     return True
@@ -130,12 +144,16 @@ async def _one(
 
 def _card(cells: dict[str, str], model: type[CustomerIn] | type[ContactIn]) -> CustomerIn | ContactIn:
     if not cells.get("external_id"):
-        raise ValueError("external_id is empty (rows are matched by it)")
+        raise RowProblem("external_id_empty", "external_id is empty (rows are matched by it)")
     if not cells.get("name"):
-        raise ValueError("name is empty")
+        raise RowProblem("name_empty", "name is empty")
     userid = cells.get("exclusive_userid", "")
     if userid and not _USERID.match(userid):
-        raise ValueError(f"exclusive_userid {userid!r} is not a WeCom userid (letters, digits, _-.@)")
+        raise RowProblem(
+            "userid_invalid",
+            f"exclusive_userid {userid!r} is not a WeCom userid (letters, digits, _-.@)",
+            value=userid,
+        )
     known = CONTACT_COLUMNS if model is ContactIn else CUSTOMER_COLUMNS
     values: dict[str, Any] = {k: v for k, v in cells.items() if k in known and k != "tags" and v}
     values["tags"] = [t.strip() for t in _LIST_SEPARATORS.split(cells.get("tags", "")) if t.strip()]
@@ -143,20 +161,26 @@ def _card(cells: dict[str, str], model: type[CustomerIn] | type[ContactIn]) -> C
     return model.model_validate(values)
 
 
-def _reason(exc: Exception) -> str:
+def _problem(exc: ValueError | DomainError) -> ValueError:
+    """A refused row's reason: a cell too long has a code; anything else keeps its own words."""
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        return f"{where}: {first['msg']}" if where else first["msg"]
-    return exc.message if isinstance(exc, DomainError) else str(exc)
+        reason = f"{where}: {first['msg']}" if where else first["msg"]
+        if first["type"] == "string_too_long":
+            return RowProblem("too_long", reason, column=where, max=first["ctx"]["max_length"])
+        return ValueError(reason)
+    return ValueError(exc.message) if isinstance(exc, DomainError) else exc
 
 
-def _rows(data: bytes, known: tuple[str, ...], kind: str) -> Iterator[tuple[int, dict[str, str] | str]]:
-    """(line, cells by column) per non-blank row after the header; a string is a bad row's reason."""
+def _rows(
+    data: bytes, known: tuple[str, ...], kind: str
+) -> Iterator[tuple[int, dict[str, str] | RowProblem]]:
+    """(line, cells by column) per non-blank row after the header, or why the row is bad."""
     try:
         text = decode_csv_bytes(data)
-    except Invalid as exc:
-        raise CrmCsvError(f"{kind}: {exc.message}") from None
+    except KbCsvError as exc:
+        raise CrmCsvError(f"{kind}: {exc.message}", exc.problem, exc.values) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     columns: list[str] | None = None
     line = 1
@@ -167,8 +191,10 @@ def _rows(data: bytes, known: tuple[str, ...], kind: str) -> Iterator[tuple[int,
             break
         except csv.Error as exc:
             if columns is None:
-                raise CrmCsvError(f"{kind}: the header line is not valid CSV ({exc})") from None
-            yield line, f"unreadable CSV ({exc}); check the quotes"
+                raise CrmCsvError(
+                    f"{kind}: the header line is not valid CSV ({exc})", "header_unreadable"
+                ) from None
+            yield line, RowProblem("unreadable", f"unreadable CSV ({exc}); check the quotes", detail=str(exc))
             return
         start, line = line, reader.line_num + 1
         if not any(cell.strip() for cell in row):
@@ -179,11 +205,23 @@ def _rows(data: bytes, known: tuple[str, ...], kind: str) -> Iterator[tuple[int,
         while len(row) > len(columns) and not row[-1].strip():
             row = row[:-1]  # Excel pads short rows with empty cells
         if len(row) != len(columns):
-            yield start, f"{len(row)} columns where the header has {len(columns)}"
+            yield (
+                start,
+                RowProblem(
+                    "columns",
+                    f"{len(row)} columns where the header has {len(columns)}",
+                    n=len(row),
+                    header=len(columns),
+                ),
+            )
             continue
         yield start, {name: cell.strip() for name, cell in zip(columns, row, strict=True)}
     if columns is None:
-        raise CrmCsvError(f"{kind}: the file is empty; the first line must be the header")
+        raise CrmCsvError(
+            f"{kind}: the file is empty; the first line must be the header",
+            "empty_file",
+            {"columns": ",".join(known)},
+        )
 
 
 def _header(row: list[str], known: tuple[str, ...], kind: str) -> list[str]:
@@ -196,5 +234,14 @@ def _header(row: list[str], known: tuple[str, ...], kind: str) -> list[str]:
             *([f"repeated column(s) {', '.join(repeated)}"] if repeated else []),
             *(["a column without a name"] if "" in columns else []),
         ]
-        raise CrmCsvError(f"{kind}: line 1 must be the header ({', '.join(known)}): {'; '.join(problems)}")
+        raise CrmCsvError(
+            f"{kind}: line 1 must be the header ({', '.join(known)}): {'; '.join(problems)}",
+            "bad_header",
+            {
+                "columns": ",".join(known),
+                "missing": ", ".join(missing),
+                "repeated": ", ".join(repeated),
+                "unnamed": columns.count(""),
+            },
+        )
     return columns
