@@ -82,6 +82,17 @@ async def test_gb18030_from_excel_is_read(api: httpx.AsyncClient) -> None:
     assert result["created"] == 1 and result["errors"] == []
 
 
+async def test_a_header_excel_padded_is_read_and_the_row_with_a_stray_cell_is_refused(
+    api: httpx.AsyncClient,
+) -> None:
+    """Excel saves every row as wide as the widest: the header ends in empty cells, which are no
+    columns; the row with the stray note is reported, the others imported."""
+    data = "external_id,name,,\r\nC-1,青禾家电,,\r\nC-2,蓝山贸易,,备注\r\n".encode()
+    result = (await api.post(f"{CRM}/import/customers", content=data)).json()
+    assert result["created"] == 1
+    assert [(e["line"], e["reason"]) for e in result["errors"]] == [(3, "4 columns where the header has 2")]
+
+
 async def test_cli_import_reports_lines_and_exits_1_on_bad_rows(
     acli: ACliFn, rt: Runtime, tmp_path: Path
 ) -> None:

@@ -53,8 +53,9 @@ Values = Mapping[str, str | int]
 
 
 class KbError(Invalid):
-    """A refusal of the knowledge base's rules: the English message, and its `problem` code and
-    `values` for the console's words ("" for a message without a code)."""
+    """A refusal of an import's rules (the knowledge base's, and the CRM import's, which reuses it):
+    the English message, and its `problem` code and `values` for the console's words ("" for a
+    message without a code)."""
 
     def __init__(self, message: str, problem: str = "", values: Values | None = None) -> None:
         super().__init__(message)
@@ -188,11 +189,16 @@ def parse_kb_rows(rows: Iterable[tuple[int, list[str]]]) -> ImportResult:
     return ImportResult(entries=entries, errors=errors, columns=columns)
 
 
-def _columns(header: list[str]) -> list[str]:
-    # Excel pads every row, the header too, to the widest row: empty cells at its end are no columns.
+def header_cells(header: list[str]) -> list[str]:
+    """A header row without the empty cells at its end: Excel pads every row, the header too, to
+    the widest row, and those are no columns (a stray cell is its row's problem, not the file's)."""
     while header and not header[-1].strip():
         header = header[:-1]
-    columns = [_HEADER_ALIASES.get(name.strip(), name.strip().lower()) for name in header]
+    return header
+
+
+def _columns(header: list[str]) -> list[str]:
+    columns = [_HEADER_ALIASES.get(name.strip(), name.strip().lower()) for name in header_cells(header)]
     known = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
     unknown = [name for name in columns if name not in known]
     missing = [name for name in REQUIRED_COLUMNS if name not in columns]

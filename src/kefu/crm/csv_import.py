@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kefu.ai.kb_csv import KbCsvError, KbError, RowError, RowProblem, decode_csv_bytes
+from kefu.ai.kb_csv import KbCsvError, KbError, RowError, RowProblem, decode_csv_bytes, header_cells
 from kefu.crm.schemas import ContactIn, CustomerIn
 from kefu.crm.service import upsert_contact, upsert_customer
 from kefu.errors import DomainError, NotFound
@@ -225,7 +225,7 @@ def _rows(
 
 
 def _header(row: list[str], known: tuple[str, ...], kind: str) -> list[str]:
-    columns = [_ALIASES.get(name.strip(), name.strip()) for name in row]
+    columns = [_ALIASES.get(name.strip(), name.strip()) for name in header_cells(row)]
     missing = [name for name in ("external_id", "name") if name not in columns]
     repeated = sorted({name for name in columns if columns.count(name) > 1})
     if missing or repeated or "" in columns:
