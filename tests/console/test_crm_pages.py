@@ -168,7 +168,8 @@ async def test_an_imports_refusals_are_in_the_readers_language(rt: Runtime, sign
     ):
         assert words in english, english
 
-    bad_header = "姓名,电话,电话,\n王经理,138,139,\n"
+    # An unnamed column between named ones (empty cells at the header's end are Excel's padding).
+    bad_header = "姓名,,电话,电话\n王经理,x,138,139\n"
     columns = "external_id,name,phone,email,tags,notes,exclusive_userid,customer_external_id,unionid"
     assert (
         f"第一行应是表头 {columns}（也可用中文列名）：缺少列 external_id；重复的列 phone；有 1 列没有列名"
