@@ -2,7 +2,7 @@
 
 Every answered customer message costs Kefu one or two WeCom calls (sync_msg, send_msg). httpx
 spent about 1.6 ms of CPU on each (its request building, anyio streams and h11), aiohttp about
-0.16 ms on the same loopback exchange (benchmarks/http_clients.py): httpx was the largest single
+0.2 ms on the same loopback exchange (benchmarks/http_clients.py): httpx was the largest single
 item of the hot path's profile. httpx stays for the rarer calls (the LLM, the webhook).
 
 A session belongs to the event loop it was made in, and must be made inside one: it is made on

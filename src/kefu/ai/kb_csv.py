@@ -192,9 +192,14 @@ def parse_kb_rows(rows: Iterable[tuple[int, list[str]]]) -> ImportResult:
 def header_cells(header: list[str]) -> list[str]:
     """A header row without the empty cells at its end: Excel pads every row, the header too, to
     the widest row, and those are no columns (a stray cell is its row's problem, not the file's)."""
-    while header and not header[-1].strip():
-        header = header[:-1]
-    return header
+    return row_cells(header, 0)
+
+
+def row_cells(row: list[str], width: int) -> list[str]:
+    """A row without the empty cells Excel padded it with past `width` (the header's columns)."""
+    while len(row) > width and not row[-1].strip():
+        row = row[:-1]
+    return row
 
 
 def _columns(header: list[str]) -> list[str]:
@@ -218,9 +223,7 @@ def _columns(header: list[str]) -> list[str]:
 
 
 def _entry(row: list[str], columns: list[str]) -> KnowledgeEntry:
-    # Excel pads short rows with empty cells at the end; those are harmless.
-    while len(row) > len(columns) and not row[-1].strip():
-        row = row[:-1]
+    row = row_cells(row, len(columns))
     if len(row) != len(columns):
         raise RowProblem(
             "columns",

@@ -24,7 +24,15 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kefu.ai.kb_csv import KbCsvError, KbError, RowError, RowProblem, decode_csv_bytes, header_cells
+from kefu.ai.kb_csv import (
+    KbCsvError,
+    KbError,
+    RowError,
+    RowProblem,
+    decode_csv_bytes,
+    header_cells,
+    row_cells,
+)
 from kefu.crm.schemas import ContactIn, CustomerIn
 from kefu.crm.service import upsert_contact, upsert_customer
 from kefu.errors import DomainError, NotFound
@@ -202,8 +210,7 @@ def _rows(
         if columns is None:
             columns = _header(row, known, kind)
             continue
-        while len(row) > len(columns) and not row[-1].strip():
-            row = row[:-1]  # Excel pads short rows with empty cells
+        row = row_cells(row, len(columns))
         if len(row) != len(columns):
             yield (
                 start,

@@ -70,9 +70,17 @@ async def ask_ai(
         context = AnswerContext(account_id=account_id, recent_turns=recent)
         answer = await asyncio.wait_for(provider.answer(question, context), budget)
     except Exception as exc:  # the AI is a guest: any failure of it becomes the not-sure reply
-        metrics.ai_answer("failed", time.perf_counter() - started)
-        log.error("reception.ai_failed", account_id=account_id, error=f"{type(exc).__name__}: {exc}")
+        _ai_failed(account_id, exc, started)
         return None
+    return _ai_answered(answer, started)
+
+
+def _ai_failed(account_id: int, exc: Exception, started: float) -> None:
+    metrics.ai_answer("failed", time.perf_counter() - started)
+    log.error("reception.ai_failed", account_id=account_id, error=f"{type(exc).__name__}: {exc}")
+
+
+def _ai_answered(answer: Answer | None, started: float) -> Answer | None:
     metrics.ai_answer("answered" if answer is not None else "no_answer", time.perf_counter() - started)
     return answer
 
@@ -201,11 +209,9 @@ def _answer_now(provider: KnowledgeBaseProvider, account_id: int, question: str)
     try:
         answer = provider.answer_now(question)
     except Exception as exc:  # the AI is a guest: any failure of it becomes the not-sure reply
-        metrics.ai_answer("failed", time.perf_counter() - started)
-        log.error("reception.ai_failed", account_id=account_id, error=f"{type(exc).__name__}: {exc}")
+        _ai_failed(account_id, exc, started)
         return None
-    metrics.ai_answer("answered" if not answer.not_sure else "no_answer", time.perf_counter() - started)
-    return answer
+    return _ai_answered(answer, started)
 
 
 def _apply_message(
