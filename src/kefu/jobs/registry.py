@@ -12,6 +12,7 @@ every feature, imports them all so that a process knows every task.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -105,7 +106,13 @@ def task_leases() -> tuple[tuple[str, float], ...]:
 
 def check_arguments(spec: TaskSpec, rt: Runtime, args: dict[str, Any]) -> None:
     """Raise TypeError when `args` do not fit the task's signature (a bug, not worth retrying)."""
-    inspect.signature(spec.fn).bind(rt, **args)
+    _signature(spec.fn).bind(rt, **args)
+
+
+@functools.cache
+def _signature(fn: TaskFn) -> inspect.Signature:
+    # Read once per task: inspect.signature costs more than a job's claim (every job runs this).
+    return inspect.signature(fn)
 
 
 def _qualified(fn: Callable[..., Any]) -> str:
