@@ -197,7 +197,11 @@ class Worker:
         log.debug("jobs.started", job_id=job.id, task=job.task, attempt=job.attempts)
         running = RunningJob(job, room=self._room)
         set_running(running)  # the task may finish its job in its last write (kefu.jobs.current)
-        heartbeat = asyncio.create_task(self._heartbeat(job))
+        # The heartbeat starts after lease/3: a timer, not a task, for the many jobs done before.
+        heartbeat: list[asyncio.Task[None]] = []
+        first_beat = asyncio.get_running_loop().call_later(
+            job.lease_s / 3, lambda: heartbeat.append(asyncio.create_task(self._heartbeat(job)))
+        )
         try:
             await spec.fn(self.rt, **job.args)
         except BaseException as exc:
@@ -217,7 +221,9 @@ class Worker:
             if not running.finished:
                 log.warning("jobs.lease_lost", job_id=job.id, task=job.task, worker_id=self.worker_id)
         finally:
-            heartbeat.cancel()
+            first_beat.cancel()
+            for beating in heartbeat:
+                beating.cancel()
         for handed_over in running.next_jobs:
             self._start(handed_over)
         if running.finished and running.looked:
@@ -287,17 +293,18 @@ class Worker:
             log.warning("jobs.dropped", job_id=job.id, task=job.task, error=error)
 
     async def _heartbeat(self, job: Claimed) -> None:
-        """Keep the lease of a long job: every lease/3, locked_until = database time + lease."""
+        """Keep the lease of a long job: from lease/3 on, every lease/3, locked_until = database
+        time + lease."""
         while True:
-            await asyncio.sleep(job.lease_s / 3)
             try:
                 held = await store.extend_lease(self.rt.db, job)
             except SQLAlchemyError as exc:
                 log.warning("jobs.heartbeat_failed", job_id=job.id, error=str(exc))
-                continue
+                held = True
             if not held:
                 log.warning("jobs.lease_lost", job_id=job.id, task=job.task, worker_id=self.worker_id)
                 return
+            await asyncio.sleep(job.lease_s / 3)
 
     # -- waiting and stopping ------------------------------------------------------------------
 
