@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, DateTime, MetaData, Table, TypeDecorator, func, literal
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+    func,
+    literal,
+    literal_column,
+)
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING = {
@@ -62,8 +72,18 @@ def database_time(dialect: str, later_s: float = 0.0) -> ColumnElement[Any]:
     if dialect == "postgresql":
         return func.timezone("UTC", func.clock_timestamp()) + literal(timedelta(seconds=later_s))
     # SQLite keeps datetimes as text, compared as text: write exactly SQLAlchemy's format
-    # (microseconds, 6 digits; SQLite's %f gives milliseconds, so 3 zeros are added).
-    return func.strftime("%Y-%m-%d %H:%M:%f", "now", f"{later_s:+.3f} seconds").concat("000")
+    # (microseconds, 6 digits; SQLite's %f gives milliseconds, so 3 zeros are added). Constants
+    # in the SQL, not bound: the job claim has one of these per lease, and binds cost per run.
+    later = f"{later_s:+.3f} seconds"
+    return func.strftime(sql_text("%Y-%m-%d %H:%M:%f"), sql_text("now"), sql_text(later)).concat(
+        sql_text("000")
+    )
+
+
+def sql_text(value: str) -> ColumnElement[str]:
+    """A string constant written into the SQL itself (quoted), not bound at every execution: for
+    values fixed in the code (a task's name, a format) in statements built once and run often."""
+    return literal_column("'" + value.replace("'", "''") + "'", String())
 
 
 class Base(DeclarativeBase):

@@ -81,6 +81,7 @@ def task(
         if existing is not None and _qualified(existing.fn) != _qualified(fn):
             raise ValueError(f"task name {name!r} is already taken by {_qualified(existing.fn)}")
         _TASKS[name] = TaskSpec(name, fn, max_attempts, lease_s, backoff_base_s, backoff_cap_s)
+        task_leases.cache_clear()
         return fn
 
     return register
@@ -99,6 +100,7 @@ def registered_tasks() -> list[str]:
     return sorted(_TASKS)
 
 
+@functools.cache  # every claim asks; cleared when a task is registered
 def task_leases() -> tuple[tuple[str, float], ...]:
     """(name, lease_s) of every registered task, in name order: what a claim leases them for."""
     return tuple((name, _TASKS[name].lease_s) for name in sorted(_TASKS))
