@@ -272,6 +272,8 @@ def main() -> None:
     }
     shapes_after = counted_after.pop("shapes", {})
     shapes_before = counted_before.pop("shapes", {})
+    driver_after = counted_after.pop("driver_ns", {})
+    driver_before = counted_before.pop("driver_ns", {})
     for key, after in counted_after.items():  # statements, transactions
         figures[f"{key}_per_msg"] = round((after - counted_before[key]) / total, 2)
     if args.retrieval != "lexical":
@@ -290,11 +292,13 @@ def main() -> None:
             f"({share:.0%} of the message)"
         )
     if shapes_after:
-        print("statements per message, by shape:")
+        print("statements per message, by shape (and the thread CPU of one run in the driver, µs):")
         per_shape = {shape: (n - shapes_before.get(shape, 0)) / total for shape, n in shapes_after.items()}
         for shape, per_msg in sorted(per_shape.items(), key=lambda item: -item[1]):
             if per_msg >= 0.05:
-                print(f"  {per_msg:5.2f}  {shape}")
+                runs = per_msg * total
+                driver_us = (driver_after.get(shape, 0) - driver_before.get(shape, 0)) / runs / 1000
+                print(f"  {per_msg:5.2f}  {driver_us:6.0f}  {shape}")
     (results / f"hot_path-{database}-{args.retrieval}-{stamp}.json").write_text(json.dumps(figures, indent=2))
     shutil.rmtree(workdir, ignore_errors=True)
 
@@ -305,7 +309,7 @@ def read_counts(kefu: dict[str, subprocess.Popen[bytes]], counts_files: dict[str
     for role, proc in kefu.items():
         counts_files[role].unlink(missing_ok=True)
         proc.send_signal(signal.SIGUSR1)
-    total: dict[str, Any] = {"statements": 0, "transactions": 0, "shapes": Counter()}
+    total: dict[str, Any] = {"statements": 0, "transactions": 0, "shapes": Counter(), "driver_ns": Counter()}
     for role, counts_file in counts_files.items():
         deadline = time.monotonic() + 10
         while not counts_file.exists():
@@ -316,6 +320,7 @@ def read_counts(kefu: dict[str, subprocess.Popen[bytes]], counts_files: dict[str
         total["statements"] += counts["statements"]
         total["transactions"] += counts["transactions"]
         total["shapes"].update(counts["shapes"])
+        total["driver_ns"].update(counts["driver_ns"])
     return total
 
 
