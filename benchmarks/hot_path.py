@@ -274,7 +274,7 @@ def main() -> None:
     shapes_before = counted_before.pop("shapes", {})
     driver_after = counted_after.pop("driver_ns", {})
     driver_before = counted_before.pop("driver_ns", {})
-    for key, after in counted_after.items():  # statements, transactions
+    for key, after in counted_after.items():  # statements, transactions, flushes
         figures[f"{key}_per_msg"] = round((after - counted_before[key]) / total, 2)
     if args.retrieval != "lexical":
         figures["query_embedding_cpu_ms"] = query_embedding_ms(questions)
@@ -309,7 +309,13 @@ def read_counts(kefu: dict[str, subprocess.Popen[bytes]], counts_files: dict[str
     for role, proc in kefu.items():
         counts_files[role].unlink(missing_ok=True)
         proc.send_signal(signal.SIGUSR1)
-    total: dict[str, Any] = {"statements": 0, "transactions": 0, "shapes": Counter(), "driver_ns": Counter()}
+    total: dict[str, Any] = {
+        "statements": 0,
+        "transactions": 0,
+        "flushes": 0,
+        "shapes": Counter(),
+        "driver_ns": Counter(),
+    }
     for role, counts_file in counts_files.items():
         deadline = time.monotonic() + 10
         while not counts_file.exists():
@@ -319,6 +325,7 @@ def read_counts(kefu: dict[str, subprocess.Popen[bytes]], counts_files: dict[str
         counts = json.loads(counts_file.read_text())
         total["statements"] += counts["statements"]
         total["transactions"] += counts["transactions"]
+        total["flushes"] += counts["flushes"]
         total["shapes"].update(counts["shapes"])
         total["driver_ns"].update(counts["driver_ns"])
     return total

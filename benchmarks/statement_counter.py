@@ -26,9 +26,10 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 _lock = threading.Lock()  # statements run on the event loop's thread and on SQLite's writer thread
-_counts = {"statements": 0, "transactions": 0}
+_counts = {"statements": 0, "transactions": 0, "flushes": 0}
 _shapes: Counter[str] = Counter()
 _driver_ns: Counter[str] = Counter()  # thread CPU in the driver's execute, by shape
 _started = threading.local()
@@ -58,6 +59,11 @@ def _on_statement_done(*_args: Any) -> None:
 @event.listens_for(Engine, "begin")
 def _on_begin(*_args: Any) -> None:
     _count("transactions")
+
+
+@event.listens_for(Session, "after_flush")
+def _on_flush(*_args: Any) -> None:
+    _count("flushes")  # the ORM's unit of work: a fixed cost of a few hundred µs each
 
 
 def _dump(_signum: int, _frame: FrameType | None) -> None:

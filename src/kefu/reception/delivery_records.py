@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from kefu.accounts.models import Connection, KfAccount
-from kefu.db import table_of
+from kefu.db import table_of, write_row
 from kefu.ingest.models import Message
 from kefu.jobs.current import finish_job_in
 from kefu.jobs.registry import RetryLater
@@ -76,9 +76,11 @@ def _record_try(session: Session, action_id: int, changes: dict[str, Any]) -> Tr
         return None
     payload = row.payload or {}
     begun, answered = int(payload.get("tries", 0)), int(payload.get("answered", 0))
-    row.payload = service.action_payload(row, tries=begun + 1, **changes)
-    if row.kind in service.SEND_KINDS and row.msgid is None:
-        row.msgid = msgid_for(row.id, row.conversation_id)  # named on the row before the first call
+    msgid = row.msgid
+    if row.kind in service.SEND_KINDS and msgid is None:
+        msgid = msgid_for(row.id, row.conversation_id)  # named on the row before the first call
+    # Written at once (write_row): every delivery begins a try, and a flush of it cost more.
+    write_row(session, row, payload=service.action_payload(row, tries=begun + 1, **changes), msgid=msgid)
     return Try(number=begun + 1, uncertain=begun > answered)
 
 

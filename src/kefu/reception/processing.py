@@ -24,7 +24,7 @@ from kefu.accounts.models import GlobalSetting, KfAccount
 from kefu.accounts.settings import AI_KEY
 from kefu.ai.provider import Answer, AnswerContext, Turn
 from kefu.clock import Clock
-from kefu.db import Database
+from kefu.db import Database, write_row
 from kefu.ingest.models import Message
 from kefu.jobs.current import finish_job_in
 from kefu.logs import get_logger
@@ -233,7 +233,7 @@ def _apply_rows(
     session: Session, rows: _Rows, inbound: Inbound | ServicerStatus | None, now: datetime, process: Settings
 ) -> None:
     message, account, conversation = rows.message, rows.account, rows.conversation
-    message.processed_at = now
+    write_row(session, message, processed_at=now)  # no unit of work for the message's row
     finish_job_in(session, now)  # the job's last write: it completes with it
     if conversation is None and message.external_userid:
         conversation = service.add_conversation(session, message.account_id, message.external_userid, now=now)

@@ -9,14 +9,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from kefu.accounts.models import GlobalSetting, KfAccount, Servicer
 from kefu.accounts.settings import AI_KEY, ai_from_stored, get_account, stored_settings
 from kefu.crm.identity import exclusive_servicer
-from kefu.db import table_of
+from kefu.db import table_of, write_row
 from kefu.ingest.models import Message
 from kefu.ingest.service import conversation_lock
 from kefu.jobs.models import Job
@@ -52,17 +52,33 @@ def add_conversation(
 
 
 def note_message(session: Session, conversation: Conversation, message: Message, *, now: datetime) -> None:
-    """Keep the conversation record current: its last message times. Only attributes change: the
-    process job notes a decided message with its new state, so both go in one UPDATE."""
+    """Keep the conversation record current: its last message times (a decided message is noted
+    with its new state instead, by `save_state`: one UPDATE for both)."""
+    write_conversation(session, conversation, _message_times(conversation, message, now))
+    announce_change(session)  # the transcript has a new line
+
+
+def _message_times(conversation: Conversation, message: Message, now: datetime) -> dict[str, Any]:
+    times: dict[str, Any] = {"updated_at": now}
     if conversation.last_message_at is None or message.send_time > conversation.last_message_at:
-        conversation.last_message_at = message.send_time
+        times["last_message_at"] = message.send_time
     if message.origin == CUSTOMER and (
         conversation.last_customer_message_at is None
         or message.send_time > conversation.last_customer_message_at
     ):
-        conversation.last_customer_message_at = message.send_time
-    conversation.updated_at = now
-    announce_change(session)  # the transcript has a new line
+        times["last_customer_message_at"] = message.send_time
+    return times
+
+
+def write_conversation(session: Session, conversation: Conversation, values: dict[str, Any]) -> None:
+    """Set columns of a conversation: one UPDATE at once when its row exists (`write_row`: the
+    decision's unit of work cost more than the rest of its writes), else on the new object,
+    whose INSERT takes them."""
+    if inspect(conversation).persistent:
+        write_row(session, conversation, **values)
+        return
+    for key, value in values.items():
+        setattr(conversation, key, value)
 
 
 # --- the stored mirror ------------------------------------------------------------------------
@@ -76,31 +92,45 @@ def state_of(conversation: Conversation | None) -> ConversationState:
 
 
 def save_state(
-    conversation: Conversation, state: ConversationState, settings: AccountSettings, *, now: datetime
+    session: Session,
+    conversation: Conversation,
+    state: ConversationState,
+    settings: AccountSettings,
+    *,
+    now: datetime,
+    noted: Message | None = None,
 ) -> None:
-    """Store the mirror and copy what queries need into columns (console lists, loads, timers).
+    """Store the mirror and copy what queries need into columns (console lists, loads, timers);
+    with `noted`, that message's times too (`note_message`): one UPDATE of the row.
 
     `servicer_userid` names whoever serves the session or is being handed it (a pending
     trans → 3), so a servicer's load counts a transfer on its way and routing never
     over-assigns while WeCom has not answered yet.
     """
-    conversation.state = state.model_dump(mode="json")
-    conversation.wecom_state = state.wecom_state
-    conversation.owner = state.owner
     pending = state.pending_transition
     if state.wecom_state == STATE_HUMAN:
-        conversation.servicer_userid = state.servicer_userid
+        servicer_userid = state.servicer_userid
     elif pending is not None and pending.target_state == STATE_HUMAN:
-        conversation.servicer_userid = pending.servicer_userid
+        servicer_userid = pending.servicer_userid
     else:
-        conversation.servicer_userid = None
-    conversation.session_no = state.session_no
-    conversation.queued_at = state.queued_at
-    conversation.reserved_for = state.reserved_for
-    conversation.awaiting_reply_since = state.awaiting_reply_since
-    conversation.next_idle_check_at = next_idle_check(state, settings)
-    conversation.next_opening_check_at = next_opening_check(state, settings, now)
-    conversation.updated_at = now
+        servicer_userid = None
+    values = {
+        "state": state.model_dump(mode="json"),
+        "wecom_state": state.wecom_state,
+        "owner": state.owner,
+        "servicer_userid": servicer_userid,
+        "session_no": state.session_no,
+        "queued_at": state.queued_at,
+        "reserved_for": state.reserved_for,
+        "awaiting_reply_since": state.awaiting_reply_since,
+        "next_idle_check_at": next_idle_check(state, settings),
+        "next_opening_check_at": next_opening_check(state, settings, now),
+        "updated_at": now,
+    }
+    if noted is not None:
+        values |= _message_times(conversation, noted, now)
+        announce_change(session)  # the transcript has a new line
+    write_conversation(session, conversation, values)
 
 
 # --- settings ---------------------------------------------------------------------------------

@@ -174,9 +174,7 @@ def apply_decision(
     now: datetime,
     message: Message | None = None,
 ) -> None:
-    if message is not None:  # after decide_and_apply's reads: no autoflush writes the row before
-        service.note_message(session, conversation, message, now=now)
-    service.save_state(conversation, decision.state, settings, now=now)
+    service.save_state(session, conversation, decision.state, settings, now=now, noted=message)
     log.info(
         "reception.decided",
         conversation_id=conversation.id,
