@@ -227,9 +227,10 @@ async def test_a_refused_binding_says_why_in_the_readers_language(rt: Runtime, s
         assert found, page.text
         return found.group(1)
 
-    assert await refused("zh", other_id, 409) == "这位微信客户已绑定联系人“王小明”，改绑前需先解除绑定"
+    assert await refused("zh", other_id, 409) == "这位微信客户已绑定联系人“王小明”，改绑需先由管理员解除绑定"
     assert await refused("en", other_id, 409) == (
-        "This WeChat customer is already bound to contact “王小明”; unbind them first to bind another"
+        "This WeChat customer is already bound to contact “王小明”; "
+        "an administrator must unbind them before they can be bound to another"
     )
     assert await refused("zh", 99999, 404) == "联系人（ID 99999）不存在，可能已被删除"
     assert await refused("en", 99999, 404) == "Contact 99999 does not exist; it may have been deleted"
