@@ -24,7 +24,7 @@ from kefu.console.i18n import problem_words
 from kefu.console.menu import MANAGERS
 from kefu.console.web import Viewer, console_actor, form, redirect, render, role, runtime_of
 from kefu.crm import service
-from kefu.crm.csv_import import CONTACT_COLUMNS, CUSTOMER_COLUMNS, CrmCsvError, import_files
+from kefu.crm.csv_import import CONTACT_COLUMNS, CUSTOMER_COLUMNS, import_files
 from kefu.crm.identity import wechat_customers
 from kefu.crm.models import CrmContact, CrmCustomer
 from kefu.crm.schemas import ContactIn, CustomerIn, card_problems
@@ -189,11 +189,9 @@ async def _import(request: Request, kind: str, viewer: Viewer) -> Response:
     try:
         async with rt.db.write() as session:
             result = await import_files(session, **files, now=rt.clock.now(), actor=console_actor(viewer))
-    except CrmCsvError as exc:  # the file as a whole is unreadable: nothing was imported
+    except Invalid as exc:  # the file as a whole is unreadable (CrmCsvError): nothing was imported
         words = problem_words(viewer.t, "crm", exc.problem, exc.values, exc.message)
         return await _list_page(request, kind, status=422, import_error=words)
-    except Invalid as exc:
-        return await _list_page(request, kind, status=422, import_error=exc.message)
     counts = result.customers if kind == "customers" else result.contacts
     errors = result.customer_errors if kind == "customers" else result.contact_errors
     return await _list_page(request, kind, imported=counts, import_errors=errors)
