@@ -7,13 +7,16 @@ item of the hot path's profile. httpx stays for the rarer calls (the LLM, the we
 
 A session belongs to the event loop it was made in, and must be made inside one: it is made on
 first use in the running loop and made again if a later call runs in another loop (a CLI
-command, a test). Like httpx's defaults: a proxy from the environment (HTTPS_PROXY, NO_PROXY …)
-and certifi's CA bundle.
+command, a test). Like httpx's defaults (the LLM's and the webhook's client), so that every
+outgoing call goes the same way: a proxy from the environment (HTTPS_PROXY, NO_PROXY …), and the
+CAs it trusts from SSL_CERT_FILE, else SSL_CERT_DIR, else certifi's bundle — a company that
+inspects TLS with its own CA names it there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 import urllib.request
 from dataclasses import dataclass
@@ -25,7 +28,23 @@ import certifi
 
 
 class HttpClientError(Exception):
-    """No answer: the connection failed, broke, or timed out (the text names aiohttp's error)."""
+    """No answer: the connection failed, broke, or timed out, or the CAs SSL_CERT_FILE or
+    SSL_CERT_DIR name could not be read (the text names aiohttp's error or the variable)."""
+
+
+def _trusted_cas() -> ssl.SSLContext:
+    """The CAs outgoing TLS trusts, chosen as httpx chooses them (trust_env): the file
+    SSL_CERT_FILE names, else the hashed folder SSL_CERT_DIR names, else certifi's bundle.
+    A variable naming what cannot be read is an error that names it."""
+    cafile = os.environ.get("SSL_CERT_FILE")
+    capath = None if cafile else os.environ.get("SSL_CERT_DIR")
+    if not (cafile or capath):
+        return ssl.create_default_context(cafile=certifi.where())
+    try:
+        return ssl.create_default_context(cafile=cafile, capath=capath)
+    except (OSError, ssl.SSLError) as exc:
+        variable = "SSL_CERT_FILE" if cafile else "SSL_CERT_DIR"
+        raise HttpClientError(f"{variable}={cafile or capath}: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -41,7 +60,7 @@ class HttpClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl: ssl.SSLContext | None = None  # read from the environment once, at first use
         self._proxies: dict[tuple[str, str], str | None] = {}
 
     def _current(self) -> aiohttp.ClientSession:
@@ -49,7 +68,7 @@ class HttpClient:
         session = self._session
         if session is None or session.closed or self._loop is not loop:
             if self._ssl is None:
-                self._ssl = ssl.create_default_context(cafile=certifi.where())
+                self._ssl = _trusted_cas()
             session = aiohttp.ClientSession(
                 timeout=self._timeout, connector=aiohttp.TCPConnector(ssl=self._ssl)
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from httpx import Response
 from sqlalchemy import select
 
 from kefu.audit.log import list_events
@@ -39,7 +40,7 @@ async def test_a_supervisor_creates_and_edits_a_customer(rt: Runtime, signed_in:
     taken = await supervisor.post(
         "/console/crm/customers", data={"csrf_token": csrf, "name": "别家", "external_id": "C-1"}
     )
-    assert taken.status_code == 422 and "already has external_id" in taken.text
+    assert taken.status_code == 422 and "编号“C-1”已被“青禾家电”使用" in taken.text
     edited = await supervisor.post(
         f"/console/crm/customers/{customer_id}",
         data={"csrf_token": csrf, "name": "青禾家电售后", "external_id": "C-1", "tags": "VIP, 华东"},
@@ -58,6 +59,111 @@ async def test_a_supervisor_creates_and_edits_a_customer(rt: Runtime, signed_in:
         events[0].changes == {"name": ["青禾家电", "青禾家电售后"]}
         and events[0].actor == "console:supervisor0"
     )
+
+
+def refusals(page: Response) -> list[str]:
+    """What a page says went wrong: the words beside each field, or the error page's."""
+    found = re.findall(
+        r'class="error-text">(.*?)</div>|<div class="card empty"><h1>.*?</h1><p>(.*?)</p>', page.text
+    )
+    return ["".join(parts) for parts in found]
+
+
+async def test_a_card_forms_refusals_are_in_the_readers_language(rt: Runtime, signed_in: SignIn) -> None:
+    admin = await signed_in("admin")
+    csrf = csrf_of(await admin.get("/console/crm/customers/new"))
+    made = await admin.post(
+        "/console/crm/customers", data={"csrf_token": csrf, "name": "青禾家电", "external_id": "C-1"}
+    )
+    company_id = int(made.headers["location"].split("/")[-1].split("?")[0])
+    made = await admin.post(
+        "/console/crm/contacts", data={"csrf_token": csrf, "name": "王经理", "external_id": "P-1"}
+    )
+    contact_id = int(made.headers["location"].split("/")[-1].split("?")[0])
+    async with rt.db.write() as session:
+        gone = CrmContact(name="已删除", created_at=rt.clock.now(), updated_at=rt.clock.now())
+        session.add(gone)
+        await session.flush()
+        gone_id = gone.id
+        await session.delete(gone)
+
+    async def refused(lang: str, path: str, status: int, **fields: str) -> list[str]:
+        admin.cookies.set("kefu_lang", lang)
+        if fields or path.endswith("/delete"):
+            page = await admin.post(path, data={"csrf_token": csrf, **fields})
+        else:
+            page = await admin.get(path)
+        assert page.status_code == status, page.text
+        return refusals(page)
+
+    blank_and_long = {"name": "  ", "phone": "1" * 65}
+    taken = {"name": "别家", "external_id": "C-1"}
+    no_company = {"name": "赵六", "customer_external_id": "C-9"}
+    contact_taken = {"name": "王经理", "external_id": "P-1"}
+    cases = [
+        (
+            "/console/crm/customers",
+            422,
+            blank_and_long,
+            ["必填", "最多 64 个字符"],
+            ["Required", "At most 64 characters"],
+        ),
+        (
+            "/console/crm/customers",
+            422,
+            taken,
+            ["编号“C-1”已被“青禾家电”使用，编号不能重复"],
+            ["External ID “C-1” is already used by “青禾家电”; external IDs must be unique"],
+        ),
+        (
+            f"/console/crm/customers/{company_id}",
+            422,
+            {"name": "x" * 201},
+            ["最多 200 个字符"],
+            ["At most 200 characters"],
+        ),
+        (
+            "/console/crm/contacts",
+            422,
+            no_company,
+            ["没有编号为“C-9”的客户：请先新建该客户，或检查编号"],
+            ["No customer has external ID “C-9”: create that customer first, or check the ID"],
+        ),
+        (
+            "/console/crm/contacts",
+            422,
+            contact_taken,
+            ["编号“P-1”已被“王经理”使用，编号不能重复"],
+            ["External ID “P-1” is already used by “王经理”; external IDs must be unique"],
+        ),
+        (
+            "/console/crm/customers/99999",
+            404,
+            {},
+            ["客户（ID 99999）不存在，可能已被删除"],
+            ["Customer 99999 does not exist; it may have been deleted"],
+        ),
+        (
+            f"/console/crm/contacts/{gone_id}",
+            404,
+            {"name": "改名"},
+            [f"联系人（ID {gone_id}）不存在，可能已被删除"],
+            [f"Contact {gone_id} does not exist; it may have been deleted"],
+        ),
+        (
+            f"/console/crm/contacts/{gone_id}/delete",
+            404,
+            {},
+            [f"联系人（ID {gone_id}）不存在，可能已被删除"],
+            [f"Contact {gone_id} does not exist; it may have been deleted"],
+        ),
+    ]
+    for path, status, fields, chinese, english in cases:
+        assert await refused("zh", path, status, **fields) == chinese, path
+        assert await refused("en", path, status, **fields) == english, path
+    async with rt.db.read() as session:  # nothing of the refused forms was saved
+        names = (await session.scalars(select(CrmContact.name).order_by(CrmContact.id))).all()
+    assert names == ["王经理"] and contact_id
 
 
 async def test_a_contact_page_shows_its_wechat_customers_and_conversations(
@@ -91,6 +197,43 @@ async def test_a_contact_page_shows_its_wechat_customers_and_conversations(
     assert "测试客服" in page.text and f"/console/crm/customers/{company_id}" in page.text
     company_page = await admin.get(f"/console/crm/customers/{company_id}")
     assert "王小明" in company_page.text
+
+
+async def test_a_refused_binding_says_why_in_the_readers_language(rt: Runtime, signed_in: SignIn) -> None:
+    connection, _ = await make_connection(rt)
+    account = await make_account(rt, connection)
+    now = rt.clock.now()
+    async with rt.db.write() as session:
+        bound = CrmContact(name="王小明", created_at=now, updated_at=now)
+        other = CrmContact(name="李四", created_at=now, updated_at=now)
+        session.add_all([bound, other])
+        await session.flush()
+        wechat = await note_wechat_customer(session, connection.id, "wmCustomer01", now=now)
+        await bind(session, wechat.id, bound.id, by="cli", now=now)
+        conversation = Conversation(
+            account_id=account.id, external_userid="wmCustomer01", created_at=now, updated_at=now
+        )
+        session.add(conversation)
+        await session.flush()
+        path, other_id = f"/console/conversations/{conversation.id}", other.id
+    admin = await signed_in("admin")
+    csrf = csrf_of(await admin.get(path))
+
+    async def refused(lang: str, contact_id: int, status: int) -> str:
+        admin.cookies.set("kefu_lang", lang)
+        page = await admin.post(f"{path}/contact", data={"csrf_token": csrf, "contact_id": str(contact_id)})
+        assert page.status_code == status, page.text
+        found = re.search(r'class="flash flash-error" role="status">(.*?)</div>', page.text)
+        assert found, page.text
+        return found.group(1)
+
+    assert await refused("zh", other_id, 409) == "这位微信客户已绑定联系人“王小明”，改绑需先由管理员解除绑定"
+    assert await refused("en", other_id, 409) == (
+        "This WeChat customer is already bound to contact “王小明”; "
+        "an administrator must unbind them before they can be bound to another"
+    )
+    assert await refused("zh", 99999, 404) == "联系人（ID 99999）不存在，可能已被删除"
+    assert await refused("en", 99999, 404) == "Contact 99999 does not exist; it may have been deleted"
 
 
 async def test_a_contacts_import_keeps_good_rows_and_reports_the_bad_one(

@@ -101,9 +101,21 @@ async def test_upsert_by_external_id_is_idempotent(api: httpx.AsyncClient) -> No
         f"{CRM}/contacts/by-external-id/P-2", json={**person, "customer_external_id": "C-9"}
     )
     assert unknown.status_code == 404
+    assert unknown.json() == {  # English for people; the code and values for programs (and the console)
+        "error": "not_found",
+        "message": "no customer with external_id 'C-9'",
+        "problem": "no_customer",
+        "values": {"id": "C-9"},
+    }
     # An external id is one card's: creating another card with it is refused.
     taken = await api.post(f"{CRM}/customers", json={"name": "另一家", "external_id": "C-1"})
     assert taken.status_code == 409
+    assert taken.json() == {
+        "error": "conflict",
+        "message": f"customer {first.json()['id']} already has external_id 'C-1'",
+        "problem": "external_id_taken",
+        "values": {"external_id": "C-1", "id": first.json()["id"], "name": "青禾电器"},
+    }
 
 
 async def test_binding_by_hand_is_recorded_and_unbound_customers_are_listed(
@@ -133,6 +145,10 @@ async def test_binding_by_hand_is_recorded_and_unbound_customers_are_listed(
     other = (await api.post(f"{CRM}/contacts", json={"name": "李四"})).json()
     moved = await api.put(f"{CRM}/wechat-customers/{first}/contact", json={"contact_id": other["id"]})
     assert moved.status_code == 409  # bound to someone else: unbind first
+    assert (
+        moved.json()["message"]
+        == f"WeChat customer {first} is bound to contact {contact['id']}; unbind it first"
+    )
     assert (await api.delete(f"{CRM}/wechat-customers/{first}/contact")).status_code == 204
     assert (await api.delete(f"{CRM}/wechat-customers/{first}/contact")).status_code == 404
     history = (await api.get(f"{CRM}/wechat-customers/{first}/bindings")).json()

@@ -16,7 +16,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from typing import Any
 
@@ -49,18 +49,10 @@ _HEADER_ALIASES = {
 _LIST_SEPARATORS = re.compile(r"[|｜;；]")
 
 
-Values = Mapping[str, str | int]
-
-
 class KbError(Invalid):
     """A refusal of an import's rules (the knowledge base's, and the CRM import's, which reuses it):
-    the English message, and its `problem` code and `values` for the console's words ("" for a
-    message without a code)."""
-
-    def __init__(self, message: str, problem: str = "", values: Values | None = None) -> None:
-        super().__init__(message)
-        self.problem = problem
-        self.values = dict(values or {})
+    the English message, and its `problem` code and `values` for the console's words (every
+    DomainError carries them)."""
 
 
 class KbCsvError(KbError):

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from kefu.console.i18n import problem_words
 from kefu.console.menu import EVERYONE
 from kefu.console.web import Forbidden, Viewer, form, redirect, render, role, runtime_of
 from kefu.console.workbench_pages import account_names, acts_for_others, may_handle
@@ -169,6 +170,7 @@ async def bind_contact(request: Request, conversation_id: int, viewer: Anyone) -
                 by=f"console:{viewer.user.username}",
                 now=rt.clock.now(),
             )
-    except DomainError as exc:
-        return await _refused(request, viewer, conversation_id, exc.message, exc.status_code)
+    except DomainError as exc:  # the CRM's refusal (bound meanwhile, contact deleted), coded
+        words = problem_words(viewer.t, "conversations", exc.problem, exc.values, exc.message)
+        return await _refused(request, viewer, conversation_id, words, exc.status_code)
     return redirect(f"{LIST}/{conversation_id}?bound=1")

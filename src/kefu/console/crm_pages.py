@@ -1,15 +1,16 @@
 """客户管理: 客户 (companies) and 联系人 (people) — list and search, a card's page (a customer's
 contacts; a contact's bound WeChat customers and their conversations), create, edit, delete
-and CSV import (bad rows reported by line, good rows kept; csv_import's refusals worded as
-`crm.problem.<code>` in the reader's language), through kefu.crm's services, which audit each
-change.
+and CSV import (bad rows reported by line, good rows kept), through kefu.crm's services, which
+audit each change. Every refusal shows in the reader's language: the card form's (its schema's
+`card_problems`, the service's coded DomainErrors) as `crm.card.problem.<code>`, csv_import's as
+`crm.problem.<code>`.
 
 Both kinds share one set of handlers, registered once per kind at its own paths (the menu's
 /console/crm/customers and /console/crm/contacts)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -23,14 +24,13 @@ from kefu.console.i18n import problem_words
 from kefu.console.menu import MANAGERS
 from kefu.console.web import Viewer, console_actor, form, redirect, render, role, runtime_of
 from kefu.crm import service
-from kefu.crm.csv_import import CONTACT_COLUMNS, CUSTOMER_COLUMNS, CrmCsvError, import_files
+from kefu.crm.csv_import import CONTACT_COLUMNS, CUSTOMER_COLUMNS, import_files
 from kefu.crm.identity import wechat_customers
 from kefu.crm.models import CrmContact, CrmCustomer
-from kefu.crm.schemas import ContactIn, CustomerIn
+from kefu.crm.schemas import ContactIn, CustomerIn, card_problems
 from kefu.db.base import MAX_ID
-from kefu.errors import DomainError, Invalid
+from kefu.errors import DomainError, Invalid, NotFound
 from kefu.reception.customer_conversations import conversations_of
-from kefu.schema_types import validation_problems
 
 router = APIRouter(include_in_schema=False)
 Manager = Annotated[Viewer, Depends(role(*MANAGERS))]
@@ -64,11 +64,19 @@ def _body(kind: str, values: dict[str, str], custom_fields: dict[str, Any]) -> C
     return model.model_validate(data)
 
 
-def _field_of(message: str, kind: str) -> str:
-    lowered = message.lower()
-    if "external_id" in lowered and "customer" in lowered and kind == "contacts":
-        return "customer_external_id" if "no customer" in lowered else "external_id"
-    return "external_id" if "external_id" in lowered else "name"
+# The field beside which a service's refusal of a card shows (by its problem code).
+FIELD_OF_PROBLEM = {"external_id_taken": "external_id", "no_customer": "customer_external_id"}
+
+
+def _card_words(viewer: Viewer, problem: str, values: Mapping[str, object], reason: str) -> str:
+    """A card form's refusal in the reader's language (`crm.card.problem.<code>`)."""
+    return problem_words(viewer.t, "crm.card", problem, values, reason)
+
+
+def _refused(request: Request, viewer: Viewer, exc: DomainError) -> Response:
+    """The error page for a refusal that leaves no form to show (a card deleted meanwhile)."""
+    words = _card_words(viewer, exc.problem, exc.values, exc.message)
+    return render(request, "error.html", exc.status_code, message=words)
 
 
 async def _company(session: Any, row: CrmCustomer | CrmContact) -> CrmCustomer | None:
@@ -153,11 +161,14 @@ async def _save(request: Request, kind: str, viewer: Viewer, card_id: int | None
                 saved = await service.save_customer(session, body, now=now, customer_id=card_id, actor=actor)
             saved_id = saved.id
     except ValidationError as exc:
-        errors = {p.path.split(".")[0]: p.reason for p in reversed(validation_problems(exc))}
+        errors = {
+            p.field: _card_words(viewer, p.problem, p.values, p.reason) for p in reversed(card_problems(exc))
+        }
     except DomainError as exc:
         if exc.status_code == 404 and row is None and card_id:
-            raise
-        errors = {_field_of(exc.message, kind): exc.message}
+            return _refused(request, viewer, exc)  # the card itself is gone
+        field = FIELD_OF_PROBLEM.get(exc.problem, "name")
+        errors = {field: _card_words(viewer, exc.problem, exc.values, exc.message)}
     else:
         return redirect(f"/console/crm/{kind}/{saved_id}?saved=1")
     # The rolled-back transaction expired the card it read: read it again to show the form.
@@ -178,11 +189,9 @@ async def _import(request: Request, kind: str, viewer: Viewer) -> Response:
     try:
         async with rt.db.write() as session:
             result = await import_files(session, **files, now=rt.clock.now(), actor=console_actor(viewer))
-    except CrmCsvError as exc:  # the file as a whole is unreadable: nothing was imported
+    except Invalid as exc:  # the file as a whole is unreadable (CrmCsvError): nothing was imported
         words = problem_words(viewer.t, "crm", exc.problem, exc.values, exc.message)
         return await _list_page(request, kind, status=422, import_error=words)
-    except Invalid as exc:
-        return await _list_page(request, kind, status=422, import_error=exc.message)
     counts = result.customers if kind == "customers" else result.contacts
     errors = result.customer_errors if kind == "customers" else result.contact_errors
     return await _list_page(request, kind, imported=counts, import_errors=errors)
@@ -203,8 +212,11 @@ def _register(kind: str) -> None:
         return await _card_page(request, kind, None)
 
     async def card_page(request: Request, card_id: IdPath, viewer: Manager) -> Response:
-        async with runtime_of(request).db.read() as session:
-            row = await _get(session, kind, card_id)
+        try:
+            async with runtime_of(request).db.read() as session:
+                row = await _get(session, kind, card_id)
+        except NotFound as exc:
+            return _refused(request, viewer, exc)
         return await _card_page(request, kind, row)
 
     async def create(request: Request, viewer: Manager) -> Response:
@@ -217,8 +229,11 @@ def _register(kind: str) -> None:
         await form(request, viewer)
         rt = runtime_of(request)
         remove = service.delete_customer if kind == "customers" else service.delete_contact
-        async with rt.db.write() as session:
-            await remove(session, card_id, actor=console_actor(viewer), now=rt.clock.now())
+        try:
+            async with rt.db.write() as session:
+                await remove(session, card_id, actor=console_actor(viewer), now=rt.clock.now())
+        except NotFound as exc:
+            return _refused(request, viewer, exc)
         return redirect(f"{base}?deleted=1")
 
     async def import_(request: Request, viewer: Manager) -> Response:

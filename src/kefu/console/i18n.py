@@ -56,9 +56,9 @@ HEADER_PARTS = ("unknown", "missing", "repeated", "unnamed")
 def problem_words(
     t: Callable[..., str], scope: str, problem: str, values: Mapping[str, object], reason: str
 ) -> str:
-    """An import's refusal (a `problem` code and its `values`, as kefu.ai.kb_csv gives them) in
-    the reader's language: `<scope>.problem.<code>` of the page's words; a refusal without a
-    code keeps its own (English) reason."""
+    """A refusal in the reader's language — a DomainError's or an import row's `problem` code and
+    its `values` (kefu.errors, kefu.ai.kb_csv) — as `<scope>.problem.<code>` of the page's words;
+    a refusal without a code keeps its own (English) reason."""
     if not problem:
         return reason
     if problem == "bad_header":

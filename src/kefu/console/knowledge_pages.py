@@ -23,7 +23,7 @@ from kefu.accounts.knowledge_base import (
 )
 from kefu.accounts.models import KfAccount
 from kefu.accounts.settings import get_account
-from kefu.ai.kb_csv import KbCsvError, KbError, RowError, check_entry
+from kefu.ai.kb_csv import KbError, RowError, check_entry
 from kefu.ai.kb_xlsx import entries_xlsx
 from kefu.ai.knowledge import KnowledgeEntry
 from kefu.console.i18n import problem_words
@@ -189,8 +189,8 @@ async def save_entry(request: Request, account_id: int, viewer: Manager) -> Resp
     except Invalid as exc:
         async with rt.db.read() as session:
             account = await get_account(session, account_id)
-        problem, facts = (exc.problem, exc.values) if isinstance(exc, KbError) else ("", {})
-        errors = {_field_of(problem): problem_words(viewer.t, "knowledge", problem, facts, exc.message)}
+        words = problem_words(viewer.t, "knowledge", exc.problem, exc.values, exc.message)
+        errors = {_field_of(exc.problem): words}
         return render(
             request,
             "knowledge_entry.html",
@@ -251,11 +251,9 @@ async def import_entries(request: Request, account_id: int, viewer: Manager) -> 
                 now=rt.clock.now(),
                 actor=console_actor(viewer),
             )
-    except KbCsvError as exc:  # the file as a whole is unreadable: nothing was imported
+    except Invalid as exc:  # the file as a whole is unreadable (KbCsvError): nothing was imported
         words = problem_words(viewer.t, "knowledge", exc.problem, exc.values, exc.message)
         return await _page(request, account_id, status=422, import_error=words)
-    except Invalid as exc:
-        return await _page(request, account_id, status=422, import_error=exc.message)
     return await _page(request, account_id, imported=result)
 
 

@@ -33,9 +33,9 @@ from kefu.ai.kb_csv import (
     header_cells,
     row_cells,
 )
-from kefu.crm.schemas import ContactIn, CustomerIn
+from kefu.crm.schemas import ContactIn, CustomerIn, card_problems
 from kefu.crm.service import upsert_contact, upsert_customer
-from kefu.errors import DomainError, NotFound
+from kefu.errors import DomainError
 
 CARD_COLUMNS = ("external_id", "name", "phone", "email", "tags", "notes", "exclusive_userid")
 CUSTOMER_COLUMNS = CARD_COLUMNS
@@ -139,10 +139,6 @@ async def _one(
             _, done = await upsert_contact(session, cells["external_id"], body, now=now, actor=actor)
         else:
             _, done = await upsert_customer(session, cells["external_id"], body, now=now, actor=actor)
-    except NotFound as exc:  # the one thing a row names that may not exist: a contact's company
-        company = RowProblem("no_customer", exc.message, id=cells.get("customer_external_id", ""))
-        errors.append(RowError.of(line, company))
-        return False
     except (ValueError, DomainError) as exc:
         errors.append(RowError.of(line, _problem(exc)))
         return False
@@ -170,15 +166,16 @@ def _card(cells: dict[str, str], model: type[CustomerIn] | type[ContactIn]) -> C
 
 
 def _problem(exc: ValueError | DomainError) -> ValueError:
-    """A refused row's reason: a cell too long has a code; anything else keeps its own words."""
+    """A refused row's reason: a cell too long and a service's coded refusal (a contact's
+    company that does not exist) keep their code; anything else keeps its own words."""
     if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        reason = f"{where}: {first['msg']}" if where else first["msg"]
-        if first["type"] == "string_too_long":
-            return RowProblem("too_long", reason, column=where, max=first["ctx"]["max_length"])
-        return ValueError(reason)
-    return ValueError(exc.message) if isinstance(exc, DomainError) else exc
+        first = card_problems(exc)[0]
+        if first.problem == "too_long":
+            return RowProblem("too_long", first.reason, column=first.field, max=first.values["max"])
+        return ValueError(first.reason)
+    if isinstance(exc, DomainError):
+        return RowProblem(exc.problem, exc.message, **exc.values) if exc.problem else ValueError(exc.message)
+    return exc
 
 
 def _rows(

@@ -120,8 +120,11 @@ async def bind(
     if customer.contact_id == contact_id:
         return None
     if customer.contact_id is not None:
+        bound = await get_contact(session, customer.contact_id)
         raise Conflict(
-            f"WeChat customer {wechat_customer_id} is bound to contact {customer.contact_id}; unbind it first"
+            f"WeChat customer {wechat_customer_id} is bound to contact {bound.id}; unbind it first",
+            "bound_elsewhere",
+            {"contact_id": bound.id, "contact_name": bound.name},
         )
     customer.contact_id, customer.updated_at = contact_id, now
     return _record(session, customer, contact, "bind", by, now)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kefu.api.deps import IdField
 
@@ -39,6 +40,32 @@ class ContactIn(_Card):
     customer_id: IdField | None = None
     customer_external_id: str | None = Field(default=None, min_length=1, max_length=64)
     unionid: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+@dataclass(frozen=True)
+class CardProblem:
+    """A card's value its schema refused: the field, the problem's code (`required`, `too_long`
+    with its `max`; "" for a reason without one) and the reason in English."""
+
+    field: str
+    problem: str
+    values: dict[str, str | int]
+    reason: str
+
+
+def card_problems(exc: ValidationError) -> list[CardProblem]:
+    """The refusals of a card (CustomerIn, ContactIn), in pydantic's order."""
+    found = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        reason = f"{where}: {error['msg']}" if where else error["msg"]
+        problem, values = "", {}
+        if error["type"] == "string_too_long":
+            problem, values = "too_long", {"max": error["ctx"]["max_length"]}
+        elif error["type"] in ("string_too_short", "missing"):
+            problem = "required"  # every length minimum of a card is 1
+        found.append(CardProblem(str(error["loc"][0]) if error["loc"] else "", problem, values, reason))
+    return found
 
 
 class CustomerOut(BaseModel):

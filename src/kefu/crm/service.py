@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.audit.log import record
 from kefu.crm.models import CrmContact, CrmCustomer
 from kefu.crm.schemas import ContactIn, CustomerIn
-from kefu.db import get_row
 from kefu.errors import Conflict, Invalid, NotFound
 
 Card = TypeVar("Card", CrmCustomer, CrmContact)
@@ -21,11 +20,25 @@ MAX_PAGE = 500
 
 
 async def get_customer(session: AsyncSession, customer_id: int) -> CrmCustomer:
-    return await get_row(session, CrmCustomer, customer_id, "customer")
+    return await _card_by_id(session, CrmCustomer, customer_id)
 
 
 async def get_contact(session: AsyncSession, contact_id: int) -> CrmContact:
-    return await get_row(session, CrmContact, contact_id, "contact")
+    return await _card_by_id(session, CrmContact, contact_id)
+
+
+def _kind(model: type[Card]) -> str:
+    return "customer" if model is CrmCustomer else "contact"
+
+
+async def _card_by_id(session: AsyncSession, model: type[Card], card_id: int) -> Card:
+    """The card, or NotFound coded `customer_not_found` / `contact_not_found` (a card deleted
+    while someone had its page open)."""
+    row = await session.get(model, card_id)
+    if row is None:
+        kind = _kind(model)
+        raise NotFound(f"no {kind} with id {card_id}", f"{kind}_not_found", {"id": card_id})
+    return row
 
 
 async def _taken(
@@ -33,10 +46,15 @@ async def _taken(
 ) -> None:
     if external_id is None:
         return
-    other = await session.scalar(select(model.id).where(model.external_id == external_id))
-    if other is not None and other != own_id:
-        kind = "customer" if model is CrmCustomer else "contact"
-        raise Conflict(f"{kind} {other} already has external_id {external_id!r}")
+    other = (
+        await session.execute(select(model.id, model.name).where(model.external_id == external_id))
+    ).first()
+    if other is not None and other.id != own_id:
+        raise Conflict(
+            f"{_kind(model)} {other.id} already has external_id {external_id!r}",
+            "external_id_taken",
+            {"external_id": external_id, "id": other.id, "name": other.name},
+        )
 
 
 def _fill(row: CrmCustomer | CrmContact, body: CustomerIn | ContactIn, now: datetime) -> None:
@@ -56,7 +74,11 @@ async def _company_of(session: AsyncSession, body: ContactIn) -> int | None:
             select(CrmCustomer.id).where(CrmCustomer.external_id == body.customer_external_id)
         )
         if found is None:
-            raise NotFound(f"no customer with external_id {body.customer_external_id!r}")
+            raise NotFound(
+                f"no customer with external_id {body.customer_external_id!r}",
+                "no_customer",
+                {"id": body.customer_external_id},
+            )
         return found
     return None
 
