@@ -97,13 +97,18 @@ class Base(DeclarativeBase):
 
 
 def write_row(session: Session, row: Base, **values: Any) -> None:
-    """Set `values` on a loaded row with ONE Core UPDATE by its primary key, now, and on the object
-    as its committed state (not dirty): the ORM's unit of work for one changed row cost several
-    times the UPDATE itself (`benchmarks/hot_path.py --count` counts the flushes). For hot paths;
-    the object stays true to the row, unlike a bare statement on `table_of`."""
+    """Set `values` on a loaded row with ONE Core UPDATE by its primary key (of the columns whose
+    value differs), now, and on the object as its committed state (not dirty): the ORM's unit of
+    work for one changed row cost several times the UPDATE itself (`benchmarks/hot_path.py
+    --count` counts the flushes). For hot paths; the object stays true to the row, unlike a bare
+    statement on `table_of`."""
     state = inspect(row)
     if state.identity is None:
         raise ValueError("write_row needs a row loaded from the database")
+    # Only what differs, as the ORM's flush would: fewer values to bind, no statement for none.
+    values = {key: value for key, value in values.items() if getattr(row, key) != value}
+    if not values:
+        return
     session.execute(
         _write_row_statement(cast(Table, state.mapper.local_table), tuple(sorted(values))),
         {"row_id": state.identity[0], **{f"new_{key}": value for key, value in values.items()}},
