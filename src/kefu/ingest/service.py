@@ -138,6 +138,9 @@ def record_callback(
     return row
 
 
+_ADD_CALLBACKS = insert(table_of(CallbackEvent))  # built once: building it cost as much as running it
+
+
 def record_callbacks(
     session: Session, callbacks: list[tuple[int, dict[str, str], str, str | None]], *, now: datetime
 ) -> None:
@@ -167,8 +170,7 @@ def record_callbacks(
         else:
             record_callback(session, connection_id, fields, xml, now=now, replay_key=replay_key)
     if rows:  # one Core executemany, not an ORM object per callback
-        connection = session.connection()
-        connection.execute(insert(CallbackEvent), rows)
+        session.connection().execute(_ADD_CALLBACKS, rows)
     for (connection_id, open_kfid), token in latest_token.items():
         account_id = store_sync_token(
             session,
@@ -263,6 +265,15 @@ def message_row(
     }
 
 
+_MESSAGES = table_of(Message)  # Core: a page's insert runs for every message
+_ADD_PAGE = {
+    dialect: insert(_MESSAGES)
+    .on_conflict_do_nothing(index_elements=["account_id", "msgid"])
+    .returning(_MESSAGES.c.id, _MESSAGES.c.msgid, _MESSAGES.c.external_userid, _MESSAGES.c.bootstrap)
+    for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
 def store_page(
     session: Session, account: KfAccount, items: list[SyncItem], *, backfill: bool, now: datetime
 ) -> list[StoredMessage]:
@@ -277,15 +288,9 @@ def store_page(
     if not rows:
         return []
     dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    messages = table_of(Message)  # Core: a page's insert runs for every message
-    statement = (
-        insert(messages)
-        .values(list(rows.values()))
-        .on_conflict_do_nothing(index_elements=["account_id", "msgid"])
-        .returning(messages.c.id, messages.c.msgid, messages.c.external_userid, messages.c.bootstrap)
-    )
-    result = session.execute(statement)
+    # Rows as parameters of one statement built once (SQLAlchemy sends them as multi-row
+    # VALUES): a statement with the page's values in it was built and compiled for every page.
+    result = session.execute(_ADD_PAGE[dialect], list(rows.values()))
     by_msgid = {r.msgid: StoredMessage(r.id, r.external_userid, r.bootstrap) for r in result}
     # Keep stream order for the processing jobs.
     return [by_msgid[msgid] for msgid in rows if msgid in by_msgid]
