@@ -101,7 +101,8 @@ def write_row(session: Session, row: Base, **values: Any) -> None:
     value differs), now, and on the object as its committed state (not dirty): the ORM's unit of
     work for one changed row cost several times the UPDATE itself (`benchmarks/hot_path.py
     --count` counts the flushes). For hot paths; the object stays true to the row, unlike a bare
-    statement on `table_of`."""
+    statement on `table_of`. Not inside a SAVEPOINT that may roll back (the object would keep the
+    values), and a JSON value written so is replaced, never changed in place."""
     state = inspect(row)
     if state.identity is None:
         raise ValueError("write_row needs a row loaded from the database")

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -109,9 +110,15 @@ def _configure_sqlite(sync_engine: Engine) -> None:
         immediate = conn.get_execution_options().get("kefu_write", False)
         # On the driver's cursor: exec_driver_sql ran the whole statement machinery (~60 µs,
         # a fifth of a small transaction), and every unit begins once.
+        statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        driver_error = conn.dialect.loaded_dbapi.Error
         cursor = conn.connection.dbapi_connection.cursor()
-        cursor.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-        cursor.close()
+        try:
+            cursor.execute(statement)
+        except driver_error as exc:  # as SQLAlchemy's own execution would raise it ("database is locked")
+            raise DBAPIError.instance(statement, None, exc, driver_error, dialect=conn.dialect) from exc
+        finally:
+            cursor.close()
 
 
 class WriterQueue:
@@ -188,7 +195,9 @@ class Database:
                 sync_url(url), echo=echo, pool_size=self._threads, max_overflow=0, pool_pre_ping=True
             )
         if self._thread_engine is not None and self.is_sqlite:
-            self._writer_connections: dict[bool, Connection] = {}
+            # Per thread: after dispose() a new writer thread opens its own, while units already
+            # queued on the old one finish there with the old thread's.
+            self._writer_local = threading.local()
             self._thread_sessions = partial(self._writer_session, write=True)
             self._thread_read_sessions = partial(self._writer_session, write=False)
             self._thread = self._new_threads()
@@ -204,18 +213,34 @@ class Database:
         write units, one for reads). A pool's checkout and checkin cost ~110 µs a unit, a third
         of a small one; SQLite has no server that could drop the connection meanwhile."""
         assert self._thread_engine is not None
-        connection = self._writer_connections.get(write)
+        connections = self._writer_connections()
+        connection = connections.get(write)
         if connection is None or connection.closed:
             engine = self._thread_engine.execution_options(kefu_write=True) if write else self._thread_engine
-            connection = self._writer_connections[write] = engine.connect()
-        if connection.in_transaction():  # left open by a unit that failed as it ended
-            connection.rollback()
+            connection = connections[write] = engine.connect()
         return Session(bind=connection, expire_on_commit=False)
 
-    def _close_writer_connections(self) -> None:
-        for connection in self._writer_connections.values():
+    def _writer_connections(self) -> dict[bool, Connection]:
+        connections: dict[bool, Connection] | None = getattr(self._writer_local, "connections", None)
+        if connections is None:
+            connections = self._writer_local.connections = {}
+        return connections
+
+    def _drop_writer_connection(self, *, write: bool) -> None:
+        """After a unit failed: close its connection (back to the pool, whose reset rolls the
+        driver back). A COMMIT that failed can leave SQLite's transaction open under a
+        SQLAlchemy that thinks it ended, holding the write lock; the next unit opens anew."""
+        connection = self._writer_connections().pop(write, None)
+        if connection is not None:
             connection.close()
-        self._writer_connections.clear()
+
+    def _close_writer_connections(self) -> None:
+        for write in (True, False):
+            self._drop_writer_connection(write=write)
+
+    def _failed(self, write: bool) -> Callable[[], None] | None:
+        """What to do on the unit's thread when its transaction failed (SQLite's own connections)."""
+        return partial(self._drop_writer_connection, write=write) if self.is_sqlite else None
 
     def _new_threads(self) -> UnitThreads:
         return UnitThreads(self._threads, "kefu-sqlite-writer" if self.is_sqlite else "kefu-db-unit")
@@ -258,7 +283,14 @@ class Database:
         abandoned = threading.Event()
         # The caller's context goes along (as with asyncio.to_thread): a unit may read context
         # variables, e.g. the running job it finishes (kefu.jobs.current).
-        work = partial(contextvars.copy_context().run, _transaction, self._thread_sessions, unit, abandoned)
+        work = partial(
+            contextvars.copy_context().run,
+            _transaction,
+            self._thread_sessions,
+            unit,
+            abandoned,
+            self._failed(True),
+        )
         queue = self._writers.hold(urgent=urgent) if self._writers is not None else contextlib.nullcontext()
         async with queue:
             pending = self._thread.submit(work)
@@ -286,7 +318,7 @@ class Database:
         def unit(session: Session) -> T:
             return fn(session, *args, **kwargs)
 
-        read = partial(_transaction, self._thread_read_sessions, unit, threading.Event())
+        read = partial(_transaction, self._thread_read_sessions, unit, threading.Event(), self._failed(False))
         result, _callbacks = await self._thread.submit(read)
         return result
 
@@ -300,11 +332,12 @@ class Database:
         await self.engine.dispose()
         if self._thread is not None and self._thread_engine is not None:
             # Its connections belong to the writer thread: close them there, then let it end.
+            # New units go to a new thread from now on; those queued on the old one run first.
+            old, self._thread = self._thread, self._new_threads()
             if self.is_sqlite:
-                await self._thread.submit(self._close_writer_connections)
-            await self._thread.submit(self._thread_engine.dispose)
-            self._thread.shutdown()
-            self._thread = self._new_threads()
+                await old.submit(self._close_writer_connections)
+            await old.submit(self._thread_engine.dispose)
+            old.shutdown()
 
 
 class _Abandoned(Exception):
@@ -312,16 +345,25 @@ class _Abandoned(Exception):
 
 
 def _transaction(
-    sessions: Callable[[], Session], fn: Callable[[Session], T], abandoned: threading.Event
+    sessions: Callable[[], Session],
+    fn: Callable[[Session], T],
+    abandoned: threading.Event,
+    failed: Callable[[], None] | None = None,
 ) -> tuple[T, list[Any]]:
     """On the writer thread: run `fn` in a write transaction; hand back its on-commit callbacks.
-    If its caller is gone by the time `fn` returns, roll back instead of committing."""
-    with sessions() as session:
-        with session.begin():
-            result = fn(session)
-            if abandoned.is_set():
-                raise _Abandoned
-        return result, session.info.pop("after_commit", [])
+    If its caller is gone by the time `fn` returns, roll back instead of committing. `failed`:
+    called when the transaction did not commit, whatever the reason."""
+    try:
+        with sessions() as session:
+            with session.begin():
+                result = fn(session)
+                if abandoned.is_set():
+                    raise _Abandoned
+            return result, session.info.pop("after_commit", [])
+    except BaseException:
+        if failed is not None:
+            failed()
+        raise
 
 
 def before_commit(
