@@ -160,6 +160,17 @@ async def test_a_change_in_the_file_is_one_new_version_and_dry_run_needs_no_weco
     ]
     assert len(example_corp.state.media) == uploads
 
+    renamed = changed.with_name("renamed.yaml")  # beside it: a name is all that changes
+    renamed.write_text(
+        changed.read_text(encoding="utf-8").replace("name: 王小五", "name: 老王"), encoding="utf-8"
+    )
+    report = await apply_config(rt, load_config(renamed, ENV))
+    assert [c.describe() for c in report.changes if c.action == "update"] == [
+        f"accounts.{KEY}: update (servicers)"
+    ]
+    after = await snapshot(rt)
+    assert ("wangwu", "老王") in [(s[1], s[5]) for s in after["servicers"]]
+
     no_ai = tmp_path / "no-ai.yaml"
     no_ai.write_text("version: 1\nai:\n  provider: none\n", encoding="utf-8")
     with pytest.raises(ConfigFileError) as refused:
