@@ -45,6 +45,7 @@ from kefu.demo_setup import (
     banner_lines,
     ensure_api_token,
     ensure_console_user,
+    name_servicers,
     open_all_day,
     receives_all_day,
 )
@@ -206,6 +207,7 @@ async def _prepare_demo_account(rt: Runtime, keys: DemoKeys) -> None:
     the hours are still all day: `Demo.receives_all_day`)."""
     await import_demo_knowledge(rt, keys.open_kfid)
     await open_all_day(rt, keys.open_kfid)
+    await name_servicers(rt, keys.open_kfid, dict(SERVICERS))
     await ensure_api_token(rt, keys.api_token)
     await ensure_console_user(rt, DEMO_ADMIN, keys.admin_password, role="admin")
     userid, name = SERVICERS[0]

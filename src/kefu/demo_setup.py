@@ -4,6 +4,8 @@ which wires the two servers).
 - The demo account receives at any hour: a trial in the evening or at a weekend must show a
   servicer taking the customer who tapped 转人工, not the off-hours message.
 - A ready API token, so the API docs page can be tried at once (`Authorize`).
+- The servicers have names (张三, 李四, 王五), so the console shows them by name, not only 张三
+  who has a console user.
 - The banner's commands work as printed, from any directory: absolute paths.
 """
 
@@ -18,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from kefu.accounts.models import KfAccount
+from kefu.accounts.servicers import ServicerSpec, list_servicers, refresh_servicers, set_servicers
 from kefu.accounts.settings import save_account_settings, settings_json, stored_settings
 from kefu.api.models import ApiToken, ConsoleUser
 from kefu.api.tokens import hash_token
@@ -42,6 +45,24 @@ async def open_all_day(rt: Runtime, open_kfid: str) -> bool:
             session, account, data, changed_by="kefu demo", source="cli", now=rt.clock.now()
         )
     return saved is not None
+
+
+async def name_servicers(rt: Runtime, open_kfid: str, names: dict[str, str]) -> bool:
+    """Give the demo account's servicers their names — those still without one, so a name an
+    admin has set stays. True when it named any."""
+    async with rt.db.read() as session:
+        account = await session.scalar(select(KfAccount).where(KfAccount.open_kfid == open_kfid).limit(1))
+    if account is None:
+        return False
+    # The rows, as WeCom lists them: the refresh job the connection queued may not have run yet.
+    await refresh_servicers(rt, account.id)
+    async with rt.db.read() as session:
+        rows = await list_servicers(session, account.id)
+    if all(row.name or row.userid not in names for row in rows):
+        return False
+    specs = [ServicerSpec(r.userid, r.max_sessions, r.name or names.get(r.userid)) for r in rows]
+    await set_servicers(rt, account.id, specs, actor="cli")
+    return True
 
 
 async def receives_all_day(rt: Runtime, open_kfid: str) -> bool:

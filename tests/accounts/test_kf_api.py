@@ -11,9 +11,11 @@ from pathlib import Path
 import defusedxml.ElementTree as SafeXml
 import httpx
 import pytest
+from sqlalchemy import select
 
 from kefu.accounts import kf_accounts
 from kefu.accounts.contact import create_link, link_for, qr_code
+from kefu.audit.models import AuditEvent
 from kefu.errors import Conflict
 from kefu.runtime import Runtime
 from tests.accounts.fixtures import ACliFn
@@ -111,6 +113,52 @@ async def test_servicers_and_adopt_over_the_api(api: httpx.AsyncClient, kf: KfWo
     assert [s["userid"] for s in refreshed.json()["servicers"]] == ["zhangsan", "ghost"]
 
 
+async def test_servicers_carry_the_names_the_admin_gives(
+    rt: Runtime, api: httpx.AsyncClient, kf: KfWorld
+) -> None:
+    account = await kf_accounts.create_account(rt, connection_id=kf.connection.id, name="起名")
+    url = f"/api/v1/accounts/{account.id}/servicers"
+
+    put = await api.put(
+        url,
+        json={"servicers": [{"userid": "zhangsan", "max_sessions": 2, "name": "张三"}, {"userid": "lisi"}]},
+    )
+    assert put.status_code == 200, put.text
+    assert [(s["userid"], s["max_sessions"], s["name"]) for s in put.json()["servicers"]] == [
+        ("zhangsan", 2, "张三"),
+        ("lisi", None, None),
+    ]
+    # Only the names change: the whole list again, as for a cap; a name left out is none.
+    renamed = await api.put(
+        url,
+        json={"servicers": [{"userid": "zhangsan", "max_sessions": 2}, {"userid": "lisi", "name": "李四"}]},
+    )
+    assert [(s["userid"], s["name"]) for s in renamed.json()["servicers"]] == [
+        ("zhangsan", None),
+        ("lisi", "李四"),
+    ]
+    assert [(s["userid"], s["name"]) for s in (await api.get(url)).json()["servicers"]] == [
+        ("zhangsan", None),
+        ("lisi", "李四"),
+    ]
+    shown = (await api.get(f"/api/v1/accounts/{account.id}")).json()
+    assert [s["name"] for s in shown["servicers"]] == [None, "李四"]
+    for bad in (" ", "名" * 65):
+        refused = await api.put(url, json={"servicers": [{"userid": "lisi", "name": bad}]})
+        assert refused.status_code == 422, bad
+    assert [s["name"] for s in (await api.get(url)).json()["servicers"]] == [None, "李四"]
+    async with rt.db.read() as session:
+        audited = (
+            await session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.action == "account.servicers.update")
+                .order_by(AuditEvent.id)
+            )
+        ).all()
+    assert audited[1].changes["servicers.lisi.name"] == [None, "李四"]
+    assert audited[1].changes["servicers.zhangsan.name"] == ["张三", None]
+
+
 async def test_link_and_qr_codes_and_a_disabled_account_offers_none(
     rt: Runtime, api: httpx.AsyncClient, kf: KfWorld
 ) -> None:
@@ -167,6 +215,11 @@ async def test_accounts_and_kb_on_the_command_line(
     servicers = await acli("accounts", "servicers", account_id, "--add", "zhangsan:3", "--add", "ghost")
     assert servicers.exit_code == 1  # ghost was refused; zhangsan was added
     assert "zhangsan  接待中  max 3" in servicers.stdout and "ghost" in servicers.stdout
+    named = await acli(
+        "accounts", "servicers", account_id, "--add", "lisi::李四", "--add", "zhangsan:3:张 三"
+    )
+    assert "0  zhangsan  张 三  接待中  max 3" in named.stdout  # kept its place, named
+    assert "2  lisi  李四  接待中  max default" in named.stdout
 
     qr = tmp_path / "qr.svg"
     assert (await acli("accounts", "qr", account_id, "--out", str(qr))).exit_code == 0

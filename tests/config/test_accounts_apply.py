@@ -62,7 +62,9 @@ async def snapshot(rt: Runtime) -> dict[str, Any]:
             (a.open_kfid, a.name, a.enabled, a.avatar_sha256, a.settings, a.settings_version)
             for a in accounts
         ],
-        "servicers": [(s.account_id, s.userid, s.position, s.max_sessions, s.in_wecom) for s in servicers],
+        "servicers": [
+            (s.account_id, s.userid, s.position, s.max_sessions, s.in_wecom, s.name) for s in servicers
+        ],
         "entries": [
             (e.account_id, e.entry_id, e.question, e.answer, e.alt_questions, e.tags) for e in entries
         ],
@@ -95,7 +97,11 @@ async def test_the_example_applies_fully_then_unchanged_and_export_applies_back_
     assert settings["hours"]["weekly"]["mon"] == ["09:00-12:00", "13:30-18:00"]
     assert settings["queue"]["pool_notice"]["text"] == "正在为您排队，您前面还有 {position} 位"
     assert [r["rule"] for r in settings["routing"]["rules"]] == ["exclusive", "last", "idle", "round_robin"]
-    assert [(s[1], s[3]) for s in state["servicers"]] == [("zhangsan", 10), ("lisi", 3), ("wangwu", None)]
+    assert [(s[1], s[3], s[5]) for s in state["servicers"]] == [
+        ("zhangsan", 10, None),
+        ("lisi", 3, "李四"),
+        ("wangwu", None, "王五"),
+    ]
     assert len(state["entries"]) == 8 and state["ai"][1]["openai"]["model"] == "qwen-plus"
     async with rt.db.read() as s:
         assert "sk-1" not in str((await s.get(GlobalSetting, "ai")).data)  # type: ignore[union-attr]
@@ -128,6 +134,9 @@ async def test_a_change_in_the_file_is_one_new_version_and_dry_run_needs_no_weco
         {
             "      sat: []": '      sat: ["10:00-16:00"]',
             "lisi\n        max_sessions: 3": "lisi\n        max_sessions: 4",
+            # A name left out is no name, as a cap left out is the default.
+            "        name: 李四                      # how the console shows them" + NO_NAMES_IN_WECOM: "",
+            "name: 王五": "name: 王小五",
         },
     )
 
@@ -144,8 +153,23 @@ async def test_a_change_in_the_file_is_one_new_version_and_dry_run_needs_no_weco
     assert after["versions"] == before["versions"] + 1
     account = next(a for a in after["accounts"] if a[0] == OPEN_KFID)
     assert account[5] == 2 and account[4]["hours"]["weekly"]["sat"] == ["10:00-16:00"]
-    assert ("lisi", 4) in [(s[1], s[3]) for s in after["servicers"]]
+    assert [(s[1], s[3], s[5]) for s in after["servicers"]] == [
+        ("zhangsan", 10, None),
+        ("lisi", 4, None),
+        ("wangwu", None, "王小五"),
+    ]
     assert len(example_corp.state.media) == uploads
+
+    renamed = changed.with_name("renamed.yaml")  # beside it: a name is all that changes
+    renamed.write_text(
+        changed.read_text(encoding="utf-8").replace("name: 王小五", "name: 老王"), encoding="utf-8"
+    )
+    report = await apply_config(rt, load_config(renamed, ENV))
+    assert [c.describe() for c in report.changes if c.action == "update"] == [
+        f"accounts.{KEY}: update (servicers)"
+    ]
+    after = await snapshot(rt)
+    assert ("wangwu", "老王") in [(s[1], s[5]) for s in after["servicers"]]
 
     no_ai = tmp_path / "no-ai.yaml"
     no_ai.write_text("version: 1\nai:\n  provider: none\n", encoding="utf-8")
@@ -213,6 +237,7 @@ async def test_create_by_name_prune_and_bad_rows(
     )
 
 
+NO_NAMES_IN_WECOM = " (WeCom's list has no names)\n"
 # The example naming a new account by its name instead of adopting the existing one.
 NEW_SHOP_ONLY = {
     f"    open_kfid: {OPEN_KFID}   # adopt an existing account; omit to create one by name\n": "",

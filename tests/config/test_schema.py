@@ -117,6 +117,12 @@ def test_variables_in_plain_strings_and_dollar_escape(tmp_path: Path) -> None:
             "kefu.yaml:12: accounts[0].messages.welcome: mode fixed needs a text",
         ),
         (
+            CONNECTION + "accounts:\n  - connection: qinghe\n    open_kfid: wk1\n    servicers:\n"
+            '      - {userid: lisi, name: " "}\n',
+            "kefu.yaml:12: accounts[0].servicers[0].name: a servicer's name must not be blank "
+            "(leave it out for none)",
+        ),
+        (
             CONNECTION + "accounts:\n  - connection: qinghe\n    avatar: a.png\n",
             "kefu.yaml:9: accounts[0]: give open_kfid to adopt an existing account, or a name to create one",
         ),

@@ -1,7 +1,8 @@
 """Servicers by the names people know: wherever the console shows a servicer (the sessions
 list, the transfer and take-for choices, the session bar, the transcript), it shows the display
 name of the console user bound to the userid; a servicer without one shows the userid, and a
-name two servicers share carries the userid too."""
+name two servicers share carries the userid too. A servicer without a console user goes by the
+name an admin gave it on the account page."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from kefu.accounts.servicers import list_servicers
 from kefu.api import users
 from kefu.runtime import Runtime
 from tests.console.conftest import PASSWORD, SignIn
@@ -76,3 +78,36 @@ async def test_a_name_two_servicers_share_carries_the_userid(
     pool = (await admin.get(POOL)).text
     assert '<option value="zhangsan">张伟（zhangsan）</option>' in pool
     assert '<option value="lisi">张伟（lisi）</option>' in pool
+
+
+async def test_a_servicer_without_a_console_user_goes_by_the_name_the_admin_gives(
+    make_world: WorldFactory, signed_in: SignIn
+) -> None:
+    """Named on the account page's 接待人员 form: the console user's name first, then the
+    servicer's, then the userid; a name shared between the two kinds carries the userid."""
+    world = await waiting_world(make_world, servicers=("zhangsan", "lisi", "wangwu"))
+    await named(world.rt, "zs", "zhangsan", "张三")
+    admin = await signed_in("admin")
+    page = f"/console/accounts/{world.account.id}"
+
+    for userid, name in (("lisi", "李四"), ("zhangsan", "老张")):
+        answer = await post(admin, page, f"{page}/servicers", userid=userid, name=name, max_sessions="")
+        assert answer.status_code == 303, answer.text
+    async with world.rt.db.read() as session:
+        listed = [(r.userid, r.name) for r in await list_servicers(session, world.account.id)]
+    assert listed == [("zhangsan", "老张"), ("lisi", "李四"), ("wangwu", None)]  # each kept its place
+
+    pool = (await admin.get(POOL)).text
+    assert '<option value="zhangsan">张三</option>' in pool  # his console user's name first
+    assert '<option value="lisi">李四</option>' in pool
+    assert '<option value="wangwu">wangwu</option>' in pool
+    account_page = (await admin.get(page)).text
+    assert '李四 <span class="muted">lisi</span>' in account_page
+
+    too_long = await post(admin, page, f"{page}/servicers", userid="wangwu", name="王" * 65)
+    assert too_long.status_code == 422 and 'data-error-for="servicer_name"' in too_long.text
+    shared = await post(admin, page, f"{page}/servicers", userid="wangwu", name="张三")
+    assert shared.status_code == 303
+    pool = (await admin.get(POOL)).text
+    assert '<option value="zhangsan">张三（zhangsan）</option>' in pool
+    assert '<option value="wangwu">张三（wangwu）</option>' in pool

@@ -158,6 +158,10 @@ def test_a_restart_keeps_the_connection_account_and_customers(tmp_path: Path) ->
         db_files = [data / "kefu.db", data / "kefu.db-wal", data / "kefu.db-shm", data / "kefu.env"]
         assert [stat.S_IMODE(p.stat().st_mode) for p in db_files] == [0o600] * 4
         assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    # The servicers have their names, so the console shows 张三, 李四, 王五 (not lisi, wangwu).
+    names = "SELECT userid, name FROM servicers ORDER BY position"
+    assert rows(data / "kefu.db", names) == list(SERVICERS)
+    rows(data / "kefu.db", "UPDATE servicers SET name = '王小五' WHERE userid = 'wangwu'")  # an admin's
 
     with Demo(data_dir=data, port=0, sim_port=0) as second:
         assert second.keys == keys and second.connection_id == connection_id and second.simulator is not None
@@ -178,6 +182,7 @@ def test_a_restart_keeps_the_connection_account_and_customers(tmp_path: Path) ->
         (CONNECTION_NAME, keys.corpid, 1)
     ]
     assert rows(db, "SELECT open_kfid, authorized FROM kf_accounts") == [(keys.open_kfid, 1)]
+    assert rows(db, names) == [*SERVICERS[:2], ("wangwu", "王小五")]  # the admin's name stays
     assert rows(db, "SELECT DISTINCT external_userid FROM messages") == [(keys.customer_ids[0],)]
     assert stat.S_IMODE((data / "demo.json").stat().st_mode) == 0o600
 

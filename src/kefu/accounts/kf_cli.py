@@ -61,7 +61,8 @@ def _print(view: AccountOut) -> None:
         status = "接待中" if s.receiving else ("暂时挂起" if s.stop_type == 1 else "停止接待")
         cap = f"max {s.max_sessions}" if s.max_sessions else "max default"
         problem = f"  NOT IN WECOM: {s.last_error}" if not s.in_wecom else ""
-        typer.echo(f"    servicer {s.userid}  {status}  {cap}{problem}")
+        name = f"  {s.name}" if s.name else ""
+        typer.echo(f"    servicer {s.userid}{name}  {status}  {cap}{problem}")
 
 
 def _show(view: AccountOut, as_json: bool) -> None:
@@ -234,7 +235,12 @@ def qr(
 def servicers_(
     ref: Ref,
     add: Annotated[
-        list[str] | None, typer.Option("--add", help="userid or userid:max_sessions (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--add",
+            help="userid, userid:max_sessions or userid:max_sessions:name (lisi::李四 keeps the "
+            "default cap); again for a listed userid to change its cap and name (repeatable).",
+        ),
     ] = None,
     remove: Annotated[list[str] | None, typer.Option("--remove", help="userid (repeatable).")] = None,
     refresh: Annotated[
@@ -265,13 +271,15 @@ def servicers_(
     for s in result.servicers:
         status = "接待中" if s.receiving else "停止接待"
         problem = f"  NOT IN WECOM: {s.last_error}" if not s.in_wecom else ""
-        typer.echo(f"{s.position}  {s.userid}  {status}  max {s.max_sessions or 'default'}{problem}")
+        name = f"  {s.name}" if s.name else ""
+        typer.echo(f"{s.position}  {s.userid}{name}  {status}  max {s.max_sessions or 'default'}{problem}")
     if result.problems:
         raise typer.Exit(1)
 
 
 def _spec(item: str) -> servicers.ServicerSpec:
-    userid, _, cap = item.partition(":")
+    userid, _, rest = item.partition(":")
+    cap, _, name = rest.partition(":")
     if cap and not cap.isdigit():
-        fail(f"--add {item!r}: write userid or userid:max_sessions (a number)")
-    return servicers.ServicerSpec(userid, int(cap) if cap else None)
+        fail(f"--add {item!r}: write userid, userid:max_sessions (a number) or userid:max_sessions:name")
+    return servicers.ServicerSpec(userid, int(cap) if cap else None, name.strip() or None)

@@ -153,7 +153,7 @@ async def get_servicers(account_id: IdPath, rt: RuntimeDep) -> ServicersOut:
 async def put_servicers(
     account_id: IdPath, body: ServicersPut, rt: RuntimeDep, token: TokenDep
 ) -> ServicersOut:
-    """Set the whole servicer list, in order, with per-servicer caps; WeCom's per-userid refusals
+    """Set the whole servicer list, in order, with per-servicer caps and names; WeCom's per-userid refusals
     are kept on the servicer (`in_wecom` false, `last_error`) and listed in `problems`."""
     sync = await servicers.set_servicers(rt, account_id, body.specs(), actor=f"api:{token.name}")
     view = await get_servicers(account_id, rt)

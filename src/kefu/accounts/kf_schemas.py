@@ -5,19 +5,20 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from kefu.accounts.kf_accounts import Avatar
 from kefu.accounts.models import KfAccount, Servicer, SettingsVersion
-from kefu.accounts.servicers import RECEIVING, ServicerSpec
+from kefu.accounts.servicers import MAX_NAME, RECEIVING, ServicerSpec
 from kefu.db.base import MAX_ID
 from kefu.errors import Invalid
 
 
 class ServicerOut(BaseModel):
     userid: str
+    name: str | None = Field(description="the name the admin gave (WeCom's servicer list has none)")
     position: int
     max_sessions: int | None = Field(description="None: the account's queue.default_max_sessions")
     receiving: bool = Field(description="WeCom reception status 接待中")
@@ -47,6 +48,7 @@ class AccountOut(BaseModel):
 def servicer_out(row: Servicer) -> ServicerOut:
     return ServicerOut(
         userid=row.userid,
+        name=row.name,
         position=row.position,
         max_sessions=row.max_sessions,
         receiving=row.in_wecom and row.status == RECEIVING,
@@ -118,11 +120,24 @@ class LinkOut(BaseModel):
     scene: str | None
 
 
+def _not_blank(name: str) -> str:
+    if not name.strip():
+        raise ValueError("a servicer's name must not be blank (leave it out for none)")
+    return name
+
+
+# A servicer's name, as the API and the config file take it.
+ServicerName = Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(_not_blank)]
+
+
 class ServicerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     userid: str = Field(min_length=1, max_length=64)
     max_sessions: int | None = Field(None, ge=1)
+    name: ServicerName | None = Field(
+        None, description="what the console shows when no console user has the userid; left out: none"
+    )
 
 
 class ServicersPut(BaseModel):
@@ -131,7 +146,7 @@ class ServicersPut(BaseModel):
     servicers: list[ServicerIn] = Field(description="the whole list, in order")
 
     def specs(self) -> list[ServicerSpec]:
-        return [ServicerSpec(s.userid, s.max_sessions) for s in self.servicers]
+        return [ServicerSpec(s.userid, s.max_sessions, s.name) for s in self.servicers]
 
 
 class ServicersOut(BaseModel):

@@ -81,6 +81,9 @@ class Servicer(Base):
     userid: Mapped[str] = mapped_column(String(64))
     position: Mapped[int] = mapped_column(Integer, default=0)
     max_sessions: Mapped[int | None] = mapped_column(Integer, default=None)  # None: the account default
+    # The name the admin gives (WeCom's servicer/list has none); the console shows a bound
+    # console user's display name before it, and the userid without either.
+    name: Mapped[str | None] = mapped_column(String(64), default=None)
     # servicer/list encoding: 0 = 接待中, 1 = 停止接待; stop_type 1 = 暂时挂起
     status: Mapped[int] = mapped_column(Integer, default=0)
     stop_type: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,6 +1,6 @@
 """接待人员: an account's servicer list, kept in step with WeCom.
 
-The list (which userids, in which order, each one's `max_sessions`) is the admin's; WeCom
+The list (which userids, in which order, each one's `max_sessions` and `name`) is the admin's; WeCom
 holds who is in the account's reception list and each one's reception status. Setting the
 list reads `kf/servicer/list`, adds the missing ones (`kf/servicer/add`, one result per
 userid: refused ones are kept with `in_wecom` false and the reason in words), removes the
@@ -42,6 +42,7 @@ RECEIVING, STOPPED = 0, 1  # servicer/list (and Servicer.status)
 EVENT_RECEIVING, EVENT_STOPPED = 1, 2  # servicer_status_change
 USER_NOT_FOUND = 60111
 PER_CALL = 100  # userids per servicer/add|del call
+MAX_NAME = 64  # characters of a servicer's name (Servicer.name)
 # Per-item errcodes of servicer/add|del, in words (wecom-kf-api.md §8.3, §10).
 ITEM_ERRORS = {
     USER_NOT_FOUND: "user does not exist in the corp (check the userid in 通讯录)",
@@ -53,16 +54,20 @@ NOT_LISTED = "not in WeCom's reception list of this account any more (removed in
 
 @dataclass(frozen=True)
 class ServicerSpec:
-    """One wanted servicer: the WeCom userid and an optional per-servicer cap (接待上限)."""
+    """One wanted servicer: the WeCom userid, an optional per-servicer cap (接待上限) and an
+    optional name to show it by (WeCom's servicer list gives none)."""
 
     userid: str
     max_sessions: int | None = None
+    name: str | None = None
 
     def __post_init__(self) -> None:
         if not self.userid or len(self.userid) > 64:
             raise Invalid(f"a servicer userid must be 1–64 characters, got {self.userid!r}")
         if self.max_sessions is not None and self.max_sessions < 1:
             raise Invalid(f"{self.userid}: max_sessions must be at least 1")
+        if self.name is not None and not (self.name.strip() and len(self.name) <= MAX_NAME):
+            raise Invalid(f"{self.userid}: a name must be 1–{MAX_NAME} characters, not blank")
 
 
 def describe_item(result: ServicerResult) -> str | None:
@@ -146,7 +151,8 @@ async def store_servicers(
     *,
     now: datetime,
 ) -> list[Servicer]:
-    """Write the list as WeCom left it: order and caps from `wanted`, presence and status from `sync`."""
+    """Write the list as WeCom left it: order, caps and names from `wanted`, presence and status
+    from `sync`."""
     rows = {r.userid: r for r in await list_servicers(session, account_id)}
     wanted_ids = {s.userid for s in wanted}
     for userid, gone in rows.items():
@@ -156,7 +162,7 @@ async def store_servicers(
         row = rows.get(spec.userid) or Servicer(account_id=account_id, userid=spec.userid, updated_at=now)
         if spec.userid not in rows:
             session.add(row)
-        row.position, row.max_sessions = position, spec.max_sessions
+        row.position, row.max_sessions, row.name = position, spec.max_sessions, spec.name
         info = sync.listed.get(spec.userid)
         row.in_wecom = info is not None
         refused = sync.added.get(spec.userid)
@@ -168,9 +174,9 @@ async def store_servicers(
 
 
 def in_step(rows: Sequence[Servicer], wanted: Sequence[ServicerSpec]) -> bool:
-    """Whether the stored list is `wanted` (same order and caps) and WeCom took every one."""
-    return [(r.userid, r.max_sessions, r.in_wecom) for r in rows] == [
-        (s.userid, s.max_sessions, True) for s in wanted
+    """Whether the stored list is `wanted` (same order, caps and names) and WeCom took every one."""
+    return [(r.userid, r.max_sessions, r.name, r.in_wecom) for r in rows] == [
+        (s.userid, s.max_sessions, s.name, True) for s in wanted
     ]
 
 
@@ -209,10 +215,10 @@ async def _account_and_client(rt: Runtime, account_id: int) -> tuple[KfAccount, 
 
 
 def servicers_view(rows: Sequence[Servicer | ServicerSpec]) -> dict[str, Any]:
-    """The list as the audit log compares it: userid → position and cap."""
+    """The list as the audit log compares it: userid → position, cap and name."""
     return {
         "servicers": {
-            r.userid: {"position": position, "max_sessions": r.max_sessions}
+            r.userid: {"position": position, "max_sessions": r.max_sessions, "name": r.name}
             for position, r in enumerate(rows)
         }
     }
@@ -247,13 +253,16 @@ async def set_servicers(
 
 async def _current_specs(rt: Runtime, account_id: int) -> list[ServicerSpec]:
     async with rt.db.read() as session:
-        return [ServicerSpec(r.userid, r.max_sessions) for r in await list_servicers(session, account_id)]
+        return [
+            ServicerSpec(r.userid, r.max_sessions, r.name) for r in await list_servicers(session, account_id)
+        ]
 
 
 async def add_servicers(
     rt: Runtime, account_id: int, specs: Sequence[ServicerSpec], *, actor: str = "cli"
 ) -> ServicerSync:
-    """Add (or re-try, or re-cap) servicers at the end of the list; the others stay."""
+    """Add servicers at the end of the list; one already listed keeps its place and takes the
+    spec's cap and name (re-cap, rename, or re-try in WeCom). The others stay."""
     current = {s.userid: s for s in await _current_specs(rt, account_id)}
     for spec in specs:
         current[spec.userid] = spec

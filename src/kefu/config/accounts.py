@@ -110,7 +110,7 @@ async def _ai_conflicts(
 def _specs(entry: Account) -> list[ServicerSpec] | None:
     if entry.servicers is None:
         return None
-    return [ServicerSpec(s.userid, s.max_sessions) for s in entry.servicers]
+    return [ServicerSpec(s.userid, s.max_sessions, s.name) for s in entry.servicers]
 
 
 class AccountsApplier:

@@ -57,7 +57,11 @@ async def account_document(
     settings = settings_json(stored_settings(account))
     document["timezone"] = settings["timezone"]
     document["servicers"] = [
-        {"userid": s.userid, **({"max_sessions": s.max_sessions} if s.max_sessions else {})}
+        {
+            "userid": s.userid,
+            **({"max_sessions": s.max_sessions} if s.max_sessions else {}),
+            **({"name": s.name} if s.name else {}),
+        }
         for s in await list_servicers(session, account.id)
     ]
     document.update({key: settings[key] for key in SETTINGS_KEYS if key != "timezone"})

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
+from kefu.accounts.kf_schemas import ServicerName
 from kefu.accounts.schemas import (
     Bootstrap,
     ConnectionName,
@@ -35,6 +36,7 @@ AesKeyValue = Annotated[Any, secret_check(check_encoding_aes_key)]
 class Servicer(Strict):
     userid: str = Field(min_length=1, max_length=64)
     max_sessions: int | None = Field(None, ge=1)
+    name: ServicerName | None = None  # not given: none (as max_sessions: the default)
 
 
 class Account(AccountSettingsData):

@@ -208,18 +208,24 @@ async def _save_basic(
 
 @router.post("/console/accounts/{account_id}/servicers")
 async def add_servicer(request: Request, account_id: int, viewer: Admin) -> Response:
-    """Add (or re-cap) a 接待人员: WeCom's servicer list first; a refusal is kept with its reason."""
+    """Add a 接待人员, or give a listed one a new cap and name: WeCom's servicer list first; a
+    refusal is kept with its reason."""
     data = await form(request, viewer)
     userid = str(data.get("userid") or "").strip()
     cap = str(data.get("max_sessions") or "").strip()
+    name = str(data.get("name") or "").strip()
+    typed: dict[str, Any] = {"servicer_userid": userid, "servicer_name": name, "servicer_cap": cap}
+    if len(name) > servicers.MAX_NAME:
+        errors = {"servicer_name": viewer.t("accounts.servicer_name_long", n=servicers.MAX_NAME)}
+        return await _account_page(request, account_id, "basic", 422, errors=errors, **typed)
     try:
         if cap and not cap.isdigit():
             raise Invalid(viewer.t("accounts.cap_number"))
-        spec = servicers.ServicerSpec(userid, int(cap) if cap else None)
+        spec = servicers.ServicerSpec(userid, int(cap) if cap else None, name or None)
         sync = await servicers.add_servicers(runtime_of(request), account_id, [spec], actor=actor_of(viewer))
     except DomainError as exc:
         errors = {"servicer_userid": exc.message}
-        return await _account_page(request, account_id, "basic", 422, errors=errors, servicer_userid=userid)
+        return await _account_page(request, account_id, "basic", 422, errors=errors, **typed)
     if sync.problems:
         return await _account_page(request, account_id, "basic", 200, servicer_problems=sync.problems)
     return redirect(f"/console/accounts/{account_id}?servicer_added={userid}#servicers")

@@ -69,8 +69,9 @@ class CsrfRefused(Exception):
 @dataclass(frozen=True)
 class ServicerNames:
     """How the console names a servicer (a WeCom userid): by the display name of the console
-    user bound to that userid — the name people know — else by the userid. A name two
-    servicers share carries the userid too: `{{ servicer(userid) }}` in every template."""
+    user bound to that userid — the name people know — else by the name an admin gave the
+    servicer (接待人员), else by the userid. A name two servicers share carries the userid
+    too: `{{ servicer(userid) }}` in every template."""
 
     names: dict[str, str] = field(default_factory=dict)
 
@@ -87,17 +88,25 @@ class ServicerNames:
 
 
 async def servicer_names(session: AsyncSession) -> ServicerNames:
-    """The names of the console users bound to a userid. A display name left blank is the
-    username (kefu.api.users), a login rather than a name people know: the userid stays."""
-    rows = await session.execute(
+    """The names of the console users bound to a userid, then the servicers' own names for the
+    other userids. A display name left blank is the username (kefu.api.users), a login rather
+    than a name people know: it does not count. A userid named differently on two accounts
+    goes by the name of the servicer row added first."""
+    users = await session.execute(
         select(ConsoleUser.wecom_userid, ConsoleUser.display_name, ConsoleUser.username)
         .where(ConsoleUser.wecom_userid.is_not(None))
         .order_by(ConsoleUser.id)
     )
     names: dict[str, str] = {}
-    for userid, name, username in rows.all():
+    for userid, name, username in users.all():
         if userid and name and name not in (userid, username):
             names.setdefault(userid, name)
+    servicers = await session.execute(
+        select(Servicer.userid, Servicer.name).where(Servicer.name.is_not(None)).order_by(Servicer.id)
+    )
+    for userid, given in servicers.all():
+        if given and given != userid:
+            names.setdefault(userid, given)
     return ServicerNames(names)
 
 
