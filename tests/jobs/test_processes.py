@@ -77,7 +77,9 @@ async def test_two_worker_processes_never_run_a_job_twice(rt: Runtime, tmp_path:
         key = f"job{i}"
         # Some jobs share one of eight locks, to race ordering across processes too.
         lock = f"conversation:{i % 8}" if i % 5 < 2 else None
-        await add(rt, "tests.count", args={"path": str(record), "key": key}, lock=lock)
+        # 20 ms each: one worker alone needs ~0.3 s for them all, time enough for the other to
+        # wake from its 10 ms poll of "go" on a loaded machine (with 2 ms, one sometimes ran all).
+        await add(rt, "tests.count", args={"path": str(record), "key": key, "seconds": 0.02}, lock=lock)
         expected.append((key, lock))
 
     workers = [start_worker(rt, "idle", str(tmp_path)) for _ in range(2)]
