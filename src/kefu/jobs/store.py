@@ -79,7 +79,7 @@ def _runnable(jobs: FromClause) -> Select[Any]:
         earlier.c.lock == jobs.c.lock,
         earlier.c.id < jobs.c.id,
         # Literal values, not an IN of bound ones: those are expanded again at every execution.
-        earlier.c.status.in_([literal_column("'todo'"), literal_column("'doing'")]),
+        earlier.c.status.in_([sql_text("todo"), sql_text("doing")]),
     )
     return (
         select(jobs.c.id)
