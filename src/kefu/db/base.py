@@ -101,18 +101,22 @@ def write_row(session: Session, row: Base, **values: Any) -> None:
     value differs), now, and on the object as its committed state (not dirty): the ORM's unit of
     work for one changed row cost several times the UPDATE itself (`benchmarks/hot_path.py
     --count` counts the flushes). For hot paths; the object stays true to the row, unlike a bare
-    statement on `table_of`. Not inside a SAVEPOINT that may roll back (the object would keep the
-    values), and a JSON value written so is replaced, never changed in place."""
+    statement on `table_of`. A row not in the database yet gets them as attributes, which its
+    INSERT takes. Not inside a SAVEPOINT that may roll back (the object would keep the values),
+    and a JSON value written so is replaced, never changed in place."""
     state = inspect(row)
-    if state.identity is None:
-        raise ValueError("write_row needs a row loaded from the database")
+    identity = state.identity if state.persistent else None
+    if identity is None:
+        for key, value in values.items():
+            setattr(row, key, value)
+        return
     # Only what differs, as the ORM's flush would: fewer values to bind, no statement for none.
     values = {key: value for key, value in values.items() if getattr(row, key) != value}
     if not values:
         return
     session.execute(
         _write_row_statement(cast(Table, state.mapper.local_table), tuple(sorted(values))),
-        {"row_id": state.identity[0], **{f"new_{key}": value for key, value in values.items()}},
+        {"row_id": identity[0], **{f"new_{key}": value for key, value in values.items()}},
     )
     for key, value in values.items():
         set_committed_value(row, key, value)

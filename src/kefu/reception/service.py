@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, inspect, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -54,7 +54,7 @@ def add_conversation(
 def note_message(session: Session, conversation: Conversation, message: Message, *, now: datetime) -> None:
     """Keep the conversation record current: its last message times (a decided message is noted
     with its new state instead, by `save_state`: one UPDATE for both)."""
-    write_conversation(session, conversation, _message_times(conversation, message, now))
+    write_row(session, conversation, **_message_times(conversation, message, now))
     announce_change(session)  # the transcript has a new line
 
 
@@ -68,17 +68,6 @@ def _message_times(conversation: Conversation, message: Message, now: datetime) 
     ):
         times["last_customer_message_at"] = message.send_time
     return times
-
-
-def write_conversation(session: Session, conversation: Conversation, values: dict[str, Any]) -> None:
-    """Set columns of a conversation: one UPDATE at once when its row exists (`write_row`: the
-    decision's unit of work cost more than the rest of its writes), else on the new object,
-    whose INSERT takes them."""
-    if inspect(conversation).persistent:
-        write_row(session, conversation, **values)
-        return
-    for key, value in values.items():
-        setattr(conversation, key, value)
 
 
 # --- the stored mirror ------------------------------------------------------------------------
@@ -130,7 +119,7 @@ def save_state(
     if noted is not None:
         values |= _message_times(conversation, noted, now)
         announce_change(session)  # the transcript has a new line
-    write_conversation(session, conversation, values)
+    write_row(session, conversation, **values)  # one UPDATE now: a flush of it cost more
 
 
 # --- settings ---------------------------------------------------------------------------------
