@@ -24,9 +24,17 @@ class Avatar:
 
     def __post_init__(self) -> None:
         if len(self.content) > AVATAR_MAX_BYTES:
-            raise Invalid(f"the avatar {self.filename} is larger than 2 MB (WeCom's limit for an image)")
+            raise Invalid(
+                f"the avatar {self.filename} is larger than 2 MB (WeCom's limit for an image)",
+                "avatar_too_large",
+                {"filename": self.filename},
+            )
         if self.content_type is None:
-            raise Invalid(f"the avatar {self.filename} must be a PNG or JPEG image")
+            raise Invalid(
+                f"the avatar {self.filename} must be a PNG or JPEG image",
+                "avatar_not_image",
+                {"filename": self.filename},
+            )
 
     @property
     def content_type(self) -> str | None:

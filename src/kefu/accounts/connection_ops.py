@@ -136,7 +136,9 @@ async def update_connection(
     async with rt.db.write() as session:
         connection = await get_connection(session, connection_id)
         if needs_check(changed_fields(rt, connection, wanted)) and result is None:
-            raise Conflict("the connection changed while it was being updated; try again")
+            raise Conflict(
+                "the connection changed while it was being updated; try again", "changed_meanwhile"
+            )
         before = connection_view(connection)
         changed = await store_connection_changes(session, rt, connection, wanted, result)
         await record(

@@ -33,7 +33,11 @@ QR_BORDER = 4  # the quiet zone the QR standard asks for
 
 def check_scene(scene: str | None) -> str | None:
     if scene is not None and not SCENE.match(scene):
-        raise Invalid(f"scene must be 1–32 characters of letters, digits, '_' or '-', got {scene!r}")
+        raise Invalid(
+            f"scene must be 1–32 characters of letters, digits, '_' or '-', got {scene!r}",
+            "bad_scene",
+            {"scene": scene},
+        )
     return scene
 
 
@@ -42,11 +46,16 @@ def offered_link(account: KfAccount) -> str:
     if not account.enabled:
         raise Conflict(
             f"account {account.id} ({account.name}) is disabled, so its contact link is not offered; "
-            f"enable it first (`kefu accounts enable {account.id}`)"
+            f"enable it first (`kefu accounts enable {account.id}`)",
+            "link_disabled",
+            {"id": account.id, "name": account.name},
         )
     if not account.contact_url:
         raise NotFound(
-            f"account {account.id} has no contact link yet: create one with `kefu accounts link {account.id}`"
+            f"account {account.id} has no contact link yet: "
+            f"create one with `kefu accounts link {account.id}`",
+            "no_link",
+            {"id": account.id, "name": account.name},
         )
     return account.contact_url
 

@@ -68,14 +68,17 @@ def wecom_step(what: str) -> Iterator[None]:
     try:
         yield
     except (WeComError, WeComTransportError) as exc:
-        raise WeComFailed(f"{what}: {exc}; nothing was changed in Kefu") from exc
+        problem = "wecom_refused" if isinstance(exc, WeComError) else "wecom_unreachable"
+        message = f"{what}: {exc}; nothing was changed in Kefu"
+        raise WeComFailed(message, problem, {"reason": str(exc)}) from exc
 
 
 def check_name(name: str) -> str:
     """在线客服名称: 1–16 characters (WeCom's rule), surrounding spaces dropped."""
     value = (name or "").strip()
     if not 1 <= len(value) <= NAME_MAX_CHARS:
-        raise Invalid(f"an account name must be 1–{NAME_MAX_CHARS} characters (WeCom's rule), got {name!r}")
+        rule = f"an account name must be 1–{NAME_MAX_CHARS} characters (WeCom's rule), got {name!r}"
+        raise Invalid(rule, "name_length", {"max": NAME_MAX_CHARS})
     return value
 
 
@@ -260,7 +263,9 @@ async def create_account(
     if existing is not None:
         raise Conflict(
             f"connection {connection.name} already has an account named {name!r} (id {existing.id}); "
-            "change it with `kefu accounts update` or choose another name"
+            "change it with `kefu accounts update` or choose another name",
+            "name_taken",
+            {"name": name, "id": existing.id},
         )
     with wecom_step(f"creating the account {name!r} in WeCom"):
         open_kfid, adopted = await ensure_in_wecom(wecom_client(rt, connection), name=name, avatar=avatar)

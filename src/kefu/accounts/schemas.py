@@ -74,20 +74,21 @@ def validate_fields(
     aes_key: str | None = None,
     bootstrap: str | None = None,
 ) -> None:
-    """Raise Invalid naming the first bad value; None means "not given"."""
+    """Raise Invalid naming the first bad value, coded `bad_<field>` (the console words it
+    beside that field); None means "not given"."""
     checks = (
-        (name, check_connection_name),
-        (corp_id, check_corp_id),
-        (secret, check_secret),
-        (callback_token, check_callback_token),
-        (aes_key, check_encoding_aes_key),
+        ("name", name, check_connection_name),
+        ("corp_id", corp_id, check_corp_id),
+        ("secret", secret, check_secret),
+        ("callback_token", callback_token, check_callback_token),
+        ("aes_key", aes_key, check_encoding_aes_key),
     )
-    for value, check in checks:
+    for field, value, check in checks:
         if value is not None:
             try:
                 check(value)
             except ValueError as exc:
-                raise Invalid(str(exc)) from exc
+                raise Invalid(str(exc), f"bad_{field}") from exc
     if bootstrap is not None and bootstrap not in BOOTSTRAP_POLICIES:
         raise Invalid(f"bootstrap must be one of {', '.join(BOOTSTRAP_POLICIES)}, not {bootstrap!r}")
 

@@ -115,7 +115,9 @@ async def list_accounts(session: AsyncSession, connection_id: int) -> list[KfAcc
 async def _ensure_name_free(session: AsyncSession, name: str, *, except_id: int | None = None) -> None:
     existing = await find_connection(session, name)
     if existing is not None and existing.id != except_id:
-        raise Conflict(f"a connection named {name!r} already exists (id {existing.id})")
+        raise Conflict(
+            f"a connection named {name!r} already exists (id {existing.id})", "name_taken", {"name": name}
+        )
 
 
 def record_check(connection: Connection, check: ConnectionCheck) -> None:

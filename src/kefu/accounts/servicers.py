@@ -63,11 +63,13 @@ class ServicerSpec:
 
     def __post_init__(self) -> None:
         if not self.userid or len(self.userid) > 64:
-            raise Invalid(f"a servicer userid must be 1–64 characters, got {self.userid!r}")
+            rule = f"a servicer userid must be 1–64 characters, got {self.userid!r}"
+            raise Invalid(rule, "userid_length", {"max": 64})
         if self.max_sessions is not None and self.max_sessions < 1:
-            raise Invalid(f"{self.userid}: max_sessions must be at least 1")
+            raise Invalid(f"{self.userid}: max_sessions must be at least 1", "bad_cap")
         if self.name is not None and not (self.name.strip() and len(self.name) <= MAX_NAME):
-            raise Invalid(f"{self.userid}: a name must be 1–{MAX_NAME} characters, not blank")
+            rule = f"{self.userid}: a name must be 1–{MAX_NAME} characters, not blank"
+            raise Invalid(rule, "servicer_name_length", {"max": MAX_NAME})
 
 
 def describe_item(result: ServicerResult) -> str | None:

@@ -32,9 +32,13 @@ async def create_token(
     With an `actor` the creation is audited (its name and prefix, never the token)."""
     name = name.strip()
     if not NAME_PATTERN.match(name):
-        raise Invalid("token name must be 1-64 characters")
+        raise Invalid("token name must be 1-64 characters", "name_length", {"max": 64})
     if await session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
-        raise Conflict(f"a token named {name!r} already exists; revoke it first or pick another name")
+        raise Conflict(
+            f"a token named {name!r} already exists; revoke it first or pick another name",
+            "name_taken",
+            {"name": name},
+        )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(name=name, token_hash=hash_token(token), prefix=token[:12], created_at=now)
     session.add(row)

@@ -50,7 +50,9 @@ def _digest(token: str) -> str:
 
 def check_password_rules(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise Invalid(f"password must be at least {MIN_PASSWORD} characters")
+        raise Invalid(
+            f"password must be at least {MIN_PASSWORD} characters", "password_short", {"min": MIN_PASSWORD}
+        )
 
 
 async def create_user(
@@ -66,14 +68,17 @@ async def create_user(
     """A new user; with an `actor` the creation is audited (never the password)."""
     username = username.strip()
     if not USERNAME.match(username):
-        raise Invalid("username: 1-64 letters, digits, Chinese characters or _ . @ -")
+        raise Invalid("username: 1-64 letters, digits, Chinese characters or _ . @ -", "bad_username")
     if role not in ROLES:
-        raise Invalid(f"role must be one of {', '.join(ROLES)}")
+        raise Invalid(f"role must be one of {', '.join(ROLES)}", "bad_role")
     if role == "servicer" and not wecom_userid:
-        raise Invalid("a servicer user needs --wecom-userid: it decides which accounts they see")
+        raise Invalid(
+            "a servicer user needs --wecom-userid: it decides which accounts they see",
+            "servicer_needs_userid",
+        )
     check_password_rules(password)
     if await session.scalar(select(ConsoleUser.id).where(ConsoleUser.username == username)):
-        raise Conflict(f"a user named {username!r} already exists")
+        raise Conflict(f"a user named {username!r} already exists", "username_taken", {"username": username})
     user = ConsoleUser(
         username=username,
         password_hash=_hasher.hash(password),

@@ -30,12 +30,25 @@ from kefu.api import users
 from kefu.console import account_settings_form as forms
 from kefu.console.connections_pages import actor_of
 from kefu.console.menu import ADMIN
-from kefu.console.web import Viewer, form, redirect, render, role, runtime_of
+from kefu.console.web import Viewer, form, redirect, refusal_words, render, role, runtime_of
 from kefu.errors import DomainError, Invalid, NotFound
 from kefu.hours import ReceptionCalendar
 
 router = APIRouter(include_in_schema=False)
 Admin = Annotated[Viewer, Depends(role(*ADMIN))]
+# The field beside which a service's refusal shows, by its problem code (the others: the form's
+# main field — the name, the servicer's userid, the settings form's top).
+FIELD_OF_PROBLEM = {
+    "connection_not_found": "connection_id",
+    "avatar_too_large": "avatar",
+    "avatar_not_image": "avatar",
+    "servicer_name_length": "servicer_name",
+}
+
+
+def _errors(viewer: Viewer, exc: DomainError, field: str) -> dict[str, str]:
+    """A service's refusal in the reader's language (`accounts.problem.<code>`), by its field."""
+    return {FIELD_OF_PROBLEM.get(exc.problem, field): refusal_words(viewer, "accounts", exc)}
 
 
 def _tab(tab: str) -> str:
@@ -82,11 +95,9 @@ async def create_account(request: Request, viewer: Admin) -> Response:
             changed_by=viewer.user.username,
             source="console",
         )
-    except DomainError as exc:
-        # Only "no connection with id N" is about the connection; the rest (name rules, a name
-        # already taken, WeCom refusing) are about the name.
-        field = "connection_id" if exc.message.startswith("no connection") else "name"
-        return await _list_page(request, 422, values=values, errors={field: exc.message}, show_new=True)
+    except DomainError as exc:  # a connection deleted meanwhile; else about the name (or WeCom's)
+        errors = _errors(viewer, exc, "name")
+        return await _list_page(request, 422, values=values, errors=errors, show_new=True)
     return redirect(f"/console/accounts/{account.id}?created=1")
 
 
@@ -169,8 +180,8 @@ async def save_settings(request: Request, account_id: int, tab: str, viewer: Adm
     except DomainError as exc:
         if isinstance(exc, SettingsInvalid):
             errors = forms.errors_by_field(tab, exc.problems)
-        else:  # a name WeCom's rule refuses, or WeCom itself refused
-            errors = {"name" if tab == "basic" else forms.FORM_ERROR: exc.message}
+        else:  # a name WeCom's rule refuses, an avatar it cannot take, or WeCom itself refused
+            errors = _errors(viewer, exc, "name" if tab == "basic" else forms.FORM_ERROR)
         typed = {"form_name": str(data.get("name") or "")} if tab == "basic" else {}
         return await _account_page(request, account_id, tab, 422, candidate=candidate, errors=errors, **typed)
     return redirect(f"/console/accounts/{account_id}?tab={tab}&saved=1")
@@ -186,11 +197,7 @@ async def _save_basic(
     upload = data.get("avatar")
     avatar = None
     if isinstance(upload, UploadFile) and upload.filename:
-        content = await upload.read()
-        try:
-            avatar = kf_accounts.Avatar(content=content, filename=upload.filename)
-        except Invalid as exc:
-            raise SettingsInvalid([f"avatar: {exc.message}"]) from exc
+        avatar = kf_accounts.Avatar(content=await upload.read(), filename=upload.filename)
     await kf_accounts.update_account(
         rt,
         account_id,
@@ -215,16 +222,13 @@ async def add_servicer(request: Request, account_id: int, viewer: Admin) -> Resp
     cap = str(data.get("max_sessions") or "").strip()
     name = str(data.get("name") or "").strip()
     typed: dict[str, Any] = {"servicer_userid": userid, "servicer_name": name, "servicer_cap": cap}
-    if len(name) > servicers.MAX_NAME:
-        errors = {"servicer_name": viewer.t("accounts.servicer_name_long", n=servicers.MAX_NAME)}
-        return await _account_page(request, account_id, "basic", 422, errors=errors, **typed)
     try:
         if cap and not cap.isdigit():
-            raise Invalid(viewer.t("accounts.cap_number"))
+            raise Invalid(f"max_sessions {cap!r} is not a whole number", "bad_cap")
         spec = servicers.ServicerSpec(userid, int(cap) if cap else None, name or None)
         sync = await servicers.add_servicers(runtime_of(request), account_id, [spec], actor=actor_of(viewer))
     except DomainError as exc:
-        errors = {"servicer_userid": exc.message}
+        errors = _errors(viewer, exc, "servicer_userid")
         return await _account_page(request, account_id, "basic", 422, errors=errors, **typed)
     if sync.problems:
         return await _account_page(request, account_id, "basic", 200, servicer_problems=sync.problems)
@@ -247,7 +251,7 @@ async def create_link(request: Request, account_id: int, viewer: Admin) -> Respo
     try:
         await contact.create_link(runtime_of(request), account_id, scene=scene, actor=actor_of(viewer))
     except DomainError as exc:
-        errors = {"scene": exc.message}
+        errors = _errors(viewer, exc, "scene")
         return await _account_page(request, account_id, "basic", 422, errors=errors, scene=scene)
     return redirect(f"/console/accounts/{account_id}?link=1#contact")
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from kefu.console.menu import EVERYONE
-from kefu.console.web import Forbidden, Viewer, form, redirect, render, role, runtime_of
+from kefu.console.web import Forbidden, Viewer, form, redirect, refusal_words, render, role, runtime_of
 from kefu.console.workbench_pages import account_names, acts_for_others
 from kefu.db import get_row
 from kefu.errors import DomainError
@@ -79,9 +79,10 @@ async def close(request: Request, follow_up_id: int, viewer: Anyone) -> Response
             await close_follow_up(
                 session, follow_up_id, by=viewer.user.username, note=note or None, now=rt.clock.now()
             )
-    except DomainError as exc:
+    except DomainError as exc:  # closed by someone else meanwhile
+        words = refusal_words(viewer, "attention", exc)
         return await _follow_ups_page(
-            request, viewer, "open", exc.status_code, flash=exc.message, flash_kind="error"
+            request, viewer, "open", exc.status_code, flash=words, flash_kind="error"
         )
     return redirect(FOLLOW_UPS + "?closed=1")
 

@@ -16,32 +16,27 @@ from kefu.accounts import connection_ops, kf_accounts, service
 from kefu.accounts.check import ConnectionCheck
 from kefu.accounts.schemas import connection_out
 from kefu.console.menu import ADMIN
-from kefu.console.web import Viewer, form, redirect, render, role, runtime_of
+from kefu.console.web import Viewer, form, redirect, refusal_words, render, role, runtime_of
 from kefu.errors import DomainError
 
 router = APIRouter(include_in_schema=False)
 Admin = Annotated[Viewer, Depends(role(*ADMIN))]
 FIELDS = ("name", "corp_id", "secret", "callback_token", "aes_key")
 SECRET_FIELDS = ("secret", "callback_token", "aes_key")
-# Which field a service's message is about (its first words name it), to show it beside that field.
-FIELD_OF_ERROR = (
-    ("connection name", "name"),
-    ("connection named", "name"),
-    ("corp_id", "corp_id"),
-    ("secret", "secret"),
-    ("callback token", "callback_token"),
-    ("encodingaeskey", "aes_key"),
-    ("aes", "aes_key"),
-)
+# The field a service's refusal is about (by its problem code), to show it beside that field;
+# the others show above the form.
+FIELD_OF_PROBLEM = {
+    "bad_name": "name",
+    "name_taken": "name",
+    "bad_corp_id": "corp_id",
+    "bad_secret": "secret",
+    "bad_callback_token": "callback_token",
+    "bad_aes_key": "aes_key",
+}
 
 
 def actor_of(viewer: Viewer) -> str:
     return f"console:{viewer.user.username}"
-
-
-def field_of(message: str) -> str | None:
-    lowered = message.lower()
-    return next((field for words, field in FIELD_OF_ERROR if words in lowered), None)
 
 
 def _values(data: Any) -> dict[str, str]:
@@ -69,11 +64,12 @@ async def _edit_page(request: Request, connection_id: int, status: int = 200, **
     return render(request, "connections_edit.html", status, connection=view, **context)
 
 
-def _errors_of(exc: DomainError) -> tuple[dict[str, str], ConnectionCheck | None]:
-    """A refusal as (field → message, the failed check): a failed check is shown as a whole."""
+def _errors_of(viewer: Viewer, exc: DomainError) -> tuple[dict[str, str], ConnectionCheck | None]:
+    """A refusal as (field → its words in the reader's language, `conn.problem.<code>`; the
+    failed check): a failed check is shown as a whole."""
     if isinstance(exc, connection_ops.CheckFailed):
         return {}, exc.check
-    return {field_of(exc.message) or "_form": exc.message}, None
+    return {FIELD_OF_PROBLEM.get(exc.problem, "_form"): refusal_words(viewer, "conn", exc)}, None
 
 
 @router.get("/console/connections")
@@ -98,7 +94,7 @@ async def create_connection(request: Request, viewer: Admin) -> Response:
             actor=actor_of(viewer),
         )
     except DomainError as exc:
-        errors, failed = _errors_of(exc)
+        errors, failed = _errors_of(viewer, exc)
         kept = {k: v for k, v in values.items() if k not in SECRET_FIELDS}  # secrets are typed again
         return await _list_page(request, 422, values=kept, errors=errors, check=failed, show_new=True)
     return await _edit_page(request, connection.id, check=check, created=True)
@@ -127,7 +123,7 @@ async def update_connection(request: Request, connection_id: int, viewer: Admin)
             actor=actor_of(viewer),
         )
     except DomainError as exc:
-        errors, failed = _errors_of(exc)
+        errors, failed = _errors_of(viewer, exc)
         shown = {"name": values["name"], "corp_id": values["corp_id"]}
         return await _edit_page(request, connection_id, 422, values=shown, errors=errors, check=failed)
     return await _edit_page(request, connection_id, check=check, saved=True)

@@ -9,9 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from kefu.console.i18n import problem_words
 from kefu.console.menu import EVERYONE
-from kefu.console.web import Forbidden, Viewer, form, redirect, render, role, runtime_of
+from kefu.console.web import Forbidden, Viewer, form, redirect, refusal_words, render, role, runtime_of
 from kefu.console.workbench_pages import account_names, acts_for_others, may_handle
 from kefu.crm.service import search_contacts
 from kefu.db import get_row
@@ -131,7 +130,8 @@ async def end(request: Request, conversation_id: int, viewer: Anyone) -> Respons
     try:
         await manual.end(runtime_of(request), conversation_id, by=viewer.user.username)
     except DomainError as exc:
-        return await _refused(request, viewer, conversation_id, exc.message, exc.status_code)
+        words = refusal_words(viewer, "conversations", exc)
+        return await _refused(request, viewer, conversation_id, words, exc.status_code)
     return redirect(f"{LIST}/{conversation_id}?ended=1")
 
 
@@ -147,7 +147,8 @@ async def transfer(request: Request, conversation_id: int, viewer: Anyone) -> Re
     try:
         await manual.hand_over(runtime_of(request), conversation_id, to, by=viewer.user.username)
     except DomainError as exc:
-        return await _refused(request, viewer, conversation_id, exc.message, exc.status_code)
+        words = refusal_words(viewer, "conversations", exc)
+        return await _refused(request, viewer, conversation_id, words, exc.status_code)
     return redirect(f"{LIST}/{conversation_id}?transferred={to}")
 
 
@@ -171,6 +172,6 @@ async def bind_contact(request: Request, conversation_id: int, viewer: Anyone) -
                 now=rt.clock.now(),
             )
     except DomainError as exc:  # the CRM's refusal (bound meanwhile, contact deleted), coded
-        words = problem_words(viewer.t, "conversations", exc.problem, exc.values, exc.message)
+        words = refusal_words(viewer, "conversations", exc)
         return await _refused(request, viewer, conversation_id, words, exc.status_code)
     return redirect(f"{LIST}/{conversation_id}?bound=1")

@@ -58,7 +58,8 @@ def problem_words(
 ) -> str:
     """A refusal in the reader's language — a DomainError's or an import row's `problem` code and
     its `values` (kefu.errors, kefu.ai.kb_csv) — as `<scope>.problem.<code>` of the page's words;
-    a refusal without a code keeps its own (English) reason."""
+    a refusal without a code, or with one the scope has no words for (the error page's `errors`
+    scope words only what can reach it), keeps its own (English) reason."""
     if not problem:
         return reason
     if problem == "bad_header":
@@ -69,4 +70,6 @@ def problem_words(
         ]
         joined = t(f"{scope}.problem.separator").join(parts)
         return t(f"{scope}.problem.bad_header", **{**values, "problems": joined})
-    return t(f"{scope}.problem.{problem}", **values)
+    key = f"{scope}.problem.{problem}"
+    words = t(key, **values)
+    return reason if words == key else words

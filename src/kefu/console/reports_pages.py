@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from kefu.accounts.kf_accounts import list_all_accounts
 from kefu.console.menu import MANAGERS
 from kefu.console.report_charts import bar_chart
-from kefu.console.web import Viewer, render, role, runtime_of
+from kefu.console.web import Viewer, refusal_words, render, role, runtime_of
 from kefu.errors import DomainError
 from kefu.reports.service import report, summary_csv
 from kefu.reports.summary import Summary
@@ -59,7 +59,7 @@ async def _summary(request: Request, viewer: Viewer) -> tuple[Summary | None, di
             )
     except DomainError as exc:
         field = "account_id" if exc.status_code == 404 else "from"
-        return None, values, {field: exc.message}
+        return None, values, {field: refusal_words(viewer, "reports", exc)}
     return summary, values, errors
 
 

@@ -10,27 +10,18 @@ from fastapi.responses import Response
 from kefu.api import tokens, users
 from kefu.api.models import ConsoleUser
 from kefu.console.menu import ADMIN
-from kefu.console.web import Viewer, console_actor, form, redirect, render, role, runtime_of
+from kefu.console.web import Viewer, console_actor, form, redirect, refusal_words, render, role, runtime_of
 from kefu.db import get_row
 from kefu.errors import DomainError
 
 router = APIRouter(include_in_schema=False)
 Admin = Annotated[Viewer, Depends(role(*ADMIN))]
-FIELD_OF_ERROR = {
-    "username": "username",
-    "role": "role",
-    "wecom-userid": "wecom_userid",
-    "password": "password",
+# The user form's field a service's refusal is about, by its problem code (else the username).
+FIELD_OF_PROBLEM = {
+    "bad_role": "role",
+    "servicer_needs_userid": "wecom_userid",
+    "password_short": "password",
 }
-
-
-def _field_of(message: str) -> str:
-    """Which form field a service's error is about, to show it next to that field."""
-    lowered = message.lower()
-    for word, field in FIELD_OF_ERROR.items():
-        if word in lowered:
-            return field
-    return "username"
 
 
 async def _users_page(request: Request, status: int = 200, **context: object) -> Response:
@@ -64,7 +55,8 @@ async def create_user(request: Request, viewer: Admin) -> Response:
                 actor=console_actor(viewer),
             )
     except DomainError as exc:
-        errors = {_field_of(exc.message): exc.message}
+        field = FIELD_OF_PROBLEM.get(exc.problem, "username")
+        errors = {field: refusal_words(viewer, "users", exc)}
         return await _users_page(request, 422, values=values, errors=errors)
     return redirect("/console/users?created=" + values["username"])
 
@@ -106,7 +98,8 @@ async def create_token(request: Request, viewer: Admin) -> Response:
                 session, name=name, now=rt.clock.now(), actor=console_actor(viewer)
             )
     except DomainError as exc:
-        return await _tokens_page(request, 422, errors={"name": exc.message}, name=name)
+        words = refusal_words(viewer, "tokens", exc)
+        return await _tokens_page(request, 422, errors={"name": words}, name=name)
     # Shown once, on this response only: only its hash is stored.
     return await _tokens_page(request, new_token=token, new_name=name.strip())
 

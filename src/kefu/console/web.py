@@ -28,7 +28,7 @@ from starlette.datastructures import FormData
 from kefu.accounts.models import Servicer
 from kefu.api.models import ConsoleUser
 from kefu.api.users import session_user
-from kefu.console.i18n import LANG_COOKIE, language_of, translator
+from kefu.console.i18n import LANG_COOKIE, language_of, problem_words, translator
 from kefu.console.menu import menu_for
 from kefu.errors import DomainError
 from kefu.hours.schema import DEFAULT_TIMEZONE
@@ -135,6 +135,15 @@ def console_actor(viewer: Viewer) -> str:
     return f"console:{viewer.user.username}"
 
 
+def refusal_words(viewer: Viewer, scope: str, exc: DomainError) -> str:
+    """A service's refusal in the reader's language (`<scope>.problem.<code>`, see
+    i18n.problem_words), a `servicer` it names called by the name people know."""
+    values: dict[str, object] = dict(exc.values)
+    if isinstance(values.get("servicer"), str):
+        values["servicer"] = viewer.servicers(str(values["servicer"]))
+    return problem_words(viewer.t, scope, exc.problem, values, exc.message)
+
+
 def runtime_of(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
@@ -238,9 +247,15 @@ def install_console_errors(app: Any) -> None:
 
     async def on_domain_error(request: Request, exc: Exception) -> Response:
         # A service refused (no such row, a conflict): API routes answer JSON themselves, so
-        # what reaches here is a console page; it shows the service's message.
+        # what reaches here is a console page; it shows the refusal as `errors.problem.<code>`.
         assert isinstance(exc, DomainError)
-        return render(request, "error.html", status_code=exc.status_code, message=exc.message)
+        viewer: Viewer | None = getattr(request.state, "viewer", None)
+        if viewer is None:
+            lang = language_of(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+            words = problem_words(translator(lang), "errors", exc.problem, exc.values, exc.message)
+        else:
+            words = refusal_words(viewer, "errors", exc)
+        return render(request, "error.html", status_code=exc.status_code, message=words)
 
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(LoginRequired, on_login_required)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from kefu.accounts.models import KfAccount
 from kefu.console import live
 from kefu.console.menu import EVERYONE
-from kefu.console.web import Forbidden, Viewer, form, redirect, render, role, runtime_of
+from kefu.console.web import Forbidden, Viewer, form, redirect, refusal_words, render, role, runtime_of
 from kefu.db import get_row
 from kefu.errors import DomainError
 from kefu.reception import manual, workbench
@@ -95,7 +95,8 @@ async def take(request: Request, conversation_id: int, viewer: Anyone) -> Respon
     try:
         await manual.take(rt, conversation_id, servicer, by=viewer.user.username)
     except DomainError as exc:
-        return await _pool_refused(request, viewer, exc.message, exc.status_code)
+        words = refusal_words(viewer, "conversations", exc)  # manual's refusals, as on a conversation
+        return await _pool_refused(request, viewer, words, exc.status_code)
     return redirect(SESSIONS + "?taken=" + str(conversation_id))
 
 

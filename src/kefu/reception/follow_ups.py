@@ -70,6 +70,10 @@ async def close_follow_up(
 ) -> FollowUp:
     row = await get_row(session, FollowUp, follow_up_id, "follow-up", with_for_update=True)
     if row.status == "closed":
-        raise Conflict(f"follow-up {follow_up_id} was closed by {row.closed_by} already")
+        raise Conflict(
+            f"follow-up {follow_up_id} was closed by {row.closed_by} already",
+            "already_closed",
+            {"by": row.closed_by or ""},
+        )
     row.status, row.closed_at, row.closed_by, row.note = "closed", now, by[:64], note
     return row

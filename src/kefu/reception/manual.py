@@ -49,10 +49,16 @@ def _decide(
 ) -> Conversation:
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
-        raise NotFound(f"no conversation with id {conversation_id}")
+        raise NotFound(
+            f"no conversation with id {conversation_id}", "conversation_not_found", {"id": conversation_id}
+        )
     account = session.get(KfAccount, conversation.account_id)
     if account is None:
-        raise NotFound(f"no account with id {conversation.account_id}")
+        raise NotFound(
+            f"no account with id {conversation.account_id}",
+            "account_not_found",
+            {"id": conversation.account_id},
+        )
     decision = decide_and_apply(
         session, conversation=conversation, account=account, inbound=inbound, now=clock.now(), process=process
     )
@@ -63,24 +69,33 @@ def _decide(
 
 
 def _refusal(conversation: Conversation, inbound: PersonsRequest) -> Conflict:
+    """Why the request led nowhere, coded for the console (`servicer` is a userid it names)."""
     holder, state = conversation.servicer_userid, conversation.wecom_state
     pending = bool(conversation.state and conversation.state.get("pending_transition"))
     if isinstance(inbound, EndByHand):
         if pending:
-            return Conflict("a transfer of the session is on its way; try again in a moment")
-        return Conflict("the session is neither with a servicer nor waiting in the pool")
+            return Conflict(
+                "a transfer of the session is on its way; try again in a moment", "transfer_pending"
+            )
+        return Conflict("the session is neither with a servicer nor waiting in the pool", "nothing_to_end")
     if isinstance(inbound, ManualTake):
         if holder:
-            return Conflict(f"the customer is already with {holder}")
+            return Conflict(f"the customer is already with {holder}", "already_with", {"servicer": holder})
         if state != 2:
-            return Conflict("the customer is not waiting in the pool")
+            return Conflict("the customer is not waiting in the pool", "not_waiting")
         return Conflict(
-            f"{inbound.servicer_userid} cannot take the customer: not receiving, or not a servicer here"
+            f"{inbound.servicer_userid} cannot take the customer: not receiving, or not a servicer here",
+            "cannot_take",
+            {"servicer": inbound.servicer_userid},
         )
     if state != 3 or pending:
-        return Conflict("the session is not with a servicer now, or a transfer is on its way")
+        return Conflict(
+            "the session is not with a servicer now, or a transfer is on its way", "not_with_servicer"
+        )
     if holder == inbound.servicer_userid:
-        return Conflict(f"the customer is already with {holder}")
+        return Conflict(f"the customer is already with {holder}", "already_with", {"servicer": holder})
     return Conflict(
-        f"{inbound.servicer_userid} cannot take it: not receiving, at the cap, or not a servicer here"
+        f"{inbound.servicer_userid} cannot take it: not receiving, at the cap, or not a servicer here",
+        "cannot_hand_over",
+        {"servicer": inbound.servicer_userid},
     )

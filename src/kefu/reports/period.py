@@ -47,14 +47,15 @@ def make_period(first: date | None, last: date | None, *, tz: ZoneInfo, now: dat
     """From/to as given (either may be missing); by default the last 7 days up to today."""
     for day in (first, last):
         if day is not None and not EARLIEST <= day <= LATEST:
-            raise Invalid(f"dates must lie between {EARLIEST} and {LATEST}")
+            rule = f"dates must lie between {EARLIEST} and {LATEST}"
+            raise Invalid(rule, "date_out_of_range", {"earliest": str(EARLIEST), "latest": str(LATEST)})
     today = now.astimezone(tz).date()
     last = last or (first + timedelta(days=DEFAULT_DAYS - 1) if first else today)
     first = first or last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
-        raise Invalid("from must not be after to")
+        raise Invalid("from must not be after to", "from_after_to")
     if (last - first).days + 1 > MAX_DAYS:
-        raise Invalid(f"a report covers at most {MAX_DAYS} days")
+        raise Invalid(f"a report covers at most {MAX_DAYS} days", "too_many_days", {"max": MAX_DAYS})
     return Period(first, last, tz)
 
 
