@@ -82,9 +82,9 @@ async def test_bad_filters_are_shown_beside_their_field(
     assert bad.status_code == 422 and "field-error" in bad.text and "日期格式应为" in bad.text
     assert 'id="kpi-sessions"' not in bad.text
     backwards = await admin.get("/console/reports?from=2026-11-25&to=2026-11-20")
-    assert backwards.status_code == 422 and "from must not be after to" in backwards.text
+    assert backwards.status_code == 422 and "开始日期不能晚于结束日期" in backwards.text
     unknown = await admin.get("/console/reports?account_id=999")
-    assert unknown.status_code == 422 and "no account with id 999" in unknown.text
+    assert unknown.status_code == 422 and "客服账号（ID 999）不存在" in unknown.text
 
 
 async def test_the_csv_download(signed_in: SignIn, small_history: SmallHistory) -> None:

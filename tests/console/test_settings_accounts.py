@@ -324,7 +324,8 @@ async def test_a_new_account_is_created_in_wecom(rt: Runtime, kf: KfWorld, signe
         "/console/accounts",
         data={"csrf_token": csrf_of(page), "connection_id": str(kf.connection.id), "name": "新品咨询"},
     )
-    assert again.status_code == 422 and 'data-error-for="name"' in again.text and "already has" in again.text
+    assert again.status_code == 422 and 'data-error-for="name"' in again.text
+    assert "该接入下已有名为“新品咨询”的客服账号" in again.text
     assert kf.names().count("新品咨询") == 1
     (event,) = await events(rt, "account.create")
     assert event.actor == "console:admin0" and event.changes["name"] == [None, "新品咨询"]

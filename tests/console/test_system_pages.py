@@ -15,7 +15,8 @@ async def test_an_admin_creates_a_user_who_can_then_sign_in(signed_in: SignIn) -
         data={"csrf_token": csrf_of(page), "username": "lisi", "role": "servicer", "password": "long enough"},
     )
     assert bad.status_code == 422
-    assert "field-error" in bad.text and "wecom-userid" in bad.text and 'value="lisi"' in bad.text
+    assert "field-error" in bad.text and 'value="lisi"' in bad.text
+    assert "客服用户须填写企业微信 userid" in bad.text
     made = await admin.post(
         "/console/users",
         data={
@@ -44,4 +45,4 @@ async def test_a_token_made_on_the_page_opens_the_api_once_shown(signed_in: Sign
     listed = await admin.get("/console/tokens")
     assert "erp" in listed.text and token not in listed.text
     duplicate = await admin.post("/console/tokens", data={"csrf_token": csrf_of(page), "name": "erp"})
-    assert duplicate.status_code == 422 and "already exists" in duplicate.text
+    assert duplicate.status_code == 422 and "已有名为“erp”的令牌" in duplicate.text

@@ -81,7 +81,7 @@ async def test_a_take_that_loses_says_who_has_the_customer(
     servicer = await signed_in("servicer")
     answer = await post(servicer, f"/console/conversations/{conversation}", f"{POOL}/{conversation}/take")
     assert answer.status_code == 409
-    assert "the customer is already with lisi" in answer.text
+    assert "该客户已由 lisi 接待" in answer.text
     assert world.session()["servicer_userid"] == "lisi"
 
 

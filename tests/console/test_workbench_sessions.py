@@ -134,7 +134,7 @@ async def test_ending_a_session_that_is_not_with_a_servicer_says_why(
     await world.run_due()
     refused = await post(admin, f"{LIST}/{conversation}", f"{LIST}/{conversation}/end")
     assert refused.status_code == 409
-    assert "neither with a servicer nor waiting in the pool" in refused.text
+    assert "该会话既不在人工接待中，也不在接待池中等待" in refused.text
 
 
 async def add_contact(rt: Runtime, name: str) -> int:
