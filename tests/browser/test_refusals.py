@@ -4,11 +4,12 @@ the pool's 分配接入, a conversation's 转接 and 结束, 留言, 报表, the
 Chinese, and in English once the reader switches.
 
 A page left open while someone else acts is the usual way to be refused: `stale` is a second
-browser profile whose pages do not follow the live updates (no EventSource), as a page opened
-before the change and not yet re-read."""
+browser profile whose pages do not re-read themselves (no htmx: no live updates), as a page opened
+before the change and not yet re-read (its forms are plain HTML forms)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,7 +29,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("br
 @pytest.fixture
 def stale(browser: Any) -> Iterator[Any]:
     made = browser.new_context(locale="zh-CN", viewport={"width": 1200, "height": 820})
-    made.add_init_script("window.EventSource = undefined;")  # no live updates: the page stays as loaded
+    made.route(
+        re.compile(r"/static/htmx-"), lambda route: route.abort()
+    )  # no re-reads: a page stays as loaded
     made.set_default_timeout(15_000)
     yield made
     made.close()
