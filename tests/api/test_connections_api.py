@@ -108,6 +108,8 @@ async def test_crud_with_masked_secrets(api: httpx.AsyncClient, token: str, corp
     assert gone.status_code == 404 and gone.json() == {
         "error": "not_found",
         "message": f"no connection with id {cid}",
+        "problem": "connection_not_found",
+        "values": {"id": cid},
     }
 
 

@@ -1,4 +1,5 @@
-"""Every error under /api/v1 answers `{"error", "message"}`; the docs live under /api/ only."""
+"""Every error under /api/v1 answers `{"error", "message"}` (and a coded refusal its `problem`
+and `values`); the docs live under /api/ only."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ async def api(rt: Runtime, app: object) -> AsyncIterator[httpx.AsyncClient]:
 def assert_shape(response: httpx.Response, status: int, error: str) -> dict:
     assert response.status_code == status, response.text
     body = response.json()
-    assert set(body) == {"error", "message"} and body["error"] == error, body
+    assert set(body) - {"problem", "values"} == {"error", "message"} and body["error"] == error, body
     assert isinstance(body["message"], str) and body["message"]
     return body
 
@@ -50,8 +51,12 @@ async def test_unknown_path_is_404_in_the_api_shape(api: httpx.AsyncClient) -> N
 
 
 async def test_unknown_row_is_404_in_the_api_shape(api: httpx.AsyncClient) -> None:
-    assert_shape(await api.get("/api/v1/connections/12345"), 404, "not_found")
-    assert_shape(await api.get("/api/v1/conversations/12345"), 404, "not_found")
+    for path, problem in (
+        ("connections", "connection_not_found"),
+        ("conversations", "conversation_not_found"),
+    ):
+        body = assert_shape(await api.get(f"/api/v1/{path}/12345"), 404, "not_found")
+        assert (body["problem"], body["values"]) == (problem, {"id": 12345})
 
 
 async def test_wrong_method_is_405_in_the_api_shape(api: httpx.AsyncClient) -> None:
