@@ -331,6 +331,33 @@ async def test_a_new_account_is_created_in_wecom(rt: Runtime, kf: KfWorld, signe
     assert event.actor == "console:admin0" and event.changes["name"] == [None, "新品咨询"]
 
 
+async def test_a_wecom_refusal_is_said_in_the_readers_language(kf: KfWorld, signed_in: SignIn) -> None:
+    admin = await signed_in("admin")
+    page = await admin.get("/console/accounts")
+    for lang, words in (
+        (
+            "zh",
+            "企业微信拒绝了这次操作，Kefu 中没有任何改动。企业微信的答复：WeCom kf/account/add errcode 95027",
+        ),
+        (
+            "en",
+            "WeCom refused this change; nothing was changed in Kefu. "
+            "WeCom said: WeCom kf/account/add errcode 95027",
+        ),
+    ):
+        kf.simulator.control(
+            "POST", "faults", json={"endpoint": "kf/account/add", "errcodes": [95027], "count": 1}
+        )
+        admin.cookies.set("kefu_lang", lang)
+        refused = await admin.post(
+            "/console/accounts",
+            data={"csrf_token": csrf_of(page), "connection_id": str(kf.connection.id), "name": "第十一个"},
+        )
+        assert refused.status_code == 422 and 'data-error-for="name"' in refused.text
+        assert words in refused.text, lang
+    assert "第十一个" not in kf.names()
+
+
 def test_every_word_built_from_a_value_exists_in_both_languages() -> None:
     """The tabs name keys from values (a mode, a rule, a weekday, a check's problem), which the
     literal-key scan of test_i18n cannot see."""
