@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from kefu.console import accounts_pages, connections_pages, crm_pages, system_pages
-from kefu.console.i18n import LOCALES, messages, translator
+from kefu.console.i18n import LOCALES, messages, problem_words, translator
 
 CONSOLE = Path(__file__).parents[2] / "src" / "kefu" / "console"
 LITERAL_KEY = re.compile(r"""\bt\(\s*["']([a-z_]+\.[a-z0-9_.]+)["']""")
@@ -100,3 +100,15 @@ def test_every_problem_code_raised_has_words_in_both_languages() -> None:
         worded = {key.rpartition(".problem.")[2] for key in messages(lang) if ".problem." in key}
         missing = {code: where for code, where in codes.items() if code not in worded}
         assert missing == {}, f"problem codes without {lang} words"
+
+
+def test_a_code_without_words_in_its_scope_keeps_the_english_reason() -> None:
+    t = translator("zh")
+    values = {"name": "erp", "max": 64}
+    assert problem_words(t, "tokens", "name_taken", values, "a token named 'erp' …") == (
+        "已有名为“erp”的令牌；请先吊销它，或换一个名称"
+    )
+    assert (
+        problem_words(t, "errors", "name_taken", values, "a token named 'erp' …") == "a token named 'erp' …"
+    )
+    assert problem_words(t, "errors", "", {}, "no code") == "no code"
