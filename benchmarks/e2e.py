@@ -85,6 +85,8 @@ def run_case(case: Case, args: argparse.Namespace, say: Any = print) -> dict[str
     workdir = Path(tempfile.mkdtemp(prefix=f"kefu-e2e-{case.name}-"))
     with SimulatorServer(clock=Clock(), callback_timeout_s=5.0) as sim:
         stamps = Stamps(sim)
+        if args.wecom_latency_ms:
+            sim.simulator.faults.add({"endpoint": "*", "latency_ms": args.wecom_latency_ms})
         target: Target = start_target(
             case.target,
             case.database,
@@ -277,6 +279,12 @@ def main() -> int:
     parser.add_argument("--retrieval", choices=("lexical", "hybrid", "auto"), default="lexical")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/kefu_e2e")
     parser.add_argument("--only", help="run only these cases (names, comma-separated)")
+    parser.add_argument(
+        "--wecom-latency-ms",
+        type=int,
+        default=0,
+        help="added to every WeCom API call the simulator answers (a real server is 20-200 ms away)",
+    )
     args = parser.parse_args()
     # SIGTERM unwinds like Ctrl-C, so that Kefu's processes are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
