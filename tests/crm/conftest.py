@@ -25,6 +25,6 @@ async def account(rt: Runtime) -> KfAccount:
 
 
 @pytest.fixture
-async def api(rt: Runtime, account: KfAccount) -> AsyncIterator[httpx.AsyncClient]:
+async def api(rt: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(rt, token_name="alice") as client:
         yield client

@@ -96,6 +96,7 @@ async def test_a_removed_servicer_stays_on_the_card_and_the_card_can_still_be_ed
         assert await session.run_sync(exclusive_servicer, account.connection_id, "wmWang") == "bob"
 
 
+@pytest.mark.usefixtures("account")  # its servicers: alice and bob
 async def test_an_import_row_naming_no_servicer_is_refused_by_its_line(api: httpx.AsyncClient) -> None:
     rows = "external_id,name,exclusive_userid\nC-1,青禾家电,alcie\nC-2,蓝山贸易,bob\n"
     result = (await api.post(f"{CRM}/import/customers", content=rows.encode())).json()

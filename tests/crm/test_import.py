@@ -32,6 +32,7 @@ P-3,赵六,C-4,,
 """
 
 
+@pytest.mark.usefixtures("account")  # its servicers: alice and bob
 async def test_api_import_keeps_good_rows_and_reports_each_bad_line(api: httpx.AsyncClient) -> None:
     answer = await api.post(f"{CRM}/import/customers", content=CUSTOMERS.encode())
     assert answer.status_code == 200, answer.text
@@ -76,6 +77,7 @@ async def test_api_import_keeps_good_rows_and_reports_each_bad_line(api: httpx.A
     assert "missing column(s) external_id" in no_header.json()["message"]
 
 
+@pytest.mark.usefixtures("account")  # its servicers: alice and bob
 async def test_gb18030_from_excel_is_read(api: httpx.AsyncClient) -> None:
     data = "external_id,名称,专属客服\r\nC-1,青禾家电,alice\r\n".encode("gb18030")
     result = (await api.post(f"{CRM}/import/customers", content=data)).json()
