@@ -5,13 +5,13 @@ from __future__ import annotations
 import secrets
 import string
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
 
-from kefu.accounts.models import Connection, KfAccount
+from kefu.accounts.models import Connection, KfAccount, Servicer
 from kefu.api.tokens import create_token
 from kefu.app import create_app
 from kefu.clock import Clock
@@ -70,6 +70,22 @@ async def make_account(
         )
         session.add(account)
     return account
+
+
+async def add_servicers(rt: Runtime, account_id: int, userids: Sequence[str]) -> None:
+    """The account's servicers (on duty, in WeCom), as Kefu would have read them from WeCom."""
+    async with rt.db.write() as session:
+        for position, userid in enumerate(userids):
+            session.add(
+                Servicer(
+                    account_id=account_id,
+                    userid=userid,
+                    position=position,
+                    status=0,
+                    in_wecom=True,
+                    updated_at=rt.clock.now(),
+                )
+            )
 
 
 def signed_callback(

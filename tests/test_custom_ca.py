@@ -242,12 +242,23 @@ async def test_the_webhook_trusts_the_same_cas(
     await delivered("SSL_CERT_DIR", pki.ca_dir)
 
 
-async def test_the_llm_trusts_the_same_cas(pki: Pki, tls_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_llm_trusts_the_same_cas(
+    pki: Pki, tls_url: str, settings: Settings, db: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     endpoint = OpenAISettings(base_url=f"{tls_url}/v1", model="qwen-test", timeout_s=5)
+
+    async def checked() -> float:
+        rt = Runtime.build(settings, clock=clock, db=db)  # its client reads the CAs: the LLM's too
+        try:
+            return await check_endpoint(endpoint, rt.http)
+        finally:
+            await rt.http.aclose()
+            await rt.wecom_http.close()
+
     with pytest.raises(LLMUnavailable, match="ConnectError"):
-        await check_endpoint(endpoint)
+        await checked()
     monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_file))
-    assert isinstance(await check_endpoint(endpoint), float)  # answered
+    assert isinstance(await checked(), float)  # answered
     monkeypatch.delenv("SSL_CERT_FILE")
     monkeypatch.setenv("SSL_CERT_DIR", str(pki.ca_dir))
-    assert isinstance(await check_endpoint(endpoint), float)  # answered
+    assert isinstance(await checked(), float)  # answered

@@ -91,7 +91,9 @@ def create_app(
             asyncio.create_task(run_retention(rt, stop)),
         ]
         if with_worker:
-            background.append(asyncio.create_task(Worker(rt).run(stop)))
+            background.append(
+                asyncio.create_task(Worker(rt, concurrency=rt.settings.worker_concurrency).run(stop))
+            )
         try:
             yield
         finally:

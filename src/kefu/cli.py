@@ -129,7 +129,9 @@ def serve(
 
 @app.command()
 def worker(
-    concurrency: int = typer.Option(4, "--concurrency", min=1, help="Jobs run at the same time."),
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", min=1, help="Jobs run at the same time (default: KEFU_WORKER_CONCURRENCY, 16)."
+    ),
     metrics_port: int = typer.Option(
         0, "--metrics-port", min=0, help="Serve this worker's counters for Prometheus on this port (0: off)."
     ),
@@ -149,7 +151,7 @@ def worker(
         log.info("metrics.serving", host=metrics_host, port=metrics_port)
     log.info("jobs.tasks_loaded", tasks=kefu.registry.task_names())
     settle_process(settings.database_url)
-    run_with_runtime(lambda rt: _run_worker(rt, concurrency))
+    run_with_runtime(lambda rt: _run_worker(rt, concurrency or settings.worker_concurrency))
 
 
 async def _run_worker(rt: Runtime, concurrency: int) -> None:

@@ -19,6 +19,8 @@ class Runtime:
     db: Database
     clock: Clock
     secrets: SecretBox
+    # The webhook's and the LLM's: one pool of kept-alive connections for the process, in the
+    # event loop the Runtime serves (one per process: `kefu serve`'s, `kefu worker`'s, a test's).
     http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=10.0))
     # WeCom's API: one or two calls per customer message (kefu.http_client says why not httpx).
     wecom_http: HttpClient = field(default_factory=lambda: HttpClient(timeout_s=10.0))

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # within it, the same signed request seen again is a replay (answered, nothing stored).
     callback_timestamp_window_s: int = Field(default=3600, ge=1)
     wecom_timeout_s: float = 10.0
+    # Jobs a worker runs at once (`kefu serve`'s own, and `kefu worker`'s default). Most of a
+    # job's time is a WeCom call in flight (sync_msg, send_msg, customer/batchget), not CPU: at
+    # 100 ms a call, 4 slots would cap an account's answers near 13 a second whatever the CPU.
+    worker_concurrency: int = Field(default=16, ge=1)
     # /metrics answers only `Authorization: Bearer <this>`; unset, /metrics is not served (404).
     # A token of its own, not an API token: those may change everything, a scraper only reads.
     metrics_token: SecretStr | None = None

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.orm import Session
 
-from kefu.accounts.models import Connection, KfAccount
+from kefu.accounts.models import KfAccount
 from kefu.db.engine import sync_url
-from kefu.db.migrate import alembic_config, upgrade
-from tests.crm.test_migration import empty_url
+from kefu.db.migrate import upgrade
+from tests.old_schema import add_connection, downgrade
+from tests.old_schema import empty_url as empty_url  # the fixture
 
-__all__ = ["empty_url"]
 pytestmark = pytest.mark.db
 NOW = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
 
@@ -34,18 +34,7 @@ def test_servicers_listed_before_get_no_name_and_a_downgrade_drops_it(empty_url:
     engine = create_engine(sync_url(empty_url))
     try:
         with Session(engine) as session, session.begin():
-            connection = Connection(
-                name="qinghe",
-                corp_id="ww1",
-                secret_enc="x",
-                callback_token_enc="x",
-                aes_key_enc="x",
-                bootstrap="skip",
-                created_at=NOW,
-                updated_at=NOW,
-            )
-            session.add(connection)
-            session.flush()
+            connection = add_connection(session, NOW)
             account = KfAccount(
                 connection_id=connection.id,
                 open_kfid="wkA",
@@ -71,13 +60,7 @@ def test_servicers_listed_before_get_no_name_and_a_downgrade_drops_it(empty_url:
             named = conn.execute(text("SELECT name FROM servicers")).scalar_one()
         assert [tuple(row) for row in listed] == [("lisi", 3, True, None)]
         assert named == "李四"
-
-        from alembic import command
-
-        with engine.begin() as connection_:
-            config = alembic_config(empty_url)
-            config.attributes["connection"] = connection_
-            command.downgrade(config, "0015")
+        downgrade(empty_url, "0015")
         with engine.connect() as conn:
             kept = conn.execute(text("SELECT userid, max_sessions FROM servicers")).all()
     finally:

@@ -1,8 +1,9 @@
 """A small OpenAI-compatible chat server on loopback for the LLM provider's tests.
 
-It is a real HTTP server (the provider's httpx client talks to it over a socket): it records
-each request (headers and JSON body) and answers from a queue of scripted replies — a JSON
-content string, an HTTP status, or a delay before answering.
+It is a real HTTP/1.1 server (the provider's httpx client talks to it over a socket, and may keep
+the connection for the next request): it records each request (headers, JSON body and the
+client's port, which tells the TCP connection) and answers from a queue of scripted replies — a
+JSON content string, an HTTP status, or a delay before answering.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class FakeOpenAI:
         )
         self.replies.append(Reply(text if text is not None else '{"not_sure": true}', status, delay_s))
 
+    def connections(self) -> int:
+        """How many TCP connections the requests so far came on."""
+        return len({request["port"] for request in self.requests})
+
     def prompt(self, index: int = -1) -> str:
         """All message contents of one request, joined: what left Kefu."""
         return "\n".join(m["content"] for m in self.requests[index]["body"]["messages"])
@@ -48,13 +53,22 @@ class FakeOpenAI:
 
 def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as OpenAI's endpoints do
+
         def log_message(self, *args: Any) -> None:  # quiet test output
             pass
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")
-            fake.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+            fake.requests.append(
+                {
+                    "path": self.path,
+                    "headers": dict(self.headers),
+                    "body": body,
+                    "port": self.client_address[1],
+                }
+            )
             reply = fake.replies.pop(0) if fake.replies else fake.default
             time.sleep(reply.delay_s)
             if reply.status != 200:

@@ -40,3 +40,22 @@ def test_an_admin_adds_an_entry_asks_it_and_sees_it_audited(demo: Demo, context:
     row.wait_for()
     assert "knowledge.create" in row.inner_text() and "console:admin" in row.inner_text()
     page.screenshot(path=str(SCREENSHOTS / "console-audit.png"), full_page=False)
+
+
+def test_a_mistyped_exclusive_servicer_is_refused_beside_its_field(demo: Demo, context: Any) -> None:
+    """The demo's servicers are zhangsan, lisi and wangwu: "zhangsna" is refused in words beside
+    专属客服, nothing is saved, and the corrected card is."""
+    assert demo.keys is not None
+    page = context.new_page()
+    sign_in(page, demo, "admin", demo.keys.admin_password)
+    page.goto(demo.urls["Kefu console (控制台)"] + "crm/customers/new")
+    page.fill("input[name=name]", "青禾家电")
+    page.fill("input[name=exclusive_userid]", "zhangsna")
+    page.click("form.stacked-form button[type=submit]")
+    field = page.locator("label.field-error", has=page.locator("input[name=exclusive_userid]"))
+    field.locator(".error-text", has_text="专属客服“zhangsna”不是接待人员").wait_for()
+    assert page.input_value("input[name=exclusive_userid]") == "zhangsna"  # kept for correcting
+    page.fill("input[name=exclusive_userid]", "zhangsan")
+    page.click("form.stacked-form button[type=submit]")
+    page.locator(".flash-ok", has_text="已保存").wait_for()
+    assert page.input_value("input[name=exclusive_userid]") == "zhangsan"

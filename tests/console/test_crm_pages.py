@@ -4,6 +4,7 @@ bad row reported and the good ones kept, every change audited."""
 
 from __future__ import annotations
 
+import html
 import re
 
 from httpx import Response
@@ -15,7 +16,7 @@ from kefu.crm.models import CrmContact, CrmCustomer
 from kefu.reception.models import Conversation
 from kefu.runtime import Runtime
 from tests.console.conftest import SignIn, csrf_of
-from tests.factories import make_account, make_connection
+from tests.factories import add_servicers, make_account, make_connection
 
 
 async def test_a_supervisor_creates_and_edits_a_customer(rt: Runtime, signed_in: SignIn) -> None:
@@ -66,7 +67,7 @@ def refusals(page: Response) -> list[str]:
     found = re.findall(
         r'class="error-text">(.*?)</div>|<div class="card empty"><h1>.*?</h1><p>(.*?)</p>', page.text
     )
-    return ["".join(parts) for parts in found]
+    return [html.unescape("".join(parts)) for parts in found]
 
 
 async def test_a_card_forms_refusals_are_in_the_readers_language(rt: Runtime, signed_in: SignIn) -> None:
@@ -135,6 +136,16 @@ async def test_a_card_forms_refusals_are_in_the_readers_language(rt: Runtime, si
             contact_taken,
             ["编号“P-1”已被“王经理”使用，编号不能重复"],
             ["External ID “P-1” is already used by “王经理”; external IDs must be unique"],
+        ),
+        (
+            f"/console/crm/contacts/{contact_id}",
+            422,
+            {"name": "王经理", "external_id": "P-1", "exclusive_userid": "zhangsna"},
+            ["专属客服“zhangsna”不是接待人员：请检查 userid，或先在该客户所在企业的客服账号中添加此接待人员"],
+            [
+                "“zhangsna” is not a servicer: check the userid, or first add them to the servicers of "
+                "an account of this customer's corp"
+            ],
         ),
         (
             "/console/crm/customers/99999",
@@ -260,6 +271,8 @@ async def test_a_contacts_import_keeps_good_rows_and_reports_the_bad_one(
 
 
 async def test_an_imports_refusals_are_in_the_readers_language(rt: Runtime, signed_in: SignIn) -> None:
+    connection, _ = await make_connection(rt)
+    await add_servicers(rt, (await make_account(rt, connection)).id, ["bob"])
     admin = await signed_in("admin")
     csrf = csrf_of(await admin.get("/console/crm/customers"))
     customers = "编号,名称\nC-1,青禾家电\n"
@@ -278,6 +291,7 @@ async def test_an_imports_refusals_are_in_the_readers_language(rt: Runtime, sign
         f"P-5,孙八,C-1,,{'1' * 65}\n"
         "P-6,周九\n"
         ",吴十,C-1,,\n"
+        "P-7,吴十一,C-1,alcie,\n"
     )
 
     async def imported(content: str, lang: str, status: int = 200) -> str:
@@ -300,6 +314,7 @@ async def test_an_imports_refusals_are_in_the_readers_language(rt: Runtime, sign
         "第 7 行：phone 列超过 64 个字符（该行已跳过）",
         "第 8 行：有 2 列，而表头有 5 列（该行已跳过）",
         "第 9 行：编号（external_id）为空：按编号新增或更新（该行已跳过）",
+        "第 10 行：专属客服“alcie”不是接待人员：请检查 userid，或先在客服账号中添加此接待人员（该行已跳过）",
     ):
         assert words in chinese, chinese
     english = await imported(contacts, "en")
@@ -308,6 +323,8 @@ async def test_an_imports_refusals_are_in_the_readers_language(rt: Runtime, sign
         "Line 4: duplicate external_id “P-1” (first on line 2) (row skipped)",
         "Line 5: no customer with external_id “C-9”; import the customers first (row skipped)",
         "Line 8: 2 columns where the header has 5 (row skipped)",
+        "Line 10: exclusive_userid “alcie” is not a servicer; check the userid, or add the servicer to an "
+        "account first (row skipped)",
     ):
         assert words in english, english
 

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.db
 CRM = "/api/v1/crm"
 
 
+@pytest.mark.usefixtures("account")  # its servicers: alice and bob
 async def test_customer_crud_and_search(api: httpx.AsyncClient) -> None:
     card = {
         "name": "青禾家电",
@@ -54,6 +55,7 @@ async def test_customer_crud_and_search(api: httpx.AsyncClient) -> None:
     assert bad.status_code == 422
 
 
+@pytest.mark.usefixtures("account")  # its servicers: alice and bob
 async def test_contacts_belong_to_a_customer_and_inherit_its_exclusive_servicer(
     api: httpx.AsyncClient,
 ) -> None:
@@ -80,6 +82,7 @@ async def test_contacts_belong_to_a_customer_and_inherit_its_exclusive_servicer(
     assert (await api.get(f"{CRM}/contacts/{contact['id']}")).json()["customer_id"] is None
 
 
+@pytest.mark.usefixtures("account")  # its servicers: alice and bob
 async def test_upsert_by_external_id_is_idempotent(api: httpx.AsyncClient) -> None:
     card = {"name": "青禾家电", "tags": ["vip"], "exclusive_userid": "alice"}
     first = await api.put(f"{CRM}/customers/by-external-id/C-1", json=card)

@@ -8,11 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kefu.accounts.models import KfAccount
 from kefu.crm.identity import bindings_of, exclusive_servicer, find_wechat_customer, note_wechat_customer
 from kefu.crm.service import search_contacts
 from kefu.runtime import Runtime
 from tests.accounts.fixtures import ACliFn
-from tests.factories import make_connection
 
 pytestmark = pytest.mark.db
 CRM = "/api/v1/crm"
@@ -32,6 +32,7 @@ P-3,赵六,C-4,,
 """
 
 
+@pytest.mark.usefixtures("account")  # its servicers: alice and bob
 async def test_api_import_keeps_good_rows_and_reports_each_bad_line(api: httpx.AsyncClient) -> None:
     answer = await api.post(f"{CRM}/import/customers", content=CUSTOMERS.encode())
     assert answer.status_code == 200, answer.text
@@ -76,6 +77,7 @@ async def test_api_import_keeps_good_rows_and_reports_each_bad_line(api: httpx.A
     assert "missing column(s) external_id" in no_header.json()["message"]
 
 
+@pytest.mark.usefixtures("account")  # its servicers: alice and bob
 async def test_gb18030_from_excel_is_read(api: httpx.AsyncClient) -> None:
     data = "external_id,名称,专属客服\r\nC-1,青禾家电,alice\r\n".encode("gb18030")
     result = (await api.post(f"{CRM}/import/customers", content=data)).json()
@@ -94,7 +96,7 @@ async def test_a_header_excel_padded_is_read_and_the_row_with_a_stray_cell_is_re
 
 
 async def test_cli_import_reports_lines_and_exits_1_on_bad_rows(
-    acli: ACliFn, rt: Runtime, tmp_path: Path
+    acli: ACliFn, rt: Runtime, account: KfAccount, tmp_path: Path
 ) -> None:
     customers, contacts = tmp_path / "customers.csv", tmp_path / "contacts.csv"
     customers.write_text(CUSTOMERS, encoding="utf-8-sig")
@@ -117,42 +119,45 @@ async def test_cli_import_reports_lines_and_exits_1_on_bad_rows(
     assert ok.exit_code == 0 and "customers: 1 created" in ok.stdout
     nothing = await acli("crm", "import")
     assert nothing.exit_code == 2
-    connection, _ = await make_connection(rt)
     async with rt.db.write() as session:
-        await note_wechat_customer(session, connection.id, "wmNew", now=rt.clock.now(), nickname="小王")
+        await note_wechat_customer(
+            session, account.connection_id, "wmNew", now=rt.clock.now(), nickname="小王"
+        )
     unbound = await acli("crm", "unbound")
-    assert unbound.exit_code == 0 and f"connection {connection.id}  wmNew  小王" in unbound.stdout
+    assert unbound.exit_code == 0 and f"connection {account.connection_id}  wmNew  小王" in unbound.stdout
 
 
-async def test_cli_binds_unbinds_and_deletes_on_the_record(acli: ACliFn, rt: Runtime, tmp_path: Path) -> None:
+async def test_cli_binds_unbinds_and_deletes_on_the_record(
+    acli: ACliFn, rt: Runtime, account: KfAccount, tmp_path: Path
+) -> None:
     contacts = tmp_path / "contacts.csv"
     contacts.write_text("external_id,name,exclusive_userid\nP-1,王经理,bob\n", encoding="utf-8")
     assert (await acli("crm", "import", "--contacts", str(contacts))).exit_code == 0
-    connection, _ = await make_connection(rt)
+    connection_id = account.connection_id
     async with rt.db.read() as session:
         (contact,) = await search_contacts(session, q="P-1")
 
-    bound = await acli("crm", "bind", "wmWang", str(contact.id), "--connection", str(connection.id))
+    bound = await acli("crm", "bind", "wmWang", str(contact.id), "--connection", str(connection_id))
     assert bound.exit_code == 0 and "wmWang: bound" in bound.stdout, bound.output
     async with rt.db.read() as session:
-        assert await session.run_sync(exclusive_servicer, connection.id, "wmWang") == "bob"
-    again = await acli("crm", "bind", "wmWang", "999", "--connection", str(connection.id))
+        assert await session.run_sync(exclusive_servicer, connection_id, "wmWang") == "bob"
+    again = await acli("crm", "bind", "wmWang", "999", "--connection", str(connection_id))
     assert again.exit_code == 2 and "no contact" in again.stderr
 
-    assert (await acli("crm", "unbind", "wmWang", "--connection", str(connection.id))).exit_code == 0
-    twice = await acli("crm", "unbind", "wmWang", "--connection", str(connection.id))
+    assert (await acli("crm", "unbind", "wmWang", "--connection", str(connection_id))).exit_code == 0
+    twice = await acli("crm", "unbind", "wmWang", "--connection", str(connection_id))
     assert twice.exit_code == 2 and "not bound" in twice.stderr
-    unknown = await acli("crm", "unbind", "wmNobody", "--connection", str(connection.id))
+    unknown = await acli("crm", "unbind", "wmNobody", "--connection", str(connection_id))
     assert unknown.exit_code == 2 and "no WeChat customer wmNobody" in unknown.stderr
 
     assert (
-        await acli("crm", "bind", "wmWang", str(contact.id), "--connection", str(connection.id))
+        await acli("crm", "bind", "wmWang", str(contact.id), "--connection", str(connection_id))
     ).exit_code == 0
     deleted = await acli("crm", "delete", "contact", str(contact.id))
     assert deleted.exit_code == 0, deleted.output
     async with rt.db.read() as session:
         history = await bindings_of(
-            session, (await find_wechat_customer(session, connection.id, "wmWang")).id
+            session, (await find_wechat_customer(session, connection_id, "wmWang")).id
         )  # type: ignore[union-attr]
         assert [(b.action, b.by) for b in history] == [
             ("bind", "cli"),
@@ -160,5 +165,5 @@ async def test_cli_binds_unbinds_and_deletes_on_the_record(acli: ACliFn, rt: Run
             ("bind", "cli"),
             ("unbind", "cli"),
         ]
-        assert await session.run_sync(exclusive_servicer, connection.id, "wmWang") is None
+        assert await session.run_sync(exclusive_servicer, connection_id, "wmWang") is None
     assert (await acli("crm", "delete", "team", "1")).exit_code == 2

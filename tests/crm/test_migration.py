@@ -4,41 +4,20 @@ customer, bound on the account's connection) before dropping it; routing then re
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from kefu.accounts.models import Connection, KfAccount
+from kefu.accounts.models import KfAccount
 from kefu.db.engine import sync_url
-from kefu.db.migrate import alembic_config, upgrade
-from tests.conftest import PG_URL
+from kefu.db.migrate import upgrade
+from tests.old_schema import add_connection, downgrade
+from tests.old_schema import empty_url as empty_url  # the fixture
 
 pytestmark = pytest.mark.db
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def empty_url(tmp_path: Path) -> Iterator[str]:
-    """A database without a schema: a SQLite file, or a new PostgreSQL database."""
-    if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    name = f"kefu_mig_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_the_interim_mapping_becomes_bound_contacts(empty_url: str) -> None:
@@ -47,18 +26,7 @@ def test_the_interim_mapping_becomes_bound_contacts(empty_url: str) -> None:
     engine = create_engine(url)
     try:
         with Session(engine) as session, session.begin():
-            connection = Connection(
-                name="qinghe",
-                corp_id="ww1",
-                secret_enc="x",
-                callback_token_enc="x",
-                aes_key_enc="x",
-                bootstrap="skip",
-                created_at=NOW,
-                updated_at=NOW,
-            )
-            session.add(connection)
-            session.flush()
+            connection = add_connection(session, NOW)
             for kfid in ("wkA", "wkB"):
                 session.add(
                     KfAccount(
@@ -104,15 +72,10 @@ def test_the_interim_mapping_becomes_bound_contacts(empty_url: str) -> None:
 
 
 def test_downgrade_brings_back_an_empty_interim_mapping(empty_url: str) -> None:
-    from alembic import command
-
     upgrade(empty_url)
+    downgrade(empty_url, "0011")
     engine = create_engine(sync_url(empty_url))
     try:
-        with engine.begin() as connection:
-            config = alembic_config(empty_url)
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0011")
         with engine.connect() as conn:
             tables = inspect(conn).get_table_names()
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -28,6 +29,8 @@ FOLLOW_UPS: dict[str, tuple[str, str | None]] = {}  # key → its follow-up's (s
 
 
 def reset() -> None:
+    THREAD_STARTED.clear()
+    THREAD_GATE.clear()
     for state in (CALLS, FAILURES, HEALED, BARRIERS, GATES, STARTED, FOLLOW_UPS):
         state.clear()
 
@@ -124,6 +127,19 @@ async def block(rt: Runtime, *, path: str) -> None:
     _append(path, str(os.getpid()))
     if os.environ.get("KEFU_TEST_BLOCK") == "1":
         await asyncio.Event().wait()
+
+
+# For a worker on another thread's event loop (an app in a ThreadedServer), which asyncio events
+# of the test's loop cannot reach.
+THREAD_STARTED: list[str] = []
+THREAD_GATE = threading.Event()
+
+
+@task("tests.thread_gated")
+async def thread_gated(rt: Runtime, *, key: str) -> None:
+    """Note `key`, then wait until the test sets THREAD_GATE."""
+    THREAD_STARTED.append(key)
+    await asyncio.to_thread(THREAD_GATE.wait, 30)
 
 
 @task("tests.count")

@@ -349,3 +349,24 @@ def test_a_killed_process_holds_no_job_for_more_than_a_minute() -> None:
     kefu_tasks = {name: spec.lease_s for name, spec in _TASKS.items() if not name.startswith("tests.")}
     assert kefu_tasks and max(kefu_tasks.values()) <= 60, kefu_tasks
     assert store.DEFAULT_LEASE_S <= 60
+
+
+async def test_kefu_serves_own_worker_runs_worker_concurrency_jobs_at_once(rt: Runtime) -> None:
+    """KEFU_WORKER_CONCURRENCY sets how many jobs the worker inside `kefu serve` runs at once."""
+    from kefu.app import create_app
+    from kefu.threaded_server import ThreadedServer
+
+    ids = [await add(rt, "tests.thread_gated", args={"key": f"j{i}"}) for i in range(5)]
+    changed = rt.settings.model_copy(update={"worker_concurrency": 2, "poll_interval_s": 3600})
+    with ThreadedServer(create_app(settings=changed, clock=rt.clock, run_worker=True)):
+        await eventually(lambda: len(sample_tasks.THREAD_STARTED) == 2)
+        # Its claims take jobs up to its free slots in one statement: two doing, the rest waiting.
+        assert sorted([(await job(rt.db, i)).status for i in ids]) == [
+            "doing",
+            "doing",
+            "todo",
+            "todo",
+            "todo",
+        ]
+        sample_tasks.THREAD_GATE.set()
+        await eventually(lambda: len(sample_tasks.THREAD_STARTED) == 5)

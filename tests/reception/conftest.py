@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from kefu.accounts.models import KfAccount, KnowledgeEntryRow, Servicer
+from kefu.accounts.models import KfAccount, KnowledgeEntryRow
 from kefu.accounts.sync import enqueue_sync
 from kefu.ingest.tasks import sync_account
 from kefu.jobs.worker import Worker
@@ -25,7 +25,7 @@ from kefu.reception.models import Conversation, ConversationAction, Rating
 from kefu.reception.schemas import TranscriptItem
 from kefu.runtime import Runtime
 from kefu.simulator import SimulatorServer
-from tests.factories import make_account, make_connection
+from tests.factories import add_servicers, make_account, make_connection
 from tests.ingest.conftest import keys_of
 
 KB = [
@@ -171,17 +171,7 @@ async def set_up_account(
         row = await session.get(KfAccount, account_id)
         assert row is not None
         row.settings = settings
-        for position, userid in enumerate(servicers):
-            session.add(
-                Servicer(
-                    account_id=account_id,
-                    userid=userid,
-                    position=position,
-                    status=0,
-                    in_wecom=True,
-                    updated_at=rt.clock.now(),
-                )
-            )
+    await add_servicers(rt, account_id, servicers)
 
 
 @pytest.fixture

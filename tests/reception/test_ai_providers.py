@@ -7,9 +7,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Connection, Engine, event, func, select
 
-from kefu.accounts.knowledge_base import put_entries
+from kefu.accounts.knowledge_base import ai_for_account, put_entries
 from kefu.accounts.settings import save_ai_settings
 from kefu.ai import DEFAULT_NOT_SURE_TEXT, KnowledgeEntry
+from kefu.ai.llm import OpenAIProvider
+from kefu.ai.provider import AnswerContext
 from kefu.ai.settings import AISettings
 from kefu.db import Database
 from kefu.ingest.models import Message
@@ -91,6 +93,46 @@ async def use_llm(rt: Runtime, fake: FakeOpenAI, *, timeout_s: float = 5) -> Non
         await save_ai_settings(
             session, ai, secrets=rt.secrets, changed_by="test", source="cli", now=rt.clock.now()
         )
+
+
+async def test_the_llm_keeps_its_connection_and_a_changed_setting_takes_effect_at_once(
+    rt: Runtime, make_world: WorldFactory, fake_openai: FakeOpenAI
+) -> None:
+    """Every call goes through the Runtime's client: two answers come on one TCP connection, and
+    after the `ai:` section changes (endpoint, key, model, timeout) the next answer uses the new
+    values — on the same kept-alive connection, since the host is the same."""
+    await use_llm(rt, fake_openai)
+    world = await make_world(kb=True, servicers=["alice"])
+    context = AnswerContext(account_id=world.account.id)
+    llm = await ai_for_account(rt, world.account.id)
+    await llm.answer("怎么退货", context)
+    await llm.answer("怎么退货", context)
+    assert (len(fake_openai.requests), fake_openai.connections()) == (2, 1)
+    changed = AISettings.model_validate(
+        {
+            "provider": "openai",
+            "openai": {
+                "base_url": f"{fake_openai.url}/v2",
+                "api_key": "sk-new",
+                "model": "m2",
+                "timeout_s": 3,
+            },
+        }
+    )
+    async with rt.db.write() as session:
+        await save_ai_settings(
+            session, changed, secrets=rt.secrets, changed_by="test", source="cli", now=rt.clock.now()
+        )
+    llm = await ai_for_account(rt, world.account.id)
+    assert isinstance(llm, OpenAIProvider) and llm.deadline_s == 3
+    await llm.answer("怎么退货", context)
+    last = fake_openai.requests[-1]
+    assert (last["path"], last["headers"]["Authorization"], last["body"]["model"]) == (
+        "/v1/v2/chat/completions",
+        "Bearer sk-new",
+        "m2",
+    )
+    assert fake_openai.connections() == 1
 
 
 async def test_the_llm_answers_with_the_knowledge_base_as_context(

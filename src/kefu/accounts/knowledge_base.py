@@ -412,7 +412,7 @@ async def _rebuild(rt: Runtime, account_id: int) -> KnowledgeBaseProvider:
     # Embedding new entries (hybrid retrieval) takes longer: still off the loop.
     index = await asyncio.to_thread(build_index, entries, ai)
     provider = knowledge_provider(index, ai)
-    cache[account_id] = (key, provider, answering_provider(provider, ai))
+    cache[account_id] = (key, provider, answering_provider(provider, ai, rt.http))
     cache.move_to_end(account_id)
     while len(cache) > CACHED_ACCOUNTS:
         cache.popitem(last=False)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kefu.accounts.check import ConnectionCheck, check_connection, not_checked
 from kefu.accounts.models import Connection, KfAccount
@@ -93,6 +94,16 @@ def wecom_client(rt: Runtime, connection: Connection) -> WeComClient:
 
 
 # --- session-level helpers (never commit) -------------------------------------------------
+
+
+def account_and_connection(session: Session, account_id: int) -> tuple[KfAccount | None, Connection | None]:
+    """An account and its connection, in one statement (a synchronous unit: `db.run_read`)."""
+    row = session.execute(
+        select(KfAccount, Connection)
+        .outerjoin(Connection, Connection.id == KfAccount.connection_id)
+        .where(KfAccount.id == account_id)
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 async def get_connection(session: AsyncSession, connection_id: int) -> Connection:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import httpx
+
 from kefu.ai.builtin import KnowledgeBaseProvider
 from kefu.ai.chars import pinyin_ngrams
 from kefu.ai.embeddings import embedder_for, local_embedder
@@ -26,11 +28,13 @@ def knowledge_provider(index: KnowledgeIndex, ai: AISettings) -> KnowledgeBasePr
     )
 
 
-def answering_provider(knowledge: KnowledgeBaseProvider, ai: AISettings) -> AIProvider:
-    """What answers customers: the LLM (retrieving and falling back through `knowledge`) when
-    `ai.provider` is openai, else `knowledge` itself."""
+def answering_provider(
+    knowledge: KnowledgeBaseProvider, ai: AISettings, http: httpx.AsyncClient
+) -> AIProvider:
+    """What answers customers: the LLM (retrieving and falling back through `knowledge`, calling
+    through `http`, the Runtime's client) when `ai.provider` is openai, else `knowledge` itself."""
     if ai.provider == "openai" and ai.openai is not None:
-        return OpenAIProvider(ai.openai, knowledge)
+        return OpenAIProvider(ai.openai, knowledge, http)
     return knowledge
 
 

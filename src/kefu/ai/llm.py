@@ -7,6 +7,12 @@ Personal data is masked (kefu.ai.masking) in everything sent. A call that fails,
 (`timeout_s` over all attempts) or answers out of format falls back to the knowledge base.
 Each call is logged with model, latency, status and token counts — never the content.
 
+The calls go through the Runtime's httpx client (`rt.http`, the webhook's too), which keeps its
+connections alive between calls (no new TLS handshake per message) and is closed with the
+Runtime. It holds no LLM setting — the URL, key, model and timeout go with each request — so a
+provider built for changed settings (kefu.accounts.knowledge_base rebuilds it when the `ai:`
+version moves) uses them at once on the same connections.
+
 This module is the only one of kefu.ai that reaches the network (httpx); the reception core
 imports kefu.ai.provider, fit and settings, none of which import it.
 """
@@ -56,12 +62,12 @@ class OpenAIProvider:
     reads_recent_turns = True  # the shell reads the conversation's turns for it (not for the KB)
 
     def __init__(
-        self, settings: OpenAISettings, knowledge: KnowledgeBaseProvider, *, transport: Any = None
+        self, settings: OpenAISettings, knowledge: KnowledgeBaseProvider, http: httpx.AsyncClient
     ) -> None:
         self.settings = settings
         self.knowledge = knowledge
         self.deadline_s = settings.timeout_s
-        self._transport = transport  # tests may pass an httpx transport; None is the network
+        self.http = http  # the Runtime's: it outlives this provider and is closed with the Runtime
 
     async def answer(self, question: str, context: AnswerContext) -> Answer:
         matches = self.knowledge.index.search(question, limit=CONTEXT_ENTRIES)
@@ -127,54 +133,53 @@ class OpenAIProvider:
             headers["Authorization"] = f"Bearer {_reveal(self.settings.api_key)}"
         body = {"model": self.settings.model, "messages": messages, "temperature": 0.2}
         deadline = time.monotonic() + self.deadline_s
-        async with httpx.AsyncClient(transport=self._transport) as client:
-            for attempt in range(1, MAX_ATTEMPTS + 1):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise LLMUnavailable("timed out")
-                started = time.monotonic()
-                status: int | str = "error"
-                usage: dict[str, Any] = {}
-                try:
-                    response = await asyncio.wait_for(
-                        client.post(url, json=body, headers=headers, timeout=left), left
-                    )
-                    status = response.status_code
-                    if response.status_code == 200:
-                        payload = response.json()
-                        usage = payload.get("usage") or {}
-                        return str(payload["choices"][0]["message"]["content"] or "")
-                    retry = response.status_code == 429 or response.status_code >= 500
-                except (TimeoutError, httpx.TimeoutException):
-                    status = "timeout"
-                    raise LLMUnavailable("timed out") from None
-                except httpx.TransportError as exc:
-                    status, retry = f"transport: {type(exc).__name__}", True
-                except (ValueError, KeyError, IndexError, TypeError):
-                    status, retry = "bad reply", False
-                finally:
-                    log.info(
-                        "ai.llm_call",
-                        purpose=purpose,
-                        model=self.settings.model,
-                        attempt=attempt,
-                        status=status,
-                        latency_ms=round((time.monotonic() - started) * 1000, 1),
-                        prompt_tokens=usage.get("prompt_tokens"),
-                        completion_tokens=usage.get("completion_tokens"),
-                    )
-                if not retry:
-                    break
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise LLMUnavailable("timed out")
+            started = time.monotonic()
+            status: int | str = "error"
+            usage: dict[str, Any] = {}
+            try:
+                response = await asyncio.wait_for(
+                    self.http.post(url, json=body, headers=headers, timeout=left), left
+                )
+                status = response.status_code
+                if response.status_code == 200:
+                    payload = response.json()
+                    usage = payload.get("usage") or {}
+                    return str(payload["choices"][0]["message"]["content"] or "")
+                retry = response.status_code == 429 or response.status_code >= 500
+            except (TimeoutError, httpx.TimeoutException):
+                status = "timeout"
+                raise LLMUnavailable("timed out") from None
+            except httpx.TransportError as exc:
+                status, retry = f"transport: {type(exc).__name__}", True
+            except (ValueError, KeyError, IndexError, TypeError):
+                status, retry = "bad reply", False
+            finally:
+                log.info(
+                    "ai.llm_call",
+                    purpose=purpose,
+                    model=self.settings.model,
+                    attempt=attempt,
+                    status=status,
+                    latency_ms=round((time.monotonic() - started) * 1000, 1),
+                    prompt_tokens=usage.get("prompt_tokens"),
+                    completion_tokens=usage.get("completion_tokens"),
+                )
+            if not retry:
+                break
         raise LLMUnavailable(f"the endpoint failed ({status})")
 
 
 CHECK_PROMPT = "这是连接测试，请只回复：好"
 
 
-async def check_endpoint(settings: OpenAISettings, *, transport: Any = None) -> float:
+async def check_endpoint(settings: OpenAISettings, http: httpx.AsyncClient) -> float:
     """One short chat, as the console's 测试 button asks: the milliseconds the endpoint took to
     answer, or LLMUnavailable saying why (timed out, the HTTP status, a transport error)."""
-    provider = OpenAIProvider(settings, KnowledgeBaseProvider(KnowledgeIndex([])), transport=transport)
+    provider = OpenAIProvider(settings, KnowledgeBaseProvider(KnowledgeIndex([])), http)
     started = time.monotonic()
     await provider._chat([{"role": "user", "content": CHECK_PROMPT}], purpose="check")
     return (time.monotonic() - started) * 1000

@@ -132,7 +132,7 @@ async def test_endpoint(request: Request, viewer: Admin) -> Response:
         errors = {"openai.base_url": viewer.t("ai_settings.test_needs_endpoint")}
         return await _page(request, 422, values=values, errors=errors)
     try:
-        took = await check_endpoint(checked.openai)
+        took = await check_endpoint(checked.openai, rt.http)
     except LLMUnavailable as exc:
         message = viewer.t("ai_settings.test_failed", reason=str(exc))
         return await _page(request, values=values, test_result=message, test_ok=False)

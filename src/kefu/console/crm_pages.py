@@ -65,7 +65,11 @@ def _body(kind: str, values: dict[str, str], custom_fields: dict[str, Any]) -> C
 
 
 # The field beside which a service's refusal of a card shows (by its problem code).
-FIELD_OF_PROBLEM = {"external_id_taken": "external_id", "no_customer": "customer_external_id"}
+FIELD_OF_PROBLEM = {
+    "external_id_taken": "external_id",
+    "no_customer": "customer_external_id",
+    "servicer_unknown": "exclusive_userid",
+}
 
 
 def _card_words(viewer: Viewer, problem: str, values: Mapping[str, object], reason: str) -> str:

@@ -10,8 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kefu.api.deps import IdField
 
-Userid = str  # a WeCom userid (servicer); checked for length only, it may not be a servicer yet
-
 
 class _Card(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -26,7 +24,11 @@ class _Card(BaseModel):
     notes: str = Field(default="", max_length=10_000)
     custom_fields: dict[str, Any] = Field(default_factory=dict)
     exclusive_userid: str | None = Field(
-        default=None, min_length=1, max_length=64, description="专属客服: a WeCom userid"
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="专属客服: the WeCom userid of a servicer of an account of the card's corp (any corp "
+        "while no WeChat customer is bound); a stored one later removed from the servicers is kept",
     )
 
 

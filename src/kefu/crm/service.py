@@ -1,5 +1,12 @@
 """Customers and contacts: create, change, delete, search, and upsert by external id.
-Helpers take the caller's session and never commit."""
+Helpers take the caller's session and never commit.
+
+A card's exclusive servicer (专属客服) must be a servicer Kefu knows — in the servicer list of
+an account of a connection (corp) the card's WeChat customers are on (a company's: its contacts'),
+or of any connection while none is bound — else routing's `exclusive` rule would never match
+it. Only a value that changes is checked: a servicer later removed from the list stays on the
+cards that name them (routing passes over them as over anyone not receiving), and those cards
+can still be edited."""
 
 from __future__ import annotations
 
@@ -9,8 +16,9 @@ from typing import Any, Literal, TypeVar
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.accounts.models import KfAccount, Servicer
 from kefu.audit.log import record
-from kefu.crm.models import CrmContact, CrmCustomer
+from kefu.crm.models import CrmContact, CrmCustomer, WechatCustomer
 from kefu.crm.schemas import ContactIn, CustomerIn
 from kefu.errors import Conflict, Invalid, NotFound
 
@@ -54,6 +62,35 @@ async def _taken(
             f"{_kind(model)} {other.id} already has external_id {external_id!r}",
             "external_id_taken",
             {"external_id": external_id, "id": other.id, "name": other.name},
+        )
+
+
+async def _connections_of(session: AsyncSession, row: CrmCustomer | CrmContact) -> list[int]:
+    """The connections of the WeChat customers bound to the contact (to the company's contacts)."""
+    if isinstance(row, CrmContact):
+        contacts: Any = [row.id]
+    else:
+        contacts = select(CrmContact.id).where(CrmContact.customer_id == row.id)
+    query = select(WechatCustomer.connection_id).where(WechatCustomer.contact_id.in_(contacts))
+    return list((await session.scalars(query.distinct())).all())
+
+
+async def _check_servicer(session: AsyncSession, row: CrmCustomer | CrmContact, userid: str | None) -> None:
+    """Refuse (`servicer_unknown`) a new exclusive servicer who is not a servicer of the card's
+    connections (any connection while it has none)."""
+    if userid is None or userid == row.exclusive_userid:
+        return
+    connections = await _connections_of(session, row) if row.id else []
+    known = select(Servicer.id).join(KfAccount, KfAccount.id == Servicer.account_id)
+    known = known.where(Servicer.userid == userid)
+    if connections:
+        known = known.where(KfAccount.connection_id.in_(connections))
+    if await session.scalar(known.limit(1)) is None:
+        raise Invalid(
+            f"exclusive_userid {userid!r} is not a servicer of "
+            + ("the corp(s) this card's WeChat customers are on" if connections else "any account"),
+            "servicer_unknown",
+            {"userid": userid},
         )
 
 
@@ -120,6 +157,7 @@ async def save_customer(
     row = await get_customer(session, customer_id) if customer_id else CrmCustomer(created_at=now)
     before = card_of(row) if customer_id else None
     await _taken(session, CrmCustomer, body.external_id, customer_id)
+    await _check_servicer(session, row, body.exclusive_userid)
     _fill(row, body, now)
     session.add(row)
     await session.flush()
@@ -139,6 +177,7 @@ async def save_contact(
     row = await get_contact(session, contact_id) if contact_id else CrmContact(created_at=now)
     before = card_of(row) if contact_id else None
     await _taken(session, CrmContact, body.external_id, contact_id)
+    await _check_servicer(session, row, body.exclusive_userid)
     row.customer_id = await _company_of(session, body)
     row.unionid = body.unionid
     _fill(row, body, now)

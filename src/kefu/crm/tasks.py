@@ -3,8 +3,7 @@ the unionid binding), and the outgoing webhook (kefu.crm.webhooks)."""
 
 from __future__ import annotations
 
-from kefu.accounts.models import Connection, KfAccount
-from kefu.accounts.service import wecom_client
+from kefu.accounts.service import account_and_connection, wecom_client
 from kefu.crm import webhooks
 from kefu.crm.identity import bind_by_unionid, note_wechat_customer
 from kefu.jobs.registry import task
@@ -20,9 +19,7 @@ async def fetch_customer(rt: Runtime, *, account_id: int, external_userid: str) 
     """Keep the customer's nickname, avatar and unionid, and bind them to the contact with that
     unionid. WeCom answers only for customers active in the last 48 hours, hence at each new
     session rather than later; a customer it no longer knows keeps what was fetched before."""
-    async with rt.db.read() as session:
-        account = await session.get(KfAccount, account_id)
-        connection = await session.get(Connection, account.connection_id) if account else None
+    account, connection = await rt.db.run_read(account_and_connection, account_id)
     if account is None or connection is None:
         return
     batch = await wecom_client(rt, connection).customer_batchget([external_userid])

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from kefu.accounts.models import Connection, KfAccount
-from kefu.accounts.service import refresh_accounts, wecom_client
+from kefu.accounts.service import account_and_connection, refresh_accounts, wecom_client
 from kefu.accounts.sync import SYNC_TASK, enqueue_sync
 from kefu.ingest.models import CallbackEvent
 from kefu.ingest.service import (
@@ -41,7 +41,7 @@ class CursorMoved(RuntimeError):
 async def sync_account(rt: Runtime, *, account_id: int) -> None:
     """Pull until `has_more` is 0. Each page commits in ONE transaction: its messages
     (insert-or-ignore), the cursor that follows them, and a process job per new message."""
-    account, connection = await rt.db.run_read(_account_and_connection, account_id)
+    account, connection = await rt.db.run_read(account_and_connection, account_id)
     if account is None or connection is None:
         return
     client = wecom_client(rt, connection)
@@ -73,16 +73,6 @@ async def sync_account(rt: Runtime, *, account_id: int) -> None:
         )
         if not page.has_more:
             return
-
-
-def _account_and_connection(session: Session, account_id: int) -> tuple[KfAccount | None, Connection | None]:
-    """Both in one statement."""
-    row = session.execute(
-        select(KfAccount, Connection)
-        .outerjoin(Connection, Connection.id == KfAccount.connection_id)
-        .where(KfAccount.id == account_id)
-    ).first()
-    return (row[0], row[1]) if row is not None else (None, None)
 
 
 def _account(session: Session, account_id: int) -> KfAccount | None:
