@@ -110,3 +110,15 @@ def to_pool(demo: Demo, external_userid: str) -> None:
                 )
 
     run_async(trans())
+
+
+def customer_writes(demo: Demo, context: Any, text: str) -> Any:
+    """A new customer page (the simulator's 客户) that enters the demo account's session and
+    sends `text`; returns the page."""
+    customer = context.new_page()
+    customer.goto(demo.urls["Customer page (客户)"])
+    customer.wait_for_selector("#customer option", state="attached")
+    customer.click("#enter")
+    customer.fill("#text", text)
+    customer.click("#send")
+    return customer

@@ -12,6 +12,7 @@ import pytest
 
 from kefu.clock import Clock
 from kefu.demo import Demo
+from tests.browser.conftest import customer_writes
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
@@ -29,12 +30,7 @@ def weekend_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 def test_tapping_the_button_on_a_weekend_evening_reaches_a_servicer(weekend_demo: Demo, context: Any) -> None:
     demo = weekend_demo
     assert demo.simulator is not None and demo.keys is not None
-    customer = context.new_page()
-    customer.goto(demo.urls["Customer page (客户)"])
-    customer.wait_for_selector("#customer option", state="attached")
-    customer.click("#enter")
-    customer.fill("#text", "冰箱不制冷怎么办")
-    customer.click("#send")
+    customer = customer_writes(demo, context, "冰箱不制冷怎么办")
     # The AI answers with the 转人工 button; the customer taps it.
     button = customer.locator(".menu-item", has_text="转人工")
     button.wait_for()

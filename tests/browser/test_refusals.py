@@ -20,7 +20,7 @@ from kefu.accounts.models import KfAccount
 from kefu.demo import Demo
 from kefu.reception.models import Conversation, FollowUp
 from kefu.runtime import Runtime
-from tests.browser.conftest import run_async
+from tests.browser.conftest import customer_writes, run_async
 from tests.browser.test_console import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
@@ -148,12 +148,7 @@ def test_a_stale_pool_and_conversation_page_are_refused_in_the_readers_language(
     demo: Demo, context: Any, stale: Any
 ) -> None:
     assert demo.keys is not None
-    customer = context.new_page()
-    customer.goto(demo.urls["Customer page (客户)"])
-    customer.wait_for_selector("#customer option", state="attached")
-    customer.click("#enter")
-    customer.fill("#text", "转人工")
-    customer.click("#send")
+    customer_writes(demo, context, "转人工")
 
     live, behind = admin_page(demo, context), admin_page(demo, stale)
     for page in (live, behind):

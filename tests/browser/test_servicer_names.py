@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from kefu.demo import Demo
+from tests.browser.conftest import customer_writes
 from tests.browser.test_console import SCREENSHOTS, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
@@ -34,12 +35,7 @@ def test_the_admin_names_takes_and_transfers_by_the_servicers_names(demo: Demo, 
     console.locator(".flash-ok", has_text="wangwu").wait_for()
     assert console.locator("#servicers tbody tr td:first-child").nth(2).inner_text() == "王小五 wangwu"
 
-    customer = context.new_page()
-    customer.goto(demo.urls["Customer page (客户)"])
-    customer.wait_for_selector("#customer option", state="attached")
-    customer.click("#enter")
-    customer.fill("#text", "转人工")
-    customer.click("#send")
+    customer = customer_writes(demo, context, "转人工")
 
     console.goto(demo.urls["Kefu console (控制台)"] + "workbench/pool")
     row = console.locator(".pool-row", has_text="转人工")

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from kefu.demo import Demo
+from tests.browser.conftest import customer_writes
 from tests.browser.test_console import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
@@ -21,12 +22,7 @@ def test_a_customer_asking_for_a_person_is_taken_read_and_ended_live(demo: Demo,
     console.goto(demo.urls["Kefu console (控制台)"] + "workbench/pool")
     console.locator(".empty", has_text="排队池中暂无客户").wait_for()
 
-    customer = context.new_page()
-    customer.goto(demo.urls["Customer page (客户)"])
-    customer.wait_for_selector("#customer option", state="attached")
-    customer.click("#enter")
-    customer.fill("#text", "转人工")
-    customer.click("#send")
+    customer = customer_writes(demo, context, "转人工")
 
     # The open pool page learns of the customer by itself (no reload, no navigation).
     row = console.locator(".pool-row", has_text="转人工")
