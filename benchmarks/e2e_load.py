@@ -8,7 +8,7 @@ import random
 import statistics
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,21 +95,24 @@ class Stamps:
             time.sleep(0.05)
         return True
 
-    def exactly_once(self) -> dict[str, Any]:
+    def exactly_once(self, held_back: Mapping[str, int]) -> dict[str, Any]:
         """Messages not answered (and not refused by WeCom: its quota of 5 sends per customer
-        message, 95001, refuses the 6th answer to a customer the target fell behind on), and
-        customers with more replies than messages."""
+        message, 95001, refuses the 6th answer to a customer the target fell behind on; nor held
+        back by the target for that quota, `held_back` by customer), and customers with more
+        replies than messages answered."""
         with self.world.lock:
             quota = Counter(
                 s.touser for s in self.world.sends if s.endpoint == "kf/send_msg" and s.errcode == 95001
             )
-            missing = sum(max(0, n - self.replies[c] - quota[c]) for c, n in self.sent.items())
-            more = sum(1 for c, n in self.sent.items() if self.replies[c] > n) + self.unasked
+            asked = {c: n - held_back.get(c, 0) for c, n in self.sent.items()}  # to be answered
+            missing = sum(max(0, n - self.replies[c] - quota[c]) for c, n in asked.items())
+            more = sum(1 for c, n in asked.items() if self.replies[c] > n) + self.unasked
             refused = Counter(s.errcode for s in self.world.sends if s.errcode)
             undelivered = Counter(s.fail_type for s in self.world.sends if not s.errcode and not s.delivered)
             callbacks = Counter(d.status for d in self.dispatcher.deliveries)
         return {
             "unanswered": missing,
+            "held_back": sum(held_back.values()),
             "customers_extra_replies": more,
             "refused_calls": {str(k): n for k, n in refused.items()},
             "sends_not_delivered": {str(k): n for k, n in undelivered.items()},
