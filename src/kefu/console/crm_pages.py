@@ -22,7 +22,7 @@ from kefu.ai.kb_csv import RowError
 from kefu.api.deps import IdPath
 from kefu.console.i18n import problem_words
 from kefu.console.menu import MANAGERS
-from kefu.console.web import Viewer, console_actor, form, redirect, render, role, runtime_of
+from kefu.console.web import Viewer, console_actor, form, redirect, refusal_words, render, role, runtime_of
 from kefu.crm import service
 from kefu.crm.csv_import import CONTACT_COLUMNS, CUSTOMER_COLUMNS, import_files
 from kefu.crm.identity import wechat_customers
@@ -79,7 +79,7 @@ def _card_words(viewer: Viewer, problem: str, values: Mapping[str, object], reas
 
 def _refused(request: Request, viewer: Viewer, exc: DomainError) -> Response:
     """The error page for a refusal that leaves no form to show (a card deleted meanwhile)."""
-    words = _card_words(viewer, exc.problem, exc.values, exc.message)
+    words = refusal_words(viewer, "crm.card", exc)
     return render(request, "error.html", exc.status_code, message=words)
 
 
@@ -172,7 +172,7 @@ async def _save(request: Request, kind: str, viewer: Viewer, card_id: int | None
         if exc.status_code == 404 and row is None and card_id:
             return _refused(request, viewer, exc)  # the card itself is gone
         field = FIELD_OF_PROBLEM.get(exc.problem, "name")
-        errors = {field: _card_words(viewer, exc.problem, exc.values, exc.message)}
+        errors = {field: refusal_words(viewer, "crm.card", exc)}
     else:
         return redirect(f"/console/crm/{kind}/{saved_id}?saved=1")
     # The rolled-back transaction expired the card it read: read it again to show the form.
@@ -194,7 +194,7 @@ async def _import(request: Request, kind: str, viewer: Viewer) -> Response:
         async with rt.db.write() as session:
             result = await import_files(session, **files, now=rt.clock.now(), actor=console_actor(viewer))
     except Invalid as exc:  # the file as a whole is unreadable (CrmCsvError): nothing was imported
-        words = problem_words(viewer.t, "crm", exc.problem, exc.values, exc.message)
+        words = refusal_words(viewer, "crm", exc)
         return await _list_page(request, kind, status=422, import_error=words)
     counts = result.customers if kind == "customers" else result.contacts
     errors = result.customer_errors if kind == "customers" else result.contact_errors

@@ -28,7 +28,7 @@ from kefu.ai.kb_xlsx import entries_xlsx
 from kefu.ai.knowledge import KnowledgeEntry
 from kefu.console.i18n import problem_words
 from kefu.console.menu import MANAGERS
-from kefu.console.web import Viewer, console_actor, form, redirect, render, role, runtime_of
+from kefu.console.web import Viewer, console_actor, form, redirect, refusal_words, render, role, runtime_of
 from kefu.db.base import MAX_ID
 from kefu.errors import Invalid, NotFound
 
@@ -189,7 +189,7 @@ async def save_entry(request: Request, account_id: int, viewer: Manager) -> Resp
     except Invalid as exc:
         async with rt.db.read() as session:
             account = await get_account(session, account_id)
-        words = problem_words(viewer.t, "knowledge", exc.problem, exc.values, exc.message)
+        words = refusal_words(viewer, "knowledge", exc)
         errors = {_field_of(exc.problem): words}
         return render(
             request,
@@ -252,7 +252,7 @@ async def import_entries(request: Request, account_id: int, viewer: Manager) -> 
                 actor=console_actor(viewer),
             )
     except Invalid as exc:  # the file as a whole is unreadable (KbCsvError): nothing was imported
-        words = problem_words(viewer.t, "knowledge", exc.problem, exc.values, exc.message)
+        words = refusal_words(viewer, "knowledge", exc)
         return await _page(request, account_id, status=422, import_error=words)
     return await _page(request, account_id, imported=result)
 
