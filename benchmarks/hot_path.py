@@ -147,12 +147,16 @@ class Customers:
                     raise RuntimeError(f"{external_userid}: no reply to message {n} in {timeout_s} s")
                 time.sleep(0.005)
 
-    def run(self, ids: list[str], questions: list[str], per_customer: int, timeout_s: float) -> None:
+    def run(
+        self, ids: list[str], questions: list[str], per_customer: int, timeout_s: float, at_once: int = 0
+    ) -> None:
         threads, failures = [], []
+        turns = threading.Semaphore(at_once or len(ids))
 
         def converse_or_record(customer: str, mine: list[str]) -> None:
             try:
-                self.converse(customer, mine, timeout_s)
+                with turns:
+                    self.converse(customer, mine, timeout_s)
             except RuntimeError as exc:
                 failures.append(str(exc))
 
@@ -186,6 +190,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=30, help="M customers writing at once")
     parser.add_argument("--messages", type=int, default=10, help="K questions each")
+    parser.add_argument(
+        "--at-once",
+        type=int,
+        default=0,
+        help="at most this many customers writing at a time (default: all); with few, each "
+        "callback's pull finds one message, as at a low rate, and its fixed costs are not shared",
+    )
     parser.add_argument("--retrieval", choices=("lexical", "hybrid", "auto"), default="lexical")
     parser.add_argument("--profile", action="store_true", help="py-spy record the kefu serve process")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one reply")
@@ -244,7 +255,7 @@ def main() -> None:
                 spy = start_py_spy(pids[-1], results / f"hot_path-{database}-{args.retrieval}-{stamp}")
             counted_before = read_counts(kefu, counts_files) if args.count else {}
             cpu_before, wall_before = cpu_seconds(*pids), time.monotonic()
-            customers.run(measured, questions, args.messages, args.timeout)
+            customers.run(measured, questions, args.messages, args.timeout, args.at_once)
             cpu = cpu_seconds(*pids) - cpu_before
             wall = time.monotonic() - wall_before
             counted_after = read_counts(kefu, counts_files) if args.count else {}
@@ -262,6 +273,7 @@ def main() -> None:
         "database": database,
         "retrieval": args.retrieval,
         "customers": args.customers,
+        "at_once": args.at_once or args.customers,
         "messages": total,
         "kefu_cpu_s": round(cpu, 3),
         "cpu_ms_per_msg": round(cpu / total * 1000, 2),
@@ -274,6 +286,17 @@ def main() -> None:
     shapes_before = counted_before.pop("shapes", {})
     driver_after = counted_after.pop("driver_ns", {})
     driver_before = counted_before.pop("driver_ns", {})
+    per_msg_ms = {
+        part: {
+            name: (after - counted_before.get(part, {}).get(name, 0)) / total / 1e6
+            for name, after in counted_after.pop(part, {}).items()
+        }
+        for part in ("unit_ns", "transaction_ns", "thread_ns")
+    }
+    unit_runs = {
+        name: (after - counted_before.get("unit_runs", {}).get(name, 0)) / total
+        for name, after in counted_after.pop("unit_runs", {}).items()
+    }
     for key, after in counted_after.items():  # statements, transactions, flushes
         figures[f"{key}_per_msg"] = round((after - counted_before[key]) / total, 2)
     if args.retrieval != "lexical":
@@ -299,6 +322,17 @@ def main() -> None:
                 runs = per_msg * total
                 driver_us = (driver_after.get(shape, 0) - driver_before.get(shape, 0)) / runs / 1000
                 print(f"  {per_msg:5.2f}  {driver_us:6.0f}  {shape}")
+        print("thread CPU per message, ms, by thread (the units' threads and the event loop):")
+        for name, ms in sorted(per_msg_ms["thread_ns"].items(), key=lambda item: -item[1]):
+            print(f"  {ms:6.2f}  {name}")
+        print(
+            "units per message, and their thread CPU per message (ms): the function's, and its whole "
+            "transaction's (session, BEGIN, steps before COMMIT such as the job's completion, COMMIT):"
+        )
+        for name, ms in sorted(per_msg_ms["unit_ns"].items(), key=lambda item: -item[1]):
+            if unit_runs.get(name, 0) >= 0.05:
+                whole = per_msg_ms["transaction_ns"].get(name, 0.0)
+                print(f"  {unit_runs[name]:5.2f}  {ms:6.2f}  {whole:6.2f}  {name}")
     (results / f"hot_path-{database}-{args.retrieval}-{stamp}.json").write_text(json.dumps(figures, indent=2))
     shutil.rmtree(workdir, ignore_errors=True)
 
@@ -315,6 +349,10 @@ def read_counts(kefu: dict[str, subprocess.Popen[bytes]], counts_files: dict[str
         "flushes": 0,
         "shapes": Counter(),
         "driver_ns": Counter(),
+        "unit_runs": Counter(),
+        "unit_ns": Counter(),
+        "transaction_ns": Counter(),
+        "thread_ns": Counter(),
     }
     for role, counts_file in counts_files.items():
         deadline = time.monotonic() + 10
@@ -327,7 +365,8 @@ def read_counts(kefu: dict[str, subprocess.Popen[bytes]], counts_files: dict[str
         total["transactions"] += counts["transactions"]
         total["flushes"] += counts["flushes"]
         total["shapes"].update(counts["shapes"])
-        total["driver_ns"].update(counts["driver_ns"])
+        for part in ("driver_ns", "unit_runs", "unit_ns", "transaction_ns", "thread_ns"):
+            total[part].update(counts[part])
     return total
 
 

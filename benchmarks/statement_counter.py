@@ -9,6 +9,9 @@ shape (its SQL, whitespace collapsed, cut at 120 characters) is counted too, so 
 say which statements a message runs, with the CPU its thread spent in the database driver's
 execute (thread CPU time: the database's own work on SQLite, which the Python profile cannot see;
 little moved by load). That is how a statement SQLite prepared again at every run was found.
+Each `db.run_write` / `db.run_read` unit's thread CPU is summed by the unit's function, and each
+thread's CPU by its name: where a message's CPU goes, in the units and outside them (the event
+loop), without a sampling profiler's own cost.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -33,6 +37,12 @@ _counts = {"statements": 0, "transactions": 0, "flushes": 0}
 _shapes: Counter[str] = Counter()
 _driver_ns: Counter[str] = Counter()  # thread CPU in the driver's execute, by shape
 _started = threading.local()
+_unit_runs: Counter[str] = Counter()
+_unit_ns: Counter[str] = Counter()  # thread CPU of each unit function, statements included
+# ... and of its whole transaction: the session, BEGIN, the steps run before COMMIT (a job's
+# completion and hand-over claim), COMMIT
+_transaction_ns: Counter[str] = Counter()
+_last_unit = threading.local()
 
 
 def _count(key: str) -> None:
@@ -66,9 +76,78 @@ def _on_flush(*_args: Any) -> None:
     _count("flushes")  # the ORM's unit of work: a fixed cost of a few hundred µs each
 
 
+def _timed(fn: Callable[..., Any]) -> Callable[..., Any]:
+    name = getattr(fn, "__qualname__", repr(fn))
+
+    def unit(session: Any, *args: Any, **kwargs: Any) -> Any:
+        started = time.thread_time_ns()
+        try:
+            return fn(session, *args, **kwargs)
+        finally:
+            spent = time.thread_time_ns() - started
+            _last_unit.name = name
+            with _lock:
+                _unit_runs[name] += 1
+                _unit_ns[name] += spent
+
+    return unit
+
+
+def _timed_transaction(transaction: Callable[..., Any]) -> Callable[..., Any]:
+    def timed(*args: Any) -> Any:
+        started = time.thread_time_ns()
+        _last_unit.name = "(no unit)"
+        try:
+            return transaction(*args)
+        finally:
+            spent = time.thread_time_ns() - started
+            with _lock:
+                _transaction_ns[_last_unit.name] += spent
+
+    return timed
+
+
+def _count_units() -> None:
+    from kefu.db import engine
+    from kefu.db.engine import Database
+
+    engine._transaction = _timed_transaction(engine._transaction)  # type: ignore[attr-defined]
+    run_write, run_read = Database.run_write, Database.run_read
+
+    async def timed_write(self: Database, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await run_write(self, _timed(fn), *args, **kwargs)
+
+    async def timed_read(self: Database, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await run_read(self, _timed(fn), *args, **kwargs)
+
+    Database.run_write = timed_write  # type: ignore[method-assign]
+    Database.run_read = timed_read  # type: ignore[method-assign]
+
+
+def _thread_cpu_ns() -> dict[str, int]:
+    """Each live thread's CPU so far (user + system, from /proc), by its name."""
+    tick_ns = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+    spent: Counter[str] = Counter()
+    for thread in threading.enumerate():
+        try:
+            fields = Path(f"/proc/self/task/{thread.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        spent[thread.name.rstrip("-0123456789")] += (int(fields[11]) + int(fields[12])) * tick_ns
+    return dict(spent)
+
+
 def _dump(_signum: int, _frame: FrameType | None) -> None:
     with _lock:
-        snapshot: dict[str, Any] = {**_counts, "shapes": dict(_shapes), "driver_ns": dict(_driver_ns)}
+        snapshot: dict[str, Any] = {
+            **_counts,
+            "shapes": dict(_shapes),
+            "driver_ns": dict(_driver_ns),
+            "unit_runs": dict(_unit_runs),
+            "unit_ns": dict(_unit_ns),
+            "transaction_ns": dict(_transaction_ns),
+        }
+    snapshot["thread_ns"] = _thread_cpu_ns()
     target = Path(os.environ["KEFU_BENCH_COUNTS"])
     target.with_suffix(".tmp").write_text(json.dumps(snapshot))
     target.with_suffix(".tmp").replace(target)  # the driver never reads half a file
@@ -76,6 +155,7 @@ def _dump(_signum: int, _frame: FrameType | None) -> None:
 
 if __name__ == "__main__":
     signal.signal(signal.SIGUSR1, _dump)
+    _count_units()
     from kefu.cli import app
 
     sys.argv = ["kefu", *sys.argv[1:]]

@@ -9,6 +9,7 @@ from kefu.accounts.models import KfAccount
 from kefu.accounts.service import wecom_client
 from kefu.accounts.sync import enqueue_sync
 from kefu.ingest.models import Message
+from kefu.ingest.tasks import CursorMoved, _store
 from kefu.jobs.models import Job
 from kefu.jobs.worker import Worker
 from kefu.reception.models import Conversation
@@ -182,3 +183,37 @@ async def test_an_empty_pull_marks_the_account_synced_at_most_every_30_seconds(w
     rt.clock.advance(15)
     await sync_now(rt, account_id)
     assert (await account_row(rt, account_id)).last_synced_at == rt.clock.now()
+
+
+async def test_a_page_pulled_from_a_cursor_that_moved_meanwhile_is_discarded_whole(wired: Wired) -> None:
+    """Two pulls of one account overlapping (a lease taken over, say): the one whose page starts
+    from a cursor the other has moved stores nothing and moves nothing; the stream is read again
+    from the stored cursor."""
+    rt = wired.rt
+    wired.customer_says("你好")
+    await sync_now(rt, wired.account.id)
+    moved_to = (await account_row(rt, wired.account.id)).sync_cursor
+    wired.customer_says("还在吗")
+    client = wecom_client(rt, wired.connection)
+    stale = await client.sync_msg(open_kfid=wired.open_kfid, cursor=None, token=None, limit=100)
+    assert len(stale.items) == 2
+    with pytest.raises(CursorMoved):
+        await rt.db.run_write(_store, wired.account.id, None, stale, False, rt.clock.now())
+    assert (await account_row(rt, wired.account.id)).sync_cursor == moved_to
+    assert len(await messages(rt)) == 1
+    assert await count_jobs(rt, "ingest.process") == 1
+    # The page from the stored cursor is the one that counts.
+    await sync_now(rt, wired.account.id)
+    assert [m.payload["text"]["content"] for m in await messages(rt)] == ["你好", "还在吗"]
+
+
+async def test_a_page_of_an_account_deleted_meanwhile_is_dropped(wired: Wired) -> None:
+    rt = wired.rt
+    wired.customer_says("你好")
+    page = await wecom_client(rt, wired.connection).sync_msg(
+        open_kfid=wired.open_kfid, cursor=None, token=None, limit=100
+    )
+    async with rt.db.write() as session:
+        await session.delete(await session.get(KfAccount, wired.account.id))
+    assert await rt.db.run_write(_store, wired.account.id, None, page, False, rt.clock.now()) is None
+    assert await messages(rt) == []

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -96,13 +96,18 @@ def wecom_client(rt: Runtime, connection: Connection) -> WeComClient:
 # --- session-level helpers (never commit) -------------------------------------------------
 
 
+# Built once, the id bound when it runs: every pull starts with it, and building the statement
+# cost about as much as running it.
+_ACCOUNT_AND_CONNECTION = (
+    select(KfAccount, Connection)
+    .outerjoin(Connection, Connection.id == KfAccount.connection_id)
+    .where(KfAccount.id == bindparam("account_id"))
+)
+
+
 def account_and_connection(session: Session, account_id: int) -> tuple[KfAccount | None, Connection | None]:
     """An account and its connection, in one statement (a synchronous unit: `db.run_read`)."""
-    row = session.execute(
-        select(KfAccount, Connection)
-        .outerjoin(Connection, Connection.id == KfAccount.connection_id)
-        .where(KfAccount.id == account_id)
-    ).first()
+    row = session.execute(_ACCOUNT_AND_CONNECTION, {"account_id": account_id}).first()
     return (row[0], row[1]) if row is not None else (None, None)
 
 

@@ -244,14 +244,14 @@ class StoredMessage:
 
 
 def message_row(
-    account: KfAccount, item: SyncItem, *, bootstrap_before: datetime | None, now: datetime
+    account_id: int, item: SyncItem, *, bootstrap_before: datetime | None, now: datetime
 ) -> dict[str, Any]:
     """Column values for one `msg_list` item, from the client's one parser (which gives an
     item without `msgid` a stable synthetic one and never fails on a malformed field)."""
     raw_event = item.raw.get("event")
     event: dict[str, Any] = raw_event if isinstance(raw_event, dict) else {}
     return {
-        "account_id": account.id,
+        "account_id": account_id,
         "msgid": item.msgid[:64],
         "external_userid": item.external_userid or None,
         "origin": item.origin,
@@ -275,15 +275,23 @@ _ADD_PAGE = {
 
 
 def store_page(
-    session: Session, account: KfAccount, items: list[SyncItem], *, backfill: bool, now: datetime
+    session: Session,
+    account_id: int,
+    connected_at: datetime,
+    items: list[SyncItem],
+    *,
+    backfill: bool,
+    now: datetime,
 ) -> list[StoredMessage]:
-    """Insert-or-ignore a page of items by (account, msgid); returns only the rows new to us."""
+    """Insert-or-ignore a page of items by (account, msgid); returns only the rows new to us.
+    Items sent before the account was connected (`connected_at`) are bootstrap history unless
+    the connection back-fills."""
     rows: dict[str, dict[str, Any]] = {}
     # send_time has whole seconds: compare with the connection's second, so a message
     # sent in the same second as the connection is acted on rather than skipped.
-    bootstrap_before = None if backfill else account.connected_at.replace(microsecond=0)
+    bootstrap_before = None if backfill else connected_at.replace(microsecond=0)
     for item in items:
-        row = message_row(account, item, bootstrap_before=bootstrap_before, now=now)
+        row = message_row(account_id, item, bootstrap_before=bootstrap_before, now=now)
         rows.setdefault(row["msgid"], row)
     if not rows:
         return []

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Boolean, String, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from kefu.accounts.models import Connection, KfAccount
 from kefu.accounts.service import account_and_connection, refresh_accounts, wecom_client
 from kefu.accounts.sync import SYNC_TASK, enqueue_sync
+from kefu.db import table_of
 from kefu.ingest.models import CallbackEvent
 from kefu.ingest.service import (
     PROCESS_TASK,
@@ -79,17 +80,47 @@ def _account(session: Session, account_id: int) -> KfAccount | None:
     return session.get(KfAccount, account_id)
 
 
+# Built once, on the table (Core: `table_of`): one per page. The page's cursor moves only if it
+# is still the one the page was pulled from (NULL: the stream's start), and the account's
+# connection time comes back for the bootstrap check: no read of the account row first.
+_ACCOUNTS = table_of(KfAccount).c
+_ADVANCE_CURSOR = (
+    update(table_of(KfAccount))
+    .where(
+        _ACCOUNTS.id == bindparam("account_id"),
+        or_(
+            _ACCOUNTS.sync_cursor == bindparam("pulled_from"),
+            _ACCOUNTS.sync_cursor.is_(None) & bindparam("from_start", type_=Boolean()),
+        ),
+    )
+    .values(
+        sync_cursor=func.coalesce(bindparam("next_cursor", type_=String()), _ACCOUNTS.sync_cursor),
+        last_synced_at=bindparam("now", type_=_ACCOUNTS.last_synced_at.type),
+    )
+    .returning(_ACCOUNTS.connected_at)
+)
+
+
 def _store(
     session: Session, account_id: int, cursor: str | None, page: SyncPage, backfill: bool, now: datetime
 ) -> int | None:
     """One page in one transaction: its new messages, a process job each, the next cursor.
     Returns how many were new (None: the account is gone)."""
-    current = session.get(KfAccount, account_id)
-    if current is None:
-        return None
-    if current.sync_cursor != cursor:
+    advanced = session.execute(
+        _ADVANCE_CURSOR,
+        {
+            "account_id": account_id,
+            "pulled_from": cursor,
+            "from_start": cursor is None,
+            "next_cursor": page.next_cursor or None,
+            "now": now,
+        },
+    ).first()
+    if advanced is None:
+        if session.get(KfAccount, account_id) is None:
+            return None
         raise CursorMoved(f"cursor of account {account_id} moved during the pull")
-    stored = store_page(session, current, page.items, backfill=backfill, now=now)
+    stored = store_page(session, account_id, advanced.connected_at, page.items, backfill=backfill, now=now)
     for message in stored:
         add_job(
             session,
@@ -98,9 +129,6 @@ def _store(
             now=now,
             lock=conversation_lock(account_id, message.external_userid),
         )
-    if page.next_cursor:
-        current.sync_cursor = page.next_cursor
-    current.last_synced_at = now
     if not page.has_more:
         finish_job_in(session, now)  # the pull's last write: the job completes with it
     return len(stored)

@@ -40,6 +40,7 @@ from kefu.settings import Settings
 if TYPE_CHECKING:
     from kefu.accounts.knowledge_base import KnowledgeKey
     from kefu.ai.builtin import KnowledgeBaseProvider
+    from kefu.reception.core.settings import AccountSettings
 
 log = get_logger(__name__)
 
@@ -126,6 +127,7 @@ class _Read:
     message: Message
     question: str | None = None
     knowledge_key: KnowledgeKey | None = None
+    settings: AccountSettings | None = None  # parsed once per unit: _apply_rows reuses them
 
 
 def _read_message(session: Session, message_id: int, now: datetime) -> _Read | None:
@@ -155,8 +157,8 @@ def _read_rows(session: Session, rows: _Rows, now: datetime) -> _Read:
     if not isinstance(inbound, CustomerText) or not wants_ai_answer(
         service.state_of(rows.conversation), inbound, settings, now
     ):
-        return _Read(inbound, account, message)
-    return _Read(inbound, account, message, inbound.text, knowledge_key(session, account.id))
+        return _Read(inbound, account, message, settings=settings)
+    return _Read(inbound, account, message, inbound.text, knowledge_key(session, account.id), settings)
 
 
 async def process_message(rt: Runtime, message_id: int) -> None:
@@ -199,7 +201,7 @@ def _decide_at_once(session: Session, message_id: int, db: Database, clock: Cloc
             return False
         answer = _answer_now(provider, read.account.id, read.question)
         inbound = inbound.model_copy(update={"ai_answer": answer})
-    _apply_rows(session, rows, inbound, now, process)
+    _apply_rows(session, rows, inbound, now, process, read.settings)
     return True
 
 
@@ -230,7 +232,12 @@ def _apply_message(
 
 
 def _apply_rows(
-    session: Session, rows: _Rows, inbound: Inbound | ServicerStatus | None, now: datetime, process: Settings
+    session: Session,
+    rows: _Rows,
+    inbound: Inbound | ServicerStatus | None,
+    now: datetime,
+    process: Settings,
+    settings: AccountSettings | None = None,
 ) -> None:
     message, account, conversation = rows.message, rows.account, rows.conversation
     write_row(session, message, processed_at=now)  # no unit of work for the message's row
@@ -252,7 +259,7 @@ def _apply_rows(
             now=now,
             process=process,
             message=message,
-            settings=service.settings_of(account, rows.ai),
+            settings=settings or service.settings_of(account, rows.ai),
         )
         return
     if conversation is not None:
