@@ -3,9 +3,9 @@
 Strict models (unknown keys refused), WeCom's text limits, secrets written as `${VAR}`, and
 pydantic's validation errors as `PATH: reason` problems a person can act on, each with a code
 and values the console words in the reader's language: pydantic's own error type and context,
-or the code of a Kefu rule, which raises `PydanticCustomError(code, English template, values)`. It sits in the
-base layer so that the domain's settings types (kefu.ai.settings, kefu.accounts.settings_types)
-and kefu.config's file schema share one definition of each.
+or the code of a Kefu rule, which raises `PydanticCustomError(code, English template, values)`.
+It sits in the base layer so that the domain's settings types (kefu.ai.settings,
+kefu.accounts.settings_types) and kefu.config's file schema share one definition of each.
 """
 
 from __future__ import annotations
