@@ -247,5 +247,9 @@ def test_words_name_the_values_and_english_reasons_stay_as_they_were() -> None:
     assert problem_words(translator("zh"), "settings", problem.problem, problem.values, problem.reason) == (
         "“十”不是整数"
     )
-    # a problem without words (a plain ValueError's) keeps its English reason
+    # a problem without words (a plain ValueError's) keeps its English reason, and so does one
+    # whose words name a value it lacks (an input that is not a plain value)
     assert problem_words(translator("zh"), "settings", "value_error", {}, "some reason") == "some reason"
+    assert (
+        problem_words(translator("zh"), "settings", "int_parsing", {"ge": 1}, "some reason") == "some reason"
+    )
