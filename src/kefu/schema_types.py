@@ -1,19 +1,23 @@
 """Pydantic building blocks shared by every settings model and the config file.
 
 Strict models (unknown keys refused), WeCom's text limits, secrets written as `${VAR}`, and
-pydantic's validation errors as `PATH: reason` problems a person can act on. It sits in the
-base layer so that the domain's settings types (kefu.ai.settings, kefu.accounts.settings_types)
-and kefu.config's file schema share one definition of each.
+pydantic's validation errors as `PATH: reason` problems a person can act on, each with a code
+and values the console words in the reader's language: pydantic's own error type and context,
+or the code of a Kefu rule, which raises `PydanticCustomError(code, English template, values)`.
+It sits in the base layer so that the domain's settings types (kefu.ai.settings,
+kefu.accounts.settings_types) and kefu.config's file schema share one definition of each.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, ValidationError
+from pydantic_core import PydanticCustomError
+from pydantic_core.core_schema import ErrorType
 
 TEXT_MAX_BYTES = 2048  # a WeCom text message (wecom-kf-api.md §5.2)
 BUTTON_MAX_BYTES = 128  # a msgmenu click item
@@ -49,7 +53,11 @@ def utf8_at_most(limit: int, what: str) -> Any:
     def check(value: str) -> str:
         size = len(value.encode())
         if size > limit:
-            raise ValueError(f"{what} is {size} bytes in UTF-8; WeCom allows at most {limit}")
+            raise PydanticCustomError(
+                "text_too_many_bytes",
+                "{what} is {size} bytes in UTF-8; WeCom allows at most {limit}",
+                {"what": what, "size": size, "limit": limit},
+            )
         return value
 
     return AfterValidator(check)
@@ -70,11 +78,19 @@ def http_url(value: str) -> str:
 PathKey = tuple[str | int, ...]
 
 
+ProblemValues = Mapping[str, str | int | float]
+
+
 @dataclass(frozen=True)
 class Problem:
+    """`path: reason` in English; `problem` is its code (pydantic's error type, or a Kefu rule's
+    PydanticCustomError code; "" for a reason without one) and `values` what it names."""
+
     path: str
     line: int | None
     reason: str
+    problem: str = ""
+    values: ProblemValues = field(default_factory=dict)
 
 
 def format_path(path: PathKey) -> str:
@@ -92,12 +108,30 @@ def line_of(path: PathKey, lines: dict[PathKey, int]) -> int | None:
     return None
 
 
+# pydantic's own error types; any other type is a Kefu rule's PydanticCustomError code.
+PYDANTIC_ERROR_TYPES = frozenset(get_args(ErrorType))
+
+
+def problem_values(err: Any) -> dict[str, str | int | float]:
+    """What an error names: its context's plain values, the value given (`input`) when it is
+    one, and for an unknown key its `name`."""
+    values = {k: v for k, v in (err.get("ctx") or {}).items() if isinstance(v, str | int | float)}
+    given = err.get("input")
+    if isinstance(given, str | int | float) and "input" not in values:
+        values["input"] = given
+    if err["type"] == "extra_forbidden" and err["loc"]:
+        values["name"] = str(err["loc"][-1])
+    return values
+
+
 def problem_of(err: Any, lines: dict[PathKey, int]) -> Problem:
     """One of pydantic's errors as a problem, with the line of its key where known."""
     loc: PathKey = tuple(err["loc"])
     kind = err["type"]
     if kind == "value_error":
         reason = str(err["ctx"]["error"])
+    elif kind not in PYDANTIC_ERROR_TYPES:  # a Kefu rule: its message is the whole reason
+        reason = err["msg"]
     elif kind == "extra_forbidden":
         reason = f"unknown key {loc[-1]!r} (check its spelling; docs/configuration.md lists every key)"
     elif kind == "missing":
@@ -107,7 +141,8 @@ def problem_of(err: Any, lines: dict[PathKey, int]) -> Problem:
         given = err.get("input")
         if isinstance(given, str | int | float | bool) or given is None:
             reason += f" (got {given!r})"
-    return Problem(format_path(loc) or "(top level)", line_of(loc, lines), reason)
+    path = format_path(loc) or "(top level)"
+    return Problem(path, line_of(loc, lines), reason, kind, problem_values(err))
 
 
 def validation_problems(exc: ValidationError, prefix: PathKey = ()) -> list[Problem]:

@@ -67,7 +67,7 @@ def test_the_admin_sets_every_tab_of_an_account(demo: Demo, context: Any) -> Non
     page.locator("nav.tabs a", has_text="排队与分流").click()
     page.fill("[name='queue.max_length']", "-3")
     page.click("#save-settings")
-    page.locator("[data-error-for='queue.max_length']").wait_for()
+    page.locator("[data-error-for='queue.max_length']", has_text="不能小于 1").wait_for()
     assert page.input_value("[name='queue.max_length']") == "-3"  # kept as typed
 
     kefu = demo.urls["Kefu health"].removesuffix("/healthz")

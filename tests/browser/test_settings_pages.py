@@ -1,6 +1,6 @@
 """接入后设置 in headless Chromium: the demo's admin opens 在线客服账号, changes 接待模式 and a reception
 hours period, saves, and sees both kept; a period that ends before it starts is refused beside
-its field, and the REST API reads back what the page saved."""
+its field in Chinese, and the REST API reads back what the page saved."""
 
 from __future__ import annotations
 
@@ -40,6 +40,9 @@ def test_the_admin_changes_reception_mode_and_hours(demo: Demo, context: Any) ->
     page.click("#save-settings")
     error = page.locator("[data-error-for='hours.weekly.sun']")
     error.wait_for()
+    assert error.inner_text() == (  # in the reader's language, Chinese by default
+        "18:00-09:00：结束时间早于开始时间；跨午夜请拆成当天 18:00-24:00 和次日 00:00-09:00"
+    )
     assert page.locator("label.field-error input[name='hours.weekly.sun']").count() == 1
     assert page.input_value("input[name='hours.weekly.sun']") == "18:00-09:00"  # kept as typed
     SCREENSHOTS.mkdir(exist_ok=True)

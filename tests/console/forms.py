@@ -3,6 +3,7 @@ only where a test says so."""
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 
@@ -57,3 +58,11 @@ def form_values(html: str, form_id: str) -> dict[str, str]:
     reader.feed(html)
     assert reader.values, f"no form #{form_id} on the page"
     return reader.values
+
+
+_ERROR_TEXT = re.compile(r'<div class="error-text" data-error-for="([^"]+)">(.*?)</div>', re.S)
+
+
+def error_beside(html: str, field: str) -> str:
+    """The error shown beside a form field (as the page's HTML has it: escaped), "" if none."""
+    return next((text for name, text in _ERROR_TEXT.findall(html) if name == field), "")

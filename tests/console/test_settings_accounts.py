@@ -19,7 +19,7 @@ from tests.accounts import fixtures as account_fixtures
 from tests.accounts import kf_fixtures
 from tests.accounts.kf_fixtures import KfWorld, read_png
 from tests.console.conftest import SignIn, csrf_of
-from tests.console.forms import form_values
+from tests.console.forms import error_beside, form_values
 
 corp, kf = account_fixtures.corp, kf_fixtures.kf
 no_check_pauses = account_fixtures._no_check_pauses
@@ -99,36 +99,72 @@ async def test_each_tab_shows_its_fields_with_the_stored_values(
 @pytest.mark.parametrize(
     ("tab", "change", "field", "words"),
     [
-        ("hours", {"hours.weekly.mon": "18:00-09:00"}, "hours.weekly.mon", ""),
-        ("hours", {"timezone": "Mars/Olympus"}, "timezone", "time zone"),
         (
-            "queue",
-            {"queue.default_max_sessions": "0"},
-            "queue.default_max_sessions",
-            "greater than or equal to 1",
+            "hours",
+            {"hours.weekly.mon": "18:00-09:00"},
+            "hours.weekly.mon",
+            "18:00-09:00：结束时间早于开始时间；跨午夜请拆成当天 18:00-24:00 和次日 00:00-09:00",
         ),
+        (
+            "hours",
+            {"hours.weekly.tue": "09:00-12:00, 11:00-13:00"},
+            "hours.weekly.tue",
+            "09:00-12:00 与 11:00-13:00 重叠：请合并，或调整其中一个",
+        ),
+        (
+            "hours",
+            {"timezone": "Mars/Olympus"},
+            "timezone",
+            "“Mars/Olympus”不是已知的时区：请用 IANA 时区名，如 Asia/Shanghai",
+        ),
+        (
+            "hours",
+            {"hours.closed_dates": "2026-13-01"},
+            "hours.closed_dates",
+            "“2026-13-01”不是日期：请写成 年-月-日，如 2026-10-01",
+        ),
+        (
+            "hours",
+            {"hours.extra_working_dates": "2026-10-08", "hours.closed_dates": "2026-10-08"},
+            "hours.closed_dates",
+            "2026-10-08 既是不接待日期，又是额外上班日期",
+        ),
+        ("queue", {"queue.default_max_sessions": "0"}, "queue.default_max_sessions", "不能小于 1"),
+        ("queue", {"queue.max_length": "七"}, "queue.max_length", "“七”不是整数"),
         (
             "queue",
             {"queue.pool_notice.mode": "fixed", "queue.pool_notice.text": "第 {n} 位"},
             "queue.pool_notice.text",
-            "{position}",
+            "提示语中只能用 {position} 表示排队位置，不能用 {n}",
         ),
         (
             "reception",
             {"reception.keyword_transfer.keywords": ""},
             "reception.keyword_transfer.keywords",
-            "no keywords",
+            "已启用关键词转人工，但没有填写关键词",
         ),
-        ("advanced", {"messages.welcome.text": ""}, "messages.welcome.text", "needs a text"),
+        (
+            "reception",
+            {"reception.button_transfer.text": "转" * 43},
+            "reception.button_transfer.text",
+            "内容有 129 字节（UTF-8，一个汉字占 3 字节），企业微信最多允许 128 字节",
+        ),
+        ("advanced", {"messages.welcome.text": ""}, "messages.welcome.text", "选择固定话术时须填写话术内容"),
         (
             "advanced",
             {"messages.survey.mode": "fixed", "messages.survey.text": "请评价"},
             "messages.survey.options",
-            "option",
+            "发送评价时至少需要一个评价选项（每行：选项文字=分数）",
+        ),
+        (
+            "advanced",
+            {"messages.survey.mode": "fixed", "messages.survey.options": "满意=101"},
+            "messages.survey.options",
+            "不能大于 100",
         ),
     ],
 )
-async def test_a_refused_value_is_shown_beside_its_field_and_nothing_is_saved(
+async def test_a_refused_value_is_shown_beside_its_field_in_chinese_and_nothing_is_saved(
     rt: Runtime,
     account: KfAccount,
     signed_in: SignIn,
@@ -147,13 +183,66 @@ async def test_a_refused_value_is_shown_beside_its_field_and_nothing_is_saved(
     )
 
     assert refused.status_code == 422
-    assert f'data-error-for="{field}"' in refused.text and words in refused.text
+    assert error_beside(refused.text, field) == words
     assert "未保存" in refused.text
     typed = next(iter(change.values()))
     if typed:
         assert typed in refused.text  # what was typed is kept
     assert await stored(rt, account.id) == before
     assert len(await events(rt, "account.settings.update")) == 1  # the fixture's own save only
+
+
+@pytest.mark.parametrize(
+    ("tab", "change", "field", "words"),
+    [
+        (
+            "hours",
+            {"hours.weekly.mon": "18:00-09:00"},
+            "hours.weekly.mon",
+            "18:00-09:00: the end is before the start; split it at midnight: "
+            "18:00-24:00 on this day and 00:00-09:00 on the next",
+        ),
+        ("queue", {"queue.default_max_sessions": "0"}, "queue.default_max_sessions", "Must be at least 1"),
+        (
+            "reception",
+            {"reception.keyword_transfer.keywords": ""},
+            "reception.keyword_transfer.keywords",
+            "Keyword transfer is on but lists no keywords",
+        ),
+        (
+            "advanced",
+            {"messages.survey.mode": "fixed", "messages.survey.text": "请评价"},
+            "messages.survey.options",
+            "A survey needs at least one option (one a line: label=score)",
+        ),
+    ],
+)
+async def test_the_english_switch_words_a_refused_value_in_english(
+    account: KfAccount, signed_in: SignIn, tab: str, change: dict[str, str], field: str, words: str
+) -> None:
+    admin = await signed_in("admin")
+    admin.cookies.set("kefu_lang", "en")
+    page = await admin.get(f"/console/accounts/{account.id}?tab={tab}")
+    refused = await admin.post(
+        f"/console/accounts/{account.id}/settings/{tab}",
+        data={**form_values(page.text, "settings-form"), **change},
+    )
+    assert refused.status_code == 422 and error_beside(refused.text, field) == words
+
+
+async def test_a_value_echoed_in_the_words_is_escaped(account: KfAccount, signed_in: SignIn) -> None:
+    admin = await signed_in("admin")
+    page = await admin.get(f"/console/accounts/{account.id}?tab=queue")
+    typed = '<img src=x onerror="alert(1)">'
+    refused = await admin.post(
+        f"/console/accounts/{account.id}/settings/queue",
+        data={**form_values(page.text, "settings-form"), "queue.max_length": typed},
+    )
+    assert refused.status_code == 422
+    assert error_beside(refused.text, "queue.max_length") == (
+        "“&lt;img src=x onerror=&#34;alert(1)&#34;&gt;”不是整数"
+    )
+    assert typed not in refused.text
 
 
 async def test_a_valid_save_persists_and_is_audited(
@@ -405,6 +494,8 @@ async def test_ai_modes_need_an_ai_service(rt: Runtime, account: KfAccount, sign
     form = form_values(page.text, "settings-form") | {"reception.mode": "ai_first"}
     refused = await admin.post(f"/console/accounts/{account.id}/settings/reception", data=form)
 
-    assert refused.status_code == 422 and 'data-error-for="reception.mode"' in refused.text
-    assert "needs an AI service" in refused.text
+    assert refused.status_code == 422
+    assert error_beside(refused.text, "reception.mode") == (
+        "未配置 AI 服务，不能用 AI 接待：请选择仅人工接待，或先在「AI 设置」中启用内置知识库或大模型"
+    )
     assert (await stored(rt, account.id))["reception"]["mode"] == "human_only"

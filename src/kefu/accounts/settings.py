@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
 from sqlalchemy import create_engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,7 +30,7 @@ from kefu.audit.log import record
 from kefu.db import get_row
 from kefu.db.engine import sync_url
 from kefu.errors import Invalid
-from kefu.schema_types import UnsetVar, validation_problems
+from kefu.schema_types import Problem, UnsetVar, validation_problems
 from kefu.secretbox import SecretBox, SecretDecryptError
 
 Source = Literal["console", "config", "api", "cli"]
@@ -39,13 +40,18 @@ _SEALED_API_KEY = "openai_api_key_sealed"  # beside the section in GlobalSetting
 
 
 class SettingsInvalid(Invalid):
-    """Settings that cannot be saved; `problems` are `path: reason` lines, all of them at once."""
+    """Settings that cannot be saved: every problem at once, each a path, its English reason
+    (the message: `path: reason; …`) and the code and values the console words it by."""
 
     code = "invalid_settings"
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
-        super().__init__("; ".join(problems))
+        super().__init__("; ".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        """Each problem as `path: reason`, in English (what the API and the CLI show)."""
+        return [f"{p.path}: {p.reason}" if p.path else p.reason for p in self.problems]
 
 
 def account_scope(account_id: int) -> str:
@@ -76,13 +82,12 @@ def validate_settings(
     try:
         parsed = data if isinstance(data, AccountSettingsData) else AccountSettingsData.model_validate(data)
     except ValidationError as exc:
-        raise SettingsInvalid(
-            [f"{p.path}: {p.reason}" if p.path else p.reason for p in validation_problems(exc)]
-        ) from exc
+        raise SettingsInvalid(validation_problems(exc)) from exc
     try:
         parsed.check_ai(ai)
-    except ValueError as exc:
-        raise SettingsInvalid([f"reception.mode: {exc}"]) from exc
+    except PydanticCustomError as exc:
+        mode = Problem("reception.mode", None, exc.message(), exc.type, dict(exc.context or {}))
+        raise SettingsInvalid([mode]) from exc
     return parsed
 
 

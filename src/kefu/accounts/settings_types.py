@@ -3,7 +3,9 @@
 
 These are the domain's types: the config file's account entry (kefu.config.schema) extends
 `AccountSettingsData` with the account's identity, and the reception core reads them through
-`kefu.reception.core.settings.AccountSettings`. Pure models: no I/O.
+`kefu.reception.core.settings.AccountSettings`. Pure models: no I/O. Each rule refuses with a
+PydanticCustomError: a code the console words in the reader's language, and the English text
+the config file, the API and the CLI show (kefu.schema_types).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import string
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from kefu.ai.settings import AISettings
 from kefu.hours.schema import DEFAULT_TIMEZONE, HoursSettings, TimeZoneName
@@ -31,7 +34,7 @@ class MessageSetting(Strict):
     @model_validator(mode="after")
     def _fixed_needs_text(self) -> MessageSetting:
         if self.mode == "fixed" and not (self.text or "").strip():
-            raise ValueError("mode fixed needs a text")
+            raise PydanticCustomError("fixed_needs_text", "mode fixed needs a text")
         return self
 
 
@@ -50,7 +53,9 @@ class SurveySetting(MessageSetting):
     @model_validator(mode="after")
     def _needs_options(self) -> SurveySetting:
         if self.mode != "none" and not self.options:
-            raise ValueError("a survey needs at least one option ({label, score})")
+            raise PydanticCustomError(
+                "survey_needs_options", "a survey needs at least one option ({label, score})"
+            )
         return self
 
 
@@ -62,7 +67,7 @@ class NoReplyNotice(Strict):
     @model_validator(mode="after")
     def _enabled_needs_text(self) -> NoReplyNotice:
         if self.enabled and not (self.text or "").strip():
-            raise ValueError("an enabled no_reply_notice needs a text")
+            raise PydanticCustomError("notice_needs_text", "an enabled no_reply_notice needs a text")
         return self
 
 
@@ -75,7 +80,7 @@ class KeywordTransfer(Strict):
     @model_validator(mode="after")
     def _enabled_needs_keywords(self) -> KeywordTransfer:
         if self.enabled and not self.keywords:
-            raise ValueError("keyword transfer is enabled but lists no keywords")
+            raise PydanticCustomError("keywords_empty", "keyword transfer is enabled but lists no keywords")
         return self
 
 
@@ -98,10 +103,18 @@ class Reception(Strict):
 
 
 def _position_only(setting: MessageSetting) -> MessageSetting:
-    fields = {f for _, f, _, _ in string.Formatter().parse(setting.text or "") if f is not None}
+    allowed = "{position}"  # a value, so that no template's own braces are taken for it
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(setting.text or "") if f is not None}
+    except ValueError as exc:  # a lone { or }
+        raise PydanticCustomError(
+            "placeholder_braces", "{error}", {"error": str(exc), "allowed": allowed}
+        ) from exc
     if fields - {"position"}:
-        raise ValueError(
-            f"the only placeholder allowed is {{position}}, not {{{sorted(fields - {'position'})[0]}}}"
+        raise PydanticCustomError(
+            "placeholder_not_allowed",
+            "the only placeholder allowed is {allowed}, not {placeholder}",
+            {"allowed": allowed, "placeholder": f"{{{sorted(fields - {'position'})[0]}}}"},
         )
     return setting
 
@@ -120,9 +133,10 @@ class Queue(Strict):
     def _one_message_per_taken_code(self) -> Queue:
         # Both go out with the session's taken code, and WeCom allows one message per code.
         if self.no_reply_notice.enabled and self.taken_notice.mode != "none":
-            raise ValueError(
+            raise PydanticCustomError(
+                "taken_code_shared",
                 "no_reply_notice and taken_notice both need the session's taken code, which carries "
-                "one message: set taken_notice mode none to enable the no-reply notice"
+                "one message: set taken_notice mode none to enable the no-reply notice",
             )
         return self
 
@@ -140,7 +154,9 @@ class Routing(Strict):
         names = [r.rule for r in self.rules]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
-            raise ValueError(f"rule {repeated[0]} is listed more than once")
+            raise PydanticCustomError(
+                "rule_repeated", "rule {rule} is listed more than once", {"rule": repeated[0]}
+            )
         return self
 
 
@@ -172,17 +188,22 @@ class AccountSettingsData(Strict):
     def _dates_disjoint(self) -> AccountSettingsData:
         both = sorted(set(self.hours.closed_dates) & set(self.hours.extra_working_dates))
         if both:
-            raise ValueError(
-                f"hours: {', '.join(map(str, both))} is both a closed date and an extra working date"
+            raise PydanticCustomError(
+                "dates_closed_and_working",
+                "hours: {dates} is both a closed date and an extra working date",
+                {"dates": ", ".join(map(str, both))},
             )
         return self
 
     def check_ai(self, ai: AISettings) -> None:
-        """Raise ValueError when the reception mode needs an AI that is not configured."""
+        """Raise a PydanticCustomError (a ValueError) when the reception mode needs an AI that is
+        not configured."""
         if self.reception.mode != "human_only" and not ai.configured:
-            raise ValueError(
-                f"reception mode {self.reception.mode} needs an AI service, but ai.provider is none: "
-                "choose human_only, or set ai.provider to builtin (the knowledge base) or openai"
+            raise PydanticCustomError(
+                "mode_needs_ai",
+                "reception mode {mode} needs an AI service, but ai.provider is none: "
+                "choose human_only, or set ai.provider to builtin (the knowledge base) or openai",
+                {"mode": self.reception.mode},
             )
 
 

@@ -2,17 +2,19 @@
 form becomes the settings value, and where a validation problem is shown.
 
 A form field is named by its settings path (`hours.weekly.mon`, `queue.max_length`), so the
-problems of kefu.accounts.settings.validate_settings (`path: reason`, the same check as the
-config file and the REST API) land beside the field they are about. A tab changes only its
-own keys: the other tabs' values are kept as stored. No rule lives here — text is only split
-into the shapes the schema expects, and the schema judges them."""
+problems of kefu.accounts.settings.validate_settings (a path and a coded reason, the same check
+as the config file and the REST API) land beside the field they are about, worded by the page.
+A tab changes only its own keys: the other tabs' values are kept as stored. No rule lives here
+— text is only split into the shapes the schema expects, and the schema judges them."""
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+
+from kefu.schema_types import Problem
 
 TABS = ("basic", "reception", "hours", "queue", "advanced")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -76,6 +78,11 @@ ANCHORS = {
     "queue": "queue.no_reply_notice.enabled",
     "queue.no_reply_notice": "queue.no_reply_notice.text",
     "routing": "routing.rules",
+}
+# A rule about a whole section, by its code: shown beside the field it is really about.
+PROBLEM_ANCHORS = {
+    "survey_needs_options": "messages.survey.options",
+    "dates_closed_and_working": "hours.closed_dates",
 }
 _SPLIT = re.compile(r"[\n,，、;；]+")
 _INDEX = re.compile(r"\[\d+\]")
@@ -168,22 +175,16 @@ def field_names(tab: str) -> list[str]:
     return names
 
 
-def errors_by_field(tab: str, problems: list[str]) -> dict[str, str]:
-    """{form field: reason} for `path: reason` problems; what no field of the tab is about goes
-    under FORM_ERROR (shown at the top of the form)."""
+def errors_by_field(tab: str, problems: list[Problem], words: Callable[[Problem], str]) -> dict[str, str]:
+    """{form field: the problems' `words`} (joined by "; "); what no field of the tab is about
+    goes under FORM_ERROR (shown at the top of the form)."""
     names = field_names(tab)
     errors: dict[str, str] = {}
     for problem in problems:
-        path, sep, reason = problem.partition(": ")
-        if not sep:
-            path, reason = "", problem
-        path = _INDEX.sub("", path)
-        if path == "messages.survey" and "option" in reason:
-            path = "messages.survey.options"
-        elif path == "(top level)" and "closed date" in reason:
-            path = "hours.closed_dates"
+        path = PROBLEM_ANCHORS.get(problem.problem) or _INDEX.sub("", problem.path)
         field = _field_for(ANCHORS.get(path, path), names)
-        errors[field] = f"{errors[field]}; {reason}" if field in errors else reason
+        said = words(problem)
+        errors[field] = f"{errors[field]}; {said}" if field in errors else said
     return errors
 
 

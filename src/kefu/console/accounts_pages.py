@@ -29,10 +29,12 @@ from kefu.accounts.settings import (
 from kefu.api import users
 from kefu.console import account_settings_form as forms
 from kefu.console.connections_pages import actor_of
+from kefu.console.i18n import problem_words
 from kefu.console.menu import ADMIN
 from kefu.console.web import Viewer, form, redirect, refusal_words, render, role, runtime_of
 from kefu.errors import DomainError, Invalid, NotFound
 from kefu.hours import ReceptionCalendar
+from kefu.schema_types import Problem
 
 router = APIRouter(include_in_schema=False)
 Admin = Annotated[Viewer, Depends(role(*ADMIN))]
@@ -49,6 +51,16 @@ FIELD_OF_PROBLEM = {
 def _errors(viewer: Viewer, exc: DomainError, field: str) -> dict[str, str]:
     """A service's refusal in the reader's language (`accounts.problem.<code>`), by its field."""
     return {FIELD_OF_PROBLEM.get(exc.problem, field): refusal_words(viewer, "accounts", exc)}
+
+
+def _settings_errors(viewer: Viewer, tab: str, exc: SettingsInvalid) -> dict[str, str]:
+    """The settings check's problems beside their fields, each in the reader's language
+    (`settings.problem.<code>`: pydantic's error type or a Kefu rule's code)."""
+
+    def words(p: Problem) -> str:
+        return problem_words(viewer.t, "settings", p.problem, p.values, p.reason)
+
+    return forms.errors_by_field(tab, exc.problems, words)
 
 
 def _tab(tab: str) -> str:
@@ -179,7 +191,7 @@ async def save_settings(request: Request, account_id: int, tab: str, viewer: Adm
                 )
     except DomainError as exc:
         if isinstance(exc, SettingsInvalid):
-            errors = forms.errors_by_field(tab, exc.problems)
+            errors = _settings_errors(viewer, tab, exc)
         else:  # a name WeCom's rule refuses, an avatar it cannot take, or WeCom itself refused
             errors = _errors(viewer, exc, "name" if tab == "basic" else forms.FORM_ERROR)
         typed = {"form_name": str(data.get("name") or "")} if tab == "basic" else {}

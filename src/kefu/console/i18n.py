@@ -59,7 +59,8 @@ def problem_words(
     """A refusal in the reader's language — a DomainError's or an import row's `problem` code and
     its `values` (kefu.errors, kefu.ai.kb_csv) — as `<scope>.problem.<code>` of the page's words;
     a refusal without a code, or with one the scope has no words for (the error page's `errors`
-    scope words only what can reach it), keeps its own (English) reason."""
+    scope words only what can reach it), or whose words name a value it lacks, keeps its own
+    (English) reason."""
     if not problem:
         return reason
     if problem == "bad_header":
@@ -71,5 +72,8 @@ def problem_words(
         joined = t(f"{scope}.problem.separator").join(parts)
         return t(f"{scope}.problem.bad_header", **{**values, "problems": joined})
     key = f"{scope}.problem.{problem}"
-    words = t(key, **values)
+    try:
+        words = t(key, **values)
+    except (KeyError, IndexError):  # words naming a value this problem lacks (an `input` not shown)
+        return reason
     return reason if words == key else words

@@ -2,7 +2,8 @@
 
 A period is half-open: open from its start (inclusive) to its end (exclusive), in
 wall-clock minutes of the account's time zone. A period never crosses midnight;
-one that would is refused with a hint to split it over two days.
+one that would is refused with a hint to split it over two days. A refused text raises a
+PydanticCustomError (a ValueError): a code the console words, and the English reason.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import time
 from typing import Any
+
+from pydantic_core import PydanticCustomError
 
 MINUTES_PER_DAY = 24 * 60
 
@@ -40,18 +43,23 @@ class Period:
     @classmethod
     def parse(cls, text: str) -> Period:
         """Parse "HH:MM-HH:MM"; raise ValueError with a message an admin can act on."""
+        given = {"quoted": repr(text), "period": str(text)}  # `quoted` for the English reason
         if not isinstance(text, str):
-            raise ValueError(f"{text!r}: a period is a text like 09:00-18:00")
+            raise PydanticCustomError(
+                "period_not_text", "{quoted}: a period is a text like 09:00-18:00", given
+            )
         normalized = unicodedata.normalize("NFKC", text)
         match = _PERIOD_RE.match(normalized)
         if match is None:
-            raise ValueError(f"{text!r}: a period is written HH:MM-HH:MM, e.g. 09:00-18:00")
+            raise PydanticCustomError(
+                "period_format", "{quoted}: a period is written HH:MM-HH:MM, e.g. 09:00-18:00", given
+            )
         start_h, start_m, end_h, end_m = (int(g) for g in match.groups())
         shown = f"{start_h:02d}:{start_m:02d}-{end_h:02d}:{end_m:02d}"
         start = _to_minute(start_h, start_m, shown, is_end=False)
         end = _to_minute(end_h, end_m, shown, is_end=True)
         if end <= start:
-            raise ValueError(_backwards_message(shown, start, end))
+            raise _backwards(shown, start, end)
         return cls(start, end)
 
     @property
@@ -83,29 +91,40 @@ class Period:
 
 def _to_minute(hour: int, minute: int, shown: str, *, is_end: bool) -> int:
     if minute > 59:
-        raise ValueError(f"{shown}: minutes go from 00 to 59")
+        raise PydanticCustomError("period_minutes", "{period}: minutes go from 00 to 59", {"period": shown})
     if hour == 24 and minute == 0:
         if not is_end:
-            raise ValueError(f"{shown}: 24:00 can only end a period; a period from midnight starts at 00:00")
+            raise PydanticCustomError(
+                "period_starts_at_24",
+                "{period}: 24:00 can only end a period; a period from midnight starts at 00:00",
+                {"period": shown},
+            )
         return MINUTES_PER_DAY
     if hour > 23:
-        raise ValueError(f"{shown}: hours go from 00 to 23 (24:00 may end a period)")
+        raise PydanticCustomError(
+            "period_hours", "{period}: hours go from 00 to 23 (24:00 may end a period)", {"period": shown}
+        )
     return hour * 60 + minute
 
 
-def _backwards_message(shown: str, start: int, end: int) -> str:
-    start_s, end_s = format_minute(start), format_minute(end)
+def _backwards(shown: str, start: int, end: int) -> PydanticCustomError:
+    values = {"period": shown, "start": format_minute(start), "end": format_minute(end)}
     if end == 0:
         if start == 0:
-            return f"{shown}: the period is empty; write 00:00-24:00 for all day"
-        return f"{shown}: a period that runs to midnight ends at 24:00; write {start_s}-24:00"
+            return PydanticCustomError(
+                "period_empty", "{period}: the period is empty; write 00:00-24:00 for all day", values
+            )
+        return PydanticCustomError(
+            "period_to_midnight",
+            "{period}: a period that runs to midnight ends at 24:00; write {start}-24:00",
+            values,
+        )
+    split = "split it at midnight: {start}-24:00 on this day and 00:00-{end} on the next"
     if end == start:
-        reason = "the end equals the start"
-    else:
-        reason = "the end is before the start"
-    return (
-        f"{shown}: {reason}; split it at midnight: {start_s}-24:00 on this day and 00:00-{end_s} on the next"
-    )
+        return PydanticCustomError(
+            "period_end_is_start", "{period}: the end equals the start; " + split, values
+        )
+    return PydanticCustomError("period_backwards", "{period}: the end is before the start; " + split, values)
 
 
 def coerce_period(value: Any) -> Period:
@@ -123,5 +142,9 @@ def check_day(periods: list[Period]) -> list[Period]:
     ordered = sorted(periods)
     for earlier, later in itertools.pairwise(ordered):
         if later.start < earlier.end:
-            raise ValueError(f"{earlier} and {later} overlap; merge them or move one")
+            raise PydanticCustomError(
+                "periods_overlap",
+                "{earlier} and {later} overlap; merge them or move one",
+                {"earlier": str(earlier), "later": str(later)},
+            )
     return ordered

@@ -21,6 +21,7 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from kefu.hours.periods import Period, check_day, coerce_period
 
@@ -43,8 +44,10 @@ def _check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(
-            f"{name!r} is not a known time zone; use an IANA name such as Asia/Shanghai"
+        raise PydanticCustomError(
+            "unknown_timezone",
+            "{quoted} is not a known time zone; use an IANA name such as Asia/Shanghai",
+            {"quoted": repr(name), "timezone": name},
         ) from exc
     return name
 
@@ -88,8 +91,10 @@ class OffHoursMessage(_Strict):
     @model_validator(mode="after")
     def _text_when_sent(self) -> OffHoursMessage:
         if self.mode != "none" and not self.text.strip():
-            raise ValueError(
-                f"off_hours_message: mode {self.mode} needs a text (use mode none to send nothing)"
+            raise PydanticCustomError(
+                "off_hours_needs_text",
+                "off_hours_message: mode {mode} needs a text (use mode none to send nothing)",
+                {"mode": self.mode},
             )
         return self
 
