@@ -293,6 +293,14 @@ def main() -> None:
         }
         for part in ("unit_ns", "transaction_ns", "thread_ns")
     }
+    gc_runs = {
+        name: after - counted_before.get("gc_runs", {}).get(name, 0)
+        for name, after in counted_after.pop("gc_runs", {}).items()
+    }
+    gc_ms = {
+        name: (after - counted_before.get("gc_ns", {}).get(name, 0)) / 1e6
+        for name, after in counted_after.pop("gc_ns", {}).items()
+    }
     unit_runs = {
         name: (after - counted_before.get("unit_runs", {}).get(name, 0)) / total
         for name, after in counted_after.pop("unit_runs", {}).items()
@@ -325,6 +333,9 @@ def main() -> None:
         print("thread CPU per message, ms, by thread (the units' threads and the event loop):")
         for name, ms in sorted(per_msg_ms["thread_ns"].items(), key=lambda item: -item[1]):
             print(f"  {ms:6.2f}  {name}")
+        print("garbage collections while measured: runs, total ms, by generation:")
+        for name in sorted(gc_runs):
+            print(f"  {name}  {gc_runs[name]:6d}  {gc_ms.get(name, 0.0):8.1f}")
         print(
             "units per message, and their thread CPU per message (ms): the function's, and its whole "
             "transaction's (session, BEGIN, steps before COMMIT such as the job's completion, COMMIT):"
@@ -353,6 +364,8 @@ def read_counts(kefu: dict[str, subprocess.Popen[bytes]], counts_files: dict[str
         "unit_ns": Counter(),
         "transaction_ns": Counter(),
         "thread_ns": Counter(),
+        "gc_runs": Counter(),
+        "gc_ns": Counter(),
     }
     for role, counts_file in counts_files.items():
         deadline = time.monotonic() + 10
@@ -365,7 +378,7 @@ def read_counts(kefu: dict[str, subprocess.Popen[bytes]], counts_files: dict[str
         total["transactions"] += counts["transactions"]
         total["flushes"] += counts["flushes"]
         total["shapes"].update(counts["shapes"])
-        for part in ("driver_ns", "unit_runs", "unit_ns", "transaction_ns", "thread_ns"):
+        for part in ("driver_ns", "unit_runs", "unit_ns", "transaction_ns", "thread_ns", "gc_runs", "gc_ns"):
             total[part].update(counts[part])
     return total
 

@@ -138,6 +138,21 @@ def _time_functions(names: str) -> None:
         setattr(module, attribute, _timed(getattr(module, attribute), f"{module_name}:{attribute}"))
 
 
+_gc_started = [0.0]
+_gc_runs: Counter[str] = Counter()
+_gc_ns: Counter[str] = Counter()  # wall time of the garbage collector's runs, by generation
+
+
+def _on_gc(phase: str, info: dict[str, int]) -> None:
+    if phase == "start":
+        _gc_started[0] = time.perf_counter_ns()
+        return
+    generation = f"gen{info['generation']}"
+    with _lock:
+        _gc_runs[generation] += 1
+        _gc_ns[generation] += time.perf_counter_ns() - int(_gc_started[0])
+
+
 def _thread_cpu_ns() -> dict[str, int]:
     """Each live thread's CPU so far (user + system, from /proc), by its name."""
     tick_ns = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
@@ -160,6 +175,8 @@ def _dump(_signum: int, _frame: FrameType | None) -> None:
             "unit_runs": dict(_unit_runs),
             "unit_ns": dict(_unit_ns),
             "transaction_ns": dict(_transaction_ns),
+            "gc_runs": dict(_gc_runs),
+            "gc_ns": dict(_gc_ns),
         }
     snapshot["thread_ns"] = _thread_cpu_ns()
     target = Path(os.environ["KEFU_BENCH_COUNTS"])
@@ -171,6 +188,9 @@ if __name__ == "__main__":
     signal.signal(signal.SIGUSR1, _dump)
     _count_units()
     _time_functions(os.environ.get("KEFU_BENCH_TIME", ""))
+    import gc
+
+    gc.callbacks.append(_on_gc)
     from kefu.cli import app
 
     sys.argv = ["kefu", *sys.argv[1:]]

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from openpyxl import Workbook
 
-from kefu.accounts.knowledge_base import provider_for_account
+from kefu.accounts.knowledge_provider import provider_for_account
 from kefu.accounts.models import KfAccount
 from kefu.ai.kb_xlsx import parse_kb_xlsx
 from kefu.runtime import Runtime

@@ -12,9 +12,9 @@ from kefu.accounts.knowledge_base import (
     import_csv,
     import_demo_knowledge,
     list_entries,
-    provider_for_account,
     put_entries,
 )
+from kefu.accounts.knowledge_provider import provider_for_account
 from kefu.accounts.models import KfAccount, KnowledgeEntryRow
 from kefu.accounts.settings import save_ai_settings
 from kefu.ai import KnowledgeEntry, load_demo_entries, parse_kb_csv
@@ -171,9 +171,9 @@ async def test_a_slow_index_build_is_shared_and_outlives_a_caller_that_gives_up(
     import threading
     import time
 
-    import kefu.accounts.knowledge_base as knowledge_base
+    import kefu.accounts.knowledge_provider as knowledge_provider
 
-    real_build = knowledge_base.build_index
+    real_build = knowledge_provider.build_index
     builds: list[int] = []
     release = threading.Event()
 
@@ -182,7 +182,7 @@ async def test_a_slow_index_build_is_shared_and_outlives_a_caller_that_gives_up(
         release.wait(10)
         return real_build(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(knowledge_base, "build_index", slow_build)
+    monkeypatch.setattr(knowledge_provider, "build_index", slow_build)
     await _import(rt, account.id, CSV)
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(provider_for_account(rt, account.id), 0.05)  # a caller gives up

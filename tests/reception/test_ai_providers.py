@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Connection, Engine, event, func, select
 
-from kefu.accounts.knowledge_base import ai_for_account, put_entries
+from kefu.accounts.knowledge_base import put_entries
+from kefu.accounts.knowledge_provider import ai_for_account
 from kefu.accounts.settings import save_ai_settings
 from kefu.ai import DEFAULT_NOT_SURE_TEXT, KnowledgeEntry
 from kefu.ai.llm import OpenAIProvider

@@ -125,7 +125,7 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Answer one message as the account's built-in AI would: entry, confidence, answer."""
-    from kefu.accounts.knowledge_base import ask_knowledge
+    from kefu.accounts.knowledge_provider import ask_knowledge
 
     async def work(rt: Runtime) -> dict[str, object]:
         async with rt.db.read() as session:

@@ -13,14 +13,8 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from kefu.accounts.kf_accounts import list_all_accounts
-from kefu.accounts.knowledge_base import (
-    ask_knowledge,
-    delete_entry,
-    entries_csv,
-    import_csv,
-    list_entries,
-    put_entries,
-)
+from kefu.accounts.knowledge_base import delete_entry, entries_csv, import_csv, list_entries, put_entries
+from kefu.accounts.knowledge_provider import ask_knowledge
 from kefu.accounts.models import KfAccount
 from kefu.accounts.settings import get_account
 from kefu.ai.kb_csv import KbError, RowError, check_entry

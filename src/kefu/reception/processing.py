@@ -38,7 +38,7 @@ from kefu.runtime import Runtime
 from kefu.settings import Settings
 
 if TYPE_CHECKING:
-    from kefu.accounts.knowledge_base import KnowledgeKey
+    from kefu.accounts.knowledge_provider import KnowledgeKey
     from kefu.ai.builtin import KnowledgeBaseProvider
     from kefu.reception.core.settings import AccountSettings
 
@@ -58,7 +58,7 @@ async def ask_ai(
     A provider that reads the conversation (`reads_recent_turns`, the LLM) gets the turns before
     `message`; the built-in knowledge base does not, so they are not read for it.
     `knowledge_key`: the knowledge base's freshness key, when the caller read it already."""
-    from kefu.accounts.knowledge_base import ai_for_account
+    from kefu.accounts.knowledge_provider import ai_for_account
 
     started = time.perf_counter()
     try:
@@ -140,7 +140,7 @@ def _read_message(session: Session, message_id: int, now: datetime) -> _Read | N
 
 
 def _read_rows(session: Session, rows: _Rows, now: datetime) -> _Read:
-    from kefu.accounts.knowledge_base import knowledge_key
+    from kefu.accounts.knowledge_provider import knowledge_key
 
     message, account = rows.message, rows.account
     inbound = None if message.bootstrap else inbound_of(message)
@@ -184,7 +184,7 @@ async def process_message(rt: Runtime, message_id: int) -> None:
 def _decide_at_once(session: Session, message_id: int, db: Database, clock: Clock, process: Settings) -> bool:
     """The whole job in one write unit: read, answer with the built-in AI when it is ready to answer
     here (`answering_at_once`), decide and persist. False: it is not, and nothing was written."""
-    from kefu.accounts.knowledge_base import answering_at_once
+    from kefu.accounts.knowledge_provider import answering_at_once
 
     # Locked (PostgreSQL): a worker that took this job over after a lost lease waits here and
     # then finds it processed, instead of both reading processed_at empty.

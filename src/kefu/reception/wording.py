@@ -36,7 +36,7 @@ async def render(rt: Runtime, account_id: int, pool_position: int, action: Send 
 async def _ai_phrase(
     rt: Runtime, account_id: int, phrase: Phrase, facts: dict[str, str], budget_s: float
 ) -> str | None:
-    from kefu.accounts.knowledge_base import ai_for_account
+    from kefu.accounts.knowledge_provider import ai_for_account
 
     async def word() -> str:
         provider = await ai_for_account(rt, account_id)  # may build its index: in the budget
