@@ -43,7 +43,9 @@ def secret_check(check: Callable[[str], str]) -> PlainValidator:
         if isinstance(value, UnsetVar):
             return value
         if not isinstance(value, str):
-            raise ValueError("must be a string (write secrets as ${ENV_VAR})")
+            raise PydanticCustomError(
+                "secret_not_text", "must be a string (write secrets as {example})", {"example": "${ENV_VAR}"}
+            )
         return check(value)
 
     return PlainValidator(validate)
@@ -69,7 +71,11 @@ ButtonText = Annotated[str, Field(min_length=1), utf8_at_most(BUTTON_MAX_BYTES, 
 
 def http_url(value: str) -> str:
     if not re.match(r"^https?://[^\s/]+", value):
-        raise ValueError(f"{value!r} must be an http:// or https:// URL")
+        raise PydanticCustomError(
+            "url_not_http",
+            "{quoted} must be an http:// or https:// URL",
+            {"quoted": repr(value), "url": value},
+        )
     return value.rstrip("/")
 
 
