@@ -4,12 +4,15 @@ back to the browser and kept when the field is left empty."""
 
 from __future__ import annotations
 
+import pytest
+
 from kefu.accounts.settings import load_ai_settings
 from kefu.audit.log import list_events
 from kefu.runtime import Runtime
 from tests.ai.fake_openai import FakeOpenAI
 from tests.ai.fake_openai import fake_openai as fake_openai  # the fixture
 from tests.console.conftest import SignIn, csrf_of
+from tests.console.forms import error_beside
 
 KEY = "sk-test-0123456789abcdef"
 
@@ -38,7 +41,8 @@ async def test_an_admin_switches_to_an_llm_and_the_key_stays_hidden(rt: Runtime,
     wrong = {"openai.base_url": "ftp://x", "threshold": "2"}
     bad = await admin.post("/console/ai", data=_form(csrf, **wrong))
     assert bad.status_code == 422 and bad.text.count('class="field-error"') == 2
-    assert "must be an http:// or https:// URL" in bad.text and 'value="ftp://x"' in bad.text
+    assert error_beside(bad.text, "openai.base_url") == "“ftp://x”不是网址：须以 http:// 或 https:// 开头"
+    assert error_beside(bad.text, "threshold") == "不能大于 1.0" and 'value="ftp://x"' in bad.text
     missing_model = await admin.post("/console/ai", data=_form(csrf, **{"openai.model": ""}))
     assert missing_model.status_code == 422 and "field-error" in missing_model.text
     async with rt.db.read() as session:
@@ -67,8 +71,89 @@ async def test_an_admin_switches_to_an_llm_and_the_key_stays_hidden(rt: Runtime,
 async def test_a_synonym_line_without_a_colon_is_refused_inline(rt: Runtime, signed_in: SignIn) -> None:
     admin = await signed_in("admin")
     csrf = csrf_of(await admin.get("/console/ai"))
-    bad = await admin.post("/console/ai", data=_form(csrf, provider="builtin", synonyms="云笺 云签"))
-    assert bad.status_code == 422 and "line 1" in bad.text
+    synonyms = "云笺: 云签\n云笺 云签"
+    bad = await admin.post("/console/ai", data=_form(csrf, provider="builtin", synonyms=synonyms))
+    assert bad.status_code == 422
+    assert error_beside(bad.text, "synonyms") == "第 2 行格式不对：请写成 标准词: 说法1, 说法2"
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        (
+            {"openai.base_url": "127.0.0.1:8001/v1"},
+            "openai.base_url",
+            "“127.0.0.1:8001/v1”不是网址：须以 http:// 或 https:// 开头",
+        ),
+        ({"openai.model": ""}, "openai.model", "不能为空（至少 1 个字符）"),
+        ({"openai.timeout_s": "0"}, "openai.timeout_s", "须大于 0.0"),
+        ({"openai.timeout_s": "200"}, "openai.timeout_s", "不能大于 120.0"),
+        ({"openai.timeout_s": "八秒"}, "openai.timeout_s", "“八秒”不是数字"),
+        ({"threshold": "-0.1"}, "threshold", "不能小于 0.0"),
+        ({"threshold": "一半"}, "threshold", "“一半”不是数字"),
+        (
+            {"retrieval": "semantic"},
+            "retrieval",
+            "须为以下之一：&#39;auto&#39;, &#39;lexical&#39; or &#39;hybrid&#39;",
+        ),
+        (
+            {"provider": "gpt"},
+            "provider",
+            "须为以下之一：&#39;builtin&#39;, &#39;openai&#39; or &#39;none&#39;",
+        ),
+        (
+            {"not_sure_text": "不" * 683},
+            "not_sure_text",
+            "内容有 2049 字节（UTF-8，一个汉字占 3 字节），企业微信最多允许 2048 字节",
+        ),
+    ],
+)
+async def test_a_refused_value_is_worded_in_chinese_beside_its_field(
+    rt: Runtime, signed_in: SignIn, change: dict[str, str], field: str, words: str
+) -> None:
+    admin = await signed_in("admin")
+    csrf = csrf_of(await admin.get("/console/ai"))
+    refused = await admin.post("/console/ai", data=_form(csrf, **change))
+    assert refused.status_code == 422 and "未保存" in refused.text
+    assert error_beside(refused.text, field) == words
+    assert refused.text.count('class="error-text"') == 1
+    tested = await admin.post("/console/ai/test", data=_form(csrf, **change))  # 测试 checks the same
+    assert tested.status_code == 422 and error_beside(tested.text, field) == words
+    async with rt.db.read() as session:
+        assert (await load_ai_settings(session)).provider == "builtin"
+
+
+async def test_the_english_switch_words_them_in_english(signed_in: SignIn) -> None:
+    admin = await signed_in("admin")
+    admin.cookies.set("kefu_lang", "en")
+    csrf = csrf_of(await admin.get("/console/ai"))
+    wrong = {
+        "openai.base_url": "ftp://x",
+        "openai.timeout_s": "0",
+        "threshold": "一半",
+        "synonyms": "云笺 云签",
+    }
+    refused = await admin.post("/console/ai", data=_form(csrf, **wrong))
+    assert refused.status_code == 422
+    assert error_beside(refused.text, "synonyms") == "Line 1 is not written as term: variant 1, variant 2"
+    wrong.pop("synonyms")
+    refused = await admin.post("/console/ai", data=_form(csrf, **wrong))
+    assert error_beside(refused.text, "openai.base_url") == (
+        "“ftp://x” is not a web address: it must start with http:// or https://"
+    )
+    assert error_beside(refused.text, "openai.timeout_s") == "Must be more than 0.0"
+    assert error_beside(refused.text, "threshold") == "“一半” is not a number"
+
+
+async def test_a_value_echoed_in_the_words_is_escaped(signed_in: SignIn) -> None:
+    admin = await signed_in("admin")
+    csrf = csrf_of(await admin.get("/console/ai"))
+    typed = '<img src=x onerror="alert(1)">'
+    refused = await admin.post("/console/ai", data=_form(csrf, **{"openai.base_url": typed}))
+    assert error_beside(refused.text, "openai.base_url") == (
+        "“&lt;img src=x onerror=&#34;alert(1)&#34;&gt;”不是网址：须以 http:// 或 https:// 开头"
+    )
+    assert typed not in refused.text
 
 
 async def test_the_test_button_asks_the_endpoint_and_saves_nothing(
