@@ -4,6 +4,9 @@ back to the browser and kept when the field is left empty."""
 
 from __future__ import annotations
 
+import re
+import socket
+
 import pytest
 
 from kefu.accounts.settings import load_ai_settings
@@ -166,9 +169,39 @@ async def test_the_test_button_asks_the_endpoint_and_saves_nothing(
     assert fake_openai.requests[0]["headers"]["Authorization"] == f"Bearer {KEY}"
     fake_openai.reply(status=401)
     refused = await admin.post("/console/ai/test", data=_form(csrf, **{"openai.base_url": fake_openai.url}))
-    assert "连接失败" in refused.text and "401" in refused.text
+    assert _test_result(refused.text) == (
+        "连接失败：接口返回 HTTP 401（401、403 多为 API Key 不对，404 多为接口地址或模型名不对）"
+    )
+    admin.cookies.set("kefu_lang", "en")
+    fake_openai.reply(status=404)
+    refused = await admin.post("/console/ai/test", data=_form(csrf, **{"openai.base_url": fake_openai.url}))
+    assert _test_result(refused.text) == (
+        "Connection failed: the endpoint answered HTTP 404 (401 or 403: mostly a wrong API key; "
+        "404: mostly a wrong base URL or model)"
+    )
     async with rt.db.read() as session:
         assert (await load_ai_settings(session)).provider == "builtin"
+
+
+def _test_result(html: str) -> str:
+    found = re.search(r'<div [^>]*id="ai-test-result">(.*?)</div>', html, re.S)
+    assert found, "no test result on the page"
+    return found.group(1)
+
+
+async def test_an_endpoint_that_cannot_be_reached_is_said_in_chinese(signed_in: SignIn) -> None:
+    admin = await signed_in("admin")
+    csrf = csrf_of(await admin.get("/console/ai"))
+    with socket.socket() as closed:  # a loopback port nothing listens on once closed
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    refused = await admin.post(
+        "/console/ai/test", data=_form(csrf, **{"openai.base_url": f"http://127.0.0.1:{port}/v1"})
+    )
+    assert (
+        _test_result(refused.text)
+        == "连接失败：连不上接口（ConnectError）：请检查接口地址，以及本机能否访问它"
+    )
 
 
 async def test_supervisors_cannot_open_ai_settings(signed_in: SignIn) -> None:

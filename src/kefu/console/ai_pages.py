@@ -149,7 +149,8 @@ async def test_endpoint(request: Request, viewer: Admin) -> Response:
     try:
         took = await check_endpoint(checked.openai, rt.http)
     except LLMUnavailable as exc:
-        message = viewer.t("ai_settings.test_failed", reason=str(exc))
+        reason = problem_words(viewer.t, "ai_settings", exc.problem, exc.values, str(exc))
+        message = viewer.t("ai_settings.test_failed", reason=reason)
         return await _page(request, values=values, test_result=message, test_ok=False)
     message = viewer.t("ai_settings.test_ok", ms=round(took))
     return await _page(request, values=values, test_result=message, test_ok=True)
