@@ -104,6 +104,7 @@ async def test_a_synonym_line_without_a_colon_is_refused_inline(rt: Runtime, sig
             "provider",
             "须为以下之一：&#39;builtin&#39;, &#39;openai&#39; or &#39;none&#39;",
         ),
+        ({"not_sure_text": ""}, "not_sure_text", "不能为空：AI 无法回答时要把这句话发给客户"),
         (
             {"not_sure_text": "不" * 683},
             "not_sure_text",

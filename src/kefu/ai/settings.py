@@ -42,13 +42,20 @@ def _synonyms(value: dict[str, list[str]]) -> dict[str, list[str]]:
     return value
 
 
+def _not_blank(value: str) -> str:
+    # The knowledge base (and every AI mode's reply) needs it: blank, no AI could start.
+    if not value.strip():
+        raise PydanticCustomError("not_sure_text_empty", "the not-sure text must not be empty")
+    return value
+
+
 class AISettings(Strict):
     """The `ai:` section (a GlobalSetting 'ai', versioned). `none` means no AI service:
     then only human_only accounts are allowed."""
 
     provider: Literal["builtin", "openai", "none"] = "builtin"
     openai: OpenAISettings | None = None
-    not_sure_text: MessageText = DEFAULT_NOT_SURE_TEXT
+    not_sure_text: Annotated[MessageText, AfterValidator(_not_blank)] = DEFAULT_NOT_SURE_TEXT
     # Which retrieval answers: "auto" is hybrid (character BM25 + embeddings) when the
     # `kefu[embeddings]` extra is installed, else lexical; "hybrid" refuses to start without it.
     retrieval: Literal["auto", "lexical", "hybrid"] = "auto"
