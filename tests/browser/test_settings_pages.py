@@ -80,7 +80,7 @@ def test_ai_settings_word_a_refused_value_beside_its_field(demo: Demo, context: 
     assert page.locator("[data-error-for='openai.base_url']").inner_text() == (
         "“127.0.0.1:8001/v1”不是网址：须以 http:// 或 https:// 开头"
     )
-    assert page.locator("[data-error-for='openai.timeout_s']").inner_text() == "须大于 0.0"
+    assert page.locator("[data-error-for='openai.timeout_s']").inner_text() == "须大于 0"
     assert page.locator("label.field-error input[name='openai.base_url']").count() == 1
     assert page.input_value("input[name='openai.base_url']") == "127.0.0.1:8001/v1"  # kept as typed
 
@@ -91,6 +91,6 @@ def test_ai_settings_word_a_refused_value_beside_its_field(demo: Demo, context: 
     assert page.locator("[data-error-for='openai.base_url']").inner_text() == (
         "“127.0.0.1:8001/v1” is not a web address: it must start with http:// or https://"
     )
-    assert page.locator("[data-error-for='openai.timeout_s']").inner_text() == "Must be more than 0.0"
+    assert page.locator("[data-error-for='openai.timeout_s']").inner_text() == "Must be more than 0"
     page.goto(demo.urls["Kefu console (控制台)"] + "ai")
     assert page.input_value("select[name=provider]") == provider  # nothing was saved

@@ -45,7 +45,7 @@ async def test_an_admin_switches_to_an_llm_and_the_key_stays_hidden(rt: Runtime,
     bad = await admin.post("/console/ai", data=_form(csrf, **wrong))
     assert bad.status_code == 422 and bad.text.count('class="field-error"') == 2
     assert error_beside(bad.text, "openai.base_url") == "“ftp://x”不是网址：须以 http:// 或 https:// 开头"
-    assert error_beside(bad.text, "threshold") == "不能大于 1.0" and 'value="ftp://x"' in bad.text
+    assert error_beside(bad.text, "threshold") == "不能大于 1" and 'value="ftp://x"' in bad.text
     missing_model = await admin.post("/console/ai", data=_form(csrf, **{"openai.model": ""}))
     assert missing_model.status_code == 422 and "field-error" in missing_model.text
     async with rt.db.read() as session:
@@ -89,10 +89,10 @@ async def test_a_synonym_line_without_a_colon_is_refused_inline(rt: Runtime, sig
             "“127.0.0.1:8001/v1”不是网址：须以 http:// 或 https:// 开头",
         ),
         ({"openai.model": ""}, "openai.model", "不能为空（至少 1 个字符）"),
-        ({"openai.timeout_s": "0"}, "openai.timeout_s", "须大于 0.0"),
-        ({"openai.timeout_s": "200"}, "openai.timeout_s", "不能大于 120.0"),
+        ({"openai.timeout_s": "0"}, "openai.timeout_s", "须大于 0"),
+        ({"openai.timeout_s": "200"}, "openai.timeout_s", "不能大于 120"),
         ({"openai.timeout_s": "八秒"}, "openai.timeout_s", "“八秒”不是数字"),
-        ({"threshold": "-0.1"}, "threshold", "不能小于 0.0"),
+        ({"threshold": "-0.1"}, "threshold", "不能小于 0"),
         ({"threshold": "一半"}, "threshold", "“一半”不是数字"),
         (
             {"retrieval": "semantic"},
@@ -145,7 +145,7 @@ async def test_the_english_switch_words_them_in_english(signed_in: SignIn) -> No
     assert error_beside(refused.text, "openai.base_url") == (
         "“ftp://x” is not a web address: it must start with http:// or https://"
     )
-    assert error_beside(refused.text, "openai.timeout_s") == "Must be more than 0.0"
+    assert error_beside(refused.text, "openai.timeout_s") == "Must be more than 0"
     assert error_beside(refused.text, "threshold") == "“一半” is not a number"
 
 
