@@ -43,7 +43,9 @@ def secret_check(check: Callable[[str], str]) -> PlainValidator:
         if isinstance(value, UnsetVar):
             return value
         if not isinstance(value, str):
-            raise ValueError("must be a string (write secrets as ${ENV_VAR})")
+            raise PydanticCustomError(
+                "secret_not_text", "must be a string (write secrets as {example})", {"example": "${ENV_VAR}"}
+            )
         return check(value)
 
     return PlainValidator(validate)
@@ -69,7 +71,11 @@ ButtonText = Annotated[str, Field(min_length=1), utf8_at_most(BUTTON_MAX_BYTES, 
 
 def http_url(value: str) -> str:
     if not re.match(r"^https?://[^\s/]+", value):
-        raise ValueError(f"{value!r} must be an http:// or https:// URL")
+        raise PydanticCustomError(
+            "url_not_http",
+            "{quoted} must be an http:// or https:// URL",
+            {"quoted": repr(value), "url": value},
+        )
     return value.rstrip("/")
 
 
@@ -112,13 +118,18 @@ def line_of(path: PathKey, lines: dict[PathKey, int]) -> int | None:
 PYDANTIC_ERROR_TYPES = frozenset(get_args(ErrorType))
 
 
+def _plain(value: str | int | float) -> str | int | float:
+    """A whole float as people write it (a bound `le=120.0` is said "120")."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def problem_values(err: Any) -> dict[str, str | int | float]:
     """What an error names: its context's plain values, the value given (`input`) when it is
-    one, and for an unknown key its `name`."""
-    values = {k: v for k, v in (err.get("ctx") or {}).items() if isinstance(v, str | int | float)}
+    one, and for an unknown key its `name`; a whole float as a whole number."""
+    values = {k: _plain(v) for k, v in (err.get("ctx") or {}).items() if isinstance(v, str | int | float)}
     given = err.get("input")
     if isinstance(given, str | int | float) and "input" not in values:
-        values["input"] = given
+        values["input"] = _plain(given)
     if err["type"] == "extra_forbidden" and err["loc"]:
         values["name"] = str(err["loc"][-1])
     return values

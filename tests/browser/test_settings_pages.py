@@ -1,6 +1,7 @@
 """接入后设置 in headless Chromium: the demo's admin opens 在线客服账号, changes 接待模式 and a reception
 hours period, saves, and sees both kept; a period that ends before it starts is refused beside
-its field in Chinese, and the REST API reads back what the page saved."""
+its field in Chinese, and the REST API reads back what the page saved. AI 设置 refuses a bad
+address and timeout beside their fields, in Chinese and in English."""
 
 from __future__ import annotations
 
@@ -55,3 +56,41 @@ def test_the_admin_changes_reception_mode_and_hours(demo: Demo, context: Any) ->
     assert saved["reception"]["mode"] == "human_only"
     assert saved["hours"]["weekly"]["sat"] == ["10:00-16:00"]
     assert "18:00-09:00" not in saved["hours"]["weekly"]["sun"]  # the refused value was not saved
+
+
+def test_ai_settings_word_a_refused_value_beside_its_field(demo: Demo, context: Any) -> None:
+    """AI 设置: an address without http:// and a timeout of 0 are refused beside their fields,
+    in Chinese, then in English once the reader switches; nothing is saved."""
+    assert demo.keys is not None
+    page = context.new_page()
+    sign_in(page, demo, "admin", demo.keys.admin_password)
+    page.locator("nav.sidebar a", has_text="AI 设置").click()
+    page.locator("h1", has_text="AI 设置").wait_for()
+    provider = page.input_value("select[name=provider]")
+
+    def refuse() -> None:
+        page.select_option("select[name=provider]", "openai")
+        page.fill("input[name='openai.base_url']", "127.0.0.1:8001/v1")
+        page.fill("input[name='openai.model']", "qwen-plus")
+        page.fill("input[name='openai.timeout_s']", "0")
+        page.locator("button.primary[type=submit]").click()
+        page.locator("[data-error-for='openai.base_url']").wait_for()
+
+    refuse()
+    assert page.locator("[data-error-for='openai.base_url']").inner_text() == (
+        "“127.0.0.1:8001/v1”不是网址：须以 http:// 或 https:// 开头"
+    )
+    assert page.locator("[data-error-for='openai.timeout_s']").inner_text() == "须大于 0"
+    assert page.locator("label.field-error input[name='openai.base_url']").count() == 1
+    assert page.input_value("input[name='openai.base_url']") == "127.0.0.1:8001/v1"  # kept as typed
+
+    page.locator(".lang-switch a", has_text="EN").click()
+    page.wait_for_load_state()
+    page.goto(demo.urls["Kefu console (控制台)"] + "ai")
+    refuse()
+    assert page.locator("[data-error-for='openai.base_url']").inner_text() == (
+        "“127.0.0.1:8001/v1” is not a web address: it must start with http:// or https://"
+    )
+    assert page.locator("[data-error-for='openai.timeout_s']").inner_text() == "Must be more than 0"
+    page.goto(demo.urls["Kefu console (控制台)"] + "ai")
+    assert page.input_value("select[name=provider]") == provider  # nothing was saved

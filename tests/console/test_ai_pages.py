@@ -4,12 +4,18 @@ back to the browser and kept when the field is left empty."""
 
 from __future__ import annotations
 
+import re
+import socket
+
+import pytest
+
 from kefu.accounts.settings import load_ai_settings
 from kefu.audit.log import list_events
 from kefu.runtime import Runtime
 from tests.ai.fake_openai import FakeOpenAI
 from tests.ai.fake_openai import fake_openai as fake_openai  # the fixture
 from tests.console.conftest import SignIn, csrf_of
+from tests.console.forms import error_beside
 
 KEY = "sk-test-0123456789abcdef"
 
@@ -38,7 +44,8 @@ async def test_an_admin_switches_to_an_llm_and_the_key_stays_hidden(rt: Runtime,
     wrong = {"openai.base_url": "ftp://x", "threshold": "2"}
     bad = await admin.post("/console/ai", data=_form(csrf, **wrong))
     assert bad.status_code == 422 and bad.text.count('class="field-error"') == 2
-    assert "must be an http:// or https:// URL" in bad.text and 'value="ftp://x"' in bad.text
+    assert error_beside(bad.text, "openai.base_url") == "“ftp://x”不是网址：须以 http:// 或 https:// 开头"
+    assert error_beside(bad.text, "threshold") == "不能大于 1" and 'value="ftp://x"' in bad.text
     missing_model = await admin.post("/console/ai", data=_form(csrf, **{"openai.model": ""}))
     assert missing_model.status_code == 422 and "field-error" in missing_model.text
     async with rt.db.read() as session:
@@ -67,8 +74,90 @@ async def test_an_admin_switches_to_an_llm_and_the_key_stays_hidden(rt: Runtime,
 async def test_a_synonym_line_without_a_colon_is_refused_inline(rt: Runtime, signed_in: SignIn) -> None:
     admin = await signed_in("admin")
     csrf = csrf_of(await admin.get("/console/ai"))
-    bad = await admin.post("/console/ai", data=_form(csrf, provider="builtin", synonyms="云笺 云签"))
-    assert bad.status_code == 422 and "line 1" in bad.text
+    synonyms = "云笺: 云签\n云笺 云签"
+    bad = await admin.post("/console/ai", data=_form(csrf, provider="builtin", synonyms=synonyms))
+    assert bad.status_code == 422
+    assert error_beside(bad.text, "synonyms") == "第 2 行格式不对：请写成 标准词: 说法1, 说法2"
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        (
+            {"openai.base_url": "127.0.0.1:8001/v1"},
+            "openai.base_url",
+            "“127.0.0.1:8001/v1”不是网址：须以 http:// 或 https:// 开头",
+        ),
+        ({"openai.model": ""}, "openai.model", "不能为空（至少 1 个字符）"),
+        ({"openai.timeout_s": "0"}, "openai.timeout_s", "须大于 0"),
+        ({"openai.timeout_s": "200"}, "openai.timeout_s", "不能大于 120"),
+        ({"openai.timeout_s": "八秒"}, "openai.timeout_s", "“八秒”不是数字"),
+        ({"threshold": "-0.1"}, "threshold", "不能小于 0"),
+        ({"threshold": "一半"}, "threshold", "“一半”不是数字"),
+        (
+            {"retrieval": "semantic"},
+            "retrieval",
+            "须为以下之一：&#39;auto&#39;, &#39;lexical&#39; or &#39;hybrid&#39;",
+        ),
+        (
+            {"provider": "gpt"},
+            "provider",
+            "须为以下之一：&#39;builtin&#39;, &#39;openai&#39; or &#39;none&#39;",
+        ),
+        ({"not_sure_text": ""}, "not_sure_text", "不能为空：AI 无法回答时要把这句话发给客户"),
+        (
+            {"not_sure_text": "不" * 683},
+            "not_sure_text",
+            "内容有 2049 字节（UTF-8，一个汉字占 3 字节），企业微信最多允许 2048 字节",
+        ),
+    ],
+)
+async def test_a_refused_value_is_worded_in_chinese_beside_its_field(
+    rt: Runtime, signed_in: SignIn, change: dict[str, str], field: str, words: str
+) -> None:
+    admin = await signed_in("admin")
+    csrf = csrf_of(await admin.get("/console/ai"))
+    refused = await admin.post("/console/ai", data=_form(csrf, **change))
+    assert refused.status_code == 422 and "未保存" in refused.text
+    assert error_beside(refused.text, field) == words
+    assert refused.text.count('class="error-text"') == 1
+    tested = await admin.post("/console/ai/test", data=_form(csrf, **change))  # 测试 checks the same
+    assert tested.status_code == 422 and error_beside(tested.text, field) == words
+    async with rt.db.read() as session:
+        assert (await load_ai_settings(session)).provider == "builtin"
+
+
+async def test_the_english_switch_words_them_in_english(signed_in: SignIn) -> None:
+    admin = await signed_in("admin")
+    admin.cookies.set("kefu_lang", "en")
+    csrf = csrf_of(await admin.get("/console/ai"))
+    wrong = {
+        "openai.base_url": "ftp://x",
+        "openai.timeout_s": "0",
+        "threshold": "一半",
+        "synonyms": "云笺 云签",
+    }
+    refused = await admin.post("/console/ai", data=_form(csrf, **wrong))
+    assert refused.status_code == 422
+    assert error_beside(refused.text, "synonyms") == "Line 1 is not written as term: variant 1, variant 2"
+    wrong.pop("synonyms")
+    refused = await admin.post("/console/ai", data=_form(csrf, **wrong))
+    assert error_beside(refused.text, "openai.base_url") == (
+        "“ftp://x” is not a web address: it must start with http:// or https://"
+    )
+    assert error_beside(refused.text, "openai.timeout_s") == "Must be more than 0"
+    assert error_beside(refused.text, "threshold") == "“一半” is not a number"
+
+
+async def test_a_value_echoed_in_the_words_is_escaped(signed_in: SignIn) -> None:
+    admin = await signed_in("admin")
+    csrf = csrf_of(await admin.get("/console/ai"))
+    typed = '<img src=x onerror="alert(1)">'
+    refused = await admin.post("/console/ai", data=_form(csrf, **{"openai.base_url": typed}))
+    assert error_beside(refused.text, "openai.base_url") == (
+        "“&lt;img src=x onerror=&#34;alert(1)&#34;&gt;”不是网址：须以 http:// 或 https:// 开头"
+    )
+    assert typed not in refused.text
 
 
 async def test_the_test_button_asks_the_endpoint_and_saves_nothing(
@@ -81,9 +170,39 @@ async def test_the_test_button_asks_the_endpoint_and_saves_nothing(
     assert fake_openai.requests[0]["headers"]["Authorization"] == f"Bearer {KEY}"
     fake_openai.reply(status=401)
     refused = await admin.post("/console/ai/test", data=_form(csrf, **{"openai.base_url": fake_openai.url}))
-    assert "连接失败" in refused.text and "401" in refused.text
+    assert _test_result(refused.text) == (
+        "连接失败：接口返回 HTTP 401（401、403 多为 API Key 不对，404 多为接口地址或模型名不对）"
+    )
+    admin.cookies.set("kefu_lang", "en")
+    fake_openai.reply(status=404)
+    refused = await admin.post("/console/ai/test", data=_form(csrf, **{"openai.base_url": fake_openai.url}))
+    assert _test_result(refused.text) == (
+        "Connection failed: the endpoint answered HTTP 404 (401 or 403: mostly a wrong API key; "
+        "404: mostly a wrong base URL or model)"
+    )
     async with rt.db.read() as session:
         assert (await load_ai_settings(session)).provider == "builtin"
+
+
+def _test_result(html: str) -> str:
+    found = re.search(r'<div [^>]*id="ai-test-result">(.*?)</div>', html, re.S)
+    assert found, "no test result on the page"
+    return found.group(1)
+
+
+async def test_an_endpoint_that_cannot_be_reached_is_said_in_chinese(signed_in: SignIn) -> None:
+    admin = await signed_in("admin")
+    csrf = csrf_of(await admin.get("/console/ai"))
+    with socket.socket() as closed:  # a loopback port nothing listens on once closed
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    refused = await admin.post(
+        "/console/ai/test", data=_form(csrf, **{"openai.base_url": f"http://127.0.0.1:{port}/v1"})
+    )
+    assert (
+        _test_result(refused.text)
+        == "连接失败：连不上接口（ConnectError）：请检查接口地址，以及本机能否访问它"
+    )
 
 
 async def test_supervisors_cannot_open_ai_settings(signed_in: SignIn) -> None:

@@ -1,7 +1,7 @@
-"""An account's settings refused in the reader's language: every code the settings schema can
-refuse with — pydantic's error types its fields can give, and each Kefu rule's code — has
-Chinese and English words (`settings.problem.<code>`), and each one, provoked through the
-check the console runs, is worded with the values it names."""
+"""Settings refused in the reader's language: every code the settings schemas — an account's
+and the `ai:` section's — can refuse with (pydantic's error types their fields can give, and
+each Kefu rule's code) has Chinese and English words (`settings.problem.<code>`), and each one,
+provoked through the check the console runs, is worded with the values it names."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
-from kefu.accounts.settings import SettingsInvalid, validate_settings
+from kefu.accounts.settings import SettingsInvalid, validate_ai_settings, validate_settings
 from kefu.accounts.settings_types import AccountSettingsData
 from kefu.ai.settings import AISettings
 from kefu.console.i18n import messages, problem_words, translator
@@ -25,6 +26,8 @@ from kefu.schema_types import PYDANTIC_ERROR_TYPES, Problem
 # settings schema starts to use that is not here fails the walk below: say what it refuses with.
 TYPE_ERRORS = {
     "int": {"int_type", "int_parsing", "int_parsing_size", "int_from_float", "finite_number"},
+    "float": {"float_type", "float_parsing"},  # finite_number only with allow_inf_nan=False (below)
+    "dict": {"dict_type"},
     "bool": {"bool_type", "bool_parsing"},
     "str": {"string_type", "string_unicode"},
     "date": {"date_type", "date_from_datetime_parsing", "date_from_datetime_inexact"},
@@ -37,6 +40,10 @@ CONSTRAINT_ERRORS = {
     ("int", "le"): "less_than_equal",
     ("int", "gt"): "greater_than",
     ("int", "lt"): "less_than",
+    ("float", "ge"): "greater_than_equal",
+    ("float", "le"): "less_than_equal",
+    ("float", "gt"): "greater_than",
+    ("float", "lt"): "less_than",
     ("str", "min_length"): "string_too_short",
     ("str", "max_length"): "string_too_long",
     ("str", "pattern"): "string_pattern_mismatch",
@@ -75,6 +82,8 @@ def _walk(node: Any, codes: set[str], functions: list[Any]) -> None:
         }
         if kind == "model-fields" and any(f["schema"]["type"] != "default" for f in node["fields"].values()):
             codes.add("missing")
+        if kind == "float" and node.get("allow_inf_nan") is False:
+            codes.add("finite_number")
         if kind == "model" and node.get("config", {}).get("extra_fields_behavior") == "forbid":
             codes.add("extra_forbidden")
         if kind.startswith("function-"):
@@ -84,14 +93,23 @@ def _walk(node: Any, codes: set[str], functions: list[Any]) -> None:
             _walk(value, codes, functions)
 
 
-def schema_codes() -> tuple[set[str], set[str]]:
-    """(pydantic's error types the settings schema can give, the codes of Kefu's rules): the
-    latter are every `PydanticCustomError("code", …)` in the modules of the schema's validators."""
+# Each settings schema the console checks, and modules its validators must come from (so the
+# walk is seen to reach them).
+SCHEMAS: dict[type[BaseModel], set[str]] = {
+    AccountSettingsData: {"kefu.accounts.settings_types", "kefu.hours.periods", "kefu.schema_types"},
+    AISettings: {"kefu.ai.settings", "kefu.schema_types"},
+}
+
+
+def schema_codes(model: type[BaseModel]) -> tuple[set[str], set[str]]:
+    """(pydantic's error types the schema can give, the codes of Kefu's rules it may give): the
+    latter are every `PydanticCustomError("code", …)` in the modules of its validators — a
+    module's every rule, so a shared module (kefu.schema_types) names some another schema uses."""
     builtin: set[str] = set()
     functions: list[Any] = []
-    _walk(AccountSettingsData.__pydantic_core_schema__, builtin, functions)
+    _walk(model.__pydantic_core_schema__, builtin, functions)
     modules = {sys.modules[f.__module__] for f in functions}
-    assert {m.__name__ for m in modules} >= {"kefu.accounts.settings_types", "kefu.hours.periods"}
+    assert {m.__name__ for m in modules} >= SCHEMAS[model]
     rules = set()
     for module in modules:
         for node in ast.walk(ast.parse(inspect.getsource(module))):
@@ -103,17 +121,25 @@ def schema_codes() -> tuple[set[str], set[str]]:
     return builtin, rules
 
 
-def test_every_code_the_settings_schema_can_give_has_words_in_both_languages() -> None:
-    builtin, rules = schema_codes()
+def all_codes() -> set[str]:
+    return {code for model in SCHEMAS for part in schema_codes(model) for code in part}
+
+
+def test_every_code_the_settings_schemas_can_give_has_words_in_both_languages() -> None:
+    builtin, rules = schema_codes(AccountSettingsData)
     assert {"greater_than_equal", "literal_error", "missing"} <= builtin  # the walk finds the fields
     assert {"period_backwards", "unknown_timezone", "mode_needs_ai", "text_too_many_bytes"} <= rules
+    builtin, rules = schema_codes(AISettings)
+    assert {"float_parsing", "greater_than", "dict_type", "string_too_short"} <= builtin
+    assert {"url_not_http", "secret_not_text", "synonym_empty", "openai_needs_settings"} <= rules
     for lang in ("zh", "en"):
-        missing = sorted(c for c in builtin | rules if f"settings.problem.{c}" not in messages(lang))
+        missing = sorted(c for c in all_codes() if f"settings.problem.{c}" not in messages(lang))
         assert missing == [], f"settings problems without {lang} words"
 
 
 SURVEY = {"mode": "fixed", "text": "请评价"}
-# One bad value per row → (path, code). Rows cover every code schema_codes() finds.
+# One bad value per row → (path, code), through an account's check. Rows cover every pydantic
+# error type schema_codes(AccountSettingsData) finds; with AI_PROVOKED, every rule's code.
 PROVOKED: list[tuple[dict[str, Any], str, str]] = [
     ({"queue": {"default_max_sessions": [1]}}, "queue.default_max_sessions", "int_type"),
     ({"queue": {"max_length": "十"}}, "queue.max_length", "int_parsing"),
@@ -203,6 +229,32 @@ PROVOKED: list[tuple[dict[str, Any], str, str]] = [
 ]
 
 
+OPENAI = {"base_url": "http://127.0.0.1:8001/v1", "model": "qwen-plus"}
+# The same through the `ai:` section's check (the AI settings page's).
+AI_PROVOKED: list[tuple[dict[str, Any], str, str]] = [
+    ({"provider": "gpt"}, "provider", "literal_error"),
+    ({"not_sure_text": 5}, "not_sure_text", "string_type"),
+    ({"not_sure_text": b"\xff"}, "not_sure_text", "string_unicode"),
+    ({"not_sure_text": "不" * 683}, "not_sure_text", "text_too_many_bytes"),
+    ({"not_sure_text": " "}, "not_sure_text", "not_sure_text_empty"),
+    ({"openai": {**OPENAI, "model": ""}}, "openai.model", "string_too_short"),
+    ({"threshold": [0.5]}, "threshold", "float_type"),
+    ({"threshold": "一半"}, "threshold", "float_parsing"),
+    ({"threshold": 2}, "threshold", "less_than_equal"),
+    ({"threshold": -0.1}, "threshold", "greater_than_equal"),
+    ({"openai": {**OPENAI, "timeout_s": 0}}, "openai.timeout_s", "greater_than"),
+    ({"openai": "qwen"}, "openai", "model_type"),
+    ({"openai": {"model": "qwen-plus"}}, "openai.base_url", "missing"),
+    ({"openai": {**OPENAI, "apikey": "sk"}}, "openai.apikey", "extra_forbidden"),
+    ({"synonyms": "云笺: 云签"}, "synonyms", "dict_type"),
+    ({"synonyms": {"云笺": "云签"}}, "synonyms.云笺", "list_type"),
+    ({"synonyms": {"云笺": ["云签", " "]}}, "synonyms", "synonym_empty"),
+    ({"openai": {**OPENAI, "base_url": "127.0.0.1:8001/v1"}}, "openai.base_url", "url_not_http"),
+    ({"openai": {**OPENAI, "api_key": 123}}, "openai.api_key", "secret_not_text"),
+    ({"provider": "openai"}, "(top level)", "openai_needs_settings"),
+]
+
+
 def _refused(data: dict[str, Any]) -> list[Problem]:
     # The AI mode's rule needs an AI that is not set up; every other row has a valid mode.
     ai = AISettings(provider="none") if data.get("reception", {}).get("mode") == "ai_first" else AISettings()
@@ -211,13 +263,18 @@ def _refused(data: dict[str, Any]) -> list[Problem]:
     return refused.value.problems
 
 
-def test_each_code_is_provoked_and_worded_with_its_values() -> None:
-    """The rows give every code schema_codes() finds and no other (pydantic or a rule giving
-    another code fails here), and each is worded in both languages, its values filled in."""
+def _ai_refused(data: dict[str, Any]) -> list[Problem]:
+    with pytest.raises(SettingsInvalid) as refused:
+        validate_ai_settings(data)
+    return refused.value.problems
+
+
+def _provoke(rows: list[tuple[dict[str, Any], str, str]], refused: Any) -> set[str]:
+    """The codes the rows give, each checked to be worded in both languages."""
     zh, en = translator("zh"), translator("en")
     given = set()
-    for data, path, code in PROVOKED:
-        found = {(p.path, p.problem): p for p in _refused(data)}
+    for data, path, code in rows:
+        found = {(p.path, p.problem): p for p in refused(data)}
         assert (path, code) in found, (data, list(found))
         problem = found[path, code]
         given.add(code)
@@ -227,8 +284,20 @@ def test_each_code_is_provoked_and_worded_with_its_values() -> None:
             assert named <= set(problem.values), (code, lang, problem.values)
             words = problem_words(t, "settings", problem.problem, problem.values, problem.reason)
             assert words == (raw.format(**problem.values) if problem.values else raw), (code, lang)
-    builtin, rules = schema_codes()
-    assert given == builtin | rules
+    return given
+
+
+def test_each_code_is_provoked_and_worded_with_its_values() -> None:
+    """Each schema's rows give every pydantic error type it can give and no other code (pydantic
+    or a rule giving another code fails here); together they give every rule's code; each is
+    worded in both languages, its values filled in."""
+    account = _provoke(PROVOKED, _refused)
+    ai = _provoke(AI_PROVOKED, _ai_refused)
+    for model, given in ((AccountSettingsData, account), (AISettings, ai)):
+        builtin, rules = schema_codes(model)
+        assert given & PYDANTIC_ERROR_TYPES == builtin, model
+        assert given - PYDANTIC_ERROR_TYPES <= rules, model
+    assert account | ai == all_codes()
 
 
 def test_words_name_the_values_and_english_reasons_stay_as_they_were() -> None:
@@ -246,6 +315,18 @@ def test_words_name_the_values_and_english_reasons_stay_as_they_were() -> None:
     )
     assert problem_words(translator("zh"), "settings", problem.problem, problem.values, problem.reason) == (
         "“十”不是整数"
+    )
+    # the AI section's rules: the English of the config file, word for word
+    english = {p.problem: p.reason for data, _, _ in AI_PROVOKED[-4:] for p in _ai_refused(data)}
+    assert english == {
+        "synonym_empty": "synonyms: empty term in '云笺': ['云签', ' ']",
+        "url_not_http": "'127.0.0.1:8001/v1' must be an http:// or https:// URL",
+        "secret_not_text": "must be a string (write secrets as ${ENV_VAR})",
+        "openai_needs_settings": "provider openai needs the openai: {base_url, model, api_key} settings",
+    }
+    (problem,) = _ai_refused({"openai": {**OPENAI, "base_url": "ftp://x"}})
+    assert problem_words(translator("zh"), "settings", problem.problem, problem.values, problem.reason) == (
+        "“ftp://x”不是网址：须以 http:// 或 https:// 开头"
     )
     # a problem without words (a plain ValueError's) keeps its English reason, and so does one
     # whose words name a value it lacks (an input that is not a plain value)

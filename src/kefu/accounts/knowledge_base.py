@@ -223,7 +223,9 @@ async def delete_entry(
         )
     )
     if not result.rowcount:  # type: ignore[attr-defined]
-        raise NotFound(f"account {account_id} has no knowledge entry {entry_id!r}")
+        raise NotFound(
+            f"account {account_id} has no knowledge entry {entry_id!r}", "entry_not_found", {"id": entry_id}
+        )
 
 
 async def import_csv(

@@ -170,6 +170,15 @@ async def list_versions(session: AsyncSession, scope: str) -> list[SettingsVersi
 # --- the ai: section -----------------------------------------------------------------------
 
 
+def validate_ai_settings(data: Mapping[str, Any]) -> AISettings:
+    """Parse and check the `ai:` section as the console gives it, or raise SettingsInvalid
+    naming each bad path (the config file checks the same schema, with lines)."""
+    try:
+        return AISettings.model_validate(data)
+    except ValidationError as exc:
+        raise SettingsInvalid(validation_problems(exc)) from exc
+
+
 def ai_from_stored(data: Mapping[str, Any] | None, secrets: SecretBox | None = None) -> AISettings:
     """The stored section; the API key is opened only when `secrets` is given (else None)."""
     if not data:

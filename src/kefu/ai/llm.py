@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -53,7 +54,17 @@ PHRASE_PROMPT = """把下面这条客服消息换一种说法，意思、数字�
 
 
 class LLMUnavailable(Exception):
-    """The endpoint did not give a usable reply in time; the knowledge base answers instead."""
+    """The endpoint did not give a usable reply in time; the knowledge base answers instead.
+
+    The message is English (logs, the CLI); what the console's 测试 button can meet also carries
+    a `problem` code and its `values`, worded like a DomainError's (kefu.errors)."""
+
+    def __init__(
+        self, message: str, problem: str = "", values: Mapping[str, str | int] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.problem = problem
+        self.values = dict(values or {})
 
 
 class OpenAIProvider:
@@ -133,10 +144,11 @@ class OpenAIProvider:
             headers["Authorization"] = f"Bearer {_reveal(self.settings.api_key)}"
         body = {"model": self.settings.model, "messages": messages, "temperature": 0.2}
         deadline = time.monotonic() + self.deadline_s
+        failure: tuple[str, dict[str, str | int]] = ("", {})  # the last attempt's, coded
         for attempt in range(1, MAX_ATTEMPTS + 1):
             left = deadline - time.monotonic()
             if left <= 0:
-                raise LLMUnavailable("timed out")
+                raise LLMUnavailable("timed out", "timed_out")
             started = time.monotonic()
             status: int | str = "error"
             usage: dict[str, Any] = {}
@@ -150,13 +162,16 @@ class OpenAIProvider:
                     usage = payload.get("usage") or {}
                     return str(payload["choices"][0]["message"]["content"] or "")
                 retry = response.status_code == 429 or response.status_code >= 500
+                failure = ("endpoint_status", {"status": response.status_code})
             except (TimeoutError, httpx.TimeoutException):
                 status = "timeout"
-                raise LLMUnavailable("timed out") from None
+                raise LLMUnavailable("timed out", "timed_out") from None
             except httpx.TransportError as exc:
                 status, retry = f"transport: {type(exc).__name__}", True
+                failure = ("unreachable", {"error": type(exc).__name__})
             except (ValueError, KeyError, IndexError, TypeError):
                 status, retry = "bad reply", False
+                failure = ("bad_reply", {})
             finally:
                 log.info(
                     "ai.llm_call",
@@ -170,7 +185,7 @@ class OpenAIProvider:
                 )
             if not retry:
                 break
-        raise LLMUnavailable(f"the endpoint failed ({status})")
+        raise LLMUnavailable(f"the endpoint failed ({status})", *failure)
 
 
 CHECK_PROMPT = "这是连接测试，请只回复：好"

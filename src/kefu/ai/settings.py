@@ -1,7 +1,8 @@
 """The `ai:` settings section: which AI answers, its "not sure" text, threshold and phrasings.
 
 The config file's `ai:` section is this model (kefu.config.schema uses it as is); stored as the
-versioned GlobalSetting 'ai' (kefu.accounts.settings).
+versioned GlobalSetting 'ai' (kefu.accounts.settings). Each rule refuses with a
+PydanticCustomError: a code the console words, and the English reason (kefu.schema_types).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from kefu.ai.builtin import DEFAULT_NOT_SURE_TEXT, DEFAULT_THRESHOLD
 from kefu.ai.phrasing import PhraseBook
@@ -32,7 +34,18 @@ def _phrases(value: dict[str, list[str]]) -> dict[str, list[str]]:
 def _synonyms(value: dict[str, list[str]]) -> dict[str, list[str]]:
     for canonical, variants in value.items():
         if not canonical.strip() or not all(v.strip() for v in variants):
-            raise ValueError(f"synonyms: empty term in {canonical!r}: {variants}")
+            raise PydanticCustomError(
+                "synonym_empty",
+                "synonyms: empty term in {quoted}: {variants}",
+                {"quoted": repr(canonical), "term": canonical, "variants": str(variants)},
+            )
+    return value
+
+
+def _not_blank(value: str) -> str:
+    # The knowledge base (and every AI mode's reply) needs it: blank, no AI could start.
+    if not value.strip():
+        raise PydanticCustomError("not_sure_text_empty", "the not-sure text must not be empty")
     return value
 
 
@@ -42,7 +55,7 @@ class AISettings(Strict):
 
     provider: Literal["builtin", "openai", "none"] = "builtin"
     openai: OpenAISettings | None = None
-    not_sure_text: MessageText = DEFAULT_NOT_SURE_TEXT
+    not_sure_text: Annotated[MessageText, AfterValidator(_not_blank)] = DEFAULT_NOT_SURE_TEXT
     # Which retrieval answers: "auto" is hybrid (character BM25 + embeddings) when the
     # `kefu[embeddings]` extra is installed, else lexical; "hybrid" refuses to start without it.
     retrieval: Literal["auto", "lexical", "hybrid"] = "auto"
@@ -58,7 +71,11 @@ class AISettings(Strict):
     @model_validator(mode="after")
     def _openai_needs_settings(self) -> AISettings:
         if self.provider == "openai" and self.openai is None:
-            raise ValueError("provider openai needs the openai: {base_url, model, api_key} settings")
+            # No values: the braces below are the message's own, not placeholders.
+            raise PydanticCustomError(
+                "openai_needs_settings",
+                "provider openai needs the openai: {base_url, model, api_key} settings",
+            )
         return self
 
     @property

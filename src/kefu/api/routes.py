@@ -8,6 +8,7 @@ their status; 401 answers carry `WWW-Authenticate: Bearer`. FastAPI's own errors
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable, Coroutine
 from http import HTTPStatus
@@ -114,7 +115,9 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Errors FastAPI raises itself answer `{"error", "message"}` under /api/v1; elsewhere
-    (the health check, the docs) they keep FastAPI's defaults."""
+    (the health check, the docs) they keep FastAPI's defaults, or a request validation error
+    the handler installed before this one (the console's page)."""
+    outside_api = app.exception_handlers.get(RequestValidationError, request_validation_exception_handler)
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -125,7 +128,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         if not _under_api(request):
-            return await request_validation_exception_handler(request, exc)
+            answer = outside_api(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
         return JSONResponse({"error": "invalid", "message": _validation_message(exc)}, status_code=422)
 
     async def on_crash(request: Request, exc: Exception) -> Response:

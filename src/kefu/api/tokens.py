@@ -65,7 +65,7 @@ async def revoke_token(session: AsyncSession, name_or_id: str, *, actor: str | N
     if row is None and name_or_id.isdigit():
         row = await session.get(ApiToken, int(name_or_id))
     if row is None:
-        raise NotFound(f"no API token named {name_or_id!r}")
+        raise NotFound(f"no API token named {name_or_id!r}", "token_not_found", {"name": name_or_id})
     if actor is not None:
         await record(
             session,

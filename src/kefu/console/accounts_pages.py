@@ -65,7 +65,7 @@ def _settings_errors(viewer: Viewer, tab: str, exc: SettingsInvalid) -> dict[str
 
 def _tab(tab: str) -> str:
     if tab not in forms.TABS:
-        raise NotFound(f"no tab {tab!r}")
+        raise NotFound(f"no tab {tab!r}", "tab_not_found", {"tab": tab})
     return tab
 
 

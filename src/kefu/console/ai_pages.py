@@ -1,6 +1,7 @@
 """AI 设置: the `ai:` section — which AI answers (the built-in knowledge base, or an
 OpenAI-compatible endpoint), its not-sure text, retrieval, threshold and synonyms — checked by
-the same schema as the config file (AISettings) and saved as a new version, audited.
+the same schema as the config file (AISettings) and saved as a new version, audited. Each
+refused value is worded beside its field in the reader's language (`settings.problem.<code>`).
 
 The API key is never sent back to the browser: the form shows only that one is stored (and its
 last characters); an empty key field keeps it."""
@@ -11,20 +12,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from kefu.accounts.settings import load_ai_settings, save_ai_settings
+from kefu.accounts.settings import SettingsInvalid, load_ai_settings, save_ai_settings, validate_ai_settings
 from kefu.ai.llm import LLMUnavailable, check_endpoint
 from kefu.ai.settings import AISettings
+from kefu.console.i18n import problem_words
 from kefu.console.menu import ADMIN
 from kefu.console.web import Viewer, form, redirect, render, role, runtime_of
-from kefu.schema_types import validation_problems
+from kefu.schema_types import Problem
 
 router = APIRouter(include_in_schema=False)
 Admin = Annotated[Viewer, Depends(role(*ADMIN))]
 OPENAI_FIELDS = ("base_url", "model", "timeout_s")
 PLAIN_FIELDS = ("provider", "not_sure_text", "retrieval", "threshold")
+FIELDS = {*PLAIN_FIELDS, "synonyms", "openai.api_key", *(f"openai.{n}" for n in OPENAI_FIELDS)}
 
 
 def _synonyms_text(synonyms: dict[str, list[str]]) -> str:
@@ -32,14 +34,16 @@ def _synonyms_text(synonyms: dict[str, list[str]]) -> str:
 
 
 def _parse_synonyms(text: str) -> dict[str, list[str]]:
-    """One `term: variant, variant` per line (，and 、 separate too)."""
+    """One `term: variant, variant` per line (，and 、 separate too); a line without its colon
+    is refused as a settings problem, worded like the schema's."""
     parsed: dict[str, list[str]] = {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         term, colon, rest = line.replace("：", ":").partition(":")
         if not colon or not term.strip():
-            raise ValueError(f"line {number}: write it as 词: 说法1, 说法2")
+            reason = f"line {number}: write it as 词: 说法1, 说法2"
+            raise SettingsInvalid([Problem("synonyms", None, reason, "synonym_line", {"line": number})])
         variants = [v.strip() for v in rest.replace("，", ",").replace("、", ",").split(",") if v.strip()]
         parsed[term.strip()] = variants
     return parsed
@@ -96,18 +100,29 @@ def _wanted(data: FormData, values: dict[str, str], stored: AISettings) -> dict[
     return wanted
 
 
-def _checked(data: FormData, values: dict[str, str], stored: AISettings) -> AISettings | dict[str, str]:
-    """The form's section, or its problems by field."""
+def _field_of(path: str) -> str:
+    """The form field a problem's path is about; the section's own rules (`(top level)`, the
+    whole `openai` group) are about the provider."""
+    if path.startswith("synonyms"):  # synonyms, or one term's list: synonyms.云笺[0]
+        return "synonyms"
+    return path if path in FIELDS else "provider"
+
+
+def _checked(
+    viewer: Viewer, data: FormData, values: dict[str, str], stored: AISettings
+) -> AISettings | dict[str, str]:
+    """The form's section, or its problems by field in the reader's language
+    (`settings.problem.<code>`, as the account tabs word theirs)."""
     try:
-        return AISettings.model_validate(_wanted(data, values, stored))
-    except ValueError as exc:
-        if isinstance(exc, ValidationError):
-            errors = {p.path: p.reason for p in reversed(validation_problems(exc))}
-        else:
-            errors = {"synonyms": str(exc)}
-        for whole in ("(top level)", "openai"):  # the section's own rules: about the provider
-            if whole in errors:
-                errors["provider"] = errors.pop(whole)
+        return validate_ai_settings(_wanted(data, values, stored))
+    except SettingsInvalid as exc:
+        errors: dict[str, str] = {}
+        for p in exc.problems:
+            field, said = (
+                _field_of(p.path),
+                problem_words(viewer.t, "settings", p.problem, p.values, p.reason),
+            )
+            errors[field] = f"{errors[field]}; {said}" if field in errors else said
         return errors
 
 
@@ -125,7 +140,7 @@ async def test_endpoint(request: Request, viewer: Admin) -> Response:
     rt = runtime_of(request)
     async with rt.db.read() as session:
         stored = await load_ai_settings(session, rt.secrets)
-    checked = _checked(data, values, stored)
+    checked = _checked(viewer, data, values, stored)
     if isinstance(checked, dict):
         return await _page(request, 422, values=values, errors=checked)
     if checked.openai is None:
@@ -134,7 +149,8 @@ async def test_endpoint(request: Request, viewer: Admin) -> Response:
     try:
         took = await check_endpoint(checked.openai, rt.http)
     except LLMUnavailable as exc:
-        message = viewer.t("ai_settings.test_failed", reason=str(exc))
+        reason = problem_words(viewer.t, "ai_settings", exc.problem, exc.values, str(exc))
+        message = viewer.t("ai_settings.test_failed", reason=reason)
         return await _page(request, values=values, test_result=message, test_ok=False)
     message = viewer.t("ai_settings.test_ok", ms=round(took))
     return await _page(request, values=values, test_result=message, test_ok=True)
@@ -147,7 +163,7 @@ async def save_ai(request: Request, viewer: Admin) -> Response:
     rt = runtime_of(request)
     async with rt.db.write() as session:
         stored = await load_ai_settings(session, rt.secrets)
-        ai = _checked(data, values, stored)
+        ai = _checked(viewer, data, values, stored)
         if isinstance(ai, dict):
             return await _page(request, 422, values=values, errors=ai)
         saved = await save_ai_settings(

@@ -129,7 +129,7 @@ async def entry_form(
         account = await get_account(session, account_id)
         entries = {e.id: e for e in await list_entries(session, account_id)} if id else {}
     if id and id not in entries:
-        raise NotFound(f"account {account_id} has no knowledge entry {id!r}")
+        raise NotFound(f"account {account_id} has no knowledge entry {id!r}", "entry_not_found", {"id": id})
     entry = entries.get(id)
     values = _values_of(entry) if entry else {"enabled": True}
     return render(request, "knowledge_entry.html", account=account, editing=id, values=values, errors={})
@@ -176,7 +176,11 @@ async def save_entry(request: Request, account_id: int, viewer: Manager) -> Resp
                     f"id {entry.id!r} is taken by another entry of this account", "id_taken", {"id": entry.id}
                 )
             if editing and editing not in existing:
-                raise NotFound(f"account {account_id} has no knowledge entry {editing!r}")
+                raise NotFound(
+                    f"account {account_id} has no knowledge entry {editing!r}",
+                    "entry_not_found",
+                    {"id": editing},
+                )
             await put_entries(
                 session, account_id, [entry], replace=False, now=rt.clock.now(), actor=console_actor(viewer)
             )
@@ -205,7 +209,11 @@ async def toggle_entry(request: Request, account_id: int, viewer: Manager) -> Re
     async with rt.db.write() as session:
         found = [e for e in await list_entries(session, account_id) if e.id == entry_id]
         if not found:
-            raise NotFound(f"account {account_id} has no knowledge entry {entry_id!r}")
+            raise NotFound(
+                f"account {account_id} has no knowledge entry {entry_id!r}",
+                "entry_not_found",
+                {"id": entry_id},
+            )
         changed = found[0].model_copy(update={"enabled": data.get("enabled") == "1"})
         await put_entries(
             session, account_id, [changed], replace=False, now=rt.clock.now(), actor=console_actor(viewer)

@@ -19,6 +19,8 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
@@ -33,6 +35,7 @@ from kefu.console.menu import menu_for
 from kefu.errors import DomainError
 from kefu.hours.schema import DEFAULT_TIMEZONE
 from kefu.runtime import Runtime
+from kefu.schema_types import problem_of
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -232,6 +235,10 @@ def redirect(url: str) -> Response:
     return RedirectResponse(url, status_code=303)
 
 
+def _lang_of(request: Request) -> str:
+    return language_of(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+
+
 def install_console_errors(app: Any) -> None:
     async def on_login_required(request: Request, exc: Exception) -> Response:
         target = "/console/login?next=" + quote(request.url.path)
@@ -251,13 +258,31 @@ def install_console_errors(app: Any) -> None:
         assert isinstance(exc, DomainError)
         viewer: Viewer | None = getattr(request.state, "viewer", None)
         if viewer is None:
-            lang = language_of(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
-            words = problem_words(translator(lang), "errors", exc.problem, exc.values, exc.message)
+            words = problem_words(
+                translator(_lang_of(request)), "errors", exc.problem, exc.values, exc.message
+            )
         else:
             words = refusal_words(viewer, "errors", exc)
         return render(request, "error.html", status_code=exc.status_code, message=words)
 
+    async def on_invalid_request(request: Request, exc: Exception) -> Response:
+        # A page's query or path refused by FastAPI (a search longer than its limit, a page
+        # number that is not one): the error page words each of pydantic's error types as
+        # `settings.problem.<type>`, as a settings form does, instead of FastAPI's JSON.
+        assert isinstance(exc, RequestValidationError)
+        if not request.url.path.startswith("/console"):
+            return await request_validation_exception_handler(request, exc)
+        viewer: Viewer | None = getattr(request.state, "viewer", None)
+        t = viewer.t if viewer else translator(_lang_of(request))
+        parts = []
+        for err in exc.errors():
+            p = problem_of(err, {})
+            words = problem_words(t, "settings", p.problem, p.values, p.reason)
+            parts.append(t("error.bad_request_value", name=str(err["loc"][-1]), words=words))
+        return render(request, "error.html", status_code=422, message=t("error.separator").join(parts))
+
     app.add_exception_handler(DomainError, on_domain_error)
+    app.add_exception_handler(RequestValidationError, on_invalid_request)
     app.add_exception_handler(LoginRequired, on_login_required)
     app.add_exception_handler(Forbidden, on_forbidden)
     app.add_exception_handler(CsrfRefused, on_csrf)

@@ -1,0 +1,46 @@
+"""A page's query refused by FastAPI (a search longer than its limit, a page number that is not
+one) shows the error page in the reader's language — pydantic's error type worded as a settings
+form words it (`settings.problem.<type>`) — instead of FastAPI's English JSON (the REST API keeps its
+own JSON answer: tests/api/test_error_shape.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.console.conftest import SignIn
+from tests.console.test_gone_rows import said
+
+
+@pytest.mark.parametrize(
+    ("role", "path", "params", "words"),
+    [
+        ("admin", "/console/audit", {"actor": "x" * 129}, "链接中的 actor 不对：最多 128 个字符"),
+        ("supervisor", "/console/knowledge", {"q": "问" * 201}, "链接中的 q 不对：最多 200 个字符"),
+        ("servicer", "/console/conversations", {"page": "二"}, "链接中的 page 不对：“二”不是整数"),
+        ("servicer", "/console/conversations", {"page": "0"}, "链接中的 page 不对：不能小于 1"),
+        (
+            "admin",
+            "/console/jobs",
+            {"status": "lost"},
+            "链接中的 status 不对：须为以下之一：&#39;failed&#39; or &#39;dropped&#39;",
+        ),
+    ],
+)
+async def test_a_refused_query_is_said_on_the_error_page_in_chinese(
+    signed_in: SignIn, role: str, path: str, params: dict[str, str], words: str
+) -> None:
+    client = await signed_in(role)
+    refused = await client.get(path, params=params)
+    assert refused.status_code == 422 and refused.headers["content-type"].startswith("text/html")
+    assert said(refused) == words
+
+
+async def test_in_english_with_the_switch(signed_in: SignIn) -> None:
+    admin = await signed_in("admin")
+    admin.cookies.set("kefu_lang", "en")
+    refused = await admin.get("/console/audit", params={"actor": "x" * 129, "page": "two"})
+    assert refused.status_code == 422
+    assert said(refused) == (
+        "actor in the link is refused: At most 128 characters; "
+        "page in the link is refused: “two” is not a whole number"
+    )
