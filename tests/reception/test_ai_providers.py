@@ -9,7 +9,8 @@ from sqlalchemy import Connection, Engine, event, func, select
 
 from kefu.accounts.knowledge_base import put_entries
 from kefu.accounts.knowledge_provider import ai_for_account
-from kefu.accounts.settings import save_ai_settings
+from kefu.accounts.models import GlobalSetting
+from kefu.accounts.settings import AI_KEY, save_ai_settings
 from kefu.ai import DEFAULT_NOT_SURE_TEXT, KnowledgeEntry
 from kefu.ai.llm import OpenAIProvider
 from kefu.ai.provider import AnswerContext
@@ -250,3 +251,21 @@ async def test_an_llm_answer_is_awaited_outside_any_transaction(
     assert len(fake_openai.requests) == 1
     await world.settle()
     assert len(world.inbox()) == 1
+
+
+async def test_a_blank_not_sure_text_stored_before_it_was_refused_answers_with_the_default(
+    make_world: WorldFactory,
+) -> None:
+    """Older versions saved an empty 不确定时的回复 (the console and the config file took it);
+    refused on input now, it must not stop a database that holds one from answering: read as
+    the default, the customer still gets the not-sure reply and every message is processed."""
+    world = await make_world(kb=True)
+    async with world.rt.db.write() as session:
+        blank = {"provider": "builtin", "not_sure_text": "  "}
+        session.add(GlobalSetting(key=AI_KEY, data=blank, version=1, updated_at=world.rt.clock.now()))
+    world.says("你们公司的股票代码是多少")
+    await world.settle()
+    [answer] = world.inbox()
+    assert answer["body"]["head_content"] == DEFAULT_NOT_SURE_TEXT
+    async with world.rt.db.read() as session:
+        assert await session.scalar(select(func.count()).where(Message.processed_at.is_(None))) == 0

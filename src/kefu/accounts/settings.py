@@ -184,6 +184,10 @@ def ai_from_stored(data: Mapping[str, Any] | None, secrets: SecretBox | None = N
     if not data:
         return AISettings()
     values = {k: v for k, v in data.items() if k != _SEALED_API_KEY}
+    if isinstance(values.get("not_sure_text"), str) and not values["not_sure_text"].strip():
+        # Saved before a blank one was refused (the console and the config file took it): read
+        # as the default, or every message's settings would fail to load and none be processed.
+        del values["not_sure_text"]
     sealed = data.get(_SEALED_API_KEY)
     if values.get("openai") is not None:
         api_key = None
