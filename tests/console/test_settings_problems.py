@@ -35,15 +35,9 @@ TYPE_ERRORS = {
     "literal": {"literal_error"},
     "model": {"model_type"},
 }
+BOUND_ERRORS = {"ge": "greater_than_equal", "le": "less_than_equal", "gt": "greater_than", "lt": "less_than"}
 CONSTRAINT_ERRORS = {
-    ("int", "ge"): "greater_than_equal",
-    ("int", "le"): "less_than_equal",
-    ("int", "gt"): "greater_than",
-    ("int", "lt"): "less_than",
-    ("float", "ge"): "greater_than_equal",
-    ("float", "le"): "less_than_equal",
-    ("float", "gt"): "greater_than",
-    ("float", "lt"): "less_than",
+    **{(number, bound): error for number in ("int", "float") for bound, error in BOUND_ERRORS.items()},
     ("str", "min_length"): "string_too_short",
     ("str", "max_length"): "string_too_long",
     ("str", "pattern"): "string_pattern_mismatch",
