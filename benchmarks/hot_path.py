@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,11 +31,11 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from counts_report import per_message, print_counts, read_counts
 from kefu_procs import free_port, fresh_database, point_callbacks, wait_http
 
 import kefu.registry  # noqa: F401 — every task, as the entry points do
@@ -282,31 +281,8 @@ def main() -> None:
         "cores": os.cpu_count(),
         "idle_cpu_share": round(idle_cpu / IDLE_S, 3),
     }
-    shapes_after = counted_after.pop("shapes", {})
-    shapes_before = counted_before.pop("shapes", {})
-    driver_after = counted_after.pop("driver_ns", {})
-    driver_before = counted_before.pop("driver_ns", {})
-    per_msg_ms = {
-        part: {
-            name: (after - counted_before.get(part, {}).get(name, 0)) / total / 1e6
-            for name, after in counted_after.pop(part, {}).items()
-        }
-        for part in ("unit_ns", "transaction_ns", "thread_ns")
-    }
-    gc_runs = {
-        name: after - counted_before.get("gc_runs", {}).get(name, 0)
-        for name, after in counted_after.pop("gc_runs", {}).items()
-    }
-    gc_ms = {
-        name: (after - counted_before.get("gc_ns", {}).get(name, 0)) / 1e6
-        for name, after in counted_after.pop("gc_ns", {}).items()
-    }
-    unit_runs = {
-        name: (after - counted_before.get("unit_runs", {}).get(name, 0)) / total
-        for name, after in counted_after.pop("unit_runs", {}).items()
-    }
-    for key, after in counted_after.items():  # statements, transactions, flushes
-        figures[f"{key}_per_msg"] = round((after - counted_before[key]) / total, 2)
+    if args.count:
+        figures.update(per_message(counted_before, counted_after, total))
     if args.retrieval != "lexical":
         figures["query_embedding_cpu_ms"] = query_embedding_ms(questions)
     print(json.dumps(figures))
@@ -322,65 +298,10 @@ def main() -> None:
             f"query embedding alone: {figures['query_embedding_cpu_ms']:.1f} ms CPU "
             f"({share:.0%} of the message)"
         )
-    if shapes_after:
-        print("statements per message, by shape (and the thread CPU of one run in the driver, µs):")
-        per_shape = {shape: (n - shapes_before.get(shape, 0)) / total for shape, n in shapes_after.items()}
-        for shape, per_msg in sorted(per_shape.items(), key=lambda item: -item[1]):
-            if per_msg >= 0.05:
-                runs = per_msg * total
-                driver_us = (driver_after.get(shape, 0) - driver_before.get(shape, 0)) / runs / 1000
-                print(f"  {per_msg:5.2f}  {driver_us:6.0f}  {shape}")
-        print("thread CPU per message, ms, by thread (the units' threads and the event loop):")
-        for name, ms in sorted(per_msg_ms["thread_ns"].items(), key=lambda item: -item[1]):
-            print(f"  {ms:6.2f}  {name}")
-        print("garbage collections while measured: runs, total ms, by generation:")
-        for name in sorted(gc_runs):
-            print(f"  {name}  {gc_runs[name]:6d}  {gc_ms.get(name, 0.0):8.1f}")
-        print(
-            "units per message, and their thread CPU per message (ms): the function's, and its whole "
-            "transaction's (session, BEGIN, steps before COMMIT such as the job's completion, COMMIT):"
-        )
-        for name, ms in sorted(per_msg_ms["unit_ns"].items(), key=lambda item: -item[1]):
-            if unit_runs.get(name, 0) >= 0.05:
-                whole = per_msg_ms["transaction_ns"].get(name, 0.0)
-                print(f"  {unit_runs[name]:5.2f}  {ms:6.2f}  {whole:6.2f}  {name}")
+    if args.count:
+        print_counts(counted_before, counted_after, total)
     (results / f"hot_path-{database}-{args.retrieval}-{stamp}.json").write_text(json.dumps(figures, indent=2))
     shutil.rmtree(workdir, ignore_errors=True)
-
-
-def read_counts(kefu: dict[str, subprocess.Popen[bytes]], counts_files: dict[str, Path]) -> dict[str, Any]:
-    """The statements, transactions and statement shapes Kefu's processes ran so far, summed
-    (benchmarks/statement_counter.py)."""
-    for role, proc in kefu.items():
-        counts_files[role].unlink(missing_ok=True)
-        proc.send_signal(signal.SIGUSR1)
-    total: dict[str, Any] = {
-        "statements": 0,
-        "transactions": 0,
-        "flushes": 0,
-        "shapes": Counter(),
-        "driver_ns": Counter(),
-        "unit_runs": Counter(),
-        "unit_ns": Counter(),
-        "transaction_ns": Counter(),
-        "thread_ns": Counter(),
-        "gc_runs": Counter(),
-        "gc_ns": Counter(),
-    }
-    for role, counts_file in counts_files.items():
-        deadline = time.monotonic() + 10
-        while not counts_file.exists():
-            if time.monotonic() > deadline:
-                raise SystemExit(f"kefu {role} wrote no counts (SIGUSR1)")
-            time.sleep(0.05)
-        counts = json.loads(counts_file.read_text())
-        total["statements"] += counts["statements"]
-        total["transactions"] += counts["transactions"]
-        total["flushes"] += counts["flushes"]
-        total["shapes"].update(counts["shapes"])
-        for part in ("driver_ns", "unit_runs", "unit_ns", "transaction_ns", "thread_ns", "gc_runs", "gc_ns"):
-            total[part].update(counts[part])
-    return total
 
 
 def print_profile(folded: Path) -> None:
