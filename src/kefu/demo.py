@@ -7,7 +7,7 @@ Kefu runs in development mode on SQLite (`<data-dir>/kefu.db`, migrations applie
 with `KEFU_WECOM_API_BASE` pointing at the simulator and one Clock shared by both.
 The simulator keeps its world in memory, so it is seeded again at each start: the
 demo corp 青禾家电 with the account 青禾家电售后, three servicers (all 接待中) and two
-customers. Their credentials and ids come from `<data-dir>/demo.json` (made on the first
+customers (kefu.demo_corp). Their credentials and ids come from `<data-dir>/demo.json` (made on the first
 start, with Kefu's secret key and the demo's API token), so Kefu's saved connection, accounts
 and customers keep working across restarts. The demo account receives at any hour
 (demo_setup.py says why). Another address than loopback needs `allow_remote`, and then the
@@ -17,14 +17,10 @@ simulator's control API needs a token.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import secrets
 import signal
 import socket
 import threading
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +32,10 @@ from kefu.accounts.connection_ops import CheckFailed, create_connection, recheck
 from kefu.accounts.knowledge_base import import_demo_knowledge
 from kefu.accounts.models import KfAccount
 from kefu.accounts.service import find_connection
-from kefu.api.tokens import TOKEN_PREFIX
 from kefu.app import create_app
 from kefu.clock import Clock
 from kefu.db import migrate
+from kefu.demo_corp import SERVICERS, DemoKeys, seed_simulator, write_private
 from kefu.demo_setup import (
     DEMO_ADMIN,
     banner_lines,
@@ -51,25 +47,10 @@ from kefu.demo_setup import (
 )
 from kefu.runtime import Runtime
 from kefu.settings import Settings
-from kefu.simulator import SimulatorServer, setup
-from kefu.simulator.setup import new_encoding_aes_key
-from kefu.simulator.state import (
-    Account,
-    Corp,
-    World,
-    new_corpid,
-    new_external_userid,
-    new_open_kfid,
-    random_id,
-)
+from kefu.simulator import SimulatorServer
 from kefu.threaded_server import ThreadedServer, is_loopback
 
-CORP_NAME = "青禾家电"
-ACCOUNT_NAME = "青禾家电售后"
-SERVICERS = (("zhangsan", "张三"), ("lisi", "李四"), ("wangwu", "王五"))
-CUSTOMERS = ("小林", "王女士")
 CONNECTION_NAME = "qinghe-demo"
-KEYS_FILE = "demo.json"
 ENV_FILE = "kefu.env"
 
 
@@ -77,90 +58,10 @@ class DemoError(RuntimeError):
     """The demo cannot start; the message says why."""
 
 
-@dataclass(frozen=True)
-class DemoKeys:
-    """Kefu's secret key and the demo corp's credentials and ids, kept in the data dir so a
-    restart re-creates the same corp (Kefu's saved connection, accounts and customers fit)."""
-
-    secret_key: str
-    corpid: str
-    corp_secret: str
-    callback_token: str
-    encoding_aes_key: str
-    open_kfid: str
-    customer_ids: list[str]
-    api_token: str
-    admin_password: str
-    servicer_password: str
-
-    @classmethod
-    def load_or_create(cls, data_dir: Path) -> DemoKeys:
-        path = data_dir / KEYS_FILE
-        stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-        fresh: dict[str, Callable[[], Any]] = {
-            "secret_key": lambda: secrets.token_urlsafe(48),
-            "corpid": new_corpid,
-            "corp_secret": lambda: secrets.token_urlsafe(32),
-            "callback_token": lambda: random_id("", 32),
-            "encoding_aes_key": new_encoding_aes_key,
-            "open_kfid": new_open_kfid,
-            "customer_ids": lambda: [new_external_userid() for _ in CUSTOMERS],
-            "api_token": lambda: TOKEN_PREFIX + secrets.token_urlsafe(32),
-            "admin_password": lambda: secrets.token_urlsafe(9),
-            "servicer_password": lambda: secrets.token_urlsafe(9),
-        }
-        keys = cls(**{name: stored[name] if name in stored else make() for name, make in fresh.items()})
-        if set(stored) != set(fresh):
-            _write_private(path, json.dumps(asdict(keys), indent=2) + "\n")
-        return keys
-
-    def __repr__(self) -> str:  # never print secrets by accident
-        return f"DemoKeys(corpid={self.corpid!r}, ***)"
-
-
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as file:
-        file.write(text)
-
-
 def _free_port(host: str) -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
-
-
-def seed_simulator(world: World, keys: DemoKeys) -> None:
-    """The demo corp, its kf account, three servicers (接待中) and two customers, with the
-    stored ids. In-process through the simulator's setup functions, which (unlike the
-    control API) take the ids to use."""
-    with world.lock:
-        corp = setup.create_corp(
-            world,
-            corpid=keys.corpid,
-            secret=keys.corp_secret,
-            name=CORP_NAME,
-            callback_token=keys.callback_token,
-            encoding_aes_key=keys.encoding_aes_key,
-        )
-        account = setup.create_account(world, corp, ACCOUNT_NAME)
-        _pin_open_kfid(world, corp, account, keys.open_kfid)
-        for userid, name in SERVICERS:
-            setup.create_member(world, corp, userid, name=name)  # status 0: 接待中
-            account.userids.append(userid)
-        for external_userid, nickname in zip(keys.customer_ids, CUSTOMERS, strict=True):
-            setup.create_customer(world, corp, nickname=nickname, external_userid=external_userid)
-        world.touch()
-
-
-def _pin_open_kfid(world: World, corp: Corp, account: Account, open_kfid: str) -> None:
-    """Give the new (still empty) account the stored open_kfid: the simulator makes a random
-    one, and Kefu keeps its per-account settings under the open_kfid it saw before."""
-    del world.accounts[account.open_kfid]
-    corp.account_ids[corp.account_ids.index(account.open_kfid)] = open_kfid
-    account.open_kfid = open_kfid
-    world.accounts[open_kfid] = account
 
 
 async def connect_kefu(settings: Settings, clock: Clock, keys: DemoKeys) -> int:
@@ -308,7 +209,7 @@ class Demo:
             f"KEFU_WECOM_API_BASE={self.settings.wecom_api_base}",
             f"KEFU_PUBLIC_URL={self.settings.public_url}",
         ]
-        _write_private(self.data_dir / ENV_FILE, "\n".join(lines) + "\n")
+        write_private(self.data_dir / ENV_FILE, "\n".join(lines) + "\n")
 
     def stop(self) -> None:
         if self.kefu is not None:

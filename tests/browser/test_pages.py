@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from kefu.db.engine import sync_url
-from kefu.demo import CUSTOMERS, Demo
+from kefu.demo import Demo
+from kefu.demo_corp import CUSTOMERS
 from kefu.http_client import HttpClient
 from kefu.wecom.outbound import MenuClick, MenuOut, MenuText, MenuView
 from tests.browser.conftest import run_async, to_pool, wecom_client

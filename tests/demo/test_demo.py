@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from kefu.demo import CONNECTION_NAME, CUSTOMERS, SERVICERS, Demo
+from kefu.demo import CONNECTION_NAME, Demo
+from kefu.demo_corp import CUSTOMERS, SERVICERS
 from kefu.demo_setup import banner_lines
 
 pytestmark = pytest.mark.slow
