@@ -162,6 +162,10 @@ def test_variables_in_plain_strings_and_dollar_escape(tmp_path: Path) -> None:
             CONNECTION.replace("    corp_id: ww01\n", ""),
             "kefu.yaml:3: connections[0].corp_id: required key is missing",
         ),
+        (
+            'version: 1\nai:\n  phrases:\n    greeting: ["您好"]\n',
+            "kefu.yaml:3: ai.phrases: unknown intent 'greeting'; intents: off_hours,",
+        ),
         ("", "kefu.yaml: the file is empty; it starts with `version: 1`"),
         ("version: 1\nconnections: [\n", "kefu.yaml:3: not valid YAML"),
         ("- version: 1\n", "kefu.yaml:1: the top level must be a mapping"),

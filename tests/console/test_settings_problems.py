@@ -231,6 +231,7 @@ AI_PROVOKED: list[tuple[dict[str, Any], str, str]] = [
     ({"not_sure_text": b"\xff"}, "not_sure_text", "string_unicode"),
     ({"not_sure_text": "不" * 683}, "not_sure_text", "text_too_many_bytes"),
     ({"not_sure_text": " "}, "not_sure_text", "not_sure_text_empty"),
+    ({"phrases": {"greeting": ["您好"]}}, "phrases", "phrases_invalid"),
     ({"openai": {**OPENAI, "model": ""}}, "openai.model", "string_too_short"),
     ({"threshold": [0.5]}, "threshold", "float_type"),
     ({"threshold": "一半"}, "threshold", "float_parsing"),

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from kefu.ai.builtin import DEFAULT_NOT_SURE_TEXT, DEFAULT_THRESHOLD
-from kefu.ai.phrasing import PhraseBook
+from kefu.ai.phrasing import PhraseBook, PhraseError
 from kefu.schema_types import MessageText, Strict, http_url, secret_check
 
 ApiKeyValue = Annotated[Any, secret_check(lambda v: v)]
@@ -27,7 +27,10 @@ class OpenAISettings(Strict):
 
 
 def _phrases(value: dict[str, list[str]]) -> dict[str, list[str]]:
-    PhraseBook(value)  # unknown intents, bad placeholders and empty lists are refused in words
+    try:
+        PhraseBook(value)  # unknown intents, bad placeholders and empty lists are refused in words
+    except PhraseError as exc:  # as a validation problem, so the config file names its line and path
+        raise PydanticCustomError("phrases_invalid", "{reason}", {"reason": str(exc)}) from exc
     return value
 
 
