@@ -44,3 +44,20 @@ async def test_in_english_with_the_switch(signed_in: SignIn) -> None:
         "actor in the link is refused: At most 128 characters; "
         "page in the link is refused: “two” is not a whole number"
     )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console/accounts/99999999999999999999",  # past a 64-bit integer: SQLite cannot bind it
+        "/console/accounts/2147483648",  # past the ids' 32-bit column: PostgreSQL refuses it
+        "/console/conversations/2147483648",
+        "/console/connections/0",
+    ],
+)
+async def test_an_id_in_the_path_no_row_can_have_is_refused_in_words(signed_in: SignIn, path: str) -> None:
+    """A hand-edited link: the error page says what is wrong, never a server error."""
+    admin = await signed_in("admin")
+    refused = await admin.get(path)
+    assert refused.status_code == 422 and refused.headers["content-type"].startswith("text/html")
+    assert said(refused).startswith("链接中的")

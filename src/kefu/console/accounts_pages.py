@@ -27,6 +27,7 @@ from kefu.accounts.settings import (
     validate_settings,
 )
 from kefu.api import users
+from kefu.api.deps import IdPath
 from kefu.console import account_settings_form as forms
 from kefu.console.connections_pages import actor_of
 from kefu.console.i18n import problem_words
@@ -114,7 +115,7 @@ async def create_account(request: Request, viewer: Admin) -> Response:
 
 
 @router.get("/console/accounts/{account_id}")
-async def account_page(request: Request, account_id: int, viewer: Admin, tab: str = "basic") -> Response:
+async def account_page(request: Request, account_id: IdPath, viewer: Admin, tab: str = "basic") -> Response:
     return await _account_page(request, account_id, _tab(tab))
 
 
@@ -166,7 +167,7 @@ def request_lang(request: Request) -> str:
 
 
 @router.post("/console/accounts/{account_id}/settings/{tab}")
-async def save_settings(request: Request, account_id: int, tab: str, viewer: Admin) -> Response:
+async def save_settings(request: Request, account_id: IdPath, tab: str, viewer: Admin) -> Response:
     """Save one tab: validated as a whole (the same check as the config file and the API); a
     refused value is shown beside its field and nothing is saved."""
     tab = _tab(tab)
@@ -226,7 +227,7 @@ async def _save_basic(
 
 
 @router.post("/console/accounts/{account_id}/servicers")
-async def add_servicer(request: Request, account_id: int, viewer: Admin) -> Response:
+async def add_servicer(request: Request, account_id: IdPath, viewer: Admin) -> Response:
     """Add a 接待人员, or give a listed one a new cap and name: WeCom's servicer list first; a
     refusal is kept with its reason."""
     data = await form(request, viewer)
@@ -248,7 +249,7 @@ async def add_servicer(request: Request, account_id: int, viewer: Admin) -> Resp
 
 
 @router.post("/console/accounts/{account_id}/servicers/remove")
-async def remove_servicer(request: Request, account_id: int, viewer: Admin) -> Response:
+async def remove_servicer(request: Request, account_id: IdPath, viewer: Admin) -> Response:
     data = await form(request, viewer)
     userid = str(data.get("userid") or "")
     await servicers.remove_servicers(runtime_of(request), account_id, [userid], actor=actor_of(viewer))
@@ -256,7 +257,7 @@ async def remove_servicer(request: Request, account_id: int, viewer: Admin) -> R
 
 
 @router.post("/console/accounts/{account_id}/link")
-async def create_link(request: Request, account_id: int, viewer: Admin) -> Response:
+async def create_link(request: Request, account_id: IdPath, viewer: Admin) -> Response:
     """A new contact link (kf/add_contact_way), with an optional scene."""
     data = await form(request, viewer)
     scene = str(data.get("scene") or "").strip() or None
@@ -269,7 +270,7 @@ async def create_link(request: Request, account_id: int, viewer: Admin) -> Respo
 
 
 @router.get("/console/accounts/{account_id}/qr.png")
-async def qr_png(request: Request, account_id: int, viewer: Admin, download: int = 0) -> Response:
+async def qr_png(request: Request, account_id: IdPath, viewer: Admin, download: int = 0) -> Response:
     """The contact link's QR code; never makes a link (a GET changes nothing)."""
     async with runtime_of(request).db.read() as session:
         account = await get_account(session, account_id)
@@ -281,7 +282,7 @@ async def qr_png(request: Request, account_id: int, viewer: Admin, download: int
 
 
 @router.get("/console/accounts/{account_id}/avatar")
-async def avatar(request: Request, account_id: int, viewer: Admin) -> Response:
+async def avatar(request: Request, account_id: IdPath, viewer: Admin) -> Response:
     """The avatar file an account was given from disk (config file or CLI); 404 otherwise."""
     async with runtime_of(request).db.read() as session:
         account = await get_account(session, account_id)

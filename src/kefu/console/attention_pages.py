@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from kefu.api.deps import IdPath
 from kefu.console.menu import EVERYONE
 from kefu.console.web import Forbidden, Viewer, form, redirect, refusal_words, render, role, runtime_of
 from kefu.console.workbench_pages import account_names, acts_for_others
@@ -63,7 +64,7 @@ async def follow_ups_page(
 
 
 @router.post(FOLLOW_UPS + "/{follow_up_id}/close")
-async def close(request: Request, follow_up_id: int, viewer: Anyone) -> Response:
+async def close(request: Request, follow_up_id: IdPath, viewer: Anyone) -> Response:
     data = await form(request, viewer)
     note = str(data.get("note") or "").strip()
     rt = runtime_of(request)

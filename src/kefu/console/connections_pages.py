@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from kefu.accounts import connection_ops, kf_accounts, service
 from kefu.accounts.check import ConnectionCheck
 from kefu.accounts.schemas import connection_out
+from kefu.api.deps import IdPath
 from kefu.console.menu import ADMIN
 from kefu.console.web import Viewer, form, redirect, refusal_words, render, role, runtime_of
 from kefu.errors import DomainError
@@ -101,12 +102,12 @@ async def create_connection(request: Request, viewer: Admin) -> Response:
 
 
 @router.get("/console/connections/{connection_id}")
-async def connection_page(request: Request, connection_id: int, viewer: Admin) -> Response:
+async def connection_page(request: Request, connection_id: IdPath, viewer: Admin) -> Response:
     return await _edit_page(request, connection_id)
 
 
 @router.post("/console/connections/{connection_id}")
-async def update_connection(request: Request, connection_id: int, viewer: Admin) -> Response:
+async def update_connection(request: Request, connection_id: IdPath, viewer: Admin) -> Response:
     """Edit: blank secret fields keep the stored values; a new corpid or Secret is checked first."""
     data = await form(request, viewer)
     values = _values(data)
@@ -130,7 +131,7 @@ async def update_connection(request: Request, connection_id: int, viewer: Admin)
 
 
 @router.post("/console/connections/{connection_id}/test")
-async def test_connection(request: Request, connection_id: int, viewer: Admin) -> Response:
+async def test_connection(request: Request, connection_id: IdPath, viewer: Admin) -> Response:
     """测试连接: fetch a token, list the accounts the app may manage, say what is wrong if it fails."""
     await form(request, viewer)
     _, check = await connection_ops.recheck_connection(
@@ -140,7 +141,7 @@ async def test_connection(request: Request, connection_id: int, viewer: Admin) -
 
 
 @router.post("/console/connections/{connection_id}/enabled")
-async def enable_connection(request: Request, connection_id: int, viewer: Admin) -> Response:
+async def enable_connection(request: Request, connection_id: IdPath, viewer: Admin) -> Response:
     """停用 / 启用: every account under the connection (still pulled and stored while disabled)."""
     data = await form(request, viewer)
     enabled = data.get("enabled") == "1"
@@ -150,7 +151,7 @@ async def enable_connection(request: Request, connection_id: int, viewer: Admin)
 
 
 @router.post("/console/connections/{connection_id}/delete")
-async def delete_connection(request: Request, connection_id: int, viewer: Admin) -> Response:
+async def delete_connection(request: Request, connection_id: IdPath, viewer: Admin) -> Response:
     """Delete, once the admin typed the connection's name (its accounts and messages go with it)."""
     data = await form(request, viewer)
     rt = runtime_of(request)

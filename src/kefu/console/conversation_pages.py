@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from kefu.api.deps import IdPath
 from kefu.console.menu import EVERYONE
 from kefu.console.web import Forbidden, Viewer, form, redirect, refusal_words, render, role, runtime_of
 from kefu.console.workbench_pages import account_names, acts_for_others, may_handle
@@ -87,7 +88,7 @@ async def _detail(request: Request, viewer: Viewer, conversation_id: int) -> dic
 @router.get(LIST + "/{conversation_id}")
 async def conversation_page(
     request: Request,
-    conversation_id: int,
+    conversation_id: IdPath,
     viewer: Anyone,
     contact_q: Annotated[str, Query(max_length=100)] = "",
 ) -> Response:
@@ -106,7 +107,7 @@ async def _with_contacts(
 
 
 @router.get(LIST + "/{conversation_id}/transcript")
-async def transcript_fragment(request: Request, conversation_id: int, viewer: Anyone) -> Response:
+async def transcript_fragment(request: Request, conversation_id: IdPath, viewer: Anyone) -> Response:
     """The transcript and the session's state alone: what the page re-reads on a change."""
     return render(request, "conversation_live.html", **await _detail(request, viewer, conversation_id))
 
@@ -122,7 +123,7 @@ async def _refused(
 
 
 @router.post(LIST + "/{conversation_id}/end")
-async def end(request: Request, conversation_id: int, viewer: Anyone) -> Response:
+async def end(request: Request, conversation_id: IdPath, viewer: Anyone) -> Response:
     await form(request, viewer)
     conversation = await _visible(request, viewer, conversation_id)
     if not may_handle(viewer, conversation):
@@ -136,7 +137,7 @@ async def end(request: Request, conversation_id: int, viewer: Anyone) -> Respons
 
 
 @router.post(LIST + "/{conversation_id}/transfer")
-async def transfer(request: Request, conversation_id: int, viewer: Anyone) -> Response:
+async def transfer(request: Request, conversation_id: IdPath, viewer: Anyone) -> Response:
     data = await form(request, viewer)
     conversation = await _visible(request, viewer, conversation_id)
     if not may_handle(viewer, conversation):
@@ -153,7 +154,7 @@ async def transfer(request: Request, conversation_id: int, viewer: Anyone) -> Re
 
 
 @router.post(LIST + "/{conversation_id}/contact")
-async def bind_contact(request: Request, conversation_id: int, viewer: Anyone) -> Response:
+async def bind_contact(request: Request, conversation_id: IdPath, viewer: Anyone) -> Response:
     data = await form(request, viewer)
     conversation = await _visible(request, viewer, conversation_id)
     raw = str(data.get("contact_id") or "")

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from kefu.api.deps import IdPath
 from kefu.audit.log import record
 from kefu.console.menu import ADMIN
 from kefu.console.web import Viewer, console_actor, form, redirect, render, role, runtime_of
@@ -28,7 +29,7 @@ async def jobs_page(
 
 
 @router.post("/console/jobs/{job_id}/retry")
-async def retry(request: Request, job_id: int, viewer: Admin) -> Response:
+async def retry(request: Request, job_id: IdPath, viewer: Admin) -> Response:
     await form(request, viewer)
     rt = runtime_of(request)
     now = rt.clock.now()

@@ -20,6 +20,7 @@ from kefu.accounts.settings import get_account
 from kefu.ai.kb_csv import KbError, RowError, check_entry
 from kefu.ai.kb_xlsx import entries_xlsx
 from kefu.ai.knowledge import KnowledgeEntry
+from kefu.api.deps import IdPath, IdQuery
 from kefu.console.i18n import problem_words
 from kefu.console.menu import MANAGERS
 from kefu.console.web import Viewer, console_actor, form, redirect, refusal_words, render, role, runtime_of
@@ -28,7 +29,6 @@ from kefu.errors import Invalid, NotFound
 
 router = APIRouter(include_in_schema=False)
 Manager = Annotated[Viewer, Depends(role(*MANAGERS))]
-AccountQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 PAGE_SIZE = 20
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -96,7 +96,7 @@ async def _page(
 async def knowledge_page(
     request: Request,
     viewer: Manager,
-    account: AccountQuery = None,
+    account: IdQuery = None,
     q: Annotated[str, Query(max_length=200)] = "",
     page: Annotated[int, Query(ge=1, le=MAX_ID)] = 1,
 ) -> Response:
@@ -105,7 +105,7 @@ async def knowledge_page(
 
 @router.get("/console/knowledge/{account_id}/export")
 async def export_knowledge(
-    request: Request, account_id: int, viewer: Manager, format: Literal["csv", "xlsx"] = "csv"
+    request: Request, account_id: IdPath, viewer: Manager, format: Literal["csv", "xlsx"] = "csv"
 ) -> Response:
     async with runtime_of(request).db.read() as session:
         row = await get_account(session, account_id)
@@ -120,7 +120,7 @@ async def export_knowledge(
 @router.get("/console/knowledge/{account_id}/entry")
 async def entry_form(
     request: Request,
-    account_id: int,
+    account_id: IdPath,
     viewer: Manager,
     id: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
@@ -147,7 +147,7 @@ def _values_of(entry: KnowledgeEntry) -> dict[str, object]:
 
 
 @router.post("/console/knowledge/{account_id}/entry")
-async def save_entry(request: Request, account_id: int, viewer: Manager) -> Response:
+async def save_entry(request: Request, account_id: IdPath, viewer: Manager) -> Response:
     data = await form(request, viewer)
     editing = str(data.get("editing") or "")
     values: dict[str, object] = {
@@ -202,7 +202,7 @@ async def save_entry(request: Request, account_id: int, viewer: Manager) -> Resp
 
 
 @router.post("/console/knowledge/{account_id}/enabled")
-async def toggle_entry(request: Request, account_id: int, viewer: Manager) -> Response:
+async def toggle_entry(request: Request, account_id: IdPath, viewer: Manager) -> Response:
     data = await form(request, viewer)
     entry_id = str(data.get("id") or "")
     rt = runtime_of(request)
@@ -222,7 +222,7 @@ async def toggle_entry(request: Request, account_id: int, viewer: Manager) -> Re
 
 
 @router.post("/console/knowledge/{account_id}/delete")
-async def remove_entry(request: Request, account_id: int, viewer: Manager) -> Response:
+async def remove_entry(request: Request, account_id: IdPath, viewer: Manager) -> Response:
     data = await form(request, viewer)
     rt = runtime_of(request)
     async with rt.db.write() as session:
@@ -233,7 +233,7 @@ async def remove_entry(request: Request, account_id: int, viewer: Manager) -> Re
 
 
 @router.post("/console/knowledge/{account_id}/import")
-async def import_entries(request: Request, account_id: int, viewer: Manager) -> Response:
+async def import_entries(request: Request, account_id: IdPath, viewer: Manager) -> Response:
     data = await form(request, viewer)
     upload = data.get("file")
     content = await upload.read() if isinstance(upload, UploadFile) else b""
@@ -260,7 +260,7 @@ async def import_entries(request: Request, account_id: int, viewer: Manager) -> 
 
 
 @router.post("/console/knowledge/{account_id}/ask")
-async def try_it(request: Request, account_id: int, viewer: Manager) -> Response:
+async def try_it(request: Request, account_id: IdPath, viewer: Manager) -> Response:
     """试一试: the answer the built-in AI gives now, its confidence and the closest entries."""
     data = await form(request, viewer)
     question = str(data.get("question") or "").strip()[:500]

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from kefu.api import tokens, users
+from kefu.api.deps import IdPath
 from kefu.api.models import ConsoleUser
 from kefu.console.menu import ADMIN
 from kefu.console.web import Viewer, console_actor, form, redirect, refusal_words, render, role, runtime_of
@@ -62,7 +63,7 @@ async def create_user(request: Request, viewer: Admin) -> Response:
 
 
 @router.post("/console/users/{user_id}/disabled")
-async def toggle_user(request: Request, user_id: int, viewer: Admin) -> Response:
+async def toggle_user(request: Request, user_id: IdPath, viewer: Admin) -> Response:
     data = await form(request, viewer)
     disable = data.get("disabled") == "1"
     if disable and user_id == viewer.user.id:
@@ -105,7 +106,7 @@ async def create_token(request: Request, viewer: Admin) -> Response:
 
 
 @router.post("/console/tokens/{token_id}/revoke")
-async def revoke_token(request: Request, token_id: int, viewer: Admin) -> Response:
+async def revoke_token(request: Request, token_id: IdPath, viewer: Admin) -> Response:
     await form(request, viewer)
     async with runtime_of(request).db.write() as session:
         await tokens.revoke_token(session, str(token_id), actor=console_actor(viewer))

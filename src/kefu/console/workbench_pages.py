@@ -15,6 +15,7 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 
 from kefu.accounts.models import KfAccount
+from kefu.api.deps import IdPath
 from kefu.console import live
 from kefu.console.menu import EVERYONE
 from kefu.console.web import Forbidden, Viewer, form, redirect, refusal_words, render, role, runtime_of
@@ -78,7 +79,7 @@ async def pool_list(request: Request, viewer: Anyone) -> Response:
 
 
 @router.post(POOL + "/{conversation_id}/take")
-async def take(request: Request, conversation_id: int, viewer: Anyone) -> Response:
+async def take(request: Request, conversation_id: IdPath, viewer: Anyone) -> Response:
     data = await form(request, viewer)
     rt = runtime_of(request)
     async with rt.db.read() as session:
