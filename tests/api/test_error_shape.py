@@ -7,9 +7,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from kefu.api.routes import install_error_handlers
 from kefu.api.tokens import create_token
 from kefu.app import create_app
+from kefu.console.web import install_console_errors
 from kefu.runtime import Runtime
 from tests.db_faults import refusing
 from tests.factories import make_connection
@@ -103,3 +106,26 @@ async def test_docs_live_under_api_and_nothing_at_the_root(app: object, api: htt
     paths = {getattr(route, "path", None) for route in app.routes} - {None}  # type: ignore[attr-defined]
     elsewhere = {p for p in paths if not p.startswith("/api/")}
     assert elsewhere == {"/healthz", "/readyz", "/metrics", "/console/static"}
+
+
+@pytest.mark.parametrize("console_first", [True, False])
+async def test_a_refused_query_is_answered_by_its_own_side_whichever_handler_was_installed_first(
+    console_first: bool,
+) -> None:
+    """The REST API answers its JSON and the console its page, whichever of the two installed its
+    request validation handler first (each passes the other's paths on)."""
+    bare = FastAPI()
+
+    @bare.get("/api/v1/numbers")
+    async def numbers(n: int) -> dict[str, int]:
+        return {"n": n}
+
+    installers = [install_console_errors, install_error_handlers]
+    for install in installers if console_first else installers[::-1]:
+        install(bare)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=bare), base_url="http://kefu.test"
+    ) as client:
+        refused = await client.get("/api/v1/numbers", params={"n": "two"})
+    assert refused.status_code == 422
+    assert refused.json()["error"] == "invalid" and refused.json()["message"].startswith("query.n:")

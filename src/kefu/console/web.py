@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -240,6 +241,10 @@ def _lang_of(request: Request) -> str:
 
 
 def install_console_errors(app: Any) -> None:
+    # Outside the console, a request validation error goes to the handler installed before this
+    # one (the REST API's JSON), as the API's handler passes the console's on: either may go first.
+    outside_console = app.exception_handlers.get(RequestValidationError, request_validation_exception_handler)
+
     async def on_login_required(request: Request, exc: Exception) -> Response:
         target = "/console/login?next=" + quote(request.url.path)
         if request.headers.get("hx-request"):
@@ -271,7 +276,8 @@ def install_console_errors(app: Any) -> None:
         # `settings.problem.<type>`, as a settings form does, instead of FastAPI's JSON.
         assert isinstance(exc, RequestValidationError)
         if not request.url.path.startswith("/console"):
-            return await request_validation_exception_handler(request, exc)
+            answer = outside_console(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
         viewer: Viewer | None = getattr(request.state, "viewer", None)
         t = viewer.t if viewer else translator(_lang_of(request))
         parts = []

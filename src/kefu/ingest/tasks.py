@@ -80,10 +80,13 @@ def _account(session: Session, account_id: int) -> KfAccount | None:
     return session.get(KfAccount, account_id)
 
 
-# Built once, on the table (Core: `table_of`): one per page. The page's cursor moves only if it
-# is still the one the page was pulled from (NULL: the stream's start), and the account's
-# connection time comes back for the bootstrap check: no read of the account row first.
+# Built once, on the table (Core: `table_of`): both run for every page. The account's connection
+# time is read first, without a lock; the cursor moves last, and only if it is still the one
+# the page was pulled from (NULL: the stream's start). On PostgreSQL that UPDATE locks the
+# account row, which callbacks write too (the sync token): taken last, it is held only while
+# the transaction commits, not while the page's messages and jobs are inserted.
 _ACCOUNTS = table_of(KfAccount).c
+_CONNECTED_AT = select(_ACCOUNTS.connected_at).where(_ACCOUNTS.id == bindparam("account_id"))
 _ADVANCE_CURSOR = (
     update(table_of(KfAccount))
     .where(
@@ -97,7 +100,6 @@ _ADVANCE_CURSOR = (
         sync_cursor=func.coalesce(bindparam("next_cursor", type_=String()), _ACCOUNTS.sync_cursor),
         last_synced_at=bindparam("now", type_=_ACCOUNTS.last_synced_at.type),
     )
-    .returning(_ACCOUNTS.connected_at)
 )
 
 
@@ -106,6 +108,18 @@ def _store(
 ) -> int | None:
     """One page in one transaction: its new messages, a process job each, the next cursor.
     Returns how many were new (None: the account is gone)."""
+    connected_at = session.scalar(_CONNECTED_AT, {"account_id": account_id})
+    if connected_at is None:
+        return None
+    stored = store_page(session, account_id, connected_at, page.items, backfill=backfill, now=now)
+    for message in stored:
+        add_job(
+            session,
+            PROCESS_TASK,
+            {"message_id": message.id},
+            now=now,
+            lock=conversation_lock(account_id, message.external_userid),
+        )
     advanced = session.execute(
         _ADVANCE_CURSOR,
         {
@@ -115,20 +129,10 @@ def _store(
             "next_cursor": page.next_cursor or None,
             "now": now,
         },
-    ).first()
-    if advanced is None:
-        if session.get(KfAccount, account_id) is None:
-            return None
+    )
+    if advanced.rowcount != 1:  # type: ignore[attr-defined]
+        # Another pull moved it (or the account went meanwhile): this page's rows roll back.
         raise CursorMoved(f"cursor of account {account_id} moved during the pull")
-    stored = store_page(session, account_id, advanced.connected_at, page.items, backfill=backfill, now=now)
-    for message in stored:
-        add_job(
-            session,
-            PROCESS_TASK,
-            {"message_id": message.id},
-            now=now,
-            lock=conversation_lock(account_id, message.external_userid),
-        )
     if not page.has_more:
         finish_job_in(session, now)  # the pull's last write: the job completes with it
     return len(stored)
