@@ -132,7 +132,15 @@ def problem_values(err: Any) -> dict[str, str | int | float]:
         values["input"] = _plain(given)
     if err["type"] == "extra_forbidden" and err["loc"]:
         values["name"] = str(err["loc"][-1])
+    if err["type"] == "literal_error" and isinstance(values.get("expected"), str):
+        values["expected"] = _choices(str(values["expected"]))
     return values
+
+
+def _choices(expected: str) -> str:
+    """pydantic's English list ("'a', 'b' or 'c'") as "a / b / c", which reads in either language."""
+    quoted = re.findall(r"'([^']*)'", expected)
+    return " / ".join(quoted) if quoted else expected
 
 
 def problem_of(err: Any, lines: dict[PathKey, int]) -> Problem:

@@ -22,7 +22,7 @@ from tests.console.test_gone_rows import said
             "admin",
             "/console/jobs",
             {"status": "lost"},
-            "链接中的 status 不对：须为以下之一：&#39;failed&#39; or &#39;dropped&#39;",
+            "链接中的 status 不对：须为以下之一：failed / dropped",
         ),
     ],
 )
