@@ -146,6 +146,10 @@ async def test_servicers_carry_the_names_the_admin_gives(
     for bad in (" ", "名" * 65):
         refused = await api.put(url, json={"servicers": [{"userid": "lisi", "name": bad}]})
         assert refused.status_code == 422, bad
+    # A cap past its bound: past the INTEGER column's range it was a server error.
+    for cap in (1001, 2**63):
+        refused = await api.put(url, json={"servicers": [{"userid": "lisi", "max_sessions": cap}]})
+        assert refused.status_code == 422 and "max_sessions" in refused.json()["message"], cap
     assert [s["name"] for s in (await api.get(url)).json()["servicers"]] == [None, "李四"]
     async with rt.db.read() as session:
         audited = (

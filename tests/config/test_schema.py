@@ -122,6 +122,11 @@ def test_variables_in_plain_strings_and_dollar_escape(tmp_path: Path) -> None:
             "kefu.yaml:12: accounts[0].servicers[0].name: a servicer's name must not be blank "
             "(leave it out for none)",
         ),
+        (  # past the cap's bound (the INTEGER column's range was a server error at apply)
+            CONNECTION + "accounts:\n  - connection: qinghe\n    open_kfid: wk1\n    servicers:\n"
+            "      - {userid: lisi, max_sessions: 99999999999999999999}\n",
+            "kefu.yaml:12: accounts[0].servicers[0].max_sessions: Input should be less than or equal to 1000",
+        ),
         (
             CONNECTION + "accounts:\n  - connection: qinghe\n    avatar: a.png\n",
             "kefu.yaml:9: accounts[0]: give open_kfid to adopt an existing account, or a name to create one",

@@ -18,6 +18,7 @@ from kefu.accounts.schemas import (
     connection_out,
 )
 from kefu.cli_runtime import echo_json, run_with_runtime
+from kefu.db.base import row_id_of
 from kefu.errors import NotFound
 from kefu.runtime import Runtime
 from kefu.settings import get_settings
@@ -97,8 +98,8 @@ def _warn_unreachable_public_url() -> None:
 async def _resolve(rt: Runtime, ref: str) -> int:
     """A connection given by id or by name."""
     async with rt.db.read() as session:
-        if ref.isdigit():
-            return (await service.get_connection(session, int(ref))).id
+        if (connection_id := row_id_of(ref)) is not None:
+            return (await service.get_connection(session, connection_id)).id
         connection = await service.find_connection(session, ref)
     if connection is None:
         raise NotFound(f"no connection named {ref!r}")

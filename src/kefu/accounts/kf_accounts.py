@@ -42,6 +42,7 @@ from kefu.accounts.settings import (
 )
 from kefu.accounts.sync import enqueue_sync
 from kefu.audit.log import record
+from kefu.db.base import row_id_of
 from kefu.errors import Conflict, DomainError, Invalid, NotFound
 from kefu.logs import get_logger
 from kefu.runtime import Runtime
@@ -105,8 +106,8 @@ async def list_all_accounts(session: AsyncSession, connection_id: int | None = N
 
 async def resolve_account(session: AsyncSession, ref: str) -> KfAccount:
     """An account given by id or by open_kfid (what people type on the command line)."""
-    if ref.isdigit():
-        return await get_account(session, int(ref))
+    if (account_id := row_id_of(ref)) is not None:
+        return await get_account(session, account_id)
     account = await session.scalar(select(KfAccount).where(KfAccount.open_kfid == ref).limit(1))
     if account is None:
         raise NotFound(f"no account with id or open_kfid {ref!r}")

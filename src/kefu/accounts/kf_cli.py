@@ -13,6 +13,7 @@ from kefu.accounts import contact, kf_accounts, servicers
 from kefu.accounts.kf_schemas import AccountOut, ServicersOut, account_out, servicer_out
 from kefu.accounts.service import find_connection, get_connection
 from kefu.cli_runtime import echo_json, fail, run_with_runtime
+from kefu.db.base import row_id_of
 from kefu.errors import NotFound
 from kefu.runtime import Runtime
 
@@ -40,8 +41,8 @@ async def _view(rt: Runtime, account_id: int) -> AccountOut:
 
 async def _connection_id(rt: Runtime, ref: str) -> int:
     async with rt.db.read() as session:
-        if ref.isdigit():
-            return (await get_connection(session, int(ref))).id
+        if (connection_id := row_id_of(ref)) is not None:
+            return (await get_connection(session, connection_id)).id
         connection = await find_connection(session, ref)
     if connection is None:
         raise NotFound(f"no connection named {ref!r}")
@@ -280,6 +281,6 @@ def servicers_(
 def _spec(item: str) -> servicers.ServicerSpec:
     userid, _, rest = item.partition(":")
     cap, _, name = rest.partition(":")
-    if cap and not cap.isdigit():
+    if cap and not (cap.isascii() and cap.isdigit()):
         fail(f"--add {item!r}: write userid, userid:max_sessions (a number) or userid:max_sessions:name")
     return servicers.ServicerSpec(userid, int(cap) if cap else None, name.strip() or None)

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from kefu.accounts.kf_accounts import Avatar
 from kefu.accounts.models import KfAccount, Servicer, SettingsVersion
 from kefu.accounts.servicers import MAX_NAME, RECEIVING, ServicerSpec
+from kefu.accounts.settings_types import MAX_SESSIONS_CAP
 from kefu.db.base import MAX_ID
 from kefu.errors import Invalid
 
@@ -134,7 +135,7 @@ class ServicerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     userid: str = Field(min_length=1, max_length=64)
-    max_sessions: int | None = Field(None, ge=1)
+    max_sessions: int | None = Field(None, ge=1, le=MAX_SESSIONS_CAP)
     name: ServicerName | None = Field(
         None, description="what the console shows when no console user has the userid; left out: none"
     )

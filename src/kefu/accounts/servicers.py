@@ -27,6 +27,7 @@ from kefu.accounts.kf_accounts import wecom_step
 from kefu.accounts.models import KfAccount, Servicer
 from kefu.accounts.service import get_connection, wecom_client
 from kefu.accounts.settings import get_account
+from kefu.accounts.settings_types import MAX_SESSIONS_CAP
 from kefu.accounts.sync import enqueue_servicer_refresh
 from kefu.audit.log import record
 from kefu.errors import Invalid
@@ -65,8 +66,9 @@ class ServicerSpec:
         if not self.userid or len(self.userid) > 64:
             rule = f"a servicer userid must be 1–64 characters, got {self.userid!r}"
             raise Invalid(rule, "userid_length", {"max": 64})
-        if self.max_sessions is not None and self.max_sessions < 1:
-            raise Invalid(f"{self.userid}: max_sessions must be at least 1", "bad_cap")
+        if self.max_sessions is not None and not 1 <= self.max_sessions <= MAX_SESSIONS_CAP:
+            rule = f"{self.userid}: max_sessions must be 1–{MAX_SESSIONS_CAP}"
+            raise Invalid(rule, "bad_cap", {"max": MAX_SESSIONS_CAP})
         if self.name is not None and not (self.name.strip() and len(self.name) <= MAX_NAME):
             rule = f"{self.userid}: a name must be 1–{MAX_NAME} characters, not blank"
             raise Invalid(rule, "servicer_name_length", {"max": MAX_NAME})

@@ -119,6 +119,12 @@ def _position_only(setting: MessageSetting) -> MessageSetting:
     return setting
 
 
+# A servicer's own 接待上限: no person serves more customers at once, so past it a cap is a typing
+# slip (and one past the INTEGER column's range was a server error). The account's default is
+# not bounded: it lives in the settings' JSON, where a bound added now would break stored ones.
+MAX_SESSIONS_CAP = 1000
+
+
 class Queue(Strict):
     default_max_sessions: int = Field(10, ge=1)
     max_length: int | None = Field(None, ge=1)

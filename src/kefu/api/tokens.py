@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.api.models import ApiToken
 from kefu.audit.log import record
+from kefu.db.base import row_id_of
 from kefu.errors import Conflict, Invalid, NotFound
 
 TOKEN_PREFIX = "kefu_"  # noqa: S105 — a visible prefix, not a secret
@@ -62,8 +63,8 @@ async def list_tokens(session: AsyncSession) -> list[ApiToken]:
 async def revoke_token(session: AsyncSession, name_or_id: str, *, actor: str | None = None) -> ApiToken:
     query = select(ApiToken).where(ApiToken.name == name_or_id)
     row = await session.scalar(query)
-    if row is None and name_or_id.isdigit():
-        row = await session.get(ApiToken, int(name_or_id))
+    if row is None and (token_id := row_id_of(name_or_id)) is not None:
+        row = await session.get(ApiToken, token_id)
     if row is None:
         raise NotFound(f"no API token named {name_or_id!r}", "token_not_found", {"name": name_or_id})
     if actor is not None:

@@ -22,7 +22,7 @@ from kefu.accounts.schemas import (
     check_encoding_aes_key,
     check_secret,
 )
-from kefu.accounts.settings_types import SETTINGS_KEYS, AccountSettingsData
+from kefu.accounts.settings_types import MAX_SESSIONS_CAP, SETTINGS_KEYS, AccountSettingsData
 from kefu.ai.settings import AISettings
 from kefu.schema_types import Strict, secret_check
 
@@ -35,7 +35,7 @@ AesKeyValue = Annotated[Any, secret_check(check_encoding_aes_key)]
 
 class Servicer(Strict):
     userid: str = Field(min_length=1, max_length=64)
-    max_sessions: int | None = Field(None, ge=1)
+    max_sessions: int | None = Field(None, ge=1, le=MAX_SESSIONS_CAP)
     name: ServicerName | None = None  # not given: none (as max_sessions: the default)
 
 

@@ -154,7 +154,7 @@ def _routing_rules(form: Mapping[str, Any]) -> list[dict[str, Any]]:
     for index, rule in enumerate(ROUTING_RULES):
         if form.get(f"routing.{rule}.use") == "1":
             order = _text(form, f"routing.{rule}.order")
-            key = int(order) if order.isdigit() else 100 + index
+            key = int(order) if order.isascii() and order.isdigit() else 100 + index
             when = _text(form, f"routing.{rule}.when_unavailable") or "next"
             chosen.append((key, index, {"rule": rule, "when_unavailable": when}))
     return [rule for _, _, rule in sorted(chosen, key=lambda item: (item[0], item[1]))]

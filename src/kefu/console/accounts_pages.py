@@ -26,6 +26,7 @@ from kefu.accounts.settings import (
     stored_settings,
     validate_settings,
 )
+from kefu.accounts.settings_types import MAX_SESSIONS_CAP
 from kefu.api import users
 from kefu.api.deps import IdPath
 from kefu.console import account_settings_form as forms
@@ -33,6 +34,7 @@ from kefu.console.connections_pages import actor_of
 from kefu.console.i18n import problem_words
 from kefu.console.menu import ADMIN
 from kefu.console.web import Viewer, form, redirect, refusal_words, render, role, runtime_of
+from kefu.db.base import row_id_of
 from kefu.errors import DomainError, Invalid, NotFound
 from kefu.hours import ReceptionCalendar
 from kefu.schema_types import Problem
@@ -99,11 +101,12 @@ async def create_account(request: Request, viewer: Admin) -> Response:
     data = await form(request, viewer)
     values = {key: str(data.get(key) or "").strip() for key in ("connection_id", "name")}
     try:
-        if not values["connection_id"].isdigit():
+        connection_id = row_id_of(values["connection_id"])
+        if connection_id is None:
             raise Invalid(viewer.t("accounts.choose_connection"))
         account = await kf_accounts.create_account(
             runtime_of(request),
-            connection_id=int(values["connection_id"]),
+            connection_id=connection_id,
             name=values["name"],
             changed_by=viewer.user.username,
             source="console",
@@ -236,8 +239,8 @@ async def add_servicer(request: Request, account_id: IdPath, viewer: Admin) -> R
     name = str(data.get("name") or "").strip()
     typed: dict[str, Any] = {"servicer_userid": userid, "servicer_name": name, "servicer_cap": cap}
     try:
-        if cap and not cap.isdigit():
-            raise Invalid(f"max_sessions {cap!r} is not a whole number", "bad_cap")
+        if cap and not (cap.isascii() and cap.isdigit()):
+            raise Invalid(f"max_sessions {cap!r} is not a whole number", "bad_cap", {"max": MAX_SESSIONS_CAP})
         spec = servicers.ServicerSpec(userid, int(cap) if cap else None, name or None)
         sync = await servicers.add_servicers(runtime_of(request), account_id, [spec], actor=actor_of(viewer))
     except DomainError as exc:

@@ -15,6 +15,7 @@ from kefu.console.web import Forbidden, Viewer, form, redirect, refusal_words, r
 from kefu.console.workbench_pages import account_names, acts_for_others, may_handle
 from kefu.crm.service import search_contacts
 from kefu.db import get_row
+from kefu.db.base import row_id_of
 from kefu.errors import DomainError
 from kefu.reception import history, manual, service, workbench
 from kefu.reception.models import Conversation
@@ -157,9 +158,9 @@ async def transfer(request: Request, conversation_id: IdPath, viewer: Anyone) ->
 async def bind_contact(request: Request, conversation_id: IdPath, viewer: Anyone) -> Response:
     data = await form(request, viewer)
     conversation = await _visible(request, viewer, conversation_id)
-    raw = str(data.get("contact_id") or "")
-    if not raw.isdigit() or not 0 < int(raw) < 2**31:
-        return await _refused(request, viewer, conversation_id, viewer.t("conversations.choose_contact"))
+    contact_id = row_id_of(str(data.get("contact_id") or ""))
+    if contact_id is None:
+        return await _refused(request, viewer, conversation_id, viewer.t("conversations.choose_contact"), 422)
     rt = runtime_of(request)
     try:
         async with rt.db.write() as session:
@@ -168,7 +169,7 @@ async def bind_contact(request: Request, conversation_id: IdPath, viewer: Anyone
                 session,
                 rt.settings,
                 conversation,
-                int(raw),
+                contact_id,
                 by=f"console:{viewer.user.username}",
                 now=rt.clock.now(),
             )

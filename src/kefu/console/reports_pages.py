@@ -14,6 +14,7 @@ from kefu.accounts.kf_accounts import list_all_accounts
 from kefu.console.menu import MANAGERS
 from kefu.console.report_charts import bar_chart
 from kefu.console.web import Viewer, refusal_words, render, role, runtime_of
+from kefu.db.base import row_id_of
 from kefu.errors import DomainError
 from kefu.reports.service import report, summary_csv
 from kefu.reports.summary import Summary
@@ -35,10 +36,10 @@ def _day(text: str | None, field: str, errors: dict[str, str], viewer: Viewer) -
 def _account(text: str | None, errors: dict[str, str], viewer: Viewer) -> int | None:
     if not text:
         return None
-    if not text.isdigit() or not 0 < int(text) < 2**31:
+    account_id = row_id_of(text)
+    if account_id is None:
         errors["account_id"] = viewer.t("reports.bad_account")
-        return None
-    return int(text)
+    return account_id
 
 
 async def _summary(request: Request, viewer: Viewer) -> tuple[Summary | None, dict[str, str], dict[str, str]]:

@@ -36,6 +36,16 @@ NAMING = {
 # or a body, must be refused before a query (SQLite raises OverflowError, PostgreSQL an
 # out-of-range error); a row can never have it on PostgreSQL anyway.
 MAX_ID = 2**31 - 1
+_ID_DIGITS = len(str(MAX_ID))
+
+
+def row_id_of(text: str) -> int | None:
+    """`text` as a row id (ASCII digits, 1..MAX_ID), or None: what people type or a hand-edited
+    form sends may be "²" (str.isdigit, but not int) or past the id columns' range."""
+    if not (0 < len(text) <= _ID_DIGITS and text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ID else None
 
 
 class UTCDateTime(TypeDecorator[datetime]):

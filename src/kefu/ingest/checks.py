@@ -8,9 +8,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from kefu.db.base import MAX_ID
-
-MAX_ID_DIGITS = len(str(MAX_ID))
 MAX_SIGNATURE_CHARS = 40  # SHA1 in hex (wecom-kf-api.md §2.4)
 MAX_TIMESTAMP_CHARS = 12  # Unix seconds: WeCom sends 10 digits
 # WeCom documents no size for the nonce (its nonces are ~10 digits): a generous bound of ours.
@@ -34,15 +31,6 @@ class CallbackStats:
     """What an operator reads in /healthz: counts of this process since it started."""
 
     stale_refused: int = 0
-
-
-def connection_id_of(text: str) -> int | None:
-    """The connection id in the callback path, or None when no connection can have it
-    (answered 404 at once: a number past the id column's range must never reach a query)."""
-    if not (0 < len(text) <= MAX_ID_DIGITS and text.isascii() and text.isdigit()):
-        return None
-    value = int(text)
-    return value if 1 <= value <= MAX_ID else None
 
 
 def check_query(params: Mapping[str, str], *, now: float, window_s: float) -> Refusal | None:

@@ -22,7 +22,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kefu import metrics
 from kefu.accounts.models import Connection
-from kefu.ingest.checks import STALE, CallbackStats, Refusal, check_query, connection_id_of
+from kefu.db.base import row_id_of
+from kefu.ingest.checks import STALE, CallbackStats, Refusal, check_query
 from kefu.ingest.recorder import CallbackRecorder, SignedCallback, crypto_of, open_callback
 from kefu.ingest.xml import BadXML, parse_flat_xml
 from kefu.logs import get_logger
@@ -60,7 +61,7 @@ class CallbackEndpoint:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
-        connection_id = connection_id_of(match.group(1))
+        connection_id = row_id_of(match.group(1))  # past the id range: 404 before any query
         if connection_id is None:
             status, body = 404, "unknown connection"
         elif request.method == "GET":
