@@ -97,12 +97,12 @@ async def test_a_synonym_line_without_a_colon_is_refused_inline(rt: Runtime, sig
         (
             {"retrieval": "semantic"},
             "retrieval",
-            "须为以下之一：&#39;auto&#39;, &#39;lexical&#39; or &#39;hybrid&#39;",
+            "须为以下之一：auto / lexical / hybrid",
         ),
         (
             {"provider": "gpt"},
             "provider",
-            "须为以下之一：&#39;builtin&#39;, &#39;openai&#39; or &#39;none&#39;",
+            "须为以下之一：builtin / openai / none",
         ),
         ({"not_sure_text": ""}, "not_sure_text", "不能为空：AI 无法回答时要把这句话发给客户"),
         (

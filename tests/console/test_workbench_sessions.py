@@ -157,7 +157,7 @@ async def test_binding_the_customer_to_a_contact_persists(
     found = await servicer.get(f"{LIST}/{conversation}", params={"contact_q": "王小明"})
     assert "王小明" in found.text and f'name="contact_id" value="{contact}"' in found.text
     bad = await post(servicer, f"{LIST}/{conversation}", f"{LIST}/{conversation}/contact", contact_id="x")
-    assert bad.status_code == 409 and "请选择要绑定的联系人" in bad.text
+    assert bad.status_code == 422 and "请选择要绑定的联系人" in bad.text
     missing = await post(
         servicer, f"{LIST}/{conversation}", f"{LIST}/{conversation}/contact", contact_id="999"
     )
