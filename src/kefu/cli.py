@@ -165,10 +165,12 @@ async def _run_worker(rt: Runtime, concurrency: int) -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending schema migrations."""
+    from kefu.cli_runtime import database_errors, read_settings
     from kefu.db import migrate
 
-    settings = get_settings()
-    migrate.upgrade(settings.database_url)
+    settings = read_settings()
+    with database_errors(settings):
+        migrate.upgrade(settings.database_url)
     typer.echo("database is up to date")
 
 
