@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -122,6 +123,42 @@ def test_a_database_kefu_cannot_open_is_one_clear_line(
     assert result.stderr.startswith("error: "), result.stderr
     assert expected.format(tmp=tmp_path) in result.stderr and "Traceback" not in result.stderr
     assert ":pw@" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [
+        (["serve", "--port"], "error: cannot listen on 127.0.0.1:{port}: Address already in use"),
+        (
+            ["worker", "--metrics-port"],
+            "error: --metrics-port: cannot listen on 127.0.0.1:{port}: Address already in use",
+        ),
+    ],
+)
+def test_a_port_in_use_is_one_clear_line(tmp_path: Path, option: list[str], expected: str) -> None:
+    """Said at once, before the schema and the AI load: `kefu serve` logged "listening" and then
+    uvicorn's error (exit 3); `kefu worker --metrics-port` printed a traceback."""
+    env = {
+        "KEFU_SECRET_KEY": "a-long-random-value-for-this-test-only",
+        "KEFU_DATABASE_URL": f"sqlite:///{tmp_path / 'kefu.db'}",
+        "PATH": "",
+        "PYTHONPATH": SOURCES,
+    }
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "kefu.cli", *option, str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            cwd=tmp_path,
+        )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == expected.format(port=port)
+    assert "listening" not in result.stdout
 
 
 @pytest.mark.db

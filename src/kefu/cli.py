@@ -94,7 +94,7 @@ def serve(
 
     from kefu.app import create_app, settle_process
     from kefu.cli_runtime import fail, load_settings, prepare_schema
-    from kefu.serving import uvicorn_limits
+    from kefu.serving import cannot_listen, uvicorn_limits
     from kefu.threaded_server import is_loopback
 
     if http not in ("auto", "h11", "httptools"):
@@ -109,6 +109,9 @@ def serve(
             "request bodies. Serve on 127.0.0.1 behind a reverse proxy (docs/nginx.conf.example).",
             err=True,
         )
+    problem = cannot_listen(host, port)
+    if problem:
+        fail(f"cannot listen on {host}:{port}: {problem}")
     prepare_schema(settings)
     app = create_app(settings=settings)
     settle_process(settings.database_url)
@@ -147,7 +150,10 @@ def worker(
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_json)
     if metrics_port:
-        metrics.serve_counters(metrics_host, metrics_port)
+        try:
+            metrics.serve_counters(metrics_host, metrics_port)
+        except OSError as exc:
+            fail(f"--metrics-port: cannot listen on {metrics_host}:{metrics_port}: {exc.strerror or exc}")
         log.info("metrics.serving", host=metrics_host, port=metrics_port)
     log.info("jobs.tasks_loaded", tasks=kefu.registry.task_names())
     settle_process(settings.database_url)
