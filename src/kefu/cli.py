@@ -193,16 +193,27 @@ def db_backup(
     url = make_url(get_settings().database_url)
     if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
         fail("kefu db backup copies a SQLite database file; for PostgreSQL use pg_dump (docs/operations.md)")
-    if target.exists():
-        fail(f"{target} exists: back up to a new file")
-    target.touch(mode=0o600)  # owner-only from the start: it holds what the database holds
-    source = sqlite3.connect(f"file:{url.database}?mode=ro", uri=True)
-    copy = sqlite3.connect(target)
+    if not Path(url.database).is_file():
+        fail(f"there is no database at {url.database} (KEFU_DATABASE_URL): nothing to back up")
     try:
-        source.backup(copy)
-    finally:
-        copy.close()
-        source.close()
+        target.touch(
+            mode=0o600, exist_ok=False
+        )  # owner-only from the start: it holds what the database holds
+    except FileExistsError:
+        fail(f"{target} exists: back up to a new file")
+    except OSError as exc:
+        fail(f"cannot write {target}: {exc.strerror or exc}")
+    try:
+        source = sqlite3.connect(f"file:{url.database}?mode=ro", uri=True)
+        copy = sqlite3.connect(target)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+            source.close()
+    except sqlite3.Error as exc:
+        target.unlink()  # a half copy must not pass for a backup, nor block the next try
+        fail(f"cannot back up {url.database}: {exc}")
     typer.echo(f"backed up {url.database} to {target}")
 
 
