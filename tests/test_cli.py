@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -159,6 +161,40 @@ def test_a_port_in_use_is_one_clear_line(tmp_path: Path, option: list[str], expe
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == expected.format(port=port)
     assert "listening" not in result.stdout
+
+
+def test_kefu_worker_logs_at_the_configured_level(tmp_path: Path) -> None:
+    """KEFU_LOG_LEVEL's default is INFO: `kefu worker` showed only warnings (the one-shot
+    commands' default), so none of its jobs' lines (decisions, deliveries) were logged."""
+    env = {
+        "KEFU_SECRET_KEY": "a-long-random-value-for-this-test-only",
+        "KEFU_DATABASE_URL": f"sqlite:///{tmp_path / 'kefu.db'}",
+        "PATH": "",
+        "PYTHONPATH": SOURCES,
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "kefu.cli", "worker"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    deadline = threading.Timer(60, worker.kill)  # never waits forever for a line not logged
+    deadline.start()
+    try:
+        assert worker.stdout is not None
+        lines = []
+        for line in worker.stdout:  # ends when the worker exits
+            lines.append(line)
+            if "jobs.worker_started" in line:
+                worker.send_signal(signal.SIGINT)
+        assert worker.wait(timeout=60) == 0, lines
+    finally:
+        deadline.cancel()
+        worker.kill()
+    assert any("jobs.worker_started" in line for line in lines), lines
+    assert "jobs.worker_stopped" in lines[-1]
 
 
 @pytest.mark.db

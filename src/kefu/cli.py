@@ -157,7 +157,11 @@ def worker(
         log.info("metrics.serving", host=metrics_host, port=metrics_port)
     log.info("jobs.tasks_loaded", tasks=kefu.registry.task_names())
     settle_process(settings.database_url)
-    run_with_runtime(lambda rt: _run_worker(rt, concurrency or settings.worker_concurrency))
+    # Its logs at KEFU_LOG_LEVEL as configured above (a one-shot command's WARNING would hide
+    # every job's lines: on PostgreSQL the decisions and deliveries are logged here).
+    run_with_runtime(
+        lambda rt: _run_worker(rt, concurrency or settings.worker_concurrency), configure_logs=False
+    )
 
 
 async def _run_worker(rt: Runtime, concurrency: int) -> None:
