@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import socket
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,10 +14,14 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, insert
 
+import kefu
 from kefu.accounts.models import GlobalSetting
 from kefu.app import create_app
 from kefu.db.migrate import upgrade
 from kefu.runtime import Runtime
+
+# The kefu under test, for the subprocesses too (in a worktree the venv's install is another tree).
+SOURCES = str(Path(kefu.__file__).resolve().parents[1])
 
 COMMANDS = [
     "serve",
@@ -38,7 +45,7 @@ def test_help_lists_every_command() -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        env={"COLUMNS": "200", "PATH": ""},
+        env={"COLUMNS": "200", "PATH": "", "PYTHONPATH": SOURCES},
     )
     assert result.returncode == 0, result.stderr
     for command in COMMANDS:
@@ -51,6 +58,7 @@ def test_serve_refuses_a_default_secret_outside_development(tmp_path) -> None:
         "KEFU_SECRET_KEY": "change-me",
         "KEFU_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
         "PATH": "",
+        "PYTHONPATH": SOURCES,
     }
     result = subprocess.run(
         [sys.executable, "-m", "kefu.cli", "serve"],
@@ -65,7 +73,7 @@ def test_serve_refuses_a_default_secret_outside_development(tmp_path) -> None:
 
 
 def test_a_bad_setting_is_one_clear_line(tmp_path) -> None:
-    env = {"KEFU_ENV": "development", "KEFU_SYNC_PAGE_LIMIT": "abc", "PATH": ""}
+    env = {"KEFU_ENV": "development", "KEFU_SYNC_PAGE_LIMIT": "abc", "PATH": "", "PYTHONPATH": SOURCES}
     result = subprocess.run(
         [sys.executable, "-m", "kefu.cli", "serve"],
         capture_output=True,
@@ -75,7 +83,118 @@ def test_a_bad_setting_is_one_clear_line(tmp_path) -> None:
         cwd=tmp_path,
     )
     assert result.returncode == 2
-    assert "sync_page_limit" in result.stderr and "Traceback" not in result.stderr
+    assert "KEFU_SYNC_PAGE_LIMIT" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "url", "expected"),
+    [
+        (
+            "serve",
+            "sqlite:///{tmp}/a-file/kefu.db",
+            "cannot open the database sqlite:///{tmp}/a-file/kefu.db: ",
+        ),
+        ("db upgrade", "sqlite:///{tmp}/a-file/kefu.db", "Not a directory"),
+        ("serve", "postgresql+psycopg://kefu:pw@127.0.0.1:1/kefu", "database error (127.0.0.1:1/kefu): "),
+        ("db upgrade", "postgresql+psycopg://kefu:pw@127.0.0.1:1/kefu", "Connection refused"),
+        ("serve", "mysql://kefu@db/kefu", "KEFU_DATABASE_URL: not a SQLite or PostgreSQL URL"),
+        ("db upgrade", "kefu.db", "KEFU_DATABASE_URL: not a SQLite or PostgreSQL URL"),
+    ],
+)
+def test_a_database_kefu_cannot_open_is_one_clear_line(
+    tmp_path: Path, command: str, url: str, expected: str
+) -> None:
+    """A wrong KEFU_DATABASE_URL, an unreachable server or a folder that cannot hold the SQLite
+    file: `error: …` naming the database (never its password), where these were tracebacks."""
+    (tmp_path / "a-file").touch()
+    env = {
+        "KEFU_SECRET_KEY": "a-long-random-value-for-this-test-only",
+        "KEFU_DATABASE_URL": url.format(tmp=tmp_path),
+        "PATH": "",
+        "PYTHONPATH": SOURCES,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "kefu.cli", *command.split()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: "), result.stderr
+    assert expected.format(tmp=tmp_path) in result.stderr and "Traceback" not in result.stderr
+    assert ":pw@" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [
+        (["serve", "--port"], "error: cannot listen on 127.0.0.1:{port}: Address already in use"),
+        (
+            ["worker", "--metrics-port"],
+            "error: --metrics-port: cannot listen on 127.0.0.1:{port}: Address already in use",
+        ),
+    ],
+)
+def test_a_port_in_use_is_one_clear_line(tmp_path: Path, option: list[str], expected: str) -> None:
+    """Said at once, before the schema and the AI load: `kefu serve` logged "listening" and then
+    uvicorn's error (exit 3); `kefu worker --metrics-port` printed a traceback."""
+    env = {
+        "KEFU_SECRET_KEY": "a-long-random-value-for-this-test-only",
+        "KEFU_DATABASE_URL": f"sqlite:///{tmp_path / 'kefu.db'}",
+        "PATH": "",
+        "PYTHONPATH": SOURCES,
+    }
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "kefu.cli", *option, str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            cwd=tmp_path,
+        )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == expected.format(port=port)
+    assert "listening" not in result.stdout
+
+
+def test_kefu_worker_logs_at_the_configured_level(tmp_path: Path) -> None:
+    """KEFU_LOG_LEVEL's default is INFO: `kefu worker` showed only warnings (the one-shot
+    commands' default), so none of its jobs' lines (decisions, deliveries) were logged."""
+    env = {
+        "KEFU_SECRET_KEY": "a-long-random-value-for-this-test-only",
+        "KEFU_DATABASE_URL": f"sqlite:///{tmp_path / 'kefu.db'}",
+        "PATH": "",
+        "PYTHONPATH": SOURCES,
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "kefu.cli", "worker"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    deadline = threading.Timer(60, worker.kill)  # never waits forever for a line not logged
+    deadline.start()
+    try:
+        assert worker.stdout is not None
+        lines = []
+        for line in worker.stdout:  # ends when the worker exits
+            lines.append(line)
+            if "jobs.worker_started" in line:
+                worker.send_signal(signal.SIGINT)
+        assert worker.wait(timeout=60) == 0, lines
+    finally:
+        deadline.cancel()
+        worker.kill()
+    assert any("jobs.worker_started" in line for line in lines), lines
+    assert "jobs.worker_stopped" in lines[-1]
 
 
 @pytest.mark.db

@@ -94,7 +94,7 @@ def serve(
 
     from kefu.app import create_app, settle_process
     from kefu.cli_runtime import fail, load_settings, prepare_schema
-    from kefu.serving import uvicorn_limits
+    from kefu.serving import cannot_listen, uvicorn_limits
     from kefu.threaded_server import is_loopback
 
     if http not in ("auto", "h11", "httptools"):
@@ -109,6 +109,9 @@ def serve(
             "request bodies. Serve on 127.0.0.1 behind a reverse proxy (docs/nginx.conf.example).",
             err=True,
         )
+    problem = cannot_listen(host, port)
+    if problem:
+        fail(f"cannot listen on {host}:{port}: {problem}")
     prepare_schema(settings)
     app = create_app(settings=settings)
     settle_process(settings.database_url)
@@ -147,11 +150,18 @@ def worker(
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_json)
     if metrics_port:
-        metrics.serve_counters(metrics_host, metrics_port)
+        try:
+            metrics.serve_counters(metrics_host, metrics_port)
+        except OSError as exc:
+            fail(f"--metrics-port: cannot listen on {metrics_host}:{metrics_port}: {exc.strerror or exc}")
         log.info("metrics.serving", host=metrics_host, port=metrics_port)
     log.info("jobs.tasks_loaded", tasks=kefu.registry.task_names())
     settle_process(settings.database_url)
-    run_with_runtime(lambda rt: _run_worker(rt, concurrency or settings.worker_concurrency))
+    # Its logs at KEFU_LOG_LEVEL as configured above (a one-shot command's WARNING would hide
+    # every job's lines: on PostgreSQL the decisions and deliveries are logged here).
+    run_with_runtime(
+        lambda rt: _run_worker(rt, concurrency or settings.worker_concurrency), configure_logs=False
+    )
 
 
 async def _run_worker(rt: Runtime, concurrency: int) -> None:
@@ -165,10 +175,12 @@ async def _run_worker(rt: Runtime, concurrency: int) -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending schema migrations."""
+    from kefu.cli_runtime import database_errors, read_settings
     from kefu.db import migrate
 
-    settings = get_settings()
-    migrate.upgrade(settings.database_url)
+    settings = read_settings()
+    with database_errors(settings):
+        migrate.upgrade(settings.database_url)
     typer.echo("database is up to date")
 
 
@@ -185,16 +197,27 @@ def db_backup(
     url = make_url(get_settings().database_url)
     if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
         fail("kefu db backup copies a SQLite database file; for PostgreSQL use pg_dump (docs/operations.md)")
-    if target.exists():
-        fail(f"{target} exists: back up to a new file")
-    target.touch(mode=0o600)  # owner-only from the start: it holds what the database holds
-    source = sqlite3.connect(f"file:{url.database}?mode=ro", uri=True)
-    copy = sqlite3.connect(target)
+    if not Path(url.database).is_file():
+        fail(f"there is no database at {url.database} (KEFU_DATABASE_URL): nothing to back up")
     try:
-        source.backup(copy)
-    finally:
-        copy.close()
-        source.close()
+        target.touch(
+            mode=0o600, exist_ok=False
+        )  # owner-only from the start: it holds what the database holds
+    except FileExistsError:
+        fail(f"{target} exists: back up to a new file")
+    except OSError as exc:
+        fail(f"cannot write {target}: {exc.strerror or exc}")
+    try:
+        source = sqlite3.connect(f"file:{url.database}?mode=ro", uri=True)
+        copy = sqlite3.connect(target)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+            source.close()
+    except sqlite3.Error as exc:
+        target.unlink()  # a half copy must not pass for a backup, nor block the next try
+        fail(f"cannot back up {url.database}: {exc}")
     typer.echo(f"backed up {url.database} to {target}")
 
 

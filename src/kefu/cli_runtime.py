@@ -8,10 +8,11 @@ exit code 2, never a traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, NoReturn, TypeVar
 
 import structlog
@@ -35,27 +36,47 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def load_settings() -> Settings:
+def read_settings() -> Settings:
+    """The KEFU_* settings as given (no safety check: for commands that need no secret key)."""
     try:
-        settings = get_settings()
-        settings.check()
+        return get_settings()
     except ValidationError as exc:
-        fail(f"invalid KEFU_* setting: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
+        name = f"KEFU_{str(exc.errors()[0]['loc'][0]).upper()}"
+        fail(f"invalid KEFU_* setting: {name}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}")
+
+
+def load_settings() -> Settings:
+    settings = read_settings()
+    try:
+        settings.check()
     except ConfigurationError as exc:
         fail(str(exc))
     return settings
+
+
+@contextlib.contextmanager
+def database_errors(settings: Settings) -> Iterator[None]:
+    """A database that cannot be reached or opened is one line naming it (never its password)."""
+    where = settings.database_url.split("@")[-1]
+    try:
+        yield
+    except DBAPIError as exc:
+        fail(f"database error ({where}): {exc.orig or exc}")
+    except OSError as exc:  # the SQLite file or its folder cannot be created
+        fail(f"cannot open the database {where}: {exc.strerror or exc} ({exc.filename})")
 
 
 def prepare_schema(settings: Settings) -> None:
     """SQLite is brought up to date here, as `kefu serve` does; PostgreSQL needs `kefu db upgrade`."""
     from kefu.db import migrate
 
-    if not migrate.pending(settings.database_url):
-        return
-    if settings.is_sqlite:
-        migrate.upgrade(settings.database_url)
-    else:
-        fail("the database schema is behind; run `kefu db upgrade` first")
+    with database_errors(settings):
+        if not migrate.pending(settings.database_url):
+            return
+        if settings.is_sqlite:
+            migrate.upgrade(settings.database_url)
+            return
+    fail("the database schema is behind; run `kefu db upgrade` first")
 
 
 class _CurrentStderr:

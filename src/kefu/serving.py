@@ -8,6 +8,7 @@ bound what reaches uvicorn, and what a directly exposed server suffers.
 
 from __future__ import annotations
 
+import socket
 from typing import Any, Literal
 
 from kefu.threaded_server import is_loopback
@@ -50,3 +51,17 @@ def uvicorn_limits(
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
     }
+
+
+def cannot_listen(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be listened on (e.g. "Address already in use"), or None. Asked
+    before a start's slower work (schema, the AI's dictionary), so that the answer is one line
+    at once rather than uvicorn's error after a "listening" log line."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            sock.bind(infos[0][4])
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None

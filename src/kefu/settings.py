@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 # Values that mean "nobody chose a key": refused outside development.
 DEFAULT_SECRET_KEYS = {"", "change-me", "changeme", "secret", "dev", "development"}
@@ -63,6 +65,21 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _sqlite_or_postgresql(cls, value: str) -> str:
+        # Checked here, so a typo is one line naming the variable, not a driver's traceback.
+        try:
+            driver = make_url(value).drivername
+        except ArgumentError:
+            driver = ""
+        if not driver.startswith(("sqlite", "postgres")):
+            raise ValueError(
+                "not a SQLite or PostgreSQL URL; e.g. sqlite:///./kefu.db or "
+                "postgresql+psycopg://user:pass@host:5432/kefu"
+            )
+        return value
 
     @property
     def is_development(self) -> bool:

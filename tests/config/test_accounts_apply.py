@@ -191,6 +191,19 @@ async def test_an_unreachable_wecom_changes_nothing(rt: Runtime, example_corp: S
     assert await snapshot(rt) == {"accounts": [], "servicers": [], "entries": [], "ai": None, "versions": 0}
 
 
+async def test_problems_of_every_section_are_reported_at_once(rt: Runtime, tmp_path: Path) -> None:
+    """A missing avatar and a missing knowledge base: both in one run (the accounts' problem
+    alone was reported, and the knowledge base's only at the next try)."""
+    example = _copy_example(tmp_path, {})
+    (example.parent / "avatars" / "qinghe.png").unlink()
+    (example.parent / "kb" / "qinghe.csv").unlink()
+    with pytest.raises(ConfigFileError) as refused:
+        await apply_config(rt, load_config(example, ENV), dry_run=True)
+    reasons = [line.split(": ", 2)[1:] for line in refused.value.lines()]
+    assert [path for path, _ in reasons] == ["accounts[0].avatar", "accounts[0].knowledge_base"]
+    assert "No such file or directory" in reasons[1][1]
+
+
 async def test_create_by_name_prune_and_bad_rows(
     rt: Runtime, example_corp: SimulatorServer, tmp_path: Path
 ) -> None:

@@ -227,6 +227,16 @@ async def test_cli_apply_dry_run_export(rt: Runtime, acli: ACliFn, tmp_path: Pat
     assert (await acli("config", "export", "--out", str(out))).exit_code == 0
     assert "secret: ${QINGHE_KF_SECRET}" in out.read_text()
     assert (await acli("config", "export")).stdout == out.read_text()
+    # A path that cannot be written is one error line (it was a traceback), and no folder is made.
+    nowhere = await acli("config", "export", "--out", str(tmp_path / "no" / "kefu.yaml"))
+    assert nowhere.exit_code == 2
+    assert (
+        nowhere.stderr
+        == f"error: cannot write {tmp_path / 'no' / 'kefu.yaml'}: there is no folder {tmp_path / 'no'}\n"
+    )
+    assert not (tmp_path / "no").exists()
+    a_folder = await acli("config", "export", "--out", str(tmp_path))
+    assert a_folder.exit_code == 2 and a_folder.stderr == f"error: cannot write {tmp_path}: Is a directory\n"
 
     bad = _file(tmp_path, _entry("x").replace("ww01", "ww 01"), name="bad.yaml")
     refused = await acli("config", "apply", str(bad), env=_env("X"))

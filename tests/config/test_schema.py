@@ -171,6 +171,18 @@ def test_variables_in_plain_strings_and_dollar_escape(tmp_path: Path) -> None:
             'version: 1\nai:\n  phrases:\n    greeting: ["您好"]\n',
             "kefu.yaml:3: ai.phrases: unknown intent 'greeting'; intents: off_hours,",
         ),
+        (
+            CONNECTION + "accounts:\n  - connection: qinghe\n    open_kfid: wk1\n    hours:\n"
+            "      closed_dates: [2026-12-31, 2026-02-30]\n",
+            "kefu.yaml:12: accounts[0].hours.closed_dates[1]: Input should be a valid date or datetime, "
+            "day value is outside expected range (got '2026-02-30')",
+        ),
+        (
+            CONNECTION + "accounts:\n  - connection: qinghe\n    open_kfid: wk1\n    hours:\n"
+            "      extra_working_dates: [2026-13-01]\n",
+            "kefu.yaml:12: accounts[0].hours.extra_working_dates[0]: Input should be a valid date or "
+            "datetime, month value is outside expected range of 1-12 (got '2026-13-01')",
+        ),
         ("", "kefu.yaml: the file is empty; it starts with `version: 1`"),
         ("version: 1\nconnections: [\n", "kefu.yaml:3: not valid YAML"),
         ("- version: 1\n", "kefu.yaml:1: the top level must be a mapping"),

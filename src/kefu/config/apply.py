@@ -88,7 +88,14 @@ async def apply_config(
     report = ApplyReport(file=loaded.file, dry_run=dry_run)
     async with rt.db.read() as session:
         await check_references(session, loaded)
-        plans = {a.section: await a.plan(rt, session, loaded, prune=prune) for a in appliers}
+        plans, problems = {}, []
+        for applier in appliers:  # every section's problems at once (a missing avatar and kb file)
+            try:
+                plans[applier.section] = await applier.plan(rt, session, loaded, prune=prune)
+            except ConfigFileError as exc:
+                problems += exc.problems
+        if problems:
+            raise ConfigFileError(loaded.file, problems)
     report.changes = [c for a in appliers for c in plans[a.section]]
     if announce is not None:
         announce(report)

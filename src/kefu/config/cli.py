@@ -105,9 +105,14 @@ def export(
     """Write the current configuration as a file (secrets as ${VAR} placeholders); with --out,
     the accounts' knowledge bases go beside it as kb/*.csv."""
     out_dir = out.resolve().parent if out is not None else None
-    text = run_with_runtime(lambda rt: export_config(rt, out_dir=out_dir))
-    if out is None:
-        typer.echo(text, nl=False)
-        return
-    out.write_text(text, encoding="utf-8")
+    if out is not None and not out.resolve().parent.is_dir():  # a mistyped folder is not created
+        fail(f"cannot write {out}: there is no folder {out.parent}")
+    try:
+        text = run_with_runtime(lambda rt: export_config(rt, out_dir=out_dir))
+        if out is None:
+            typer.echo(text, nl=False)
+            return
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:  # the file or the kb/ files beside it
+        fail(f"cannot write {exc.filename or out}: {exc.strerror or exc}")
     typer.echo(f"wrote {out}", err=True)
