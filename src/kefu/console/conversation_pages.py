@@ -18,7 +18,7 @@ from kefu.db import get_row
 from kefu.errors import DomainError
 from kefu.reception import history, manual, service, workbench
 from kefu.reception.models import Conversation
-from kefu.routing.service import decisions_of
+from kefu.routing.service import decisions_of, explained
 
 router = APIRouter(include_in_schema=False)
 Anyone = Annotated[Viewer, Depends(role(*EVERYONE))]
@@ -82,6 +82,9 @@ async def _detail(request: Request, viewer: Viewer, conversation_id: int) -> dic
         "ai_purposes": AI_PURPOSES,
         "accounts": await account_names(request),
         "decisions": decisions,
+        "explanations": {
+            d.id: explained(d, viewer.servicers, "en" if viewer.lang == "en" else "zh") for d in decisions
+        },
     }
 
 
