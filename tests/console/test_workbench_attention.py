@@ -73,3 +73,7 @@ async def test_a_customer_waiting_for_their_servicers_reply_is_listed(
     assert desk(listed.text) == [conversation] and "7 分钟" in listed.text
     assert desk((await admin.get(AWAITING, params={"min_minutes": 10})).text) == []
     assert desk((await servicer.get(AWAITING)).text) == []  # lisi's customer, not zhangsan's
+    # The open page re-reads its list as the minutes pass (and on each change), with its filter.
+    world.rt.clock.advance(timedelta(minutes=5))
+    relisted = await admin.get(f"{AWAITING}/list", params={"min_minutes": 10})
+    assert desk(relisted.text) == [conversation] and "12 分钟" in relisted.text

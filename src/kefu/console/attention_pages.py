@@ -25,6 +25,7 @@ Anyone = Annotated[Viewer, Depends(role(*EVERYONE))]
 FOLLOW_UPS = "/console/workbench/follow-ups"
 AWAITING = "/console/workbench/awaiting-reply"
 NOTE_MAX = 500
+MinMinutes = Annotated[int, Query(ge=0, le=366 * 24 * 60)]
 
 
 async def _follow_ups_page(
@@ -88,12 +89,7 @@ async def close(request: Request, follow_up_id: IdPath, viewer: Anyone) -> Respo
     return redirect(FOLLOW_UPS + "?closed=1")
 
 
-@router.get(AWAITING)
-async def awaiting_page(
-    request: Request,
-    viewer: Anyone,
-    min_minutes: Annotated[int, Query(ge=0, le=366 * 24 * 60)] = 0,
-) -> Response:
+async def _awaiting_context(request: Request, viewer: Viewer, min_minutes: int) -> dict[str, Any]:
     rt = runtime_of(request)
     now = rt.clock.now()
     everyone = acts_for_others(viewer)
@@ -105,13 +101,23 @@ async def awaiting_page(
             since_before=now - timedelta(minutes=min_minutes),
         )
         customers = await workbench.customers_of(session, rows)
-    return render(
-        request,
-        "awaiting_reply.html",
-        rows=rows,
-        customers=customers,
-        everyone=everyone,
-        now=now,
-        min_minutes=min_minutes,
-        accounts=await account_names(request),
-    )
+    return {
+        "rows": rows,
+        "customers": customers,
+        "everyone": everyone,
+        "now": now,
+        "min_minutes": min_minutes,
+        "accounts": await account_names(request),
+    }
+
+
+@router.get(AWAITING)
+async def awaiting_page(request: Request, viewer: Anyone, min_minutes: MinMinutes = 0) -> Response:
+    return render(request, "awaiting_reply.html", **await _awaiting_context(request, viewer, min_minutes))
+
+
+@router.get(AWAITING + "/list")
+async def awaiting_list(request: Request, viewer: Anyone, min_minutes: MinMinutes = 0) -> Response:
+    """The list alone: what the open page re-reads on a change, and as the minutes pass."""
+    context = await _awaiting_context(request, viewer, min_minutes)
+    return render(request, "awaiting_reply_list.html", **context)
