@@ -72,6 +72,8 @@ async def test_the_transcript_shows_customer_ai_and_servicer_messages_in_order(
     assert lines(fragment.text) == said
     listing = await servicer.get(LIST)
     assert f'href="/console/conversations/{conversation}"' in listing.text
+    relisted = await servicer.get(f"{LIST}/list")  # what the open list re-reads on a change
+    assert f'href="/console/conversations/{conversation}"' in relisted.text and "<h1>" not in relisted.text
 
 
 async def test_the_servicer_ends_their_session_and_wecom_ends_it(
