@@ -133,5 +133,5 @@ async def test_the_routing_record_names_the_servicer_in_the_readers_language(
     assert "手动接入 → 张三（当前 0 个会话）" in chinese and "zhangsan" not in chinese
     admin.cookies.set("kefu_lang", "en")
     english = routing((await admin.get(f"{LIST}/{conversation}")).text)
-    assert "taken by hand → 张三 (0 sessions now)" in english
+    assert "taken by hand → 张三 (sessions now: 0)" in english
     assert "进入排队池" not in english and "the queue pool" in english
