@@ -9,8 +9,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.api.deps import IdPath
+from kefu.api.models import ConsoleUser
 from kefu.console.menu import EVERYONE
 from kefu.console.web import Forbidden, Viewer, form, redirect, refusal_words, render, role, runtime_of
 from kefu.console.workbench_pages import account_names, acts_for_others
@@ -37,6 +40,7 @@ async def _follow_ups_page(
             await get_row(session, Conversation, row.conversation_id, "conversation") for row, _ in rows
         ]
         customers = await workbench.customers_of(session, conversations)
+        closers = await _names_of(session, {row.closed_by for row, _ in rows if row.closed_by})
     items = [
         {
             "row": row,
@@ -51,10 +55,19 @@ async def _follow_ups_page(
         "follow_ups.html",
         code,
         items=items,
+        closers=closers,
         status=status,
         accounts=await account_names(request),
         **context,
     )
+
+
+async def _names_of(session: AsyncSession, usernames: set[str]) -> dict[str, str]:
+    """Console users by the name people know (their display name), not by their login."""
+    if not usernames:
+        return {}
+    query = select(ConsoleUser.username, ConsoleUser.display_name).where(ConsoleUser.username.in_(usernames))
+    return {username: name for username, name in (await session.execute(query)).all() if name}
 
 
 @router.get(FOLLOW_UPS)
