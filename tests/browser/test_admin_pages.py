@@ -24,6 +24,11 @@ def test_an_admin_adds_an_entry_asks_it_and_sees_it_audited(demo: Demo, context:
     page.fill("input[name=question]", "可以用月亮币付款吗")
     page.fill("textarea[name=alt]", "支持月亮币吗")
     page.fill("textarea[name=answer]", "可以，结账时选择月亮币付款即可。")
+    # 启用 sits beside its tick box (one line), and 保存 is a button, not a full-width bar
+    enabled = page.locator("label", has=page.locator("input[name=enabled]")).bounding_box()
+    save = page.locator("form.stacked-form button[type=submit]").bounding_box()
+    form = page.locator("form.stacked-form").bounding_box()
+    assert enabled and save and form and enabled["height"] < 32 and save["width"] < form["width"] / 3
     page.click("form.stacked-form button[type=submit]")
     page.locator(".flash-ok", has_text="已保存问答 moon-coin").wait_for()
 

@@ -120,6 +120,6 @@ def test_the_report_shows_the_customers_session_and_its_rating(demo: Demo, conte
     assert int(page.locator("#kpi-sessions .kpi-value").inner_text()) >= 1
     satisfaction = page.locator("#kpi-satisfaction")
     assert satisfaction.locator(".kpi-value").inner_text() != "—"
-    assert "5: 1" in satisfaction.inner_text()
+    assert "非常满意（5 分）: 1" in satisfaction.inner_text()
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "console-report-rating.png"), full_page=True)

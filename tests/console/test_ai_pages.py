@@ -40,6 +40,8 @@ async def test_an_admin_switches_to_an_llm_and_the_key_stays_hidden(rt: Runtime,
     admin = await signed_in("admin")
     page = await admin.get("/console/ai")
     assert page.status_code == 200 and "内置知识库" in page.text
+    assert '<option value="lexical">字词检索（lexical）</option>' in page.text  # not bare English
+    assert "接口提供的模型名，如 qwen-plus" in page.text  # a hint, not a bare value under the field
     csrf = csrf_of(page)
     wrong = {"openai.base_url": "ftp://x", "threshold": "2"}
     bad = await admin.post("/console/ai", data=_form(csrf, **wrong))

@@ -38,6 +38,9 @@ async def test_a_supervisor_creates_and_edits_a_customer(rt: Runtime, signed_in:
     card = await supervisor.get(made.headers["location"])
     assert card.status_code == 200 and 'value="青禾家电"' in card.text and "已保存" in card.text
     customer_id = int(made.headers["location"].split("/")[-1].split("?")[0])
+    listed = (await supervisor.get("/console/crm/customers")).text  # headers, not the form's hints
+    assert "<th>编号</th>" in listed and "<th>标签</th>" in listed and "<th>专属客服</th>" in listed
+    assert "逗号分隔" not in listed.split("<tbody>")[0]
     taken = await supervisor.post(
         "/console/crm/customers", data={"csrf_token": csrf, "name": "别家", "external_id": "C-1"}
     )

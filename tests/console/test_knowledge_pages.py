@@ -109,8 +109,22 @@ async def test_an_import_keeps_good_rows_and_reports_the_bad_one(rt: Runtime, si
         assert [e.id for e in await list_entries(session, account_id)] == ["k1", "k3"]
     exported = await admin.get(f"/console/knowledge/{account_id}/export")
     assert exported.status_code == 200 and "k3,几点上班,九点。" in exported.text
+    assert exported.content.startswith(b"\xef\xbb\xbfid,question")  # a BOM: Excel reads the Chinese
     searched = await admin.get(f"/console/knowledge?account={account_id}&q=退货")
     assert "k1" in searched.text and "几点上班" not in searched.text
+
+    # Disabling or deleting from a search comes back to that search, saying what was done.
+    for action, fields, words in (
+        ("enabled", {"enabled": "0"}, "已停用问答 k1"),
+        ("delete", {}, "已删除问答 k1"),
+    ):
+        done = await admin.post(
+            f"/console/knowledge/{account_id}/{action}",
+            data={"csrf_token": csrf, "id": "k1", "q": "退货", "page": "1", **fields},
+        )
+        assert done.status_code == 303
+        back = await admin.get(done.headers["location"])
+        assert words in back.text and 'name="q" value="退货"' in back.text and "几点上班" not in back.text
     unreadable = await admin.post(
         f"/console/knowledge/{account_id}/import",
         data={"csrf_token": csrf},

@@ -111,3 +111,27 @@ async def test_a_servicer_without_a_console_user_goes_by_the_name_the_admin_give
     pool = (await admin.get(POOL)).text
     assert '<option value="zhangsan">张三（zhangsan）</option>' in pool
     assert '<option value="wangwu">张三（wangwu）</option>' in pool
+
+
+async def test_the_routing_record_names_the_servicer_in_the_readers_language(
+    make_world: WorldFactory, signed_in: SignIn
+) -> None:
+    """分配记录 explains each decision by the servicer's name, in Chinese or in English as the
+    reader chose, where it showed the line kept at decision time: Chinese, by userid."""
+    world = await waiting_world(make_world, servicers=("zhangsan", "lisi"))
+    await named(world.rt, "zs", "zhangsan", "张三")
+    admin = await signed_in("admin")
+    conversation = (await world.conversation()).id
+    answer = await post(admin, POOL, f"{POOL}/{conversation}/take", servicer_userid="zhangsan")
+    assert answer.status_code == 303
+    await world.run_due()
+
+    def routing(page: str) -> str:
+        return page.split('id="routing-decisions"', 1)[1].split("</section>", 1)[0]
+
+    chinese = routing((await admin.get(f"{LIST}/{conversation}")).text)
+    assert "手动接入 → 张三（当前 0 个会话）" in chinese and "zhangsan" not in chinese
+    admin.cookies.set("kefu_lang", "en")
+    english = routing((await admin.get(f"{LIST}/{conversation}")).text)
+    assert "taken by hand → 张三 (sessions now: 0)" in english
+    assert "进入排队池" not in english and "the queue pool" in english

@@ -135,7 +135,7 @@ async def test_each_tab_shows_its_fields_with_the_stored_values(
             "queue",
             {"queue.pool_notice.mode": "fixed", "queue.pool_notice.text": "第 {n} 位"},
             "queue.pool_notice.text",
-            "提示语中只能用 {position} 表示排队位置，不能用 {n}",
+            "提示语中只能用 {position} 表示前面排队的人数，不能用 {n}",
         ),
         (
             "reception",
@@ -160,7 +160,13 @@ async def test_each_tab_shows_its_fields_with_the_stored_values(
             "advanced",
             {"messages.survey.mode": "fixed", "messages.survey.options": "满意=101"},
             "messages.survey.options",
-            "不能大于 100",
+            "第 1 个选项：不能大于 100",
+        ),
+        (  # each bad line by its number, a line without a score saying so (not “”不是整数)
+            "advanced",
+            {"messages.survey.mode": "fixed", "messages.survey.options": "非常满意=100\n很好\n\n差=200"},
+            "messages.survey.options",
+            "第 2 个选项：缺少分数，请写成 选项文字=分数; 第 3 个选项：不能大于 100",
         ),
     ],
 )
@@ -214,6 +220,12 @@ async def test_a_refused_value_is_shown_beside_its_field_in_chinese_and_nothing_
             {"messages.survey.mode": "fixed", "messages.survey.text": "请评价"},
             "messages.survey.options",
             "A survey needs at least one option (one a line: label=score)",
+        ),
+        (
+            "advanced",
+            {"messages.survey.mode": "fixed", "messages.survey.options": "Great=100\nFine"},
+            "messages.survey.options",
+            "Option 2: no score; write label=score",
         ),
     ],
 )

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from kefu.api.models import ConsoleUser
 from kefu.reception.models import FollowUp
 from kefu.runtime import Runtime
 from tests.console.conftest import SignIn
@@ -46,7 +47,13 @@ async def test_a_message_left_off_hours_is_listed_and_closed_once(
     assert row is not None and (row.status, row.closed_by, row.note) == ("closed", "servicer0", "已回电")
     again = await post(admin, FOLLOW_UPS, close)
     assert again.status_code == 409 and "servicer0" in again.text
-    assert "已回电" in (await admin.get(FOLLOW_UPS, params={"status": "closed"})).text
+    closed = (await admin.get(FOLLOW_UPS, params={"status": "closed"})).text
+    assert "已回电" in closed and "servicer0 于" in closed
+    async with rt.db.write() as session:  # named: shown by the name people know, not the login
+        user = await session.scalar(select(ConsoleUser).where(ConsoleUser.username == "servicer0"))
+        assert user is not None
+        user.display_name = "张三"
+    assert "张三 于" in (await admin.get(FOLLOW_UPS, params={"status": "closed"})).text
     assert "洗衣机漏水了" not in (await admin.get(FOLLOW_UPS)).text
 
 
@@ -73,3 +80,7 @@ async def test_a_customer_waiting_for_their_servicers_reply_is_listed(
     assert desk(listed.text) == [conversation] and "7 分钟" in listed.text
     assert desk((await admin.get(AWAITING, params={"min_minutes": 10})).text) == []
     assert desk((await servicer.get(AWAITING)).text) == []  # lisi's customer, not zhangsan's
+    # The open page re-reads its list as the minutes pass (and on each change), with its filter.
+    world.rt.clock.advance(timedelta(minutes=5))
+    relisted = await admin.get(f"{AWAITING}/list", params={"min_minutes": 10})
+    assert desk(relisted.text) == [conversation] and "12 分钟" in relisted.text

@@ -69,6 +69,8 @@ async def test_live_pages_ask_for_the_stream_and_refresh_on_its_event(signed_in:
     for path, fragment in [
         ("/console/workbench/pool", "/console/workbench/pool/list"),
         ("/console/workbench/sessions", "/console/workbench/sessions/list"),
+        ("/console/workbench/awaiting-reply", "/console/workbench/awaiting-reply/list?min_minutes=0"),
+        ("/console/conversations", "/console/conversations/list?page=1"),
     ]:
         page = (await servicer.get(path)).text
         assert f'hx-get="{fragment}"' in page and "kefu:changed from:body" in page

@@ -5,6 +5,8 @@ without the CSRF token or for an account the servicer does not receive for chang
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from tests.console.conftest import SignIn
@@ -36,6 +38,9 @@ async def test_a_servicer_sees_the_pool_of_their_accounts_only(
     assert page.status_code == 200
     assert desk(page.text) == [mine]
     assert "怎么退货" in page.text  # the customer's first message of the session
+    assert "已等 0 分钟" in page.text
+    ours.rt.clock.advance(timedelta(minutes=7))  # the live list shows how long they have waited
+    assert "已等 7 分钟" in (await servicer.get(f"{POOL}/list")).text
     assert sorted(desk((await admin.get(POOL)).text)) == sorted([mine, other])
     assert (await servicer.get(f"/console/conversations/{other}")).status_code == 403
 

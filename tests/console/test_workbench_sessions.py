@@ -72,6 +72,8 @@ async def test_the_transcript_shows_customer_ai_and_servicer_messages_in_order(
     assert lines(fragment.text) == said
     listing = await servicer.get(LIST)
     assert f'href="/console/conversations/{conversation}"' in listing.text
+    relisted = await servicer.get(f"{LIST}/list")  # what the open list re-reads on a change
+    assert f'href="/console/conversations/{conversation}"' in relisted.text and "<h1>" not in relisted.text
 
 
 async def test_the_servicer_ends_their_session_and_wecom_ends_it(
@@ -88,6 +90,31 @@ async def test_the_servicer_ends_their_session_and_wecom_ends_it(
     assert desk((await servicer.get(SESSIONS)).text) == []
     again = await post(servicer, f"{LIST}/{conversation}", f"{LIST}/{conversation}/end")
     assert again.status_code == 403  # no longer theirs: it ended
+
+
+async def test_the_transcript_says_what_each_state_change_and_request_was(
+    make_world: WorldFactory, signed_in: SignIn
+) -> None:
+    """Each state change names the states it went between, and an end request reads as one —
+    where every change read 会话状态变更 alone and the end read 请求转接. The session bar's
+    servicer follows the reader's language (no Chinese brackets in English)."""
+    world = await waiting_world(make_world)
+    conversation = await taken_by(world, signed_in)
+    admin = await signed_in("admin")
+    assert "人工接待（zhangsan）" in (await admin.get(f"{LIST}/{conversation}")).text
+    admin.cookies.set("kefu_lang", "en")
+    assert "With a servicer (zhangsan)" in (await admin.get(f"{LIST}/{conversation}")).text
+    admin.cookies.set("kefu_lang", "zh")
+    assert (await post(admin, SESSIONS, f"{LIST}/{conversation}/end")).status_code == 303
+    await world.run_due()
+
+    page = (await admin.get(f"{LIST}/{conversation}/transcript")).text
+    found = re.findall(r'class="line line-note">(.*?)<span', page, re.S)
+    notes = [re.sub(r"\s+", " ", note).strip() for note in found]
+    assert "会话状态：智能助手接待 → 排队中" in notes
+    assert "会话状态：排队中 → 人工接待 · zhangsan" in notes
+    assert "请求结束会话" in notes and "会话状态：人工接待 → 已结束" in notes
+    assert "会话状态变更" not in notes
 
 
 async def test_the_servicer_transfers_their_session_to_a_colleague(

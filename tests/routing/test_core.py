@@ -149,7 +149,8 @@ def test_explanations_read_as_one_line() -> None:
     )
     decision = choose(rules("exclusive", "idle"), roster)
     assert decision.explain() == "专属客服张三不在接待中 → 空闲接待 → 李四（当前 2 个会话）"
-    assert decision.explain("en") == "exclusive servicer 张三 is not receiving → idle → 李四 (2 sessions now)"
+    english = "exclusive servicer: 张三 is not receiving → idle → 李四 (sessions now: 2)"
+    assert decision.explain("en") == english
     waited = choose(rules("exclusive:wait"), roster)
     assert waited.explain() == "专属客服张三不在接待中 → 等待张三"
 

@@ -86,6 +86,7 @@ PROBLEM_ANCHORS = {
 }
 _SPLIT = re.compile(r"[\n,，、;；]+")
 _INDEX = re.compile(r"\[\d+\]")
+_OPTION = re.compile(r"messages\.survey\.options\[(\d+)\]")
 
 
 def split_items(text: str) -> list[str]:
@@ -109,13 +110,22 @@ def _periods(text: str) -> list[str]:
 
 
 def _survey_options(text: str) -> list[dict[str, Any]]:
-    """'非常满意=100' per line; a line without '=score' is kept so the schema names what is wrong."""
-    options = []
+    """'非常满意=100' per line; a line without '=score' is kept (its score missing) so the schema
+    names what is wrong."""
+    options: list[dict[str, Any]] = []
     for line in (text or "").splitlines():
-        if line.strip():
-            label, _, score = line.rpartition("=") if "=" in line else (line, "", "")
+        if "=" in line:
+            label, _, score = line.rpartition("=")
             options.append({"label": label.strip(), "score": score.strip()})
+        elif line.strip():
+            options.append({"label": line.strip()})
     return options
+
+
+def survey_option_of(path: str) -> int | None:
+    """Which survey option (1, 2, … as the lines are typed, blank ones aside) a problem is about."""
+    found = _OPTION.match(path)
+    return int(found.group(1)) + 1 if found else None
 
 
 def form_to_settings(stored: Mapping[str, Any], tab: str, form: Mapping[str, Any]) -> dict[str, Any]:

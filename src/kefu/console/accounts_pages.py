@@ -61,7 +61,13 @@ def _settings_errors(viewer: Viewer, tab: str, exc: SettingsInvalid) -> dict[str
     (`settings.problem.<code>`: pydantic's error type or a Kefu rule's code)."""
 
     def words(p: Problem) -> str:
-        return problem_words(viewer.t, "settings", p.problem, p.values, p.reason)
+        said = problem_words(viewer.t, "settings", p.problem, p.values, p.reason)
+        option = forms.survey_option_of(p.path)  # one textarea, a line each: say which line
+        if option is None:
+            return said
+        if p.problem == "missing":
+            said = viewer.t("accounts.survey_score_missing")
+        return viewer.t("accounts.survey_option", n=option, words=said)
 
     return forms.errors_by_field(tab, exc.problems, words)
 

@@ -9,8 +9,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.api.deps import IdPath
+from kefu.api.models import ConsoleUser
 from kefu.console.menu import EVERYONE
 from kefu.console.web import Forbidden, Viewer, form, redirect, refusal_words, render, role, runtime_of
 from kefu.console.workbench_pages import account_names, acts_for_others
@@ -25,6 +28,7 @@ Anyone = Annotated[Viewer, Depends(role(*EVERYONE))]
 FOLLOW_UPS = "/console/workbench/follow-ups"
 AWAITING = "/console/workbench/awaiting-reply"
 NOTE_MAX = 500
+MinMinutes = Annotated[int, Query(ge=0, le=366 * 24 * 60)]
 
 
 async def _follow_ups_page(
@@ -36,6 +40,7 @@ async def _follow_ups_page(
             await get_row(session, Conversation, row.conversation_id, "conversation") for row, _ in rows
         ]
         customers = await workbench.customers_of(session, conversations)
+        closers = await _names_of(session, {row.closed_by for row, _ in rows if row.closed_by})
     items = [
         {
             "row": row,
@@ -50,10 +55,19 @@ async def _follow_ups_page(
         "follow_ups.html",
         code,
         items=items,
+        closers=closers,
         status=status,
         accounts=await account_names(request),
         **context,
     )
+
+
+async def _names_of(session: AsyncSession, usernames: set[str]) -> dict[str, str]:
+    """Console users by the name people know (their display name), not by their login."""
+    if not usernames:
+        return {}
+    query = select(ConsoleUser.username, ConsoleUser.display_name).where(ConsoleUser.username.in_(usernames))
+    return {username: name for username, name in (await session.execute(query)).all() if name}
 
 
 @router.get(FOLLOW_UPS)
@@ -88,12 +102,7 @@ async def close(request: Request, follow_up_id: IdPath, viewer: Anyone) -> Respo
     return redirect(FOLLOW_UPS + "?closed=1")
 
 
-@router.get(AWAITING)
-async def awaiting_page(
-    request: Request,
-    viewer: Anyone,
-    min_minutes: Annotated[int, Query(ge=0, le=366 * 24 * 60)] = 0,
-) -> Response:
+async def _awaiting_context(request: Request, viewer: Viewer, min_minutes: int) -> dict[str, Any]:
     rt = runtime_of(request)
     now = rt.clock.now()
     everyone = acts_for_others(viewer)
@@ -105,13 +114,23 @@ async def awaiting_page(
             since_before=now - timedelta(minutes=min_minutes),
         )
         customers = await workbench.customers_of(session, rows)
-    return render(
-        request,
-        "awaiting_reply.html",
-        rows=rows,
-        customers=customers,
-        everyone=everyone,
-        now=now,
-        min_minutes=min_minutes,
-        accounts=await account_names(request),
-    )
+    return {
+        "rows": rows,
+        "customers": customers,
+        "everyone": everyone,
+        "now": now,
+        "min_minutes": min_minutes,
+        "accounts": await account_names(request),
+    }
+
+
+@router.get(AWAITING)
+async def awaiting_page(request: Request, viewer: Anyone, min_minutes: MinMinutes = 0) -> Response:
+    return render(request, "awaiting_reply.html", **await _awaiting_context(request, viewer, min_minutes))
+
+
+@router.get(AWAITING + "/list")
+async def awaiting_list(request: Request, viewer: Anyone, min_minutes: MinMinutes = 0) -> Response:
+    """The list alone: what the open page re-reads on a change, and as the minutes pass."""
+    context = await _awaiting_context(request, viewer, min_minutes)
+    return render(request, "awaiting_reply_list.html", **context)

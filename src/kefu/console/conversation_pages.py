@@ -19,7 +19,7 @@ from kefu.db.base import row_id_of
 from kefu.errors import DomainError
 from kefu.reception import history, manual, service, workbench
 from kefu.reception.models import Conversation
-from kefu.routing.service import decisions_of
+from kefu.routing.service import decisions_of, explained
 
 router = APIRouter(include_in_schema=False)
 Anyone = Annotated[Viewer, Depends(role(*EVERYONE))]
@@ -29,24 +29,33 @@ PAGE_SIZE = 50
 AI_PURPOSES = frozenset({"ai_answer", "not_sure"})
 
 
-@router.get(LIST)
-async def conversations_page(
-    request: Request, viewer: Anyone, page: Annotated[int, Query(ge=1, le=10_000)] = 1
-) -> Response:
+Page = Annotated[int, Query(ge=1, le=10_000)]
+
+
+async def _list_context(request: Request, viewer: Viewer, page: int) -> dict[str, Any]:
     async with runtime_of(request).db.read() as session:
         rows = await workbench.conversations(
             session, account_ids=viewer.account_ids, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
         )
         customers = await workbench.customers_of(session, rows)
-    return render(
-        request,
-        "conversations.html",
-        rows=rows[:PAGE_SIZE],
-        customers=customers,
-        accounts=await account_names(request),
-        page=page,
-        more=len(rows) > PAGE_SIZE,
-    )
+    return {
+        "rows": rows[:PAGE_SIZE],
+        "customers": customers,
+        "accounts": await account_names(request),
+        "page": page,
+        "more": len(rows) > PAGE_SIZE,
+    }
+
+
+@router.get(LIST)
+async def conversations_page(request: Request, viewer: Anyone, page: Page = 1) -> Response:
+    return render(request, "conversations.html", **await _list_context(request, viewer, page))
+
+
+@router.get(LIST + "/list")  # before LIST/{conversation_id}, which would take "list" for an id
+async def conversations_list(request: Request, viewer: Anyone, page: Page = 1) -> Response:
+    """The list alone: what the open page re-reads when a conversation changes."""
+    return render(request, "conversations_list.html", **await _list_context(request, viewer, page))
 
 
 async def _visible(request: Request, viewer: Viewer, conversation_id: int) -> Conversation:
@@ -83,6 +92,9 @@ async def _detail(request: Request, viewer: Viewer, conversation_id: int) -> dic
         "ai_purposes": AI_PURPOSES,
         "accounts": await account_names(request),
         "decisions": decisions,
+        "explanations": {
+            d.id: explained(d, viewer.servicers, "en" if viewer.lang == "en" else "zh") for d in decisions
+        },
     }
 
 

@@ -6,7 +6,9 @@ rebuilt on its next answer in every process (no restart), and the change is audi
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -114,7 +116,10 @@ async def export_knowledge(
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if format == "xlsx":
         return Response(entries_xlsx(entries), media_type=XLSX_TYPE, headers=headers)
-    return Response(entries_csv(entries).encode(), media_type="text/csv; charset=utf-8", headers=headers)
+    # A BOM first, as the report's CSV: Excel then reads the Chinese (the import drops it).
+    return Response(
+        ("\ufeff" + entries_csv(entries)).encode(), media_type="text/csv; charset=utf-8", headers=headers
+    )
 
 
 @router.get("/console/knowledge/{account_id}/entry")
@@ -218,18 +223,28 @@ async def toggle_entry(request: Request, account_id: IdPath, viewer: Manager) ->
         await put_entries(
             session, account_id, [changed], replace=False, now=rt.clock.now(), actor=console_actor(viewer)
         )
-    return redirect(f"/console/knowledge?account={account_id}")
+    return redirect(_back(account_id, data, "enabled" if changed.enabled else "disabled", entry_id))
 
 
 @router.post("/console/knowledge/{account_id}/delete")
 async def remove_entry(request: Request, account_id: IdPath, viewer: Manager) -> Response:
     data = await form(request, viewer)
+    entry_id = str(data.get("id") or "")
     rt = runtime_of(request)
     async with rt.db.write() as session:
-        await delete_entry(
-            session, account_id, str(data.get("id") or ""), actor=console_actor(viewer), now=rt.clock.now()
-        )
-    return redirect(f"/console/knowledge?account={account_id}")
+        await delete_entry(session, account_id, entry_id, actor=console_actor(viewer), now=rt.clock.now())
+    return redirect(_back(account_id, data, "deleted", entry_id))
+
+
+def _back(account_id: int, data: Mapping[str, Any], done: str, entry_id: str) -> str:
+    """The list the admin acted from — their search and page kept — saying what was done."""
+    page = str(data.get("page") or "")
+    query = {
+        "account": account_id,
+        "q": str(data.get("q") or "")[:200],
+        "page": page if page.isdigit() else 1,
+    }
+    return "/console/knowledge?" + urlencode({**query, done: entry_id})
 
 
 @router.post("/console/knowledge/{account_id}/import")

@@ -64,6 +64,7 @@ async def _pool_context(request: Request, viewer: Viewer) -> dict[str, Any]:
         "customers": customers,
         "servicers": servicers if acts_for_others(viewer) else {},
         "accounts": await account_names(request),
+        "now": runtime_of(request).clock.now(),
     }
 
 

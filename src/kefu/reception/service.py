@@ -222,6 +222,7 @@ def roster(
             active_sessions=active.get(row.userid, 0),
             max_sessions=row.max_sessions or default_cap,
             idle_since=row.idle_since,
+            name=row.name,  # the kept explanation (API, CLI) names them as the admin did
         )
         for row in rows
     )

@@ -253,7 +253,7 @@ _RULE_NAMES = {
     "en": {
         "reserved": "the servicer waited for",
         "manual": "taken by hand",
-        "handover": "handed over to",
+        "handover": "handed over",
         "exclusive": "exclusive servicer",
         "last": "last servicer",
         "idle": "idle",
@@ -274,13 +274,13 @@ _VERDICTS = {
     },
     "en": {
         "none_set": "{rule}: none set",
-        "not_listed": "{rule} {who} is not a servicer of this account",
-        "refused": "{rule} {who} cannot take this session",
-        "off_duty": "{rule} {who} is not receiving",
-        "at_cap": "{rule} {who} is at the cap ({sessions} sessions)",
+        "not_listed": "{rule}: {who} is not a servicer of this account",
+        "refused": "{rule}: {who} cannot take this session",
+        "off_duty": "{rule}: {who} is not receiving",
+        "at_cap": "{rule}: {who} is at the cap (sessions: {sessions})",
         "nobody": "{rule}: nobody can take it",
         "waited_for": "wait for {who}",
-        "chosen": "{rule} → {who} ({sessions} sessions now)",
+        "chosen": "{rule} → {who} (sessions now: {sessions})",
     },
 }
 _POOL = {"zh": "进入排队池", "en": "the queue pool"}

@@ -3,13 +3,16 @@ the caller's session and never commit."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Literal
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from kefu.routing.core import RoutingDecision
+from kefu.routing.core import RoutingDecision, Step
 from kefu.routing.models import RoundRobinPointer, RoutingDecisionRow
 
 
@@ -80,3 +83,21 @@ async def over_cap_decisions(
         .limit(limit)
     )
     return list((await session.scalars(query)).all())
+
+
+def explained(row: RoutingDecisionRow, name_of: Callable[[str], str], locale: Literal["zh", "en"]) -> str:
+    """A kept decision in the reader's language, naming servicers as the reader knows them now;
+    the line kept at decision time (Chinese) when its steps do not read back."""
+    try:
+        steps = [Step.model_validate(step) for step in row.steps]
+        decision = RoutingDecision.model_validate(
+            {
+                "outcome": row.outcome,
+                "steps": steps,
+                "over_cap": row.over_cap,
+                "names": {step.userid: name_of(step.userid) for step in steps if step.userid},
+            }
+        )
+    except ValidationError:
+        return row.explanation
+    return decision.explain(locale) if steps else row.explanation

@@ -30,3 +30,24 @@ document.addEventListener("DOMContentLoaded", () => {
     if (window.htmx) window.htmx.trigger(document.body, "kefu:changed");
   });
 });
+
+// Conversation page: like a chat window, the transcript opens at its latest line, and a live
+// refresh (which replaces it every few seconds) keeps the reader's place: at the latest line if
+// they were there, else where they had scrolled to — not back at the first line.
+const transcriptBox = () => document.querySelector("#conversation-live .transcript");
+const atLatestLine = (box) => box.scrollHeight - box.scrollTop - box.clientHeight < 24;
+let transcriptPlace = null;
+document.addEventListener("DOMContentLoaded", () => {
+  const box = transcriptBox();
+  if (box) box.scrollTop = box.scrollHeight;
+});
+document.addEventListener("htmx:beforeSwap", () => {
+  const box = transcriptBox();
+  transcriptPlace = box ? { top: box.scrollTop, latest: atLatestLine(box) } : null;
+});
+document.addEventListener("htmx:afterSwap", () => {
+  const box = transcriptBox();
+  if (!box || !transcriptPlace) return;
+  box.scrollTop = transcriptPlace.latest ? box.scrollHeight : transcriptPlace.top;
+  transcriptPlace = null;
+});
