@@ -49,11 +49,13 @@ from kefu.reception.shell import ACTION_ADAPTER, DELIVER_TASK, msgid_for
 from kefu.reception.wording import needs_ai, render, render_fixed
 from kefu.runtime import Runtime
 from kefu.wecom.errors import SendOutcomeUnknown, StateTransferUnsettled, WeComError, WeComTransportError
+from kefu.wecom.results import ServiceState
 
 SEND_REFUSED = frozenset({95018, 95001, 95002})  # the mirror was wrong: reconcile, never re-send
 TRANS_REFUSED = frozenset({95016, 95014, 95019, 95013})
 UNSETTLED = -1  # fed back as the errcode of a trans whose outcome WeCom left open
 CANCELLED = 0  # fed back as the errcode of an idle end Kefu called off itself
+POOL = 2  # WeCom's 待接入池 state
 
 
 @task(DELIVER_TASK, max_attempts=10)
@@ -184,15 +186,22 @@ async def _transfer(rt: Runtime, outbox: Outbox) -> None:
     client = _client(rt, outbox)
     who = {"open_kfid": outbox.account.open_kfid, "external_userid": outbox.conversation.external_userid}
     arrived = TransferDone(target_state=action.target_state, servicer_userid=action.servicer_userid)
+    from_pool = bool(outbox.payload.get("from_pool"))
     try:
-        if attempt.number > 1:
+        if attempt.number > 1 or from_pool:
             # An earlier try may have moved it (its answer lost, or settled by a get that failed
-            # too); a second trans would be refused, so look first.
+            # too); a second trans would be refused, so look first. From the pool: look whether
+            # the customer still waits there.
             now = await client.service_state_get(**who)
             if now.state == action.target_state and (
                 action.target_state != 3 or now.servicer_userid == action.servicer_userid
             ):
                 await _finish(rt, outbox, "done", error="settled by service_state/get", feed=arrived)
+                return
+            if from_pool and now.state != POOL:
+                # Taken in the WeCom app (or ended) meanwhile: a trans now would move the customer
+                # away from the servicer who took them, or end their session. WeCom's state wins.
+                await _finish(rt, outbox, "dropped", error=_left_pool(now), feed=_found(now))
                 return
         result = await client.service_state_trans(
             **who, service_state=action.target_state, servicer_userid=action.servicer_userid
@@ -214,6 +223,15 @@ async def _transfer(rt: Runtime, outbox: Outbox) -> None:
     else:
         done = arrived.model_copy(update={"msg_code": result.msg_code})
         await _finish(rt, outbox, "done", feed=done)
+
+
+def _left_pool(now: ServiceState) -> str:
+    who = f" with {now.servicer_userid}" if now.servicer_userid else ""
+    return f"the customer no longer waits in the pool: WeCom shows state {now.state}{who}"
+
+
+def _found(now: ServiceState) -> Reconciled:
+    return Reconciled(wecom_state=now.state, servicer_userid=now.servicer_userid)  # type: ignore[arg-type]
 
 
 async def _customer_wrote_since(rt: Runtime, outbox: Outbox, since: datetime) -> bool:

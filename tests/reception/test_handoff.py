@@ -1,0 +1,119 @@
+"""Hand-overs against what servicers and customers meet in real desks, end to end through the
+simulator: a take in the WeCom app racing Kefu's own take from the pool or its queue timeout,
+and a customer told to wait for a servicer who is off duty."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from kefu.reception.dispatch import sweep
+from tests.factories import api_client
+from tests.reception.conftest import MESSAGES_ON, POOL_NOTICE, WorldFactory, texts_of
+from tests.reception.test_routing import another_customer, bind_to_contact, reception_status
+
+pytestmark = [pytest.mark.db, pytest.mark.e2e]
+HUMAN_ONLY = {"reception": {"mode": "human_only"}}
+ONE_EACH = {"queue": {"default_max_sessions": 1}}
+
+
+async def test_a_customer_taken_in_the_wecom_app_stays_with_that_servicer_when_kefus_take_comes_late(
+    make_world: WorldFactory,
+) -> None:
+    """alice takes the customer in the console; before Kefu's trans goes out, bob takes them in
+    the WeCom app. WeCom allows 3 → 3, so the trans moved the customer away from bob, in the
+    middle of his conversation. Now the deliverer looks first and WeCom's state wins."""
+    world = await make_world(settings={**HUMAN_ONLY, **ONE_EACH}, servicers=["alice", "bob"])
+    for name in ("甲", "乙"):
+        another_customer(world, name).says("人工")
+        await world.settle()
+    world.says("人工")
+    await world.settle()
+    assert world.session()["state"] == 2
+    conversation = await world.conversation()
+    async with api_client(world.rt) as api:
+        took = await api.post(
+            f"/api/v1/conversations/{conversation.id}/take", json={"servicer_userid": "alice"}
+        )
+        assert took.status_code == 202, took.text
+    world.servicer("take", "bob")  # in the WeCom app, before Kefu's trans goes out
+    await world.settle()
+
+    session = world.session()
+    assert (session["state"], session["servicer_userid"]) == (3, "bob")
+    assert [h["by"] for h in session["history"] if h["to_state"] == 3] == ["servicer"]
+    conversation = await world.conversation()
+    assert (conversation.wecom_state, conversation.servicer_userid) == (3, "bob")
+    transfers = [a for a in await world.actions() if a.kind == "transfer"]
+    take = transfers[-1]
+    assert take.payload["action"]["servicer_userid"] == "alice"
+    assert take.status == "dropped" and "no longer waits in the pool" in (take.error or "")
+
+
+async def test_a_queue_timeout_does_not_end_the_session_of_a_servicer_who_just_took_the_customer(
+    make_world: WorldFactory,
+) -> None:
+    """The queue timeout falls due a moment after bob took the waiting customer in the WeCom app,
+    before Kefu pulled that take: the trans 3 → 4 ended bob's session mid-conversation and the
+    customer read 排队超时. Now WeCom's state wins and the customer stays with bob."""
+    limits = {
+        "queue": {
+            **POOL_NOTICE,
+            "timeout_minutes": 30,
+            "timeout_message": {"mode": "fixed", "text": "排队超时，欢迎留言"},
+        },
+        "messages": MESSAGES_ON,
+    }
+    world = await make_world(settings={**HUMAN_ONLY, **limits}, servicers=["bob"])
+    reception_status(world, "bob", 2)
+    await world.settle()
+    world.says("人工")
+    await world.settle()
+    assert world.session()["state"] == 2
+    world.rt.clock.advance(timedelta(minutes=31))
+    reception_status(world, "bob", 1)
+    world.servicer("take", "bob")  # in the WeCom app; Kefu has not pulled it yet
+    await world.run_due()  # the queue timeout's timer
+    await world.settle()
+
+    session = world.session()
+    assert (session["state"], session["servicer_userid"]) == (3, "bob")
+    assert "排队超时，欢迎留言" not in [texts_of(m) for m in world.inbox()]
+    conversation = await world.conversation()
+    assert (conversation.wecom_state, conversation.servicer_userid) == (3, "bob")
+
+    world.servicer("end", "bob")  # later bob ends it: the ending and survey, not the timeout text
+    await world.settle()
+    assert texts_of(world.inbox()[-1]).startswith("本次服务已结束")
+
+
+async def test_a_customer_told_to_wait_for_an_off_duty_exclusive_servicer_waits_for_them(
+    make_world: WorldFactory,
+) -> None:
+    """The rule says `wait` for bob, who is off duty: the customer heard the pool notice and was
+    then given alice at once by the round their entering the pool asked for — `wait` did worse
+    than `next` (which gives alice without the detour). Now they wait until bob comes on duty."""
+    world = await make_world(
+        settings={
+            **HUMAN_ONLY,
+            "queue": POOL_NOTICE,
+            "routing": {"rules": [{"rule": "exclusive", "when_unavailable": "wait"}, {"rule": "idle"}]},
+        },
+        servicers=["alice", "bob"],
+    )
+    async with api_client(world.rt) as api:
+        await bind_to_contact(api, world, {"name": "王经理", "exclusive_userid": "bob"})
+    reception_status(world, "bob", 2)
+    await world.settle()
+    world.says("人工")
+    await world.settle()
+    assert await sweep(world.rt) == 1  # the sweep's round too leaves them waiting for bob
+    await world.run_due()
+    assert world.session()["state"] == 2
+    assert (await world.conversation()).reserved_for == "bob"
+    assert [texts_of(m) for m in world.inbox()] == ["正在为您排队，您前面还有 0 位"]
+
+    reception_status(world, "bob", 1)
+    await world.settle()
+    assert (world.session()["state"], world.session()["servicer_userid"]) == (3, "bob")
