@@ -1,10 +1,10 @@
 """Hand-overs against what servicers and customers meet in real desks, end to end through the
-simulator: a take in the WeCom app racing Kefu's own take from the pool or its queue timeout,
-and a customer told to wait for a servicer who is off duty."""
+simulator: a take in the WeCom app racing Kefu's own take from the pool or its queue timeout, a
+customer told to wait for a servicer who is off duty, and the queue's order when reception opens."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -117,3 +117,51 @@ async def test_a_customer_told_to_wait_for_an_off_duty_exclusive_servicer_waits_
     reception_status(world, "bob", 1)
     await world.settle()
     assert (world.session()["state"], world.session()["servicer_userid"]) == (3, "bob")
+
+
+OFFICE = {"hours": {"weekly": {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")}}}
+
+
+async def test_at_opening_the_customer_who_waited_in_the_pool_overnight_is_served_first(
+    make_world: WorldFactory,
+) -> None:
+    """乙 waits in the pool since 17:10; alice's session ends after closing time; 丙 asks for a
+    human at 20:00 and waits for the opening. At 09:00 丙's opening timer took alice before any
+    dispatch round (the sweep comes within a poll interval): the newcomer jumped the queue
+    (Chatwoot #10376). Now a new request joins the line behind those waiting for anyone."""
+    wednesday_5pm = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    world = await make_world(
+        at=wednesday_5pm,
+        settings={
+            "reception": {"mode": "ai_first"},
+            **OFFICE,
+            "queue": {"default_max_sessions": 1, **POOL_NOTICE},
+        },
+        servicers=["alice"],
+        kb=True,
+    )
+    served, waiting, evening = (another_customer(world, name) for name in ("甲", "乙", "丙"))
+    served.says("转人工")
+    await world.settle()
+    world.rt.clock.advance(timedelta(minutes=10))
+    waiting.says("转人工")
+    await world.settle()
+    world.rt.clock.advance(timedelta(minutes=80))  # 18:30, closed
+    served.servicer("end", "alice")
+    await world.settle()
+    world.rt.clock.advance(timedelta(minutes=90))  # 20:00
+    evening.says("转人工")
+    await world.settle()
+    assert (waiting.session()["state"], evening.session()["state"]) == (2, 1)
+
+    world.rt.clock.set(datetime(2026, 11, 26, 1, 0, tzinfo=UTC))  # Thursday 09:00
+    await world.run_due()  # 丙's opening timer; no sweep has run yet
+    assert (waiting.session()["state"], waiting.session()["servicer_userid"]) == (3, "alice")
+    assert evening.session()["state"] == 2
+    assert texts_of(evening.inbox()[-1]) == "正在为您排队，您前面还有 1 位"
+    async with api_client(world.rt) as api:
+        conversation = await evening.conversation()
+        decisions = (await api.get(f"/api/v1/conversations/{conversation.id}/routing")).json()
+    assert [(d["rule"], d["explanation"]) for d in decisions] == [
+        ("line", "排队顺序：排队池中已有 1 位在等 → 进入排队池")
+    ]

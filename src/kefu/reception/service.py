@@ -185,16 +185,21 @@ def roster(
     userids = [row.userid for row in rows]
     exclusive = exclusive_servicer(session, account.connection_id, conversation.external_userid)
     pointer = routing_service.round_robin_last(session, account.id, for_update=for_update)
-    waiting = session.scalar(
-        select(func.count())
+    waiting, reserved = session.execute(
+        select(func.count(), func.count(Conversation.reserved_for))
         .select_from(Conversation)
         .where(
             Conversation.account_id == account.id,
             Conversation.wecom_state == STATE_POOL,
             Conversation.id != conversation.id,
         )
+    ).one()
+    empty = Roster(
+        exclusive_userid=exclusive,
+        round_robin_last=pointer,
+        pool_length=int(waiting or 0),
+        waiting_for_anyone=int(waiting or 0) - int(reserved or 0),
     )
-    empty = Roster(exclusive_userid=exclusive, round_robin_last=pointer, pool_length=int(waiting or 0))
     if not userids:
         return empty
     corp_accounts = select(KfAccount.id).where(KfAccount.connection_id == account.connection_id)

@@ -43,7 +43,15 @@ from kefu.reception.core.state import (
     SessionKind,
     Transition,
 )
-from kefu.routing.core import Roster, RoutingDecision, by_person, choose, for_reserved, in_app
+from kefu.routing.core import (
+    Roster,
+    RoutingDecision,
+    behind_the_line,
+    by_person,
+    choose,
+    for_reserved,
+    in_app,
+)
 
 CODE_TTL: dict[CodeKind, timedelta] = {
     "welcome": SHORT_CODE_TTL,
@@ -254,9 +262,16 @@ class Context:
             exclude.append(state.reserved_for)
             self._reserve(None)
             self.note("reservation_dropped", servicer=state.reserved_for)
-        decision = choose(
-            self.settings.routing.rules, self.roster, last_userid=state.last_servicer(), exclude=exclude
-        )
+        if (
+            state.wecom_state in SENDABLE_STATES
+            and self.roster.waiting_for_anyone
+            and not self._pool_at_cap()
+        ):
+            decision = behind_the_line(self.roster)  # first come, first served: into the line
+        else:
+            decision = choose(
+                self.settings.routing.rules, self.roster, last_userid=state.last_servicer(), exclude=exclude
+            )
         if decision.outcome == "assign" and state.wecom_state in (*SENDABLE_STATES, STATE_POOL):
             self._routed(decision, reason)
             self.transfer(3, decision.userid, reason=reason)
@@ -279,11 +294,15 @@ class Context:
         waited = self.roster.find(userid)
         self.update(reserved_for=userid, reserved_off_duty=waited is not None and not waited.on_duty)
 
+    def _pool_at_cap(self) -> bool:
+        cap = self.settings.queue.max_length
+        return cap is not None and self.roster.pool_length >= cap
+
     def _queue_full(self) -> bool:
         """The pool is at the account's cap: say so once per request, the customer stays with
         the AI (queue.max_length; the over-length message)."""
         cap = self.settings.queue.max_length
-        if cap is None or self.roster.pool_length < cap:
+        if cap is None or not self._pool_at_cap():
             return False
         self.note("queue_full", waiting=self.roster.pool_length, cap=cap)
         self.send("queue_full", phrase_for(self.settings.queue.over_length_message, "over_length"))
