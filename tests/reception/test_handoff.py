@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from kefu.accounts.service import get_connection, wecom_client
+from kefu.accounts.servicers import refresh_servicers
 from kefu.reception.dispatch import sweep
 from tests.factories import api_client
 from tests.reception.conftest import MESSAGES_ON, POOL_NOTICE, WorldFactory, texts_of
@@ -117,6 +119,35 @@ async def test_a_customer_told_to_wait_for_an_off_duty_exclusive_servicer_waits_
     reception_status(world, "bob", 1)
     await world.settle()
     assert (world.session()["state"], world.session()["servicer_userid"]) == (3, "bob")
+
+
+async def test_a_customer_waiting_for_a_servicer_removed_in_the_wecom_admin_falls_back(
+    make_world: WorldFactory,
+) -> None:
+    """A servicer WeCom no longer lists for the account is no servicer of it: nobody waits for
+    them (Kefu read them as merely off duty, so the customer would have waited for good)."""
+    world = await make_world(
+        settings={
+            **HUMAN_ONLY,
+            "routing": {"rules": [{"rule": "exclusive", "when_unavailable": "wait"}, {"rule": "idle"}]},
+        },
+        servicers=["alice", "bob"],
+    )
+    async with api_client(world.rt) as api:
+        await bind_to_contact(api, world, {"name": "王经理", "exclusive_userid": "bob"})
+    reception_status(world, "bob", 2)
+    await world.settle()
+    world.says("人工")
+    await world.settle()
+    assert (await world.conversation()).reserved_for == "bob"
+
+    async with world.rt.db.read() as session:
+        connection = await get_connection(session, world.account.connection_id)
+    await wecom_client(world.rt, connection).servicer_del(world.open_kfid, ["bob"])  # the WeCom admin
+    await refresh_servicers(world.rt, world.account.id)
+    assert await sweep(world.rt) == 1
+    await world.run_due()
+    assert (world.session()["state"], world.session()["servicer_userid"]) == (3, "alice")
 
 
 OFFICE = {"hours": {"weekly": {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")}}}

@@ -181,7 +181,9 @@ def roster(
     rows_query = (
         select(Servicer).where(Servicer.account_id == account.id).order_by(Servicer.position, Servicer.id)
     )
-    rows = list(session.scalars(rows_query).all())
+    # One WeCom does not list for the account (removed in the WeCom admin, or never taken) is
+    # no servicer of it: routing never waits for them, as for one not in Kefu's list.
+    rows = [row for row in session.scalars(rows_query).all() if row.in_wecom]
     userids = [row.userid for row in rows]
     exclusive = exclusive_servicer(session, account.connection_id, conversation.external_userid)
     pointer = routing_service.round_robin_last(session, account.id, for_update=for_update)
@@ -223,7 +225,7 @@ def roster(
     loads = tuple(
         ServicerLoad(
             userid=row.userid,
-            on_duty=row.status == RECEIVING and row.in_wecom,
+            on_duty=row.status == RECEIVING,
             active_sessions=active.get(row.userid, 0),
             max_sessions=row.max_sessions or default_cap,
             idle_since=row.idle_since,
