@@ -50,7 +50,7 @@ async def test_a_customer_taken_in_the_wecom_app_stays_with_that_servicer_when_k
     transfers = [a for a in await world.actions() if a.kind == "transfer"]
     take = transfers[-1]
     assert take.payload["action"]["servicer_userid"] == "alice"
-    assert take.status == "dropped" and "no longer waits in the pool" in (take.error or "")
+    assert take.status == "dropped" and "session changed before the transfer" in (take.error or "")
 
 
 async def test_a_queue_timeout_does_not_end_the_session_of_a_servicer_who_just_took_the_customer(
@@ -195,4 +195,51 @@ async def test_at_opening_the_customer_who_waited_in_the_pool_overnight_is_serve
         decisions = (await api.get(f"/api/v1/conversations/{conversation.id}/routing")).json()
     assert [(d["rule"], d["explanation"]) for d in decisions] == [
         ("line", "排队顺序：排队池中已有 1 位在等 → 进入排队池")
+    ]
+
+
+async def test_a_hand_over_does_not_take_the_customer_from_whom_the_app_gave_them_meanwhile(
+    make_world: WorldFactory,
+) -> None:
+    """The console hands alice's customer to carol; meanwhile alice transfers them to bob in the
+    WeCom app. Kefu's trans then moved them from bob to carol (WeCom allows 3 → 3), and the app's
+    event, pulled after, left the mirror on bob while WeCom showed carol."""
+    world = await make_world(settings=HUMAN_ONLY, servicers=["alice", "bob", "carol"])
+    world.says("人工")
+    await world.settle()
+    assert world.session()["servicer_userid"] == "alice"
+    conversation = await world.conversation()
+    async with api_client(world.rt) as api:
+        moved = await api.post(
+            f"/api/v1/conversations/{conversation.id}/hand-over", json={"servicer_userid": "carol"}
+        )
+        assert moved.status_code == 202, moved.text
+    world.servicer("transfer", "alice", to_servicer_userid="bob")  # before Kefu's trans goes out
+    await world.settle()
+
+    assert (world.session()["state"], world.session()["servicer_userid"]) == (3, "bob")
+    conversation = await world.conversation()
+    assert (conversation.wecom_state, conversation.servicer_userid) == (3, "bob")
+    handover = [a for a in await world.actions() if a.kind == "transfer"][-1]
+    assert handover.payload["action"]["servicer_userid"] == "carol" and handover.status == "dropped"
+
+
+async def test_an_end_by_hand_does_not_end_the_customers_next_session(make_world: WorldFactory) -> None:
+    """The console ends alice's session; meanwhile alice ends it in the app and the customer asks
+    a new question. Kefu's trans → 4 ended the customer's new session: their question went
+    unanswered (the AI's send refused) and they read 本次服务已结束 instead."""
+    world = await make_world(settings={"messages": MESSAGES_ON}, servicers=["alice"], kb=True)
+    world.says("转人工")
+    await world.settle()
+    conversation = await world.conversation()
+    async with api_client(world.rt) as api:
+        ended = await api.post(f"/api/v1/conversations/{conversation.id}/end", json={})
+        assert ended.status_code == 202, ended.text
+    world.servicer("end", "alice")  # in the app, before Kefu's trans goes out …
+    world.says("怎么退货")  # … and the customer starts a new session
+    await world.settle()
+
+    assert world.session()["state"] == 1
+    assert [texts_of(m) for m in world.inbox()] == [
+        "收到商品 7 天内可在订单页申请退货，运费由我们承担。 | 转人工 | "
     ]

@@ -15,7 +15,9 @@ kefu.reception.delivery_records).
   refused ("code unusable"), never retried.
 - service_state/trans: success → TransferDone(msg_code); a refusal → TransferRefused; an
   unsettled answer that service_state/get shows did not happen, or a transport error → retried
-  with backoff (each retry looks first), then TransferRefused(-1), which reconciles.
+  with backoff (each retry looks first), then TransferRefused(-1), which reconciles. Decided on
+  the pool or a servicer's session, it looks first too: changed in the WeCom app meanwhile →
+  dropped, and WeCom's state fed back as Reconciled.
 - service_state/get → Reconciled.
 """
 
@@ -55,7 +57,6 @@ SEND_REFUSED = frozenset({95018, 95001, 95002})  # the mirror was wrong: reconci
 TRANS_REFUSED = frozenset({95016, 95014, 95019, 95013})
 UNSETTLED = -1  # fed back as the errcode of a trans whose outcome WeCom left open
 CANCELLED = 0  # fed back as the errcode of an idle end Kefu called off itself
-POOL = 2  # WeCom's 待接入池 state
 
 
 @task(DELIVER_TASK, max_attempts=10)
@@ -186,22 +187,23 @@ async def _transfer(rt: Runtime, outbox: Outbox) -> None:
     client = _client(rt, outbox)
     who = {"open_kfid": outbox.account.open_kfid, "external_userid": outbox.conversation.external_userid}
     arrived = TransferDone(target_state=action.target_state, servicer_userid=action.servicer_userid)
-    from_pool = bool(outbox.payload.get("from_pool"))
+    seen = outbox.payload.get("seen")  # the pool or a servicer's session, as Kefu saw it
     try:
-        if attempt.number > 1 or from_pool:
+        if attempt.number > 1 or seen:
             # An earlier try may have moved it (its answer lost, or settled by a get that failed
-            # too); a second trans would be refused, so look first. From the pool: look whether
-            # the customer still waits there.
+            # too); a second trans would be refused, so look first. Decided on the pool or a
+            # servicer's session: look whether WeCom still shows it so.
             now = await client.service_state_get(**who)
             if now.state == action.target_state and (
                 action.target_state != 3 or now.servicer_userid == action.servicer_userid
             ):
                 await _finish(rt, outbox, "done", error="settled by service_state/get", feed=arrived)
                 return
-            if from_pool and now.state != POOL:
-                # Taken in the WeCom app (or ended) meanwhile: a trans now would move the customer
-                # away from the servicer who took them, or end their session. WeCom's state wins.
-                await _finish(rt, outbox, "dropped", error=_left_pool(now), feed=_found(now))
+            shown = {"state": now.state, "servicer": now.servicer_userid if now.state == 3 else None}
+            if seen and shown != seen:
+                # Taken, transferred or ended in the WeCom app meanwhile: a trans now would move
+                # the customer away from whoever has them, or end another session. WeCom wins.
+                await _finish(rt, outbox, "dropped", error=_changed(now), feed=_found(now))
                 return
         result = await client.service_state_trans(
             **who, service_state=action.target_state, servicer_userid=action.servicer_userid
@@ -225,9 +227,9 @@ async def _transfer(rt: Runtime, outbox: Outbox) -> None:
         await _finish(rt, outbox, "done", feed=done)
 
 
-def _left_pool(now: ServiceState) -> str:
-    who = f" with {now.servicer_userid}" if now.servicer_userid else ""
-    return f"the customer no longer waits in the pool: WeCom shows state {now.state}{who}"
+def _changed(now: ServiceState) -> str:
+    who = f" with {now.servicer_userid}" if now.state == 3 and now.servicer_userid else ""
+    return f"the session changed before the transfer: WeCom shows state {now.state}{who}"
 
 
 def _found(now: ServiceState) -> Reconciled:
