@@ -243,3 +243,24 @@ async def test_an_end_by_hand_does_not_end_the_customers_next_session(make_world
     assert [texts_of(m) for m in world.inbox()] == [
         "收到商品 7 天内可在订单页申请退货，运费由我们承担。 | 转人工 | "
     ]
+
+
+async def test_two_customers_asking_at_once_do_not_overfill_the_queue(make_world: WorldFactory) -> None:
+    """The pool's cap is 1 and both customers ask in the same moment: each decision counted only
+    customers already in the pool, not one whose trans → 2 was still on its way, so both got in."""
+    world = await make_world(
+        settings={
+            "reception": {"mode": "ai_first"},
+            "queue": {"max_length": 1, "over_length_message": {"mode": "fixed", "text": "排队人数已满"}},
+        },
+        servicers=["alice"],
+        kb=True,
+    )
+    reception_status(world, "alice", 2)
+    await world.settle()
+    first, second = another_customer(world, "甲"), another_customer(world, "乙")
+    first.says("转人工")
+    second.says("转人工")
+    await world.settle()
+    assert (first.session()["state"], second.session()["state"]) == (2, 1)
+    assert [texts_of(m) for m in second.inbox()] == ["排队人数已满"]

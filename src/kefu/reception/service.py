@@ -103,13 +103,18 @@ def save_state(
         servicer_userid = pending.servicer_userid
     else:
         servicer_userid = None
+    # Likewise `queued_at`: in the pool, or on the way into it (a pending trans → 2), so the
+    # queue's cap counts a customer whose trans has not landed yet.
+    queued_at = state.queued_at
+    if queued_at is None and pending is not None and pending.target_state == STATE_POOL:
+        queued_at = pending.at
     values = {
         "state": state.model_dump(mode="json"),
         "wecom_state": state.wecom_state,
         "owner": state.owner,
         "servicer_userid": servicer_userid,
         "session_no": state.session_no,
-        "queued_at": state.queued_at,
+        "queued_at": queued_at,
         "reserved_for": state.reserved_for,
         "awaiting_reply_since": state.awaiting_reply_since,
         "next_idle_check_at": next_idle_check(state, settings),
@@ -191,8 +196,10 @@ def roster(
         select(func.count(), func.count(Conversation.reserved_for))
         .select_from(Conversation)
         .where(
+            # In the pool, or on the way into it (queued_at set with the pending trans → 2).
+            Conversation.wecom_state.in_((0, 1, STATE_POOL)),
             Conversation.account_id == account.id,
-            Conversation.wecom_state == STATE_POOL,
+            Conversation.queued_at.is_not(None),
             Conversation.id != conversation.id,
         )
     ).one()

@@ -65,7 +65,7 @@ class Roster(_Frozen):
     servicers: tuple[ServicerLoad, ...] = ()
     exclusive_userid: str | None = None  # the customer's exclusive servicer (CRM, else the mapping)
     round_robin_last: str | None = None  # whom the account's rotation gave last
-    pool_length: int = Field(default=0, ge=0)  # customers of the account waiting in the pool now
+    pool_length: int = Field(default=0, ge=0)  # customers of the account in the pool or on their way
     waiting_for_anyone: int = Field(default=0, ge=0)  # of them, those no rule reserved for one servicer
 
     def find(self, userid: str | None) -> ServicerLoad | None:
