@@ -264,3 +264,24 @@ async def test_two_customers_asking_at_once_do_not_overfill_the_queue(make_world
     await world.settle()
     assert (first.session()["state"], second.session()["state"]) == (2, 1)
     assert [texts_of(m) for m in second.inbox()] == ["排队人数已满"]
+
+
+async def test_a_servicer_wecom_refuses_as_no_servicer_of_the_account_is_not_tried_again(
+    make_world: WorldFactory,
+) -> None:
+    """bob was removed from the account in the WeCom admin. The first customer routed to him is
+    refused (95014) and goes to alice; every later customer was first routed to bob too (the
+    idlest, as he gets no sessions), refused, then routed again. Kefu now reads WeCom's list."""
+    world = await make_world(settings=HUMAN_ONLY, servicers=["bob", "alice"])
+    async with world.rt.db.read() as session:
+        connection = await get_connection(session, world.account.connection_id)
+    await wecom_client(world.rt, connection).servicer_del(world.open_kfid, ["bob"])  # the WeCom admin
+    first, second = another_customer(world, "甲"), another_customer(world, "乙")
+    first.says("人工")
+    await world.settle()
+    assert (first.session()["state"], first.session()["servicer_userid"]) == (3, "alice")
+    second.says("人工")
+    await world.settle()
+    assert (second.session()["state"], second.session()["servicer_userid"]) == (3, "alice")
+    transfers = [a for a in await second.actions() if a.kind == "transfer"]
+    assert [(a.payload["action"]["servicer_userid"], a.status) for a in transfers] == [("alice", "done")]

@@ -31,6 +31,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from kefu.accounts.models import Connection, KfAccount
+from kefu.accounts.sync import enqueue_servicer_refresh
 from kefu.ingest.models import Message
 from kefu.jobs.registry import task
 from kefu.reception import service
@@ -55,6 +56,7 @@ from kefu.wecom.results import ServiceState
 
 SEND_REFUSED = frozenset({95018, 95001, 95002})  # the mirror was wrong: reconcile, never re-send
 TRANS_REFUSED = frozenset({95016, 95014, 95019, 95013})
+NOT_A_SERVICER = 95014  # not in the account's reception list, or not activated in WeCom
 UNSETTLED = -1  # fed back as the errcode of a trans whose outcome WeCom left open
 CANCELLED = 0  # fed back as the errcode of an idle end Kefu called off itself
 
@@ -216,6 +218,10 @@ async def _transfer(rt: Runtime, outbox: Outbox) -> None:
     except WeComError as exc:
         refused = TransferRefused(target_state=action.target_state, errcode=exc.errcode)
         if exc.errcode in TRANS_REFUSED:
+            if exc.errcode == NOT_A_SERVICER:
+                # Removed from the account in the WeCom admin, say: read WeCom's list again, so
+                # the next customer is not first routed to them and refused too.
+                await rt.db.run_write(enqueue_servicer_refresh, outbox.account.id, now=rt.clock.now())
             await _finish(rt, outbox, "refused", errcode=exc.errcode, error=str(exc), feed=refused)
         else:
             await _retry_or_fail(rt, outbox, attempt, str(exc), errcode=exc.errcode, feed=refused)
