@@ -15,7 +15,9 @@ kefu.reception.delivery_records).
   refused ("code unusable"), never retried.
 - service_state/trans: success → TransferDone(msg_code); a refusal → TransferRefused; an
   unsettled answer that service_state/get shows did not happen, or a transport error → retried
-  with backoff (each retry looks first), then TransferRefused(-1), which reconciles.
+  with backoff (each retry looks first), then TransferRefused(-1), which reconciles. Decided on
+  the pool or a servicer's session, it looks first too: changed in the WeCom app meanwhile →
+  dropped, and WeCom's state fed back as Reconciled.
 - service_state/get → Reconciled.
 """
 
@@ -29,6 +31,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from kefu.accounts.models import Connection, KfAccount
+from kefu.accounts.sync import enqueue_servicer_refresh
 from kefu.ingest.models import Message
 from kefu.jobs.registry import task
 from kefu.reception import service
@@ -49,9 +52,11 @@ from kefu.reception.shell import ACTION_ADAPTER, DELIVER_TASK, msgid_for
 from kefu.reception.wording import needs_ai, render, render_fixed
 from kefu.runtime import Runtime
 from kefu.wecom.errors import SendOutcomeUnknown, StateTransferUnsettled, WeComError, WeComTransportError
+from kefu.wecom.results import ServiceState
 
 SEND_REFUSED = frozenset({95018, 95001, 95002})  # the mirror was wrong: reconcile, never re-send
 TRANS_REFUSED = frozenset({95016, 95014, 95019, 95013})
+NOT_A_SERVICER = 95014  # not in the account's reception list, or not activated in WeCom
 UNSETTLED = -1  # fed back as the errcode of a trans whose outcome WeCom left open
 CANCELLED = 0  # fed back as the errcode of an idle end Kefu called off itself
 
@@ -184,15 +189,23 @@ async def _transfer(rt: Runtime, outbox: Outbox) -> None:
     client = _client(rt, outbox)
     who = {"open_kfid": outbox.account.open_kfid, "external_userid": outbox.conversation.external_userid}
     arrived = TransferDone(target_state=action.target_state, servicer_userid=action.servicer_userid)
+    seen = outbox.payload.get("seen")  # the pool or a servicer's session, as Kefu saw it
     try:
-        if attempt.number > 1:
+        if attempt.number > 1 or seen:
             # An earlier try may have moved it (its answer lost, or settled by a get that failed
-            # too); a second trans would be refused, so look first.
+            # too); a second trans would be refused, so look first. Decided on the pool or a
+            # servicer's session: look whether WeCom still shows it so.
             now = await client.service_state_get(**who)
             if now.state == action.target_state and (
                 action.target_state != 3 or now.servicer_userid == action.servicer_userid
             ):
                 await _finish(rt, outbox, "done", error="settled by service_state/get", feed=arrived)
+                return
+            shown = {"state": now.state, "servicer": now.servicer_userid if now.state == 3 else None}
+            if seen and shown != seen:
+                # Taken, transferred or ended in the WeCom app meanwhile: a trans now would move
+                # the customer away from whoever has them, or end another session. WeCom wins.
+                await _finish(rt, outbox, "dropped", error=_changed(now), feed=_found(now))
                 return
         result = await client.service_state_trans(
             **who, service_state=action.target_state, servicer_userid=action.servicer_userid
@@ -205,6 +218,10 @@ async def _transfer(rt: Runtime, outbox: Outbox) -> None:
     except WeComError as exc:
         refused = TransferRefused(target_state=action.target_state, errcode=exc.errcode)
         if exc.errcode in TRANS_REFUSED:
+            if exc.errcode == NOT_A_SERVICER:
+                # Removed from the account in the WeCom admin, say: read WeCom's list again, so
+                # the next customer is not first routed to them and refused too.
+                await rt.db.run_write(enqueue_servicer_refresh, outbox.account.id, now=rt.clock.now())
             await _finish(rt, outbox, "refused", errcode=exc.errcode, error=str(exc), feed=refused)
         else:
             await _retry_or_fail(rt, outbox, attempt, str(exc), errcode=exc.errcode, feed=refused)
@@ -214,6 +231,15 @@ async def _transfer(rt: Runtime, outbox: Outbox) -> None:
     else:
         done = arrived.model_copy(update={"msg_code": result.msg_code})
         await _finish(rt, outbox, "done", feed=done)
+
+
+def _changed(now: ServiceState) -> str:
+    who = f" with {now.servicer_userid}" if now.state == 3 and now.servicer_userid else ""
+    return f"the session changed before the transfer: WeCom shows state {now.state}{who}"
+
+
+def _found(now: ServiceState) -> Reconciled:
+    return Reconciled(wecom_state=now.state, servicer_userid=now.servicer_userid)  # type: ignore[arg-type]
 
 
 async def _customer_wrote_since(rt: Runtime, outbox: Outbox, since: datetime) -> bool:

@@ -18,7 +18,9 @@ class ConversationOut(BaseModel):
     owner: str = Field(description="none | ai | pool | servicer")
     servicer_userid: str | None
     session_no: int
-    queued_at: datetime | None = Field(default=None, description="in the pool since (queue order)")
+    queued_at: datetime | None = Field(
+        default=None, description="in the pool since (queue order), or on its way there since"
+    )
     reserved_for: str | None = Field(default=None, description="in the pool, waiting for this servicer")
     last_message_at: datetime | None
     last_customer_message_at: datetime | None

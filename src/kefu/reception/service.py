@@ -103,13 +103,18 @@ def save_state(
         servicer_userid = pending.servicer_userid
     else:
         servicer_userid = None
+    # Likewise `queued_at`: in the pool, or on the way into it (a pending trans → 2), so the
+    # queue's cap counts a customer whose trans has not landed yet.
+    queued_at = state.queued_at
+    if queued_at is None and pending is not None and pending.target_state == STATE_POOL:
+        queued_at = pending.at
     values = {
         "state": state.model_dump(mode="json"),
         "wecom_state": state.wecom_state,
         "owner": state.owner,
         "servicer_userid": servicer_userid,
         "session_no": state.session_no,
-        "queued_at": state.queued_at,
+        "queued_at": queued_at,
         "reserved_for": state.reserved_for,
         "awaiting_reply_since": state.awaiting_reply_since,
         "next_idle_check_at": next_idle_check(state, settings),
@@ -181,20 +186,29 @@ def roster(
     rows_query = (
         select(Servicer).where(Servicer.account_id == account.id).order_by(Servicer.position, Servicer.id)
     )
-    rows = list(session.scalars(rows_query).all())
+    # One WeCom does not list for the account (removed in the WeCom admin, or never taken) is
+    # no servicer of it: routing never waits for them, as for one not in Kefu's list.
+    rows = [row for row in session.scalars(rows_query).all() if row.in_wecom]
     userids = [row.userid for row in rows]
     exclusive = exclusive_servicer(session, account.connection_id, conversation.external_userid)
     pointer = routing_service.round_robin_last(session, account.id, for_update=for_update)
-    waiting = session.scalar(
-        select(func.count())
+    waiting, reserved = session.execute(
+        select(func.count(), func.count(Conversation.reserved_for))
         .select_from(Conversation)
         .where(
+            # In the pool, or on the way into it (queued_at set with the pending trans → 2).
+            Conversation.wecom_state.in_((0, 1, STATE_POOL)),
             Conversation.account_id == account.id,
-            Conversation.wecom_state == STATE_POOL,
+            Conversation.queued_at.is_not(None),
             Conversation.id != conversation.id,
         )
+    ).one()
+    empty = Roster(
+        exclusive_userid=exclusive,
+        round_robin_last=pointer,
+        pool_length=int(waiting or 0),
+        waiting_for_anyone=int(waiting or 0) - int(reserved or 0),
     )
-    empty = Roster(exclusive_userid=exclusive, round_robin_last=pointer, pool_length=int(waiting or 0))
     if not userids:
         return empty
     corp_accounts = select(KfAccount.id).where(KfAccount.connection_id == account.connection_id)
@@ -218,7 +232,7 @@ def roster(
     loads = tuple(
         ServicerLoad(
             userid=row.userid,
-            on_duty=row.status == RECEIVING and row.in_wecom,
+            on_duty=row.status == RECEIVING,
             active_sessions=active.get(row.userid, 0),
             max_sessions=row.max_sessions or default_cap,
             idle_since=row.idle_since,

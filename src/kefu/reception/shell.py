@@ -217,6 +217,13 @@ def apply_decision(
         if isinstance(action, Transfer) and action.target_state == 4 and before.last_activity_at:
             # An idle end: the deliverer checks the customer stayed silent since (see delivery).
             payload["idle_since"] = before.last_activity_at.isoformat()
+        if isinstance(action, Transfer) and decision.state.wecom_state in (STATE_POOL, service.STATE_HUMAN):
+            # Servicers act in the WeCom app meanwhile (a take from the pool, a transfer, an end
+            # and the customer's next session), and WeCom allows 3 → 3 and → 4: a trans on a
+            # session that changed would move the customer away from whoever has them now, or end
+            # the wrong session. The deliverer looks first: WeCom must still show what Kefu saw.
+            seen = decision.state
+            payload["seen"] = {"state": seen.wecom_state, "servicer": seen.servicer_userid}
         local = isinstance(action, LOCAL_ACTIONS)
         # Written once: its id names its delivery job here, and its msgid with the first try.
         action_id = session.execute(

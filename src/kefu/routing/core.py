@@ -23,9 +23,21 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from kefu.accounts.settings_types import RoutingRule
 
-RuleName = Literal["exclusive", "last", "idle", "round_robin", "reserved", "manual", "handover", "app"]
+RuleName = Literal[
+    "exclusive", "last", "idle", "round_robin", "reserved", "manual", "handover", "app", "line"
+]
 Outcome = Literal["assign", "wait", "pool"]
-Verdict = Literal["chosen", "waited_for", "none_set", "not_listed", "off_duty", "at_cap", "refused", "nobody"]
+Verdict = Literal[
+    "chosen",
+    "waited_for",
+    "none_set",
+    "not_listed",
+    "off_duty",
+    "at_cap",
+    "refused",
+    "nobody",
+    "others_waiting",
+]
 
 
 class _Frozen(BaseModel):
@@ -53,7 +65,8 @@ class Roster(_Frozen):
     servicers: tuple[ServicerLoad, ...] = ()
     exclusive_userid: str | None = None  # the customer's exclusive servicer (CRM, else the mapping)
     round_robin_last: str | None = None  # whom the account's rotation gave last
-    pool_length: int = Field(default=0, ge=0)  # customers of the account waiting in the pool now
+    pool_length: int = Field(default=0, ge=0)  # customers of the account in the pool or on their way
+    waiting_for_anyone: int = Field(default=0, ge=0)  # of them, those no rule reserved for one servicer
 
     def find(self, userid: str | None) -> ServicerLoad | None:
         return next((s for s in self.servicers if s.userid == userid), None) if userid else None
@@ -201,6 +214,14 @@ def _round_robin(
     return None, pointer
 
 
+def behind_the_line(roster: Roster) -> RoutingDecision:
+    """Customers wait in the pool for anyone: a new request joins the line behind them, even if
+    someone has room this moment (room that a dispatch round has not handed out yet is theirs:
+    otherwise a newcomer takes the servicer the first in line has been waiting for)."""
+    step = Step(rule="line", verdict="others_waiting", sessions=roster.waiting_for_anyone)
+    return _decided("pool", None, "line", [step], roster.round_robin_last, roster)
+
+
 def for_reserved(roster: Roster, userid: str) -> RoutingDecision:
     """A customer waiting for one servicer (a rule said `wait`): them once they have room."""
     steps: list[Step] = []
@@ -249,6 +270,7 @@ _RULE_NAMES = {
         "manual": "手动接入",
         "handover": "转接给",
         "app": "企业微信内接入",
+        "line": "排队顺序",
     },
     "en": {
         "reserved": "the servicer waited for",
@@ -259,6 +281,7 @@ _RULE_NAMES = {
         "idle": "idle",
         "round_robin": "round robin",
         "app": "taken in the WeCom app",
+        "line": "queue order",
     },
 }
 _VERDICTS = {
@@ -271,6 +294,7 @@ _VERDICTS = {
         "nobody": "{rule}：没有可接待的人员",
         "waited_for": "等待{who}",
         "chosen": "{rule} → {who}（当前 {sessions} 个会话）",
+        "others_waiting": "{rule}：排队池中已有 {sessions} 位在等",
     },
     "en": {
         "none_set": "{rule}: none set",
@@ -281,6 +305,7 @@ _VERDICTS = {
         "nobody": "{rule}: nobody can take it",
         "waited_for": "wait for {who}",
         "chosen": "{rule} → {who} (sessions now: {sessions})",
+        "others_waiting": "{rule}: {sessions} already waiting in the pool",
     },
 }
 _POOL = {"zh": "进入排队池", "en": "the queue pool"}

@@ -43,7 +43,15 @@ from kefu.reception.core.state import (
     SessionKind,
     Transition,
 )
-from kefu.routing.core import Roster, RoutingDecision, by_person, choose, for_reserved, in_app
+from kefu.routing.core import (
+    Roster,
+    RoutingDecision,
+    behind_the_line,
+    by_person,
+    choose,
+    for_reserved,
+    in_app,
+)
 
 CODE_TTL: dict[CodeKind, timedelta] = {
     "welcome": SHORT_CODE_TTL,
@@ -64,6 +72,7 @@ SESSION_FLAGS: dict[str, Any] = {
     "no_reply_notice_sent": False,
     "refused_servicers": [],
     "reserved_for": None,
+    "reserved_off_duty": False,
     "queue_timeout": False,
     "leaving_message": None,
     "pending_transition": None,
@@ -116,7 +125,8 @@ class Context:
         if to_state == STATE_POOL and before != STATE_POOL:
             self.update(queued_at=self.now)
         elif to_state != STATE_POOL:
-            self.update(queued_at=None, reserved_for=None)
+            # Out of the pool: a queue timeout on its way no longer applies.
+            self.update(queued_at=None, reserved_for=None, reserved_off_duty=False, queue_timeout=False)
         self.note("state_changed", from_state=before, to_state=to_state, servicer=servicer, reason=reason)
 
     def start_session(self, at: datetime | None, *, kind: SessionKind, reason: str) -> None:
@@ -238,7 +248,10 @@ class Context:
         exclude = list(state.refused_servicers)
         if state.wecom_state == STATE_POOL and state.reserved_for:
             waited = self.roster.find(state.reserved_for)
-            if waited is not None and waited.on_duty and waited.userid not in exclude:
+            # Off duty when the rule said wait: waited for until they come (that is what `wait`
+            # means); one who stops while waited for on duty is given up.
+            holds = waited is not None and (waited.on_duty or state.reserved_off_duty)
+            if holds and waited is not None and waited.userid not in exclude:
                 decision = for_reserved(self.roster, waited.userid)
                 if decision.outcome != "assign":
                     return False  # they are still full: keep waiting for them
@@ -247,11 +260,18 @@ class Context:
                 return True
             # They stopped reception or left the list: fall back by the rules, without them.
             exclude.append(state.reserved_for)
-            self.update(reserved_for=None)
+            self._reserve(None)
             self.note("reservation_dropped", servicer=state.reserved_for)
-        decision = choose(
-            self.settings.routing.rules, self.roster, last_userid=state.last_servicer(), exclude=exclude
-        )
+        if (
+            state.wecom_state in SENDABLE_STATES
+            and self.roster.waiting_for_anyone
+            and not self._pool_at_cap()
+        ):
+            decision = behind_the_line(self.roster)  # first come, first served: into the line
+        else:
+            decision = choose(
+                self.settings.routing.rules, self.roster, last_userid=state.last_servicer(), exclude=exclude
+            )
         if decision.outcome == "assign" and state.wecom_state in (*SENDABLE_STATES, STATE_POOL):
             self._routed(decision, reason)
             self.transfer(3, decision.userid, reason=reason)
@@ -261,19 +281,28 @@ class Context:
             if self._queue_full():
                 return False
             self._routed(decision, reason)
-            self.update(reserved_for=reserved)
+            self._reserve(reserved)
             self.transfer(2, None, reason=reason)
             return True
         if state.wecom_state == STATE_POOL and reserved is not None and reserved != self.state.reserved_for:
             self._routed(decision, reason)  # still waiting, now for someone in particular
-            self.update(reserved_for=reserved)
+            self._reserve(reserved)
         return False  # already queued and nobody has room: stay in the pool
+
+    def _reserve(self, userid: str | None) -> None:
+        """Wait in the pool for `userid` (None: for anyone), remembering whether they were off duty."""
+        waited = self.roster.find(userid)
+        self.update(reserved_for=userid, reserved_off_duty=waited is not None and not waited.on_duty)
+
+    def _pool_at_cap(self) -> bool:
+        cap = self.settings.queue.max_length
+        return cap is not None and self.roster.pool_length >= cap
 
     def _queue_full(self) -> bool:
         """The pool is at the account's cap: say so once per request, the customer stays with
         the AI (queue.max_length; the over-length message)."""
         cap = self.settings.queue.max_length
-        if cap is None or self.roster.pool_length < cap:
+        if cap is None or not self._pool_at_cap():
             return False
         self.note("queue_full", waiting=self.roster.pool_length, cap=cap)
         self.send("queue_full", phrase_for(self.settings.queue.over_length_message, "over_length"))

@@ -86,7 +86,13 @@ def on_reconciled(ctx: Context, answer: Reconciled) -> None:
     agrees = state.wecom_state == target and state.servicer_userid == servicer
     ctx.note("reconciled", mirror_state=state.wecom_state, wecom_state=target, agrees=agrees)
     pending = state.pending_transition
-    ours = pending is not None and pending.target_state == target
+    # Ours only if WeCom shows the very move asked for: a servicer who took the customer in the
+    # app is not the one Kefu's pending trans named.
+    ours = (
+        pending is not None
+        and pending.target_state == target
+        and (target != STATE_HUMAN or pending.servicer_userid == servicer)
+    )
     if ours:
         ctx.update(pending_transition=None, last_transition=pending)  # the trans did go through
     elif pending is not None:
@@ -101,8 +107,7 @@ def on_reconciled(ctx: Context, answer: Reconciled) -> None:
     else:
         if state.wecom_state == STATE_ENDED:
             ctx.start_session(ctx.now, kind="normal", reason="reconciled")
-        kefu_asked = ours and pending is not None and pending.servicer_userid == servicer
-        if servicer is not None and not kefu_asked:
+        if servicer is not None and not ours:
             # Taken or given in the WeCom app, found here before its event: recorded as the event
             # would have (which then finds the mirror agreeing and records nothing).
             ctx.record_app_move(servicer, "reconciled")

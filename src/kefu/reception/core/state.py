@@ -101,6 +101,7 @@ class ConversationState(_Frozen):
     # In the pool: since when (queue order), and whom a routing rule said to wait for.
     queued_at: AwareDatetime | None = None
     reserved_for: str | None = None
+    reserved_off_duty: bool = False  # reserved_for was off duty then: held until they come on duty
     queue_timeout: bool = False  # Kefu is ending this session: it waited in the pool too long
     # What the customer writes now is a message left for servicers (留言): after asking for a
     # human off hours, or in the session after a queue timeout.
