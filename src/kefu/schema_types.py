@@ -70,6 +70,8 @@ ButtonText = Annotated[str, Field(min_length=1), utf8_at_most(BUTTON_MAX_BYTES, 
 
 
 def http_url(value: str) -> str:
+    if not value.strip():  # said apart: “” is not a web address would puzzle whoever left it blank
+        raise PydanticCustomError("url_empty", "the URL is empty")
     if not re.match(r"^https?://[^\s/]+", value):
         raise PydanticCustomError(
             "url_not_http",

@@ -170,10 +170,10 @@ def test_a_stale_pool_and_conversation_page_are_refused_in_the_readers_language(
     for page in (live, behind):
         page.goto(demo.urls["Kefu console (控制台)"].removesuffix("/console/") + conversation)
         page.locator("#conversation-state", has_text="人工接待（张三）").wait_for()
-    live.locator(".transfer-form select").select_option(label="李四")
+    live.locator(".transfer-form select").select_option("lisi")
     live.locator(".transfer-form button").click()
     live.locator("#conversation-state", has_text="人工接待（李四）").wait_for()
-    behind.locator(".transfer-form select").select_option(label="李四")
+    behind.locator(".transfer-form select").select_option("lisi")
     behind.locator(".transfer-form button").click()
     assert behind.locator(".flash-error").inner_text() == "该客户已由 李四 接待"
 

@@ -50,8 +50,8 @@ def test_the_admin_names_takes_and_transfers_by_the_servicers_names(demo: Demo, 
     assert "张三" in session.locator("td").nth(2).inner_text()  # the 接待人员 column
     choice = session.locator("select[name=servicer_userid]")
     choice.wait_for()  # once WeCom has handed the session over (the list re-reads itself)
-    assert choice.locator("option").all_inner_texts() == ["李四", "王小五"]
-    choice.select_option(label="李四")
+    assert choice.locator("option").all_inner_texts() == ["李四（0/10）", "王小五（0/10）"]  # with their load
+    choice.select_option("lisi")
     session.locator("button", has_text="转接").click()
     console.locator(".flash-ok", has_text="已请求转接给 李四").wait_for()
     console.locator("#conversation-state", has_text="人工接待（李四）").wait_for()

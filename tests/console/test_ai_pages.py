@@ -90,6 +90,7 @@ async def test_a_synonym_line_without_a_colon_is_refused_inline(rt: Runtime, sig
             "openai.base_url",
             "“127.0.0.1:8001/v1”不是网址：须以 http:// 或 https:// 开头",
         ),
+        ({"openai.base_url": ""}, "openai.base_url", "须填写接口地址，如 http://127.0.0.1:8001/v1"),
         ({"openai.model": ""}, "openai.model", "不能为空（至少 1 个字符）"),
         ({"openai.timeout_s": "0"}, "openai.timeout_s", "须大于 0"),
         ({"openai.timeout_s": "200"}, "openai.timeout_s", "不能大于 120"),

@@ -37,6 +37,8 @@ async def test_the_figures_of_one_account(signed_in: SignIn, small_history: Smal
     assert kpi(page.text, "first-response") == "30 秒"
     assert kpi(page.text, "satisfaction") == "53.33"
     assert "满意（100 分）: 1" in page.text and "不满意（0 分）: 1" in page.text  # not a bare 0: 1
+    assert "docs/reports.md" not in page.text  # a path in the repository a team lead cannot open
+    assert '<a href="/console/help">各项含义详见使用指南的「报表」一节</a>' in page.text
     assert page.text.count('<svg class="bar-chart"') == 3
     assert "<title>11-23: 3</title>" in page.text  # sessions per day, in Shanghai's days
     assert "关键词: <strong>1</strong>" in page.text

@@ -55,7 +55,7 @@ async def test_servicers_are_shown_by_the_name_of_their_console_user(
 
     sessions = (await admin.get(SESSIONS)).text
     assert "<td>张三</td>" in sessions  # the 接待人员 column
-    assert '<option value="lisi">李四</option>' in sessions  # transfer to…
+    assert '<option value="lisi">李四（0/10）</option>' in sessions  # transfer to…, with their load
     assert 'value="zhangsan"' not in sessions  # not to whoever has the session
     page = (await admin.get(f"{LIST}/{conversation}")).text
     assert "人工接待（张三）" in page

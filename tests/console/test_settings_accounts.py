@@ -357,6 +357,9 @@ async def test_servicers_are_added_and_removed_in_wecom(
         f"/console/accounts/{account.id}/servicers", data={"csrf_token": token, "userid": "nobody"}
     )
     assert refused.status_code == 200 and "nobody" in refused.text and "60111" in refused.text
+    said = "企业微信错误 60111：企业中没有这个成员（请在通讯录中核对 userid）"  # not WeCom's English
+    assert f"nobody: {said}" in refused.text and "user does not exist" not in refused.text
+    assert said in (await admin.get(f"/console/accounts/{account.id}")).text  # the row's 已加入企业微信
     bad_cap = await admin.post(
         f"/console/accounts/{account.id}/servicers",
         data={"csrf_token": token, "userid": "lisi", "max_sessions": "x"},

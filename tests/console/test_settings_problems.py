@@ -243,6 +243,7 @@ AI_PROVOKED: list[tuple[dict[str, Any], str, str]] = [
     ({"openai": {**OPENAI, "apikey": "sk"}}, "openai.apikey", "extra_forbidden"),
     ({"synonyms": "云笺: 云签"}, "synonyms", "dict_type"),
     ({"synonyms": {"云笺": "云签"}}, "synonyms.云笺", "list_type"),
+    ({"openai": {**OPENAI, "base_url": ""}}, "openai.base_url", "url_empty"),
     ({"synonyms": {"云笺": ["云签", " "]}}, "synonyms", "synonym_empty"),
     ({"openai": {**OPENAI, "base_url": "127.0.0.1:8001/v1"}}, "openai.base_url", "url_not_http"),
     ({"openai": {**OPENAI, "api_key": 123}}, "openai.api_key", "secret_not_text"),

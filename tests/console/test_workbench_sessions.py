@@ -11,10 +11,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from kefu.accounts.models import Servicer
 from kefu.crm.models import CrmContact, WechatCustomer
 from kefu.runtime import Runtime
 from tests.console.conftest import SignIn
-from tests.console.workbench_world import desk, make_world, post, waiting_world
+from tests.console.workbench_world import (
+    another_customer,
+    customer_in_pool,
+    desk,
+    make_world,
+    post,
+    waiting_world,
+)
 from tests.reception.conftest import World, WorldFactory
 
 __all__ = ["make_world"]
@@ -115,6 +123,27 @@ async def test_the_transcript_says_what_each_state_change_and_request_was(
     assert "会话状态：排队中 → 人工接待 · zhangsan" in notes
     assert "请求结束会话" in notes and "会话状态：人工接待 → 已结束" in notes
     assert "会话状态变更" not in notes
+
+
+async def test_the_transfer_choice_shows_whom_a_hand_over_would_find_receiving_with_room(
+    make_world: WorldFactory, signed_in: SignIn
+) -> None:
+    """Each colleague offered comes with their load, or why a hand-over to them would be
+    refused — where the list named them alone and the refusal came after the try."""
+    world = await waiting_world(make_world, servicers=("zhangsan", "lisi", "wangwu"))
+    conversation = await taken_by(world, signed_in)
+    later = another_customer(world, "小林")
+    await customer_in_pool(later)
+    await taken_by(later, signed_in, "admin", "wangwu")
+    async with world.rt.db.write() as session:
+        rows = {r.userid: r for r in await session.scalars(select(Servicer))}
+        rows["lisi"].status = 1  # stopped receiving in the WeCom app
+        rows["wangwu"].max_sessions = 1
+
+    page = (await (await signed_in("admin")).get(f"{LIST}/{conversation}")).text
+    choice = page.split('class="inline transfer-form"', 1)[1].split("</select>", 1)[0]
+    assert '<option value="lisi">lisi（未在接待）</option>' in choice
+    assert '<option value="wangwu">wangwu（1/1 已满）</option>' in choice
 
 
 async def test_the_servicer_transfers_their_session_to_a_colleague(

@@ -78,8 +78,15 @@ def describe_item(result: ServicerResult) -> str | None:
     """None when WeCom accepted the item, else why not, in words."""
     if result.ok:
         return None
-    words = ITEM_ERRORS.get(result.errcode) or HINTS.get(result.errcode) or errmsg_head(result.errmsg)
+    if result.errcode in ITEM_ERRORS:
+        return describe_words(result.errcode)
+    words = HINTS.get(result.errcode) or errmsg_head(result.errmsg)
     return f"WeCom errcode {result.errcode}: {words}"
+
+
+def describe_words(errcode: int) -> str:
+    """The words of a per-item errcode Kefu knows (ITEM_ERRORS): what the console translates."""
+    return f"WeCom errcode {errcode}: {ITEM_ERRORS[errcode]}"
 
 
 @dataclass

@@ -9,6 +9,7 @@ contact link through kefu.accounts.contact — each records its audit event by t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -166,8 +167,22 @@ async def _account_page(
         weekdays=forms.WEEKDAYS,
         routing_rules=forms.ROUTING_RULES,
         message_modes=forms.MESSAGE_MODES,
+        servicer_error=_servicer_error_words(request.state.viewer),
         **context,
     )
+
+
+def _servicer_error_words(viewer: Viewer) -> Callable[[str | None], str]:
+    """WeCom's refusal of a servicer (kept in English on the row, as the CLI prints it) in the
+    reader's language where Kefu knows its words; another errcode shows as kept."""
+    known = {servicers.describe_words(code): str(code) for code in servicers.ITEM_ERRORS}
+    known[servicers.NOT_LISTED] = "not_listed"
+
+    def words(kept: str | None) -> str:
+        key = known.get(kept or "")
+        return viewer.t(f"accounts.servicer_error.{key}") if key else kept or ""
+
+    return words
 
 
 def request_lang(request: Request) -> str:

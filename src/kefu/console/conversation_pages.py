@@ -72,6 +72,7 @@ async def _detail(request: Request, viewer: Viewer, conversation_id: int) -> dic
         items = await history.transcript(session, conversation)
         customer = (await workbench.customers_of(session, [conversation]))[conversation.id]
         servicers = await workbench.servicers_of(session, conversation.account_id)
+        loads = await workbench.loads_of(session, conversation)
         decisions = await decisions_of(session, conversation.id)  # why this servicer, or the pool
     state, now = service.state_of(conversation), runtime_of(request).clock.now()
     closes_at = state.window_closes_at()
@@ -87,6 +88,7 @@ async def _detail(request: Request, viewer: Viewer, conversation_id: int) -> dic
         "items": items,
         "customer": customer,
         "servicers": {conversation.account_id: servicers},
+        "loads": {conversation.account_id: loads},
         "may_handle": may_handle(viewer, conversation),
         "acts_for_others": acts_for_others(viewer),
         "ai_purposes": AI_PURPOSES,

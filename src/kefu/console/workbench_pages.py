@@ -120,10 +120,13 @@ async def _sessions_context(request: Request, viewer: Viewer) -> dict[str, Any]:
             account_id: await workbench.servicers_of(session, account_id)
             for account_id in {row.account_id for row in rows}
         }
+        one_of = {row.account_id: row for row in rows}  # a conversation standing for its account
+        loads = {account_id: await workbench.loads_of(session, row) for account_id, row in one_of.items()}
     return {
         "rows": rows,
         "customers": customers,
         "servicers": servicers,
+        "loads": loads,
         "everyone": everyone,
         "accounts": await account_names(request),
         "now": runtime_of(request).clock.now(),

@@ -11,16 +11,19 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from kefu.accounts.models import KfAccount, Servicer
 from kefu.crm import identity, webhooks
 from kefu.crm.identity import BindingEvent
 from kefu.crm.models import CrmContact, WechatCustomer
 from kefu.ingest.models import Message
+from kefu.reception import service
 from kefu.reception.attention import awaiting_reply
 from kefu.reception.follow_ups import messages_of
 from kefu.reception.models import Conversation, FollowUp
 from kefu.reception.pool import Waiting, waiting_line
+from kefu.routing.core import ServicerLoad
 from kefu.settings import Settings
 
 
@@ -108,6 +111,19 @@ async def servicers_of(session: AsyncSession, account_id: int) -> list[str]:
     """The account's servicers (userids) in their list order: whom a session may go to."""
     query = select(Servicer.userid).where(Servicer.account_id == account_id).order_by(Servicer.position)
     return list((await session.scalars(query)).all())
+
+
+async def loads_of(session: AsyncSession, conversation: Conversation) -> dict[str, ServicerLoad]:
+    """The account's servicers as routing sees them now (receiving or not, their sessions, their
+    cap): what a hand-over to each would meet. Any conversation of the account stands for it."""
+
+    def read(sync: Session) -> dict[str, ServicerLoad]:
+        account = sync.get(KfAccount, conversation.account_id)
+        assert account is not None  # conversations cascade with their account
+        roster = service.roster(sync, account, service.account_settings(sync, account), conversation)
+        return {load.userid: load for load in roster.servicers}
+
+    return await session.run_sync(read)
 
 
 async def bind_customer(
