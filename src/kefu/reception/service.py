@@ -181,8 +181,8 @@ def roster(
     the round-robin pointer.
 
     `for_update` (PostgreSQL): lock the servicer rows and the pointer first, so two routing
-    decisions for the same people serialise and the second one counts the first one's assignment.
-    """
+    decisions for the same people serialise and the second one counts the first one's assignment
+    (or its customer on the way into the pool)."""
     rows_query = (
         select(Servicer).where(Servicer.account_id == account.id).order_by(Servicer.position, Servicer.id)
     )
@@ -192,6 +192,15 @@ def roster(
     userids = [row.userid for row in rows]
     exclusive = exclusive_servicer(session, account.connection_id, conversation.external_userid)
     pointer = routing_service.round_robin_last(session, account.id, for_update=for_update)
+    corp_accounts = select(KfAccount.id).where(KfAccount.connection_id == account.connection_id)
+    if userids and for_update and session.get_bind().dialect.name == "postgresql":
+        # Before the pool is counted too: two customers queued at once see each other (the cap).
+        session.execute(
+            select(Servicer.id)
+            .where(Servicer.account_id.in_(corp_accounts), Servicer.userid.in_(userids))
+            .order_by(Servicer.id)
+            .with_for_update()
+        )
     waiting, reserved = session.execute(
         select(func.count(), func.count(Conversation.reserved_for))
         .select_from(Conversation)
@@ -211,14 +220,6 @@ def roster(
     )
     if not userids:
         return empty
-    corp_accounts = select(KfAccount.id).where(KfAccount.connection_id == account.connection_id)
-    if for_update and session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            select(Servicer.id)
-            .where(Servicer.account_id.in_(corp_accounts), Servicer.userid.in_(userids))
-            .order_by(Servicer.id)
-            .with_for_update()
-        )
     counted = session.execute(
         select(Conversation.servicer_userid, func.count())
         .where(
