@@ -72,8 +72,17 @@ def test_serve_refuses_a_default_secret_outside_development(tmp_path) -> None:
     assert "KEFU_SECRET_KEY" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_a_bad_setting_is_one_clear_line(tmp_path) -> None:
-    env = {"KEFU_ENV": "development", "KEFU_SYNC_PAGE_LIMIT": "abc", "PATH": "", "PYTHONPATH": SOURCES}
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("KEFU_SYNC_PAGE_LIMIT", "abc", "KEFU_SYNC_PAGE_LIMIT: Input should be a valid integer"),
+        # These two were a ValueError traceback, and a callback URL without its scheme.
+        ("KEFU_LOG_LEVEL", "verbose", "KEFU_LOG_LEVEL: one of DEBUG, INFO, WARNING, ERROR"),
+        ("KEFU_PUBLIC_URL", "kefu.example.com", "KEFU_PUBLIC_URL: an http:// or https:// address"),
+    ],
+)
+def test_a_bad_setting_is_one_clear_line(tmp_path, name: str, value: str, expected: str) -> None:
+    env = {"KEFU_ENV": "development", name: value, "PATH": "", "PYTHONPATH": SOURCES}
     result = subprocess.run(
         [sys.executable, "-m", "kefu.cli", "serve"],
         capture_output=True,
@@ -83,7 +92,7 @@ def test_a_bad_setting_is_one_clear_line(tmp_path) -> None:
         cwd=tmp_path,
     )
     assert result.returncode == 2
-    assert "KEFU_SYNC_PAGE_LIMIT" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: invalid KEFU_* setting: {expected}"), result.stderr
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from kefu.logs import configure_logging, get_logger
 from kefu.reception.cli import conversations_app
 from kefu.runtime import Runtime
 from kefu.serving import LIMIT_CONCURRENCY, TIMEOUT_KEEP_ALIVE
-from kefu.settings import get_settings
+from kefu.settings import LOG_LEVELS, get_settings
 from kefu.simulator.cli import simulator_command
 
 log = get_logger("kefu.jobs")
@@ -43,8 +43,6 @@ app.add_typer(conversations_app, name="conversations")
 app.add_typer(crm_app, name="crm")
 app.command("demo")(demo_command)
 app.command("simulator")(simulator_command)
-
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def _print_version(value: bool) -> None:
