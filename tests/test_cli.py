@@ -52,10 +52,11 @@ def test_help_lists_every_command() -> None:
         assert f" {command} " in result.stdout, command
 
 
-def test_serve_refuses_a_default_secret_outside_development(tmp_path) -> None:
+@pytest.mark.parametrize("key", ["change-me", "CHANGE-ME-a-long-random-value"])  # the deploy sample's
+def test_serve_refuses_a_default_secret_outside_development(tmp_path, key: str) -> None:
     env = {
         "KEFU_ENV": "production",
-        "KEFU_SECRET_KEY": "change-me",
+        "KEFU_SECRET_KEY": key,
         "KEFU_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
         "PATH": "",
         "PYTHONPATH": SOURCES,

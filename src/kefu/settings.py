@@ -104,7 +104,9 @@ class Settings(BaseSettings):
     def check(self) -> None:
         """Refuse settings that are unsafe outside development."""
         key = self.secret_key.get_secret_value() if self.secret_key else ""
-        if not self.is_development and key.strip().lower() in DEFAULT_SECRET_KEYS:
+        # Also the deploy sample's placeholder (docs/deploy/kefu.env.example), left as it was.
+        placeholder = key.strip().lower() in DEFAULT_SECRET_KEYS or "change-me" in key.lower()
+        if not self.is_development and placeholder:
             raise ConfigurationError(
                 "KEFU_SECRET_KEY is missing or a default value; set a long random value "
                 "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), "
