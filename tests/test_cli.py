@@ -173,6 +173,21 @@ def test_a_port_in_use_is_one_clear_line(tmp_path: Path, option: list[str], expe
     assert "listening" not in result.stdout
 
 
+@pytest.mark.parametrize("option", [["serve", "--port"], ["worker", "--metrics-port"], ["demo", "--port"]])
+def test_a_port_out_of_range_is_refused(tmp_path: Path, option: list[str]) -> None:
+    """`kefu serve --port 99999` served on port 34463 (99999 - 65536), saying nothing."""
+    result = subprocess.run(
+        [sys.executable, "-m", "kefu.cli", *option, "99999"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"KEFU_ENV": "development", "PATH": "", "PYTHONPATH": SOURCES, "COLUMNS": "200"},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert f"Invalid value for '{option[1]}': Input should be less than or equal to 65535" in result.stderr
+
+
 def test_kefu_worker_logs_at_the_configured_level(tmp_path: Path) -> None:
     """KEFU_LOG_LEVEL's default is INFO: `kefu worker` showed only warnings (the one-shot
     commands' default), so none of its jobs' lines (decisions, deliveries) were logged."""

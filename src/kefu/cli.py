@@ -71,7 +71,7 @@ def serve(
     host: str = typer.Option(
         "127.0.0.1", help="Address to listen on. Keep loopback and put a reverse proxy in front."
     ),
-    port: int = typer.Option(8000, help="Port to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
     log_level: str | None = typer.Option(
         None, callback=_log_level, help="DEBUG, INFO, WARNING or ERROR (default: KEFU_LOG_LEVEL, INFO)."
     ),
@@ -134,7 +134,11 @@ def worker(
         None, "--concurrency", min=1, help="Jobs run at the same time (default: KEFU_WORKER_CONCURRENCY, 16)."
     ),
     metrics_port: int = typer.Option(
-        0, "--metrics-port", min=0, help="Serve this worker's counters for Prometheus on this port (0: off)."
+        0,
+        "--metrics-port",
+        min=0,
+        max=65535,
+        help="Serve this worker's counters for Prometheus on this port (0: off).",
     ),
     metrics_host: str = typer.Option(
         "127.0.0.1", "--metrics-host", help="Address of --metrics-port (no token: keep it private)."
