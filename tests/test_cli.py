@@ -52,10 +52,11 @@ def test_help_lists_every_command() -> None:
         assert f" {command} " in result.stdout, command
 
 
-def test_serve_refuses_a_default_secret_outside_development(tmp_path) -> None:
+@pytest.mark.parametrize("key", ["change-me", "CHANGE-ME-a-long-random-value"])  # the deploy sample's
+def test_serve_refuses_a_default_secret_outside_development(tmp_path, key: str) -> None:
     env = {
         "KEFU_ENV": "production",
-        "KEFU_SECRET_KEY": "change-me",
+        "KEFU_SECRET_KEY": key,
         "KEFU_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
         "PATH": "",
         "PYTHONPATH": SOURCES,
@@ -72,8 +73,17 @@ def test_serve_refuses_a_default_secret_outside_development(tmp_path) -> None:
     assert "KEFU_SECRET_KEY" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_a_bad_setting_is_one_clear_line(tmp_path) -> None:
-    env = {"KEFU_ENV": "development", "KEFU_SYNC_PAGE_LIMIT": "abc", "PATH": "", "PYTHONPATH": SOURCES}
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("KEFU_SYNC_PAGE_LIMIT", "abc", "KEFU_SYNC_PAGE_LIMIT: Input should be a valid integer"),
+        # These two were a ValueError traceback, and a callback URL without its scheme.
+        ("KEFU_LOG_LEVEL", "verbose", "KEFU_LOG_LEVEL: one of DEBUG, INFO, WARNING, ERROR"),
+        ("KEFU_PUBLIC_URL", "kefu.example.com", "KEFU_PUBLIC_URL: an http:// or https:// address"),
+    ],
+)
+def test_a_bad_setting_is_one_clear_line(tmp_path, name: str, value: str, expected: str) -> None:
+    env = {"KEFU_ENV": "development", name: value, "PATH": "", "PYTHONPATH": SOURCES}
     result = subprocess.run(
         [sys.executable, "-m", "kefu.cli", "serve"],
         capture_output=True,
@@ -83,7 +93,7 @@ def test_a_bad_setting_is_one_clear_line(tmp_path) -> None:
         cwd=tmp_path,
     )
     assert result.returncode == 2
-    assert "KEFU_SYNC_PAGE_LIMIT" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: invalid KEFU_* setting: {expected}"), result.stderr
 
 
 @pytest.mark.parametrize(
@@ -161,6 +171,21 @@ def test_a_port_in_use_is_one_clear_line(tmp_path: Path, option: list[str], expe
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == expected.format(port=port)
     assert "listening" not in result.stdout
+
+
+@pytest.mark.parametrize("option", [["serve", "--port"], ["worker", "--metrics-port"], ["demo", "--port"]])
+def test_a_port_out_of_range_is_refused(tmp_path: Path, option: list[str]) -> None:
+    """`kefu serve --port 99999` served on port 34463 (99999 - 65536), saying nothing."""
+    result = subprocess.run(
+        [sys.executable, "-m", "kefu.cli", *option, "99999"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"KEFU_ENV": "development", "PATH": "", "PYTHONPATH": SOURCES, "COLUMNS": "200"},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert f"Invalid value for '{option[1]}': Input should be less than or equal to 65535" in result.stderr
 
 
 def test_kefu_worker_logs_at_the_configured_level(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from kefu.logs import configure_logging, get_logger
 from kefu.reception.cli import conversations_app
 from kefu.runtime import Runtime
 from kefu.serving import LIMIT_CONCURRENCY, TIMEOUT_KEEP_ALIVE
-from kefu.settings import get_settings
+from kefu.settings import LOG_LEVELS, get_settings
 from kefu.simulator.cli import simulator_command
 
 log = get_logger("kefu.jobs")
@@ -43,8 +43,6 @@ app.add_typer(conversations_app, name="conversations")
 app.add_typer(crm_app, name="crm")
 app.command("demo")(demo_command)
 app.command("simulator")(simulator_command)
-
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def _print_version(value: bool) -> None:
@@ -73,7 +71,7 @@ def serve(
     host: str = typer.Option(
         "127.0.0.1", help="Address to listen on. Keep loopback and put a reverse proxy in front."
     ),
-    port: int = typer.Option(8000, help="Port to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
     log_level: str | None = typer.Option(
         None, callback=_log_level, help="DEBUG, INFO, WARNING or ERROR (default: KEFU_LOG_LEVEL, INFO)."
     ),
@@ -136,7 +134,11 @@ def worker(
         None, "--concurrency", min=1, help="Jobs run at the same time (default: KEFU_WORKER_CONCURRENCY, 16)."
     ),
     metrics_port: int = typer.Option(
-        0, "--metrics-port", min=0, help="Serve this worker's counters for Prometheus on this port (0: off)."
+        0,
+        "--metrics-port",
+        min=0,
+        max=65535,
+        help="Serve this worker's counters for Prometheus on this port (0: off).",
     ),
     metrics_host: str = typer.Option(
         "127.0.0.1", "--metrics-host", help="Address of --metrics-port (no token: keep it private)."

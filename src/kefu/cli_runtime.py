@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import structlog
@@ -34,6 +35,14 @@ def fail(message: str) -> NoReturn:
     for line in message.splitlines() or [""]:
         typer.echo(f"error: {line}", err=True)
     raise typer.Exit(2)
+
+
+def write_out(out: Path, data: bytes) -> None:
+    """A command's --out file; a path that cannot be written is one error line."""
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}")
 
 
 def read_settings() -> Settings:

@@ -300,8 +300,10 @@ def run_demo(
 
 def demo_command(
     host: str = typer.Option("127.0.0.1", help="Address of both servers (loopback unless --allow-remote)."),
-    port: int = typer.Option(8000, help="Kefu's port (0 picks a free one)."),
-    sim_port: int = typer.Option(8001, help="The WeCom simulator's port (0 picks a free one)."),
+    port: int = typer.Option(8000, min=0, max=65535, help="Kefu's port (0 picks a free one)."),
+    sim_port: int = typer.Option(
+        8001, min=0, max=65535, help="The WeCom simulator's port (0 picks a free one)."
+    ),
     data_dir: Path = typer.Option(Path(".kefu-demo"), help="Where the demo keeps its database and keys."),
     log_level: str = typer.Option("WARNING", help="Kefu's log level (INFO shows every callback and sync)."),
     allow_remote: bool = typer.Option(

@@ -149,7 +149,7 @@ class _Figures(Collector):
         )
         yield GaugeMetricFamily(
             "kefu_worker_heartbeat_age_seconds",
-            "Time since the freshest worker heartbeat (-1: no worker has ever run).",
+            "Time since the freshest worker heartbeat (-1: none on record; a clean stop removes it).",
             value=min((_age(now, _aware(seen)) for seen in f.workers_seen), default=-1.0),
         )
 

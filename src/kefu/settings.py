@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
 # Values that mean "nobody chose a key": refused outside development.
 DEFAULT_SECRET_KEYS = {"", "change-me", "changeme", "secret", "dev", "development"}
 
@@ -64,7 +66,17 @@ class Settings(BaseSettings):
     @field_validator("public_url", "wecom_api_base")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
+        # Without a scheme the callback URL printed for WeCom would be a bare path.
+        if not value.startswith(("http://", "https://")) or not value.split("://", 1)[1].strip("/"):
+            raise ValueError("an http:// or https:// address, e.g. https://kefu.example.com")
         return value.rstrip("/")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
 
     @field_validator("database_url")
     @classmethod
@@ -92,7 +104,9 @@ class Settings(BaseSettings):
     def check(self) -> None:
         """Refuse settings that are unsafe outside development."""
         key = self.secret_key.get_secret_value() if self.secret_key else ""
-        if not self.is_development and key.strip().lower() in DEFAULT_SECRET_KEYS:
+        # Also the deploy sample's placeholder (docs/deploy/kefu.env.example), left as it was.
+        placeholder = key.strip().lower() in DEFAULT_SECRET_KEYS or "change-me" in key.lower()
+        if not self.is_development and placeholder:
             raise ConfigurationError(
                 "KEFU_SECRET_KEY is missing or a default value; set a long random value "
                 "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), "

@@ -228,6 +228,12 @@ async def test_accounts_and_kb_on_the_command_line(
     qr = tmp_path / "qr.svg"
     assert (await acli("accounts", "qr", account_id, "--out", str(qr))).exit_code == 0
     assert SafeXml.fromstring(qr.read_bytes()).tag.endswith("svg")
+    nowhere = tmp_path / "no" / "qr.svg"  # a path that cannot be written: one line, not a traceback
+    unwritten = await acli("accounts", "qr", account_id, "--out", str(nowhere))
+    assert (unwritten.exit_code, unwritten.stderr) == (
+        2,
+        f"error: cannot write {nowhere}: No such file or directory\n",
+    )
     assert (await acli("accounts", "disable", account_id)).stdout.endswith("disabled.\n")
     refused = await acli("accounts", "qr", account_id, "--out", str(tmp_path / "qr.png"))
     assert refused.exit_code == 2 and "contact link is not offered" in refused.stderr
@@ -254,6 +260,12 @@ async def test_accounts_and_kb_on_the_command_line(
     assert 0.5 <= answer["confidence"] <= 1
     unsure = json.loads((await acli("kb", "ask", "今天天气好吗", "--account", account_id, "--json")).stdout)
     assert (unsure["entry_id"], unsure["not_sure"]) == (None, True)
+    for name in ("kb.csv", "kb.xlsx"):
+        unwritten = await acli("kb", "export", "--account", account_id, "--out", str(tmp_path / "no" / name))
+        assert unwritten.exit_code == 2
+        assert (
+            unwritten.stderr == f"error: cannot write {tmp_path / 'no' / name}: No such file or directory\n"
+        )
     workbook = tmp_path / "kb.xlsx"
     assert (await acli("kb", "export", "--account", account_id, "--out", str(workbook))).exit_code == 0
     assert (await acli("kb", "import", str(workbook), "--account", account_id)).stdout.endswith(

@@ -153,7 +153,15 @@ def test_variables_in_plain_strings_and_dollar_escape(tmp_path: Path) -> None:
         ),
         (
             CONNECTION.replace("version: 1", "version: 2"),
-            "kefu.yaml: (top level): version must be 1 (this Kefu reads schema version 1), got 2",
+            "kefu.yaml:1: version: must be 1 (this Kefu reads schema version 1), got 2",
+        ),
+        (
+            CONNECTION.replace("version: 1", "version: '1'"),
+            "kefu.yaml:1: version: must be 1 (this Kefu reads schema version 1), got '1'",
+        ),
+        (
+            CONNECTION.replace("version: 1\n", "# Kefu\n"),
+            "kefu.yaml:1: version: required key is missing; the file starts with `version: 1`",
         ),
         (
             CONNECTION.replace("corp_id: ww01", "corp_id: ${CORP_ID}"),

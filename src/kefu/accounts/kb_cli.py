@@ -16,7 +16,7 @@ from kefu.ai.kb_csv import KbCsvError, RowError
 from kefu.ai.kb_xlsx import entries_xlsx, parse_kb_file
 from kefu.ai.knowledge import KnowledgeEntry
 from kefu.ai.settings import AISettings
-from kefu.cli_runtime import fail, run_with_runtime
+from kefu.cli_runtime import fail, run_with_runtime, write_out
 from kefu.errors import Invalid
 from kefu.runtime import Runtime
 
@@ -90,14 +90,14 @@ def export(
 
     entries = run_with_runtime(work)
     if out is not None and out.suffix.lower() == ".xlsx":
-        out.write_bytes(entries_xlsx(entries))
+        write_out(out, entries_xlsx(entries))
         typer.echo(f"wrote {out}", err=True)
         return
     text = entries_csv(entries)
     if out is None:
         typer.echo(text, nl=False)
         return
-    out.write_text(text, encoding="utf-8")
+    write_out(out, text.encode("utf-8"))
     typer.echo(f"wrote {out}", err=True)
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from kefu.accounts import contact, kf_accounts, servicers
 from kefu.accounts.kf_schemas import AccountOut, ServicersOut, account_out, servicer_out
 from kefu.accounts.service import find_connection, get_connection
-from kefu.cli_runtime import echo_json, fail, run_with_runtime
+from kefu.cli_runtime import echo_json, fail, run_with_runtime, write_out
 from kefu.db.base import row_id_of
 from kefu.errors import NotFound
 from kefu.runtime import Runtime
@@ -228,7 +228,7 @@ def qr(
         return await contact.link_for(rt, await _id(rt, ref))
 
     url = run_with_runtime(work)
-    out.write_bytes(contact.qr_code(url, kind))  # type: ignore[arg-type]
+    write_out(out, contact.qr_code(url, kind))  # type: ignore[arg-type]
     typer.echo(f"wrote {out} ({url})", err=True)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from kefu.config.schema import KefuConfig
+from kefu.config.schema import SCHEMA_VERSION, KefuConfig
 from kefu.errors import Invalid
 from kefu.schema_types import PathKey, Problem, UnsetVar, format_path, line_of, problem_of
 
@@ -84,6 +84,8 @@ def load_config(file: str | Path, env: Mapping[str, str] | None = None) -> Loade
     data = _substitute(data, (), env, lines, problems)
     if problems:
         raise ConfigFileError(name, problems)
+    if data.get("version") != SCHEMA_VERSION:  # alone: the rest of another version's file means other things
+        raise ConfigFileError(name, [_version_problem(data, lines)])
     try:
         config = KefuConfig.model_validate(data)
     except ValidationError as exc:
@@ -92,6 +94,17 @@ def load_config(file: str | Path, env: Mapping[str, str] | None = None) -> Loade
     if problems:
         raise ConfigFileError(name, problems)
     return LoadedConfig(file=name, config=config, base_dir=path.parent, lines=lines)
+
+
+def _version_problem(data: dict[str, Any], lines: dict[PathKey, int]) -> Problem:
+    if "version" not in data:
+        return Problem(
+            "version", 1, f"required key is missing; the file starts with `version: {SCHEMA_VERSION}`"
+        )
+    reason = (
+        f"must be {SCHEMA_VERSION} (this Kefu reads schema version {SCHEMA_VERSION}), got {data['version']!r}"
+    )
+    return Problem("version", lines.get(("version",)), reason)
 
 
 def _parse_yaml(name: str, text: str) -> tuple[dict[str, Any], dict[PathKey, int]]:

@@ -80,13 +80,3 @@ class KefuConfig(Strict):
     connections: list[ConnectionEntry] = Field(default_factory=list)
     ai: AISettings = Field(default_factory=AISettings)
     accounts: list[Account] = Field(default_factory=list)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _version_first(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("version") != SCHEMA_VERSION:
-            raise ValueError(
-                f"version must be {SCHEMA_VERSION} (this Kefu reads schema version {SCHEMA_VERSION}), "
-                f"got {data.get('version')!r}"
-            )
-        return data
