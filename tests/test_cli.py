@@ -39,14 +39,29 @@ COMMANDS = [
 ]
 
 
-def test_help_lists_every_command() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "kefu.cli", "--help"],
+def run_kefu(
+    args: list[str], env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`kefu ARGS` in a subprocess running the kefu under test, with only `env` (and no PATH)."""
+    return subprocess.run(
+        [sys.executable, "-m", "kefu.cli", *args],
         capture_output=True,
         text=True,
         timeout=60,
-        env={"COLUMNS": "200", "PATH": "", "PYTHONPATH": SOURCES},
+        env={"PATH": "", "PYTHONPATH": SOURCES, **env},
+        cwd=cwd,
     )
+
+
+def _key_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "KEFU_SECRET_KEY": "a-long-random-value-for-this-test-only",
+        "KEFU_DATABASE_URL": f"sqlite:///{tmp_path / 'kefu.db'}",
+    }
+
+
+def test_help_lists_every_command() -> None:
+    result = run_kefu(["--help"], {"COLUMNS": "200"})
     assert result.returncode == 0, result.stderr
     for command in COMMANDS:
         assert f" {command} " in result.stdout, command
@@ -54,21 +69,8 @@ def test_help_lists_every_command() -> None:
 
 @pytest.mark.parametrize("key", ["change-me", "CHANGE-ME-a-long-random-value"])  # the deploy sample's
 def test_serve_refuses_a_default_secret_outside_development(tmp_path, key: str) -> None:
-    env = {
-        "KEFU_ENV": "production",
-        "KEFU_SECRET_KEY": key,
-        "KEFU_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
-        "PATH": "",
-        "PYTHONPATH": SOURCES,
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "kefu.cli", "serve"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        cwd=tmp_path,
-    )
+    env = {**_key_env(tmp_path), "KEFU_ENV": "production", "KEFU_SECRET_KEY": key}
+    result = run_kefu(["serve"], env, tmp_path)
     assert result.returncode == 2
     assert "KEFU_SECRET_KEY" in result.stderr and "Traceback" not in result.stderr
 
@@ -83,15 +85,7 @@ def test_serve_refuses_a_default_secret_outside_development(tmp_path, key: str) 
     ],
 )
 def test_a_bad_setting_is_one_clear_line(tmp_path, name: str, value: str, expected: str) -> None:
-    env = {"KEFU_ENV": "development", name: value, "PATH": "", "PYTHONPATH": SOURCES}
-    result = subprocess.run(
-        [sys.executable, "-m", "kefu.cli", "serve"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        cwd=tmp_path,
-    )
+    result = run_kefu(["serve"], {"KEFU_ENV": "development", name: value}, tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: invalid KEFU_* setting: {expected}"), result.stderr
 
@@ -117,20 +111,8 @@ def test_a_database_kefu_cannot_open_is_one_clear_line(
     """A wrong KEFU_DATABASE_URL, an unreachable server or a folder that cannot hold the SQLite
     file: `error: …` naming the database (never its password), where these were tracebacks."""
     (tmp_path / "a-file").touch()
-    env = {
-        "KEFU_SECRET_KEY": "a-long-random-value-for-this-test-only",
-        "KEFU_DATABASE_URL": url.format(tmp=tmp_path),
-        "PATH": "",
-        "PYTHONPATH": SOURCES,
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "kefu.cli", *command.split()],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        cwd=tmp_path,
-    )
+    env = {**_key_env(tmp_path), "KEFU_DATABASE_URL": url.format(tmp=tmp_path)}
+    result = run_kefu(command.split(), env, tmp_path)
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("error: "), result.stderr
     assert expected.format(tmp=tmp_path) in result.stderr and "Traceback" not in result.stderr
@@ -150,24 +132,11 @@ def test_a_database_kefu_cannot_open_is_one_clear_line(
 def test_a_port_in_use_is_one_clear_line(tmp_path: Path, option: list[str], expected: str) -> None:
     """Said at once, before the schema and the AI load: `kefu serve` logged "listening" and then
     uvicorn's error (exit 3); `kefu worker --metrics-port` printed a traceback."""
-    env = {
-        "KEFU_SECRET_KEY": "a-long-random-value-for-this-test-only",
-        "KEFU_DATABASE_URL": f"sqlite:///{tmp_path / 'kefu.db'}",
-        "PATH": "",
-        "PYTHONPATH": SOURCES,
-    }
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "kefu.cli", *option, str(port)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=env,
-            cwd=tmp_path,
-        )
+        result = run_kefu([*option, str(port)], _key_env(tmp_path), tmp_path)
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == expected.format(port=port)
     assert "listening" not in result.stdout
@@ -176,14 +145,7 @@ def test_a_port_in_use_is_one_clear_line(tmp_path: Path, option: list[str], expe
 @pytest.mark.parametrize("option", [["serve", "--port"], ["worker", "--metrics-port"], ["demo", "--port"]])
 def test_a_port_out_of_range_is_refused(tmp_path: Path, option: list[str]) -> None:
     """`kefu serve --port 99999` served on port 34463 (99999 - 65536), saying nothing."""
-    result = subprocess.run(
-        [sys.executable, "-m", "kefu.cli", *option, "99999"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"KEFU_ENV": "development", "PATH": "", "PYTHONPATH": SOURCES, "COLUMNS": "200"},
-        cwd=tmp_path,
-    )
+    result = run_kefu([*option, "99999"], {"KEFU_ENV": "development", "COLUMNS": "200"}, tmp_path)
     assert result.returncode == 2
     assert f"Invalid value for '{option[1]}': Input should be less than or equal to 65535" in result.stderr
 
@@ -191,12 +153,7 @@ def test_a_port_out_of_range_is_refused(tmp_path: Path, option: list[str]) -> No
 def test_kefu_worker_logs_at_the_configured_level(tmp_path: Path) -> None:
     """KEFU_LOG_LEVEL's default is INFO: `kefu worker` showed only warnings (the one-shot
     commands' default), so none of its jobs' lines (decisions, deliveries) were logged."""
-    env = {
-        "KEFU_SECRET_KEY": "a-long-random-value-for-this-test-only",
-        "KEFU_DATABASE_URL": f"sqlite:///{tmp_path / 'kefu.db'}",
-        "PATH": "",
-        "PYTHONPATH": SOURCES,
-    }
+    env = {**_key_env(tmp_path), "PATH": "", "PYTHONPATH": SOURCES}
     worker = subprocess.Popen(
         [sys.executable, "-m", "kefu.cli", "worker"],
         stdout=subprocess.PIPE,

@@ -12,7 +12,7 @@ from kefu.accounts.service import get_connection, wecom_client
 from kefu.accounts.servicers import refresh_servicers
 from kefu.reception.dispatch import sweep
 from tests.factories import api_client
-from tests.reception.conftest import MESSAGES_ON, POOL_NOTICE, WorldFactory, texts_of
+from tests.reception.conftest import MESSAGES_ON, POOL_NOTICE, World, WorldFactory, texts_of
 from tests.reception.test_routing import another_customer, bind_to_contact, reception_status
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
@@ -90,19 +90,12 @@ async def test_a_queue_timeout_does_not_end_the_session_of_a_servicer_who_just_t
     assert texts_of(world.inbox()[-1]).startswith("本次服务已结束")
 
 
-async def test_a_customer_told_to_wait_for_an_off_duty_exclusive_servicer_waits_for_them(
-    make_world: WorldFactory,
-) -> None:
-    """The rule says `wait` for bob, who is off duty: the customer heard the pool notice and was
-    then given alice at once by the round their entering the pool asked for — `wait` did worse
-    than `next` (which gives alice without the detour). Now they wait until bob comes on duty."""
+async def _bob_off_duty_asked_for(make_world: WorldFactory, **settings: object) -> World:
+    """A customer whose exclusive servicer bob is off duty asks for a human; the rule says wait
+    for bob, then idle (alice)."""
+    rules = [{"rule": "exclusive", "when_unavailable": "wait"}, {"rule": "idle"}]
     world = await make_world(
-        settings={
-            **HUMAN_ONLY,
-            "queue": POOL_NOTICE,
-            "routing": {"rules": [{"rule": "exclusive", "when_unavailable": "wait"}, {"rule": "idle"}]},
-        },
-        servicers=["alice", "bob"],
+        settings={**HUMAN_ONLY, **settings, "routing": {"rules": rules}}, servicers=["alice", "bob"]
     )
     async with api_client(world.rt) as api:
         await bind_to_contact(api, world, {"name": "王经理", "exclusive_userid": "bob"})
@@ -110,6 +103,16 @@ async def test_a_customer_told_to_wait_for_an_off_duty_exclusive_servicer_waits_
     await world.settle()
     world.says("人工")
     await world.settle()
+    return world
+
+
+async def test_a_customer_told_to_wait_for_an_off_duty_exclusive_servicer_waits_for_them(
+    make_world: WorldFactory,
+) -> None:
+    """The rule says `wait` for bob, who is off duty: the customer heard the pool notice and was
+    then given alice at once by the round their entering the pool asked for — `wait` did worse
+    than `next` (which gives alice without the detour). Now they wait until bob comes on duty."""
+    world = await _bob_off_duty_asked_for(make_world, queue=POOL_NOTICE)
     assert await sweep(world.rt) == 1  # the sweep's round too leaves them waiting for bob
     await world.run_due()
     assert world.session()["state"] == 2
@@ -126,19 +129,7 @@ async def test_a_customer_waiting_for_a_servicer_removed_in_the_wecom_admin_fall
 ) -> None:
     """A servicer WeCom no longer lists for the account is no servicer of it: nobody waits for
     them (Kefu read them as merely off duty, so the customer would have waited for good)."""
-    world = await make_world(
-        settings={
-            **HUMAN_ONLY,
-            "routing": {"rules": [{"rule": "exclusive", "when_unavailable": "wait"}, {"rule": "idle"}]},
-        },
-        servicers=["alice", "bob"],
-    )
-    async with api_client(world.rt) as api:
-        await bind_to_contact(api, world, {"name": "王经理", "exclusive_userid": "bob"})
-    reception_status(world, "bob", 2)
-    await world.settle()
-    world.says("人工")
-    await world.settle()
+    world = await _bob_off_duty_asked_for(make_world)
     assert (await world.conversation()).reserved_for == "bob"
 
     async with world.rt.db.read() as session:
