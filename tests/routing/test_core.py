@@ -148,11 +148,11 @@ def test_explanations_read_as_one_line() -> None:
         exclusive_userid="zhangsan",
     )
     decision = choose(rules("exclusive", "idle"), roster)
-    assert decision.explain() == "专属客服张三不在接待中 → 空闲接待 → 李四（当前 2 个会话）"
+    assert decision.explain() == "专属客服：张三不在接待中 → 空闲接待 → 李四（当前 2 个会话）"
     english = "exclusive servicer: 张三 is not receiving → idle → 李四 (sessions now: 2)"
     assert decision.explain("en") == english
     waited = choose(rules("exclusive:wait"), roster)
-    assert waited.explain() == "专属客服张三不在接待中 → 等待张三"
+    assert waited.explain() == "专属客服：张三不在接待中 → 等待张三"
 
 
 # --- properties ------------------------------------------------------------------------------

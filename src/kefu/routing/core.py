@@ -93,7 +93,7 @@ class RoutingDecision(_Frozen):
     over_cap: bool = False
 
     def explain(self, locale: Literal["zh", "en"] = "zh") -> str:
-        """One line, e.g. 专属客服张三不在接待中 → 空闲接待 → 李四（当前 2 个会话）."""
+        """One line, e.g. 专属客服：张三不在接待中 → 空闲接待 → 李四（当前 2 个会话）."""
         return explain(self, locale)
 
 
@@ -287,10 +287,10 @@ _RULE_NAMES = {
 _VERDICTS = {
     "zh": {
         "none_set": "{rule}：未设置",
-        "not_listed": "{rule}{who}不在接待人员中",
-        "refused": "{rule}{who}本次无法接入",
-        "off_duty": "{rule}{who}不在接待中",
-        "at_cap": "{rule}{who}已达接待上限（{sessions} 个会话）",
+        "not_listed": "{rule}：{who}不在接待人员中",
+        "refused": "{rule}：{who}本次无法接入",
+        "off_duty": "{rule}：{who}不在接待中",
+        "at_cap": "{rule}：{who}已达接待上限（{sessions} 个会话）",
         "nobody": "{rule}：没有可接待的人员",
         "waited_for": "等待{who}",
         "chosen": "{rule} → {who}（当前 {sessions} 个会话）",

@@ -22,7 +22,7 @@ class RoutingDecisionOut(BaseModel):
     rule: str | None = Field(description="the rule that decided; null: the pool after the last rule")
     servicer_userid: str | None
     explanation: str = Field(
-        description="one line, e.g. 专属客服张三不在接待中 → 空闲接待 → 李四（当前 2 个会话）"
+        description="one line, e.g. 专属客服：张三不在接待中 → 空闲接待 → 李四（当前 2 个会话）"
     )
     steps: list[dict[str, Any]]
     over_cap: bool = Field(description="a take or a move in the WeCom app put the servicer past their cap")
