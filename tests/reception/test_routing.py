@@ -127,7 +127,7 @@ async def test_a_bound_customer_gets_their_companys_servicer_on_duty_and_the_fal
         conversation = await later.conversation()
         decisions = (await api.get(f"/api/v1/conversations/{conversation.id}/routing")).json()
     assert [(d["rule"], d["servicer_userid"]) for d in decisions] == [("idle", "alice")]
-    assert decisions[0]["explanation"].startswith("专属客服bob")
+    assert decisions[0]["explanation"].startswith("专属客服：bob不在接待中")
 
 
 async def test_nobody_on_duty_is_explained_and_the_customer_waits_in_the_pool(
