@@ -28,7 +28,7 @@ from kefu.accounts.models import KfAccount, Servicer
 from kefu.accounts.service import get_connection, wecom_client
 from kefu.accounts.settings import get_account
 from kefu.accounts.settings_types import MAX_SESSIONS_CAP
-from kefu.accounts.sync import enqueue_servicer_refresh
+from kefu.accounts.sync import enqueue_servicer_refresh, request_dispatch_for_connection
 from kefu.audit.log import record
 from kefu.errors import Invalid
 from kefu.logs import get_logger
@@ -181,7 +181,16 @@ async def store_servicers(
         _follow(row, info)
         row.updated_at = now
     await session.flush()
+    await _ask_for_dispatch(session, account_id, now=now)
     return await list_servicers(session, account_id)
+
+
+async def _ask_for_dispatch(session: AsyncSession, account_id: int, *, now: datetime) -> None:
+    """The list was written: an added, re-capped or returned servicer may have room for customers
+    already waiting, who should not wait for the sweep (up to KEFU_POLL_INTERVAL_S) to find it."""
+    account = await session.get(KfAccount, account_id)
+    if account is not None:
+        await session.run_sync(request_dispatch_for_connection, account.connection_id, now=now)
 
 
 def in_step(rows: Sequence[Servicer], wanted: Sequence[ServicerSpec]) -> bool:
@@ -313,4 +322,5 @@ async def refresh_servicers(rt: Runtime, account_id: int) -> list[Servicer]:
             elif row.in_wecom:
                 row.in_wecom, row.last_error = False, NOT_LISTED
             row.updated_at = now
+        await _ask_for_dispatch(session, account_id, now=now)
         return rows

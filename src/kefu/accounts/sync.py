@@ -1,20 +1,23 @@
-"""Asking for an account's pull, and for a fresh read of its servicer list: at most one waiting
-job of each per account.
+"""Asking for an account's pull, for a fresh read of its servicer list and for a dispatch round:
+at most one waiting job of each per account.
 
-They live here, below the code that runs them (kefu.ingest, kefu.accounts.tasks), so that adding
-or re-authorising an account, or an event about an unknown servicer, can ask for them without
-importing that code."""
+They live here, below the code that runs them (kefu.ingest, kefu.accounts.tasks,
+kefu.reception.dispatch), so that adding or re-authorising an account, an event about an unknown
+servicer, or a change to the servicer list can ask for them without importing that code."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kefu.accounts.models import KfAccount
 from kefu.jobs.queue import add_job
 
 SYNC_TASK = "ingest.sync"
 REFRESH_SERVICERS_TASK = "accounts.refresh_servicers"
+DISPATCH_TASK = "reception.dispatch"
 
 
 def sync_lock(account_id: int) -> str:
@@ -39,3 +42,22 @@ def enqueue_servicer_refresh(session: Session, account_id: int, *, now: datetime
     return add_job(
         session, REFRESH_SERVICERS_TASK, {"account_id": account_id}, now=now, lock=lock, queueing_lock=lock
     )
+
+
+def dispatch_lock(account_id: int) -> str:
+    return f"dispatch:{account_id}"
+
+
+def request_dispatch(session: Session, account_id: int, *, now: datetime) -> None:
+    """Ask for a dispatch round of the account (coalesced with one already waiting)."""
+    lock = dispatch_lock(account_id)
+    add_job(session, DISPATCH_TASK, {"account_id": account_id}, now=now, lock=lock, queueing_lock=lock)
+
+
+def request_dispatch_for_connection(session: Session, connection_id: int, *, now: datetime) -> None:
+    """Servicers were added, re-capped or came back into WeCom's list: room may have appeared for
+    customers waiting in any of the corp's accounts (a servicer's load counts across them), so
+    they need not wait for the sweep. A round over an empty pool reads one query and stops."""
+    ids = session.scalars(select(KfAccount.id).where(KfAccount.connection_id == connection_id))
+    for account_id in ids.all():
+        request_dispatch(session, account_id, now=now)

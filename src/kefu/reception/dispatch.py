@@ -9,10 +9,11 @@ PostgreSQL) before anything is sent: the round only chooses whom to try, never a
 
 Rounds are asked for when a servicer's human session ends, when a servicer comes on duty (or
 stops: customers waiting for them fall back by the rules), when a customer enters the pool (room
-may have freed while their trans → 2 was on its way), and by the sweep every
-`KEFU_POLL_INTERVAL_S` for every account with customers waiting — which also covers a raised
-cap, an added servicer, a reception period starting and any missed trigger, so nobody stays
-queued next to an idle servicer. Outside reception hours a round does nothing.
+may have freed while their trans → 2 was on its way), when the servicer list is written or read
+again from WeCom (an added servicer, a raised cap), and by the sweep every
+`KEFU_POLL_INTERVAL_S` for every account with customers waiting — which also covers a reception
+period starting and any missed trigger, so nobody stays queued next to an idle servicer.
+Outside reception hours a round does nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import asyncio
 from sqlalchemy import select
 
 from kefu.accounts.models import KfAccount
+from kefu.accounts.sync import DISPATCH_TASK, request_dispatch
 from kefu.crm.identity import exclusive_servicers
 from kefu.jobs.periodic import run_every_poll_interval
 from kefu.jobs.registry import task
@@ -30,7 +32,7 @@ from kefu.reception import service
 from kefu.reception.core import Dispatch
 from kefu.reception.core.dispatch import WaitingCustomer, plan_round
 from kefu.reception.models import Conversation
-from kefu.reception.pool import DISPATCH_TASK, STATE_POOL, in_queue_order, request_dispatch
+from kefu.reception.pool import STATE_POOL, in_queue_order
 from kefu.reception.shell import add_feed
 from kefu.runtime import Runtime
 

@@ -1,6 +1,7 @@
-"""The queue pool: who waits, in what order; and asking for dispatch rounds (kefu.reception.dispatch
-runs them): the shell asks when a servicer's session ends or their reception status changes, the
-sweep asks for every pool."""
+"""The queue pool: who waits, in what order; and asking the corp's accounts with a pool for
+dispatch rounds (kefu.reception.dispatch runs them; kefu.accounts.sync asks for one account's):
+the shell asks when a servicer's session ends or their reception status changes, the sweep asks
+for every pool, the servicer list asks when it is written."""
 
 from __future__ import annotations
 
@@ -12,23 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from kefu.accounts.models import KfAccount
+from kefu.accounts.sync import request_dispatch
 from kefu.ingest.models import Message
-from kefu.jobs.queue import add_job
 from kefu.reception.models import Conversation
 
-DISPATCH_TASK = "reception.dispatch"
 STATE_POOL = 2
 CUSTOMER = 3  # a message's origin
-
-
-def dispatch_lock(account_id: int) -> str:
-    return f"dispatch:{account_id}"
-
-
-def request_dispatch(session: Session, account_id: int, *, now: datetime) -> None:
-    """Ask for a dispatch round of the account (coalesced with one already waiting)."""
-    lock = dispatch_lock(account_id)
-    add_job(session, DISPATCH_TASK, {"account_id": account_id}, now=now, lock=lock, queueing_lock=lock)
 
 
 def request_dispatch_for_corp(session: Session, account: KfAccount, *, now: datetime) -> None:

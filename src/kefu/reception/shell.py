@@ -22,6 +22,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from kefu.accounts.models import KfAccount
+from kefu.accounts.sync import request_dispatch
 from kefu.crm.tasks import FETCH_TASK
 from kefu.db import table_of
 from kefu.ingest.models import Message
@@ -48,7 +49,7 @@ from kefu.reception.core import (
 from kefu.reception.events import emit_conversation_events
 from kefu.reception.local_actions import LOCAL_ACTIONS, apply_local
 from kefu.reception.models import Conversation, ConversationAction, TimelineEntry
-from kefu.reception.pool import STATE_POOL, request_dispatch, request_dispatch_for_corp
+from kefu.reception.pool import STATE_POOL, request_dispatch_for_corp
 from kefu.reception.session_log import record_sessions
 from kefu.settings import Settings
 
