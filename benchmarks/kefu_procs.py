@@ -76,9 +76,13 @@ def kefu(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def wait_http(url: str, timeout_s: float = 60) -> None:
+def wait_http(url: str, timeout_s: float = 60, *, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Until `url` answers below 500; a `process` that exits meanwhile (a port taken, a bad
+    setting) fails at once instead of after the timeout."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited with {process.returncode}")
         try:
             if httpx.get(url, timeout=1, trust_env=False).status_code < 500:
                 return

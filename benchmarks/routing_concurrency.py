@@ -35,17 +35,14 @@ import argparse
 import json
 import os
 import random
-import secrets
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,13 +50,16 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kefu_procs import free_port, wait_http
+from routing_checks import ENDED, HUMAN, Result, check, kefu_conversations, settle
+from routing_world import Kefu, config_file, fresh_database
+
 from kefu.clock import Clock
 from kefu.simulator import SimulatorServer
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 KEYWORD = "转人工"
-HUMAN, POOL, ENDED = 3, 2, 4
 
 
 @dataclass
@@ -92,149 +92,6 @@ class Options:
                     cap = override
             caps[f"s{i:02d}"] = cap
         return caps
-
-
-@dataclass
-class Result:
-    transfers: int  # assignments Kefu made (the simulator's trans → 3)
-    requests: int  # customers who wrote the keyword
-    seconds: float  # from the first request until every request was assigned
-    problems: list[str] = field(default_factory=list)
-    figures: dict[str, Any] = field(default_factory=dict)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_http(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: the process exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1, trust_env=False).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {timeout_s} s")
-
-
-def config_file(path: Path, corp: dict[str, Any], open_kfid: str, caps: dict[str, int], default: int) -> None:
-    """What an operator would apply: the connection, the account, its servicers and caps."""
-    servicers = [
-        {"userid": userid, **({"max_sessions": cap} if cap != default else {})}
-        for userid, cap in caps.items()
-    ]
-    document = {
-        "version": 1,
-        # Routing is measured, not the AI: the lexical index spares each of the five processes
-        # loading the embedding model (~1.5 s of CPU and ~140 MB each) before it answers.
-        "ai": {"retrieval": "lexical"},
-        "connections": [
-            {
-                "name": "bench",
-                "corp_id": corp["corpid"],
-                "secret": "${BENCH_SECRET}",
-                "callback_token": "${BENCH_TOKEN}",
-                "encoding_aes_key": "${BENCH_AES_KEY}",
-                "bootstrap": "skip",
-            }
-        ],
-        "accounts": [
-            {
-                "connection": "bench",
-                "open_kfid": open_kfid,
-                "name": "并发压测",
-                "servicers": servicers,
-                "reception": {"mode": "ai_first"},
-                # Every day, all day: the run must not depend on the hour it starts.
-                "hours": {
-                    "weekly": {d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
-                    "statutory_holidays": False,
-                },
-                "queue": {
-                    "default_max_sessions": default,
-                    "max_length": None,
-                    "timeout_minutes": None,
-                    "pool_notice": {"mode": "fixed", "text": "正在为您排队，您前面还有 {position} 位"},
-                    "taken_notice": {"mode": "fixed", "text": "人工客服已接入"},
-                },
-                "routing": {"rules": [{"rule": "last"}, {"rule": "idle"}, {"rule": "round_robin"}]},
-            }
-        ],
-    }
-    path.write_text(json.dumps(document, ensure_ascii=False, indent=2))  # JSON is YAML
-
-
-class Kefu:
-    """`kefu serve` and the worker processes on one database, pointed at the simulator."""
-
-    def __init__(self, database_url: str, sim: SimulatorServer, corp: dict[str, Any], workdir: Path) -> None:
-        self.database_url = database_url
-        self.workdir = workdir
-        self.env = {
-            **os.environ,
-            "KEFU_ENV": "development",
-            "KEFU_DATABASE_URL": database_url,
-            "KEFU_SECRET_KEY": "routing-concurrency-" + secrets.token_hex(8),
-            "KEFU_WECOM_API_BASE": sim.url,
-            "KEFU_LOG_LEVEL": "WARNING",
-            "KEFU_POLL_INTERVAL_S": "10",
-            "BENCH_SECRET": corp["secret"],
-            "BENCH_TOKEN": corp["callback_token"],
-            "BENCH_AES_KEY": corp["encoding_aes_key"],
-        }
-        self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def command(self, *args: str) -> str:
-        done = subprocess.run(
-            [str(BIN / "kefu"), *args], env=self.env, cwd=self.workdir, capture_output=True, text=True
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"kefu {' '.join(args)}: {done.returncode}\n{done.stdout}\n{done.stderr}")
-        return done.stdout
-
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        with open(self.workdir / f"{name}.log", "wb") as log:  # the child keeps its own copy
-            process = subprocess.Popen(
-                [str(BIN / "kefu"), *args],
-                env=self.env,
-                cwd=self.workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self.processes.append((name, process))
-        return process
-
-    def stop(self) -> list[str]:
-        """SIGTERM every process; returns a problem for each that did not exit cleanly."""
-        problems = []
-        for _, process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for name, process in self.processes:
-            try:
-                code = process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                code = process.wait()
-            if code not in (0, -signal.SIGTERM):
-                problems.append(f"{name} exited with {code} (see {self.workdir / (name + '.log')})")
-        return problems
-
-
-def fresh_database(url: str, name: str = "kefu_routing_bench") -> str:
-    """A new, empty database `name` on the server of `url`."""
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -351,7 +208,7 @@ def run(database_url: str, options: Options, say: Callable[[str], None] = print)
             serve = kefu.start("serve", "serve", "--port", str(port))
             for n in range(options.workers):
                 kefu.start(f"worker{n + 1}", "worker", "--concurrency", str(options.concurrency))
-            wait_http(f"http://127.0.0.1:{port}/healthz", serve)
+            wait_http(f"http://127.0.0.1:{port}/healthz", process=serve)
             setup_s = time.monotonic() - began
             callback = f"http://127.0.0.1:{port}/wecom/callback/{connection_id}"
             sim.control("PUT", f"corps/{corp['corpid']}/callback", {"url": callback, "verify": True})
@@ -416,13 +273,22 @@ def drive(
         seconds = time.monotonic() - started
         driver.idle()
         say(f"  {seconds:.1f} s: {driver.assigned} assigned; waiting for Kefu to catch up")
-        problems += settle(sim, open_kfid, engine, account_id, options, "once no more requests were assigned")
+        problems += settle(
+            sim,
+            open_kfid,
+            engine,
+            account_id,
+            options.settle_timeout_s,
+            "once no more requests were assigned",
+        )
         # The servicers end every session still open; nobody asks again.
         while driver.serving:
             driver.step(asking=False)
             time.sleep(0.02)
         driver.idle()
-        problems += settle(sim, open_kfid, engine, account_id, options, "after every session ended")
+        problems += settle(
+            sim, open_kfid, engine, account_id, options.settle_timeout_s, "after every session ended"
+        )
     finally:
         driver.close()
     problems += driver.errors
@@ -433,179 +299,6 @@ def drive(
 
 
 # --- the checks ---------------------------------------------------------------------------------
-
-
-def sim_sessions(sim: SimulatorServer, open_kfid: str) -> list[dict[str, Any]]:
-    return list(sim.control("GET", f"accounts/{open_kfid}/sessions")["sessions"])
-
-
-def kefu_conversations(engine: Any, account_id: int) -> dict[str, tuple[int, str | None]]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT external_userid, wecom_state, servicer_userid FROM conversations"
-                " WHERE account_id = :a"
-            ),
-            {"a": account_id},
-        ).all()
-    return {c: (s, u) for c, s, u in rows}
-
-
-def disagreements(sim: SimulatorServer, open_kfid: str, engine: Any, account_id: int) -> list[str]:
-    """Conversations whose state or servicer in Kefu differ from the simulator's session."""
-    kefu = kefu_conversations(engine, account_id)
-    found = []
-    for session in sim_sessions(sim, open_kfid):
-        customer = session["external_userid"]
-        theirs = (session["state"], session["servicer_userid"] or None)
-        ours = kefu.get(customer, (ENDED, None))
-        if ours != theirs:
-            found.append(f"{customer}: Kefu {ours}, simulator {theirs}")
-    return found
-
-
-def open_jobs(engine: Any) -> int:
-    with engine.connect() as conn:
-        return int(
-            conn.execute(
-                text("SELECT count(*) FROM jobs WHERE status IN ('todo', 'doing') AND run_at <= now()")
-            ).scalar_one()
-        )
-
-
-def settle(
-    sim: SimulatorServer, open_kfid: str, engine: Any, account_id: int, options: Options, when: str
-) -> list[str]:
-    """Wait until Kefu has no job due and its records agree with the simulator; else report."""
-    deadline = time.monotonic() + options.settle_timeout_s
-    sim.flush_callbacks(timeout_s=options.settle_timeout_s)
-    while True:
-        differ = disagreements(sim, open_kfid, engine, account_id)
-        if not differ and open_jobs(engine) == 0:
-            return []
-        if time.monotonic() > deadline:
-            return [f"{when}, Kefu and the simulator disagree on {len(differ)} customers: {differ[:5]}"]
-        time.sleep(0.2)
-
-
-def replay(
-    sessions: list[dict[str, Any]], caps: dict[str, int], problems: list[str], figures: dict[str, Any]
-) -> int:
-    """The simulator's own log, replayed in its world-wide order (`seq`): the sessions in 3 of
-    each servicer after every move. Reports an assignment by Kefu (`by` api) that left its
-    servicer over their cap, and a session Kefu assigned more than once. Returns how many
-    assignments Kefu made."""
-    moves = sorted(
-        (entry["seq"], session["external_userid"], entry)
-        for session in sessions
-        for entry in session["history"]
-    )
-    serving: dict[str, str] = {}  # customer → servicer, while in 3
-    load: Counter[str] = Counter()
-    peak: Counter[str] = Counter()
-    assigned_in_session: Counter[tuple[str, int]] = Counter()
-    session_of: Counter[str] = Counter()
-    over, filling = [], 0
-    for _, customer, entry in moves:
-        if entry["from_state"] == ENDED and entry["to_state"] != ENDED:
-            session_of[customer] += 1  # a new session
-        if customer in serving:
-            load[serving.pop(customer)] -= 1
-        if entry["to_state"] != HUMAN:
-            continue
-        servicer = entry["servicer_userid"]
-        serving[customer] = servicer
-        load[servicer] += 1
-        peak[servicer] = max(peak[servicer], load[servicer])
-        if entry["by"] != "api":
-            continue
-        assigned_in_session[(customer, session_of[customer])] += 1
-        cap = caps.get(servicer, 0)
-        filling += load[servicer] == cap
-        if load[servicer] > cap:
-            over.append(f"{servicer} had {load[servicer]} (cap {cap}) at move {entry['seq']}")
-    if over:
-        problems.append(f"the simulator saw {len(over)} assignments over a cap: {over[:5]}")
-    twice = [key for key, n in assigned_in_session.items() if n > 1]
-    if twice:
-        problems.append(f"{len(twice)} sessions were assigned more than once by Kefu: {twice[:5]}")
-    figures["simulator_assignments"] = sum(assigned_in_session.values())
-    figures["assignments_filling_a_cap"] = filling
-    figures["peak_sessions"] = {s: f"{peak[s]}/{caps[s]}" for s in sorted(caps)}
-    figures["servicers_at_cap_at_some_point"] = sum(1 for s in caps if peak[s] == caps[s])
-    return sum(assigned_in_session.values())
-
-
-def check(
-    sim: SimulatorServer, open_kfid: str, engine: Any, account_id: int, caps: dict[str, int], result: Result
-) -> None:
-    problems, figures = result.problems, result.figures
-    sessions = sim_sessions(sim, open_kfid)
-
-    sim_assignments = replay(sessions, caps, problems, figures)
-    if sim_assignments != result.transfers:
-        problems.append(
-            f"the driver saw {result.transfers} assignments, the simulator's log {sim_assignments}"
-        )
-
-    # Kefu's records.
-    with engine.connect() as conn:
-        decisions = conn.execute(
-            text(
-                "SELECT conversation_id, session_no, outcome, servicer_userid, steps, over_cap"
-                " FROM routing_decisions WHERE account_id = :a ORDER BY id"
-            ),
-            {"a": account_id},
-        ).all()
-        transfers = conn.execute(
-            text(
-                "SELECT a.conversation_id, a.payload, a.status, a.errcode FROM conversation_actions a"
-                " JOIN conversations c ON c.id = a.conversation_id"
-                " WHERE c.account_id = :a AND a.kind = 'transfer' ORDER BY a.id"
-            ),
-            {"a": account_id},
-        ).all()
-        failed_jobs = conn.execute(text("SELECT task, last_error FROM jobs WHERE status = 'failed'")).all()
-    outcomes = Counter(outcome for _, _, outcome, _, _, _ in decisions)
-    figures["routing_decisions"] = dict(outcomes)
-    assigns_per_session: Counter[tuple[int, int]] = Counter()
-    kefu_over = []
-    for conversation_id, session_no, outcome, servicer, steps, over_cap in decisions:
-        if over_cap:
-            kefu_over.append(f"over_cap flag on a decision for {servicer}")
-        if outcome != "assign":
-            continue
-        assigns_per_session[(conversation_id, session_no)] += 1
-        steps = json.loads(steps) if isinstance(steps, str) else steps
-        counted = [
-            s["sessions"] for s in steps if s.get("verdict") == "chosen" and s.get("sessions") is not None
-        ]
-        if counted and counted[-1] >= caps.get(servicer, 0):
-            kefu_over.append(f"assigned {servicer} with {counted[-1]} sessions (cap {caps.get(servicer)})")
-    if kefu_over:
-        problems.append(f"Kefu's decisions went over a cap {len(kefu_over)} times: {kefu_over[:5]}")
-    doubled = [key for key, n in assigns_per_session.items() if n > 1]
-    if doubled:
-        problems.append(f"{len(doubled)} sessions have more than one assign decision: {doubled[:5]}")
-    to_human = [
-        (status, errcode)
-        for _, payload, status, errcode in transfers
-        if (json.loads(payload) if isinstance(payload, str) else payload)["action"]["target_state"] == HUMAN
-    ]
-    figures["kefu_transfers_to_3"] = dict(Counter(status for status, _ in to_human))
-    not_done = Counter((status, errcode) for status, errcode in to_human if status != "done")
-    if not_done:
-        problems.append(f"Kefu's trans → 3 that did not succeed: {dict(not_done)}")
-    done = sum(1 for status, _ in to_human if status == "done")
-    if done != sim_assignments:
-        problems.append(f"Kefu recorded {done} transfers to 3 done, the simulator {sim_assignments}")
-    if sum(assigns_per_session.values()) != sim_assignments:
-        problems.append(
-            f"Kefu made {sum(assigns_per_session.values())} assign decisions, the simulator saw "
-            f"{sim_assignments} assignments"
-        )
-    if failed_jobs:
-        problems.append(f"{len(failed_jobs)} jobs failed: {failed_jobs[:3]}")
 
 
 def report(result: Result) -> None:

@@ -1,15 +1,16 @@
 """Routing under concurrency (issue #10): `kefu serve` and 4 `kefu worker` processes on PostgreSQL,
 the simulator serving HTTP, customers asking for a human and servicers ending sessions; no
 assignment over a cap, none twice, Kefu and the simulator agree. The shortened run of
-`benchmarks/routing_concurrency.py` (the full one: `--transfers 2000`); its checker is tested
-here on made-up logs too, so that a breach would be seen."""
+`benchmarks/routing_concurrency.py` (the full one: `--transfers 2000`); its checker
+(`benchmarks/routing_checks.py`) is tested here on made-up logs too, so that a breach would be seen."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from benchmarks.routing_concurrency import Options, replay, run
+from benchmarks.routing_checks import replay
+from benchmarks.routing_concurrency import Options, run
 
 from tests.conftest import PG_URL
 
