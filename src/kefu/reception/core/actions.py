@@ -32,6 +32,7 @@ Purpose = Literal[
     "welcome",
     "pool_notice",
     "queue_full",
+    "transfer_refused",
     "queue_timeout",
     "taken_notice",
     "no_reply_notice",
