@@ -210,7 +210,7 @@ def _off_hours_instead(ctx: Context) -> bool:
         return False
     ctx.note("off_hours_not_sure")
     ctx.update(off_hours_notified=True, leaving_message="off_hours")
-    return ctx.send("off_hours", phrase)
+    return ctx.send("not_sure", phrase)  # still the answer to their question, in other words
 
 
 def _rating(ctx: Context, rating: RatingClick, msgid: str) -> None:
