@@ -91,6 +91,10 @@ async def test_a_change_is_one_version_and_the_same_value_none(rt: Runtime, acco
             {"queue": {"pool_notice": {"mode": "fixed", "text": "{n} 位"}}},
             "the only placeholder allowed is {position}",
         ),
+        (
+            {"queue": {"taken_notice": {"mode": "fixed", "text": "第 {position} 号客服"}}},
+            "the only placeholder allowed is {servicer}, not {position}",
+        ),
         ({"timezone": "Mars/Olympus"}, "timezone: 'Mars/Olympus' is not a known time zone"),
         (
             {"hours": {"closed_dates": ["2026-12-31"], "extra_working_dates": ["2026-12-31"]}},

@@ -86,6 +86,7 @@ def test_admin_overrides_replace_the_defaults_of_their_intent_only() -> None:
     [
         ({"welcome": ["您好，{name}"]}, r"uses \{name\}; placeholders it may use: none"),
         ({"off_hours": ["时间 {hour}"]}, r"uses \{hour\}; placeholders it may use: \{hours\}"),
+        ({"taken_notice": ["{position} 号客服"]}, r"placeholders it may use: \{servicer\}"),
         ({"pool_notice": ["还有 {} 位"]}, "write placeholders as"),
         ({"pool_notice": ["还有 {position:>3} 位"]}, "write placeholders as"),
         ({"pool_notice": ["还有 {position.real} 位"]}, "write placeholders as"),
@@ -100,6 +101,11 @@ def test_bad_overrides_are_refused_when_set(overrides: dict[str, list[str]], mes
     with pytest.raises(PhraseError, match=message) as caught:
         PhraseBook(overrides)
     assert isinstance(caught.value, Invalid) and caught.value.status_code == 422
+
+
+def test_the_taken_notice_may_name_the_servicer() -> None:
+    book = PhraseBook({"taken_notice": ["客服{servicer}已接入"]})
+    assert book.render("taken_notice", 0, {"servicer": "小王"}) == "客服小王已接入"
 
 
 def test_literal_braces_are_allowed() -> None:

@@ -98,7 +98,7 @@ async def test_each_tab_shows_its_fields_with_the_stored_values(
             "queue",
             {"queue.pool_notice.mode": "fixed", "queue.pool_notice.text": "第 {n} 位"},
             "queue.pool_notice.text",
-            "提示语中只能用 {position} 表示前面排队的人数，不能用 {n}",
+            "这条提示语只能用占位符 {position}，不能用 {n}",
         ),
         (
             "reception",

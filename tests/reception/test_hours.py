@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.factories import api_client
 from tests.reception.conftest import WorldFactory, texts_of
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
@@ -31,7 +32,7 @@ async def test_a_statutory_holiday_is_closed_off_hours_message_once_and_the_ai_g
     await world.settle()
     notice, answer = world.inbox()  # the second request for a human says nothing again
     assert texts_of(notice).startswith("现在是休息时间，人工服务时间：") and "09:00-18:00" in texts_of(notice)
-    assert answer["body"]["head_content"].startswith("收到商品 7 天内")
+    assert texts_of(answer).startswith("收到商品 7 天内")  # as plain text: no 转人工 off hours
     assert world.session()["state"] == 1  # nobody was assigned on a holiday
     assert (await world.conversation()).next_opening_check_at is not None  # waits for opening
 
@@ -64,3 +65,32 @@ async def test_a_customer_who_asked_off_hours_is_routed_when_reception_opens(
     assert (session["state"], session["servicer_userid"]) == (3, "alice")
     conversation = await world.conversation()
     assert (conversation.next_opening_check_at, conversation.state["waiting_for_opening"]) == (None, False)
+
+
+async def test_off_hours_the_ai_offers_no_transfer_button_and_a_not_sure_reply_says_when_humans_are_back(
+    make_world: WorldFactory,
+) -> None:
+    """The trial: at 20:00 the AI's not-sure reply offered 转人工, which no human could take.
+    Off hours no reply carries the button; the first not-sure reply is the off-hours message
+    (once per session, as for a request), the question kept for servicers (留言)."""
+    world = await make_world(at=WEDNESDAY_EVENING, settings=OFF_HOURS, kb=True, servicers=["alice"])
+    world.says("你们老板叫什么名字")  # the AI is not sure
+    await world.settle()
+    world.says("洗衣机的电机是什么型号")  # not sure again
+    world.says("怎么退货")
+    await world.settle()
+    notice, not_sure, answer = world.inbox()
+    assert [m["msgtype"] for m in (notice, not_sure, answer)] == ["text", "text", "text"]  # no button
+    assert texts_of(notice).startswith("现在是休息时间，人工服务时间：")
+    assert texts_of(not_sure).startswith("这个问题我暂时无法回答")
+    assert texts_of(answer).startswith("收到商品 7 天内")
+    async with api_client(world.rt) as api:
+        [left] = (await api.get(f"/api/v1/accounts/{world.account.id}/follow-ups")).json()
+    assert left["reason"] == "off_hours"
+    assert left["messages"][0]["text"] == "你们老板叫什么名字"
+
+    world.rt.clock.set(THURSDAY_OPENING + timedelta(hours=1))  # in hours the button is back
+    world.says("怎么退货")
+    await world.settle()
+    assert world.inbox()[-1]["msgtype"] == "msgmenu"
+    assert texts_of(world.inbox()[-1]).endswith("转人工 | ")

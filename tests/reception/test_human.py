@@ -4,7 +4,10 @@ ending the session in the app, the ending + survey menu, and a rating click."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import update
 
+from kefu.accounts.models import Servicer
+from kefu.api.users import create_user
 from tests.reception.conftest import MESSAGES_ON, POOL_NOTICE, WorldFactory, texts_of
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
@@ -77,3 +80,31 @@ async def test_a_servicer_ends_in_the_app_then_one_ending_survey_menu_and_a_rati
     assert [texts_of(m) for m in after] == ["感谢您的评价！"]  # thanked once; no AI answer, no routing
     assert world.session()["state"] == 1  # the reopened session was not routed to anyone
     assert (await world.conversation()).state["session_kind"] == "rating_only"
+
+
+TAKEN_BY_NAME = {"queue": {"taken_notice": {"mode": "fixed", "text": "您好，客服{servicer}为您服务"}}}
+
+
+@pytest.mark.parametrize(("given", "bound", "told"), [("小王", "王经理", "小王"), (None, "王经理", "王经理")])
+async def test_the_taken_notice_names_the_servicer(
+    make_world: WorldFactory, given: str | None, bound: str, told: str
+) -> None:
+    """The trial sent 您好，客服{servicer}为您服务 as written. `{servicer}` is the name the admin
+    gave the servicer on the account, else the bound console user's display name."""
+    world = await make_world(settings={**HUMAN_ONLY, **TAKEN_BY_NAME}, servicers=["alice"])
+    async with world.rt.db.write() as session:
+        await session.execute(update(Servicer).where(Servicer.userid == "alice").values(name=given))
+        await create_user(
+            session,
+            username="alice_login",
+            password="Qinghe-2026-servicer",
+            role="servicer",
+            wecom_userid="alice",
+            display_name=bound,
+        )
+    world.says("你好，我想咨询一下")
+    await world.settle()
+    assert world.session()["servicer_userid"] == "alice"
+    [notice] = world.inbox()
+    assert notice["code_kind"] == "taken"
+    assert texts_of(notice) == f"您好，客服{told}为您服务"

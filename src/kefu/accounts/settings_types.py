@@ -11,6 +11,7 @@ the config file, the API and the CLI show (kefu.schema_types).
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
@@ -102,21 +103,27 @@ class Reception(Strict):
     non_text_reply: MessageSetting = _message("fixed", "暂时只能识别文字，请用文字描述")
 
 
-def _position_only(setting: MessageSetting) -> MessageSetting:
-    allowed = "{position}"  # a value, so that no template's own braces are taken for it
-    try:
-        fields = {f for _, f, _, _ in string.Formatter().parse(setting.text or "") if f is not None}
-    except ValueError as exc:  # a lone { or }
-        raise PydanticCustomError(
-            "placeholder_braces", "{error}", {"error": str(exc), "allowed": allowed}
-        ) from exc
-    if fields - {"position"}:
-        raise PydanticCustomError(
-            "placeholder_not_allowed",
-            "the only placeholder allowed is {allowed}, not {placeholder}",
-            {"allowed": allowed, "placeholder": f"{{{sorted(fields - {'position'})[0]}}}"},
-        )
-    return setting
+def _only_placeholder(name: str) -> Callable[[MessageSetting], MessageSetting]:
+    """A text's one placeholder (`{position}` of the pool notice, `{servicer}` of the taken
+    notice; the shell fills it): any other, or a lone brace, is refused where it is typed."""
+    allowed = f"{{{name}}}"  # a value, so that no template's own braces are taken for it
+
+    def check(setting: MessageSetting) -> MessageSetting:
+        try:
+            fields = {f for _, f, _, _ in string.Formatter().parse(setting.text or "") if f is not None}
+        except ValueError as exc:  # a lone { or }
+            raise PydanticCustomError(
+                "placeholder_braces", "{error}", {"error": str(exc), "allowed": allowed}
+            ) from exc
+        if fields - {name}:
+            raise PydanticCustomError(
+                "placeholder_not_allowed",
+                "the only placeholder allowed is {allowed}, not {placeholder}",
+                {"allowed": allowed, "placeholder": f"{{{sorted(fields - {name})[0]}}}"},
+            )
+        return setting
+
+    return check
 
 
 # A servicer's own 接待上限: no person serves more customers at once, so past it a cap is a typing
@@ -131,8 +138,8 @@ class Queue(Strict):
     over_length_message: MessageSetting = _message()
     timeout_minutes: int | None = Field(None, ge=1)
     timeout_message: MessageSetting = _message()
-    pool_notice: Annotated[MessageSetting, AfterValidator(_position_only)] = _message()
-    taken_notice: MessageSetting = _message()
+    pool_notice: Annotated[MessageSetting, AfterValidator(_only_placeholder("position"))] = _message()
+    taken_notice: Annotated[MessageSetting, AfterValidator(_only_placeholder("servicer"))] = _message()
     no_reply_notice: NoReplyNotice = Field(default_factory=lambda: NoReplyNotice.model_validate({}))
 
     @model_validator(mode="after")

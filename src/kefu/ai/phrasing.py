@@ -22,7 +22,7 @@ INTENTS: Mapping[str, frozenset[str]] = MappingProxyType(
         "ending": frozenset(),
         "survey": frozenset(),
         "pool_notice": frozenset({"position"}),  # position: how many customers wait before this one
-        "taken_notice": frozenset(),
+        "taken_notice": frozenset({"servicer"}),  # servicer: the name of who took the customer
         "paused": frozenset(),
         "non_text": frozenset(),
         "queue_timeout": frozenset(),

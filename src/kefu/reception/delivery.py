@@ -96,19 +96,17 @@ def _take_outbox(session: Session, action_id: int) -> Outbox | None:
     action = ACTION_ADAPTER.validate_python(row.payload["action"])
     if not isinstance(action, Send | SendOnEvent | Transfer | Reconcile):
         return None  # local actions are applied when decided
-    position = 0
-    if isinstance(action, SendOnEvent) and action.purpose == "pool_notice":
-        position = service.pool_position(session, conversation)
+    facts = service.shell_facts(session, conversation, action) if isinstance(action, SendOnEvent) else {}
     changes: dict[str, Any] | None = {}
     if isinstance(action, Send | SendOnEvent) and row.payload.get("rendered") is None:
         # Fixed wording is rendered here; AI wording first, outside any transaction.
-        changes = None if needs_ai(action) else {"rendered": render_fixed(action, position)}
+        changes = None if needs_ai(action) else {"rendered": render_fixed(action, facts)}
     elif isinstance(action, Transfer) and row.payload.get("idle_since"):
         changes = None  # the customer's messages are looked at first (see _transfer)
     attempt = None if changes is None else _record_try(session, action_id, changes)
     msgid = (row.msgid or msgid_for(row.id, conversation.id)) if row.kind in service.SEND_KINDS else None
     return Outbox(
-        action_id, action, dict(row.payload), msgid, conversation, account, connection, position, attempt
+        action_id, action, dict(row.payload), msgid, conversation, account, connection, facts, attempt
     )
 
 
@@ -126,7 +124,7 @@ async def _send(rt: Runtime, outbox: Outbox) -> None:
     assert isinstance(action, Send | SendOnEvent) and outbox.msgid is not None
     rendered = outbox.payload.get("rendered")
     if rendered is None:
-        rendered = await render(rt, outbox.account.id, outbox.pool_position, action)
+        rendered = await render(rt, outbox.account.id, outbox.facts, action)
     try:
         message = to_outbound(action.content, rendered)
     except ValueError as exc:

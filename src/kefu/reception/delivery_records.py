@@ -56,7 +56,7 @@ class Outbox:
     conversation: Conversation
     account: KfAccount
     connection: Connection
-    pool_position: int
+    facts: dict[str, str]  # what only the shell knows to word it (service.shell_facts)
     attempt: Try | None = None
 
     @property

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from kefu.accounts.models import GlobalSetting, KfAccount, Servicer
 from kefu.accounts.settings import AI_KEY, ai_from_stored, get_account, stored_settings
+from kefu.api.models import ConsoleUser
 from kefu.crm.identity import exclusive_servicer
 from kefu.db import table_of, write_row
 from kefu.ingest.models import Message
@@ -25,6 +26,7 @@ from kefu.reception.core import (
     AccountSettings,
     ConversationState,
     Roster,
+    SendOnEvent,
     ServicerLoad,
     next_idle_check,
     next_opening_check,
@@ -252,6 +254,38 @@ def mark_idle_since(session: Session, account: KfAccount, userid: str, *, now: d
         .where(Servicer.account_id.in_(corp_accounts), Servicer.userid == userid)
         .values(idle_since=now)
     )
+
+
+def shell_facts(session: Session, conversation: Conversation, action: SendOnEvent) -> dict[str, str]:
+    """The facts of a notice only the shell knows, read with its outbox row: the queue position
+    of the pool notice, the name of the servicer in the taken notice."""
+    if action.purpose == "pool_notice":
+        return {"position": str(pool_position(session, conversation))}
+    if action.purpose == "taken_notice":
+        return {"servicer": servicer_name(session, conversation.account_id, conversation.servicer_userid)}
+    return {}
+
+
+def servicer_name(session: Session, account_id: int, userid: str | None) -> str:
+    """What a customer may be told a servicer is called: the name the admin gave them on the
+    account, else the display name of the console user bound to them (not a login name), else
+    their userid."""
+    if not userid:
+        return ""
+    given = session.scalar(
+        select(Servicer.name).where(Servicer.account_id == account_id, Servicer.userid == userid)
+    )
+    if given:
+        return given
+    users = session.execute(
+        select(ConsoleUser.display_name, ConsoleUser.username)
+        .where(ConsoleUser.wecom_userid == userid)
+        .order_by(ConsoleUser.id)
+    )
+    for display_name, username in users.all():
+        if display_name and display_name not in (userid, username):
+            return display_name
+    return userid
 
 
 def pool_position(session: Session, conversation: Conversation) -> int:

@@ -19,10 +19,12 @@ PHRASE_BUDGET_S = 3.0  # AI wording of a 20-second code: fall back to the fixed 
 PHRASE_TIMEOUT_S = 10.0
 
 
-async def render(rt: Runtime, account_id: int, pool_position: int, action: Send | SendOnEvent) -> list[str]:
+async def render(
+    rt: Runtime, account_id: int, extra: dict[str, str], action: Send | SendOnEvent
+) -> list[str]:
     """The text of each phrase of the content: fixed text, or AI phrasing under a time budget
-    (short for a 20-second code) that falls back to the fixed text or a default wording."""
-    extra = _extra_facts(action, pool_position)
+    (short for a 20-second code) that falls back to the fixed text or a default wording. `extra`:
+    the facts only the shell knows (service.shell_facts)."""
     budget = PHRASE_BUDGET_S if isinstance(action, SendOnEvent) and action.deadline else PHRASE_TIMEOUT_S
     texts = []
     for phrase in phrases_of(action.content):
@@ -54,14 +56,9 @@ def needs_ai(action: Send | SendOnEvent) -> bool:
     return any(phrase.mode == "ai" for phrase in phrases_of(action.content))
 
 
-def render_fixed(action: Send | SendOnEvent, pool_position: int) -> list[str]:
+def render_fixed(action: Send | SendOnEvent, extra: dict[str, str]) -> list[str]:
     """`render` for content without AI wording: no network, so it runs in the try's transaction."""
-    extra = _extra_facts(action, pool_position)
     return [_fixed(phrase, extra) for phrase in phrases_of(action.content)]
-
-
-def _extra_facts(action: Send | SendOnEvent, pool_position: int) -> dict[str, str]:
-    return {"position": str(pool_position)} if action.purpose == "pool_notice" else {}
 
 
 def _fixed(phrase: Phrase, extra: dict[str, str]) -> str:

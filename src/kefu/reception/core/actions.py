@@ -32,6 +32,7 @@ Purpose = Literal[
     "welcome",
     "pool_notice",
     "queue_full",
+    "transfer_refused",
     "queue_timeout",
     "taken_notice",
     "no_reply_notice",
@@ -60,7 +61,8 @@ class Phrase(_Frozen):
     """A system message the shell words: `ai` = a fresh wording of `intent` (kefu.ai.phrasing.INTENTS)
     with `facts`; `fixed` = `fixed_text` with its `{name}` placeholders filled from the facts.
 
-    The shell adds facts only it knows (the queue `position` of a pool notice).
+    The shell adds facts only it knows (the queue `position` of a pool notice, the `servicer`'s
+    name in a taken notice).
     """
 
     kind: Literal["phrase"] = "phrase"

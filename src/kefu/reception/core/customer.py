@@ -174,7 +174,8 @@ def request_human(ctx: Context, *, reason: str) -> None:
 
 
 def _ai_answer(ctx: Context, answer: Answer | None) -> None:
-    """ONE message: the answer, with the transfer button when AI-first offers it."""
+    """ONE message: the answer, with the transfer button when AI-first offers it in reception
+    hours (off hours no human can take it: a not-sure reply says when they are back instead)."""
     settings = ctx.settings
     if answer is None:  # the AI failed or timed out in the shell: say we are not sure
         answer = Answer(text=settings.not_sure_text, confidence=0.0, entry=None, not_sure=True)
@@ -190,9 +191,26 @@ def _ai_answer(ctx: Context, answer: Answer | None) -> None:
             and streak >= reception.not_sure_streak.count
         )
         if reception.button_transfer.enabled or offer_after_streak:
-            button = reception.button_transfer.text
+            if settings.calendar.is_open(ctx.now):
+                button = reception.button_transfer.text
+            elif answer.not_sure and _off_hours_instead(ctx):
+                return
     content = answer_content(text, button_text=button)
     ctx.send("not_sure" if answer.not_sure else "ai_answer", content)
+
+
+def _off_hours_instead(ctx: Context) -> bool:
+    """Off hours, a not-sure reply that would offer a human gets the off-hours message instead,
+    once per session as for a request (no waiting for opening: they did not ask); it invites a
+    message, so what they write is kept for servicers (留言)."""
+    if ctx.state.off_hours_notified:
+        return False
+    phrase = off_hours_phrase(ctx.settings, ctx.now)
+    if phrase is None:
+        return False
+    ctx.note("off_hours_not_sure")
+    ctx.update(off_hours_notified=True, leaving_message="off_hours")
+    return ctx.send("not_sure", phrase)  # still the answer to their question, in other words
 
 
 def _rating(ctx: Context, rating: RatingClick, msgid: str) -> None:

@@ -71,6 +71,7 @@ SESSION_FLAGS: dict[str, Any] = {
     "awaiting_reply_since": None,
     "no_reply_notice_sent": False,
     "refused_servicers": [],
+    "refused_requests": 0,
     "reserved_for": None,
     "reserved_off_duty": False,
     "queue_timeout": False,

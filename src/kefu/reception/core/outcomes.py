@@ -7,10 +7,19 @@ decided again from WeCom's answer — never retried blindly.
 from __future__ import annotations
 
 from kefu.reception.core.actions import Reconcile
+from kefu.reception.core.customer import request_human
 from kefu.reception.core.events import on_opening_reached, settle
 from kefu.reception.core.inbound import OpeningReached, Reconciled, SendRefused, TransferDone, TransferRefused
+from kefu.reception.core.messages import phrase_for
 from kefu.reception.core.mirror import Context
-from kefu.reception.core.state import SENDS_PER_CUSTOMER_MESSAGE, STATE_ENDED, STATE_HUMAN, Transition
+from kefu.reception.core.state import (
+    SENDABLE_STATES,
+    SENDS_PER_CUSTOMER_MESSAGE,
+    STATE_ENDED,
+    STATE_HUMAN,
+    STATE_POOL,
+    Transition,
+)
 
 # send_msg refusals that say the mirror was wrong about the session (wecom-kf-api.md §5.3).
 MIRROR_WRONG = frozenset({95018, 95001, 95002})
@@ -27,7 +36,7 @@ def on_transfer_done(ctx: Context, done: TransferDone) -> None:
         session_no=state.session_no,
         at=ctx.now,
     )
-    ctx.update(pending_transition=None, last_transition=made)
+    ctx.update(pending_transition=None, last_transition=made, refused_requests=0)
     reason = "kefu_ended" if done.target_state == STATE_ENDED else "kefu_transfer"
     settle(
         ctx,
@@ -48,6 +57,11 @@ def on_transfer_refused(ctx: Context, refused: TransferRefused) -> None:
             ctx.end_session(reason="wecom_session_ended", servicer=ctx.state.servicer_userid)
         return
     if refused.target_state == STATE_ENDED and refused.errcode == TRANSITION_NOT_ALLOWED:
+        if ctx.state.wecom_state == STATE_POOL:
+            # WeCom keeps the customer in its pool (2 → 4 is UNCONFIRMED): Kefu must not call the
+            # wait over. It reads WeCom's state; a queue timeout is told then (on_reconciled).
+            ctx.actions.append(Reconcile())
+            return
         # WeCom would not end it (1 → 4): Kefu closes it in its own records and says nothing.
         ctx.end_session(reason="ended_by_kefu_only", servicer=ctx.state.servicer_userid, in_wecom=False)
         return
@@ -61,6 +75,9 @@ def on_transfer_refused(ctx: Context, refused: TransferRefused) -> None:
         ctx.update(refused_servicers=[*ctx.state.refused_servicers, pending.servicer_userid])
         ctx.route(reason="servicer_unavailable")
         return
+    if refused.target_state in (STATE_POOL, STATE_HUMAN) and ctx.state.wecom_state in SENDABLE_STATES:
+        # A request for a human from the AI: not dropped, decided again from WeCom's state.
+        ctx.update(refused_requests=ctx.state.refused_requests + 1)
     ctx.actions.append(Reconcile())
 
 
@@ -112,5 +129,36 @@ def on_reconciled(ctx: Context, answer: Reconciled) -> None:
             # would have (which then finds the mirror agreeing and records nothing).
             ctx.record_app_move(servicer, "reconciled")
         ctx.move(target, servicer=servicer, reason="reconciled")
+    _after_refusal(ctx)
     # What could be due now: a customer who waited for opening, if reception is open.
     on_opening_reached(ctx, OpeningReached())
+
+
+def _after_refusal(ctx: Context) -> None:
+    """What WeCom's state owes the customer after Kefu's move was refused: a request for a human
+    asked again once (WeCom still shows the API, from where a human is allowed), then the
+    over-length message ("no human can take you now"); a queue timeout WeCom kept in its pool,
+    its message with the pool's code if still unused (nothing else reaches a waiting customer)."""
+    state = ctx.state
+    if state.wecom_state == STATE_POOL and state.queue_timeout and state.leaving_message is None:
+        ctx.note("queue_timeout_kept_in_pool")
+        ctx.update(leaving_message="queue_timeout")  # the message invites them to leave one
+        if ctx.settings.enabled:
+            timeout = phrase_for(ctx.settings.queue.timeout_message, "queue_timeout")
+            ctx.send_on_event("pool", "queue_timeout", timeout)
+    refusals = state.refused_requests
+    if not refusals:
+        return
+    live = state.wecom_state in SENDABLE_STATES and not state.ended_locally and ctx.settings.enabled
+    if not live or state.pending_transition is not None:
+        ctx.update(refused_requests=0)  # with a human, in the pool or ended: nothing is owed
+        return
+    if refusals == 1:
+        ctx.note("request_repeated")
+        request_human(ctx, reason="request_repeated")
+        if ctx.state.pending_transition is None:  # off hours, or the pool is full: said so
+            ctx.update(refused_requests=0)
+        return
+    ctx.update(refused_requests=0)
+    ctx.note("request_refused_again")
+    ctx.send("transfer_refused", phrase_for(ctx.settings.queue.over_length_message, "over_length"))

@@ -98,6 +98,9 @@ class ConversationState(_Frozen):
     awaiting_reply_since: AwareDatetime | None = None
     no_reply_notice_sent: bool = False
     refused_servicers: list[str] = Field(default_factory=list)  # trans → 3 refused this session
+    # The customer's request for a human WeCom refused (not for the servicer): asked again once
+    # WeCom's state is read, then the customer is told.
+    refused_requests: int = Field(0, ge=0)
     # In the pool: since when (queue order), and whom a routing rule said to wait for.
     queued_at: AwareDatetime | None = None
     reserved_for: str | None = None

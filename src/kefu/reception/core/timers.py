@@ -38,6 +38,8 @@ def queue_timeout_at(state: ConversationState, settings: AccountSettings) -> dat
         return None
     if state.ended_locally:  # WeCom refused to end the wait (2 → 4): Kefu has ended it already
         return None
+    if state.queue_timeout:  # timed out already, and WeCom kept the customer in its pool
+        return None
     return state.queued_at + timedelta(minutes=minutes)
 
 

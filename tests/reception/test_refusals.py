@@ -1,0 +1,111 @@
+"""What the customer meets when WeCom refuses a move Kefu asked for, end to end through the
+simulator (defects of an end-to-end trial): a request for a human refused with 95016 is decided
+again from WeCom's answer, and a queue timeout WeCom will not end (2 → 4) leaves the customer
+where WeCom keeps them, in Kefu's pool too, told of the timeout when a code still allows it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.factories import api_client
+from tests.reception.conftest import World, WorldFactory, texts_of
+from tests.reception.test_routing import QUEUE_LIMITS, another_customer, reception_status
+
+pytestmark = [pytest.mark.db, pytest.mark.e2e]
+
+AI_FIRST = {"reception": {"mode": "ai_first"}}
+OVER_LENGTH = {"mode": "fixed", "text": "当前咨询人数较多，请稍后再试，或先留言。"}
+
+
+def refuse_trans(world: World, times: int) -> None:
+    """WeCom answers the next `times` trans calls with 95016 (state change not allowed)."""
+    fault = {"endpoint": "kf/service_state/trans", "errcodes": [95016] * times, "count": times}
+    world.sim.control("POST", "faults", fault)
+
+
+async def test_a_request_for_a_human_refused_once_is_made_again_after_the_state_check(
+    make_world: WorldFactory,
+) -> None:
+    """The trial: the customer wrote 转人工, WeCom refused the trans with 95016, Kefu reconciled
+    (WeCom: still with the API) and the request was dropped without a word. WeCom's answer says
+    the customer is still with the API, from where a human is allowed: the request stands."""
+    world = await make_world(settings=AI_FIRST, servicers=["alice"], kb=True)
+    refuse_trans(world, 1)
+    world.says("转人工")
+    await world.settle()
+    session = world.session()
+    assert (session["state"], session["servicer_userid"]) == (3, "alice")
+    transfers = [a for a in await world.actions() if a.kind == "transfer"]
+    assert [(a.status, a.errcode) for a in transfers] == [("refused", 95016), ("done", None)]
+    conversation = await world.conversation()
+    assert (conversation.wecom_state, conversation.servicer_userid) == (3, "alice")
+
+
+async def test_a_request_refused_again_tells_the_customer_and_a_later_request_is_routed(
+    make_world: WorldFactory,
+) -> None:
+    """Tried once more only: a second refusal is WeCom's answer. The customer hears what Kefu
+    says when no human can take them now (the over-length message) and stays with the AI."""
+    world = await make_world(
+        settings={**AI_FIRST, "queue": {"over_length_message": OVER_LENGTH}}, servicers=["alice"], kb=True
+    )
+    refuse_trans(world, 2)
+    world.says("转人工")
+    await world.settle()
+    assert world.session()["state"] == 1  # the message went out: the API holds the session
+    [told] = world.inbox()
+    assert texts_of(told) == "当前咨询人数较多，请稍后再试，或先留言。"
+    transfers = [a for a in await world.actions() if a.kind == "transfer"]
+    assert [(a.status, a.errcode) for a in transfers] == [("refused", 95016), ("refused", 95016)]
+
+    world.says("怎么退货")  # the AI goes on answering
+    await world.settle()
+    assert texts_of(world.inbox()[-1]).startswith("收到商品 7 天内")
+    world.says("转人工")  # a new request is routed as any
+    await world.settle()
+    assert (world.session()["state"], world.session()["servicer_userid"]) == (3, "alice")
+
+
+async def test_a_queue_timeout_wecom_refuses_keeps_the_customer_in_the_pool_and_tells_them(
+    make_world: WorldFactory,
+) -> None:
+    """The trial: WeCom refused 2 → 4; Kefu closed the session in its records (owner none) while
+    WeCom kept the customer waiting in its pool (state 2), and the customer heard nothing. Now
+    Kefu reads WeCom's state, keeps the customer in its pool as WeCom does, sends the timeout
+    message with the pool's code (unused here: no pool notice), and keeps what they write."""
+    world = await make_world(settings={**AI_FIRST, "queue": QUEUE_LIMITS}, servicers=["alice"], kb=True)
+    world.set_sim(allow_unconfirmed_moves=False)  # 2 → 4 is UNCONFIRMED in WeCom's docs
+    reception_status(world, "alice", 2)
+    await world.settle()
+    first = another_customer(world, "甲")
+    first.says("转人工")
+    await world.settle()
+    assert first.session()["state"] == 2
+
+    world.rt.clock.advance(timedelta(minutes=31))
+    await world.run_due()
+    assert first.session()["state"] == 2  # WeCom kept the customer in its pool
+    assert [texts_of(m) for m in first.inbox()] == ["排队超时，欢迎留言"]
+    assert first.inbox()[0]["code_kind"] == "pool"
+    conversation = await first.conversation()
+    assert (conversation.wecom_state, conversation.owner) == (2, "pool")
+    assert conversation.state is not None and not conversation.state["ended_locally"]
+    assert conversation.next_idle_check_at is None or conversation.next_idle_check_at > world.rt.clock.now()
+    transfers = [a for a in await first.actions() if a.kind == "transfer"]
+    ends = [a for a in transfers if a.payload["action"]["target_state"] == 4]
+    assert [(a.status, a.errcode) for a in ends] == [("refused", 95016)]  # asked once, not in a loop
+    async with api_client(world.rt) as api:
+        pool = (await api.get(f"/api/v1/accounts/{world.account.id}/pool")).json()
+        assert [w["external_userid"] for w in pool] == [first.customer]  # as WeCom's pool shows
+
+        first.says("我的订单 A123 还没发货")  # what they write now is a message left (留言)
+        await world.settle()
+        [left] = (await api.get(f"/api/v1/accounts/{world.account.id}/follow-ups")).json()
+    assert (left["reason"], left["external_userid"]) == ("queue_timeout", first.customer)
+    assert [m["text"] for m in left["messages"]] == ["我的订单 A123 还没发货"]
+
+    reception_status(world, "alice", 1)  # a servicer who comes on duty still takes them
+    await world.settle()
+    assert (first.session()["state"], first.session()["servicer_userid"]) == (3, "alice")
