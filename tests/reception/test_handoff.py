@@ -236,18 +236,25 @@ async def test_an_end_by_hand_does_not_end_the_customers_next_session(make_world
     ]
 
 
-async def test_two_customers_asking_at_once_do_not_overfill_the_queue(make_world: WorldFactory) -> None:
+@pytest.mark.parametrize("servicers", [["alice"], []], ids=["servicer_off_duty", "pool_only"])
+async def test_two_customers_asking_at_once_do_not_overfill_the_queue(
+    make_world: WorldFactory, servicers: list[str]
+) -> None:
     """The pool's cap is 1 and both customers ask in the same moment: each decision counted only
-    customers already in the pool, not one whose trans → 2 was still on its way, so both got in."""
+    customers already in the pool, not one whose trans → 2 was still on its way, so both got in.
+    Then on PostgreSQL the two decisions counted side by side: the servicer rows are locked first
+    (so they see each other), and with no servicer in Kefu's list (an account whose servicers take
+    customers from the pool in the WeCom app) the account row is."""
     world = await make_world(
         settings={
             "reception": {"mode": "ai_first"},
             "queue": {"max_length": 1, "over_length_message": {"mode": "fixed", "text": "排队人数已满"}},
         },
-        servicers=["alice"],
+        servicers=servicers,
         kb=True,
     )
-    reception_status(world, "alice", 2)
+    for userid in servicers:
+        reception_status(world, userid, 2)
     await world.settle()
     first, second = another_customer(world, "甲"), another_customer(world, "乙")
     first.says("转人工")

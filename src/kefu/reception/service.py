@@ -195,14 +195,18 @@ def roster(
     exclusive = exclusive_servicer(session, account.connection_id, conversation.external_userid)
     pointer = routing_service.round_robin_last(session, account.id, for_update=for_update)
     corp_accounts = select(KfAccount.id).where(KfAccount.connection_id == account.connection_id)
-    if userids and for_update and session.get_bind().dialect.name == "postgresql":
+    if for_update and session.get_bind().dialect.name == "postgresql":
         # Before the pool is counted too: two customers queued at once see each other (the cap).
-        session.execute(
+        # With no servicer to lock (they take customers from the pool in the WeCom app), the
+        # account row is: FOR NO KEY UPDATE, as a pull's update of its sync token takes it.
+        held = (
             select(Servicer.id)
             .where(Servicer.account_id.in_(corp_accounts), Servicer.userid.in_(userids))
             .order_by(Servicer.id)
-            .with_for_update()
+            if userids
+            else select(KfAccount.id).where(KfAccount.id == account.id)
         )
+        session.execute(held.with_for_update(key_share=True))
     waiting, reserved = session.execute(
         select(func.count(), func.count(Conversation.reserved_for))
         .select_from(Conversation)
