@@ -99,7 +99,18 @@ def test_a_bad_setting_is_one_clear_line(tmp_path, name: str, value: str, expect
             "cannot open the database sqlite:///{tmp}/a-file/kefu.db: ",
         ),
         ("db upgrade", "sqlite:///{tmp}/a-file/kefu.db", "Not a directory"),
-        ("serve", "postgresql+psycopg://kefu:pw@127.0.0.1:1/kefu", "database error (127.0.0.1:1/kefu): "),
+        # The whole path, "@" and all (the line was cut at the last "@": "cannot open the
+        # database b/kefu.db").
+        (
+            "serve",
+            "sqlite:///{tmp}/a-file/team@b/kefu.db",
+            "cannot open the database sqlite:///{tmp}/a-file/team@b/kefu.db: ",
+        ),
+        (
+            "serve",
+            "postgresql+psycopg://kefu:pw@127.0.0.1:1/kefu",
+            "database error (postgresql+psycopg://kefu:***@127.0.0.1:1/kefu): ",
+        ),
         ("db upgrade", "postgresql+psycopg://kefu:pw@127.0.0.1:1/kefu", "Connection refused"),
         ("serve", "mysql://kefu@db/kefu", "KEFU_DATABASE_URL: not a SQLite or PostgreSQL URL"),
         ("db upgrade", "kefu.db", "KEFU_DATABASE_URL: not a SQLite or PostgreSQL URL"),
