@@ -42,9 +42,11 @@ COMMANDS = [
 def run_kefu(
     args: list[str], env: dict[str, str], cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """`kefu ARGS` in a subprocess running the kefu under test, with only `env` (and no PATH)."""
+    """`kefu ARGS` in a subprocess running the kefu under test, with only `env` (and no PATH),
+    and no terminal: stdin is empty, as under cron or CI."""
     return subprocess.run(
         [sys.executable, "-m", "kefu.cli", *args],
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=60,
@@ -99,7 +101,18 @@ def test_a_bad_setting_is_one_clear_line(tmp_path, name: str, value: str, expect
             "cannot open the database sqlite:///{tmp}/a-file/kefu.db: ",
         ),
         ("db upgrade", "sqlite:///{tmp}/a-file/kefu.db", "Not a directory"),
-        ("serve", "postgresql+psycopg://kefu:pw@127.0.0.1:1/kefu", "database error (127.0.0.1:1/kefu): "),
+        # The whole path, "@" and all (the line was cut at the last "@": "cannot open the
+        # database b/kefu.db").
+        (
+            "serve",
+            "sqlite:///{tmp}/a-file/team@b/kefu.db",
+            "cannot open the database sqlite:///{tmp}/a-file/team@b/kefu.db: ",
+        ),
+        (
+            "serve",
+            "postgresql+psycopg://kefu:pw@127.0.0.1:1/kefu",
+            "database error (postgresql+psycopg://kefu:***@127.0.0.1:1/kefu): ",
+        ),
         ("db upgrade", "postgresql+psycopg://kefu:pw@127.0.0.1:1/kefu", "Connection refused"),
         ("serve", "mysql://kefu@db/kefu", "KEFU_DATABASE_URL: not a SQLite or PostgreSQL URL"),
         ("db upgrade", "kefu.db", "KEFU_DATABASE_URL: not a SQLite or PostgreSQL URL"),
@@ -117,6 +130,31 @@ def test_a_database_kefu_cannot_open_is_one_clear_line(
     assert result.stderr.startswith("error: "), result.stderr
     assert expected.format(tmp=tmp_path) in result.stderr and "Traceback" not in result.stderr
     assert ":pw@" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [
+        ({}, ["--secret", "--token", "--aes-key"]),
+        ({"KEFU_CORP_SECRET": "s3cret", "--token": "cbToken123"}, ["--aes-key"]),
+    ],
+)
+def test_connections_add_without_a_terminal_names_each_missing_secret(
+    tmp_path: Path, given: dict[str, str], missing: list[str]
+) -> None:
+    """No terminal to ask on (cron, CI, a script): click's hidden prompt met end-of-input and
+    the command ended in a bare "Aborted."; now each missing value is one line saying how to give it."""
+    options = [word for flag, value in given.items() if flag.startswith("--") for word in (flag, value)]
+    env = {**_key_env(tmp_path), **{k: v for k, v in given.items() if k.startswith("KEFU_")}}
+    result = run_kefu(["connections", "add", "--name", "qh", "--corp-id", "ww1", *options], env, tmp_path)
+    assert result.returncode == 2, result.stderr
+    variable = {"--secret": "KEFU_CORP_SECRET", "--token": "KEFU_CALLBACK_TOKEN", "--aes-key": "KEFU_AES_KEY"}
+    assert result.stderr.splitlines() == [
+        f"error: {flag} is missing and there is no terminal to ask for it: give {flag} VALUE, "
+        f"set {variable[flag]}, or pass {flag} - to read it from stdin"
+        for flag in missing
+    ]
+    assert not (tmp_path / "kefu.db").exists()  # refused before anything was opened
 
 
 @pytest.mark.parametrize(

@@ -202,9 +202,8 @@ def db_backup(
     if not Path(url.database).is_file():
         fail(f"there is no database at {url.database} (KEFU_DATABASE_URL): nothing to back up")
     try:
-        target.touch(
-            mode=0o600, exist_ok=False
-        )  # owner-only from the start: it holds what the database holds
+        # Owner-only from the start: it holds what the database holds.
+        target.touch(mode=0o600, exist_ok=False)
     except FileExistsError:
         fail(f"{target} exists: back up to a new file")
     except OSError as exc:

@@ -19,7 +19,8 @@ from typing import Any, NoReturn, TypeVar
 import structlog
 import typer
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from kefu.errors import DomainError
 from kefu.logs import configure_logging
@@ -63,10 +64,26 @@ def load_settings() -> Settings:
     return settings
 
 
+def shown_url(database_url: str) -> str:
+    """The database URL as an error names it: whole, with its password as ***. (Cutting at the
+    last "@" also cut a SQLite path that holds one.)"""
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        # Not a URL (the settings check names such a value first): only what follows the last
+        # "@", so whatever could be a password stays out of the line.
+        return database_url.rsplit("@", 1)[-1]
+    if url.password is None:
+        return database_url  # nothing to hide: as written (rendering would escape a path's "@")
+    if url.host and "@" in url.host:  # a password with an unescaped "@": its tail parsed as host
+        url = url.set(host=url.host.rsplit("@", 1)[-1])
+    return url.render_as_string(hide_password=True)
+
+
 @contextlib.contextmanager
 def database_errors(settings: Settings) -> Iterator[None]:
     """A database that cannot be reached or opened is one line naming it (never its password)."""
-    where = settings.database_url.split("@")[-1]
+    where = shown_url(settings.database_url)
     try:
         yield
     except DBAPIError as exc:
@@ -135,7 +152,7 @@ def run_with_runtime(work: Callable[[Runtime], Awaitable[T]], *, configure_logs:
     except SecretDecryptError as exc:
         fail(str(exc))
     except DBAPIError as exc:
-        fail(f"database error ({settings.database_url.split('@')[-1]}): {exc.orig or exc}")
+        fail(f"database error ({shown_url(settings.database_url)}): {exc.orig or exc}")
     finally:
         structlog.configure(**previous_logging)
         logging.getLogger().setLevel(previous_level)

@@ -27,7 +27,7 @@ from kefu.accounts.models import (
     Servicer,
     SettingsVersion,
 )
-from kefu.api.models import ApiToken, ConsoleSession, ConsoleUser, LoginFailure
+from kefu.api.models import ApiToken, ConsoleNotice, ConsoleSession, ConsoleUser, LoginFailure
 from kefu.audit.models import AuditEvent
 from kefu.crm.models import CrmBinding, CrmContact, CrmCustomer, WechatCustomer
 from kefu.db.base import Base
@@ -56,6 +56,7 @@ TASK_MODULES = (
 MODELS = (
     ApiToken,
     AuditEvent,
+    ConsoleNotice,
     ConsoleSession,
     ConsoleUser,
     LoginFailure,

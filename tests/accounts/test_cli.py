@@ -216,19 +216,3 @@ def test_add_warns_when_wecom_cannot_reach_the_callback_url(
 def test_add_does_not_warn_about_a_reachable_public_url(cli: CliFn, corp: Corp) -> None:
     result = _add(cli, corp)  # KEFU_PUBLIC_URL=http://kefu.test
     assert result.exit_code == 0 and "warning" not in result.stderr
-
-
-def test_add_asks_for_missing_secrets_without_echo(cli: CliFn, corp: Corp) -> None:
-    result = cli(
-        "connections",
-        "add",
-        "--name",
-        "qinghe",
-        "--corp-id",
-        corp.corpid,
-        input=f"{corp.secret}\n{CB_TOKEN}\n{AES_KEY}\n",
-    )
-    assert result.exit_code == 0, result.output
-    assert "Secret: " in result.output and "Aes key: " in result.output and "Check: OK" in result.stdout
-    for plaintext in (corp.secret, CB_TOKEN, AES_KEY):
-        assert plaintext not in result.output

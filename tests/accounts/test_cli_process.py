@@ -4,6 +4,8 @@ its command line, which `ps` shows to every user of the machine."""
 from __future__ import annotations
 
 import os
+import pty
+import select
 import subprocess
 import sys
 import time
@@ -75,3 +77,45 @@ def test_secrets_from_the_environment_are_not_on_the_command_line(
     for secret in (corp.secret, CB_TOKEN, AES_KEY):
         assert not any(secret in line for line in seen), "a secret was on the command line"
         assert secret not in " ".join(argv) and secret not in ps and secret not in out + err
+
+
+def _read_until(fd: int, text: str, seen: bytearray, timeout_s: float = 30.0) -> None:
+    """Read the terminal's output into `seen` until `text` appears (or fail after timeout_s)."""
+    deadline = time.monotonic() + timeout_s  # real time: the command runs in another process
+    while text.encode() not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"{text!r} never shown: {seen.decode(errors='replace')!r}"
+        if select.select([fd], [], [], min(left, 0.5))[0]:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:  # the command ended and closed the terminal
+                break
+
+
+def test_add_asks_on_a_terminal_for_missing_secrets_without_echo(
+    simulator: SimulatorServer, settings: Settings, corp: Corp
+) -> None:
+    """On a terminal `add` asks for each value neither given nor in the environment, echoing
+    nothing (without one it names what is missing: tests/test_cli.py)."""
+    main, terminal = pty.openpty()
+    argv = ["connections", "add", "--name", "qinghe", "--corp-id", corp.corpid]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kefu.cli", *argv],
+        env={**os.environ, **cli_env(settings)},
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    seen = bytearray()
+    try:
+        for prompt, answer in (("Secret: ", corp.secret), ("Token: ", CB_TOKEN), ("Aes key: ", AES_KEY)):
+            _read_until(main, prompt, seen)
+            os.write(main, f"{answer}\n".encode())
+        _read_until(main, "Check: OK", seen)
+        assert process.wait(timeout=30) == 0, seen.decode(errors="replace")
+    finally:
+        process.kill()
+        os.close(main)
+    for secret in (corp.secret, CB_TOKEN, AES_KEY):
+        assert secret.encode() not in seen, "a secret was echoed"

@@ -76,3 +76,20 @@ async def test_times_are_shown_in_chinas_time_not_utc(rt: Runtime, signed_in: Si
     page = await (await signed_in("admin")).get("/console/audit")
     assert "2026-12-02 02:30:05" in page.text
     assert "2026-12-01 18:30:05" not in page.text
+
+
+async def test_actions_read_as_words_with_their_code_beside_them(rt: Runtime, signed_in: SignIn) -> None:
+    """The action column showed only codes (account.update); a code without words (a new one)
+    still shows as itself."""
+    async with rt.db.write() as session:
+        await record(
+            session, actor="cli", action="account.update", target="account:1", before={"n": 1}, after={"n": 2}
+        )
+        await record(session, actor="cli", action="brand.new", target="thing:1", after={"n": 1})
+    admin = await signed_in("admin")
+    for lang, words in (("zh", "修改客服账号"), ("en", "Account changed")):
+        admin.cookies.set("kefu_lang", lang)
+        text = (await admin.get("/console/audit")).text
+        assert f'<span class="audit-action" title="account.update">{words}</span>' in text, lang
+        assert '<code class="muted"' in text and ">account.update</code>" in text
+        assert "<td><code>brand.new</code></td>" in text

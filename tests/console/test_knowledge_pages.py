@@ -98,12 +98,13 @@ async def test_an_import_keeps_good_rows_and_reports_the_bad_one(rt: Runtime, si
     admin = await signed_in("admin")
     csrf = csrf_of(await admin.get("/console/knowledge"))
     content = "id,question,answer\nk1,怎么退货,七天无理由退货。\nk2,,没有问题的答案\nk3,几点上班,九点。\n"
-    answer = await admin.post(
+    posted = await admin.post(
         f"/console/knowledge/{account_id}/import",
         data={"csrf_token": csrf},
         files={"file": ("kb.csv", content.encode(), "text/csv")},
     )
-    assert answer.status_code == 200
+    assert posted.status_code == 303  # Post/Redirect/Get: a reload does not import again
+    answer = await admin.get(posted.headers["location"])
     assert "新增 2 条" in answer.text and "第 3 行：标准问题为空（该行已跳过）" in answer.text
     async with rt.db.read() as session:
         assert [e.id for e in await list_entries(session, account_id)] == ["k1", "k3"]
@@ -155,12 +156,13 @@ async def test_an_imports_refusals_are_in_the_readers_language(rt: Runtime, sign
 
     async def imported(lang: str) -> str:
         admin.cookies.set("kefu_lang", lang)
-        answer = await admin.post(
+        posted = await admin.post(
             f"/console/knowledge/{account_id}/import",
             data={"csrf_token": csrf},
             files={"file": ("kb.xlsx", data.getvalue(), XLSX)},
         )
-        assert answer.status_code == 200
+        assert posted.status_code == 303
+        answer = await admin.get(posted.headers["location"])
         return " ".join(re.findall(r"<li>(.*?)</li>", answer.text))
 
     chinese = await imported("zh")
@@ -182,6 +184,39 @@ async def test_an_imports_refusals_are_in_the_readers_language(rt: Runtime, sign
         files={"file": ("kb.xlsx", b"PK\x03\x04 not a workbook", XLSX)},
     )
     assert broken.status_code == 422 and "无法读取这个 Excel（XLSX）文件" in broken.text
+
+
+async def test_an_imports_result_survives_a_reload_that_imports_nothing_again(
+    rt: Runtime, signed_in: SignIn
+) -> None:
+    """The import answered its POST with the result page itself, so a reload (F5) posted the
+    file again: now it redirects, and the page it redirects to shows the result — every bad row
+    by its line — as often as it is loaded, to the session that imported only."""
+    account_id = await _account_id(rt)
+    admin = await signed_in("admin")
+    csrf = csrf_of(await admin.get("/console/knowledge"))
+    rows = [f"k{n},问题{n},答案{n}。" if n % 3 else f"k{n},问题{n}," for n in range(1, 31)]
+    content = "id,question,answer\n" + "\n".join(rows) + "\n"
+    posted = await admin.post(
+        f"/console/knowledge/{account_id}/import",
+        data={"csrf_token": csrf},
+        files={"file": ("kb.csv", content.encode(), "text/csv")},
+    )
+    assert posted.status_code == 303
+    result_page = posted.headers["location"]
+    assert result_page.startswith(f"/console/knowledge?account={account_id}&imported=")
+    async with rt.db.read() as session:
+        _, audited_once = await list_events(session, actor="console:admin0")
+    for _ in range(2):  # the redirect, then a reload
+        page = await admin.get(result_page)
+        assert page.status_code == 200 and "新增 20 条" in page.text
+        bad_lines = re.findall(r"<li>第 (\d+) 行：答案为空（该行已跳过）</li>", page.text)
+        assert bad_lines == [str(n + 1) for n in range(3, 31, 3)]  # the header is line 1
+    async with rt.db.read() as session:
+        assert len(await list_entries(session, account_id)) == 20
+        assert (await list_events(session, actor="console:admin0"))[1] == audited_once == 20
+    other_admin = await signed_in("admin")
+    assert "新增 20 条" not in (await other_admin.get(result_page)).text  # not another session's
 
 
 async def test_servicers_cannot_open_the_knowledge_base(signed_in: SignIn) -> None:

@@ -17,7 +17,7 @@ from kefu.accounts.schemas import (
     check_out,
     connection_out,
 )
-from kefu.cli_runtime import echo_json, run_with_runtime
+from kefu.cli_runtime import echo_json, fail, run_with_runtime
 from kefu.db.base import row_id_of
 from kefu.errors import NotFound
 from kefu.runtime import Runtime
@@ -48,16 +48,35 @@ HIDDEN_VALUE_HELP = (
 )
 
 
-def _secret_opt(name: str, help_text: str, *, prompt: bool) -> typer.models.OptionInfo:
-    flag = "--" + name.replace("_", "-")
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _secret_opt(name: str, help_text: str) -> typer.models.OptionInfo:
     return typer.Option(
-        flag,
+        _flag(name),
         envvar=SECRET_ENV[name],
-        prompt=prompt,
-        hide_input=True,
         show_default=False,
         help=help_text + HIDDEN_VALUE_HELP.format(env=SECRET_ENV[name]),
     )
+
+
+def _ask_missing(values: dict[str, str | None]) -> dict[str, str | None]:
+    """`add`'s hidden prompt for each value neither given nor in the environment, on a terminal
+    only: without one (cron, CI, a pipe) click's prompt met end-of-input and said just "Aborted."."""
+    missing = [name for name, value in values.items() if value is None]
+    if missing and not sys.stdin.isatty():
+        fail(
+            "\n".join(
+                f"{_flag(n)} is missing and there is no terminal to ask for it: give {_flag(n)} VALUE, "
+                f"set {SECRET_ENV[n]}, or pass {_flag(n)} - to read it from stdin"
+                for n in missing
+            )
+        )
+    asked = dict(values)
+    for name in missing:
+        asked[name] = typer.prompt(name.replace("_", " ").capitalize(), hide_input=True)
+    return asked
 
 
 def _read_secrets(ctx: typer.Context, values: dict[str, str | None]) -> dict[str, str | None]:
@@ -135,16 +154,16 @@ def add(
     name: Annotated[str, typer.Option(help="A unique name; the config file refers to it.")],
     corp_id: Annotated[str, typer.Option("--corp-id", help="企业ID (我的企业 → 企业信息).")],
     secret: Annotated[
-        str, _secret_opt("secret", "The self-built app's Secret (自建应用 Secret).", prompt=True)
-    ],
-    token: Annotated[str, _secret_opt("token", "The callback Token (回调 Token).", prompt=True)],
-    aes_key: Annotated[str, _secret_opt("aes_key", "The callback EncodingAESKey (43 chars).", prompt=True)],
+        str | None, _secret_opt("secret", "The self-built app's Secret (自建应用 Secret).")
+    ] = None,
+    token: Annotated[str | None, _secret_opt("token", "The callback Token (回调 Token).")] = None,
+    aes_key: Annotated[str | None, _secret_opt("aes_key", "The callback EncodingAESKey (43 chars).")] = None,
     bootstrap: BootstrapOpt = "skip",
     no_check: NoCheckOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Add a connection: checks it against WeCom at once and prints the callback URL to paste into WeCom."""
-    secrets = _read_secrets(ctx, {"secret": secret, "token": token, "aes_key": aes_key})
+    secrets = _read_secrets(ctx, _ask_missing({"secret": secret, "token": token, "aes_key": aes_key}))
 
     async def work(rt: Runtime) -> ConnectionSaved:
         connection, check = await connection_ops.create_connection(
@@ -202,13 +221,9 @@ def update(
     ref: Annotated[str, typer.Argument(metavar="ID", help="The connection's id or name.")],
     name: Annotated[str | None, typer.Option(help="New name.")] = None,
     corp_id: Annotated[str | None, typer.Option("--corp-id")] = None,
-    secret: Annotated[
-        str | None, _secret_opt("secret", "New app Secret (checked against WeCom).", prompt=False)
-    ] = None,
-    token: Annotated[str | None, _secret_opt("token", "New callback Token.", prompt=False)] = None,
-    aes_key: Annotated[
-        str | None, _secret_opt("aes_key", "New callback EncodingAESKey.", prompt=False)
-    ] = None,
+    secret: Annotated[str | None, _secret_opt("secret", "New app Secret (checked against WeCom).")] = None,
+    token: Annotated[str | None, _secret_opt("token", "New callback Token.")] = None,
+    aes_key: Annotated[str | None, _secret_opt("aes_key", "New callback EncodingAESKey.")] = None,
     bootstrap: Annotated[str | None, typer.Option(help="skip | backfill")] = None,
     no_check: NoCheckOpt = False,
     as_json: JsonOpt = False,

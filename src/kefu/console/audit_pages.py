@@ -1,9 +1,11 @@
 """审计日志: who changed what and when, newest first, filtered by actor or target (the audit
-kit's `list_events`); each event shows its changed fields as before → after."""
+kit's `list_events`); each event shows its action in words (the stored code under them, for
+engineers) and its changed fields as before → after."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -26,6 +28,14 @@ def shown(value: Any) -> str:
     if value is None:
         return NOTHING
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def action_words(t: Callable[..., str], action: str) -> str | None:
+    """An action code in the reader's language (`audit.action_name.<code>`), or None for a code
+    without words (one added later, or a test's): the page then shows the code alone."""
+    key = f"audit.action_name.{action}"
+    words = t(key)
+    return None if words == key else words
 
 
 def changes_of(changes: dict[str, list[Any]]) -> list[tuple[str, str, str]]:
@@ -52,7 +62,9 @@ async def audit_page(
     return render(
         request,
         "audit.html",
-        events=[(event, changes_of(event.changes or {})) for event in events],
+        events=[
+            (event, action_words(viewer.t, event.action), changes_of(event.changes or {})) for event in events
+        ],
         total=total,
         page=page,
         pages=max(1, -(-total // PAGE_SIZE)),

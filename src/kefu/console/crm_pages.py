@@ -1,9 +1,9 @@
 """客户管理: 客户 (companies) and 联系人 (people) — list and search, a card's page (a customer's
 contacts; a contact's bound WeChat customers and their conversations), create, edit, delete
-and CSV import (bad rows reported by line, good rows kept), through kefu.crm's services, which
-audit each change. Every refusal shows in the reader's language: the card form's (its schema's
-`card_problems`, the service's coded DomainErrors) as `crm.card.problem.<code>`, csv_import's as
-`crm.problem.<code>`.
+and CSV import (bad rows reported by line, good rows kept; the result shown after a redirect, as
+the knowledge base's), through kefu.crm's services, which audit each change. Every refusal
+shows in the reader's language: the card form's (its schema's `card_problems`, the service's
+coded DomainErrors) as `crm.card.problem.<code>`, csv_import's as `crm.problem.<code>`.
 
 Both kinds share one set of handlers, registered once per kind at its own paths (the menu's
 /console/crm/customers and /console/crm/contacts)."""
@@ -12,19 +12,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from kefu.ai.kb_csv import RowError
 from kefu.api.deps import IdPath
+from kefu.api.notices import leave_notice, read_notice
+from kefu.api.users import real_now
 from kefu.console.i18n import problem_words
 from kefu.console.menu import MANAGERS
 from kefu.console.web import Viewer, console_actor, form, redirect, refusal_words, render, role, runtime_of
 from kefu.crm import service
-from kefu.crm.csv_import import CONTACT_COLUMNS, CUSTOMER_COLUMNS, import_files
+from kefu.crm.csv_import import CONTACT_COLUMNS, CUSTOMER_COLUMNS, CrmImport, import_files
 from kefu.crm.identity import wechat_customers
 from kefu.crm.models import CrmContact, CrmCustomer
 from kefu.crm.schemas import ContactIn, CustomerIn, card_problems
@@ -39,6 +42,7 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 CARD_FIELDS = ("external_id", "name", "phone", "email", "tags", "notes", "exclusive_userid")
 CONTACT_FIELDS = (*CARD_FIELDS, "customer_external_id", "unionid")
 KINDS = ("customers", "contacts")
+IMPORT_RESULT = TypeAdapter(CrmImport)  # an import's result, kept as JSON for the page after it
 
 
 def _fields(kind: str) -> tuple[str, ...]:
@@ -193,12 +197,25 @@ async def _import(request: Request, kind: str, viewer: Viewer) -> Response:
     try:
         async with rt.db.write() as session:
             result = await import_files(session, **files, now=rt.clock.now(), actor=console_actor(viewer))
+            # Post/Redirect/Get, as the knowledge base's import: a reload shows the result again.
+            body = IMPORT_RESULT.dump_python(result, mode="json")
+            key = await leave_notice(session, viewer.session_id, body, real_now())
     except Invalid as exc:  # the file as a whole is unreadable (CrmCsvError): nothing was imported
         words = refusal_words(viewer, "crm", exc)
         return await _list_page(request, kind, status=422, import_error=words)
+    return redirect(f"/console/crm/{kind}?" + urlencode({"imported": key}))
+
+
+async def _imported(request: Request, kind: str, viewer: Viewer, key: str) -> dict[str, Any]:
+    """The import's result for the page its redirect shows (nothing for another session's key)."""
+    async with runtime_of(request).db.read() as session:
+        body = await read_notice(session, viewer.session_id, key)
+    if body is None:
+        return {}
+    result = IMPORT_RESULT.validate_python(body)
     counts = result.customers if kind == "customers" else result.contacts
     errors = result.customer_errors if kind == "customers" else result.contact_errors
-    return await _list_page(request, kind, imported=counts, import_errors=errors)
+    return {"imported": counts, "import_errors": errors}
 
 
 def _register(kind: str) -> None:
@@ -209,8 +226,10 @@ def _register(kind: str) -> None:
         viewer: Manager,
         q: Annotated[str, Query(max_length=200)] = "",
         page: Annotated[int, Query(ge=1, le=MAX_ID // PAGE_SIZE)] = 1,
+        imported: Annotated[str, Query(max_length=32)] = "",
     ) -> Response:
-        return await _list_page(request, kind, q.strip(), page)
+        result = await _imported(request, kind, viewer, imported) if imported else {}
+        return await _list_page(request, kind, q.strip(), page, **result)
 
     async def new_page(request: Request, viewer: Manager) -> Response:
         return await _card_page(request, kind, None)

@@ -12,10 +12,18 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from pydantic import TypeAdapter
 from starlette.datastructures import UploadFile
 
 from kefu.accounts.kf_accounts import list_all_accounts
-from kefu.accounts.knowledge_base import delete_entry, entries_csv, import_csv, list_entries, put_entries
+from kefu.accounts.knowledge_base import (
+    KbImport,
+    delete_entry,
+    entries_csv,
+    import_csv,
+    list_entries,
+    put_entries,
+)
 from kefu.accounts.knowledge_provider import ask_knowledge
 from kefu.accounts.models import KfAccount
 from kefu.accounts.settings import get_account
@@ -23,6 +31,8 @@ from kefu.ai.kb_csv import KbError, RowError, check_entry
 from kefu.ai.kb_xlsx import entries_xlsx
 from kefu.ai.knowledge import KnowledgeEntry
 from kefu.api.deps import IdPath, IdQuery
+from kefu.api.notices import leave_notice, read_notice
+from kefu.api.users import real_now
 from kefu.console.i18n import problem_words
 from kefu.console.menu import MANAGERS
 from kefu.console.web import Viewer, console_actor, form, redirect, refusal_words, render, role, runtime_of
@@ -34,6 +44,7 @@ Manager = Annotated[Viewer, Depends(role(*MANAGERS))]
 PAGE_SIZE = 20
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+IMPORT_RESULT = TypeAdapter(KbImport)  # an import's result, kept as JSON for the page after it
 # The first word of a kb_csv problem names the form field it is about.
 FIELD_OF_PROBLEM = {"id": "id", "question": "question", "answer": "answer", "alt": "alt", "tag": "tags"}
 
@@ -101,8 +112,14 @@ async def knowledge_page(
     account: IdQuery = None,
     q: Annotated[str, Query(max_length=200)] = "",
     page: Annotated[int, Query(ge=1, le=MAX_ID)] = 1,
+    imported: Annotated[str, Query(max_length=32)] = "",
 ) -> Response:
-    return await _page(request, account, q.strip(), page)
+    result = None
+    if imported:  # the import's redirect: its result, however often the page is reloaded
+        async with runtime_of(request).db.read() as session:
+            body = await read_notice(session, viewer.session_id, imported)
+        result = IMPORT_RESULT.validate_python(body) if body is not None else None
+    return await _page(request, account, q.strip(), page, imported=result)
 
 
 @router.get("/console/knowledge/{account_id}/export")
@@ -268,10 +285,15 @@ async def import_entries(request: Request, account_id: IdPath, viewer: Manager) 
                 now=rt.clock.now(),
                 actor=console_actor(viewer),
             )
+            # Post/Redirect/Get: the result (every bad row too) waits for the redirect's page, so
+            # reloading that page shows it again instead of importing the file again.
+            key = await leave_notice(
+                session, viewer.session_id, IMPORT_RESULT.dump_python(result, mode="json"), real_now()
+            )
     except Invalid as exc:  # the file as a whole is unreadable (KbCsvError): nothing was imported
         words = refusal_words(viewer, "knowledge", exc)
         return await _page(request, account_id, status=422, import_error=words)
-    return await _page(request, account_id, imported=result)
+    return redirect("/console/knowledge?" + urlencode({"account": account_id, "imported": key}))
 
 
 @router.post("/console/knowledge/{account_id}/ask")

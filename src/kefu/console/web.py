@@ -125,6 +125,7 @@ class Viewer:
     # Accounts a servicer receives for (None: every account, for admins and supervisors).
     account_ids: frozenset[int] | None = field(default=None)
     servicers: ServicerNames = field(default_factory=ServicerNames)
+    session_id: int = 0  # the console_sessions row: whose notices a page may read (kefu.api.notices)
 
     @property
     def role(self) -> str:
@@ -180,6 +181,7 @@ async def signed_in(request: Request) -> Viewer:
         t=translator(lang),
         account_ids=accounts,
         servicers=names,
+        session_id=row.id,
     )
     request.state.viewer = viewer
     return viewer

@@ -33,7 +33,7 @@ from kefu.ai.kb_csv import (
     header_cells,
     row_cells,
 )
-from kefu.crm.schemas import ContactIn, CustomerIn, card_problems
+from kefu.crm.schemas import CARD_FORMAT_PROBLEMS, ContactIn, CustomerIn, card_problems
 from kefu.crm.service import upsert_contact, upsert_customer
 from kefu.errors import DomainError
 
@@ -166,12 +166,15 @@ def _card(cells: dict[str, str], model: type[CustomerIn] | type[ContactIn]) -> C
 
 
 def _problem(exc: ValueError | DomainError) -> ValueError:
-    """A refused row's reason: a cell too long and a service's coded refusal (a contact's
-    company that does not exist) keep their code; anything else keeps its own words."""
+    """A refused row's reason: a cell too long, a phone or an email that is not one, and a
+    service's coded refusal (a contact's company that does not exist) keep their code; anything
+    else keeps its own words."""
     if isinstance(exc, ValidationError):
         first = card_problems(exc)[0]
         if first.problem == "too_long":
             return RowProblem("too_long", first.reason, column=first.field, max=first.values["max"])
+        if first.problem in CARD_FORMAT_PROBLEMS:
+            return RowProblem(first.problem, first.reason, value=first.values["value"])
         return ValueError(first.reason)
     if isinstance(exc, DomainError):
         return RowProblem(exc.problem, exc.message, **exc.values) if exc.problem else ValueError(exc.message)
