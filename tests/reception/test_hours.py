@@ -66,6 +66,13 @@ async def test_a_customer_who_asked_off_hours_is_routed_when_reception_opens(
     conversation = await world.conversation()
     assert (conversation.next_opening_check_at, conversation.state["waiting_for_opening"]) == (None, False)
 
+    # With alice now, what they write is hers to answer, not a 留言 left for servicers.
+    world.says("洗衣机还是漏水")
+    await world.settle()
+    async with api_client(world.rt) as api:
+        [left] = (await api.get(f"/api/v1/accounts/{world.account.id}/follow-ups")).json()
+    assert [m["text"] for m in left["messages"]] == ["人工客服"]
+
 
 async def test_off_hours_the_ai_offers_no_transfer_button_and_a_not_sure_reply_says_when_humans_are_back(
     make_world: WorldFactory,

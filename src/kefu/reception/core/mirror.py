@@ -123,6 +123,10 @@ class Context:
         self.update(wecom_state=to_state, owner=OWNER_OF_STATE[to_state], servicer_userid=servicer)
         # A servicer who just got the session owes the customer a word; nobody else does.
         self.update(awaiting_reply_since=self.now if to_state == STATE_HUMAN else None)
+        if to_state == STATE_HUMAN:
+            # What they write now is the servicer's to answer, not a 留言 left for servicers
+            # (what they left before is kept in its follow-up).
+            self.update(leaving_message=None)
         if to_state == STATE_POOL and before != STATE_POOL:
             self.update(queued_at=self.now)
         elif to_state != STATE_POOL:
