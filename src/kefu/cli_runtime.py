@@ -38,6 +38,21 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
+def confirm(question: str) -> None:
+    """Ask before what cannot be undone; go on only on yes (no: click's "Aborted!", exit 1).
+    Without a terminal and with nothing on stdin (cron, CI) there is nobody to answer: one error
+    line naming --yes, where click's prompt met end-of-input and said only "Aborted!"."""
+    try:
+        agreed = typer.confirm(question)
+    except typer.Abort:
+        if sys.stdin.isatty():  # Ctrl-C or Ctrl-D at the prompt: the person stopped it
+            raise
+        typer.echo()
+        fail(f"nobody to answer {question!r} (no terminal, nothing on stdin): add --yes to go ahead")
+    if not agreed:
+        raise typer.Abort()
+
+
 def write_out(out: Path, data: bytes) -> None:
     """A command's --out file; a path that cannot be written is one error line."""
     try:

@@ -112,6 +112,10 @@ def test_update_and_delete(cli: CliFn, corp: Corp, rt: Runtime) -> None:
 
     declined = cli("connections", "delete", "qh", input="n\n")
     assert declined.exit_code == 1 and "Delete connection 1 (qh) with its 2 account(s)" in declined.stdout
+    unanswered = cli("connections", "delete", "qh")  # cron or CI: no terminal, nothing on stdin
+    assert unanswered.exit_code == 2
+    assert unanswered.stderr.startswith("error: nobody to answer 'Delete connection 1 (qh)")
+    assert unanswered.stderr.endswith("(no terminal, nothing on stdin): add --yes to go ahead\n")
     deleted = cli("connections", "delete", "qh", "--yes")
     assert deleted.exit_code == 0 and "Deleted connection 1 (qh)." in deleted.stdout
     assert json.loads(cli("connections", "list", "--json").stdout) == []

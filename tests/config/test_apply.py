@@ -169,9 +169,11 @@ async def test_the_cli_asks_before_prune_removes_and_no_answer_is_no(
     assert (await acli("config", "apply", str(both), env=_env("QINGHE", "OLD"))).exit_code == 0
     only_qinghe = str(_file(tmp_path, _entry("qinghe")))
 
-    declined = await acli("config", "apply", only_qinghe, "--prune")  # no answer (no terminal)
+    unanswered = await acli("config", "apply", only_qinghe, "--prune")  # no terminal, no stdin
+    assert unanswered.exit_code == 2 and "add --yes to go ahead" in unanswered.output
+    assert "connections.old: will be removed from Kefu" in unanswered.output
+    declined = await acli("config", "apply", only_qinghe, "--prune", input="n\n")
     assert declined.exit_code == 1
-    assert "connections.old: will be removed from Kefu" in declined.output
     assert set(await _connections(rt)) == {"qinghe", "old"}
 
     confirmed = await acli("config", "apply", only_qinghe, "--prune", input="y\n")

@@ -17,7 +17,7 @@ from kefu.accounts.schemas import (
     check_out,
     connection_out,
 )
-from kefu.cli_runtime import echo_json, fail, run_with_runtime
+from kefu.cli_runtime import confirm, echo_json, fail, run_with_runtime
 from kefu.db.base import row_id_of
 from kefu.errors import NotFound
 from kefu.runtime import Runtime
@@ -290,11 +290,8 @@ def delete(
 
     connection_id, name, n_accounts = run_with_runtime(describe)
     if not yes:
-        typer.confirm(
-            f"Delete connection {connection_id} ({name}) with its {n_accounts} account(s) "
-            "and their messages?",
-            abort=True,
-        )
+        what = f"connection {connection_id} ({name}) with its {n_accounts} account(s)"
+        confirm(f"Delete {what} and their messages?")
 
     async def work(rt: Runtime) -> Connection:
         return await connection_ops.delete_connection(rt, connection_id)

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from kefu.accounts import contact, kf_accounts, servicers
 from kefu.accounts.kf_schemas import AccountOut, ServicersOut, account_out, servicer_out
 from kefu.accounts.service import find_connection, get_connection
-from kefu.cli_runtime import echo_json, fail, run_with_runtime, write_out
+from kefu.cli_runtime import confirm, echo_json, fail, run_with_runtime, write_out
 from kefu.db.base import row_id_of
 from kefu.errors import NotFound
 from kefu.runtime import Runtime
@@ -189,7 +189,7 @@ def delete(
 ) -> None:
     """Delete the account in WeCom (kf/account/del) and in Kefu, with its messages."""
     if not yes:
-        typer.confirm(f"Delete account {ref} in WeCom and Kefu, with its messages?", abort=True)
+        confirm(f"Delete account {ref} in WeCom and Kefu, with its messages?")
 
     async def work(rt: Runtime) -> str:
         account = await kf_accounts.delete_account(rt, await _id(rt, ref))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kefu.cli_runtime import fail, run_with_runtime
+from kefu.cli_runtime import confirm, fail, run_with_runtime
 from kefu.config.apply import apply_config
 from kefu.config.export import export_config
 from kefu.config.loader import ConfigFileError, LoadedConfig, load_config
@@ -95,7 +95,7 @@ def _confirm_removals(loaded: LoadedConfig, *, delete_in_wecom: bool) -> None:
     question = f"Remove {len(removed)} item(s) from Kefu"
     if doomed:
         question += f" and delete {len(doomed)} account(s) in WeCom"
-    typer.confirm(f"{question}? This cannot be undone", abort=True)
+    confirm(f"{question}? This cannot be undone")
 
 
 @config_app.command("export")
