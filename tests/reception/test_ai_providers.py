@@ -11,7 +11,7 @@ from kefu.accounts.knowledge_base import put_entries
 from kefu.accounts.knowledge_provider import ai_for_account
 from kefu.accounts.models import GlobalSetting
 from kefu.accounts.settings import AI_KEY, save_ai_settings
-from kefu.ai import DEFAULT_NOT_SURE_TEXT, KnowledgeEntry
+from kefu.ai import DEFAULT_NOT_SURE_TEXT, DEFAULT_NOT_SURE_TEXT_NO_BUTTON, KnowledgeEntry
 from kefu.ai.llm import OpenAIProvider
 from kefu.ai.provider import AnswerContext
 from kefu.ai.settings import AISettings
@@ -41,7 +41,7 @@ async def test_ai_first_offers_the_button_after_two_not_sure_answers_even_with_t
     await world.settle()
     answered, first_unsure, second_unsure, third_unsure = world.inbox()
     assert (answered["msgtype"], texts_of(answered)) == ("text", RETURNS_ANSWER)
-    assert (first_unsure["msgtype"], texts_of(first_unsure)) == ("text", DEFAULT_NOT_SURE_TEXT)
+    assert (first_unsure["msgtype"], texts_of(first_unsure)) == ("text", DEFAULT_NOT_SURE_TEXT_NO_BUTTON)
     for menu in (second_unsure, third_unsure):
         assert menu["msgtype"] == "msgmenu" and menu["body"]["head_content"] == DEFAULT_NOT_SURE_TEXT
         assert [item["click"]["id"] for item in menu["body"]["list"]] == [TRANSFER_CLICK_ID]

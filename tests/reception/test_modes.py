@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from kefu.ai import DEFAULT_NOT_SURE_TEXT
+from kefu.ai import DEFAULT_NOT_SURE_TEXT, DEFAULT_NOT_SURE_TEXT_NO_BUTTON
 from kefu.reception.core import TRANSFER_CLICK_ID
 from kefu.reception.models import TimelineEntry
 from tests.reception.conftest import WorldFactory, texts_of
@@ -72,7 +72,9 @@ async def test_ai_only_answers_without_a_button_and_ignores_keywords(make_world:
     await world.settle()
     first, second = world.inbox()
     assert (first["msgtype"], texts_of(first)) == ("text", RETURNS_ANSWER)
-    assert (second["msgtype"], texts_of(second)) == ("text", DEFAULT_NOT_SURE_TEXT)
+    # Kefu's default not-sure words point at a button only when one is there.
+    assert (second["msgtype"], texts_of(second)) == ("text", DEFAULT_NOT_SURE_TEXT_NO_BUTTON)
+    assert "按钮" not in DEFAULT_NOT_SURE_TEXT_NO_BUTTON
     assert world.session()["state"] == 1  # never handed to a human
 
 

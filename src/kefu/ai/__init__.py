@@ -13,7 +13,12 @@
 - `fit`: `fit_answer`, cutting an answer at a sentence end to fit one WeCom message.
 """
 
-from kefu.ai.builtin import DEFAULT_NOT_SURE_TEXT, DEFAULT_THRESHOLD, KnowledgeBaseProvider
+from kefu.ai.builtin import (
+    DEFAULT_NOT_SURE_TEXT,
+    DEFAULT_NOT_SURE_TEXT_NO_BUTTON,
+    DEFAULT_THRESHOLD,
+    KnowledgeBaseProvider,
+)
 from kefu.ai.fit import MENU_HEAD_LIMIT, TEXT_LIMIT, fit_answer
 from kefu.ai.kb_csv import ImportResult, KbCsvError, RowError, load_demo_entries, parse_kb_csv
 from kefu.ai.knowledge import KnowledgeEntry, KnowledgeIndex, Match
@@ -22,6 +27,7 @@ from kefu.ai.provider import AIProvider, Answer, AnswerContext, Turn
 
 __all__ = [
     "DEFAULT_NOT_SURE_TEXT",
+    "DEFAULT_NOT_SURE_TEXT_NO_BUTTON",
     "DEFAULT_THRESHOLD",
     "INTENTS",
     "MENU_HEAD_LIMIT",

@@ -12,6 +12,9 @@ from kefu.errors import Invalid
 # Confidence 0.5 is the calibrated abstain point (kefu.ai.knowledge): chosen from labelled data.
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_NOT_SURE_TEXT = "这个问题我暂时无法回答，您可以换个说法，或点击下方按钮联系人工客服。"
+# The default as it goes out with no button under it (AI only, button transfer off, off hours):
+# it must not point at one. A not-sure text the admin wrote is sent as written.
+DEFAULT_NOT_SURE_TEXT_NO_BUTTON = "这个问题我暂时无法回答，您可以换个说法再问我。"
 
 
 class KnowledgeBaseProvider:

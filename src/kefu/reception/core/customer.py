@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from kefu.ai.builtin import DEFAULT_NOT_SURE_TEXT, DEFAULT_NOT_SURE_TEXT_NO_BUTTON
 from kefu.ai.provider import Answer
 from kefu.reception.core.actions import RecordFollowUp, RecordRating, Text
 from kefu.reception.core.inbound import CustomerNonText, CustomerText
@@ -195,6 +196,8 @@ def _ai_answer(ctx: Context, answer: Answer | None) -> None:
                 button = reception.button_transfer.text
             elif answer.not_sure and _off_hours_instead(ctx):
                 return
+    if button is None and text == DEFAULT_NOT_SURE_TEXT:
+        text = DEFAULT_NOT_SURE_TEXT_NO_BUTTON  # Kefu's own words must not point at no button
     content = answer_content(text, button_text=button)
     ctx.send("not_sure" if answer.not_sure else "ai_answer", content)
 
