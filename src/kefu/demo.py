@@ -24,6 +24,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
 import typer
 from pydantic import SecretStr
 from sqlalchemy import update
@@ -52,6 +53,7 @@ from kefu.threaded_server import ThreadedServer, is_loopback
 
 CONNECTION_NAME = "qinghe-demo"
 ENV_FILE = "kefu.env"
+VERIFY_ATTEMPTS = 3  # saving the callback URL in the simulator, verified by a GET each time
 
 
 class DemoError(RuntimeError):
@@ -195,9 +197,17 @@ class Demo:
         app = create_app(settings=self.settings, clock=self.clock, run_worker=True)
         port = int(kefu_url.rsplit(":", 1)[1])
         self.kefu = ThreadedServer(app, host=self.host, port=port, name="kefu").start()
-        # Like saving the URL in WeCom's console: the simulator verifies it with a GET first.
-        callback = f"{self.kefu.url}/wecom/callback/{self.connection_id}"
-        self.simulator.control("PUT", f"corps/{keys.corpid}/callback", {"url": callback, "verify": True})
+        # Like saving the URL in WeCom's console: the simulator verifies it with a GET first,
+        # giving Kefu WeCom's 5 s. On a busy machine Kefu's first request, just after start-up,
+        # can take longer: saved again, as a person would press 保存 again.
+        callback = {"url": f"{self.kefu.url}/wecom/callback/{self.connection_id}", "verify": True}
+        for attempt in range(1, VERIFY_ATTEMPTS + 1):
+            try:
+                self.simulator.control("PUT", f"corps/{keys.corpid}/callback", callback)
+                break
+            except httpx.HTTPStatusError as exc:
+                if "verification request failed" not in exc.response.text or attempt == VERIFY_ATTEMPTS:
+                    raise
 
     def _write_env_file(self) -> None:
         """`set -a; . <data-dir>/kefu.env` points the `kefu` command at the demo's database."""
