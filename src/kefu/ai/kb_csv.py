@@ -159,6 +159,9 @@ def parse_kb_rows(rows: Iterable[tuple[int, list[str]]]) -> ImportResult:
         if columns is None:
             columns = _columns(row)
             continue
+        if any("\x00" in cell for cell in row):  # PostgreSQL refused the whole import with a 500
+            errors.append(RowError.of(start, RowProblem("unstorable", "a cell holds NUL (\\u0000)")))
+            continue
         try:
             entry = _entry(row, columns)
         except ValueError as exc:
