@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from kefu.ai.knowledge import KnowledgeEntry
 from kefu.errors import Invalid
+from kefu.spreadsheet import plain_cell
 
 MAX_ID_CHARS = 64
 MAX_QUESTION_CHARS = 500
@@ -130,7 +131,7 @@ def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
                 ),
             )
             return
-        yield line, row
+        yield line, [plain_cell(cell) for cell in row]  # what entries_csv guarded, as it was
         line = reader.line_num + 1
 
 
