@@ -57,3 +57,15 @@ async def test_every_route_refuses_roles_it_is_not_for(rt: Runtime, signed_in: S
             elif method == "GET":
                 assert answer.status_code in (200, 404), (role, method, path, answer.status_code)
     assert refused > 0  # the servicer is refused at least the admin pages
+
+
+async def test_every_post_refuses_a_signed_in_admin_without_the_csrf_token(
+    rt: Runtime, signed_in: SignIn
+) -> None:
+    """The CSRF check comes before any row is looked up: no POST answers anything but the 403."""
+    admin = await signed_in("admin")
+    posts = [path for method, path in console_routes(rt) if method == "POST"]
+    assert "/console/logout" in posts and len(posts) > 20
+    for path in posts:
+        answer = await admin.post(concrete(path.replace("{tab}", "basic")), data={"csrf_token": "forged"})
+        assert answer.status_code == 403 and "表单已过期或来源不明" in answer.text, (path, answer.status_code)

@@ -28,6 +28,7 @@ from kefu.audit.log import record
 from kefu.db import get_row
 from kefu.errors import NotFound
 from kefu.runtime import Runtime
+from kefu.spreadsheet import csv_cell
 
 _TICK = timedelta(microseconds=1)
 
@@ -263,12 +264,13 @@ async def _keep_left_out_columns(
 
 
 def entries_csv(entries: Sequence[KnowledgeEntry]) -> str:
-    """The entries as the CSV `kefu kb import` reads (lists joined with "|")."""
+    """The entries as the CSV `kefu kb import` reads (lists joined with "|"), each cell safe to
+    open in a spreadsheet (kefu.spreadsheet: the importer takes the guard off again)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     for e in entries:
-        writer.writerow(entry_cells(e))
+        writer.writerow([csv_cell(cell) for cell in entry_cells(e)])
     return out.getvalue()
 
 

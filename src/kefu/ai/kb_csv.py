@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from kefu.ai.knowledge import KnowledgeEntry
 from kefu.errors import Invalid
+from kefu.spreadsheet import plain_cell
 
 MAX_ID_CHARS = 64
 MAX_QUESTION_CHARS = 500
@@ -130,7 +131,7 @@ def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
                 ),
             )
             return
-        yield line, row
+        yield line, [plain_cell(cell) for cell in row]  # what entries_csv guarded, as it was
         line = reader.line_num + 1
 
 
@@ -158,6 +159,9 @@ def parse_kb_rows(rows: Iterable[tuple[int, list[str]]]) -> ImportResult:
             continue  # blank lines, also Excel's ",,,," ones
         if columns is None:
             columns = _columns(row)
+            continue
+        if any("\x00" in cell for cell in row):  # PostgreSQL refused the whole import with a 500
+            errors.append(RowError.of(start, RowProblem("unstorable", "a cell holds NUL (\\u0000)")))
             continue
         try:
             entry = _entry(row, columns)

@@ -14,7 +14,14 @@ from typing import Any
 
 from openpyxl import Workbook, load_workbook
 
-from kefu.ai.kb_csv import EXPORT_COLUMNS, ImportResult, KbCsvError, parse_kb_csv, parse_kb_rows
+from kefu.ai.kb_csv import (
+    EXPORT_COLUMNS,
+    ImportResult,
+    KbCsvError,
+    entry_cells,
+    parse_kb_csv,
+    parse_kb_rows,
+)
 from kefu.ai.knowledge import KnowledgeEntry
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -60,16 +67,12 @@ def entries_xlsx(entries: Sequence[KnowledgeEntry]) -> bytes:
     sheet.title = "knowledge"
     sheet.append(list(EXPORT_COLUMNS))
     for e in entries:
-        sheet.append(
-            [
-                e.id,
-                e.question,
-                e.answer,
-                "|".join(e.alt_questions),
-                "|".join(e.tags),
-                "true" if e.enabled else "false",
-            ]
-        )
+        sheet.append(entry_cells(e))
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
+            # openpyxl makes any text starting with "=" a formula cell (a customer-facing answer
+            # "=HYPERLINK(...)" would run in Excel and read back as its result): text stays text.
+            cell.data_type = "s"
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

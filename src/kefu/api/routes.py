@@ -70,10 +70,11 @@ async def unstorable_text(request: Request) -> str | None:
         parsed = json.loads(body)
     except ValueError:
         return None  # FastAPI answers malformed JSON itself
-    return UNSTORABLE if not _storable(parsed) else None
+    return UNSTORABLE if not storable(parsed) else None
 
 
-def _storable(value: Any) -> bool:
+def storable(value: Any) -> bool:
+    """Whether every string in `value` (nested lists and dicts too) fits a database text column."""
     if isinstance(value, str):
         if "\x00" in value:
             return False
@@ -83,9 +84,9 @@ def _storable(value: Any) -> bool:
             return False
         return True
     if isinstance(value, dict):
-        return all(_storable(k) and _storable(v) for k, v in value.items())
+        return all(storable(k) and storable(v) for k, v in value.items())
     if isinstance(value, list):
-        return all(_storable(v) for v in value)
+        return all(storable(v) for v in value)
     return True
 
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
+from kefu.console.headers import ConsoleHeaders
 from kefu.console.web import STATIC_DIR, install_console_errors
 
 
@@ -25,7 +26,8 @@ PAGE_ROUTERS = _page_routers()
 
 
 def install_console(app: FastAPI) -> None:
-    """Mount the console's pages, static files and error pages on the app."""
+    """Mount the console's pages, static files and error pages on the app, and its security
+    headers (kefu.console.headers)."""
     router = APIRouter(include_in_schema=False)
     for pages in PAGE_ROUTERS:
         router.include_router(pages)
@@ -41,3 +43,4 @@ def install_console(app: FastAPI) -> None:
     )
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console_static")
     install_console_errors(app)
+    app.add_middleware(ConsoleHeaders)

@@ -51,6 +51,8 @@ async def login(request: Request) -> Response:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(str(data.get("csrf_token") or "").encode(), expected.encode()):
         return _login_form(request, 403, next=target, username=username, error="login.expired")
+    if "\x00" in username:  # no user is named so; PostgreSQL would refuse the look-up with a 500
+        return _login_form(request, 401, next=target, username="", error="login.wrong")
     address = request.client.host if request.client else "unknown"
     try:
         async with runtime_of(request).db.write() as session:

@@ -4,7 +4,9 @@ A page handler declares its audience with a dependency — `Depends(signed_in)` 
 signed in, `Depends(role("admin"))` for some roles — and renders with `render()`. Anonymous
 browsers are sent to the login page; a signed-in user without the role gets a 403 page.
 Every POST goes through `form()`, which refuses it without the session's CSRF token (a hidden
-`csrf_token` field, or the `X-CSRF-Token` header that htmx requests carry)."""
+`csrf_token` field, or the `X-CSRF-Token` header that htmx requests carry), and refuses text no
+database column can store (NUL) in a field, the path or the query with a 422 page, before any
+handler writes: PostgreSQL refused it with a 500 deep inside."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from starlette.datastructures import FormData
 
 from kefu.accounts.models import Servicer
 from kefu.api.models import ConsoleUser
+from kefu.api.routes import storable
 from kefu.api.users import session_user
 from kefu.console.i18n import LANG_COOKIE, language_of, problem_words, translator
 from kefu.console.menu import menu_for
@@ -68,6 +71,16 @@ class Forbidden(Exception):
 
 class CsrfRefused(Exception):
     """A POST without the session's CSRF token."""
+
+
+class Unstorable(Exception):
+    """A field, the path or the query holds text no database column can store (NUL)."""
+
+
+def check_storable(request: Request) -> None:
+    """The path and the query of a console request: Unstorable when they hold NUL."""
+    if not storable(request.scope["path"]) or not storable(list(request.query_params.values())):
+        raise Unstorable
 
 
 @dataclass(frozen=True)
@@ -166,6 +179,7 @@ async def signed_in(request: Request) -> Viewer:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise LoginRequired
+    check_storable(request)
     async with runtime_of(request).db.read() as session:
         found = await session_user(session, token)
         if found is None:
@@ -205,6 +219,8 @@ async def form(request: Request, viewer: Viewer) -> FormData:
     given = str(data.get("csrf_token") or request.headers.get("x-csrf-token") or "")
     if not hmac.compare_digest(given.encode(), viewer.csrf_token.encode()):
         raise CsrfRefused
+    if not storable([v for _, v in data.multi_items() if isinstance(v, str)]):
+        raise Unstorable
     return data
 
 
@@ -259,6 +275,11 @@ def install_console_errors(app: Any) -> None:
     async def on_csrf(request: Request, exc: Exception) -> Response:
         return render(request, "forbidden.html", status_code=403, csrf=True)
 
+    async def on_unstorable(request: Request, exc: Exception) -> Response:
+        viewer: Viewer | None = getattr(request.state, "viewer", None)
+        t = viewer.t if viewer else translator(_lang_of(request))
+        return render(request, "error.html", status_code=422, message=t("error.unstorable"))
+
     async def on_domain_error(request: Request, exc: Exception) -> Response:
         # A service refused (no such row, a conflict): API routes answer JSON themselves, so
         # what reaches here is a console page; it shows the refusal as `errors.problem.<code>`.
@@ -294,3 +315,4 @@ def install_console_errors(app: Any) -> None:
     app.add_exception_handler(LoginRequired, on_login_required)
     app.add_exception_handler(Forbidden, on_forbidden)
     app.add_exception_handler(CsrfRefused, on_csrf)
+    app.add_exception_handler(Unstorable, on_unstorable)

@@ -211,6 +211,9 @@ def _rows(
             columns = _header(row, known, kind)
             continue
         row = row_cells(row, len(columns))
+        if any("\x00" in cell for cell in row):  # PostgreSQL refused the whole import with a 500
+            yield start, RowProblem("unstorable", "a cell holds NUL (\\u0000)")
+            continue
         if len(row) != len(columns):
             yield (
                 start,

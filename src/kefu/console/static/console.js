@@ -3,6 +3,23 @@ document.addEventListener("htmx:configRequest", (event) => {
   const token = document.body.dataset.csrf;
   if (token) event.detail.headers["X-CSRF-Token"] = token;
 });
+// No inline script anywhere (the Content-Security-Policy allows only these files): a form with
+// data-confirm asks first, a select with data-autosubmit submits its form, a link with data-back
+// goes back (its href is where it goes when there is no page to go back to).
+document.addEventListener("submit", (event) => {
+  const message = event.target.dataset ? event.target.dataset.confirm : undefined;
+  if (message && !window.confirm(message)) event.preventDefault();
+});
+document.addEventListener("change", (event) => {
+  if (event.target.matches("select[data-autosubmit]") && event.target.form) event.target.form.submit();
+});
+document.addEventListener("click", (event) => {
+  const back = event.target.closest("[data-back]");
+  if (back && window.history.length > 1) {
+    event.preventDefault();
+    window.history.back();
+  }
+});
 // settings: a button with data-copy="#input" copies that input's value (the callback URL, the
 // contact link); execCommand is the fallback where the Clipboard API needs HTTPS.
 document.addEventListener("click", (event) => {

@@ -1,0 +1,29 @@
+"""Text cells of the CSV files Kefu writes, safe to open in Excel or WPS (formula injection).
+
+A cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return is read by a spreadsheet
+as a formula (`=HYPERLINK(...)`, `+86 138…` shown as #NAME?), so the writer puts a single quote
+before it, as OWASP advises; Excel shows the text, not a formula. Kefu's own importers take the
+quote off again (`plain_cell`), so an export imported back keeps every value as it was. The rule
+is exact both ways: a cell that already starts with quotes before such a character gets one more
+quote on the way out, and loses exactly one on the way in.
+"""
+
+from __future__ import annotations
+
+import re
+
+_FORMULA_START = re.compile(r"'*[=+\-@\t\r]")
+
+
+def csv_cell(value: object) -> object:
+    """A cell as written: text a spreadsheet would take for a formula gets a leading quote."""
+    if isinstance(value, str) and _FORMULA_START.match(value):
+        return "'" + value
+    return value
+
+
+def plain_cell(text: str) -> str:
+    """A cell as read back: the quote `csv_cell` added taken off; any other text unchanged."""
+    if text.startswith("'") and _FORMULA_START.match(text, 1):
+        return text[1:]
+    return text

@@ -1,0 +1,84 @@
+"""Knowledge base exports opened in Excel or WPS: a cell starting with =, +, -, @, a tab or a
+carriage return never becomes a formula (OWASP: CSV cells get a leading quote, XLSX cells stay
+text), and Kefu's own export imported back keeps every value exactly as it was."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+
+from kefu.accounts.models import KfAccount
+from kefu.runtime import Runtime
+from kefu.spreadsheet import csv_cell, plain_cell
+from tests.factories import api_client, make_account, make_connection
+
+pytestmark = pytest.mark.db
+HOSTILE = [
+    {"id": "f1", "question": "=1+2", "answer": '=HYPERLINK("http://evil.example","点我")', "tags": ["@x"]},
+    {"id": "f2", "question": "客服电话", "answer": "+86 138 0000 0000", "alt_questions": ["-减号开头"]},
+    {"id": "f3", "question": "引号", "answer": "'=已加引号", "alt_questions": ["''+两个引号"]},
+    {"id": "f4", "question": "@SUM(A1)", "answer": "- 第一步：登录\n- 第二步：下单"},
+    {"id": "f5", "question": "普通问题", "answer": "'普通引号开头"},
+]
+FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+@pytest.fixture
+async def base(rt: Runtime) -> str:
+    connection, _ = await make_connection(rt)
+    account: KfAccount = await make_account(rt, connection)
+    return f"/api/v1/accounts/{account.id}/knowledge"
+
+
+@pytest.fixture
+async def api(rt: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(rt) as client:
+        yield client
+
+
+async def _stored(api: httpx.AsyncClient, base: str) -> list[dict[str, object]]:
+    return sorted((await api.get(base)).json(), key=lambda e: str(e["id"]))
+
+
+async def test_csv_export_cells_are_no_formulas_and_import_back_unchanged(
+    api: httpx.AsyncClient, base: str
+) -> None:
+    for entry in HOSTILE:
+        assert (await api.post(base, json=entry)).status_code == 201
+    before = await _stored(api, base)
+    exported = await api.get(f"{base}/export")
+    cells = [cell for row in csv.reader(io.StringIO(exported.text)) for cell in row]
+    assert "'=1+2" in cells and "'+86 138 0000 0000" in cells and "'@SUM(A1)" in cells
+    assert [c for c in cells if c.startswith(FORMULA)] == []
+    assert "'普通引号开头" in cells  # a quote before plain text is the text itself
+    again = await api.post(f"{base}/import?replace=true", content=exported.content)
+    assert again.status_code == 200 and again.json()["errors"] == [], again.text
+    assert await _stored(api, base) == before
+
+
+async def test_xlsx_export_cells_are_text_and_import_back_unchanged(
+    api: httpx.AsyncClient, base: str
+) -> None:
+    for entry in HOSTILE:
+        assert (await api.post(base, json=entry)).status_code == 201
+    before = await _stored(api, base)
+    exported = await api.get(f"{base}/export", params={"format": "xlsx"})
+    sheet = load_workbook(io.BytesIO(exported.content)).active
+    cells = [cell for row in sheet.iter_rows() for cell in row if cell.value is not None]
+    assert [c.value for c in cells if c.data_type == "f"] == []  # openpyxl made "=…" a formula
+    assert '=HYPERLINK("http://evil.example","点我")' in [c.value for c in cells]
+    again = await api.post(f"{base}/import?replace=true", content=exported.content)
+    assert again.status_code == 200 and again.json()["errors"] == [], again.text
+    assert await _stored(api, base) == before
+
+
+@pytest.mark.parametrize("text", ["=1", "+86", "-", "@a", "\tx", "\rx", "'=1", "''-", "'", "'a", "a=1", ""])
+def test_the_guard_is_undone_exactly(text: str) -> None:
+    written = csv_cell(text)
+    assert isinstance(written, str) and not written.startswith(FORMULA)
+    assert plain_cell(written) == text
