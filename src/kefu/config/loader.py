@@ -157,6 +157,11 @@ def _substitute(
         return {k: _substitute(v, (*path, str(k)), env, lines, problems) for k, v in value.items()}
     if isinstance(value, list):
         return [_substitute(v, (*path, i), env, lines, problems) for i, v in enumerate(value)]
+    if isinstance(value, str) and "\x00" in value:  # YAML's "\0": PostgreSQL's text columns refuse it
+        problems.append(
+            Problem(format_path(path), line_of(path, lines), "holds NUL (\\0), which Kefu cannot store")
+        )
+        return value
     if not isinstance(value, str) or "$" not in value:
         return value
     whole = _REFERENCE.fullmatch(value)

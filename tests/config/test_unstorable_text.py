@@ -1,0 +1,26 @@
+"""A config file's text that Kefu cannot store (NUL, `"\\0"` in YAML: PostgreSQL's text columns
+refuse it, and the settings' JSON took it, to be sent to customers) is refused where it stands,
+one error line with its line number, as any other bad value is, and nothing is applied."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.accounts.fixtures import ACliFn
+
+pytestmark = pytest.mark.db
+
+
+async def test_a_nul_in_a_config_value_is_one_error_line_and_nothing_is_applied(
+    acli: ACliFn, tmp_path: Path
+) -> None:
+    path = tmp_path / "kefu.yaml"
+    path.write_text('version: 1\nai:\n  not_sure_text: "不知道\\0呢"\n', encoding="utf-8")
+    applied = await acli("config", "apply", str(path))
+    assert applied.exit_code == 2, applied.output
+    said = "kefu.yaml:3: ai.not_sure_text: holds NUL (\\0), which Kefu cannot store\n"
+    assert applied.output.endswith(said)
+    exported = await acli("config", "export")
+    assert "\\0" not in exported.stdout and "不知道" not in exported.stdout
