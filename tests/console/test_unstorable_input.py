@@ -94,3 +94,17 @@ async def test_a_csv_row_with_nul_is_reported_by_line_and_the_good_rows_kept(rt:
         assert [(e["line"], e["problem"]) for e in crm.json()["errors"]] == [(2, "unstorable")]
         names = [c["name"] for c in (await api.get("/api/v1/crm/customers")).json()]
         assert names == ["蓝山"]
+
+
+async def test_a_form_field_over_a_megabyte_is_the_consoles_own_page_and_nothing_is_saved(
+    rt: Runtime, signed_in: SignIn
+) -> None:
+    """Starlette refuses a multipart field over 1 MB: it answered with a bare JSON 400."""
+    admin = await signed_in("admin")
+    csrf = csrf_of(await admin.get(NEW_CUSTOMER))
+    fields = {"csrf_token": (None, csrf), "name": (None, "青禾"), "notes": (None, "长" * 400_000)}
+    answer = await admin.post("/console/crm/customers", files=fields)
+    assert answer.status_code == 413
+    assert answer.headers["content-type"].startswith("text/html") and "提交的内容过大" in answer.text
+    async with rt.db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(CrmCustomer)) == 0
