@@ -48,7 +48,7 @@ async def test_a_killed_workers_job_is_reclaimed_and_completed_by_another(
     rt: Runtime, tmp_path: Path
 ) -> None:
     record = tmp_path / "executions"
-    blocked = await add(rt, "tests.block", args={"path": str(record)})  # lease 2 s, kept by heartbeat
+    blocked = await add(rt, "tests.block", args={"path": str(record)})  # lease 6 s, kept by heartbeat
     process = start_worker(rt, "forever", env={"KEFU_TEST_BLOCK": "1"})
     try:
         await eventually(lambda: bool(lines(record)), within_s=60)
@@ -63,7 +63,7 @@ async def test_a_killed_workers_job_is_reclaimed_and_completed_by_another(
     assert await reap(rt) == 0
     # Moving the domain clock back a day keeps nothing: the lease runs out on real time.
     rt.clock.advance(timedelta(days=-1))
-    await eventually(lambda: reap(rt), within_s=10)
+    await eventually(lambda: reap(rt), within_s=20)
     assert await Worker(rt).run_until_idle() == 1
     row = await job(rt.db, blocked)
     assert (row.status, row.attempts) == ("succeeded", 2)
