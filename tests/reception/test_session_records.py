@@ -22,7 +22,7 @@ async def records(world: World) -> list[SessionRecord]:
 
 async def test_a_keyword_transfer_a_reply_40_s_later_and_the_end(make_world: WorldFactory) -> None:
     world = await make_world(settings={"messages": MESSAGES_ON}, servicers=["alice"], kb=True)
-    started = world.rt.clock.now()
+    started = world.rt.clock.now().replace(microsecond=0)  # when WeCom got it (whole seconds)
     world.says("我的洗衣机坏了，转人工")
     await world.settle()
     world.rt.clock.advance(timedelta(seconds=40))
@@ -72,3 +72,28 @@ async def test_a_wait_in_the_pool_until_a_servicer_is_back(make_world: WorldFact
     assert world.session()["state"] == 3
     assert record.transfer_reason == "human_only" and record.queued_at is not None
     assert (record.wait_seconds, record.taken, record.servicer_userid) == (90, True, "alice")
+
+
+async def test_messages_pulled_late_count_at_wecom_s_times(make_world: WorldFactory) -> None:
+    """Kefu pulled the customer's message 5 s late (a slow pull, a restart), and a servicer's take
+    in the WeCom app and first reply together 30 s after the take: the session began when the
+    customer wrote, was taken at the take and answered 20 s later — not when Kefu read them."""
+    world = await make_world(settings={"reception": {"mode": "human_only"}}, servicers=["alice"])
+    reception = f"corps/{world.corp['corpid']}/members/alice/reception"
+    world.sim.control("POST", reception, {"status": 2, "stop_type": 0})
+    await world.settle()
+    wrote = world.rt.clock.now().replace(microsecond=0)
+    world.says("人工客服在吗")
+    world.rt.clock.advance(timedelta(seconds=5))
+    await world.settle()  # into the pool, 5 s after the customer wrote
+    world.rt.clock.advance(timedelta(seconds=60))
+    world.servicer("take", "alice")
+    world.rt.clock.advance(timedelta(seconds=20))
+    world.servicer("reply", "alice", msgtype="text", text={"content": "您好"})
+    world.rt.clock.advance(timedelta(seconds=10))
+    await world.settle()
+
+    [record] = await records(world)
+    assert record.started_at == wrote and record.started_hour == int(wrote.timestamp()) // 3600
+    assert (record.wait_seconds, record.taken, record.servicer_userid) == (60, True, "alice")
+    assert record.first_response_seconds == 20

@@ -18,10 +18,24 @@ from kefu.reception.core import TimelineEntry as Note
 from kefu.reception.core.state import STATE_HUMAN, STATE_POOL
 from kefu.reception.models import Conversation, SessionRecord
 
+# A customer's message (or a servicer's, an app event) starts the session when WeCom got it; an
+# app event or a servicer's message moves it then. A customer's message that leads Kefu to
+# transfer: Kefu's move happens when Kefu makes it.
+ORIGINS_STARTING = frozenset({3, 4, 5})
+ORIGINS_MOVING = frozenset({4, 5})
 KINDS = frozenset({"session_started", "transfer_requested", "state_changed", "session_ended"})
 ORIGIN_SERVICER = 5
 # A move to a servicer nobody at Kefu asked for: the servicer took it (WeCom app, or wrote).
 TAKEN_BY_SERVICER = "servicer_took"
+
+
+def _wecom_time(note: Note, message: Message | None, origins: frozenset[int]) -> datetime:
+    """When it happened in WeCom: a decision on a message Kefu pulled late (a backlog, a restart,
+    a slow pull) notes Kefu's moment, but the session began when the customer wrote, and a take,
+    transfer or end in the WeCom app happened at the event's time. Reports count by these."""
+    if message is None or message.origin not in origins:
+        return note.at
+    return min(message.send_time, note.at)
 
 
 def whole_seconds(start: datetime, end: datetime) -> int:
@@ -110,11 +124,12 @@ def record_sessions(
     for note in notes:
         if note.kind == "session_started":
             current = int(note.detail.get("session_no") or 0)
-            rows.start(current, str(note.detail.get("session_kind") or "normal"), note.at)
+            at = _wecom_time(note, message, ORIGINS_STARTING)
+            rows.start(current, str(note.detail.get("session_kind") or "normal"), at)
             continue
         row = rows.get(current)
         if row is not None:
-            _apply(row, note)
+            _apply(row, note.model_copy(update={"at": _wecom_time(note, message, ORIGINS_MOVING)}))
     if replied:
         assert message is not None
         row = rows.get(session_after)
