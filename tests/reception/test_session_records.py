@@ -97,3 +97,21 @@ async def test_messages_pulled_late_count_at_wecom_s_times(make_world: WorldFact
     assert record.started_at == wrote and record.started_hour == int(wrote.timestamp()) // 3600
     assert (record.wait_seconds, record.taken, record.servicer_userid) == (60, True, "alice")
     assert record.first_response_seconds == 20
+
+
+async def test_a_customer_who_rates_then_writes_on_has_a_real_session(make_world: WorldFactory) -> None:
+    """The rating click opens a WeCom session that reports leave out; when the customer then asks
+    something in it, it is a real session after all and is counted (the mirror already said so,
+    the record did not)."""
+    world = await make_world(settings={"messages": MESSAGES_ON}, servicers=["alice"], kb=True)
+    world.says("转人工")
+    await world.settle()
+    world.servicer("end", "alice")
+    await world.settle()
+    [menu] = [m for m in world.inbox() if m.get("code_kind") == "ending"]
+    world.clicks(menu["msgid"], menu["body"]["list"][0]["click"]["id"])
+    await world.settle()
+    assert [r.kind for r in await records(world)] == ["normal", "rating_only"]
+    world.says("怎么退货")
+    await world.settle()
+    assert [(r.session_no, r.kind) for r in await records(world)] == [(1, "normal"), (2, "normal")]

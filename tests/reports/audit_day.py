@@ -10,6 +10,8 @@ Account 青禾 (Asia/Shanghai, reception 09:00-24:00 every day, cap 1 per servic
   A1 11-30 23:59  A  AI answers; idle end 12-01 00:04 (before the period 12-01)
   B  12-01 00:10  B  转人工 off hours (off-hours notice); at 09:00 opening → alice, reply +45 s,
                      alice ends 09:10, rated 一般 60
+  B2 12-01 09:10  B  the rating click reopens a WeCom session; at 09:12 B asks 保修多久 in it: a
+                     real session after all (AI only; idle end 09:17)
   C  12-01 09:20  C  AI answer, 09:21 the 转人工 button → alice; reply +30 s; 09:30 alice transfers
                      to bob in the WeCom app (bob past his cap of 1); bob ends 09:40; rated 满意 100
   D  12-01 09:22  D  人工客服 (keyword): alice full, bob off → pool; 09:24 bob on duty → bob
@@ -176,6 +178,10 @@ async def play_audit_day(make_world: WorldFactory) -> AuditDay:
     b.servicer("end", "alice")
     await day.settle()
     rate(b, "一般")
+    await day.settle()
+    await day.at(1, 9, 12)
+    b.says("保修多久")  # B2: after rating, a real question in the session the click reopened
+    await day.settle()
 
     await day.at(1, 9, 20)
     c.says("怎么退货")  # C

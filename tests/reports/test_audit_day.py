@@ -13,17 +13,17 @@ from tests.reports.audit_day import AuditDay, play_audit_day
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
 
-# 12-01 in Shanghai, account 青禾: B, C, D, E, J, A2, A3, F, G, K (A1 and H are the days around).
+# 12-01 in Shanghai, account 青禾: B, B2, C, D, E, J, A2, A3, F, G, K (A1 and H: the days around).
 DEC_1 = {
     "first_day": "2026-12-01",
     "last_day": "2026-12-01",
     "timezone": "Asia/Shanghai",
-    "sessions_started": 10,
-    "sessions_ended": 10,  # F too: WeCom's 48 h limit ended it on 12-03
-    "ai_only_resolved": 2,  # A2, K
-    "ai_only_rate": 0.2,
+    "sessions_started": 11,
+    "sessions_ended": 11,  # F too: WeCom's 48 h limit ended it on 12-03
+    "ai_only_resolved": 3,  # A2, B2, K
+    "ai_only_rate": 0.2727,
     "transferred": 8,
-    "transfer_rate": 0.8,
+    "transfer_rate": 0.7273,
     "transfer_reasons": {"keyword": 5, "button": 1, "not_sure_streak": 1, "opening_reached": 1},
     # D 120 s and J 120 s taken, E 600 s not taken: the median is the 2nd, p90 the ⌈2.7⌉ = 3rd.
     "waiting": {"count": 3, "median_s": 120, "p90_s": 600},
@@ -53,8 +53,8 @@ DEC_1 = {
             "over_cap": 1,  # alice's transfer of C gave him a second session
         },
     ],
-    "per_day": [{"day": "2026-12-01", "sessions": 10}],
-    "per_hour": [1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 2],
+    "per_day": [{"day": "2026-12-01", "sessions": 11}],
+    "per_hour": [1, 0, 0, 0, 0, 0, 0, 0, 0, 3, 2, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 2],
 }
 
 

@@ -111,15 +111,23 @@ def record_sessions(
     session_after: int,
     timeline: Sequence[Note],
     message: Message | None,
+    became_normal: bool = False,
 ) -> None:
     """Fold one decision's notes (and a servicer's message) into the session rows.
 
+    `became_normal`: the customer rated, then went on writing in the session the rating click
+    opened (the mirror's session_kind went rating_only → normal): it is a real session after all,
+    and reports count it.
     A session that began before this record existed (an upgrade) has no row and is skipped."""
     notes = [note for note in timeline if note.kind in KINDS]
     replied = message is not None and message.origin == ORIGIN_SERVICER
-    if not notes and not replied:
+    if not notes and not replied and not became_normal:
         return
     rows = _Rows(session, conversation)
+    if became_normal:
+        row = rows.get(session_after)
+        if row is not None:
+            row.kind = "normal"
     current = session_before
     for note in notes:
         if note.kind == "session_started":
