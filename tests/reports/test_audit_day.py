@@ -3,10 +3,15 @@ every figure below is worked out by hand from that timeline."""
 
 from __future__ import annotations
 
+import csv
+import html as html_text
+import io
+import re
 from typing import Any
 
 import pytest
 
+from tests.console.conftest import SignIn
 from tests.factories import api_client
 from tests.reception.conftest import WorldFactory
 from tests.reports.audit_day import AuditDay, play_audit_day
@@ -79,3 +84,233 @@ async def test_the_day_figure_by_figure(make_world: WorldFactory) -> None:
     wrong = differences(found, DEC_1)
     assert not wrong, "\n".join(f"{k}: {v}" for k, v in wrong.items())
     assert found["account_id"] == day.qinghe.account.id
+
+
+def nothing_waited() -> dict[str, Any]:
+    return {
+        "waiting": {"count": 0, "median_s": None, "p90_s": None},
+        "waited_taken": 0,
+        "waited_abandoned": 0,
+        "wait_buckets": {"<30s": 0, "30s-1m": 0, "1-2m": 0, "2-5m": 0, "5-10m": 0, ">=10m": 0},
+    }
+
+
+def hours(**counts: int) -> list[int]:
+    """24 counts from e.g. h7=1."""
+    return [counts.get(f"h{hour}", 0) for hour in range(24)]
+
+
+async def test_days_around_local_midnight_accounts_and_empty_ranges(make_world: WorldFactory) -> None:
+    day = await play_audit_day(make_world)
+    # 11-30 in Shanghai ends at 16:00 UTC: A1 (15:59 UTC) only, not B (16:10 UTC, 12-01 00:10).
+    nov_30 = await summary(day, "2026-11-30", "2026-11-30")
+    assert not differences(
+        nov_30,
+        {
+            "sessions_started": 1,
+            "sessions_ended": 1,
+            "ai_only_resolved": 1,
+            "ai_only_rate": 1.0,
+            "transferred": 0,
+            "transfer_rate": 0.0,
+            "transfer_reasons": {},
+            **nothing_waited(),
+            "first_response": {"count": 0, "median_s": None, "p90_s": None},
+            "satisfaction": {"rated": 0, "average": None, "distribution": {}},
+            "servicers": [],
+            "per_day": [{"day": "2026-11-30", "sessions": 1}],
+            "per_hour": hours(h23=1),
+        },
+    )
+    # 12-02: H only (12-01 23:30 UTC); G's rating click at 00:20 is no session; alice never wrote.
+    dec_2 = await summary(day, "2026-12-02", "2026-12-02")
+    assert not differences(
+        dec_2,
+        {
+            "sessions_started": 1,
+            "sessions_ended": 1,
+            "ai_only_resolved": 0,
+            "ai_only_rate": 0.0,
+            "transferred": 1,
+            "transfer_rate": 1.0,
+            "transfer_reasons": {"opening_reached": 1},
+            **nothing_waited(),
+            "first_response": {"count": 0, "median_s": None, "p90_s": None},
+            "satisfaction": {"rated": 0, "average": None, "distribution": {}},
+            "servicers": [
+                {
+                    "userid": "alice",
+                    "received": 1,
+                    "ended": 1,
+                    "median_first_response_s": None,
+                    "rated": 0,
+                    "average_rating": None,
+                    "over_cap": 0,
+                }
+            ],
+            "per_hour": hours(h7=1),
+        },
+    )
+    three_days = await summary(day, "2026-11-30", "2026-12-02")
+    assert [d["sessions"] for d in three_days["per_day"]] == [1, 11, 1]
+    assert (three_days["sessions_started"], three_days["transferred"], three_days["ai_only_resolved"]) == (
+        13,
+        9,
+        4,
+    )
+    # All accounts on 12-01: 青禾's 11 and 松果's P1 (AI only).
+    everyone = await summary(day, "2026-12-01", "2026-12-01", account=None)
+    assert not differences(
+        everyone,
+        {
+            "account_id": None,
+            "sessions_started": 12,
+            "ai_only_resolved": 4,
+            "ai_only_rate": 0.3333,
+            "transferred": 8,
+            "transfer_rate": 0.6667,
+            "per_hour": hours(h0=1, h9=3, h10=2, h11=1, h12=1, h14=1, h15=1, h23=2),
+        },
+    )
+    songguo_dec_1 = await summary(day, "2026-12-01", "2026-12-01", account="songguo")
+    assert (songguo_dec_1["sessions_started"], songguo_dec_1["servicers"]) == (1, [])
+    # 12-03 at 松果: only an off-hours request, which no human could take.
+    off_hours = await summary(day, "2026-12-03", "2026-12-03", account="songguo")
+    assert not differences(
+        off_hours,
+        {
+            "sessions_started": 1,
+            "sessions_ended": 1,
+            "ai_only_resolved": 1,
+            "ai_only_rate": 1.0,
+            "transferred": 0,
+            "transfer_rate": 0.0,
+            "transfer_reasons": {},
+            **nothing_waited(),
+            "servicers": [],
+            "per_hour": hours(h20=1),
+        },
+    )
+    empty = await summary(day, "2026-12-10", "2026-12-12", account=None)
+    assert not differences(
+        empty,
+        {
+            "sessions_started": 0,
+            "sessions_ended": 0,
+            "ai_only_resolved": 0,
+            "ai_only_rate": None,  # nothing ended: no rate, not 0 %
+            "transferred": 0,
+            "transfer_rate": None,
+            "transfer_reasons": {},
+            **nothing_waited(),
+            "first_response": {"count": 0, "median_s": None, "p90_s": None},
+            "satisfaction": {"rated": 0, "average": None, "distribution": {}},
+            "servicers": [],
+            "per_day": [{"day": f"2026-12-{n}", "sessions": 0} for n in (10, 11, 12)],
+            "per_hour": hours(),
+        },
+    )
+
+
+def kpi(html: str, card: str) -> tuple[str, str]:
+    """A KPI card's value and the small print under it."""
+    found = re.search(
+        rf'id="kpi-{card}".*?class="kpi-value">([^<]*)</div>\s*<div class="muted">(.*?)</div>', html, re.S
+    )
+    assert found, card
+    return found.group(1).strip(), found.group(2).strip()
+
+
+def servicer_rows(html: str) -> list[list[str]]:
+    table = html[html.index('id="servicer-load"') :]
+    table = table[table.index("<tbody>") : table.index("</tbody>")]
+    rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)
+    return [
+        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
+        for row in rows
+    ]
+
+
+def bars(html: str) -> list[str]:
+    return [html_text.unescape(title) for title in re.findall(r"<g><title>([^<]*)</title>", html)]
+
+
+async def test_the_console_page_and_its_csv_show_the_same_day(
+    make_world: WorldFactory, signed_in: SignIn
+) -> None:
+    day = await play_audit_day(make_world)
+    supervisor = await signed_in("supervisor")
+    query = f"from=2026-12-01&to=2026-12-01&account_id={day.qinghe.account.id}"
+    page = (await supervisor.get(f"/console/reports?{query}")).text
+    assert "2026-12-01 至 2026-12-01（Asia/Shanghai）" in page
+    assert kpi(page, "sessions") == ("11", "已结束 11")
+    assert kpi(page, "ai-only") == ("27.3%", "AI 独立解决 3 个")
+    assert kpi(page, "transfer") == ("72.7%", "转人工 8 个")
+    assert kpi(page, "wait") == ("2 分 0 秒", "P90 10 分 0 秒 · 未接入 1")
+    assert kpi(page, "first-response") == ("45 秒", "P90 10 分 30 秒")
+    assert kpi(page, "satisfaction")[0] == "65.0"
+    assert (
+        "评价 4 次 · 不满意（0 分）: 1 · 一般（60 分）: 1 · 满意（100 分）: 2" in kpi(page, "satisfaction")[1]
+    )
+    for reason in ("关键词: <strong>5</strong>", "转人工按钮: <strong>1</strong>"):
+        assert reason in page
+    assert (
+        "AI 连续不确定后点按钮: <strong>1</strong>" in page
+        and "非工作时间留待上班: <strong>1</strong>" in page
+    )
+    assert servicer_rows(page) == [
+        ["alice", "4", "3", "45 秒", "2", "80.0", "0"],
+        ["bob", "3", "4", "20 秒", "2", "50.0", "1"],
+    ]
+    charted = bars(page)
+    assert "12-01: 11" in charted  # sessions per day
+    assert ["2-5m: 2", ">=10m: 1"] == [b for b in charted if b.startswith(("2-5m", ">=10m"))]
+    assert [b for b in charted if re.match(r"\d\d: [1-9]", b)] == [
+        "00: 1",
+        "09: 3",
+        "10: 2",
+        "11: 1",
+        "14: 1",
+        "15: 1",
+        "23: 2",
+    ]
+
+    answer = await supervisor.get(f"/console/reports/export.csv?{query}")
+    assert answer.content.startswith("\ufeff".encode())  # Excel reads the UTF-8
+    rows = {(s, i): v for s, i, v in csv.reader(io.StringIO(answer.content.decode("utf-8-sig")))}
+    assert {
+        key: rows[key]
+        for key in (
+            ("sessions", "started"),
+            ("sessions", "ai_only_rate"),
+            ("sessions", "transfer_rate"),
+            ("waiting", "median_s"),
+            ("waiting", "abandoned"),
+            ("first_response", "p90_s"),
+            ("satisfaction", "average"),
+            ("servicer:bob", "median_first_response_s"),
+            ("servicer:bob", "over_cap"),
+            ("day", "2026-12-01"),
+            ("hour", "23"),
+        )
+    } == {
+        ("sessions", "started"): "11",
+        ("sessions", "ai_only_rate"): "0.2727",
+        ("sessions", "transfer_rate"): "0.7273",
+        ("waiting", "median_s"): "120",
+        ("waiting", "abandoned"): "1",
+        ("first_response", "p90_s"): "630",
+        ("satisfaction", "average"): "65.0",
+        ("servicer:bob", "median_first_response_s"): "20",
+        ("servicer:bob", "over_cap"): "1",
+        ("day", "2026-12-01"): "11",
+        ("hour", "23"): "2",
+    }
+
+    supervisor.cookies.set("kefu_lang", "en")
+    english = (await supervisor.get(f"/console/reports?{query}")).text
+    assert kpi(english, "ai-only") == ("27.3%", "3 resolved by the AI alone")
+    assert kpi(english, "wait") == ("2 min 0 s", "p90 10 min 0 s · 1 not taken")
+    empty = (await supervisor.get("/console/reports?from=2026-12-10&to=2026-12-12")).text
+    assert kpi(empty, "ai-only")[0] == "—" and kpi(empty, "wait")[0] == "—"
+    assert kpi(empty, "satisfaction")[0] == "—"
