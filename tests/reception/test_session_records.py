@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from kefu.reception.models import SessionRecord
 from tests.reception.conftest import MESSAGES_ON, World, WorldFactory
+from tests.reception.test_routing import another_customer
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
 
@@ -115,3 +116,26 @@ async def test_a_customer_who_rates_then_writes_on_has_a_real_session(make_world
     world.says("怎么退货")
     await world.settle()
     assert [(r.session_no, r.kind) for r in await records(world)] == [(1, "normal"), (2, "normal")]
+
+
+async def test_a_customer_turned_away_by_a_full_queue_asked_for_a_human(make_world: WorldFactory) -> None:
+    """The queue is at its cap: the second customer stays with the AI. Reports must not count
+    them as resolved by the AI alone: the record keeps that they asked (queue_full)."""
+    world = await make_world(settings={"queue": {"max_length": 1}}, servicers=["alice"], kb=True)
+    world.sim.control(
+        "POST", f"corps/{world.corp['corpid']}/members/alice/reception", {"status": 2, "stop_type": 0}
+    )
+    await world.settle()
+    first, second = another_customer(world, "甲"), another_customer(world, "乙")
+    first.says("转人工")
+    await world.settle()
+    second.says("转人工")
+    await world.settle()
+    assert (first.session()["state"], second.session()["state"]) == (2, 0)  # no over-length message set
+    waiting, turned_away = await records(world)
+    assert (waiting.transfer_reason, waiting.queued_at is not None) == ("keyword", True)
+    assert (turned_away.transfer_reason, turned_away.queued_at, turned_away.assigned_at) == (
+        "queue_full",
+        None,
+        None,
+    )

@@ -27,6 +27,7 @@ DEC_1 = {
     "sessions_ended": 11,  # F too: WeCom's 48 h limit ended it on 12-03
     "ai_only_resolved": 3,  # A2, B2, K
     "ai_only_rate": 0.2727,
+    "asked_human_not_transferred": 0,  # B asked off hours, and was transferred at the opening
     "transferred": 8,
     "transfer_rate": 0.7273,
     "transfer_reasons": {"keyword": 5, "button": 1, "not_sure_streak": 1, "opening_reached": 1},
@@ -174,15 +175,17 @@ async def test_days_around_local_midnight_accounts_and_empty_ranges(make_world: 
     )
     songguo_dec_1 = await summary(day, "2026-12-01", "2026-12-01", account="songguo")
     assert (songguo_dec_1["sessions_started"], songguo_dec_1["servicers"]) == (1, [])
-    # 12-03 at 松果: only an off-hours request, which no human could take.
+    # 12-03 at 松果: only an off-hours request, which no human could take. The customer asked for
+    # a human and got none: not a session the AI resolved on its own.
     off_hours = await summary(day, "2026-12-03", "2026-12-03", account="songguo")
     assert not differences(
         off_hours,
         {
             "sessions_started": 1,
             "sessions_ended": 1,
-            "ai_only_resolved": 1,
-            "ai_only_rate": 1.0,
+            "ai_only_resolved": 0,
+            "ai_only_rate": 0.0,
+            "asked_human_not_transferred": 1,
             "transferred": 0,
             "transfer_rate": 0.0,
             "transfer_reasons": {},
@@ -199,6 +202,7 @@ async def test_days_around_local_midnight_accounts_and_empty_ranges(make_world: 
             "sessions_ended": 0,
             "ai_only_resolved": 0,
             "ai_only_rate": None,  # nothing ended: no rate, not 0 %
+            "asked_human_not_transferred": 0,
             "transferred": 0,
             "transfer_rate": None,
             "transfer_reasons": {},
@@ -245,7 +249,7 @@ async def test_the_console_page_and_its_csv_show_the_same_day(
     assert "2026-12-01 至 2026-12-01（Asia/Shanghai）" in page
     assert kpi(page, "sessions") == ("11", "已结束 11")
     assert kpi(page, "ai-only") == ("27.3%", "AI 独立解决 3 个")
-    assert kpi(page, "transfer") == ("72.7%", "转人工 8 个")
+    assert kpi(page, "transfer") == ("72.7%", "转人工 8 个 · 要求人工未转接 0 个")
     assert kpi(page, "wait") == ("2 分 0 秒", "P90 10 分 0 秒 · 未接入 1")
     assert kpi(page, "first-response") == ("45 秒", "P90 10 分 30 秒")
     assert kpi(page, "satisfaction")[0] == "65.0"
@@ -284,6 +288,7 @@ async def test_the_console_page_and_its_csv_show_the_same_day(
             ("sessions", "started"),
             ("sessions", "ai_only_rate"),
             ("sessions", "transfer_rate"),
+            ("sessions", "asked_human_not_transferred"),
             ("waiting", "median_s"),
             ("waiting", "abandoned"),
             ("first_response", "p90_s"),
@@ -297,6 +302,7 @@ async def test_the_console_page_and_its_csv_show_the_same_day(
         ("sessions", "started"): "11",
         ("sessions", "ai_only_rate"): "0.2727",
         ("sessions", "transfer_rate"): "0.7273",
+        ("sessions", "asked_human_not_transferred"): "0",
         ("waiting", "median_s"): "120",
         ("waiting", "abandoned"): "1",
         ("first_response", "p90_s"): "630",
@@ -307,9 +313,14 @@ async def test_the_console_page_and_its_csv_show_the_same_day(
         ("hour", "23"): "2",
     }
 
+    off_hours = f"from=2026-12-03&to=2026-12-03&account_id={day.songguo.account.id}"
+    only_asked = (await supervisor.get(f"/console/reports?{off_hours}")).text
+    assert kpi(only_asked, "ai-only") == ("0.0%", "AI 独立解决 0 个")
+    assert kpi(only_asked, "transfer") == ("0.0%", "转人工 0 个 · 要求人工未转接 1 个")
     supervisor.cookies.set("kefu_lang", "en")
     english = (await supervisor.get(f"/console/reports?{query}")).text
     assert kpi(english, "ai-only") == ("27.3%", "3 resolved by the AI alone")
+    assert kpi(english, "transfer") == ("72.7%", "8 transferred · 0 asked for a human, not transferred")
     assert kpi(english, "wait") == ("2 min 0 s", "p90 10 min 0 s · 1 not taken")
     empty = (await supervisor.get("/console/reports?from=2026-12-10&to=2026-12-12")).text
     assert kpi(empty, "ai-only")[0] == "—" and kpi(empty, "wait")[0] == "—"

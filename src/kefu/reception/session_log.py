@@ -23,7 +23,11 @@ from kefu.reception.models import Conversation, SessionRecord
 # transfer: Kefu's move happens when Kefu makes it.
 ORIGINS_STARTING = frozenset({3, 4, 5})
 ORIGINS_MOVING = frozenset({4, 5})
-KINDS = frozenset({"session_started", "transfer_requested", "state_changed", "session_ended"})
+# The customer asked for a human but no transfer followed (off hours, the queue at its cap): kept
+# as the reason until a transfer happens, whose own reason then replaces it, so reports can tell
+# these sessions from ones the AI resolved on its own.
+ASKED_ONLY = {"off_hours_request": "off_hours", "queue_full": "queue_full"}
+KINDS = frozenset({"session_started", "transfer_requested", "state_changed", "session_ended", *ASKED_ONLY})
 ORIGIN_SERVICER = 5
 # A move to a servicer nobody at Kefu asked for: the servicer took it (WeCom app, or wrote).
 TAKEN_BY_SERVICER = "servicer_took"
@@ -75,10 +79,18 @@ class _Rows:
         return row
 
 
+def _reason_open(row: SessionRecord) -> bool:
+    """No transfer reason yet, or only that the customer asked (a transfer's reason wins)."""
+    return row.transfer_reason is None or row.transfer_reason in ASKED_ONLY.values()
+
+
 def _apply(row: SessionRecord, note: Note) -> None:
     detail = note.detail
-    if note.kind == "transfer_requested":
-        if detail.get("target_state") in (STATE_POOL, STATE_HUMAN) and row.transfer_reason is None:
+    if note.kind in ASKED_ONLY:
+        if row.transfer_reason is None:
+            row.transfer_reason = ASKED_ONLY[note.kind]
+    elif note.kind == "transfer_requested":
+        if detail.get("target_state") in (STATE_POOL, STATE_HUMAN) and _reason_open(row):
             row.transfer_reason = str(detail.get("reason") or "other")[:32]
     elif note.kind == "state_changed":
         to_state, from_state = detail.get("to_state"), detail.get("from_state")
@@ -87,7 +99,7 @@ def _apply(row: SessionRecord, note: Note) -> None:
         if from_state == STATE_POOL and row.queued_at is not None and row.wait_seconds is None:
             row.wait_seconds = whole_seconds(row.queued_at, note.at)
             row.taken = to_state == STATE_HUMAN
-        if to_state in (STATE_POOL, STATE_HUMAN) and row.transfer_reason is None:
+        if to_state in (STATE_POOL, STATE_HUMAN) and _reason_open(row):
             # Nobody at Kefu asked: a servicer took it (or wrote); into the pool, WeCom moved it.
             row.transfer_reason = TAKEN_BY_SERVICER if to_state == STATE_HUMAN else "other"
         if to_state == STATE_HUMAN and row.assigned_at is None:

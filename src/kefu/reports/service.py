@@ -45,6 +45,7 @@ def summary_csv(summary: Summary) -> str:
         ("sessions", "ai_only_rate", _blank(summary.ai_only_rate)),
         ("sessions", "transferred", summary.transferred),
         ("sessions", "transfer_rate", _blank(summary.transfer_rate)),
+        ("sessions", "asked_human_not_transferred", summary.asked_human_not_transferred),
         *(("transfer_reason", reason, count) for reason, count in summary.transfer_reasons.items()),
         ("waiting", "count", summary.waiting.count),
         ("waiting", "median_s", _blank(summary.waiting.median_s)),

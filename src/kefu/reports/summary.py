@@ -62,6 +62,9 @@ class Summary(BaseModel):
     sessions_ended: int
     ai_only_resolved: int
     ai_only_rate: float | None  # of ended sessions
+    # Ended without a transfer although the customer asked for a human (off hours, the queue
+    # full, a transfer that failed): neither AI-only resolved nor transferred.
+    asked_human_not_transferred: int
     transferred: int
     transfer_rate: float | None  # of started sessions
     transfer_reasons: dict[str, int]
@@ -92,6 +95,10 @@ def _rate(part: int, whole: int) -> float | None:
 
 
 TRANSFERRED = or_(S.queued_at.is_not(None), S.assigned_at.is_not(None))
+# A supervisor reads "AI-only resolved" as the AI's containment: a customer who asked for a
+# human and got none (off hours, say) was not resolved by the AI (anchors.md (d) 9: containment
+# vs handoff; Intercom and Chatwoot count a handoff request as not resolved by the bot).
+ASKED_HUMAN = S.transfer_reason.is_not(None)
 
 
 async def _spreads(
@@ -130,7 +137,8 @@ async def _sessions(session: AsyncSession, where: list[ColumnElement[bool]]) -> 
     query = select(
         func.count().label("started"),
         _count_if(ended).label("ended"),
-        _count_if(and_(ended, ~TRANSFERRED)).label("ai_only"),
+        _count_if(and_(ended, ~TRANSFERRED, ~ASKED_HUMAN)).label("ai_only"),
+        _count_if(and_(ended, ~TRANSFERRED, ASKED_HUMAN)).label("asked_only"),
         _count_if(TRANSFERRED).label("transferred"),
         _count_if(and_(S.wait_seconds.is_not(None), S.taken)).label("taken"),
         _count_if(and_(S.wait_seconds.is_not(None), ~S.taken)).label("abandoned"),
@@ -261,6 +269,7 @@ async def build_summary(session: AsyncSession, period: Period, account_id: int |
         sessions_ended=counts["ended"],
         ai_only_resolved=counts["ai_only"],
         ai_only_rate=_rate(counts["ai_only"], counts["ended"]),
+        asked_human_not_transferred=counts["asked_only"],
         transferred=counts["transferred"],
         transfer_rate=_rate(counts["transferred"], counts["started"]),
         transfer_reasons=dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0]))),
