@@ -262,6 +262,7 @@ async def test_the_console_page_and_its_csv_show_the_same_day(
         "AI 连续不确定后点按钮: <strong>1</strong>" in page
         and "非工作时间留待上班: <strong>1</strong>" in page
     )
+    assert "<th>首次接入</th><th>结束会话</th>" in page  # bob ended more than he was first to get
     assert servicer_rows(page) == [
         ["alice", "4", "3", "45 秒", "2", "80.0", "0"],
         ["bob", "3", "4", "20 秒", "2", "50.0", "1"],
@@ -320,6 +321,7 @@ async def test_the_console_page_and_its_csv_show_the_same_day(
     supervisor.cookies.set("kefu_lang", "en")
     english = (await supervisor.get(f"/console/reports?{query}")).text
     assert kpi(english, "ai-only") == ("27.3%", "3 resolved by the AI alone")
+    assert "<th>First assigned</th><th>Ended</th>" in english
     assert kpi(english, "transfer") == ("72.7%", "8 transferred · 0 asked for a human, not transferred")
     assert kpi(english, "wait") == ("2 min 0 s", "p90 10 min 0 s · 1 not taken")
     empty = (await supervisor.get("/console/reports?from=2026-12-10&to=2026-12-12")).text
