@@ -3,8 +3,9 @@ the frozen clock): the figures the reports must show are worked out by hand from
 never from Kefu's own queries (tests/reports/test_audit_day.py).
 
 Account 青禾 (Asia/Shanghai, reception 09:00-24:00 every day, cap 1 per servicer, queue timeout
-10 min, AI idle timeout 5 min, survey 满意 100 / 一般 60 / 不满意 0); servicers alice and bob
-(bob off duty until 09:24). All times are Shanghai's (UTC+8); 12-01 00:00 is 11-30 16:00 UTC.
+10 min, AI idle timeout 5 min, survey 满意 100 / 一般 60 / 不满意 0); servicers alice, bob
+(off duty until 09:24) and carol (on duty 16:00-16:05 only). All times are Shanghai's (UTC+8);
+12-01 00:00 is 11-30 16:00 UTC.
 
      start        customer  what happens
   A1 11-30 23:59  A  AI answers; idle end 12-01 00:04 (before the period 12-01)
@@ -26,6 +27,9 @@ Account 青禾 (Asia/Shanghai, reception 09:00-24:00 every day, cap 1 per servic
   F  12-01 15:00  F  two questions the AI is not sure of, then the button → bob (idle longest,
                      since 09:45; not-sure streak); reply +5 s; bob never ends it: WeCom's 48 h
                      limit does (12-03 15:00)
+  M  12-01 16:00  M  转人工 → carol (on duty from 16:00, never served: the idlest); reply +40 s;
+                     16:05 a supervisor hands M over to alice in Kefu (carol goes off duty);
+                     alice ends 16:10; rated 一般 60
   G  12-01 23:50  G  转人工 → alice (bob full); reply 12-02 00:00:30 (+630 s); alice ends 00:20;
                      rated 满意 100 (a session across local midnight: counted on 12-01)
   K  12-01 23:59:58 K AI answers; Kefu pulls the message only at 12-02 00:00:03 (counted on 12-01,
@@ -34,7 +38,7 @@ Account 青禾 (Asia/Shanghai, reception 09:00-24:00 every day, cap 1 per servic
                      opening → alice; alice ends 09:05 without a word
 
 Account 松果 (Asia/Shanghai, default hours Mon-Fri 09:00-18:00, off-hours requests not kept for
-the opening, AI idle timeout 5 min); servicer carol:
+the opening, AI idle timeout 5 min); servicer dora:
 
   P1 12-01 12:00  P  AI answers; idle end 12:05
   P2 12-03 20:00  Q  转人工 off hours: the off-hours notice, AI goes on; idle end 20:05
@@ -152,12 +156,15 @@ def servicer_of(world: World) -> tuple[int, str | None]:
 
 
 async def play_audit_day(make_world: WorldFactory) -> AuditDay:
-    qinghe = await make_world(at=local(0, 23, 50), settings=QINGHE, servicers=["alice", "bob"], kb=True)
-    songguo = await second_account(qinghe, SONGGUO, ["carol"])
+    qinghe = await make_world(
+        at=local(0, 23, 50), settings=QINGHE, servicers=["alice", "bob", "carol"], kb=True
+    )
+    songguo = await second_account(qinghe, SONGGUO, ["dora"])
     day = Day(qinghe, songguo)
-    a, b, c, d, e, f, g, h, j, k = (customer(qinghe, n) for n in "ABCDEFGHJK")
+    a, b, c, d, e, f, g, h, j, k, m = (customer(qinghe, n) for n in "ABCDEFGHJKM")
     p, q = customer(songguo, "P"), customer(songguo, "Q")
     on_duty(qinghe, "bob", False)
+    on_duty(qinghe, "carol", False)
     await day.settle()
 
     await day.at(0, 23, 59)
@@ -279,6 +286,31 @@ async def play_audit_day(make_world: WorldFactory) -> AuditDay:
     assert servicer_of(f) == (3, "bob")  # idle longest (since 09:45)
     await day.at(1, 15, 0, 5)
     reply(f, "bob")
+    await day.settle()
+
+    await day.at(1, 16, 0)
+    on_duty(qinghe, "carol", True)
+    await day.settle()
+    m.says("转人工")  # M: carol never served anyone, so she is the idlest
+    await day.settle()
+    assert servicer_of(m) == (3, "carol")
+    await day.at(1, 16, 0, 40)
+    reply(m, "carol")
+    await day.settle()
+    await day.at(1, 16, 5)
+    async with api_client(qinghe.rt) as api:
+        conversation = await m.conversation()
+        handed = await api.post(
+            f"/api/v1/conversations/{conversation.id}/hand-over", json={"servicer_userid": "alice"}
+        )
+        assert handed.status_code == 202, handed.text
+    await day.settle()
+    assert servicer_of(m) == (3, "alice")
+    on_duty(qinghe, "carol", False)
+    await day.at(1, 16, 10)
+    m.servicer("end", "alice")
+    await day.settle()
+    rate(m, "一般")
     await day.settle()
 
     await day.at(1, 23, 50)
