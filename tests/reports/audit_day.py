@@ -17,6 +17,8 @@ Account 青禾 (Asia/Shanghai, reception 09:00-24:00 every day, cap 1 per servic
                      to bob in the WeCom app (bob past his cap of 1); bob ends 09:40; rated 满意 100
   D  12-01 09:22  D  人工客服 (keyword): alice full, bob off → pool; 09:24 bob on duty → bob
                      (wait 120 s); reply 09:25:10 (+70 s); bob ends 09:45; rated 不满意 0
+  N  12-01 09:23  N  转人工 → pool behind D; D goes to bob first; 09:26 alice (holding C) takes N
+                     by hand in Kefu, past her cap (wait 180 s); reply +30 s; alice ends 09:42
   E  12-01 10:00:30 E 转人工 with both off duty (10:00) → pool; queue timeout 10:10:30 (wait 600 s,
                      not taken); both back on duty 10:15
   J  12-01 10:11  J  转人工 → pool (nobody on duty); bob takes J in the WeCom app at 10:13:00 and
@@ -161,7 +163,7 @@ async def play_audit_day(make_world: WorldFactory) -> AuditDay:
     )
     songguo = await second_account(qinghe, SONGGUO, ["dora"])
     day = Day(qinghe, songguo)
-    a, b, c, d, e, f, g, h, j, k, m = (customer(qinghe, n) for n in "ABCDEFGHJKM")
+    a, b, c, d, e, f, g, h, j, k, m, n = (customer(qinghe, name) for name in "ABCDEFGHJKMN")
     p, q = customer(songguo, "P"), customer(songguo, "Q")
     on_duty(qinghe, "bob", False)
     on_duty(qinghe, "carol", False)
@@ -204,12 +206,27 @@ async def play_audit_day(make_world: WorldFactory) -> AuditDay:
     d.says("人工客服")  # D: alice is full, bob off duty
     await day.settle()
     assert servicer_of(d) == (2, None)
+    await day.at(1, 9, 23)
+    n.says("转人工")  # N: behind D
+    await day.settle()
     await day.at(1, 9, 24)
     on_duty(qinghe, "bob", True)
     await day.settle()
-    assert servicer_of(d) == (3, "bob")
+    assert (servicer_of(d), servicer_of(n)) == ((3, "bob"), (2, None))  # first come, first served
     await day.at(1, 9, 25, 10)
     reply(d, "bob")
+    await day.settle()
+    await day.at(1, 9, 26)
+    async with api_client(qinghe.rt) as api:  # alice, who holds C, takes N by hand: past her cap
+        conversation = await n.conversation()
+        taken = await api.post(
+            f"/api/v1/conversations/{conversation.id}/take", json={"servicer_userid": "alice"}
+        )
+        assert taken.status_code == 202, taken.text
+    await day.settle()
+    assert servicer_of(n) == (3, "alice")
+    await day.at(1, 9, 26, 30)
+    reply(n, "alice")
     await day.settle()
     await day.at(1, 9, 30)
     c.servicer("transfer", "alice", to_servicer_userid="bob")  # bob now holds two
@@ -219,6 +236,9 @@ async def play_audit_day(make_world: WorldFactory) -> AuditDay:
     c.servicer("end", "bob")
     await day.settle()
     rate(c, "满意")
+    await day.at(1, 9, 42)
+    n.servicer("end", "alice")
+    await day.settle()
     await day.at(1, 9, 45)
     d.servicer("end", "bob")
     await day.settle()

@@ -18,37 +18,37 @@ from tests.reports.audit_day import AuditDay, play_audit_day
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
 
-# 12-01 in Shanghai, account 青禾: B, B2, C, D, E, J, A2, A3, F, M, G, K (A1, H: the days around).
+# 12-01 in Shanghai, account 青禾: B, B2, C, D, N, E, J, A2, A3, F, M, G, K (A1, H: the days around).
 DEC_1 = {
     "first_day": "2026-12-01",
     "last_day": "2026-12-01",
     "timezone": "Asia/Shanghai",
-    "sessions_started": 12,
-    "sessions_ended": 12,  # F too: WeCom's 48 h limit ended it on 12-03
+    "sessions_started": 13,
+    "sessions_ended": 13,  # F too: WeCom's 48 h limit ended it on 12-03
     "ai_only_resolved": 3,  # A2, B2, K
-    "ai_only_rate": 0.25,
+    "ai_only_rate": 0.2308,
     "asked_human_not_transferred": 0,  # B asked off hours, and was transferred at the opening
-    "transferred": 9,
-    "transfer_rate": 0.75,
-    "transfer_reasons": {"keyword": 6, "button": 1, "not_sure_streak": 1, "opening_reached": 1},
-    # D 120 s and J 120 s taken, E 600 s not taken: the median is the 2nd, p90 the ⌈2.7⌉ = 3rd.
-    "waiting": {"count": 3, "median_s": 120, "p90_s": 600},
-    "waited_taken": 2,
+    "transferred": 10,
+    "transfer_rate": 0.7692,
+    "transfer_reasons": {"keyword": 7, "button": 1, "not_sure_streak": 1, "opening_reached": 1},
+    # D 120 s, J 120 s and N 180 s taken, E 600 s not taken: the 2nd, and the ⌈3.6⌉ = 4th.
+    "waiting": {"count": 4, "median_s": 120, "p90_s": 600},
+    "waited_taken": 3,
     "waited_abandoned": 1,
-    "wait_buckets": {"<30s": 0, "30s-1m": 0, "1-2m": 0, "2-5m": 2, "5-10m": 0, ">=10m": 1},
-    # F 5, J 20, C 30, M 40, B 45, D 70, A3 120, G 630: the 4th, and the ⌈7.2⌉ = 8th.
-    "first_response": {"count": 8, "median_s": 40, "p90_s": 630},
+    "wait_buckets": {"<30s": 0, "30s-1m": 0, "1-2m": 0, "2-5m": 3, "5-10m": 0, ">=10m": 1},
+    # F 5, J 20, C 30, N 30, M 40, B 45, D 70, A3 120, G 630: the 5th, and the ⌈8.1⌉ = 9th.
+    "first_response": {"count": 9, "median_s": 40, "p90_s": 630},
     "satisfaction": {"rated": 5, "average": 64.0, "distribution": {"0": 1, "60": 2, "100": 2}},
     "servicers": [
         {
-            # received B, C, A3, G (replies 45, 30, 120, 630); ended B, A3, M, G (C with bob)
+            # received B, C, N, A3, G (replies 45, 30, 30, 120, 630); ended B, N, A3, M, G
             "userid": "alice",
-            "received": 4,
-            "ended": 4,
+            "received": 5,
+            "ended": 5,
             "median_first_response_s": 45,
             "rated": 3,  # B 60, G 100, M 60
             "average_rating": 73.33,
-            "over_cap": 0,
+            "over_cap": 1,  # her take of N by hand, holding C
         },
         {
             "userid": "bob",  # received D, F, J; ended C, D, F, J; replies 70, 5, 20
@@ -69,8 +69,8 @@ DEC_1 = {
             "over_cap": 0,
         },
     ],
-    "per_day": [{"day": "2026-12-01", "sessions": 12}],
-    "per_hour": [1, 0, 0, 0, 0, 0, 0, 0, 0, 3, 2, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 2],
+    "per_day": [{"day": "2026-12-01", "sessions": 13}],
+    "per_hour": [1, 0, 0, 0, 0, 0, 0, 0, 0, 4, 2, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 2],
 }
 
 
@@ -163,24 +163,24 @@ async def test_days_around_local_midnight_accounts_and_empty_ranges(make_world: 
         },
     )
     three_days = await summary(day, "2026-11-30", "2026-12-02")
-    assert [d["sessions"] for d in three_days["per_day"]] == [1, 12, 1]
+    assert [d["sessions"] for d in three_days["per_day"]] == [1, 13, 1]
     assert (three_days["sessions_started"], three_days["transferred"], three_days["ai_only_resolved"]) == (
-        14,
-        10,
+        15,
+        11,
         4,
     )
-    # All accounts on 12-01: 青禾's 12 and 松果's P1 (AI only).
+    # All accounts on 12-01: 青禾's 13 and 松果's P1 (AI only).
     everyone = await summary(day, "2026-12-01", "2026-12-01", account=None)
     assert not differences(
         everyone,
         {
             "account_id": None,
-            "sessions_started": 13,
+            "sessions_started": 14,
             "ai_only_resolved": 4,
-            "ai_only_rate": 0.3077,
-            "transferred": 9,
-            "transfer_rate": 0.6923,
-            "per_hour": hours(h0=1, h9=3, h10=2, h11=1, h12=1, h14=1, h15=1, h16=1, h23=2),
+            "ai_only_rate": 0.2857,
+            "transferred": 10,
+            "transfer_rate": 0.7143,
+            "per_hour": hours(h0=1, h9=4, h10=2, h11=1, h12=1, h14=1, h15=1, h16=1, h23=2),
         },
     )
     songguo_dec_1 = await summary(day, "2026-12-01", "2026-12-01", account="songguo")
@@ -257,16 +257,16 @@ async def test_the_console_page_and_its_csv_show_the_same_day(
     query = f"from=2026-12-01&to=2026-12-01&account_id={day.qinghe.account.id}"
     page = (await supervisor.get(f"/console/reports?{query}")).text
     assert "2026-12-01 至 2026-12-01（Asia/Shanghai）" in page
-    assert kpi(page, "sessions") == ("12", "已结束 12")
-    assert kpi(page, "ai-only") == ("25.0%", "AI 独立解决 3 个")
-    assert kpi(page, "transfer") == ("75.0%", "转人工 9 个 · 要求人工未转接 0 个")
+    assert kpi(page, "sessions") == ("13", "已结束 13")
+    assert kpi(page, "ai-only") == ("23.1%", "AI 独立解决 3 个")
+    assert kpi(page, "transfer") == ("76.9%", "转人工 10 个 · 要求人工未转接 0 个")
     assert kpi(page, "wait") == ("2 分 0 秒", "P90 10 分 0 秒 · 未接入 1")
     assert kpi(page, "first-response") == ("40 秒", "P90 10 分 30 秒")
     assert kpi(page, "satisfaction")[0] == "64.0"
     assert (
         "评价 5 次 · 不满意（0 分）: 1 · 一般（60 分）: 2 · 满意（100 分）: 2" in kpi(page, "satisfaction")[1]
     )
-    for reason in ("关键词: <strong>6</strong>", "转人工按钮: <strong>1</strong>"):
+    for reason in ("关键词: <strong>7</strong>", "转人工按钮: <strong>1</strong>"):
         assert reason in page
     assert (
         "AI 连续不确定后点按钮: <strong>1</strong>" in page
@@ -274,16 +274,16 @@ async def test_the_console_page_and_its_csv_show_the_same_day(
     )
     assert "<th>首次接入</th><th>结束会话</th>" in page  # bob ended more than he was first to get
     assert servicer_rows(page) == [
-        ["alice", "4", "4", "45 秒", "3", "73.33", "0"],
+        ["alice", "5", "5", "45 秒", "3", "73.33", "1"],
         ["bob", "3", "4", "20 秒", "2", "50.0", "1"],
         ["carol", "1", "0", "40 秒", "0", "—", "0"],
     ]
     charted = bars(page)
-    assert "12-01: 12" in charted  # sessions per day
-    assert ["2-5m: 2", ">=10m: 1"] == [b for b in charted if b.startswith(("2-5m", ">=10m"))]
+    assert "12-01: 13" in charted  # sessions per day
+    assert ["2-5m: 3", ">=10m: 1"] == [b for b in charted if b.startswith(("2-5m", ">=10m"))]
     assert [b for b in charted if re.match(r"\d\d: [1-9]", b)] == [
         "00: 1",
-        "09: 3",
+        "09: 4",
         "10: 2",
         "11: 1",
         "14: 1",
@@ -312,9 +312,9 @@ async def test_the_console_page_and_its_csv_show_the_same_day(
             ("hour", "23"),
         )
     } == {
-        ("sessions", "started"): "12",
-        ("sessions", "ai_only_rate"): "0.25",
-        ("sessions", "transfer_rate"): "0.75",
+        ("sessions", "started"): "13",
+        ("sessions", "ai_only_rate"): "0.2308",
+        ("sessions", "transfer_rate"): "0.7692",
         ("sessions", "asked_human_not_transferred"): "0",
         ("waiting", "median_s"): "120",
         ("waiting", "abandoned"): "1",
@@ -322,7 +322,7 @@ async def test_the_console_page_and_its_csv_show_the_same_day(
         ("satisfaction", "average"): "64.0",
         ("servicer:bob", "median_first_response_s"): "20",
         ("servicer:bob", "over_cap"): "1",
-        ("day", "2026-12-01"): "12",
+        ("day", "2026-12-01"): "13",
         ("hour", "23"): "2",
     }
 
@@ -332,9 +332,9 @@ async def test_the_console_page_and_its_csv_show_the_same_day(
     assert kpi(only_asked, "transfer") == ("0.0%", "转人工 0 个 · 要求人工未转接 1 个")
     supervisor.cookies.set("kefu_lang", "en")
     english = (await supervisor.get(f"/console/reports?{query}")).text
-    assert kpi(english, "ai-only") == ("25.0%", "3 resolved by the AI alone")
+    assert kpi(english, "ai-only") == ("23.1%", "3 resolved by the AI alone")
     assert "<th>First assigned</th><th>Ended</th>" in english
-    assert kpi(english, "transfer") == ("75.0%", "9 transferred · 0 asked for a human, not transferred")
+    assert kpi(english, "transfer") == ("76.9%", "10 transferred · 0 asked for a human, not transferred")
     assert kpi(english, "wait") == ("2 min 0 s", "p90 10 min 0 s · 1 not taken")
     empty = (await supervisor.get("/console/reports?from=2026-12-10&to=2026-12-12")).text
     assert kpi(empty, "ai-only")[0] == "—" and kpi(empty, "wait")[0] == "—"

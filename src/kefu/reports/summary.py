@@ -45,7 +45,9 @@ class ServicerLoad(BaseModel):
     median_first_response_s: int | None
     rated: int
     average_rating: float | None
-    over_cap: int  # sessions taken or given in the WeCom app past their cap (product §2: flagged)
+    # sessions taken or given in the WeCom app, or taken by hand in the console, past their cap
+    # (product §2: flagged)
+    over_cap: int
 
 
 class DayCount(BaseModel):
@@ -215,7 +217,8 @@ async def _servicer_counts(
 
 
 async def _over_cap(session: AsyncSession, period: Period, account_id: int | None) -> dict[str, int]:
-    """Per servicer: WeCom-app takes and moves in the period that put them past their cap."""
+    """Per servicer: WeCom-app takes and moves, and takes by hand, in the period that put them
+    past their cap."""
     row = RoutingDecisionRow
     where = [row.over_cap.is_(True), row.decided_at >= period.start, row.decided_at < period.end]
     if account_id is not None:
