@@ -43,6 +43,7 @@ Account 松果 (Asia/Shanghai, default hours Mon-Fri 09:00-18:00, off-hours requ
 the opening, AI idle timeout 5 min); servicer dora:
 
   P1 12-01 12:00  P  AI answers; idle end 12:05
+  P3 12-01 13:00  P2 转人工 → dora; dora ends 13:05 without a word; rated 还行 60 (松果's word for 60)
   P2 12-03 20:00  Q  转人工 off hours: the off-hours notice, AI goes on; idle end 20:05
                      (12-03 holds only off-hours traffic)
 """
@@ -79,6 +80,11 @@ SONGGUO = {
         "off_hours_message": {"mode": "fixed", "text": "现在是休息时间"},
     },
     "session": {"ai_idle_timeout_minutes": 5},
+    # Its own words for the same score as 青禾's 一般 (60): each account's page shows its own.
+    "messages": {
+        "ending": {"mode": "fixed", "text": "再见"},
+        "survey": {"mode": "fixed", "text": "请评价", "options": [{"label": "还行", "score": 60}]},
+    },
 }
 
 
@@ -164,7 +170,7 @@ async def play_audit_day(make_world: WorldFactory) -> AuditDay:
     songguo = await second_account(qinghe, SONGGUO, ["dora"])
     day = Day(qinghe, songguo)
     a, b, c, d, e, f, g, h, j, k, m, n = (customer(qinghe, name) for name in "ABCDEFGHJKMN")
-    p, q = customer(songguo, "P"), customer(songguo, "Q")
+    p, p2, q = (customer(songguo, name) for name in ("P", "P2", "Q"))
     on_duty(qinghe, "bob", False)
     on_duty(qinghe, "carol", False)
     await day.settle()
@@ -280,6 +286,15 @@ async def play_audit_day(make_world: WorldFactory) -> AuditDay:
     await day.settle()
     await day.at(1, 12, 5)
     assert servicer_of(p) == (4, None)
+    await day.at(1, 13, 0)
+    p2.says("转人工")  # P3
+    await day.settle()
+    assert servicer_of(p2) == (3, "dora")
+    await day.at(1, 13, 5)
+    p2.servicer("end", "dora")
+    await day.settle()
+    rate(p2, "还行")
+    await day.settle()
 
     await day.at(1, 14, 0)
     a.says("转人工")  # A3

@@ -38,7 +38,12 @@ DEC_1 = {
     "wait_buckets": {"<30s": 0, "30s-1m": 0, "1-2m": 0, "2-5m": 3, "5-10m": 0, ">=10m": 1},
     # F 5, J 20, C 30, N 30, M 40, B 45, D 70, A3 120, G 630: the 5th, and the ⌈8.1⌉ = 9th.
     "first_response": {"count": 9, "median_s": 40, "p90_s": 630},
-    "satisfaction": {"rated": 5, "average": 64.0, "distribution": {"0": 1, "60": 2, "100": 2}},
+    "satisfaction": {
+        "rated": 5,
+        "average": 64.0,
+        "distribution": {"0": 1, "60": 2, "100": 2},
+        "labels": {"0": "不满意", "60": "一般", "100": "满意"},  # 青禾's words: 60 is 一般 here
+    },
     "servicers": [
         {
             # received B, C, N, A3, G (replies 45, 30, 30, 120, 630); ended B, N, A3, M, G
@@ -127,7 +132,7 @@ async def test_days_around_local_midnight_accounts_and_empty_ranges(make_world: 
             "transfer_reasons": {},
             **nothing_waited(),
             "first_response": {"count": 0, "median_s": None, "p90_s": None},
-            "satisfaction": {"rated": 0, "average": None, "distribution": {}},
+            "satisfaction": {"rated": 0, "average": None, "distribution": {}, "labels": {}},
             "servicers": [],
             "per_day": [{"day": "2026-11-30", "sessions": 1}],
             "per_hour": hours(h23=1),
@@ -147,7 +152,7 @@ async def test_days_around_local_midnight_accounts_and_empty_ranges(make_world: 
             "transfer_reasons": {"opening_reached": 1},
             **nothing_waited(),
             "first_response": {"count": 0, "median_s": None, "p90_s": None},
-            "satisfaction": {"rated": 0, "average": None, "distribution": {}},
+            "satisfaction": {"rated": 0, "average": None, "distribution": {}, "labels": {}},
             "servicers": [
                 {
                     "userid": "alice",
@@ -169,22 +174,28 @@ async def test_days_around_local_midnight_accounts_and_empty_ranges(make_world: 
         11,
         4,
     )
-    # All accounts on 12-01: 青禾's 13 and 松果's P1 (AI only).
+    # All accounts on 12-01: 青禾's 13 and 松果's P1 (AI only) and P3 (dora).
     everyone = await summary(day, "2026-12-01", "2026-12-01", account=None)
     assert not differences(
         everyone,
         {
             "account_id": None,
-            "sessions_started": 14,
+            "sessions_started": 15,
             "ai_only_resolved": 4,
-            "ai_only_rate": 0.2857,
-            "transferred": 10,
-            "transfer_rate": 0.7143,
-            "per_hour": hours(h0=1, h9=4, h10=2, h11=1, h12=1, h14=1, h15=1, h16=1, h23=2),
+            "ai_only_rate": 0.2667,
+            "transferred": 11,
+            "transfer_rate": 0.7333,
+            "per_hour": hours(h0=1, h9=4, h10=2, h11=1, h12=1, h13=1, h14=1, h15=1, h16=1, h23=2),
         },
     )
     songguo_dec_1 = await summary(day, "2026-12-01", "2026-12-01", account="songguo")
-    assert (songguo_dec_1["sessions_started"], songguo_dec_1["servicers"]) == (1, [])
+    assert songguo_dec_1["sessions_started"] == 2
+    assert songguo_dec_1["satisfaction"]["labels"] == {"60": "还行"}
+    everyone_rated = everyone["satisfaction"]
+    assert (everyone_rated["distribution"], everyone_rated["labels"]) == (
+        {"0": 1, "60": 3, "100": 2},
+        {"0": "不满意", "60": "一般/还行", "100": "满意"},  # two accounts' words for 60
+    )
     # 12-03 at 松果: only an off-hours request, which no human could take. The customer asked for
     # a human and got none: not a session the AI resolved on its own.
     off_hours = await summary(day, "2026-12-03", "2026-12-03", account="songguo")
@@ -218,7 +229,7 @@ async def test_days_around_local_midnight_accounts_and_empty_ranges(make_world: 
             "transfer_reasons": {},
             **nothing_waited(),
             "first_response": {"count": 0, "median_s": None, "p90_s": None},
-            "satisfaction": {"rated": 0, "average": None, "distribution": {}},
+            "satisfaction": {"rated": 0, "average": None, "distribution": {}, "labels": {}},
             "servicers": [],
             "per_day": [{"day": f"2026-12-{n}", "sessions": 0} for n in (10, 11, 12)],
             "per_hour": hours(),

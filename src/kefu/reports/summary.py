@@ -36,6 +36,9 @@ class Satisfaction(BaseModel):
     rated: int
     average: float | None
     distribution: dict[int, int]  # score → ratings
+    # score → the words customers tapped for it in these ratings (the survey option's label); two
+    # accounts' words for one score are joined with "/"
+    labels: dict[int, str]
 
 
 class ServicerLoad(BaseModel):
@@ -173,18 +176,21 @@ async def _grouped_counts(
 async def _ratings(
     session: AsyncSession, where: list[ColumnElement[bool]]
 ) -> tuple[Satisfaction, dict[str, tuple[int, float]]]:
-    """Ratings of the period's sessions: the distribution, and count/average per rated servicer,
-    from one grouped query (a few rows: scores × servicers)."""
+    """Ratings of the period's sessions: the distribution and the words of each score, and
+    count/average per rated servicer, from one grouped query (a few rows: scores × servicers)."""
     query = (
-        select(Rating.score, Rating.servicer_userid, func.count())
+        select(Rating.score, Rating.servicer_userid, Rating.label, func.count())
         .join(S, and_(S.conversation_id == Rating.conversation_id, S.session_no == Rating.session_no))
         .where(*where)
-        .group_by(Rating.score, Rating.servicer_userid)
+        .group_by(Rating.score, Rating.servicer_userid, Rating.label)
     )
     distribution: Counter[int] = Counter()
+    words: dict[int, set[str]] = {}
     per_servicer: dict[str, list[int]] = {}  # userid → [ratings, sum of scores]
-    for score, userid, count in (await session.execute(query)).all():
+    for score, userid, label, count in (await session.execute(query)).all():
         distribution[int(score)] += count
+        if label:
+            words.setdefault(int(score), set()).add(label)
         if userid is not None:
             totals = per_servicer.setdefault(userid, [0, 0])
             totals[0] += count
@@ -192,8 +198,9 @@ async def _ratings(
     servicers = {userid: (n, round(total / n, 2)) for userid, (n, total) in per_servicer.items()}
     rated = sum(distribution.values())
     average = round(sum(score * n for score, n in distribution.items()) / rated, 2) if rated else None
+    labels = {score: "/".join(sorted(found)) for score, found in sorted(words.items())}
     return Satisfaction(
-        rated=rated, average=average, distribution=dict(sorted(distribution.items()))
+        rated=rated, average=average, distribution=dict(sorted(distribution.items())), labels=labels
     ), servicers
 
 
