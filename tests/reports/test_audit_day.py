@@ -305,7 +305,20 @@ async def test_the_console_page_and_its_csv_show_the_same_day(
 
     answer = await supervisor.get(f"/console/reports/export.csv?{query}")
     assert answer.content.startswith("\ufeff".encode())  # Excel reads the UTF-8
-    rows = {(s, i): v for s, i, v in csv.reader(io.StringIO(answer.content.decode("utf-8-sig")))}
+    table = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    assert table[0] == ["section", "item", "value", "说明"]  # what each row is, in Chinese
+    for row in (
+        ["sessions", "ai_only_rate", "0.2308", "AI 独立解决率"],
+        ["sessions", "asked_human_not_transferred", "0", "要求人工未转接会话数"],
+        ["transfer_reason", "keyword", "7", "转人工原因：关键词"],
+        ["waiting", "p90_s", "600", "排队时长 P90（秒）"],
+        ["rating_score", "60", "2", "评价数：一般（60 分）"],
+        ["hour", "23", "2", "各时段会话数：23:00"],
+        ["servicer:alice", "received", "5", "alice：首次接入"],
+    ):
+        assert row in table
+    assert all(label for *_, label in table)  # every row says what it is
+    rows = {(s, i): v for s, i, v, _ in table[1:]}
     assert {
         key: rows[key]
         for key in (
@@ -345,6 +358,14 @@ async def test_the_console_page_and_its_csv_show_the_same_day(
     english = (await supervisor.get(f"/console/reports?{query}")).text
     assert kpi(english, "ai-only") == ("23.1%", "3 resolved by the AI alone")
     assert "<th>First assigned</th><th>Ended</th>" in english
+    english_csv = (await supervisor.get(f"/console/reports/export.csv?{query}")).content.decode("utf-8-sig")
+    assert english_csv.splitlines()[0] == "section,item,value,Label"
+    assert "sessions,transfer_rate,0.7692,Transfer rate" in english_csv.splitlines()
+    async with api_client(day.qinghe.rt) as api:  # the API's CSV: three machine-readable columns
+        api_csv = await api.get(
+            "/api/v1/reports/export.csv", params={"from": "2026-12-01", "to": "2026-12-01"}
+        )
+    assert api_csv.text.lstrip("\ufeff").splitlines()[0] == "section,item,value"
     assert kpi(english, "transfer") == ("76.9%", "10 transferred · 0 asked for a human, not transferred")
     assert kpi(english, "wait") == ("2 min 0 s", "p90 10 min 0 s · 1 not taken")
     empty = (await supervisor.get("/console/reports?from=2026-12-10&to=2026-12-12")).text

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from kefu.accounts.kf_accounts import list_all_accounts
 from kefu.console.menu import MANAGERS
 from kefu.console.report_charts import bar_chart
+from kefu.console.report_csv import csv_labels
 from kefu.console.web import Viewer, refusal_words, render, role, runtime_of
 from kefu.db.base import row_id_of
 from kefu.errors import DomainError
@@ -118,7 +119,7 @@ async def reports_csv(request: Request, viewer: Manager) -> Response:
         return Response("; ".join(errors.values()), status_code=422, media_type="text/plain; charset=utf-8")
     name = f"kefu-report-{summary.first_day}-{summary.last_day}.csv"
     return Response(
-        summary_csv(summary),
+        summary_csv(summary, csv_labels(viewer.t, summary)),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
