@@ -94,5 +94,5 @@ async def test_the_csv_download(signed_in: SignIn, small_history: SmallHistory) 
     supervisor = await signed_in("supervisor")
     csv = await supervisor.get(f"/console/reports/export.csv?{PERIOD}&account_id={small_history.shanghai.id}")
     assert csv.status_code == 200 and csv.headers["content-type"] == "text/csv; charset=utf-8"
-    assert "sessions,started,6" in csv.content.decode("utf-8-sig").splitlines()
+    assert "sessions,started,6,会话数" in csv.content.decode("utf-8-sig").splitlines()
     assert (await supervisor.get("/console/reports/export.csv?to=nope")).status_code == 422

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from kefu.reception.models import SessionRecord
 from tests.reception.conftest import MESSAGES_ON, World, WorldFactory
+from tests.reception.test_routing import another_customer
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
 
@@ -22,7 +23,7 @@ async def records(world: World) -> list[SessionRecord]:
 
 async def test_a_keyword_transfer_a_reply_40_s_later_and_the_end(make_world: WorldFactory) -> None:
     world = await make_world(settings={"messages": MESSAGES_ON}, servicers=["alice"], kb=True)
-    started = world.rt.clock.now()
+    started = world.rt.clock.now().replace(microsecond=0)  # when WeCom got it (whole seconds)
     world.says("我的洗衣机坏了，转人工")
     await world.settle()
     world.rt.clock.advance(timedelta(seconds=40))
@@ -72,3 +73,69 @@ async def test_a_wait_in_the_pool_until_a_servicer_is_back(make_world: WorldFact
     assert world.session()["state"] == 3
     assert record.transfer_reason == "human_only" and record.queued_at is not None
     assert (record.wait_seconds, record.taken, record.servicer_userid) == (90, True, "alice")
+
+
+async def test_messages_pulled_late_count_at_wecom_s_times(make_world: WorldFactory) -> None:
+    """Kefu pulled the customer's message 5 s late (a slow pull, a restart), and a servicer's take
+    in the WeCom app and first reply together 30 s after the take: the session began when the
+    customer wrote, was taken at the take and answered 20 s later — not when Kefu read them."""
+    world = await make_world(settings={"reception": {"mode": "human_only"}}, servicers=["alice"])
+    reception = f"corps/{world.corp['corpid']}/members/alice/reception"
+    world.sim.control("POST", reception, {"status": 2, "stop_type": 0})
+    await world.settle()
+    wrote = world.rt.clock.now().replace(microsecond=0)
+    world.says("人工客服在吗")
+    world.rt.clock.advance(timedelta(seconds=5))
+    await world.settle()  # into the pool, 5 s after the customer wrote
+    world.rt.clock.advance(timedelta(seconds=60))
+    world.servicer("take", "alice")
+    world.rt.clock.advance(timedelta(seconds=20))
+    world.servicer("reply", "alice", msgtype="text", text={"content": "您好"})
+    world.rt.clock.advance(timedelta(seconds=10))
+    await world.settle()
+
+    [record] = await records(world)
+    assert record.started_at == wrote and record.started_hour == int(wrote.timestamp()) // 3600
+    assert (record.wait_seconds, record.taken, record.servicer_userid) == (60, True, "alice")
+    assert record.first_response_seconds == 20
+
+
+async def test_a_customer_who_rates_then_writes_on_has_a_real_session(make_world: WorldFactory) -> None:
+    """The rating click opens a WeCom session that reports leave out; when the customer then asks
+    something in it, it is a real session after all and is counted (the mirror already said so,
+    the record did not)."""
+    world = await make_world(settings={"messages": MESSAGES_ON}, servicers=["alice"], kb=True)
+    world.says("转人工")
+    await world.settle()
+    world.servicer("end", "alice")
+    await world.settle()
+    [menu] = [m for m in world.inbox() if m.get("code_kind") == "ending"]
+    world.clicks(menu["msgid"], menu["body"]["list"][0]["click"]["id"])
+    await world.settle()
+    assert [r.kind for r in await records(world)] == ["normal", "rating_only"]
+    world.says("怎么退货")
+    await world.settle()
+    assert [(r.session_no, r.kind) for r in await records(world)] == [(1, "normal"), (2, "normal")]
+
+
+async def test_a_customer_turned_away_by_a_full_queue_asked_for_a_human(make_world: WorldFactory) -> None:
+    """The queue is at its cap: the second customer stays with the AI. Reports must not count
+    them as resolved by the AI alone: the record keeps that they asked (queue_full)."""
+    world = await make_world(settings={"queue": {"max_length": 1}}, servicers=["alice"], kb=True)
+    world.sim.control(
+        "POST", f"corps/{world.corp['corpid']}/members/alice/reception", {"status": 2, "stop_type": 0}
+    )
+    await world.settle()
+    first, second = another_customer(world, "甲"), another_customer(world, "乙")
+    first.says("转人工")
+    await world.settle()
+    second.says("转人工")
+    await world.settle()
+    assert (first.session()["state"], second.session()["state"]) == (2, 0)  # no over-length message set
+    waiting, turned_away = await records(world)
+    assert (waiting.transfer_reason, waiting.queued_at is not None) == ("keyword", True)
+    assert (turned_away.transfer_reason, turned_away.queued_at, turned_away.assigned_at) == (
+        "queue_full",
+        None,
+        None,
+    )

@@ -10,8 +10,13 @@ import pytest
 from kefu.accounts.models import KfAccount
 from kefu.routing.models import RoutingDecisionRow
 from kefu.runtime import Runtime
+from tests.console.conftest import signed_in
 from tests.factories import make_account, make_connection
 from tests.history import Human, add_session, conversation_row
+from tests.reception.conftest import make_world
+
+# Fixtures of the real reception (tests/reports/audit_day.py) and of the signed-in console.
+__all__ = ["make_world", "signed_in"]
 
 
 def utc(day: int, hour: int, minute: int = 0) -> datetime:

@@ -49,6 +49,7 @@ async def test_satisfaction_and_servicers(rt: Runtime, small_history: SmallHisto
         "rated": 3,
         "average": 53.33,
         "distribution": {0: 1, 60: 1, 100: 1},
+        "labels": {0: "不满意", 60: "一般", 100: "满意"},
     }
     assert [load.model_dump() for load in summary.servicers] == [
         # sessions 2 and 7: first replies 30 and 50 (the lower median of two), ratings 100 and 0

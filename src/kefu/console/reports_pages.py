@@ -9,16 +9,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.accounts.kf_accounts import list_all_accounts
 from kefu.console.menu import MANAGERS
 from kefu.console.report_charts import bar_chart
+from kefu.console.report_csv import csv_labels
 from kefu.console.web import Viewer, refusal_words, render, role, runtime_of
 from kefu.db.base import row_id_of
 from kefu.errors import DomainError
-from kefu.reception.models import Rating
 from kefu.reports.service import report, summary_csv
 from kefu.reports.summary import Summary
 
@@ -77,13 +75,6 @@ def _reasons(summary: Summary, viewer: Viewer) -> list[tuple[str, int]]:
     return named
 
 
-async def _score_labels(session: AsyncSession) -> dict[int, str]:
-    """Each score by the words the customer tapped (评价选项), so the distribution reads
-    不满意（0 分）rather than a bare 0; of two options sharing a score, one of their words."""
-    rows = await session.execute(select(Rating.score, func.max(Rating.label)).group_by(Rating.score))
-    return {int(score): label for score, label in rows.all() if label}
-
-
 def _query(summary: Summary) -> str:
     account = f"&account_id={summary.account_id}" if summary.account_id is not None else ""
     return f"from={summary.first_day}&to={summary.last_day}{account}"
@@ -94,7 +85,6 @@ async def reports_page(request: Request, viewer: Manager) -> Response:
     summary, values, errors = await _summary(request, viewer)
     async with runtime_of(request).db.read() as session:
         accounts = await list_all_accounts(session)
-        score_labels = await _score_labels(session) if summary is not None else {}
     charts = []
     if summary is not None:
         values = {"from": summary.first_day, "to": summary.last_day, "account_id": values["account_id"]}
@@ -115,7 +105,9 @@ async def reports_page(request: Request, viewer: Manager) -> Response:
         accounts=accounts,
         charts=charts,
         reasons=_reasons(summary, viewer) if summary else [],
-        score_labels=score_labels,
+        # Each score by the words the customer tapped (评价选项), of this report's ratings:
+        # 不满意（0 分）rather than a bare 0, and never another account's words.
+        score_labels=summary.satisfaction.labels if summary else {},
         csv_query=_query(summary) if summary else "",
     )
 
@@ -127,7 +119,7 @@ async def reports_csv(request: Request, viewer: Manager) -> Response:
         return Response("; ".join(errors.values()), status_code=422, media_type="text/plain; charset=utf-8")
     name = f"kefu-report-{summary.first_day}-{summary.last_day}.csv"
     return Response(
-        summary_csv(summary),
+        summary_csv(summary, csv_labels(viewer.t, summary)),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

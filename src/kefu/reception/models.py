@@ -120,7 +120,8 @@ class SessionRecord(Base):
     # integer, then placed in the account's time zone (no time-zone arithmetic in SQL).
     started_hour: Mapped[int] = mapped_column(Integer)
     # Why the session first went to a human: keyword | button | not_sure_streak | human_only |
-    # opening_reached | servicer_took | … (None: it never did).
+    # opening_reached | servicer_took | … ; while it has not, that the customer asked for one:
+    # off_hours | queue_full, or the reason of a transfer that did not happen (None: never asked).
     transfer_reason: Mapped[str | None] = mapped_column(String(32), default=None)
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     wait_seconds: Mapped[int | None] = mapped_column(Integer, default=None)  # in the pool

@@ -206,6 +206,9 @@ def apply_decision(
         session_after=decision.state.session_no,
         timeline=decision.timeline,
         message=message,
+        became_normal=before.session_kind == "rating_only"
+        and decision.state.session_kind == "normal"
+        and before.session_no == decision.state.session_no,
     )
     lock = conversation_lock(account.id, conversation.external_userid)
     for action in decision.actions:

@@ -27,9 +27,9 @@ ToDay = Annotated[date | None, Query(alias="to", description="last day, included
 async def get_summary(
     rt: RuntimeDep, first: FromDay = None, last: ToDay = None, account_id: IdQuery = None
 ) -> Summary:
-    """Sessions, AI-only resolution, transfers and their reasons, waiting and first-response
-    times (median, p90), satisfaction, per-servicer load, sessions per day and hour.
-    Default period: the last 7 days."""
+    """Sessions, AI-only resolution, transfers and their reasons, requests for a human that no
+    transfer followed, waiting and first-response times (median, p90), satisfaction, per-servicer
+    load, sessions per day and hour. Default period: the last 7 days."""
     async with rt.db.read() as session:
         return await report(session, first_day=first, last_day=last, account_id=account_id, clock=rt.clock)
 

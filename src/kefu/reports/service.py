@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,13 +29,30 @@ async def report(
     return await build_summary(session, period, account_id)
 
 
-def summary_csv(summary: Summary) -> str:
+Row = tuple[str, str, object]
+
+
+def summary_csv(summary: Summary, label: tuple[str, Callable[[Row], str]] | None = None) -> str:
     """The summary as long rows `section,item,value` (one table, easy to pivot in a
-    spreadsheet). A BOM first so Excel reads the UTF-8."""
+    spreadsheet). A BOM first so Excel reads the UTF-8. `label`: a fourth column (its heading,
+    and each row's words), for people: the console's download says what each row is in the
+    viewer's language; the API's CSV stays three machine-readable columns."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["section", "item", "value"])
-    rows: list[tuple[str, str, object]] = [
+    rows = summary_rows(summary)
+    if label is None:
+        writer.writerow(["section", "item", "value"])
+        writer.writerows(rows)
+    else:
+        heading, words = label
+        writer.writerow(["section", "item", "value", heading])
+        writer.writerows([(*row, words(row)) for row in rows])
+    return "\ufeff" + out.getvalue()
+
+
+def summary_rows(summary: Summary) -> list[Row]:
+    """Every figure as (section, item, value); an undefined value (a rate of nothing) is empty."""
+    rows: list[Row] = [
         ("period", "from", summary.first_day),
         ("period", "to", summary.last_day),
         ("period", "timezone", summary.timezone),
@@ -45,6 +63,7 @@ def summary_csv(summary: Summary) -> str:
         ("sessions", "ai_only_rate", _blank(summary.ai_only_rate)),
         ("sessions", "transferred", summary.transferred),
         ("sessions", "transfer_rate", _blank(summary.transfer_rate)),
+        ("sessions", "asked_human_not_transferred", summary.asked_human_not_transferred),
         *(("transfer_reason", reason, count) for reason, count in summary.transfer_reasons.items()),
         ("waiting", "count", summary.waiting.count),
         ("waiting", "median_s", _blank(summary.waiting.median_s)),
@@ -71,8 +90,7 @@ def summary_csv(summary: Summary) -> str:
             (section, "average_rating", _blank(load.average_rating)),
             (section, "over_cap", load.over_cap),
         ]
-    writer.writerows(rows)
-    return "\ufeff" + out.getvalue()
+    return rows
 
 
 def _blank(value: object) -> object:

@@ -36,6 +36,9 @@ class Satisfaction(BaseModel):
     rated: int
     average: float | None
     distribution: dict[int, int]  # score → ratings
+    # score → the words customers tapped for it in these ratings (the survey option's label); two
+    # accounts' words for one score are joined with "/"
+    labels: dict[int, str]
 
 
 class ServicerLoad(BaseModel):
@@ -45,7 +48,9 @@ class ServicerLoad(BaseModel):
     median_first_response_s: int | None
     rated: int
     average_rating: float | None
-    over_cap: int  # sessions taken or given in the WeCom app past their cap (product §2: flagged)
+    # sessions taken or given in the WeCom app, or taken by hand in the console, past their cap
+    # (product §2: flagged)
+    over_cap: int
 
 
 class DayCount(BaseModel):
@@ -62,6 +67,9 @@ class Summary(BaseModel):
     sessions_ended: int
     ai_only_resolved: int
     ai_only_rate: float | None  # of ended sessions
+    # Ended without a transfer although the customer asked for a human (off hours, the queue
+    # full, a transfer that failed): neither AI-only resolved nor transferred.
+    asked_human_not_transferred: int
     transferred: int
     transfer_rate: float | None  # of started sessions
     transfer_reasons: dict[str, int]
@@ -92,6 +100,10 @@ def _rate(part: int, whole: int) -> float | None:
 
 
 TRANSFERRED = or_(S.queued_at.is_not(None), S.assigned_at.is_not(None))
+# A supervisor reads "AI-only resolved" as the AI's containment: a customer who asked for a
+# human and got none (off hours, say) was not resolved by the AI (anchors.md (d) 9: containment
+# vs handoff; Intercom and Chatwoot count a handoff request as not resolved by the bot).
+ASKED_HUMAN = S.transfer_reason.is_not(None)
 
 
 async def _spreads(
@@ -130,7 +142,8 @@ async def _sessions(session: AsyncSession, where: list[ColumnElement[bool]]) -> 
     query = select(
         func.count().label("started"),
         _count_if(ended).label("ended"),
-        _count_if(and_(ended, ~TRANSFERRED)).label("ai_only"),
+        _count_if(and_(ended, ~TRANSFERRED, ~ASKED_HUMAN)).label("ai_only"),
+        _count_if(and_(ended, ~TRANSFERRED, ASKED_HUMAN)).label("asked_only"),
         _count_if(TRANSFERRED).label("transferred"),
         _count_if(and_(S.wait_seconds.is_not(None), S.taken)).label("taken"),
         _count_if(and_(S.wait_seconds.is_not(None), ~S.taken)).label("abandoned"),
@@ -163,18 +176,21 @@ async def _grouped_counts(
 async def _ratings(
     session: AsyncSession, where: list[ColumnElement[bool]]
 ) -> tuple[Satisfaction, dict[str, tuple[int, float]]]:
-    """Ratings of the period's sessions: the distribution, and count/average per rated servicer,
-    from one grouped query (a few rows: scores × servicers)."""
+    """Ratings of the period's sessions: the distribution and the words of each score, and
+    count/average per rated servicer, from one grouped query (a few rows: scores × servicers)."""
     query = (
-        select(Rating.score, Rating.servicer_userid, func.count())
+        select(Rating.score, Rating.servicer_userid, Rating.label, func.count())
         .join(S, and_(S.conversation_id == Rating.conversation_id, S.session_no == Rating.session_no))
         .where(*where)
-        .group_by(Rating.score, Rating.servicer_userid)
+        .group_by(Rating.score, Rating.servicer_userid, Rating.label)
     )
     distribution: Counter[int] = Counter()
+    words: dict[int, set[str]] = {}
     per_servicer: dict[str, list[int]] = {}  # userid → [ratings, sum of scores]
-    for score, userid, count in (await session.execute(query)).all():
+    for score, userid, label, count in (await session.execute(query)).all():
         distribution[int(score)] += count
+        if label:
+            words.setdefault(int(score), set()).add(label)
         if userid is not None:
             totals = per_servicer.setdefault(userid, [0, 0])
             totals[0] += count
@@ -182,8 +198,9 @@ async def _ratings(
     servicers = {userid: (n, round(total / n, 2)) for userid, (n, total) in per_servicer.items()}
     rated = sum(distribution.values())
     average = round(sum(score * n for score, n in distribution.items()) / rated, 2) if rated else None
+    labels = {score: "/".join(sorted(found)) for score, found in sorted(words.items())}
     return Satisfaction(
-        rated=rated, average=average, distribution=dict(sorted(distribution.items()))
+        rated=rated, average=average, distribution=dict(sorted(distribution.items())), labels=labels
     ), servicers
 
 
@@ -207,7 +224,8 @@ async def _servicer_counts(
 
 
 async def _over_cap(session: AsyncSession, period: Period, account_id: int | None) -> dict[str, int]:
-    """Per servicer: WeCom-app takes and moves in the period that put them past their cap."""
+    """Per servicer: WeCom-app takes and moves, and takes by hand, in the period that put them
+    past their cap."""
     row = RoutingDecisionRow
     where = [row.over_cap.is_(True), row.decided_at >= period.start, row.decided_at < period.end]
     if account_id is not None:
@@ -261,6 +279,7 @@ async def build_summary(session: AsyncSession, period: Period, account_id: int |
         sessions_ended=counts["ended"],
         ai_only_resolved=counts["ai_only"],
         ai_only_rate=_rate(counts["ai_only"], counts["ended"]),
+        asked_human_not_transferred=counts["asked_only"],
         transferred=counts["transferred"],
         transfer_rate=_rate(counts["transferred"], counts["started"]),
         transfer_reasons=dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0]))),
