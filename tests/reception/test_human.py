@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from kefu.accounts.models import Servicer
+from kefu.accounts.models import KfAccount, Servicer
 from kefu.api.users import create_user
 from tests.reception.conftest import MESSAGES_ON, POOL_NOTICE, WorldFactory, texts_of
 
@@ -108,3 +108,33 @@ async def test_the_taken_notice_names_the_servicer(
     [notice] = world.inbox()
     assert notice["code_kind"] == "taken"
     assert texts_of(notice) == f"您好，客服{told}为您服务"
+
+
+async def test_with_no_name_known_the_taken_notice_names_nobody_not_the_userid(
+    make_world: WorldFactory,
+) -> None:
+    """A userid is often an employee or phone number: not for customers' eyes."""
+    world = await make_world(settings={**HUMAN_ONLY, **TAKEN_BY_NAME}, servicers=["alice"])
+    world.says("你好，我想咨询一下")
+    await world.settle()
+    [notice] = world.inbox()
+    assert texts_of(notice) == "您好，客服为您服务"
+
+
+async def test_a_taken_notice_stored_with_other_braces_before_the_rule_still_serves(
+    make_world: WorldFactory,
+) -> None:
+    """An earlier Kefu took any braces in the taken notice; reading such settings back now must
+    not stop the account (every decision reads them): the text goes out as it was written."""
+    world = await make_world(settings=HUMAN_ONLY, servicers=["alice"])
+    async with world.rt.db.write() as session:
+        account = await session.get(KfAccount, world.account.id)
+        assert account is not None
+        stored = dict(account.settings or {})
+        stored["queue"] = {"taken_notice": {"mode": "fixed", "text": "您好{微笑}人工客服已接入 :-}"}}
+        account.settings = stored
+    world.says("你好，我想咨询一下")
+    await world.settle()
+    assert world.session()["servicer_userid"] == "alice"
+    [notice] = world.inbox()
+    assert texts_of(notice) == "您好{微笑}人工客服已接入 :-}"

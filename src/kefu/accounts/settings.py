@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.accounts.models import GlobalSetting, KfAccount, SettingsVersion
-from kefu.accounts.settings_types import AccountSettingsData
+from kefu.accounts.settings_types import STORED, AccountSettingsData
 from kefu.ai.settings import AISettings
 from kefu.audit.log import record
 from kefu.db import get_row
@@ -70,7 +70,7 @@ def audit_actor(source: Source, changed_by: str) -> str:
 
 def stored_settings(account: KfAccount) -> AccountSettingsData:
     """The account's settings with defaults filled (an account never saved has the defaults)."""
-    return AccountSettingsData.model_validate(account.settings or {})
+    return AccountSettingsData.model_validate(account.settings or {}, context={STORED: True})
 
 
 def validate_settings(

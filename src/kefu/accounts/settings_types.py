@@ -14,7 +14,7 @@ import string
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
 from kefu.ai.settings import AISettings
@@ -103,12 +103,19 @@ class Reception(Strict):
     non_text_reply: MessageSetting = _message("fixed", "暂时只能识别文字，请用文字描述")
 
 
-def _only_placeholder(name: str) -> Callable[[MessageSetting], MessageSetting]:
+STORED = "stored"  # validation context: settings read back from the database, not typed now
+
+
+def _only_placeholder(name: str) -> Callable[[MessageSetting, ValidationInfo], MessageSetting]:
     """A text's one placeholder (`{position}` of the pool notice, `{servicer}` of the taken
-    notice; the shell fills it): any other, or a lone brace, is refused where it is typed."""
+    notice; the shell fills it): any other, or a lone brace, is refused where it is typed. Text
+    stored before the rule (an earlier Kefu took any braces) is read as it is: refusing it there
+    would stop the account; the shell leaves braces it does not fill as written."""
     allowed = f"{{{name}}}"  # a value, so that no template's own braces are taken for it
 
-    def check(setting: MessageSetting) -> MessageSetting:
+    def check(setting: MessageSetting, info: ValidationInfo) -> MessageSetting:
+        if info.context and info.context.get(STORED):
+            return setting
         try:
             fields = {f for _, f, _, _ in string.Formatter().parse(setting.text or "") if f is not None}
         except ValueError as exc:  # a lone { or }
