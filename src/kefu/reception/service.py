@@ -273,7 +273,7 @@ def shell_facts(session: Session, conversation: Conversation, action: SendOnEven
 def servicer_name(session: Session, account_id: int, userid: str | None) -> str:
     """What a customer may be told a servicer is called: the name the admin gave them on the
     account, else the display name of the console user bound to them (not a login name), else
-    their userid."""
+    nothing — never the userid, which is often an employee or phone number."""
     if not userid:
         return ""
     given = session.scalar(
@@ -289,7 +289,7 @@ def servicer_name(session: Session, account_id: int, userid: str | None) -> str:
     for display_name, username in users.all():
         if display_name and display_name not in (userid, username):
             return display_name
-    return userid
+    return ""
 
 
 def pool_position(session: Session, conversation: Conversation) -> int:
