@@ -98,6 +98,18 @@ ROWS = {
         [],
         {"wecom_state": 2, "pending_transition": None},
     ),
+    "reconciled after a refused request for a human: asked once more": Row(
+        mirror(1, refused_requests=1),
+        Reconciled(wecom_state=1),
+        [("transfer", 3, "alice")],
+        {"refused_requests": 1},
+    ),
+    "reconciled while the customer's own new request was on its way: not asked a second time": Row(
+        mirror(1, refused_requests=1, pending_transition=pending(3, "alice")),
+        Reconciled(wecom_state=1),
+        [],
+        {"refused_requests": 0, "pending_transition": None},
+    ),
     # --- refused transfers ------------------------------------------------------------------
     "trans → 3 refused 95019 (servicer stopped): the next servicer": Row(
         mirror(1, pending_transition=pending(3, "alice")),

@@ -129,16 +129,18 @@ def on_reconciled(ctx: Context, answer: Reconciled) -> None:
             # would have (which then finds the mirror agreeing and records nothing).
             ctx.record_app_move(servicer, "reconciled")
         ctx.move(target, servicer=servicer, reason="reconciled")
-    _after_refusal(ctx)
+    _after_refusal(ctx, asked_meanwhile=pending is not None)
     # What could be due now: a customer who waited for opening, if reception is open.
     on_opening_reached(ctx, OpeningReached())
 
 
-def _after_refusal(ctx: Context) -> None:
+def _after_refusal(ctx: Context, *, asked_meanwhile: bool) -> None:
     """What WeCom's state owes the customer after Kefu's move was refused: a request for a human
     asked again once (WeCom still shows the API, from where a human is allowed), then the
     over-length message ("no human can take you now"); a queue timeout WeCom kept in its pool,
-    its message with the pool's code if still unused (nothing else reaches a waiting customer)."""
+    its message with the pool's code if still unused (nothing else reaches a waiting customer).
+    `asked_meanwhile`: a transfer was on its way when WeCom's state was read (the customer asked
+    again before the check): that request was the retry; a second one could move them twice."""
     state = ctx.state
     if state.wecom_state == STATE_POOL and state.queue_timeout and state.leaving_message is None:
         ctx.note("queue_timeout_kept_in_pool")
@@ -150,7 +152,7 @@ def _after_refusal(ctx: Context) -> None:
     if not refusals:
         return
     live = state.wecom_state in SENDABLE_STATES and not state.ended_locally and ctx.settings.enabled
-    if not live or state.pending_transition is not None:
+    if not live or asked_meanwhile:
         ctx.update(refused_requests=0)  # with a human, in the pool or ended: nothing is owed
         return
     if refusals == 1:
