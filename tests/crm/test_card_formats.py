@@ -19,6 +19,9 @@ PHONES = [
     "010-65529988",  # a landline with its area code
     "(010) 6552 9988",
     "（0755）2345 6789",  # full-width parentheses, as a Chinese keyboard types them
+    "138\u30000013\u30008000",  # the full-width space
+    "＋86 138－0013－8000",  # full-width plus and dashes
+    "０１０－６５５２９９８８",  # full-width digits
     "010-6552 9988 转 8001",  # an extension
     "0755-23456789-123",
     "010 6552 9988 分机 8001",

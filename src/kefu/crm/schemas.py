@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,10 +13,11 @@ from pydantic_core import PydanticCustomError
 
 from kefu.api.deps import IdField
 
-# A phone as people write it: digits with spaces, dashes and parentheses (also the full-width ones
-# a Chinese keyboard types), an optional leading +, and an optional extension (转 8001, 分机 8001,
-# ext 8001, x8001, #8001): 138 0013 8000, +86 138-0013-8000, (010) 6552 9988 转 8001.
-PHONE = re.compile(r"(\+?[0-9 ()（）-]+?)\s*(?:(?:转|分机|ext\.?|x|#)\s*[0-9]{1,8})?", re.IGNORECASE)
+# A phone as people write it: digits with spaces, dashes and parentheses, an optional leading +,
+# and an optional extension (转 8001, 分机 8001, ext 8001, x8001, #8001): 138 0013 8000,
+# +86 138-0013-8000, (010) 6552 9988 转 8001. Checked in NFKC, so the full-width forms a Chinese
+# keyboard types (＋86（010）６５５２　９９８８) pass as their ASCII twins; stored as typed.
+PHONE = re.compile(r"(\+?[0-9 ()-]+?)\s*(?:(?:转|分机|ext\.?|x|#)\s*[0-9]{1,8})?", re.IGNORECASE)
 PHONE_DIGITS = (5, 15)  # a short service number (95588) to E.164's longest, extension apart
 # name@domain.tld: one "@", no spaces, a domain of dot-separated non-empty labels. No new
 # dependency for more: pydantic's EmailStr needs email-validator, which Kefu does not install.
@@ -47,7 +49,7 @@ class _Card(BaseModel):
     @field_validator("phone")
     @classmethod
     def _a_phone(cls, value: str) -> str:
-        found = PHONE.fullmatch(value.strip())
+        found = PHONE.fullmatch(unicodedata.normalize("NFKC", value).strip())
         digits = sum(c.isdigit() for c in found.group(1)) if found else 0
         if value.strip() and not PHONE_DIGITS[0] <= digits <= PHONE_DIGITS[1]:
             raise PydanticCustomError("phone_invalid", f"not a phone number ({PHONE_RULE})", {"value": value})
