@@ -104,7 +104,7 @@ async def test_a_form_field_over_a_megabyte_is_the_consoles_own_page_and_nothing
     csrf = csrf_of(await admin.get(NEW_CUSTOMER))
     fields = {"csrf_token": (None, csrf), "name": (None, "青禾"), "notes": (None, "长" * 400_000)}
     answer = await admin.post("/console/crm/customers", files=fields)
-    assert answer.status_code == 413
-    assert answer.headers["content-type"].startswith("text/html") and "提交的内容过大" in answer.text
+    assert answer.status_code == 400
+    assert answer.headers["content-type"].startswith("text/html") and "单项超过 1 MB" in answer.text
     async with rt.db.read() as session:
         assert await session.scalar(select(func.count()).select_from(CrmCustomer)) == 0

@@ -74,9 +74,9 @@ class CsrfRefused(Exception):
     """A POST without the session's CSRF token."""
 
 
-class FormTooLarge(Exception):
-    """A POSTed form Starlette would not parse (a field over 1 MB, too many fields): it answered
-    with a bare JSON 400 where the console shows its own page."""
+class FormUnreadable(Exception):
+    """A POSTed form Starlette would not parse (a field over 1 MB, too many fields, a malformed
+    body): it answered with a bare JSON 400 where the console shows its own page."""
 
 
 class Unstorable(Exception):
@@ -223,8 +223,8 @@ async def form(request: Request, viewer: Viewer) -> FormData:
     """The POSTed form, once its CSRF token matches the session's."""
     try:
         data = await request.form()
-    except HTTPException as exc:  # Starlette's: a multipart field over 1 MB, or 1,000+ fields
-        raise FormTooLarge from exc
+    except HTTPException as exc:  # Starlette's: a multipart field over 1 MB, 1,000+ fields, malformed
+        raise FormUnreadable from exc
     given = str(data.get("csrf_token") or request.headers.get("x-csrf-token") or "")
     if not hmac.compare_digest(given.encode(), viewer.csrf_token.encode()):
         raise CsrfRefused
@@ -284,10 +284,10 @@ def install_console_errors(app: Any) -> None:
     async def on_csrf(request: Request, exc: Exception) -> Response:
         return render(request, "forbidden.html", status_code=403, csrf=True)
 
-    async def on_form_too_large(request: Request, exc: Exception) -> Response:
+    async def on_form_unreadable(request: Request, exc: Exception) -> Response:
         viewer: Viewer | None = getattr(request.state, "viewer", None)
         t = viewer.t if viewer else translator(_lang_of(request))
-        return render(request, "error.html", status_code=413, message=t("error.form_too_large"))
+        return render(request, "error.html", status_code=400, message=t("error.form_unreadable"))
 
     async def on_unstorable(request: Request, exc: Exception) -> Response:
         viewer: Viewer | None = getattr(request.state, "viewer", None)
@@ -330,4 +330,4 @@ def install_console_errors(app: Any) -> None:
     app.add_exception_handler(Forbidden, on_forbidden)
     app.add_exception_handler(CsrfRefused, on_csrf)
     app.add_exception_handler(Unstorable, on_unstorable)
-    app.add_exception_handler(FormTooLarge, on_form_too_large)
+    app.add_exception_handler(FormUnreadable, on_form_unreadable)
