@@ -189,3 +189,14 @@ def test_a_new_session_may_be_told_again() -> None:
 def test_next_opening_check_only_while_waiting() -> None:
     assert next_opening_check(WAITING, FIXED, EVENING) == NEXT_MORNING
     assert next_opening_check(mirror(1, at=E), FIXED, EVENING) is None
+
+
+def test_a_leaving_begun_off_hours_ends_when_reception_opens() -> None:
+    """What a customer writes once reception is open is not a 留言: they can ask for a human
+    now (review: an off-hours not-sure reply left every later message in the 留言 list)."""
+    left = mirror(1, at=EVENING, leaving_message="off_hours", off_hours_notified=True)
+    evening = run(left, text("还有一个问题", at=EVENING + timedelta(minutes=5), ai=answer()))
+    assert [a.kind for a in evening.actions].count("record_follow_up") == 1
+    morning = run(left, text("还有一个问题", at=NEXT_MORNING, ai=answer()))
+    assert "record_follow_up" not in [a.kind for a in morning.actions]
+    assert morning.state.leaving_message is None

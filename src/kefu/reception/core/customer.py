@@ -117,6 +117,8 @@ def on_customer_message(ctx: Context, inbound: CustomerText | CustomerNonText) -
     rating = parse_rating(inbound.menu_id) if isinstance(inbound, CustomerText) else None
     session_before = ctx.state.session_no
     customer_wrote(ctx, inbound, rating=rating is not None)
+    if ctx.state.leaving_message == "off_hours" and ctx.settings.calendar.is_open(ctx.now):
+        ctx.update(leaving_message=None)  # open again: they can ask for a human, not leave a 留言
     if ctx.state.session_no != session_before and rating is None:
         last = ctx.state.recent_sessions[-1] if ctx.state.recent_sessions else None
         if last is not None and last.queue_timeout:  # they come back after waiting in vain
