@@ -11,7 +11,7 @@ import pytest
 
 from tests.factories import api_client
 from tests.reception.conftest import World, WorldFactory, texts_of
-from tests.reception.test_routing import QUEUE_LIMITS, another_customer, reception_status
+from tests.reception.test_routing import full_pool, reception_status
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
 
@@ -75,14 +75,8 @@ async def test_a_queue_timeout_wecom_refuses_keeps_the_customer_in_the_pool_and_
     WeCom kept the customer waiting in its pool (state 2), and the customer heard nothing. Now
     Kefu reads WeCom's state, keeps the customer in its pool as WeCom does, sends the timeout
     message with the pool's code (unused here: no pool notice), and keeps what they write."""
-    world = await make_world(settings={**AI_FIRST, "queue": QUEUE_LIMITS}, servicers=["alice"], kb=True)
+    world, first = await full_pool(make_world)
     world.set_sim(allow_unconfirmed_moves=False)  # 2 → 4 is UNCONFIRMED in WeCom's docs
-    reception_status(world, "alice", 2)
-    await world.settle()
-    first = another_customer(world, "甲")
-    first.says("转人工")
-    await world.settle()
-    assert first.session()["state"] == 2
 
     world.rt.clock.advance(timedelta(minutes=31))
     await world.run_due()
