@@ -24,3 +24,14 @@ async def test_a_nul_in_a_config_value_is_one_error_line_and_nothing_is_applied(
     assert applied.output.endswith(said)
     exported = await acli("config", "export")
     assert "\\0" not in exported.stdout and "不知道" not in exported.stdout
+
+
+async def test_a_nul_in_a_config_key_is_refused_too(acli: ACliFn, tmp_path: Path) -> None:
+    """ai.synonyms' terms are keys, stored as they are."""
+    path = tmp_path / "kefu.yaml"
+    path.write_text('version: 1\nai:\n  synonyms:\n    "发\\0票": [fapiao]\n', encoding="utf-8")
+    applied = await acli("config", "apply", str(path))
+    assert applied.exit_code == 2, applied.output
+    assert applied.output.endswith(
+        "kefu.yaml:4: ai.synonyms.发\\0票: holds NUL (\\0), which Kefu cannot store\n"
+    )

@@ -154,13 +154,12 @@ def _substitute(
     value: Any, path: PathKey, env: Mapping[str, str], lines: dict[PathKey, int], problems: list[Problem]
 ) -> Any:
     if isinstance(value, dict):
+        for key in value:  # a key is stored too (ai.synonyms' terms, custom fields)
+            _refuse_nul(key, (*path, str(key)), lines, problems)
         return {k: _substitute(v, (*path, str(k)), env, lines, problems) for k, v in value.items()}
     if isinstance(value, list):
         return [_substitute(v, (*path, i), env, lines, problems) for i, v in enumerate(value)]
-    if isinstance(value, str) and "\x00" in value:  # YAML's "\0": PostgreSQL's text columns refuse it
-        problems.append(
-            Problem(format_path(path), line_of(path, lines), "holds NUL (\\0), which Kefu cannot store")
-        )
+    if _refuse_nul(value, path, lines, problems):
         return value
     if not isinstance(value, str) or "$" not in value:
         return value
@@ -183,6 +182,15 @@ def _substitute(
             Problem(format_path(path), line_of(path, lines), f"environment variable {var} is not set")
         )
     return result
+
+
+def _refuse_nul(value: Any, path: PathKey, lines: dict[PathKey, int], problems: list[Problem]) -> bool:
+    """YAML's "\\0" in a text: PostgreSQL's text columns refuse it, and settings' JSON would send it."""
+    if not (isinstance(value, str) and "\x00" in value):
+        return False
+    shown = format_path(path).replace("\x00", "\\0")  # a key holding one: printed, not raw
+    problems.append(Problem(shown, line_of(path, lines), "holds NUL (\\0), which Kefu cannot store"))
+    return True
 
 
 def _duplicates(config: KefuConfig, lines: dict[PathKey, int]) -> list[Problem]:
