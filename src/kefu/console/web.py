@@ -284,15 +284,15 @@ def install_console_errors(app: Any) -> None:
     async def on_csrf(request: Request, exc: Exception) -> Response:
         return render(request, "forbidden.html", status_code=403, csrf=True)
 
-    async def on_form_unreadable(request: Request, exc: Exception) -> Response:
-        viewer: Viewer | None = getattr(request.state, "viewer", None)
-        t = viewer.t if viewer else translator(_lang_of(request))
-        return render(request, "error.html", status_code=400, message=t("error.form_unreadable"))
+    def error_page(status_code: int, key: str) -> Callable[[Request, Exception], Awaitable[Response]]:
+        """The error page saying `key` in the reader's language, for a refusal before any handler."""
 
-    async def on_unstorable(request: Request, exc: Exception) -> Response:
-        viewer: Viewer | None = getattr(request.state, "viewer", None)
-        t = viewer.t if viewer else translator(_lang_of(request))
-        return render(request, "error.html", status_code=422, message=t("error.unstorable"))
+        async def on_refusal(request: Request, exc: Exception) -> Response:
+            viewer: Viewer | None = getattr(request.state, "viewer", None)
+            t = viewer.t if viewer else translator(_lang_of(request))
+            return render(request, "error.html", status_code=status_code, message=t(key))
+
+        return on_refusal
 
     async def on_domain_error(request: Request, exc: Exception) -> Response:
         # A service refused (no such row, a conflict): API routes answer JSON themselves, so
@@ -329,5 +329,5 @@ def install_console_errors(app: Any) -> None:
     app.add_exception_handler(LoginRequired, on_login_required)
     app.add_exception_handler(Forbidden, on_forbidden)
     app.add_exception_handler(CsrfRefused, on_csrf)
-    app.add_exception_handler(Unstorable, on_unstorable)
-    app.add_exception_handler(FormUnreadable, on_form_unreadable)
+    app.add_exception_handler(Unstorable, error_page(422, "error.unstorable"))
+    app.add_exception_handler(FormUnreadable, error_page(400, "error.form_unreadable"))
