@@ -45,7 +45,7 @@ from kefu.accounts.settings import load_ai_settings, save_ai_settings
 from kefu.ai.kb_csv import load_demo_entries
 from kefu.clock import Clock
 from kefu.db.migrate import upgrade
-from kefu.demo_setup import open_all_day
+from kefu.demo_setup import set_up_demo_account
 from kefu.runtime import Runtime
 from kefu.settings import Settings
 from kefu.simulator import SimulatorServer
@@ -100,7 +100,7 @@ async def seed_kefu(
             aes_key=corp["encoding_aes_key"],
         )
         await import_demo_knowledge(rt, open_kfid)
-        await open_all_day(rt, open_kfid)
+        await set_up_demo_account(rt, open_kfid)
         async with rt.db.write() as session:
             ai = await load_ai_settings(session, rt.secrets)
             await save_ai_settings(

@@ -43,8 +43,8 @@ from kefu.demo_setup import (
     ensure_api_token,
     ensure_console_user,
     name_servicers,
-    open_all_day,
     receives_all_day,
+    set_up_demo_account,
 )
 from kefu.runtime import Runtime
 from kefu.settings import Settings
@@ -109,7 +109,7 @@ async def _prepare_demo_account(rt: Runtime, keys: DemoKeys) -> None:
     all-day reception hours, the API token and the console logins the banner prints (whether
     the hours are still all day: `Demo.receives_all_day`)."""
     await import_demo_knowledge(rt, keys.open_kfid)
-    await open_all_day(rt, keys.open_kfid)
+    await set_up_demo_account(rt, keys.open_kfid)
     await name_servicers(rt, keys.open_kfid, dict(SERVICERS))
     await ensure_api_token(rt, keys.api_token)
     await ensure_console_user(rt, DEMO_ADMIN, keys.admin_password, role="admin")

@@ -3,6 +3,10 @@ which wires the two servers).
 
 - The demo account receives at any hour: a trial in the evening or at a weekend must show a
   servicer taking the customer who tapped 转人工, not the off-hours message.
+- It speaks as a set-up account does (the texts of docs/config-example.yaml): a welcome on
+  entering, a queue position and a "taken" notice on the way to a servicer, an ending message
+  and a satisfaction survey. A real account starts with all of them off, as in WeCom's own
+  console; a trial with them off shows a bare exchange and hides half of what Kefu sends.
 - A ready API token, so the API docs page can be tried at once (`Authorize`).
 - The servicers have names (张三, 李四, 王五), so the console shows them by name, not only 张三
   who has a console user.
@@ -32,15 +36,42 @@ ALL_DAY = ["00:00-24:00"]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-async def open_all_day(rt: Runtime, open_kfid: str) -> bool:
-    """Human reception every day, all day, for the demo account — once: settings an admin has
-    saved since (version > 0) are left alone. True when it set them."""
+def _fixed(text: str) -> dict[str, str]:
+    return {"mode": "fixed", "text": text}
+
+
+DEMO_QUEUE = {
+    "pool_notice": _fixed("正在为您排队，您前面还有 {position} 位"),
+    "taken_notice": _fixed("人工客服{servicer}已接入，请问有什么可以帮您？"),
+}
+DEMO_MESSAGES = {
+    "welcome": _fixed("您好，欢迎咨询青禾家电售后，请问有什么可以帮您？"),
+    "ending": _fixed("本次服务已结束，感谢您的咨询。"),
+    "survey": {
+        "mode": "fixed",
+        "text": "请为本次服务评价：",
+        "options": [
+            {"label": "非常满意", "score": 5},
+            {"label": "满意", "score": 4},
+            {"label": "一般", "score": 3},
+            {"label": "不满意", "score": 1},
+        ],
+    },
+}
+
+
+async def set_up_demo_account(rt: Runtime, open_kfid: str) -> bool:
+    """Human reception every day, all day, and the messages of a set-up account, for the demo
+    account — once: settings an admin has saved since (version > 0) are left alone. True when
+    it set them."""
     async with rt.db.write() as session:
         account = await session.scalar(select(KfAccount).where(KfAccount.open_kfid == open_kfid).limit(1))
         if account is None or account.settings_version > 0:
             return False
         data = settings_json(stored_settings(account))
         data["hours"].update(weekly={day: ALL_DAY for day in WEEKDAYS}, statutory_holidays=False)
+        data["queue"].update(DEMO_QUEUE)
+        data["messages"].update(DEMO_MESSAGES)
         saved = await save_account_settings(
             session, account, data, changed_by="kefu demo", source="cli", now=rt.clock.now()
         )

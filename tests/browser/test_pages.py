@@ -113,9 +113,9 @@ def test_a_customer_message_reaches_the_servicer_who_takes_it_and_the_reply_come
     assert (tmp_path / "customer.png").stat().st_size > 10_000
 
     # The customer got the servicer's reply once; anything else came from Kefu's API sends
-    # (its AI may have answered before the session went to the pool).
+    # (the welcome, and the AI's answer if it came before the session went to the pool).
     inbox = demo.simulator.control("GET", f"customers/{customer_id(demo, '小林')}/inbox")["messages"]
-    replies = [m for m in inbox if m["source"] != "send_msg"]
+    replies = [m for m in inbox if m["source"] not in ("send_msg", "send_msg_on_event")]
     assert [m["body"]["content"] for m in replies] == ["您好，我是张三。请问洗衣机是什么型号？"]
     # Kefu pulled the customer's message through the callback (the demo is really wired).
     assert "你好，我的洗衣机不转了" in kefu_stored_texts(demo)
@@ -169,7 +169,7 @@ def test_the_servicer_transfers_ends_and_retakes_and_toggles_reception(demo: Dem
     page.locator("#my-status", has_text="接待中").wait_for()
 
 
-def test_a_new_customer_gets_a_welcome_menu_taps_it_sends_a_picture_and_recalls(
+def test_a_new_customer_gets_the_welcome_and_a_menu_taps_it_sends_a_picture_and_recalls(
     demo: Demo, context: Any, tmp_path: Path
 ) -> None:
     assert demo.simulator is not None and demo.keys is not None
@@ -186,10 +186,9 @@ def test_a_new_customer_gets_a_welcome_menu_taps_it_sends_a_picture_and_recalls(
     page.click("#enter")
     page.locator("#toast", has_text="已进入会话").wait_for()
 
-    # The welcome code arrives in enter_session; answer it with a menu, as Kefu's welcome will.
-    stream = demo.simulator.control("GET", f"accounts/{open_kfid}/stream")["items"]
-    entered = [i["item"]["event"] for i in stream if i["item"].get("msgtype") == "event"]
-    code = next(e["welcome_code"] for e in reversed(entered) if e.get("external_userid") == zhao)
+    # Kefu's welcome answers the enter_session event (its code is single-use); then a menu
+    # through the API, as a servicer's tool would send one.
+    page.locator(".row.theirs", has_text="欢迎咨询青禾家电售后").wait_for()
     menu = MenuOut(
         head_content="您好，欢迎咨询青禾家电！请选择：",
         items=[
@@ -200,11 +199,16 @@ def test_a_new_customer_gets_a_welcome_menu_taps_it_sends_a_picture_and_recalls(
         tail_content="感谢您的耐心",
     )
 
-    async def welcome() -> None:
+    async def send_menu() -> None:
         async with HttpClient(timeout_s=10.0) as http:
-            await wecom_client(demo, http).send_msg_on_event(code=code, msgid="welcome-zhao", message=menu)
+            await wecom_client(demo, http).send_msg(
+                touser=zhao, open_kfid=open_kfid, msgid="menu-zhao", message=menu
+            )
 
-    run_async(welcome())
+    page.fill("#text", "你好")
+    page.click("#send")
+    page.locator(".row.mine .bubble", has_text="你好").wait_for()
+    run_async(send_menu())
     page.locator(".menu-head", has_text="欢迎咨询青禾家电").wait_for()
     assert page.locator(".menu a.menu-item").get_attribute("href") == "https://example.com/help"
     page.locator(".menu-item[data-menu-id=repair]").click()

@@ -127,3 +127,31 @@ def test_allow_remote_puts_the_simulator_behind_the_printed_token(tmp_path: Path
         )
         assert "on 0.0.0.0, reachable from the network" in lines[0]
         assert any(line.startswith("warning: listening on 0.0.0.0") and token in line for line in lines)
+
+
+def test_the_demo_account_speaks_as_a_set_up_account_from_welcome_to_survey(
+    tmp_path: Path,
+) -> None:
+    """The trial shows what Kefu sends, not a bare exchange: the welcome on entering, the notice
+    naming the servicer who took the customer, the ending message and the survey."""
+    with Demo(data_dir=tmp_path / "demo", port=0, sim_port=0) as demo:
+        assert demo.simulator is not None and demo.keys is not None
+        sim, keys = demo.simulator, demo.keys
+        customer = keys.customer_ids[0]
+
+        def inbox_texts() -> list[str]:
+            inbox = sim.control("GET", f"customers/{customer}/inbox")["messages"]
+            return [m["body"].get("content") or m["body"].get("head_content", "") for m in inbox]
+
+        def has(text: str) -> Any:
+            return lambda: any(text in t for t in inbox_texts())
+
+        sim.control("POST", f"customers/{customer}/enter", {"open_kfid": keys.open_kfid})
+        wait_for(has("欢迎咨询青禾家电售后"))
+        body = {"open_kfid": keys.open_kfid, "msgtype": "text", "text": {"content": "转人工"}}
+        sim.control("POST", f"customers/{customer}/messages", body)
+        wait_for(has("人工客服张三已接入"))
+        session = f"accounts/{keys.open_kfid}/sessions/{customer}"
+        sim.control("POST", f"{session}/end", {"servicer_userid": "zhangsan"})
+        wait_for(has("本次服务已结束"))
+        wait_for(has("请为本次服务评价"))
