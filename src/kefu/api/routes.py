@@ -116,14 +116,16 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Errors FastAPI raises itself answer `{"error", "message"}` under /api/v1; elsewhere
-    (the health check, the docs) they keep FastAPI's defaults, or a request validation error
-    the handler installed before this one (the console's page)."""
+    (the health check, the docs) they keep FastAPI's defaults, or go to the handler installed
+    before this one (the console's pages)."""
     outside_api = app.exception_handlers.get(RequestValidationError, request_validation_exception_handler)
+    http_outside_api = app.exception_handlers.get(HTTPException, http_exception_handler)
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if not _under_api(request):
-            return await http_exception_handler(request, exc)
+            answer = http_outside_api(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
         return _http_error(request, exc)
 
     async def on_invalid(request: Request, exc: Exception) -> Response:

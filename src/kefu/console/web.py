@@ -22,7 +22,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -271,6 +271,7 @@ def install_console_errors(app: Any) -> None:
     # Outside the console, a request validation error goes to the handler installed before this
     # one (the REST API's JSON), as the API's handler passes the console's on: either may go first.
     outside_console = app.exception_handlers.get(RequestValidationError, request_validation_exception_handler)
+    http_outside_console = app.exception_handlers.get(HTTPException, http_exception_handler)
 
     async def on_login_required(request: Request, exc: Exception) -> Response:
         target = "/console/login?next=" + quote(request.url.path)
@@ -324,7 +325,18 @@ def install_console_errors(app: Any) -> None:
             parts.append(t("error.bad_request_value", name=str(err["loc"][-1]), words=words))
         return render(request, "error.html", status_code=422, message=t("error.separator").join(parts))
 
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        # A console address that is no page (a mistyped or stale link, a POST-only action opened
+        # in the address bar) gets the console's page in the reader's language, not FastAPI's JSON.
+        assert isinstance(exc, HTTPException)
+        page_key = {404: "error.no_such_page", 405: "error.no_such_page"}.get(exc.status_code)
+        if page_key is None or not request.url.path.startswith("/console"):
+            answer = http_outside_console(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
+        return await error_page(exc.status_code, page_key)(request, exc)
+
     app.add_exception_handler(DomainError, on_domain_error)
+    app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_invalid_request)
     app.add_exception_handler(LoginRequired, on_login_required)
     app.add_exception_handler(Forbidden, on_forbidden)
