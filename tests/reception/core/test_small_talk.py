@@ -5,7 +5,7 @@ is left as it was (neither counted nor reset)."""
 from __future__ import annotations
 
 from kefu.ai import Answer
-from kefu.reception.core import Text, wants_ai_answer
+from kefu.reception.core import ConversationState, Text, wants_ai_answer
 
 from .helpers import EVENING, T0, answer, mirror, only_send, run, run_all, settings, summaries, text
 
@@ -68,6 +68,12 @@ def test_an_empty_reply_sends_nothing() -> None:
     assert [n.detail for n in decision.timeline if n.kind == "small_talk"] == [
         {"small_talk": "acknowledgement", "replied": False}
     ]
+
+
+def test_an_acknowledgement_opening_a_session_gets_nothing_and_the_session_waits_as_wecom_has_it() -> None:
+    decision = run(ConversationState(), text("好的", ai=small_talk("acknowledgement", "")))
+    assert summaries(decision) == []
+    assert (decision.state.session_no, decision.state.wecom_state) == (1, 0)
 
 
 def test_off_hours_a_greeting_is_answered_not_replaced_by_the_off_hours_message() -> None:
