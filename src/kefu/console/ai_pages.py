@@ -1,8 +1,8 @@
 """AI 设置: the `ai:` section — which AI answers (the built-in knowledge base, or an
 OpenAI-compatible endpoint), its not-sure text, small-talk replies, retrieval, threshold and
-synonyms — checked by
-the same schema as the config file (AISettings) and saved as a new version, audited. Each
-refused value is worded beside its field in the reader's language (`settings.problem.<code>`).
+synonyms — checked by the same schema as the config file (AISettings) and saved as a new
+version, audited. Each refused value is worded beside its field in the reader's language
+(`settings.problem.<code>`).
 
 The API key is never sent back to the browser: the form shows only that one is stored (and its
 last characters); an empty key field keeps it."""
