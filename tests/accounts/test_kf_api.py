@@ -260,6 +260,11 @@ async def test_accounts_and_kb_on_the_command_line(
     assert 0.5 <= answer["confidence"] <= 1
     unsure = json.loads((await acli("kb", "ask", "今天天气好吗", "--account", account_id, "--json")).stdout)
     assert (unsure["entry_id"], unsure["not_sure"]) == (None, True)
+    greeting = await acli("kb", "ask", "你好", "--account", account_id)
+    assert greeting.stdout == "small talk: greeting\n您好，请问有什么可以帮您？\n"
+    assert (
+        await acli("kb", "ask", "好的", "--account", account_id)
+    ).stdout == "small talk: acknowledgement\n(no reply)\n"
     for name in ("kb.csv", "kb.xlsx"):
         unwritten = await acli("kb", "export", "--account", account_id, "--out", str(tmp_path / "no" / name))
         assert unwritten.exit_code == 2

@@ -80,7 +80,7 @@ async def test_the_example_applies_fully_then_unchanged_and_export_applies_back_
 
     assert [c.describe() for c in first.changes] == [
         "connections.qinghe: create",
-        "ai.ai: update (openai)",
+        "ai.ai: update (openai, small_talk)",
         f"accounts.{KEY}: create (adopt)",
         f"knowledge_base.{KEY}: create (8 entries)",
     ]
@@ -103,6 +103,8 @@ async def test_the_example_applies_fully_then_unchanged_and_export_applies_back_
         ("wangwu", None, "王五"),
     ]
     assert len(state["entries"]) == 8 and state["ai"][1]["openai"]["model"] == "qwen-plus"
+    assert state["ai"][1]["small_talk"]["greeting"] == "您好，这里是青禾家电售后，请问有什么可以帮您？"
+    assert state["ai"][1]["small_talk"]["acknowledgement"] == ""
     async with rt.db.read() as s:
         assert "sk-1" not in str((await s.get(GlobalSetting, "ai")).data)  # type: ignore[union-attr]
 
@@ -118,6 +120,7 @@ async def test_the_example_applies_fully_then_unchanged_and_export_applies_back_
     out.write_text(exported, encoding="utf-8")
     assert f"knowledge_base: kb/qinghe-{OPEN_KFID}.csv" in exported and "${LLM_API_KEY}" in exported
     assert "sk-1" not in exported and "s3cret" not in exported
+    assert "  small_talk:\n    greeting: 您好，这里是青禾家电售后，请问有什么可以帮您？\n" in exported
 
     again = await apply_config(rt, load_config(out, {}))  # no variables: every secret is kept
     assert {c.action for c in again.changes} == {"unchanged"}, [c.describe() for c in again.changes]

@@ -210,7 +210,7 @@ async def test_cli_apply_dry_run_export(rt: Runtime, acli: ACliFn, tmp_path: Pat
     kfid = "wkAJ2GCAAASSm4_FhToWMFea0xAFfd3Q"
     assert dry.stdout.splitlines() == [
         "connections.qinghe: create",
-        "ai.ai: update (openai)",
+        "ai.ai: update (openai, small_talk)",
         f"accounts.qinghe/{kfid}: create (adopt)",
         f"knowledge_base.qinghe/{kfid}: create (8 entries)",
         f"{EXAMPLE}: dry run, nothing was changed (3 to create, 1 to update)",

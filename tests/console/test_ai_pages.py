@@ -15,7 +15,7 @@ from kefu.runtime import Runtime
 from tests.ai.fake_openai import FakeOpenAI
 from tests.ai.fake_openai import fake_openai as fake_openai  # the fixture
 from tests.console.conftest import SignIn, csrf_of
-from tests.console.forms import error_beside
+from tests.console.forms import error_beside, form_values
 
 KEY = "sk-test-0123456789abcdef"
 
@@ -211,3 +211,39 @@ async def test_an_endpoint_that_cannot_be_reached_is_said_in_chinese(signed_in: 
 async def test_supervisors_cannot_open_ai_settings(signed_in: SignIn) -> None:
     supervisor = await signed_in("supervisor")
     assert (await supervisor.get("/console/ai")).status_code == 403
+
+
+async def test_the_small_talk_replies_are_shown_edited_and_checked_like_the_other_texts(
+    rt: Runtime, signed_in: SignIn
+) -> None:
+    admin = await signed_in("admin")
+    page = await admin.get("/console/ai")
+    assert "寒暄回复" in page.text and "问候（你好、您好、在吗）" in page.text
+    assert "ai_settings." not in page.text  # every kind's label has words (a missing key shows itself)
+    shown = form_values(page.text, "ai-settings")
+    assert (shown["small_talk.greeting"], shown["small_talk.acknowledgement"]) == (
+        "您好，请问有什么可以帮您？",
+        "",
+    )
+    too_long = shown | {"small_talk.goodbye": "再" * 683}
+    refused = await admin.post("/console/ai", data=too_long)
+    assert refused.status_code == 422
+    assert error_beside(refused.text, "small_talk.goodbye") == (
+        "内容有 2049 字节（UTF-8，一个汉字占 3 字节），企业微信最多允许 2048 字节"
+    )
+    edited = shown | {"small_talk.greeting": "您好，这里是青禾家电售后", "small_talk.thanks": ""}
+    assert (await admin.post("/console/ai", data=edited)).status_code == 303
+    async with rt.db.read() as session:
+        ai = await load_ai_settings(session)
+        [event] = (await list_events(session, target="ai"))[0]
+    assert (ai.small_talk.greeting, ai.small_talk.thanks) == ("您好，这里是青禾家电售后", "")
+    assert ai.small_talk.goodbye == "再见，祝您生活愉快！"  # what the page showed, posted back
+    assert event.changes == {
+        "small_talk.greeting": ["您好，请问有什么可以帮您？", "您好，这里是青禾家电售后"],
+        "small_talk.thanks": ["不客气，还有其他问题随时告诉我。", ""],
+    }
+    admin.cookies.set("kefu_lang", "en")
+    english = await admin.get("/console/ai")
+    assert "Small-talk replies" in english.text and "Acknowledgement (好的, 收到, 嗯, 👍)" in english.text
+    assert "ai_settings." not in english.text
+    assert "您好，这里是青禾家电售后</textarea>" in english.text

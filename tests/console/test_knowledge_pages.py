@@ -222,3 +222,17 @@ async def test_an_imports_result_survives_a_reload_that_imports_nothing_again(
 async def test_servicers_cannot_open_the_knowledge_base(signed_in: SignIn) -> None:
     servicer = await signed_in("servicer")
     assert (await servicer.get("/console/knowledge")).status_code == 403
+
+
+async def test_try_it_shows_a_small_talk_reply_as_such(rt: Runtime, signed_in: SignIn) -> None:
+    account_id = await _account_id(rt)
+    supervisor = await signed_in("supervisor")
+    csrf = csrf_of(await supervisor.get("/console/knowledge"))
+    url = f"/console/knowledge/{account_id}/ask"
+    greeting = await supervisor.post(url, data={"csrf_token": csrf, "question": "你好"})
+    assert "寒暄：问候" in greeting.text and "您好，请问有什么可以帮您？" in greeting.text
+    assert "不确定" not in greeting.text
+    acknowledged = await supervisor.post(url, data={"csrf_token": csrf, "question": "好的"})
+    assert (
+        "寒暄：应答" in acknowledged.text and "（不回复：AI 设置中这类寒暄的回复为空）" in acknowledged.text
+    )

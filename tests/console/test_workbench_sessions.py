@@ -84,6 +84,15 @@ async def test_the_transcript_shows_customer_ai_and_servicer_messages_in_order(
     assert f'href="/console/conversations/{conversation}"' in relisted.text and "<h1>" not in relisted.text
 
 
+async def test_a_small_talk_reply_shows_as_the_ais_words(make_world: WorldFactory, signed_in: SignIn) -> None:
+    world = await make_world(kb=True)
+    world.says("你好")
+    await world.settle()
+    admin = await signed_in("admin")
+    page = await admin.get(f"{LIST}/{(await world.conversation()).id}")
+    assert lines(page.text) == [("customer", "你好"), ("ai", "您好，请问有什么可以帮您？")]
+
+
 async def test_the_servicer_ends_their_session_and_wecom_ends_it(
     make_world: WorldFactory, signed_in: SignIn
 ) -> None:

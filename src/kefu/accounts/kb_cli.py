@@ -124,7 +124,8 @@ def ask(
     account: AccountOpt,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
-    """Answer one message as the account's built-in AI would: entry, confidence, answer."""
+    """Answer one message as the account's built-in AI would: entry, confidence, answer (or
+    the small-talk reply)."""
     from kefu.accounts.knowledge_provider import ask_knowledge
 
     async def work(rt: Runtime) -> dict[str, object]:
@@ -136,6 +137,7 @@ def ask(
             "entry_id": answer.entry.id if answer.entry else None,
             "confidence": answer.confidence,
             "not_sure": answer.not_sure,
+            "small_talk": answer.small_talk,
             "answer": answer.text,
             "retrieval": asked.retrieval,
         }
@@ -143,6 +145,10 @@ def ask(
     result = run_with_runtime(work)
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False))
+        return
+    if result["small_talk"]:
+        typer.echo(f"small talk: {result['small_talk']}")
+        typer.echo(str(result["answer"]) or "(no reply)")
         return
     typer.echo(f"{result['entry_id'] or 'not sure'}  (confidence {result['confidence']:.2f})")
     typer.echo(str(result["answer"]))

@@ -9,9 +9,11 @@ A run of ASCII letters or digits counts as one unit ("vip", "sso", "2fa" stay wh
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from itertools import pairwise
+from typing import Literal, get_args
 
 # Only single characters are converted, which pypinyin does from its character table alone: its
 # phrase table (44 MB in memory) and its copies of both are never read. These must be set
@@ -61,21 +63,35 @@ def char_ngrams(text: str) -> list[str]:
     return tokens
 
 
-# Whole messages that ask nothing: greetings, thanks, acknowledgements. No entry answers them,
-# however well "收到" matches "收不到验证码" character by character.
-SMALL_TALK = frozenset(
-    """
-    收到 收到了 好 好的 好滴 好吧 行 行吧 可以 嗯 嗯嗯 哦 哦哦 噢 ok okay 谢谢 多谢 感谢 谢啦 谢谢你
-    谢谢啦 好的谢谢 知道了 明白 明白了 了解 了解了 懂了 没事 没事了 没问题 没有了 拜拜 再见 你好
-    您好 你好呀 在吗 在不在 在么 hi hello 哈喽 早 早上好 晚安
-    """.split()
-)
+# Whole messages that ask nothing, by kind: no entry answers them, however well "收到" matches
+# "收不到验证码" character by character; the reception replies with the admin's words for the
+# kind instead (`ai.small_talk`), never with the not-sure text.
+SmallTalkKind = Literal["greeting", "thanks", "acknowledgement", "goodbye"]
+SMALL_TALK_KINDS: tuple[SmallTalkKind, ...] = get_args(SmallTalkKind)
+_SMALL_TALK_WORDS: dict[SmallTalkKind, str] = {
+    "greeting": "你好 您好 你好呀 在吗 在不在 在么 hi hello 哈喽 早 早上好",
+    "thanks": "谢谢 多谢 感谢 谢啦 谢谢你 谢谢啦 好的谢谢",
+    "acknowledgement": """收到 收到了 好 好的 好滴 好吧 行 行吧 可以 嗯 嗯嗯 哦 哦哦 噢 ok okay 知道了
+        明白 明白了 了解 了解了 懂了 没事 没事了 没问题 没有了""",
+    "goodbye": "拜拜 再见 晚安",
+}
+SMALL_TALK: Mapping[str, SmallTalkKind] = {
+    word: kind for kind, words in _SMALL_TALK_WORDS.items() for word in words.split()
+}
+
+
+def small_talk_kind(text: str) -> SmallTalkKind | None:
+    """The kind of small talk the whole message is (punctuation, emoji, width and case aside),
+    or None. A message with no word at all (👍, 🙏, "。") acknowledges; a lone "？" asks."""
+    key = "".join(normalize(text).split())
+    if not key:
+        return None if "?" in unicodedata.normalize("NFKC", text) else "acknowledgement"
+    return SMALL_TALK.get(key)
 
 
 def is_small_talk(text: str) -> bool:
-    """Whether the message, without punctuation, emoji and spaces, is only small talk (or empty)."""
-    key = "".join(normalize(text).split())
-    return not key or key in SMALL_TALK
+    """Whether the message asks nothing an entry could answer: small talk, or no word at all."""
+    return small_talk_kind(text) is not None or not "".join(normalize(text).split())
 
 
 @lru_cache(maxsize=65536)

@@ -5,8 +5,8 @@ the right outcome is "not sure". The figures:
 
 - `top1_accuracy`: answerable queries answered (not "not sure") with the expected entry;
 - `rank1_accuracy`: answerable queries whose expected entry is ranked first, threshold ignored;
-- `abstain_rate`: out-of-scope queries answered "not sure";
-- `false_abstain_rate`: answerable queries answered "not sure";
+- `abstain_rate`: out-of-scope queries answered with no entry ("not sure", or a small-talk reply);
+- `false_abstain_rate`: answerable queries answered with no entry;
 - `p50_ms`, `p99_ms`: time to answer one query, retrieval and decision.
 
 The baseline is a plain BM25 over the character unigrams and bigrams of each entry's question,
@@ -45,7 +45,7 @@ class Outcome:
     """What one method did with one query: its first-ranked entry and whether it answered."""
 
     ranked_first: str | None
-    answered: str | None  # the entry answered with, None for "not sure"
+    answered: str | None  # the entry answered with, None for "not sure" (or small talk)
     ms: float
 
 

@@ -24,7 +24,11 @@ def build_index(entries: Iterable[KnowledgeEntry], ai: AISettings) -> KnowledgeI
 
 def knowledge_provider(index: KnowledgeIndex, ai: AISettings) -> KnowledgeBaseProvider:
     return KnowledgeBaseProvider(
-        index, threshold=ai.threshold, not_sure_text=ai.not_sure_text, phrasings=PhraseBook(ai.phrases)
+        index,
+        threshold=ai.threshold,
+        not_sure_text=ai.not_sure_text,
+        phrasings=PhraseBook(ai.phrases),
+        small_talk=ai.small_talk.by_kind(),
     )
 
 

@@ -152,6 +152,10 @@ class KnowledgeIndex:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def has_question(self, question: str) -> bool:
+        """Whether `question` is one of the entries' questions (normalised: see `exact_key`)."""
+        return exact_key(question) in self._exact
+
     def scores(self, question: str) -> np.ndarray:
         """Each entry's combined score for `question` (the calibration's weights)."""
         total = np.zeros(len(self._entries), dtype=np.float64)

@@ -1,8 +1,10 @@
 """The LLM provider: any OpenAI-compatible chat endpoint answers, with knowledge entries as context.
 
 Every AI turn is one call (also when retrieval found nothing: the model then says it is not
-sure). The model must reply with a JSON object — `{"not_sure": false, "answer": "…",
-"entry_ids": ["…"]}` or `{"not_sure": true}` — so "not sure" is a field, never matched text.
+sure), but small talk: a message that only greets, thanks, acknowledges or says goodbye gets
+the admin's reply for its kind (`ai.small_talk`) without asking the model. The model must reply
+with a JSON object — `{"not_sure": false, "answer": "…", "entry_ids": ["…"]}` or
+`{"not_sure": true}` — so "not sure" is a field, never matched text.
 Personal data is masked (kefu.ai.masking) in everything sent. A call that fails, times out
 (`timeout_s` over all attempts) or answers out of format falls back to the knowledge base.
 Each call is logged with model, latency, status and token counts — never the content.
@@ -81,6 +83,10 @@ class OpenAIProvider:
         self.http = http  # the Runtime's: it outlives this provider and is closed with the Runtime
 
     async def answer(self, question: str, context: AnswerContext) -> Answer:
+        # Small talk gets the admin's reply for its kind, as with the knowledge base alone: the
+        # same words whichever provider the admin picks, and no call (cost, seconds) for a "好的".
+        if (small_talk := self.knowledge.small_talk_answer(question)) is not None:
+            return small_talk
         matches = self.knowledge.index.search(question, limit=CONTEXT_ENTRIES)
         try:
             reply = await self._chat(self._answer_messages(question, context, matches), purpose="answer")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from kefu.ai.chars import SmallTalkKind
 from kefu.ai.knowledge import KnowledgeEntry
 
 
@@ -32,7 +33,9 @@ class Answer(BaseModel):
     """A reply to a customer's question.
 
     `not_sure` answers carry the configured "not sure" text and no entry; the
-    shell offers the transfer button on them (AI-first mode).
+    shell offers the transfer button on them (AI-first mode). A `small_talk` answer (a message
+    that only greets, thanks, acknowledges or says goodbye) carries the admin's reply for its
+    kind, empty for none, and no entry: it is neither sure nor not sure of anything.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -41,6 +44,13 @@ class Answer(BaseModel):
     confidence: float = Field(ge=0.0, le=1.0)
     entry: KnowledgeEntry | None
     not_sure: bool
+    small_talk: SmallTalkKind | None = None
+
+    @model_validator(mode="after")
+    def _small_talk_answers_nothing(self) -> Answer:
+        if self.small_talk is not None and (self.not_sure or self.entry is not None):
+            raise ValueError("a small-talk answer is neither not-sure nor from an entry")
+        return self
 
 
 @runtime_checkable

@@ -1,4 +1,5 @@
-"""The `ai:` settings section: which AI answers, its "not sure" text, threshold and phrasings.
+"""The `ai:` settings section: which AI answers, its "not sure" text, small-talk replies,
+threshold and phrasings.
 
 The config file's `ai:` section is this model (kefu.config.schema uses it as is); stored as the
 versioned GlobalSetting 'ai' (kefu.accounts.settings). Each rule refuses with a
@@ -12,7 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from kefu.ai.builtin import DEFAULT_NOT_SURE_TEXT, DEFAULT_THRESHOLD
+from kefu.ai.builtin import DEFAULT_NOT_SURE_TEXT, DEFAULT_SMALL_TALK, DEFAULT_THRESHOLD
+from kefu.ai.chars import SMALL_TALK_KINDS, SmallTalkKind
 from kefu.ai.phrasing import PhraseBook, PhraseError
 from kefu.schema_types import MessageText, Strict, http_url, secret_check
 
@@ -52,6 +54,20 @@ def _not_blank(value: str) -> str:
     return value
 
 
+class SmallTalkReplies(Strict):
+    """The reply to a whole message that only greets, thanks, acknowledges or says goodbye
+    (kefu.ai.chars.SMALL_TALK), one per kind; empty (or blank): no reply. Whichever provider
+    answers, sent as written, without the transfer button."""
+
+    greeting: MessageText = DEFAULT_SMALL_TALK["greeting"]
+    thanks: MessageText = DEFAULT_SMALL_TALK["thanks"]
+    acknowledgement: MessageText = DEFAULT_SMALL_TALK["acknowledgement"]
+    goodbye: MessageText = DEFAULT_SMALL_TALK["goodbye"]
+
+    def by_kind(self) -> dict[SmallTalkKind, str]:
+        return {kind: getattr(self, kind) for kind in SMALL_TALK_KINDS}
+
+
 class AISettings(Strict):
     """The `ai:` section (a GlobalSetting 'ai', versioned). `none` means no AI service:
     then only human_only accounts are allowed."""
@@ -59,6 +75,7 @@ class AISettings(Strict):
     provider: Literal["builtin", "openai", "none"] = "builtin"
     openai: OpenAISettings | None = None
     not_sure_text: Annotated[MessageText, AfterValidator(_not_blank)] = DEFAULT_NOT_SURE_TEXT
+    small_talk: SmallTalkReplies = Field(default_factory=SmallTalkReplies)
     # Which retrieval answers: "auto" is hybrid (character BM25 + embeddings) when the
     # `kefu[embeddings]` extra is installed, else lexical; "hybrid" refuses to start without it.
     retrieval: Literal["auto", "lexical", "hybrid"] = "auto"

@@ -1,7 +1,8 @@
 """AI 设置: the `ai:` section — which AI answers (the built-in knowledge base, or an
-OpenAI-compatible endpoint), its not-sure text, retrieval, threshold and synonyms — checked by
-the same schema as the config file (AISettings) and saved as a new version, audited. Each
-refused value is worded beside its field in the reader's language (`settings.problem.<code>`).
+OpenAI-compatible endpoint), its not-sure text, small-talk replies, retrieval, threshold and
+synonyms — checked by the same schema as the config file (AISettings) and saved as a new
+version, audited. Each refused value is worded beside its field in the reader's language
+(`settings.problem.<code>`).
 
 The API key is never sent back to the browser: the form shows only that one is stored (and its
 last characters); an empty key field keeps it."""
@@ -15,6 +16,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from kefu.accounts.settings import SettingsInvalid, load_ai_settings, save_ai_settings, validate_ai_settings
+from kefu.ai.chars import SMALL_TALK_KINDS
 from kefu.ai.llm import LLMUnavailable, check_endpoint
 from kefu.ai.settings import AISettings
 from kefu.console.i18n import problem_words
@@ -26,7 +28,14 @@ router = APIRouter(include_in_schema=False)
 Admin = Annotated[Viewer, Depends(role(*ADMIN))]
 OPENAI_FIELDS = ("base_url", "model", "timeout_s")
 PLAIN_FIELDS = ("provider", "not_sure_text", "retrieval", "threshold")
-FIELDS = {*PLAIN_FIELDS, "synonyms", "openai.api_key", *(f"openai.{n}" for n in OPENAI_FIELDS)}
+SMALL_TALK_FIELDS = tuple(f"small_talk.{kind}" for kind in SMALL_TALK_KINDS)
+FIELDS = {
+    *PLAIN_FIELDS,
+    *SMALL_TALK_FIELDS,
+    "synonyms",
+    "openai.api_key",
+    *(f"openai.{n}" for n in OPENAI_FIELDS),
+}
 
 
 def _synonyms_text(synonyms: dict[str, list[str]]) -> str:
@@ -52,6 +61,8 @@ def _parse_synonyms(text: str) -> dict[str, list[str]]:
 def _values_of(ai: AISettings) -> dict[str, str]:
     values = {name: str(getattr(ai, name)) for name in PLAIN_FIELDS}
     values["synonyms"] = _synonyms_text(ai.synonyms)
+    for kind, reply in ai.small_talk.by_kind().items():
+        values[f"small_talk.{kind}"] = reply
     for name in OPENAI_FIELDS:
         values[f"openai.{name}"] = str(getattr(ai.openai, name)) if ai.openai else ""
     return values
@@ -73,6 +84,7 @@ async def _page(request: Request, status: int = 200, **context: Any) -> Response
         status,
         key_hint=_key_hint(stored),
         phrases=stored.phrases,
+        small_talk_kinds=SMALL_TALK_KINDS,
         **context,
     )
 
@@ -87,6 +99,13 @@ def _wanted(data: FormData, values: dict[str, str], stored: AISettings) -> dict[
     wanted: dict[str, Any] = {name: values[name] for name in PLAIN_FIELDS}
     wanted["phrases"] = stored.phrases
     wanted["synonyms"] = _parse_synonyms(values["synonyms"])
+    # An empty reply is no reply, so a field the form left out keeps the stored one rather than
+    # silencing that kind.
+    stored_replies = stored.small_talk.by_kind()
+    wanted["small_talk"] = {
+        kind: values[f"small_talk.{kind}"] if f"small_talk.{kind}" in data else stored_replies[kind]
+        for kind in SMALL_TALK_KINDS
+    }
     openai: dict[str, Any] = {
         name: values[f"openai.{name}"] for name in OPENAI_FIELDS if values[f"openai.{name}"]
     }
@@ -127,7 +146,7 @@ def _checked(
 
 
 def _form_values(data: FormData) -> dict[str, str]:
-    names = (*PLAIN_FIELDS, "synonyms", *(f"openai.{n}" for n in OPENAI_FIELDS))
+    names = (*PLAIN_FIELDS, *SMALL_TALK_FIELDS, "synonyms", *(f"openai.{n}" for n in OPENAI_FIELDS))
     return {name: str(data.get(name) or "").strip() for name in names}
 
 

@@ -26,7 +26,7 @@ Anyone = Annotated[Viewer, Depends(role(*EVERYONE))]
 LIST = "/console/conversations"
 PAGE_SIZE = 50
 # What a transcript shows of Kefu's own sends: the AI's answers are the AI's words.
-AI_PURPOSES = frozenset({"ai_answer", "not_sure"})
+AI_PURPOSES = frozenset({"ai_answer", "not_sure", "small_talk"})
 
 
 Page = Annotated[int, Query(ge=1, le=10_000)]

@@ -25,6 +25,7 @@ CLICK_LABEL_MAX_BYTES = 128
 Purpose = Literal[
     "ai_answer",
     "not_sure",
+    "small_talk",
     "non_text_reply",
     "paused",
     "rating_thanks",

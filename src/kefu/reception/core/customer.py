@@ -182,6 +182,9 @@ def _ai_answer(ctx: Context, answer: Answer | None) -> None:
     settings = ctx.settings
     if answer is None:  # the AI failed or timed out in the shell: say we are not sure
         answer = Answer(text=settings.not_sure_text, confidence=0.0, entry=None, not_sure=True)
+    if answer.small_talk is not None:
+        _small_talk(ctx, answer)
+        return
     text = answer.text.strip() or settings.not_sure_text
     streak = ctx.state.not_sure_streak + 1 if answer.not_sure else 0
     ctx.update(not_sure_streak=streak)
@@ -202,6 +205,17 @@ def _ai_answer(ctx: Context, answer: Answer | None) -> None:
         text = DEFAULT_NOT_SURE_TEXT_NO_BUTTON  # Kefu's own words must not point at no button
     content = answer_content(text, button_text=button)
     ctx.send("not_sure" if answer.not_sure else "ai_answer", content)
+
+
+def _small_talk(ctx: Context, answer: Answer) -> None:
+    """A greeting, thanks, acknowledgement or goodbye: the reply for its kind as plain text, or
+    nothing when the admin set none. It asked nothing, so nothing was left unanswered: no
+    button, no off-hours message, and the not-sure streak neither grows nor resets (a "好吧"
+    between two questions the AI could not answer must not hide that it failed twice)."""
+    reply = answer.text.strip()
+    ctx.note("small_talk", small_talk=answer.small_talk, replied=bool(reply))
+    if reply:
+        ctx.send("small_talk", answer_content(reply, button_text=None))
 
 
 def _off_hours_instead(ctx: Context) -> bool:
