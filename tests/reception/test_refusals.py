@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 
 from tests.factories import api_client
-from tests.reception.conftest import World, WorldFactory, texts_of
-from tests.reception.test_routing import full_pool, reception_status
+from tests.reception.conftest import MESSAGES_ON, POOL_NOTICE, World, WorldFactory, texts_of
+from tests.reception.test_routing import QUEUE_LIMITS, full_pool, reception_status
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
 
@@ -103,3 +103,67 @@ async def test_a_queue_timeout_wecom_refuses_keeps_the_customer_in_the_pool_and_
     reception_status(world, "alice", 1)  # a servicer who comes on duty still takes them
     await world.settle()
     assert (first.session()["state"], first.session()["servicer_userid"]) == (3, "alice")
+
+
+async def test_a_refused_queue_timeout_ended_by_hand_later_is_not_told_twice(
+    make_world: WorldFactory,
+) -> None:
+    """The customer read the timeout message (the pool's code carried it) and WeCom kept them
+    waiting; an admin then ends the wait by hand, and WeCom's ending code came back with it.
+    Their wait was over for them already: the ending code carries nothing (a second timeout text
+    reads like a glitch; an ending and a survey would thank them for a service nobody gave)."""
+    world, first = await full_pool(make_world)
+    refuse_trans(world, 1)  # WeCom refuses the timeout's 2 → 4 (UNCONFIRMED in its docs) this once
+    world.rt.clock.advance(timedelta(minutes=31))
+    await world.run_due()
+    assert first.session()["state"] == 2
+    assert [texts_of(m) for m in first.inbox()] == ["排队超时，欢迎留言"]
+
+    conversation = await first.conversation()
+    async with api_client(world.rt) as api:
+        ended = await api.post(f"/api/v1/conversations/{conversation.id}/end")
+        assert ended.status_code == 202, ended.text
+    await world.run_due()
+    assert first.session()["state"] == 4
+    assert [texts_of(m) for m in first.inbox()] == ["排队超时，欢迎留言"]
+
+
+async def test_a_refused_queue_timeout_untold_is_told_by_the_end_by_hand(make_world: WorldFactory) -> None:
+    """The pool notice spent the pool's code, so nothing could tell the customer of the timeout
+    while WeCom kept them waiting; the end by hand is the first word Kefu can send: the timeout
+    message (their wait was timed out, and what they write is kept as a 留言), once."""
+    world, first = await full_pool(make_world, queue={**QUEUE_LIMITS, **POOL_NOTICE})
+    refuse_trans(world, 1)
+    world.rt.clock.advance(timedelta(minutes=31))
+    await world.run_due()
+    assert [texts_of(m) for m in first.inbox()] == ["正在为您排队，您前面还有 0 位"]
+
+    conversation = await first.conversation()
+    async with api_client(world.rt) as api:
+        ended = await api.post(f"/api/v1/conversations/{conversation.id}/end")
+        assert ended.status_code == 202, ended.text
+    await world.run_due()
+    assert first.session()["state"] == 4
+    assert [texts_of(m) for m in first.inbox()] == ["正在为您排队，您前面还有 0 位", "排队超时，欢迎留言"]
+
+
+async def test_a_customer_served_after_a_refused_queue_timeout_gets_the_usual_ending(
+    make_world: WorldFactory,
+) -> None:
+    """Told of the timeout while WeCom kept them waiting, then taken by a servicer who came on
+    duty: that session was served, so its end brings the ending and the survey as any does."""
+    world, first = await full_pool(make_world, messages=MESSAGES_ON)
+    refuse_trans(world, 1)
+    world.rt.clock.advance(timedelta(minutes=31))
+    await world.run_due()
+    assert [texts_of(m) for m in first.inbox()] == ["排队超时，欢迎留言"]
+
+    reception_status(world, "alice", 1)
+    await world.settle()
+    assert (first.session()["state"], first.session()["servicer_userid"]) == (3, "alice")
+    first.servicer("end", "alice")  # in the WeCom app
+    await world.settle()
+    assert [texts_of(m) for m in first.inbox()] == [
+        "排队超时，欢迎留言",
+        "本次服务已结束，感谢您的咨询\n请为本次服务评分 | 满意 | 一般 | 不满意 | ",
+    ]

@@ -370,10 +370,12 @@ QUEUE_LIMITS = {
 }
 
 
-async def full_pool(make_world: WorldFactory) -> tuple[World, World]:
-    """alice off duty; one customer already waits, the pool's cap is 1."""
+async def full_pool(make_world: WorldFactory, **sections: object) -> tuple[World, World]:
+    """alice off duty; one customer already waits, the pool's cap is 1 (`sections`: more settings)."""
     world = await make_world(
-        settings={"reception": {"mode": "ai_first"}, "queue": QUEUE_LIMITS}, servicers=["alice"], kb=True
+        settings={"reception": {"mode": "ai_first"}, "queue": QUEUE_LIMITS, **sections},
+        servicers=["alice"],
+        kb=True,
     )
     reception_status(world, "alice", 2)
     await world.settle()

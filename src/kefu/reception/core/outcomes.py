@@ -147,7 +147,8 @@ def _after_refusal(ctx: Context, *, asked_meanwhile: bool) -> None:
         ctx.update(leaving_message="queue_timeout")  # the message invites them to leave one
         if ctx.settings.enabled:
             timeout = phrase_for(ctx.settings.queue.timeout_message, "queue_timeout")
-            ctx.send_on_event("pool", "queue_timeout", timeout)
+            if ctx.send_on_event("pool", "queue_timeout", timeout):
+                ctx.update(timeout_message_sent=True)  # the end, when it comes, says nothing more
     refusals = state.refused_requests
     if not refusals:
         return
