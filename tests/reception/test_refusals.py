@@ -11,7 +11,7 @@ import pytest
 
 from tests.factories import api_client
 from tests.reception.conftest import MESSAGES_ON, POOL_NOTICE, World, WorldFactory, texts_of
-from tests.reception.test_routing import QUEUE_LIMITS, full_pool, reception_status
+from tests.reception.routing_world import QUEUE_LIMITS, full_pool, reception_status
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
 
