@@ -25,6 +25,22 @@ def refuse_trans(world: World, times: int) -> None:
     world.sim.control("POST", "faults", fault)
 
 
+async def time_out_refused(world: World) -> None:
+    """The queue timeout falls due and WeCom refuses its 2 → 4 (UNCONFIRMED in its docs) this once."""
+    refuse_trans(world, 1)
+    world.rt.clock.advance(timedelta(minutes=31))
+    await world.run_due()
+
+
+async def end_by_hand(customer: World) -> None:
+    """An admin ends the customer's session through Kefu (POST …/end); WeCom's answer comes back."""
+    conversation = await customer.conversation()
+    async with api_client(customer.rt) as api:
+        ended = await api.post(f"/api/v1/conversations/{conversation.id}/end")
+        assert ended.status_code == 202, ended.text
+    await customer.run_due()
+
+
 async def test_a_request_for_a_human_refused_once_is_made_again_after_the_state_check(
     make_world: WorldFactory,
 ) -> None:
@@ -114,17 +130,11 @@ async def test_a_refused_queue_timeout_ended_by_hand_later_is_not_told_twice(
     Their wait was over for them already: the ending code carries nothing (a second timeout text
     reads like a glitch; an ending and a survey would thank them for a service nobody gave)."""
     world, first = await full_pool(make_world)
-    refuse_trans(world, 1)  # WeCom refuses the timeout's 2 → 4 (UNCONFIRMED in its docs) this once
-    world.rt.clock.advance(timedelta(minutes=31))
-    await world.run_due()
+    await time_out_refused(world)
     assert first.session()["state"] == 2
     assert [texts_of(m) for m in first.inbox()] == ["排队超时，欢迎留言"]
 
-    conversation = await first.conversation()
-    async with api_client(world.rt) as api:
-        ended = await api.post(f"/api/v1/conversations/{conversation.id}/end")
-        assert ended.status_code == 202, ended.text
-    await world.run_due()
+    await end_by_hand(first)
     assert first.session()["state"] == 4
     assert [texts_of(m) for m in first.inbox()] == ["排队超时，欢迎留言"]
 
@@ -134,16 +144,10 @@ async def test_a_refused_queue_timeout_untold_is_told_by_the_end_by_hand(make_wo
     while WeCom kept them waiting; the end by hand is the first word Kefu can send: the timeout
     message (their wait was timed out, and what they write is kept as a 留言), once."""
     world, first = await full_pool(make_world, queue={**QUEUE_LIMITS, **POOL_NOTICE})
-    refuse_trans(world, 1)
-    world.rt.clock.advance(timedelta(minutes=31))
-    await world.run_due()
+    await time_out_refused(world)
     assert [texts_of(m) for m in first.inbox()] == ["正在为您排队，您前面还有 0 位"]
 
-    conversation = await first.conversation()
-    async with api_client(world.rt) as api:
-        ended = await api.post(f"/api/v1/conversations/{conversation.id}/end")
-        assert ended.status_code == 202, ended.text
-    await world.run_due()
+    await end_by_hand(first)
     assert first.session()["state"] == 4
     assert [texts_of(m) for m in first.inbox()] == ["正在为您排队，您前面还有 0 位", "排队超时，欢迎留言"]
 
@@ -154,9 +158,7 @@ async def test_a_customer_served_after_a_refused_queue_timeout_gets_the_usual_en
     """Told of the timeout while WeCom kept them waiting, then taken by a servicer who came on
     duty: that session was served, so its end brings the ending and the survey as any does."""
     world, first = await full_pool(make_world, messages=MESSAGES_ON)
-    refuse_trans(world, 1)
-    world.rt.clock.advance(timedelta(minutes=31))
-    await world.run_due()
+    await time_out_refused(world)
     assert [texts_of(m) for m in first.inbox()] == ["排队超时，欢迎留言"]
 
     reception_status(world, "alice", 1)
