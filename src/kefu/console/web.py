@@ -114,7 +114,7 @@ async def servicer_names(session: AsyncSession) -> ServicerNames:
     """The names people know of the console users bound to a userid (kefu.api.users: not a
     login, not the userid), then the servicers' own names for the other userids. A userid named
     differently on two accounts goes by the name of the servicer row added first."""
-    names = names_people_know((await session.execute(BOUND_USERS)).tuples())
+    names = names_people_know(await session.execute(BOUND_USERS))
     servicers = await session.execute(
         select(Servicer.userid, Servicer.name).where(Servicer.name.is_not(None)).order_by(Servicer.id)
     )

@@ -282,7 +282,7 @@ def servicer_name(session: Session, account_id: int, userid: str | None) -> str:
     )
     if given:
         return given
-    bound = session.execute(BOUND_USERS.where(ConsoleUser.wecom_userid == userid)).tuples()
+    bound = session.execute(BOUND_USERS.where(ConsoleUser.wecom_userid == userid))
     return names_people_know(bound).get(userid, "")
 
 
