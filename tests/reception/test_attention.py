@@ -10,7 +10,7 @@ import pytest
 from kefu.reception.reconcile import sweep as state_check
 from tests.db_faults import refusing
 from tests.reception.conftest import World, WorldFactory, texts_of
-from tests.reception.test_routing import HUMAN_ONLY, ONE_EACH, another_customer, api_for
+from tests.reception.routing_world import HUMAN_ONLY, ONE_EACH, another_customer, api_for
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
 NOTICE = "客服正在查询，请稍候。"

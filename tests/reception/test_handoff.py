@@ -13,11 +13,15 @@ from kefu.accounts.servicers import refresh_servicers
 from kefu.reception.dispatch import sweep
 from tests.factories import api_client
 from tests.reception.conftest import MESSAGES_ON, POOL_NOTICE, World, WorldFactory, texts_of
-from tests.reception.test_routing import another_customer, bind_to_contact, reception_status
+from tests.reception.routing_world import (
+    HUMAN_ONLY,
+    ONE_EACH,
+    another_customer,
+    bind_to_contact,
+    reception_status,
+)
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
-HUMAN_ONLY = {"reception": {"mode": "human_only"}}
-ONE_EACH = {"queue": {"default_max_sessions": 1}}
 
 
 async def test_a_customer_taken_in_the_wecom_app_stays_with_that_servicer_when_kefus_take_comes_late(

@@ -8,7 +8,7 @@ import pytest
 
 from tests.factories import api_client
 from tests.reception.conftest import World, WorldFactory
-from tests.reception.test_routing import HUMAN_ONLY, ONE_EACH, another_customer
+from tests.reception.routing_world import HUMAN_ONLY, ONE_EACH, another_customer
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from kefu.reception.models import SessionRecord
 from tests.reception.conftest import MESSAGES_ON, World, WorldFactory
-from tests.reception.test_routing import another_customer
+from tests.reception.routing_world import another_customer
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
 

@@ -156,7 +156,7 @@ def _follow(row: Servicer, info: ServicerInfo | None) -> None:
 
 async def store_servicers(
     session: AsyncSession,
-    account_id: int,
+    account: KfAccount,
     wanted: Sequence[ServicerSpec],
     sync: ServicerSync,
     *,
@@ -164,6 +164,7 @@ async def store_servicers(
 ) -> list[Servicer]:
     """Write the list as WeCom left it: order, caps and names from `wanted`, presence and status
     from `sync`."""
+    account_id = account.id
     rows = {r.userid: r for r in await list_servicers(session, account_id)}
     wanted_ids = {s.userid for s in wanted}
     for userid, gone in rows.items():
@@ -181,16 +182,14 @@ async def store_servicers(
         _follow(row, info)
         row.updated_at = now
     await session.flush()
-    await _ask_for_dispatch(session, account_id, now=now)
+    await _ask_for_dispatch(session, account, now=now)
     return await list_servicers(session, account_id)
 
 
-async def _ask_for_dispatch(session: AsyncSession, account_id: int, *, now: datetime) -> None:
+async def _ask_for_dispatch(session: AsyncSession, account: KfAccount, *, now: datetime) -> None:
     """The list was written: an added, re-capped or returned servicer may have room for customers
     already waiting, who should not wait for the sweep (up to KEFU_POLL_INTERVAL_S) to find it."""
-    account = await session.get(KfAccount, account_id)
-    if account is not None:
-        await session.run_sync(request_dispatch_for_connection, account.connection_id, now=now)
+    await session.run_sync(request_dispatch_for_connection, account.connection_id, now=now)
 
 
 def in_step(rows: Sequence[Servicer], wanted: Sequence[ServicerSpec]) -> bool:
@@ -257,7 +256,7 @@ async def set_servicers(
         sync = await sync_in_wecom(client, account.open_kfid, wanted)
     async with rt.db.write() as session:
         before = servicers_view(await list_servicers(session, account_id))
-        await store_servicers(session, account_id, wanted, sync, now=rt.clock.now())
+        await store_servicers(session, account, wanted, sync, now=rt.clock.now())
         await record(
             session,
             actor=actor,
@@ -322,5 +321,5 @@ async def refresh_servicers(rt: Runtime, account_id: int) -> list[Servicer]:
             elif row.in_wecom:
                 row.in_wecom, row.last_error = False, NOT_LISTED
             row.updated_at = now
-        await _ask_for_dispatch(session, account_id, now=now)
+        await _ask_for_dispatch(session, account, now=now)
         return rows

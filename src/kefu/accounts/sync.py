@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from kefu.accounts.models import KfAccount
@@ -54,10 +54,16 @@ def request_dispatch(session: Session, account_id: int, *, now: datetime) -> Non
     add_job(session, DISPATCH_TASK, {"account_id": account_id}, now=now, lock=lock, queueing_lock=lock)
 
 
-def request_dispatch_for_connection(session: Session, connection_id: int, *, now: datetime) -> None:
-    """Servicers were added, re-capped or came back into WeCom's list: room may have appeared for
-    customers waiting in any of the corp's accounts (a servicer's load counts across them), so
-    they need not wait for the sweep. A round over an empty pool reads one query and stops."""
-    ids = session.scalars(select(KfAccount.id).where(KfAccount.connection_id == connection_id))
-    for account_id in ids.all():
+def request_dispatch_for_connection(
+    session: Session, connection_id: int, *, now: datetime, among: Select[int] | None = None
+) -> None:
+    """Room may have appeared for a servicer (a session ended, a status changed, the list was
+    written): ask a round of each of the corp's accounts, since a servicer's load counts across
+    them, so that waiting customers need not wait for the sweep. `among`: only those account ids
+    (the reception passes the ones with a pool, kefu.reception.pool); else every one, as a round
+    over an empty pool reads one query and stops."""
+    query = select(KfAccount.id).where(KfAccount.connection_id == connection_id)
+    if among is not None:
+        query = query.where(KfAccount.id.in_(among))
+    for account_id in session.scalars(query).all():
         request_dispatch(session, account_id, now=now)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -108,6 +109,26 @@ def _audited(user: ConsoleUser) -> dict[str, object]:
         "display_name": user.display_name,
         "disabled": user.disabled,
     }
+
+
+# The console users bound to a WeCom userid, oldest first: whose display names name servicers
+# (`names_people_know`), to customers (kefu.reception) and in the console alike.
+BOUND_USERS = (
+    select(ConsoleUser.wecom_userid, ConsoleUser.display_name, ConsoleUser.username)
+    .where(ConsoleUser.wecom_userid.is_not(None))
+    .order_by(ConsoleUser.id)
+)
+
+
+def names_people_know(bound_users: Iterable[tuple[str | None, str, str]]) -> dict[str, str]:
+    """userid → the display name of the first of `bound_users` (BOUND_USERS rows) bound to it
+    whose name is one people know: not a display name left blank (create_user stores the
+    username then, a login) nor the userid itself (often an employee or phone number)."""
+    names: dict[str, str] = {}
+    for userid, name, username in bound_users:
+        if userid and name and name not in (userid, username):
+            names.setdefault(userid, name)
+    return names
 
 
 async def list_users(session: AsyncSession) -> list[ConsoleUser]:

@@ -354,9 +354,7 @@ class AccountsApplier:
             )
             if change.name in self._syncs and target.servicers is not None:
                 listed = servicers_view(await list_servicers(session, account.id))
-                await store_servicers(
-                    session, account.id, target.servicers, self._syncs[change.name], now=now
-                )
+                await store_servicers(session, account, target.servicers, self._syncs[change.name], now=now)
                 await record(
                     session,
                     actor=actor,

@@ -34,7 +34,7 @@ from starlette.exceptions import HTTPException
 from kefu.accounts.models import Servicer
 from kefu.api.models import ConsoleUser
 from kefu.api.routes import storable
-from kefu.api.users import session_user
+from kefu.api.users import BOUND_USERS, names_people_know, session_user
 from kefu.console.i18n import LANG_COOKIE, language_of, problem_words, translator
 from kefu.console.menu import menu_for
 from kefu.errors import DomainError
@@ -111,19 +111,10 @@ class ServicerNames:
 
 
 async def servicer_names(session: AsyncSession) -> ServicerNames:
-    """The names of the console users bound to a userid, then the servicers' own names for the
-    other userids. A display name left blank is the username (kefu.api.users), a login rather
-    than a name people know: it does not count. A userid named differently on two accounts
-    goes by the name of the servicer row added first."""
-    users = await session.execute(
-        select(ConsoleUser.wecom_userid, ConsoleUser.display_name, ConsoleUser.username)
-        .where(ConsoleUser.wecom_userid.is_not(None))
-        .order_by(ConsoleUser.id)
-    )
-    names: dict[str, str] = {}
-    for userid, name, username in users.all():
-        if userid and name and name not in (userid, username):
-            names.setdefault(userid, name)
+    """The names people know of the console users bound to a userid (kefu.api.users: not a
+    login, not the userid), then the servicers' own names for the other userids. A userid named
+    differently on two accounts goes by the name of the servicer row added first."""
+    names = names_people_know(await session.execute(BOUND_USERS))
     servicers = await session.execute(
         select(Servicer.userid, Servicer.name).where(Servicer.name.is_not(None)).order_by(Servicer.id)
     )

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import select
-
 from kefu.accounts.models import KfAccount
 from kefu.accounts.sync import DISPATCH_TASK, request_dispatch
 from kefu.crm.identity import exclusive_servicers
@@ -31,8 +29,7 @@ from kefu.logs import get_logger
 from kefu.reception import service
 from kefu.reception.core import Dispatch
 from kefu.reception.core.dispatch import WaitingCustomer, plan_round
-from kefu.reception.models import Conversation
-from kefu.reception.pool import STATE_POOL, in_queue_order
+from kefu.reception.pool import ACCOUNTS_WITH_A_POOL, in_queue_order
 from kefu.reception.shell import add_feed
 from kefu.runtime import Runtime
 
@@ -70,11 +67,7 @@ async def sweep(rt: Runtime) -> int:
     """Ask for a round in every account with customers waiting; returns how many."""
     now = rt.clock.now()
     async with rt.db.write() as session:
-        ids = (
-            await session.scalars(
-                select(Conversation.account_id).where(Conversation.wecom_state == STATE_POOL).distinct()
-            )
-        ).all()
+        ids = (await session.scalars(ACCOUNTS_WITH_A_POOL)).all()
         for account_id in ids:
             await session.run_sync(request_dispatch, account_id, now=now)
     return len(ids)

@@ -1,7 +1,5 @@
-"""The queue pool: who waits, in what order; and asking the corp's accounts with a pool for
-dispatch rounds (kefu.reception.dispatch runs them; kefu.accounts.sync asks for one account's):
-the shell asks when a servicer's session ends or their reception status changes, the sweep asks
-for every pool, the servicer list asks when it is written."""
+"""The queue pool: who waits, in what order, and which accounts have one (dispatch rounds are
+asked of those: kefu.accounts.sync asks, kefu.reception.dispatch runs them)."""
 
 from __future__ import annotations
 
@@ -10,10 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
-from kefu.accounts.models import KfAccount
-from kefu.accounts.sync import request_dispatch
 from kefu.ingest.models import Message
 from kefu.reception.models import Conversation
 
@@ -21,17 +16,11 @@ STATE_POOL = 2
 CUSTOMER = 3  # a message's origin
 
 
-def request_dispatch_for_corp(session: Session, account: KfAccount, *, now: datetime) -> None:
-    """A servicer's capacity is counted across the corp's accounts: ask each one with a pool."""
-    ids = session.scalars(
-        select(KfAccount.id)
-        .where(KfAccount.connection_id == account.connection_id)
-        .where(
-            KfAccount.id.in_(select(Conversation.account_id).where(Conversation.wecom_state == STATE_POOL))
-        )
-    )
-    for account_id in ids.all():
-        request_dispatch(session, account_id, now=now)
+# The ids of the accounts with customers waiting: the sweep's, and the corp's rounds the shell
+# asks for when a servicer may have room (`request_dispatch_for_connection(…, among=…)`).
+ACCOUNTS_WITH_A_POOL = (
+    select(Conversation.account_id).where(Conversation.wecom_state == STATE_POOL).distinct()
+)
 
 
 @dataclass(frozen=True)

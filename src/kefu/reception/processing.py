@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from kefu import metrics
 from kefu.accounts.models import GlobalSetting, KfAccount
 from kefu.accounts.settings import AI_KEY
+from kefu.accounts.sync import request_dispatch_for_connection
 from kefu.ai.provider import Answer, AnswerContext, Turn
 from kefu.clock import Clock
 from kefu.db import Database, write_row
@@ -32,7 +33,7 @@ from kefu.reception import history, service
 from kefu.reception.core import CustomerNonText, CustomerText, Inbound, wants_ai_answer
 from kefu.reception.inbound import ServicerStatus, inbound_of
 from kefu.reception.models import Conversation
-from kefu.reception.pool import request_dispatch_for_corp
+from kefu.reception.pool import ACCOUNTS_WITH_A_POOL
 from kefu.reception.shell import decide_and_apply
 from kefu.runtime import Runtime
 from kefu.settings import Settings
@@ -272,4 +273,4 @@ def _apply_rows(
         session, account.id, inbound.userid, inbound.status, inbound.stop_type or 0, now
     )
     # On duty: room for the pool; off duty: customers waiting for them fall back.
-    request_dispatch_for_corp(session, account, now=now)
+    request_dispatch_for_connection(session, account.connection_id, now=now, among=ACCOUNTS_WITH_A_POOL)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from kefu.accounts.models import GlobalSetting, KfAccount, Servicer
 from kefu.accounts.settings import AI_KEY, ai_from_stored, get_account, stored_settings
 from kefu.api.models import ConsoleUser
+from kefu.api.users import BOUND_USERS, names_people_know
 from kefu.crm.identity import exclusive_servicer
 from kefu.db import table_of, write_row
 from kefu.ingest.models import Message
@@ -281,15 +282,8 @@ def servicer_name(session: Session, account_id: int, userid: str | None) -> str:
     )
     if given:
         return given
-    users = session.execute(
-        select(ConsoleUser.display_name, ConsoleUser.username)
-        .where(ConsoleUser.wecom_userid == userid)
-        .order_by(ConsoleUser.id)
-    )
-    for display_name, username in users.all():
-        if display_name and display_name not in (userid, username):
-            return display_name
-    return ""
+    bound = session.execute(BOUND_USERS.where(ConsoleUser.wecom_userid == userid))
+    return names_people_know(bound).get(userid, "")
 
 
 def pool_position(session: Session, conversation: Conversation) -> int:

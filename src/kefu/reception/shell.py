@@ -22,7 +22,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from kefu.accounts.models import KfAccount
-from kefu.accounts.sync import request_dispatch
+from kefu.accounts.sync import request_dispatch, request_dispatch_for_connection
 from kefu.crm.tasks import FETCH_TASK
 from kefu.db import table_of
 from kefu.ingest.models import Message
@@ -49,7 +49,7 @@ from kefu.reception.core import (
 from kefu.reception.events import emit_conversation_events
 from kefu.reception.local_actions import LOCAL_ACTIONS, apply_local
 from kefu.reception.models import Conversation, ConversationAction, TimelineEntry
-from kefu.reception.pool import STATE_POOL, request_dispatch_for_corp
+from kefu.reception.pool import ACCOUNTS_WITH_A_POOL, STATE_POOL
 from kefu.reception.session_log import record_sessions
 from kefu.settings import Settings
 
@@ -186,7 +186,8 @@ def apply_decision(
     freed = _servicer_freed(before, decision.state)
     if freed is not None:
         service.mark_idle_since(session, account, freed, now=now)
-        request_dispatch_for_corp(session, account, now=now)  # room for a waiting customer
+        # Room for a customer waiting in any of the corp's accounts.
+        request_dispatch_for_connection(session, account.connection_id, now=now, among=ACCOUNTS_WITH_A_POOL)
     if decision.state.wecom_state == STATE_POOL and before.wecom_state != STATE_POOL:
         # Room may have freed while this customer's trans → 2 was on its way: the round asked for
         # then found nobody waiting. Without this they would wait for the sweep.

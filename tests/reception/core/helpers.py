@@ -157,7 +157,8 @@ def summary(action: Any) -> tuple[Any, ...]:
     raise AssertionError(action)
 
 
-# Kefu's own records of routing and 留言: tests/routing and tests/reception/test_routing.py check them.
+# Kefu's own records of routing and 留言: tests/routing, tests/reception/test_routing.py and
+# tests/reception/test_follow_ups.py check them.
 BOOKKEEPING = frozenset({"record_routing", "record_follow_up"})
 
 

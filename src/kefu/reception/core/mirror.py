@@ -75,6 +75,7 @@ SESSION_FLAGS: dict[str, Any] = {
     "reserved_for": None,
     "reserved_off_duty": False,
     "queue_timeout": False,
+    "timeout_message_sent": False,
     "leaving_message": None,
     "pending_transition": None,
     "ended_locally": False,
@@ -130,8 +131,14 @@ class Context:
         if to_state == STATE_POOL and before != STATE_POOL:
             self.update(queued_at=self.now)
         elif to_state != STATE_POOL:
-            # Out of the pool: a queue timeout on its way no longer applies.
-            self.update(queued_at=None, reserved_for=None, reserved_off_duty=False, queue_timeout=False)
+            # Out of the pool: a queue timeout on its way, or told already, no longer applies.
+            self.update(
+                queued_at=None,
+                reserved_for=None,
+                reserved_off_duty=False,
+                queue_timeout=False,
+                timeout_message_sent=False,
+            )
         self.note("state_changed", from_state=before, to_state=to_state, servicer=servicer, reason=reason)
 
     def start_session(self, at: datetime | None, *, kind: SessionKind, reason: str) -> None:
@@ -160,6 +167,7 @@ class Context:
                 ended_at=self.now,
                 kind=state.session_kind,
                 queue_timeout=state.queue_timeout,
+                ending_sent=state.timeout_message_sent,  # the customer read their wait was over
             )
             recent = [s for s in state.recent_sessions if s.session_no != ended.session_no]
             self.update(recent_sessions=[*recent, ended][-KEEP_RECENT_SESSIONS:], **SESSION_FLAGS)

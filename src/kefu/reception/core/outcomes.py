@@ -6,11 +6,11 @@ decided again from WeCom's answer — never retried blindly.
 
 from __future__ import annotations
 
-from kefu.reception.core.actions import Reconcile
+from kefu.reception.core.actions import Reconcile, Text
 from kefu.reception.core.customer import request_human
 from kefu.reception.core.events import on_opening_reached, settle
 from kefu.reception.core.inbound import OpeningReached, Reconciled, SendRefused, TransferDone, TransferRefused
-from kefu.reception.core.messages import phrase_for
+from kefu.reception.core.messages import TRANSFER_REFUSED_TEXT, phrase_for
 from kefu.reception.core.mirror import Context
 from kefu.reception.core.state import (
     SENDABLE_STATES,
@@ -136,8 +136,8 @@ def on_reconciled(ctx: Context, answer: Reconciled) -> None:
 
 def _after_refusal(ctx: Context, *, asked_meanwhile: bool) -> None:
     """What WeCom's state owes the customer after Kefu's move was refused: a request for a human
-    asked again once (WeCom still shows the API, from where a human is allowed), then the
-    over-length message ("no human can take you now"); a queue timeout WeCom kept in its pool,
+    asked again once (WeCom still shows the API, from where a human is allowed), then told no
+    human can be reached now, to try again later; a queue timeout WeCom kept in its pool,
     its message with the pool's code if still unused (nothing else reaches a waiting customer).
     `asked_meanwhile`: a transfer was on its way when WeCom's state was read (the customer asked
     again before the check): that request was the retry; a second one could move them twice."""
@@ -147,7 +147,8 @@ def _after_refusal(ctx: Context, *, asked_meanwhile: bool) -> None:
         ctx.update(leaving_message="queue_timeout")  # the message invites them to leave one
         if ctx.settings.enabled:
             timeout = phrase_for(ctx.settings.queue.timeout_message, "queue_timeout")
-            ctx.send_on_event("pool", "queue_timeout", timeout)
+            if ctx.send_on_event("pool", "queue_timeout", timeout):
+                ctx.update(timeout_message_sent=True)  # the end, when it comes, says nothing more
     refusals = state.refused_requests
     if not refusals:
         return
@@ -163,4 +164,4 @@ def _after_refusal(ctx: Context, *, asked_meanwhile: bool) -> None:
         return
     ctx.update(refused_requests=0)
     ctx.note("request_refused_again")
-    ctx.send("transfer_refused", phrase_for(ctx.settings.queue.over_length_message, "over_length"))
+    ctx.send("transfer_refused", Text(text=TRANSFER_REFUSED_TEXT))

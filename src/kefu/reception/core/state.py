@@ -65,7 +65,9 @@ class EndedSession(_Frozen):
     servicer_userid: str | None
     ended_at: AwareDatetime
     kind: SessionKind = "normal"
-    ending_sent: bool = False  # the ending/survey message went out (at most once)
+    # The session's last words went out (at most once): the ending and survey, or the queue
+    # timeout's message, which the pool's code carried already when WeCom kept the customer waiting.
+    ending_sent: bool = False
     queue_timeout: bool = False  # Kefu ended it because the customer waited too long in the pool
 
 
@@ -106,6 +108,7 @@ class ConversationState(_Frozen):
     reserved_for: str | None = None
     reserved_off_duty: bool = False  # reserved_for was off duty then: held until they come on duty
     queue_timeout: bool = False  # Kefu is ending this session: it waited in the pool too long
+    timeout_message_sent: bool = False  # the queue timeout's message went out with the pool's code
     # What the customer writes now is a message left for servicers (留言): after asking for a
     # human off hours, or in the session after a queue timeout.
     leaving_message: Literal["off_hours", "queue_timeout"] | None = None
