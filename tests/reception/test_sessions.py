@@ -108,7 +108,8 @@ async def test_an_idle_ai_session_is_ended_with_the_ending_message(make_world: W
     assert world.session()["state"] == 4
     reply, ending = world.inbox()
     assert texts_of(reply) == NON_TEXT_REPLY
-    assert ending["code_kind"] == "ending" and texts_of(ending).startswith("本次服务已结束")
+    # The ending alone: the survey rates a servicer's service and no servicer served.
+    assert ending["code_kind"] == "ending" and texts_of(ending) == "本次服务已结束，感谢您的咨询"
     conversation = await world.conversation()
     assert (conversation.wecom_state, conversation.next_idle_check_at) == (4, None)
 

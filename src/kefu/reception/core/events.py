@@ -113,7 +113,10 @@ def _send_ending(ctx: Context) -> None:
         if ctx.send_on_event("ending", "queue_timeout", content):
             ctx.replace_ended(ended.session_no, ending_sent=True)
         return
-    if ctx.send_on_event("ending", "ending", ending_content(ctx.settings, ended.session_no)):
+    # The survey rates a servicer's service: an AI session or a wait nobody took gets the
+    # ending alone (product.md: "after a human session ends").
+    last_words = ending_content(ctx.settings, ended.session_no, with_survey=ended.served)
+    if ctx.send_on_event("ending", "ending", last_words):
         ctx.replace_ended(ended.session_no, ending_sent=True)
 
 

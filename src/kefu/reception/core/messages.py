@@ -105,15 +105,19 @@ def parse_rating(menu_id: str | None) -> RatingClick | None:
     return RatingClick(session_no=int(match[1]), option=int(match[2]), score=int(match[3]))
 
 
-def ending_content(settings: AccountSettings, session_no: int) -> Phrase | Menu | None:
+def ending_content(
+    settings: AccountSettings, session_no: int, *, with_survey: bool = True
+) -> Phrase | Menu | None:
     """The ending message and the survey as ONE message (one 20-second code allows one).
 
     Both: a menu whose head is the ending, then the survey prompt, above the click items (the
     ratings); nothing after them. Only the ending: its text. Only the survey: a menu of its
     prompt and ratings. Neither: None. Each text stays a phrase of its own, so AI phrasing
-    rewords each and neither is lost in the other.
+    rewords each and neither is lost in the other. `with_survey` False: the ending alone.
     """
     ending = phrase_for(settings.messages.ending, "ending")
+    if not with_survey:
+        return ending
     survey = settings.messages.survey
     prompt = phrase_for(survey, "survey")
     choices = [

@@ -68,6 +68,7 @@ SESSION_FLAGS: dict[str, Any] = {
     "not_sure_streak": 0,
     "pool_notice_sent": False,
     "taken_notice_sent": False,
+    "served": False,
     "awaiting_reply_since": None,
     "no_reply_notice_sent": False,
     "refused_servicers": [],
@@ -127,7 +128,7 @@ class Context:
         if to_state == STATE_HUMAN:
             # What they write now is the servicer's to answer, not a 留言 left for servicers
             # (what they left before is kept in its follow-up).
-            self.update(leaving_message=None)
+            self.update(leaving_message=None, served=True)
         if to_state == STATE_POOL and before != STATE_POOL:
             self.update(queued_at=self.now)
         elif to_state != STATE_POOL:
@@ -167,6 +168,8 @@ class Context:
                 ended_at=self.now,
                 kind=state.session_kind,
                 queue_timeout=state.queue_timeout,
+                # In state 3 now counts too: a session taken before `served` was recorded.
+                served=state.served or state.wecom_state == STATE_HUMAN,
                 ending_sent=state.timeout_message_sent,  # the customer read their wait was over
             )
             recent = [s for s in state.recent_sessions if s.session_no != ended.session_no]

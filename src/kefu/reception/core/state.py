@@ -69,6 +69,9 @@ class EndedSession(_Frozen):
     # timeout's message, which the pool's code carried already when WeCom kept the customer waiting.
     ending_sent: bool = False
     queue_timeout: bool = False  # Kefu ended it because the customer waited too long in the pool
+    # A servicer held it (state 3): only then is there a service to rate, so only then does its
+    # ending carry the survey. True for sessions ended before this was recorded, as they were.
+    served: bool = True
 
 
 class ConversationState(_Frozen):
@@ -95,6 +98,7 @@ class ConversationState(_Frozen):
     not_sure_streak: int = Field(0, ge=0)
     pool_notice_sent: bool = False
     taken_notice_sent: bool = False
+    served: bool = False  # a servicer held this session (state 3) at some point
     # In a human session: since when the customer waits for the servicer's word (taken, or wrote
     # after the servicer's last message), and whether the no-reply notice went out (once).
     awaiting_reply_since: AwareDatetime | None = None
