@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy import func, select
 
 from kefu.api.users import SESSION_LIFETIME, TooManyAttempts, sign_in, sign_out
+from kefu.console.form_body import read_form
 from kefu.console.i18n import LANG_COOKIE, LANGUAGES
 from kefu.console.web import SESSION_COOKIE, Viewer, form, redirect, render, runtime_of, signed_in
 from kefu.reception.models import Conversation
@@ -45,7 +46,7 @@ async def login_page(request: Request, next: str | None = None) -> Response:
 
 @router.post("/console/login")
 async def login(request: Request) -> Response:
-    data = await request.form()
+    data = await read_form(request)
     username, password = str(data.get("username") or ""), str(data.get("password") or "")
     target = _safe_next(str(data.get("next") or ""))
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")

@@ -6,7 +6,8 @@ browsers are sent to the login page; a signed-in user without the role gets a 40
 Every POST goes through `form()`, which refuses it without the session's CSRF token (a hidden
 `csrf_token` field, or the `X-CSRF-Token` header that htmx requests carry), and refuses text no
 database column can store (NUL) in a field, the path or the query with a 422 page, before any
-handler writes: PostgreSQL refused it with a 500 deep inside."""
+handler writes: PostgreSQL refused it with a 500 deep inside. A form whose text is not UTF-8 is
+refused with a 400 page (kefu.console.form_body)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from kefu.accounts.models import Servicer
 from kefu.api.models import ConsoleUser
 from kefu.api.routes import storable
 from kefu.api.users import BOUND_USERS, names_people_know, session_user
+from kefu.console.form_body import FormUndecodable, FormUnreadable, read_form
 from kefu.console.i18n import LANG_COOKIE, language_of, problem_words, translator
 from kefu.console.menu import menu_for
 from kefu.errors import DomainError
@@ -72,11 +74,6 @@ class Forbidden(Exception):
 
 class CsrfRefused(Exception):
     """A POST without the session's CSRF token."""
-
-
-class FormUnreadable(Exception):
-    """A POSTed form Starlette would not parse (a field over 1 MB, too many fields, a malformed
-    body): it answered with a bare JSON 400 where the console shows its own page."""
 
 
 class Unstorable(Exception):
@@ -211,11 +208,9 @@ def role(*allowed: str) -> Callable[[Request], Awaitable[Viewer]]:
 
 
 async def form(request: Request, viewer: Viewer) -> FormData:
-    """The POSTed form, once its CSRF token matches the session's."""
-    try:
-        data = await request.form()
-    except HTTPException as exc:  # Starlette's: a multipart field over 1 MB, 1,000+ fields, malformed
-        raise FormUnreadable from exc
+    """The POSTed form (its text UTF-8: kefu.console.form_body), once its CSRF token matches the
+    session's."""
+    data = await read_form(request)
     given = str(data.get("csrf_token") or request.headers.get("x-csrf-token") or "")
     if not hmac.compare_digest(given.encode(), viewer.csrf_token.encode()):
         raise CsrfRefused
@@ -334,3 +329,4 @@ def install_console_errors(app: Any) -> None:
     app.add_exception_handler(CsrfRefused, on_csrf)
     app.add_exception_handler(Unstorable, error_page(422, "error.unstorable"))
     app.add_exception_handler(FormUnreadable, error_page(400, "error.form_unreadable"))
+    app.add_exception_handler(FormUndecodable, error_page(400, "error.form_not_utf8"))
