@@ -382,7 +382,7 @@ async def test_an_imports_refusals_are_in_the_readers_language(rt: Runtime, sign
         files={"file": ("contacts.csv", b"external_id,name\n\xff\xff\n", "text/csv")},
     )
     assert undecodable.status_code == 422
-    assert "文件既不是 UTF-8 也不是 GB18030（第 17 字节无法识别）" in undecodable.text
+    assert "文件既不是 UTF-8（第 2 行有无法识别的字节）也不是 GB18030" in undecodable.text
 
 
 async def test_servicers_cannot_open_the_crm(signed_in: SignIn) -> None:

@@ -91,21 +91,25 @@ class ImportResult(BaseModel):
 
 
 def decode_csv_bytes(data: bytes) -> str:
-    """UTF-8 (a BOM is dropped), else GB18030; anything else is refused with a hint."""
+    """UTF-8 (a BOM is dropped), else GB18030 (Excel's “CSV” on a Chinese Windows: what a
+    Chinese admin saves without choosing); anything else is refused, naming the line where UTF-8
+    breaks — the advice is to save as UTF-8, and a UTF-8 file with a stray byte is fixed there
+    (GB18030 breaks near the start of any UTF-8 Chinese text, wherever the stray byte is)."""
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
     try:
         return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        not_utf8 = exc.start
     try:
         return data.decode("gb18030")
-    except UnicodeDecodeError as exc:
+    except UnicodeDecodeError:
+        line = data.count(b"\n", 0, not_utf8) + 1
         raise KbCsvError(
-            f"the file is neither UTF-8 nor GB18030 (undecodable byte at offset {exc.start}); "
+            f"the file is neither UTF-8 (line {line} holds a byte that is not) nor GB18030; "
             "save it from Excel as “CSV UTF-8”",
             "encoding",
-            {"offset": exc.start},
+            {"line": line, "offset": not_utf8},
         ) from None
 
 
