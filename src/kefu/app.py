@@ -21,6 +21,7 @@ from kefu.accounts.kf_routes import router as accounts_router
 from kefu.accounts.routes import router as connections_router
 from kefu.accounts.settings import stored_retrieval
 from kefu.ai.factory import warm_up
+from kefu.api.body_limit import BodyLimit
 from kefu.api.routes import API_PREFIX, install_error_handlers
 from kefu.clock import Clock
 from kefu.console import install_console
@@ -144,6 +145,8 @@ def create_app(
             )
         return Response(await metrics_text(rt), media_type=metrics.CONTENT_TYPE)
 
+    # Inside the callback endpoint, which holds callbacks to their own lower limit itself.
+    app.add_middleware(BodyLimit)
     app.add_middleware(
         CallbackEndpoint,
         runtime=rt,

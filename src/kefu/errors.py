@@ -43,3 +43,8 @@ class Conflict(DomainError):
 class Invalid(DomainError):
     status_code = 422
     code = "invalid"
+
+
+class TooLarge(DomainError):
+    status_code = 413
+    code = "too_large"

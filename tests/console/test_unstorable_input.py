@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from kefu.accounts.models import KfAccount
+from kefu.api.body_limit import MAX_BODY_BYTES
 from kefu.api.models import ApiToken, ConsoleUser
 from kefu.crm.models import CrmCustomer
 from kefu.runtime import Runtime
@@ -106,5 +107,21 @@ async def test_a_form_field_over_a_megabyte_is_the_consoles_own_page_and_nothing
     answer = await admin.post("/console/crm/customers", files=fields)
     assert answer.status_code == 400
     assert answer.headers["content-type"].startswith("text/html") and "单项超过 1 MB" in answer.text
+    async with rt.db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(CrmCustomer)) == 0
+
+
+async def test_a_console_upload_over_the_limit_is_the_error_page_and_saves_nothing(
+    rt: Runtime, signed_in: SignIn
+) -> None:
+    """Any body past kefu.api.body_limit's limit, a file part a form does not even take too:
+    it was spooled to disk whatever its size, and the card saved."""
+    admin = await signed_in("admin")
+    csrf = csrf_of(await admin.get(NEW_CUSTOMER))
+    fields = {"csrf_token": (None, csrf), "name": (None, "青禾"), "file": ("big.bin", b"x" * MAX_BODY_BYTES)}
+    answer = await admin.post("/console/crm/customers", files=fields)
+    assert answer.status_code == 413, answer.text[:300]
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "提交的内容超过 21 MB" in answer.text
     async with rt.db.read() as session:
         assert await session.scalar(select(func.count()).select_from(CrmCustomer)) == 0

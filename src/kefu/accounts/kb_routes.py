@@ -17,6 +17,7 @@ from kefu.ai.kb_csv import RowError, check_entry
 from kefu.ai.kb_xlsx import entries_xlsx
 from kefu.ai.knowledge import KnowledgeEntry
 from kefu.api.auth import api_actor, require_token
+from kefu.api.body_limit import MAX_IMPORT_BYTES
 from kefu.api.deps import IdPath, RuntimeDep, TokenDep
 from kefu.api.routes import ApiRoute
 from kefu.errors import Conflict, Invalid, NotFound
@@ -27,7 +28,6 @@ router = APIRouter(
     route_class=ApiRoute,
     dependencies=[Depends(require_token)],
 )
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

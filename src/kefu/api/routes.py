@@ -43,6 +43,9 @@ class ApiRoute(APIRoute):
                 # valid token is 401 whatever it sends (a malformed body was a 422 before auth),
                 # and costs no parsing. Every ApiRoute requires a token; a public route is not one.
                 await authenticate(request)
+                # Read here, under kefu.api.body_limit's limit: its TooLarge answers 413 below,
+                # where FastAPI's own read would turn it into a 400. The handler reads it again free.
+                await request.body()
                 if problem := await unstorable_text(request):
                     return JSONResponse({"error": "invalid", "message": problem}, status_code=422)
                 return await handler(request)

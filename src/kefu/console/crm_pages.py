@@ -20,6 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from kefu.ai.kb_csv import RowError
+from kefu.api.body_limit import MAX_IMPORT_BYTES
 from kefu.api.deps import IdPath
 from kefu.api.notices import leave_notice, read_notice
 from kefu.api.users import real_now
@@ -38,7 +39,6 @@ from kefu.reception.customer_conversations import conversations_of
 router = APIRouter(include_in_schema=False)
 Manager = Annotated[Viewer, Depends(role(*MANAGERS))]
 PAGE_SIZE = 30
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
 CARD_FIELDS = ("external_id", "name", "phone", "email", "tags", "notes", "exclusive_userid")
 CONTACT_FIELDS = (*CARD_FIELDS, "customer_external_id", "unionid")
 KINDS = ("customers", "contacts")

@@ -30,6 +30,7 @@ from kefu.accounts.settings import get_account
 from kefu.ai.kb_csv import KbError, RowError, check_entry
 from kefu.ai.kb_xlsx import entries_xlsx
 from kefu.ai.knowledge import KnowledgeEntry
+from kefu.api.body_limit import MAX_IMPORT_BYTES
 from kefu.api.deps import IdPath, IdQuery
 from kefu.api.notices import leave_notice, read_notice
 from kefu.api.users import real_now
@@ -42,7 +43,6 @@ from kefu.errors import Invalid, NotFound
 router = APIRouter(include_in_schema=False)
 Manager = Annotated[Viewer, Depends(role(*MANAGERS))]
 PAGE_SIZE = 20
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 IMPORT_RESULT = TypeAdapter(KbImport)  # an import's result, kept as JSON for the page after it
 # The first word of a kb_csv problem names the form field it is about.

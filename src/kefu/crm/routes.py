@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.accounts.service import get_connection
 from kefu.ai.kb_csv import RowError
 from kefu.api.auth import api_actor, require_token
+from kefu.api.body_limit import MAX_IMPORT_BYTES
 from kefu.api.deps import IdField, IdPath, IdQuery, OffsetQuery, RuntimeDep, TokenDep
 from kefu.api.routes import ApiRoute
 from kefu.crm import identity, service, webhooks
@@ -31,7 +32,6 @@ from kefu.crm.schemas import (
 from kefu.errors import Invalid
 
 router = APIRouter(prefix="/crm", tags=["crm"], route_class=ApiRoute, dependencies=[Depends(require_token)])
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
 Search = Annotated[str | None, Query(max_length=200, description="part of name, phone or email")]
 Tag = Annotated[str | None, Query(max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=service.MAX_PAGE)]

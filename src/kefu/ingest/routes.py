@@ -22,7 +22,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kefu import metrics
 from kefu.accounts.models import Connection
+from kefu.api.body_limit import limited
 from kefu.db.base import row_id_of
+from kefu.errors import TooLarge
 from kefu.ingest.checks import STALE, CallbackStats, Refusal, check_query
 from kefu.ingest.recorder import CallbackRecorder, SignedCallback, crypto_of, open_callback
 from kefu.ingest.xml import BadXML, parse_flat_xml
@@ -31,17 +33,6 @@ from kefu.runtime import Runtime
 
 log = get_logger(__name__)
 CALLBACK_PATH = re.compile(r"^/wecom/callback/([^/]*)$")
-
-
-async def read_limited(request: Request, limit: int) -> bytes | None:
-    """The body, or None as soon as it exceeds `limit` bytes (never buffered whole)."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 class CallbackEndpoint:
@@ -54,13 +45,14 @@ class CallbackEndpoint:
         self.rt = runtime
         self.recorder = recorder
         self.stats = stats
+        self.limit = runtime.settings.callback_max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = CALLBACK_PATH.match(scope.get("path", "")) if scope["type"] == "http" else None
         if match is None:
             await self.app(scope, receive, send)
             return
-        request = Request(scope, receive)
+        request = Request(scope, limited(scope, receive, self.limit))
         connection_id = row_id_of(match.group(1))  # past the id range: 404 before any query
         if connection_id is None:
             status, body = 404, "unknown connection"
@@ -92,7 +84,7 @@ class CallbackEndpoint:
     async def verify_url(self, connection_id: int, params: Any) -> tuple[int, str]:
         """WeCom's GET check when the URL is saved: answer the plaintext echostr, nothing else."""
         echostr = params.get("echostr", "")
-        if len(echostr) > self.rt.settings.callback_max_body_bytes:
+        if len(echostr) > self.limit:
             log.warning("callback.too_large", connection_id=connection_id)
             return 400, "echostr too large"
         refusal = self.refused(connection_id, params)
@@ -120,12 +112,9 @@ class CallbackEndpoint:
         return opened.status, opened.body
 
     async def receive(self, connection_id: int, request: Request) -> tuple[int, str]:
-        limit = self.rt.settings.callback_max_body_bytes
-        if int(request.headers.get("content-length") or 0) > limit:
-            log.warning("callback.too_large", connection_id=connection_id)
-            return 400, "body too large"
-        body = await read_limited(request, limit)
-        if body is None:  # a chunked body has no Content-Length: stop reading at the limit
+        try:  # a Content-Length over the limit reads nothing, a chunked body stops at the limit
+            body = await request.body()
+        except TooLarge:
             log.warning("callback.too_large", connection_id=connection_id)
             return 400, "body too large"
         try:
