@@ -22,6 +22,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from kefu.api.auth import authenticate
+from kefu.db.base import storable
 from kefu.errors import DomainError
 
 API_PREFIX = "/api/v1"
@@ -74,23 +75,6 @@ async def unstorable_text(request: Request) -> str | None:
     except ValueError:
         return None  # FastAPI answers malformed JSON itself
     return UNSTORABLE if not storable(parsed) else None
-
-
-def storable(value: Any) -> bool:
-    """Whether every string in `value` (nested lists and dicts too) fits a database text column."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return False
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-        return True
-    if isinstance(value, dict):
-        return all(storable(k) and storable(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(storable(v) for v in value)
-    return True
 
 
 def _under_api(request: Request) -> bool:

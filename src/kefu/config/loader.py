@@ -20,6 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from kefu.config.schema import SCHEMA_VERSION, KefuConfig
+from kefu.db.base import unstorable_char
 from kefu.errors import Invalid
 from kefu.schema_types import PathKey, Problem, UnsetVar, format_path, line_of, problem_of
 
@@ -137,7 +138,7 @@ def _walk_nodes(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], probl
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
-            key = str(key_node.value)
+            key = _joined_pairs(str(key_node.value))
             child = (*path, key)
             if key in seen:
                 problems.append(Problem(format_path(child), key_node.start_mark.line + 1, "duplicate key"))
@@ -154,12 +155,15 @@ def _substitute(
     value: Any, path: PathKey, env: Mapping[str, str], lines: dict[PathKey, int], problems: list[Problem]
 ) -> Any:
     if isinstance(value, dict):
+        value = {_joined_pairs(k) if isinstance(k, str) else k: v for k, v in value.items()}
         for key in value:  # a key is stored too (ai.synonyms' terms, custom fields)
-            _refuse_nul(key, (*path, str(key)), lines, problems)
+            _refuse_unstorable(key, (*path, str(key)), lines, problems)
         return {k: _substitute(v, (*path, str(k)), env, lines, problems) for k, v in value.items()}
     if isinstance(value, list):
         return [_substitute(v, (*path, i), env, lines, problems) for i, v in enumerate(value)]
-    if _refuse_nul(value, path, lines, problems):
+    if isinstance(value, str):
+        value = _joined_pairs(value)
+    if _refuse_unstorable(value, path, lines, problems):
         return value
     if not isinstance(value, str) or "$" not in value:
         return value
@@ -184,13 +188,36 @@ def _substitute(
     return result
 
 
-def _refuse_nul(value: Any, path: PathKey, lines: dict[PathKey, int], problems: list[Problem]) -> bool:
-    """YAML's "\\0" in a text: PostgreSQL's text columns refuse it, and settings' JSON would send it."""
-    if not (isinstance(value, str) and "\x00" in value):
+def _joined_pairs(text: str) -> str:
+    """PyYAML reads "\\ud83d\\ude00" (JSON's escape of 😀, and YAML reads JSON) as two lone
+    surrogates: joined here into the one character JSON means. A surrogate left alone stays,
+    for _refuse_unstorable."""
+    if text.isascii():
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "surrogatepass")
+
+
+def _refuse_unstorable(value: Any, path: PathKey, lines: dict[PathKey, int], problems: list[Problem]) -> bool:
+    """YAML's "\\0" or "\\ud800" in a text (kefu.db.base.unstorable_char, the API's rule too):
+    PostgreSQL refuses NUL, nothing can encode a lone surrogate, and the settings' JSON would
+    send either to WeCom. Refused where it stands, as any bad value."""
+    found = unstorable_char(value) if isinstance(value, str) else None
+    if found is None:
         return False
-    shown = format_path(path).replace("\x00", "\\0")  # a key holding one: printed, not raw
-    problems.append(Problem(shown, line_of(path, lines), "holds NUL (\\0), which Kefu cannot store"))
+    shown = _escaped(format_path(path))  # a key holding one: printed escaped, a terminal can't show it
+    problems.append(Problem(shown, line_of(path, lines), f"holds {_named(found)}, which Kefu cannot store"))
     return True
+
+
+def _named(char: str) -> str:
+    return "NUL (\\0)" if char == "\x00" else f"an unpaired surrogate ({_escaped(char)})"
+
+
+def _escaped(text: str) -> str:
+    """NUL as \\0 and a lone surrogate as \\udXXX: what the file wrote, printable."""
+    return "".join(
+        "\\0" if c == "\x00" else f"\\u{ord(c):04x}" if "\ud800" <= c <= "\udfff" else c for c in text
+    )
 
 
 def _duplicates(config: KefuConfig, lines: dict[PathKey, int]) -> list[Problem]:

@@ -34,11 +34,11 @@ from starlette.exceptions import HTTPException
 
 from kefu.accounts.models import Servicer
 from kefu.api.models import ConsoleUser
-from kefu.api.routes import storable
 from kefu.api.users import BOUND_USERS, names_people_know, session_user
 from kefu.console.form_body import FormUndecodable, FormUnreadable, read_form
 from kefu.console.i18n import LANG_COOKIE, language_of, problem_words, translator
 from kefu.console.menu import menu_for
+from kefu.db.base import storable
 from kefu.errors import DomainError
 from kefu.hours.schema import DEFAULT_TIMEZONE
 from kefu.runtime import Runtime

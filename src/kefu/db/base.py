@@ -48,6 +48,26 @@ def row_id_of(text: str) -> int | None:
     return value if 1 <= value <= MAX_ID else None
 
 
+def unstorable_char(text: str) -> str | None:
+    """The first character of `text` no text column can store, or None: NUL (PostgreSQL refuses
+    it; SQLite stored it) or an unpaired surrogate (a JSON or YAML "\\ud800" escape: text, but
+    not UTF-8, so neither database nor WeCom can take it)."""
+    if text.isascii():
+        return "\x00" if "\x00" in text else None
+    return next((c for c in text if c == "\x00" or "\ud800" <= c <= "\udfff"), None)
+
+
+def storable(value: Any) -> bool:
+    """Whether every string in `value` (nested lists and dicts too, keys included) fits a text column."""
+    if isinstance(value, str):
+        return unstorable_char(value) is None
+    if isinstance(value, dict):
+        return all(storable(k) and storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(storable(v) for v in value)
+    return True
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Stored as naive UTC (SQLite has no zones), always returned aware in UTC."""
 
