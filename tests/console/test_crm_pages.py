@@ -385,6 +385,29 @@ async def test_an_imports_refusals_are_in_the_readers_language(rt: Runtime, sign
     assert "文件既不是 UTF-8（第 2 行有无法识别的字节）也不是 GB18030" in undecodable.text
 
 
+async def test_a_card_stored_with_an_old_phone_is_edited_without_retyping_it(
+    rt: Runtime, signed_in: SignIn
+) -> None:
+    """A card from before phones and emails were checked: editing its notes asked to fix its
+    phone first. Only a changed phone or email is checked now."""
+    async with rt.db.write() as session:
+        row = CrmCustomer(name="青禾家电", phone="总机 6552 9988", email="", created_at=rt.clock.now())
+        row.updated_at = row.created_at
+        session.add(row)
+        await session.flush()
+        card_id = row.id
+    admin = await signed_in("admin")
+    page = await admin.get(f"/console/crm/customers/{card_id}")
+    form = {"csrf_token": csrf_of(page), "name": "青禾家电", "phone": "总机 6552 9988", "notes": "老客户"}
+    saved = await admin.post(f"/console/crm/customers/{card_id}", data=form)
+    assert saved.status_code == 303, saved.text
+    changed = await admin.post(f"/console/crm/customers/{card_id}", data={**form, "phone": "总机 6552 9989"})
+    assert changed.status_code == 422 and "不是有效的电话号码" in changed.text
+    async with rt.db.read() as session:
+        stored = await session.get(CrmCustomer, card_id)
+        assert stored is not None and (stored.phone, stored.notes) == ("总机 6552 9988", "老客户")
+
+
 async def test_servicers_cannot_open_the_crm(signed_in: SignIn) -> None:
     servicer = await signed_in("servicer")
     assert (await servicer.get("/console/crm/contacts")).status_code == 403

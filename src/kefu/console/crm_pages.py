@@ -31,7 +31,7 @@ from kefu.crm import service
 from kefu.crm.csv_import import CONTACT_COLUMNS, CUSTOMER_COLUMNS, CrmImport, import_files
 from kefu.crm.identity import wechat_customers
 from kefu.crm.models import CrmContact, CrmCustomer
-from kefu.crm.schemas import ContactIn, CustomerIn, card_problems
+from kefu.crm.schemas import CardInvalid, ContactIn, CustomerIn, card_problems
 from kefu.db.base import MAX_ID
 from kefu.errors import DomainError, Invalid, NotFound
 from kefu.reception.customer_conversations import conversations_of
@@ -168,10 +168,9 @@ async def _save(request: Request, kind: str, viewer: Viewer, card_id: int | None
             else:
                 saved = await service.save_customer(session, body, now=now, customer_id=card_id, actor=actor)
             saved_id = saved.id
-    except ValidationError as exc:
-        errors = {
-            p.field: _card_words(viewer, p.problem, p.values, p.reason) for p in reversed(card_problems(exc))
-        }
+    except (ValidationError, CardInvalid) as exc:
+        problems = exc.problems if isinstance(exc, CardInvalid) else card_problems(exc)
+        errors = {p.field: _card_words(viewer, p.problem, p.values, p.reason) for p in reversed(problems)}
     except DomainError as exc:
         if exc.status_code == 404 and row is None and card_id:
             return _refused(request, viewer, exc)  # the card itself is gone

@@ -33,7 +33,7 @@ from kefu.ai.kb_csv import (
     header_cells,
     row_cells,
 )
-from kefu.crm.schemas import CARD_FORMAT_PROBLEMS, ContactIn, CustomerIn, card_problems
+from kefu.crm.schemas import ContactIn, CustomerIn, card_problems
 from kefu.crm.service import upsert_contact, upsert_customer
 from kefu.errors import DomainError
 
@@ -173,8 +173,6 @@ def _problem(exc: ValueError | DomainError) -> ValueError:
         first = card_problems(exc)[0]
         if first.problem == "too_long":
             return RowProblem("too_long", first.reason, column=first.field, max=first.values["max"])
-        if first.problem in CARD_FORMAT_PROBLEMS:
-            return RowProblem(first.problem, first.reason, value=first.values["value"])
         return ValueError(first.reason)
     if isinstance(exc, DomainError):
         return RowProblem(exc.problem, exc.message, **exc.values) if exc.problem else ValueError(exc.message)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.accounts.models import KfAccount, Servicer
 from kefu.audit.log import record
 from kefu.crm.models import CrmContact, CrmCustomer, WechatCustomer
-from kefu.crm.schemas import ContactIn, CustomerIn
+from kefu.crm.schemas import ContactIn, CustomerIn, check_formats
 from kefu.errors import Conflict, Invalid, NotFound
 
 Card = TypeVar("Card", CrmCustomer, CrmContact)
@@ -156,6 +156,7 @@ async def save_customer(
     """Create (no id) or replace the customer's card; audited when an `actor` is given."""
     row = await get_customer(session, customer_id) if customer_id else CrmCustomer(created_at=now)
     before = card_of(row) if customer_id else None
+    check_formats(body, before)
     await _taken(session, CrmCustomer, body.external_id, customer_id)
     await _check_servicer(session, row, body.exclusive_userid)
     _fill(row, body, now)
@@ -176,6 +177,7 @@ async def save_contact(
     """Create (no id) or replace the contact's card; audited when an `actor` is given."""
     row = await get_contact(session, contact_id) if contact_id else CrmContact(created_at=now)
     before = card_of(row) if contact_id else None
+    check_formats(body, before)
     await _taken(session, CrmContact, body.external_id, contact_id)
     await _check_servicer(session, row, body.exclusive_userid)
     row.customer_id = await _company_of(session, body)
