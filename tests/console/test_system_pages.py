@@ -3,6 +3,10 @@ typed kept) and a token that then opens the REST API."""
 
 from __future__ import annotations
 
+import re
+
+from kefu.api import users
+from kefu.runtime import Runtime
 from tests.console.conftest import SignIn, csrf_of, login
 
 
@@ -46,3 +50,24 @@ async def test_a_token_made_on_the_page_opens_the_api_once_shown(signed_in: Sign
     assert "erp" in listed.text and token not in listed.text
     duplicate = await admin.post("/console/tokens", data={"csrf_token": csrf_of(page), "name": "erp"})
     assert duplicate.status_code == 422 and "已有名为“erp”的令牌" in duplicate.text
+
+
+async def test_a_display_name_or_userid_past_its_column_is_refused_beside_its_field(
+    rt: Runtime, signed_in: SignIn
+) -> None:
+    """Both columns hold 64 characters and nothing checked them: PostgreSQL answered a longer one
+    with a 500, SQLite stored it whole."""
+    admin = await signed_in("admin")
+    page = await admin.get("/console/users")
+    user = {"csrf_token": csrf_of(page), "username": "lisi", "role": "servicer", "password": "long enough"}
+    for field, words in (
+        ("display_name", "显示名称最多 64 个字符"),
+        ("wecom_userid", "企业微信 userid 最多 64 个字符"),
+    ):
+        refused = await admin.post("/console/users", data={**user, "wecom_userid": "lisi", field: "名" * 65})
+        assert refused.status_code == 422, refused.text
+        assert re.search(rf'name="{field}"[^>]*>\s*<div class="error-text">{words}</div>', refused.text), (
+            refused.text
+        )
+    async with rt.db.read() as session:
+        assert [u.username for u in await users.list_users(session)] == ["admin0"]

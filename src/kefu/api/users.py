@@ -24,6 +24,7 @@ from kefu.errors import Conflict, DomainError, Invalid, NotFound
 ROLES = ("admin", "supervisor", "servicer")
 USERNAME = re.compile(r"^[A-Za-z0-9_.@\-\u4e00-\u9fff]{1,64}$")
 MIN_PASSWORD = 8
+MAX_NAME = 64  # a display name and a WeCom userid (WeCom's own limit), as their columns
 SESSION_LIFETIME = timedelta(hours=12)
 # Five wrong passwords for one username, or twenty from one address, within 15 minutes lock
 # that key until the window ends: enough for typos, too few to guess a password.
@@ -77,6 +78,11 @@ async def create_user(
             "a servicer user needs --wecom-userid: it decides which accounts they see",
             "servicer_needs_userid",
         )
+    # Their columns hold 64 characters: PostgreSQL refused a longer one with a 500, SQLite kept it.
+    if len(display_name) > MAX_NAME:
+        raise Invalid(f"display name: at most {MAX_NAME} characters", "display_name_long", {"max": MAX_NAME})
+    if wecom_userid and len(wecom_userid) > MAX_NAME:
+        raise Invalid(f"WeCom userid: at most {MAX_NAME} characters", "userid_long", {"max": MAX_NAME})
     check_password_rules(password)
     if await session.scalar(select(ConsoleUser.id).where(ConsoleUser.username == username)):
         raise Conflict(f"a user named {username!r} already exists", "username_taken", {"username": username})

@@ -21,6 +21,8 @@ Admin = Annotated[Viewer, Depends(role(*ADMIN))]
 FIELD_OF_PROBLEM = {
     "bad_role": "role",
     "servicer_needs_userid": "wecom_userid",
+    "userid_long": "wecom_userid",
+    "display_name_long": "display_name",
     "password_short": "password",
 }
 
