@@ -82,3 +82,23 @@ def test_the_guard_is_undone_exactly(text: str) -> None:
     written = csv_cell(text)
     assert isinstance(written, str) and not written.startswith(FORMULA)
     assert plain_cell(written) == text
+
+
+async def test_a_control_character_a_worksheet_cannot_hold_is_refused_at_every_door(
+    api: httpx.AsyncClient, base: str
+) -> None:
+    """A vertical tab (Word's line break, pasted) in an answer was stored, and every XLSX export of
+    the knowledge base then failed with a 500 (openpyxl refuses it): it is refused where it
+    comes in, beside its column, and the export keeps working."""
+    entry = {"id": "v1", "question": "保修多久", "answer": "整机三年\u000b主板五年"}
+    refused = await api.post(base, json=entry)
+    assert refused.status_code == 422, refused.text
+    assert (refused.json()["problem"], refused.json()["values"]) == ("answer_control", {"char": "\\x0b"})
+    assert (await api.put(f"{base}/v1", json={**entry, "answer": "三年", "tags": ["售\x1b后"]})).json()[
+        "problem"
+    ] == "tag_control"
+    rows = "id,question,answer\nv1,保修\x07多久,三年\nv2,发票,可以开\n"
+    imported = (await api.post(f"{base}/import", content=rows.encode())).json()
+    assert [(e["line"], e["problem"]) for e in imported["errors"]] == [(2, "question_control")]
+    assert [e["id"] for e in await _stored(api, base)] == ["v2"]
+    assert (await api.get(f"{base}/export", params={"format": "xlsx"})).status_code == 200

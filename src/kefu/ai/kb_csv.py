@@ -48,6 +48,10 @@ _HEADER_ALIASES = {
     "启用": "enabled",
 }
 _LIST_SEPARATORS = re.compile(r"[|｜;；]")
+# Control characters a worksheet cannot hold (openpyxl refuses them, so every XLSX export failed):
+# Word's line break (\x0b) pasted into an answer, an escape sequence. Tab and line breaks are text;
+# NUL is refused before, as text no database stores.
+_CONTROL = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f]")
 
 
 class KbError(Invalid):
@@ -280,6 +284,17 @@ def _entry(row: list[str], columns: list[str]) -> KnowledgeEntry:
                 tag=tag[:10],
                 max=MAX_TAG_CHARS,
             )
+    for code, what, texts in (
+        ("id_control", "id", [entry_id]),
+        ("question_control", "question", [question]),
+        ("answer_control", "answer", [answer]),
+        ("alt_control", "an alternative question", alt_questions),
+        ("tag_control", "a tag", tags),
+    ):
+        if found := next((m for m in map(_CONTROL.search, texts) if m), None):
+            char = f"\\x{ord(found.group()):02x}"
+            reason = f"{what} holds a control character ({char}) no spreadsheet can hold; remove it"
+            raise RowProblem(code, reason, char=char)
     return KnowledgeEntry(
         id=entry_id,
         question=question,
