@@ -6,7 +6,8 @@ an account of a connection (corp) the card's WeChat customers are on (a company'
 or of any connection while none is bound — else routing's `exclusive` rule would never match
 it. Only a value that changes is checked: a servicer later removed from the list stays on the
 cards that name them (routing passes over them as over anyone not receiving), and those cards
-can still be edited."""
+can still be edited. So are a phone and an email (schemas.check_formats): a card saved before
+they were checked keeps what it holds until someone changes it."""
 
 from __future__ import annotations
 
