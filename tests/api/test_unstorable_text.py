@@ -47,3 +47,17 @@ async def test_an_id_in_a_body_past_the_database_integer_is_a_422(api: httpx.Asy
     assert (
         await api.post("/api/v1/crm/contacts", json={"name": "x", "customer_id": 2**40})
     ).status_code == 422
+
+
+async def test_a_json_body_that_is_not_utf8_is_a_422_saying_so(api: httpx.AsyncClient) -> None:  # noqa: F811
+    """It was FastAPI's 400 "There was an error parsing the body", which names no cause."""
+    body = '{"name": "青禾家电"}'.encode("gbk")
+    response = await api.post(
+        "/api/v1/crm/customers", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json() == {
+        "error": "invalid",
+        "message": "the body is not UTF-8 (byte 10 is not): send JSON as UTF-8",
+    }
+    assert (await api.get("/api/v1/crm/customers")).json() == []

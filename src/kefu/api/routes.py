@@ -62,12 +62,17 @@ UNSTORABLE = "text holds a character no database column can store (NUL, \\u0000,
 
 async def unstorable_text(request: Request) -> str | None:
     """What PostgreSQL would refuse with a 500 deep in a handler, refused first as a 422: NUL in
-    the path, the query or a JSON string, or a lone surrogate in JSON (valid JSON, not UTF-8)."""
+    the path, the query or a JSON string, or a lone surrogate in JSON (valid JSON, not UTF-8) —
+    and a JSON body that is not UTF-8 (RFC 8259), which FastAPI answered with a bare 400."""
     if "\x00" in request.scope["path"] or any("\x00" in v for v in request.query_params.values()):
         return UNSTORABLE
     if not request.headers.get("content-type", "").startswith("application/json"):
         return None
     body = await request.body()  # kept by the request: the handler reads it again for free
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"the body is not UTF-8 (byte {exc.start} is not): send JSON as UTF-8"
     if b"\\u" not in body and b"\x00" not in body:
         return None  # nothing escaped, and bytes that decode are storable: the common case
     try:
