@@ -9,7 +9,8 @@ from pathlib import Path
 
 import kefu.reception.core as core
 from kefu.reception.core.events import CHANGE_REASON
-from kefu.reports.endings import ASKED_BY_KEFU, END_REASONS, KEFU_ENDS, RECORDED, end_reason_of
+from kefu.reception.models import SessionRecord
+from kefu.reports.endings import ASKED_BY_KEFU, END_REASONS, KEFU_ENDS, RECORDED, ended_by
 
 SOURCE = "\n".join(path.read_text() for path in Path(core.__file__).parent.glob("*.py"))
 
@@ -26,11 +27,8 @@ def test_every_recorded_end_has_a_name() -> None:
 def test_every_end_kefu_asks_for_has_a_name() -> None:
     asked = set(re.findall(r'transfer\(4, None, reason="(\w+)"', SOURCE))
     assert asked == set(ASKED_BY_KEFU) == {"idle_timeout", "queue_timeout", "ended_by_hand"}
-    for recorded in KEFU_ENDS:
-        assert {end_reason_of(recorded, why) for why in asked} == {
-            "ai_idle_timeout",
-            "queue_timeout",
-            "ended_by_hand",
-        }
-        assert end_reason_of(recorded, None) == "other"  # asked before the version that keeps why
+    # Every name but `other` (what none holds) has its condition.
     assert set(ASKED_BY_KEFU.values()) | set(RECORDED.values()) | {"other"} == set(END_REASONS)
+    assert set(ended_by(SessionRecord.end_reason, SessionRecord.end_requested)) == set(END_REASONS) - {
+        "other"
+    }

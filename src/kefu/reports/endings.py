@@ -12,6 +12,10 @@ known.
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_
+
 # The report's names, in the order the page lists them when counts tie.
 END_REASONS = (
     "servicer",  # a servicer ended it in the WeCom app (结束会话)
@@ -22,12 +26,14 @@ END_REASONS = (
     "ended_in_wecom",  # found ended by a state check or a refused move: how is unknown
     "other",  # Kefu's end recorded before the version that keeps why (migration 0018)
 )
+# end_reason of Kefu's own end: its name is then the one of why Kefu asked (end_requested).
 KEFU_ENDS = frozenset({"kefu_ended", "kefu_transfer_echo", "ended_by_kefu_only"})
 ASKED_BY_KEFU = {
     "idle_timeout": "ai_idle_timeout",
     "queue_timeout": "queue_timeout",
     "ended_by_hand": "ended_by_hand",
 }
+# Any other end_reason, named by itself.
 RECORDED = {
     "servicer_ended": "servicer",
     "expired_48h": "expired_48h",
@@ -36,9 +42,16 @@ RECORDED = {
 }
 
 
-def end_reason_of(recorded: str | None, requested: str | None) -> str:
-    """The report's name for an end the reception recorded as `recorded`, after Kefu last asked
-    for one because of `requested` (if it did)."""
-    if recorded in KEFU_ENDS:
-        return ASKED_BY_KEFU.get(requested or "", "other")
-    return RECORDED.get(recorded or "", "other")
+def ended_by(recorded: Any, requested: Any) -> dict[str, ColumnElement[bool]]:
+    """Each name's condition on the recorded `end_reason` and `end_requested` columns (counted
+    over ended sessions); `other` is what none of them holds."""
+    by_kefu = recorded.in_(sorted(KEFU_ENDS))
+    conditions: dict[str, ColumnElement[bool]] = {}
+    for name in END_REASONS:
+        recorded_as = sorted(reason for reason, named in RECORDED.items() if named == name)
+        asked_as = sorted(reason for reason, named in ASKED_BY_KEFU.items() if named == name)
+        if recorded_as:
+            conditions[name] = recorded.in_(recorded_as)
+        elif asked_as:
+            conditions[name] = and_(by_kefu, requested.in_(asked_as))
+    return conditions

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.reception.models import Rating, SessionRecord, SessionServicer
-from kefu.reports.endings import end_reason_of
+from kefu.reports.endings import ended_by
 from kefu.reports.period import Period
 from kefu.reports.schemas import Satisfaction, Spread
 from kefu.routing.models import RoutingDecisionRow
@@ -28,6 +28,7 @@ TRANSFERRED = or_(S.queued_at.is_not(None), S.assigned_at.is_not(None))
 # vs handoff; Intercom and Chatwoot count a handoff request as not resolved by the bot).
 ASKED_HUMAN = S.transfer_reason.is_not(None)
 ENDED = S.ended_at.is_not(None)
+ENDED_BY = ended_by(S.end_reason, S.end_requested)
 # 接入未回复: it reached a servicer and ended without a servicer's word.
 UNANSWERED = and_(ENDED, S.assigned_at.is_not(None), S.first_response_seconds.is_(None))
 
@@ -86,6 +87,7 @@ async def session_counts(session: AsyncSession, where: list[ColumnElement[bool]]
         _count_if(S.servicer_transfers > 0).label("between_servicers"),
         _count_if(UNANSWERED).label("unanswered"),
         _count_if(S.survey_sent.is_(True)).label("surveyed"),
+        *(_count_if(and_(ENDED, how)).label(f"end:{name}") for name, how in ENDED_BY.items()),
         _count_if(and_(waited, S.taken)).label("taken"),
         _count_if(and_(waited, ~S.taken)).label("abandoned"),
         *(_count_if(and_(waited, *_bucket(index))).label(f"b{index}") for index in range(len(WAIT_BUCKETS))),
@@ -111,17 +113,12 @@ async def grouped_counts(
     return {key: count for key, count in (await session.execute(query)).all()}
 
 
-async def end_reasons(session: AsyncSession, where: list[ColumnElement[bool]]) -> Counter[str]:
-    """Ended sessions by how they ended (kefu.reports.endings), from a few grouped rows."""
-    query = (
-        select(S.end_reason, S.end_requested, func.count())
-        .where(*where, ENDED)
-        .group_by(S.end_reason, S.end_requested)
-    )
-    ends: Counter[str] = Counter()
-    for recorded, requested, count in (await session.execute(query)).all():
-        ends[end_reason_of(recorded, requested)] += count
-    return ends
+def end_reasons(counts: dict[str, int]) -> dict[str, int]:
+    """Ended sessions by how they ended (kefu.reports.endings), from `session_counts`: the names
+    that occur; what no name holds is `other`."""
+    ends = {name: counts[f"end:{name}"] for name in ENDED_BY}
+    ends["other"] = counts["ended"] - sum(ends.values())
+    return {name: n for name, n in ends.items() if n}
 
 
 async def ratings(
@@ -197,7 +194,7 @@ async def servicer_parts(
             _count_if(and_(ENDED, part.replied_at.is_(None))),
         )
         .join(S, and_(S.conversation_id == part.conversation_id, S.session_no == part.session_no))
-        .where(*where)
+        .where(*where, S.assigned_at.is_not(None))  # only sessions a servicer had have parts
         .group_by(part.servicer_userid)
     )
     return {userid: (int(i), int(o), int(u)) for userid, i, o, u in (await session.execute(query)).all()}

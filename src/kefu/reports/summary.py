@@ -38,7 +38,7 @@ async def build_summary(session: AsyncSession, period: Period, account_id: int |
     reasons = await queries.grouped_counts(
         session, [*where, TRANSFERRED], func.coalesce(S.transfer_reason, "other")
     )
-    ends = await queries.end_reasons(session, where)
+    ends = queries.end_reasons(counts)
     waiting = (await queries.spreads(session, [*where, S.queued_at.is_not(None)], S.wait_seconds)).get(0)
     first = (await queries.spreads(session, where, S.first_response_seconds)).get(0)
     first_by_servicer = await queries.spreads(session, where, S.first_response_seconds, S.servicer_userid)
