@@ -16,8 +16,7 @@ from kefu.api import users
 from kefu.console.i18n import messages
 from kefu.console.report_words import COLUMNS, ITEMS, SERVICER_ITEMS, SHEETS
 from kefu.reports.endings import END_REASONS
-from kefu.reports.export import SERVICER_FIELDS
-from kefu.reports.routes import XLSX
+from kefu.reports.export import SERVICER_FIELDS, XLSX
 from kefu.runtime import Runtime
 from tests.console.conftest import PASSWORD, SignIn
 from tests.history import Human, add_session, conversation_row

@@ -10,7 +10,7 @@ import httpx
 from openpyxl import load_workbook
 
 from kefu.app import create_app
-from kefu.reports.routes import XLSX
+from kefu.reports.export import XLSX
 from kefu.runtime import Runtime
 from tests.factories import api_client
 from tests.history import Human, add_session, conversation_row

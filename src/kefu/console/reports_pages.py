@@ -17,8 +17,7 @@ from kefu.console.report_words import named, report_words
 from kefu.console.web import Viewer, refusal_words, render, role, runtime_of
 from kefu.db.base import row_id_of
 from kefu.errors import DomainError
-from kefu.reports.export import summary_csv, summary_xlsx
-from kefu.reports.routes import XLSX, attachment
+from kefu.reports.export import XLSX, attachment, summary_csv, summary_xlsx
 from kefu.reports.service import report
 from kefu.reports.summary import Summary
 

@@ -22,7 +22,7 @@ from kefu.reports.summary import Summary
 from kefu.runtime import Runtime
 
 Format = Literal["csv", "xlsx", "json"]
-FORMATS: tuple[Format, ...] = ("csv", "xlsx", "json")
+FORMATS: dict[str, Format] = {"csv": "csv", "xlsx": "xlsx", "json": "json"}
 # Days said in words, counted back from today in the report's time zone.
 DAYS_BACK = {"today": 0, "yesterday": 1}
 DayOpt = "YYYY-MM-DD, today or yesterday (in the account's time zone)"
@@ -45,9 +45,9 @@ def _format(given: str | None, output: Path | None) -> Format:
     if given is not None:
         if given.lower() not in FORMATS:
             fail(f"--format {given!r}: one of {', '.join(FORMATS)}")
-        return FORMATS[FORMATS.index(given.lower())]  # type: ignore[arg-type]
+        return FORMATS[given.lower()]
     suffix = output.suffix.lower().lstrip(".") if output is not None else ""
-    return FORMATS[FORMATS.index(suffix)] if suffix in FORMATS else "csv"  # type: ignore[arg-type]
+    return FORMATS.get(suffix, "csv")
 
 
 def report_command(

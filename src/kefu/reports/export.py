@@ -30,6 +30,7 @@ SERVICER_FIELDS = (
     "average_rating",
     "over_cap",
 )
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"  # its media type
 SERVICER_SECTION = "servicer:"
 DAY_SECTION = "day"
 
@@ -43,6 +44,12 @@ class Words:
     row: Callable[[Row], str]
     column: Callable[[str], str]
     sheet: Callable[[str], str]
+
+
+def attachment(summary: Summary, suffix: str) -> dict[str, str]:
+    """A download's headers: the file kefu-report-<from>-<to>.<suffix>."""
+    name = f"kefu-report-{summary.first_day}-{summary.last_day}.{suffix}"
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
 
 
 def summary_rows(summary: Summary) -> list[Row]:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from kefu.api.auth import require_token
 from kefu.api.deps import IdQuery, RuntimeDep
 from kefu.api.routes import ApiRoute
-from kefu.reports.export import summary_csv, summary_xlsx
+from kefu.reports.export import XLSX, attachment, summary_csv, summary_xlsx
 from kefu.reports.service import report
 from kefu.reports.summary import Summary
 
@@ -22,13 +22,6 @@ FromDay = Annotated[
     date | None, Query(alias="from", description="first day (YYYY-MM-DD), the account's time zone")
 ]
 ToDay = Annotated[date | None, Query(alias="to", description="last day, included; default: today")]
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def attachment(summary: Summary, suffix: str) -> dict[str, str]:
-    """The download's file name: kefu-report-<from>-<to>.<suffix>."""
-    name = f"kefu-report-{summary.first_day}-{summary.last_day}.{suffix}"
-    return {"Content-Disposition": f'attachment; filename="{name}"'}
 
 
 @router.get("/summary", response_model=Summary)
