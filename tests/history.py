@@ -63,7 +63,8 @@ def add_session(
     """One session's record (and its servicers', and its rating) as the reception would have kept
     it. `end`: (end_reason, end_requested) when not what the reception notes by default — the
     servicer's end in the WeCom app, else Kefu's end for a queue or an AI idle timeout. `survey`:
-    whether the ending carried the survey (default: every ending but a queue timeout's)."""
+    whether the ending carried the survey (default: as the reception sends it, when a servicer
+    held the session)."""
     row = SessionRecord(
         conversation_id=conversation.id,
         account_id=conversation.account_id,
@@ -94,7 +95,7 @@ def add_session(
             ("servicer_ended", None) if servicer else ("kefu_ended", timeout)
         )
         row.ended_servicer_userid = servicer
-        row.survey_sent = survey if survey is not None else row.end_requested != "queue_timeout"
+        row.survey_sent = survey if survey is not None else servicer is not None
     session.add(row)
     if rating is not None:
         label = dict(SCORES).get(rating, str(rating))

@@ -62,7 +62,7 @@ async def test_the_figures_of_one_account(signed_in: SignIn, small_history: Smal
         table,
     )
     assert kpi(page.text, "between") == "1"
-    assert "参评率 75.0%（邀评 4 次）" in page.text
+    assert "参评率 100.0%（邀评 3 次）" in page.text
     assert "接入未回复 0 个" in page.text  # a servicer wrote in every session one took
     ends = page.text[page.text.index('id="end-reasons"') :]
     for end in (
@@ -133,7 +133,7 @@ async def test_the_downloads(rt: Runtime, signed_in: SignIn, small_history: Smal
     assert sheets["汇总"][0] == ["section", "item", "value", "说明"]
     assert ["sessions", "taken_unanswered", 0, "接入未回复会话数"] in sheets["汇总"]
     assert ["end_reason", "queue_timeout", 1, "会话结束方式：排队超时"] in sheets["汇总"]
-    assert ["satisfaction", "participation_rate", 0.75, "参评率"] in sheets["汇总"]
+    assert ["satisfaction", "participation_rate", 1, "参评率"] in sheets["汇总"]
     assert sheets["客服工作量"][:2] == [
         [
             "客服",

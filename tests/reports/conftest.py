@@ -37,7 +37,7 @@ async def small_history(rt: Runtime) -> SmallHistory:
 async def seed_small_history(rt: Runtime) -> SmallHistory:
     """Account 青禾 (Shanghai), its sessions by local time (UTC+8):
 
-    1. 11-24 10:00  AI only, ended by the AI idle timeout (ending and survey)
+    1. 11-24 10:00  AI only, ended by the AI idle timeout (the ending alone: no survey)
     2. 11-24 11:00  keyword → pool 60 s → zhangsan, first reply 30 s, ended by him, rated 100
     3. 11-23 09:30  button → lisi directly, first reply 10 s; lisi passes it to zhangsan, who
                     gives it back without a word; lisi ends it, rated 60

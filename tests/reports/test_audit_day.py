@@ -55,10 +55,11 @@ DEC_1 = {
         "average": 64.0,
         "distribution": {"0": 1, "60": 2, "100": 2},
         "labels": {"0": "不满意", "60": "一般", "100": "满意"},  # 青禾's words: 60 is 一般 here
-        # Every ending carried the survey but E's (the queue timeout's own message) and F's (the
-        # 48 h limit ends without an ending): 11 surveys, rated in B, C, D, M, G.
-        "surveyed": 11,
-        "participation_rate": 0.4545,
+        # The endings of the sessions a servicer held carried the survey: B, C, D, N, J, A3, M, G
+        # (not the AI's B2, A2, K, nor E's queue timeout message; F's 48 h end has no ending):
+        # 8 surveys, rated in B, C, D, M, G.
+        "surveyed": 8,
+        "participation_rate": 0.625,
     },
     "servicers": [
         {
@@ -170,7 +171,7 @@ async def test_days_around_local_midnight_accounts_and_empty_ranges(make_world: 
             "end_reasons": {"ai_idle_timeout": 1},
             **nothing_waited(),
             "first_response": {"count": 0, "median_s": None, "p90_s": None},
-            "satisfaction": unrated(surveyed=1),  # A1's idle end carried the survey
+            "satisfaction": unrated(surveyed=0),  # A1's idle end: the ending alone, no servicer to rate
             "servicers": [],
             "per_day": [{"day": "2026-11-30", "sessions": 1}],
             "per_hour": hours(h23=1),
@@ -250,8 +251,8 @@ async def test_days_around_local_midnight_accounts_and_empty_ranges(make_world: 
         {"0": 1, "60": 3, "100": 2},
         {"0": "不满意", "60": "一般/还行", "100": "满意"},  # two accounts' words for 60
     )
-    # 青禾's 11 surveys and 5 ratings, 松果's P1 and P3 surveyed, P3 rated: 6 of 13.
-    assert (everyone_rated["surveyed"], everyone_rated["participation_rate"]) == (13, 0.4615)
+    # 青禾's 8 surveys and 5 ratings, 松果's P3 (dora's) surveyed and rated: 6 of 9.
+    assert (everyone_rated["surveyed"], everyone_rated["participation_rate"]) == (9, 0.6667)
     # 12-03 at 松果: only an off-hours request, which no human could take. The customer asked for
     # a human and got none: not a session the AI resolved on its own.
     off_hours = await summary(day, "2026-12-03", "2026-12-03", account="songguo")
@@ -335,7 +336,7 @@ async def test_the_console_page_and_its_downloads_show_the_same_day(
     assert kpi(page, "first-response") == ("40 秒", "P90 10 分 30 秒 · 接入未回复 0 个")
     assert kpi(page, "satisfaction")[0] == "64.0"
     assert (
-        "评价 5 次 · 参评率 45.5%（邀评 11 次） · 不满意（0 分）: 1 · 一般（60 分）: 2 · 满意（100 分）: 2"
+        "评价 5 次 · 参评率 62.5%（邀评 8 次） · 不满意（0 分）: 1 · 一般（60 分）: 2 · 满意（100 分）: 2"
         in kpi(page, "satisfaction")[1]
     )
     assert kpi(page, "between")[0] == "2"
@@ -391,8 +392,8 @@ async def test_the_console_page_and_its_downloads_show_the_same_day(
         ["sessions", "taken_unanswered", "0", "接入未回复会话数"],
         ["end_reason", "servicer", "7", "会话结束方式：客服结束"],
         ["end_reason", "expired_48h", "1", "会话结束方式：会话满 48 小时"],
-        ["satisfaction", "surveyed", "11", "邀评数（评价已发出的会话）"],
-        ["satisfaction", "participation_rate", "0.4545", "参评率"],
+        ["satisfaction", "surveyed", "8", "邀评数（评价已发出的会话）"],
+        ["satisfaction", "participation_rate", "0.625", "参评率"],
         ["servicer:bob", "unanswered", "1", "bob：接入未回复"],
         ["servicer:carol", "transferred_out", "1", "carol：转出"],
     ):
@@ -448,7 +449,7 @@ async def test_the_console_page_and_its_downloads_show_the_same_day(
     assert api_csv.text.lstrip("\ufeff").splitlines()[0] == "section,item,value"
     assert kpi(english, "transfer") == ("76.9%", "10 transferred · 0 asked for a human, not transferred")
     assert kpi(english, "wait") == ("2 min 0 s", "p90 10 min 0 s · 1 not taken")
-    assert "participation 45.5% (11 surveyed)" in kpi(english, "satisfaction")[1]
+    assert "participation 62.5% (8 surveyed)" in kpi(english, "satisfaction")[1]
     assert "Ended by the servicer: <strong>7</strong>" in english
 
     supervisor.cookies.set("kefu_lang", "zh")
@@ -464,7 +465,7 @@ async def test_the_console_page_and_its_downloads_show_the_same_day(
         in_summary[("end_reason", "ai_idle_timeout")],
         in_summary[("sessions", "transferred_between_servicers")],
         in_summary[("satisfaction", "participation_rate")],
-    ) == (3, 2, 0.4545)
+    ) == (3, 2, 0.625)
     empty = (await supervisor.get("/console/reports?from=2026-12-10&to=2026-12-12")).text
     assert kpi(empty, "ai-only")[0] == "—" and kpi(empty, "wait")[0] == "—"
     assert kpi(empty, "satisfaction")[0] == "—"

@@ -33,7 +33,7 @@ async def test_csv_on_stdout_and_json_as_the_api_gives_it(
         "sessions,started,6",
         "sessions,transferred_between_servicers,1",
         "end_reason,queue_timeout,1",
-        "satisfaction,participation_rate,0.75",
+        "satisfaction,participation_rate,1.0",
         "servicer:zhangsan,unanswered,1",
     ):
         assert line in lines

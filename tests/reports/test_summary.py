@@ -71,16 +71,16 @@ async def test_satisfaction_and_servicers(rt: Runtime, small_history: SmallHisto
         "average": 53.33,
         "distribution": {0: 1, 60: 1, 100: 1},
         "labels": {0: "不满意", 60: "一般", 100: "满意"},
-        # The endings of 1, 2, 3 and 7 carried the survey (4's queue timeout did not): 3 rated.
-        "surveyed": 4,
-        "participation_rate": 0.75,
+        # The endings of 2, 3 and 7, which a servicer held, carried the survey: all 3 rated.
+        "surveyed": 3,
+        "participation_rate": 1.0,
     }
     # Session 6's rating counts, but not in the rate: whether its survey went out was not recorded.
     week = await summary_of(rt, small_history.shanghai.id, first_day=None, last_day=None)
     assert (week.satisfaction.rated, week.satisfaction.surveyed, week.satisfaction.participation_rate) == (
         4,
-        4,
-        0.75,
+        3,
+        1.0,
     )
     assert [load.model_dump() for load in summary.servicers] == [
         # sessions 2 and 7: first replies 30 and 50 (the lower median of two), ratings 100 and 0
