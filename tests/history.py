@@ -5,7 +5,7 @@ records (as kefu.reception.session_log keeps them), ratings and routing decision
 `seed_history` writes many plausible ones from a seeded random generator (benchmarks, the
 console's pages): most sessions answered by the AI alone, about a third handed to a human for
 a keyword, the button, a not-sure streak or human-only mode, a wait in the pool for many of
-those, a first reply within minutes, a rating for some."""
+those, a first reply within minutes, a colleague taking over now and then, a rating for some."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.accounts.models import KfAccount
-from kefu.reception.models import Conversation, Rating, SessionRecord
+from kefu.reception.models import Conversation, Rating, SessionRecord, SessionServicer
 from kefu.routing.models import RoutingDecisionRow
 from kefu.runtime import Runtime
 
@@ -34,13 +34,17 @@ def conversation_row(account_id: int, external_userid: str, at: datetime) -> Con
 @dataclass
 class Human:
     """The human part of a session: why, how long in the pool (None: straight to a servicer),
-    whether a servicer took it from there, who, and after how many seconds they first replied."""
+    whether a servicer took it from there, who, and after how many seconds they first replied;
+    the colleagues it was then passed to (转接), in order (the last one has it at the end); who
+    wrote in it (None: the first servicer, if they replied)."""
 
     reason: str
     servicer: str | None
     wait_s: int | None = None
     taken: bool = True
     first_response_s: int | None = None
+    passed_to: tuple[str, ...] = ()
+    wrote: tuple[str, ...] | None = None
 
 
 def add_session(
@@ -51,10 +55,16 @@ def add_session(
     *,
     human: Human | None = None,
     ended_after: timedelta | None = timedelta(minutes=10),
+    end: tuple[str, str | None] | None = None,
+    survey: bool | None = None,
     rating: int | None = None,
     kind: str = "normal",
 ) -> SessionRecord:
-    """One session's record (and its rating) as the reception would have kept it."""
+    """One session's record (and its servicers', and its rating) as the reception would have kept
+    it. `end`: (end_reason, end_requested) when not what the reception notes by default — the
+    servicer's end in the WeCom app, else Kefu's end for a queue or an AI idle timeout. `survey`:
+    whether the ending carried the survey (default: as the reception sends it, when a servicer
+    held the session)."""
     row = SessionRecord(
         conversation_id=conversation.id,
         account_id=conversation.account_id,
@@ -63,6 +73,8 @@ def add_session(
         started_at=started_at,
         started_hour=int(started_at.timestamp()) // 3600,
         taken=False,
+        servicer_transfers=0,
+        survey_sent=False,
     )
     servicer = None
     if human is not None:
@@ -72,13 +84,18 @@ def add_session(
             row.queued_at, row.wait_seconds, row.taken = at, human.wait_s, human.taken
             at += timedelta(seconds=human.wait_s)
         if human.taken and human.servicer is not None:
-            servicer = human.servicer
-            row.servicer_userid, row.assigned_at = servicer, at
+            row.servicer_userid, row.assigned_at = human.servicer, at
             row.first_response_seconds = human.first_response_s
+            servicer = _servicers_of(session, conversation, session_no, human, at)
+            row.servicer_transfers = len(human.passed_to)
     if ended_after is not None:
         row.ended_at = started_at + ended_after
-        row.end_reason = "servicer_ended" if servicer else ("queue_timeout" if human else "idle_timeout")
+        timeout = "queue_timeout" if human else "idle_timeout"
+        row.end_reason, row.end_requested = end or (
+            ("servicer_ended", None) if servicer else ("kefu_ended", timeout)
+        )
         row.ended_servicer_userid = servicer
+        row.survey_sent = survey if survey is not None else servicer is not None
     session.add(row)
     if rating is not None:
         label = dict(SCORES).get(rating, str(rating))
@@ -95,16 +112,49 @@ def add_session(
     return row
 
 
+def _servicers_of(
+    session: AsyncSession, conversation: Conversation, session_no: int, human: Human, at: datetime
+) -> str:
+    """Each servicer's part (SessionServicer) along the chain of holders; returns the last."""
+    assert human.servicer is not None
+    chain = [human.servicer, *human.passed_to]
+    wrote = (
+        human.wrote if human.wrote is not None else (chain[:1] if human.first_response_s is not None else [])
+    )
+    parts: dict[str, SessionServicer] = {}
+    for index, userid in enumerate(chain):
+        part = parts.setdefault(
+            userid,
+            SessionServicer(
+                conversation_id=conversation.id,
+                session_no=session_no,
+                servicer_userid=userid,
+                assigned_at=at + timedelta(minutes=index),
+                transferred_in=False,
+                transferred_out=False,
+                replied_at=at + timedelta(minutes=index, seconds=5) if userid in wrote else None,
+            ),
+        )
+        if index:
+            part.transferred_in = True
+            parts[chain[index - 1]].transferred_out = True
+    session.add_all(parts.values())
+    return chain[-1]
+
+
 def _random_human(rng: random.Random) -> Human:
     reason = rng.choices([r for r, _ in REASONS], weights=[w for _, w in REASONS])[0]
     queued = rng.random() < 0.6
     taken = not queued or rng.random() < 0.9
+    servicer = rng.choice(SERVICERS)
+    colleague = rng.choice([s for s in SERVICERS if s != servicer])
     return Human(
         reason=reason,
-        servicer=rng.choice(SERVICERS),
+        servicer=servicer,
         wait_s=int(rng.lognormvariate(4.5, 1.0)) if queued else None,  # median ~90 s
         taken=taken,
         first_response_s=int(rng.lognormvariate(3.5, 0.8)) if taken and rng.random() < 0.95 else None,
+        passed_to=(colleague,) if rng.random() < 0.1 else (),  # 转接, now and then
     )
 
 

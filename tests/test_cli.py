@@ -36,6 +36,7 @@ COMMANDS = [
     "config",
     "jobs",
     "conversations",
+    "report",
 ]
 
 

@@ -23,6 +23,7 @@ from kefu.jobs.cli import jobs_app
 from kefu.jobs.worker import Worker
 from kefu.logs import configure_logging, get_logger
 from kefu.reception.cli import conversations_app
+from kefu.reports.cli import report_command
 from kefu.runtime import Runtime
 from kefu.serving import LIMIT_CONCURRENCY, TIMEOUT_KEEP_ALIVE
 from kefu.settings import LOG_LEVELS, get_settings
@@ -41,6 +42,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(conversations_app, name="conversations")
 app.add_typer(crm_app, name="crm")
+app.command("report")(report_command)
 app.command("demo")(demo_command)
 app.command("simulator")(simulator_command)
 

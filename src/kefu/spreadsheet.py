@@ -1,4 +1,4 @@
-"""Text cells of the CSV files Kefu writes, safe to open in Excel or WPS (formula injection).
+"""Text cells of the CSV and XLSX files Kefu writes, safe to open in Excel or WPS (formula injection).
 
 A cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return is read by a spreadsheet
 as a formula (`=HYPERLINK(...)`, `+86 138…` shown as #NAME?), so the writer puts a single quote
@@ -6,11 +6,16 @@ before it, as OWASP advises; Excel shows the text, not a formula. Kefu's own imp
 quote off again (`plain_cell`), so an export imported back keeps every value as it was. The rule
 is exact both ways: a cell that already starts with quotes before such a character gets one more
 quote on the way out, and loses exactly one on the way in.
+
+In an XLSX file the cell's type says what it is: openpyxl makes any text starting with "=" a
+formula cell, so `xlsx_text` stores text as text (no quote: the cell reads exactly as written).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Any
 
 _FORMULA_START = re.compile(r"'*[=+\-@\t\r]")
 
@@ -27,3 +32,11 @@ def plain_cell(text: str) -> str:
     if text.startswith("'") and _FORMULA_START.match(text, 1):
         return text[1:]
     return text
+
+
+def xlsx_text(cells: Iterable[Any]) -> None:
+    """openpyxl cells whose value is text stay text: "=HYPERLINK(...)" would otherwise be written
+    as a formula, run in Excel, and read back as its result."""
+    for cell in cells:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"

@@ -1,6 +1,6 @@
 """报表 in headless Chromium: the demo's admin opens the page from the menu over a week of
 seeded history, sees the KPI cards with the database's numbers and the SVG charts, filters
-by the account, and downloads the CSV."""
+by the account, and downloads the CSV and the Excel workbook."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from kefu.accounts.models import KfAccount
@@ -64,3 +65,12 @@ def test_the_admin_reads_the_weeks_report(demo: Demo, context: Any, tmp_path: Pa
     download.value.save_as(saved)
     # The console's download says what each row is in the reader's language (a fourth column).
     assert f"sessions,started,{sessions},会话数" in saved.read_text(encoding="utf-8-sig").splitlines()
+
+    with page.expect_download() as download:
+        page.click("#reports-xlsx")
+    assert download.value.suggested_filename.endswith(".xlsx")
+    download.value.save_as(tmp_path / "report.xlsx")
+    workbook = load_workbook(tmp_path / "report.xlsx")
+    assert workbook.sheetnames == ["汇总", "客服工作量", "每日会话数"]
+    days = list(workbook["每日会话数"].iter_rows(min_row=2, values_only=True))
+    assert len(days) == 7 and sum(n for _, n in days) == sessions

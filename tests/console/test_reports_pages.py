@@ -1,16 +1,27 @@
 """报表: the KPI cards, SVG charts and servicer table over the small hand-computed history
-(tests/reports/conftest.py), its filters (a bad date shown beside its field) and the CSV."""
+(tests/reports/conftest.py), its filters (a bad date shown beside its field), the CSV and the
+Excel workbook."""
 
 from __future__ import annotations
 
+import io
 import re
+from csv import reader
+from datetime import UTC, datetime
 
 import pytest
+from openpyxl import load_workbook
 
 from kefu.api import users
+from kefu.console.i18n import messages
+from kefu.console.report_words import COLUMNS, ITEMS, SERVICER_ITEMS, SHEETS
+from kefu.reports.endings import END_REASONS
+from kefu.reports.export import SERVICER_FIELDS, XLSX
 from kefu.runtime import Runtime
 from tests.console.conftest import PASSWORD, SignIn
+from tests.history import Human, add_session, conversation_row
 from tests.reports.conftest import SmallHistory, seed_small_history
+from tests.reports.test_api import sheet_rows
 
 PERIOD = "from=2026-11-20&to=2026-11-25"
 
@@ -43,12 +54,28 @@ async def test_the_figures_of_one_account(signed_in: SignIn, small_history: Smal
     assert "<title>11-23: 3</title>" in page.text  # sessions per day, in Shanghai's days
     assert "关键词: <strong>1</strong>" in page.text
     table = page.text[page.text.index('id="servicer-load"') :]
+    # received, ended, passed in, passed on, unanswered (session 3: lisi's, given back without a
+    # word), first response, ratings, average
     assert re.search(
-        r"<td>zhangsan</td><td>2</td><td>2</td>\s*<td>30 秒</td><td>2</td>\s*<td>50.0</td>", table
+        r"<td>zhangsan</td><td>2</td><td>2</td>\s*<td>1</td><td>1</td><td>1</td>\s*"
+        r"<td>30 秒</td><td>2</td>\s*<td>50.0</td>",
+        table,
     )
+    assert kpi(page.text, "between") == "1"
+    assert "参评率 100.0%（邀评 3 次）" in page.text
+    assert "接入未回复 0 个" in page.text  # a servicer wrote in every session one took
+    ends = page.text[page.text.index('id="end-reasons"') :]
+    for end in (
+        "客服结束: <strong>2</strong>",
+        "AI 会话超时结束: <strong>1</strong>",
+        "排队超时: <strong>1</strong>",
+    ):
+        assert end in ends
+    assert "在 Kefu 中手动结束: <strong>1</strong>" in ends
     assert '<span class="badge badge-warn">1</span>' in table  # zhangsan's take past his cap
-    link = f"/console/reports/export.csv?{PERIOD}&account_id={small_history.shanghai.id}"
-    assert f'href="{link.replace("&", "&amp;")}"' in page.text
+    for kind in ("csv", "xlsx"):
+        link = f"/console/reports/export.{kind}?{PERIOD}&account_id={small_history.shanghai.id}"
+        assert f'href="{link.replace("&", "&amp;")}"' in page.text
 
 
 async def test_a_servicer_is_shown_by_the_name_of_the_console_user_bound_to_them(
@@ -90,9 +117,90 @@ async def test_bad_filters_are_shown_beside_their_field(
     assert unknown.status_code == 422 and "客服账号（ID 999）不存在" in unknown.text
 
 
-async def test_the_csv_download(signed_in: SignIn, small_history: SmallHistory) -> None:
+async def test_the_downloads(rt: Runtime, signed_in: SignIn, small_history: SmallHistory) -> None:
     supervisor = await signed_in("supervisor")
-    csv = await supervisor.get(f"/console/reports/export.csv?{PERIOD}&account_id={small_history.shanghai.id}")
+    query = f"{PERIOD}&account_id={small_history.shanghai.id}"
+    csv = await supervisor.get(f"/console/reports/export.csv?{query}")
     assert csv.status_code == 200 and csv.headers["content-type"] == "text/csv; charset=utf-8"
     assert "sessions,started,6,会话数" in csv.content.decode("utf-8-sig").splitlines()
     assert (await supervisor.get("/console/reports/export.csv?to=nope")).status_code == 422
+
+    xlsx = await supervisor.get(f"/console/reports/export.xlsx?{query}")
+    assert xlsx.status_code == 200 and xlsx.headers["content-type"] == XLSX
+    assert 'filename="kefu-report-2026-11-20-2026-11-25.xlsx"' in xlsx.headers["content-disposition"]
+    sheets = sheet_rows(xlsx.content)
+    assert list(sheets) == ["汇总", "客服工作量", "每日会话数"]  # for people: the page's words
+    assert sheets["汇总"][0] == ["section", "item", "value", "说明"]
+    assert ["sessions", "taken_unanswered", 0, "接入未回复会话数"] in sheets["汇总"]
+    assert ["end_reason", "queue_timeout", 1, "会话结束方式：排队超时"] in sheets["汇总"]
+    assert ["satisfaction", "participation_rate", 1, "参评率"] in sheets["汇总"]
+    assert sheets["客服工作量"][:2] == [
+        [
+            "客服",
+            "首次接入",
+            "结束会话",
+            "转入",
+            "转出",
+            "接入未回复",
+            "首次响应时长中位数（秒）",
+            "评价数",
+            "平均评分",
+            "超上限接入",
+        ],
+        ["zhangsan", 2, 2, 1, 1, 1, 30, 2, 50, 1],
+    ]
+    assert sheets["每日会话数"][0] == ["日期", "会话数"]
+    assert (
+        await supervisor.get("/console/reports/export.xlsx?from=2026-11-25&to=2026-11-20")
+    ).status_code == 422
+    supervisor.cookies.set("kefu_lang", "en")
+    english = sheet_rows((await supervisor.get(f"/console/reports/export.xlsx?{query}")).content)
+    assert list(english) == ["Summary", "Servicer load", "Sessions per day"]
+    assert english["Servicer load"][0][:6] == [
+        "Servicer",
+        "First assigned",
+        "Ended",
+        "Passed in",
+        "Passed on",
+        "Taken, never answered",
+    ]
+    servicer = await signed_in("servicer")
+    assert (await servicer.get(f"/console/reports/export.xlsx?{query}")).status_code == 403
+
+
+async def test_a_label_that_reads_as_a_formula_is_guarded(
+    rt: Runtime, signed_in: SignIn, small_history: SmallHistory
+) -> None:
+    """The download's label column starts with a servicer's userid: "=1+2：首次接入" would be a
+    formula in Excel. It gets the guard's quote, as any text cell Kefu writes."""
+    async with rt.db.write() as session:
+        conversation = conversation_row(
+            small_history.shanghai.id, "wm_hostile", datetime(2026, 11, 21, tzinfo=UTC)
+        )
+        session.add(conversation)
+        await session.flush()
+        add_session(
+            session, conversation, 1, datetime(2026, 11, 21, 2, tzinfo=UTC), human=Human("keyword", "=1+2")
+        )
+    supervisor = await signed_in("supervisor")
+    table = list(
+        reader(
+            io.StringIO((await supervisor.get(f"/console/reports/export.csv?{PERIOD}")).text.lstrip("\ufeff"))
+        )
+    )
+    assert ["servicer:=1+2", "received", "1", "'=1+2：首次接入"] in table
+    workbook = load_workbook(
+        io.BytesIO((await supervisor.get(f"/console/reports/export.xlsx?{PERIOD}")).content)
+    )
+    cells = [cell for sheet in workbook for row in sheet.iter_rows() for cell in row]
+    assert [cell.value for cell in cells if cell.data_type == "f"] == []
+    assert "=1+2" in [cell.value for cell in cells]  # the servicers sheet: as written, a text cell
+
+
+def test_every_figure_and_end_has_words() -> None:
+    """The downloads' labels and the page's end reasons name their words by key: each exists
+    (in both languages: test_i18n holds them to the same keys)."""
+    known = set(messages("zh"))
+    named = {*ITEMS.values(), *COLUMNS.values(), *SHEETS.values(), *(f"reports.end.{e}" for e in END_REASONS)}
+    assert named - known == set()
+    assert set(SERVICER_FIELDS) | {"userid"} == set(SERVICER_ITEMS)

@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from kefu.reception.models import SessionRecord
-from tests.reception.conftest import MESSAGES_ON, World, WorldFactory
+from kefu.reception.models import SessionRecord, SessionServicer
+from tests.factories import api_client
+from tests.reception.conftest import MESSAGES_ON, World, WorldFactory, texts_of
 from tests.reception.routing_world import another_customer
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
@@ -139,3 +140,121 @@ async def test_a_customer_turned_away_by_a_full_queue_asked_for_a_human(make_wor
         None,
         None,
     )
+
+
+async def stints(world: World) -> dict[str, tuple[bool, bool, bool]]:
+    """Each servicer who held the customer's session: (got it from a colleague, passed it on,
+    wrote in it)."""
+    async with world.rt.db.read() as session:
+        rows = (await session.scalars(select(SessionServicer).order_by(SessionServicer.id))).all()
+    return {r.servicer_userid: (r.transferred_in, r.transferred_out, r.replied_at is not None) for r in rows}
+
+
+async def test_how_each_session_ended_and_whether_its_survey_went_out(make_world: WorldFactory) -> None:
+    """Kefu ends a session by a trans → 4 it asked for in an earlier decision; the record keeps
+    why it asked, so reports tell an AI idle end from a queue timeout and an end by hand."""
+    settings = {
+        "messages": MESSAGES_ON,
+        "session": {"ai_idle_timeout_minutes": 5},
+        "queue": {"timeout_minutes": 10},
+    }
+    world = await make_world(settings=settings, servicers=["alice"], kb=True)
+    idle, waiting, by_hand, by_servicer = (another_customer(world, name) for name in "甲乙丙丁")
+    idle.says("洗衣机怎么清洗")
+    await world.settle()
+    world.rt.clock.advance(timedelta(minutes=6))
+    await world.run_due()  # the AI idle end
+    await world.settle()
+    by_servicer.says("转人工")  # alice, who then ends it in the WeCom app
+    await world.settle()
+    by_servicer.servicer("end", "alice")
+    await world.settle()
+    world.sim.control(
+        "POST", f"corps/{world.corp['corpid']}/members/alice/reception", {"status": 2, "stop_type": 0}
+    )
+    await world.settle()
+    waiting.says("转人工")  # nobody on duty: the pool, then the queue timeout
+    await world.settle()
+    world.rt.clock.advance(timedelta(minutes=11))
+    await world.run_due()
+    await world.settle()
+    world.sim.control(
+        "POST", f"corps/{world.corp['corpid']}/members/alice/reception", {"status": 1, "stop_type": 0}
+    )
+    await world.settle()
+    by_hand.says("转人工")
+    await world.settle()
+    async with api_client(world.rt) as api:
+        conversation = await by_hand.conversation()
+        assert (await api.post(f"/api/v1/conversations/{conversation.id}/end")).status_code == 202
+    await world.settle()
+
+    by_conversation = {r.conversation_id: r for r in await records(world)}
+    found = {}
+    for name, customer in (
+        ("idle", idle),
+        ("waiting", waiting),
+        ("by_hand", by_hand),
+        ("servicer", by_servicer),
+    ):
+        record = by_conversation[(await customer.conversation()).id]
+        found[name] = (record.end_reason, record.end_requested, record.survey_sent)
+    # The survey rates a servicer's service: it goes with the endings of sessions one held, not
+    # with an AI session's ending nor with a queue timeout's own message.
+    assert found == {
+        "idle": ("kefu_ended", "idle_timeout", False),
+        "waiting": ("kefu_ended", "queue_timeout", False),
+        "by_hand": ("kefu_ended", "ended_by_hand", True),
+        "servicer": ("servicer_ended", None, True),
+    }
+
+
+async def test_an_ending_without_a_survey_sends_none(make_world: WorldFactory) -> None:
+    world = await make_world(
+        settings={"messages": {"ending": MESSAGES_ON["ending"]}}, servicers=["alice"], kb=True
+    )
+    world.says("转人工")
+    await world.settle()
+    world.servicer("end", "alice")
+    await world.settle()
+    assert texts_of(world.inbox()[-1]).startswith("本次服务已结束")  # the ending alone went out
+    [record] = await records(world)
+    assert record.survey_sent is False
+
+
+async def test_servicers_passing_a_session_on_and_who_wrote_in_it(make_world: WorldFactory) -> None:
+    """alice answers, then transfers to bob in the WeCom app; bob says nothing and a supervisor
+    hands the customer to carol in Kefu; carol answers and ends it. Two moves between servicers,
+    and bob held it without a word."""
+    world = await make_world(settings={"messages": MESSAGES_ON}, servicers=["alice", "bob", "carol"])
+    world.says("转人工")
+    await world.settle()
+    assert world.session()["servicer_userid"] == "alice"
+    world.servicer("reply", "alice", msgtype="text", text={"content": "您好"})
+    await world.settle()
+    world.servicer("transfer", "alice", to_servicer_userid="bob")
+    await world.settle()
+    async with api_client(world.rt) as api:
+        conversation = await world.conversation()
+        handed = await api.post(
+            f"/api/v1/conversations/{conversation.id}/hand-over", json={"servicer_userid": "carol"}
+        )
+        assert handed.status_code == 202, handed.text
+    await world.settle()
+    assert world.session()["servicer_userid"] == "carol"
+    world.servicer("reply", "carol", msgtype="text", text={"content": "我来处理"})
+    await world.settle()
+    world.servicer("end", "carol")
+    await world.settle()
+
+    [record] = await records(world)
+    assert (record.servicer_userid, record.ended_servicer_userid, record.servicer_transfers) == (
+        "alice",
+        "carol",
+        2,
+    )
+    assert await stints(world) == {
+        "alice": (False, True, True),
+        "bob": (True, True, False),
+        "carol": (True, False, True),
+    }

@@ -37,18 +37,22 @@ async def small_history(rt: Runtime) -> SmallHistory:
 async def seed_small_history(rt: Runtime) -> SmallHistory:
     """Account 青禾 (Shanghai), its sessions by local time (UTC+8):
 
-    1. 11-24 10:00  AI only, ended
-    2. 11-24 11:00  keyword → pool 60 s → zhangsan, first reply 30 s, ended, rated 100
-    3. 11-23 09:30  button → lisi directly, first reply 10 s, ended, rated 60
-    4. 11-23 14:00  not-sure streak → pool 300 s, nobody took it, ended (queue timeout)
+    1. 11-24 10:00  AI only, ended by the AI idle timeout (the ending alone: no survey)
+    2. 11-24 11:00  keyword → pool 60 s → zhangsan, first reply 30 s, ended by him, rated 100
+    3. 11-23 09:30  button → lisi directly, first reply 10 s; lisi passes it to zhangsan, who
+                    gives it back without a word; lisi ends it, rated 60
+    4. 11-23 14:00  not-sure streak → pool 300 s, nobody took it, ended (queue timeout: its
+                    own message, no survey)
     5. 11-23 00:30  AI only, still open (11-22 16:30 UTC: another day in UTC)
-    6. 11-19 23:59  keyword, before the period (11-20 … 11-25)
-    7. 11-20 00:00  human-only → pool 120 s → zhangsan, first reply 50 s, ended, rated 0
+    6. 11-19 23:59  keyword → lisi, before the period (11-20 … 11-25); ended by Kefu before the
+                    upgrade that records why and whether the survey went out; rated 100
+    7. 11-20 00:00  human-only → pool 120 s → zhangsan, first reply 50 s, ended by hand in
+                    Kefu, rated 0
     8. 11-21 10:00  a rating-only session (a survey click): not a session in reports
 
     Routing: zhangsan took session 2 past his cap in the WeCom app (flagged).
 
-    Account London: one AI-only session, ended, 11-24 02:00 UTC."""
+    Account London: one AI-only session, 11-24 02:00 UTC, found ended by a state check."""
     connection, _ = await make_connection(rt)
     shanghai = await make_account(rt, connection, "wkShanghai")
     london = await make_account(rt, connection, "wkLondon")
@@ -70,12 +74,24 @@ async def seed_small_history(rt: Runtime) -> SmallHistory:
             rating=100,
         )
         add_session(
-            session, c2, 1, utc(23, 1, 30), human=Human("button", "lisi", first_response_s=10), rating=60
+            session,
+            c2,
+            1,
+            utc(23, 1, 30),
+            human=Human("button", "lisi", first_response_s=10, passed_to=("zhangsan", "lisi")),
+            rating=60,
         )
         add_session(session, c3, 1, utc(23, 6), human=Human("not_sure_streak", None, wait_s=300, taken=False))
         add_session(session, c4, 1, utc(22, 16, 30), ended_after=None)
         add_session(
-            session, c5, 1, utc(19, 15, 59), human=Human("keyword", "lisi", first_response_s=5), rating=100
+            session,
+            c5,
+            1,
+            utc(19, 15, 59),
+            human=Human("keyword", "lisi", first_response_s=5),
+            end=("kefu_ended", None),
+            survey=False,
+            rating=100,
         )
         add_session(
             session,
@@ -83,10 +99,11 @@ async def seed_small_history(rt: Runtime) -> SmallHistory:
             2,
             utc(19, 16),
             human=Human("human_only", "zhangsan", wait_s=120, first_response_s=50),
+            end=("kefu_ended", "ended_by_hand"),
             rating=0,
         )
         add_session(session, c5, 3, utc(21, 2), kind="rating_only", ended_after=timedelta(seconds=1))
-        add_session(session, c6, 1, utc(24, 2))
+        add_session(session, c6, 1, utc(24, 2), end=("reconciled", None), survey=False)
         # zhangsan took session 2 in the WeCom app past his cap; lisi's take was within it, and
         # another take past the cap falls before the period.
         for conversation, at, userid, over_cap in (

@@ -15,6 +15,7 @@ from tests.console.conftest import SignIn
 from tests.factories import api_client
 from tests.reception.conftest import WorldFactory
 from tests.reports.audit_day import AuditDay, play_audit_day
+from tests.reports.test_api import sheet_rows
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
 
@@ -31,6 +32,17 @@ DEC_1 = {
     "transferred": 10,
     "transfer_rate": 0.7692,
     "transfer_reasons": {"keyword": 7, "button": 1, "not_sure_streak": 1, "opening_reached": 1},
+    # B, C, D, N, J, M, G by their servicer in the WeCom app; B2, A2, K by the AI idle timeout;
+    # E by the queue timeout; A3 by hand in Kefu; F by WeCom's 48 h limit.
+    "end_reasons": {
+        "servicer": 7,
+        "ai_idle_timeout": 3,
+        "ended_by_hand": 1,
+        "expired_48h": 1,
+        "queue_timeout": 1,
+    },
+    "transferred_between_servicers": 2,  # C alice → bob in the WeCom app, M carol → alice in Kefu
+    "taken_unanswered": 0,  # B, C, D, N, J, A3, F, M, G: a servicer wrote in each (H is 12-02's)
     # D 120 s, J 120 s and N 180 s taken, E 600 s not taken: the 2nd, and the ⌈3.6⌉ = 4th.
     "waiting": {"count": 4, "median_s": 120, "p90_s": 600},
     "waited_taken": 3,
@@ -43,6 +55,11 @@ DEC_1 = {
         "average": 64.0,
         "distribution": {"0": 1, "60": 2, "100": 2},
         "labels": {"0": "不满意", "60": "一般", "100": "满意"},  # 青禾's words: 60 is 一般 here
+        # The endings of the sessions a servicer held carried the survey: B, C, D, N, J, A3, M, G
+        # (not the AI's B2, A2, K, nor E's queue timeout message; F's 48 h end has no ending):
+        # 8 surveys, rated in B, C, D, M, G.
+        "surveyed": 8,
+        "participation_rate": 0.625,
     },
     "servicers": [
         {
@@ -54,6 +71,9 @@ DEC_1 = {
             "rated": 3,  # B 60, G 100, M 60
             "average_rating": 73.33,
             "over_cap": 1,  # her take of N by hand, holding C
+            "transferred_in": 1,  # M, from carol
+            "transferred_out": 1,  # C, to bob
+            "unanswered": 1,  # M: she ended it without a word
         },
         {
             "userid": "bob",  # received D, F, J; ended C, D, F, J; replies 70, 5, 20
@@ -63,6 +83,9 @@ DEC_1 = {
             "rated": 2,  # C 100, D 0
             "average_rating": 50.0,
             "over_cap": 1,  # alice's transfer of C gave him a second session
+            "transferred_in": 1,  # C, from alice
+            "transferred_out": 0,
+            "unanswered": 1,  # C: he ended it without a word
         },
         {
             "userid": "carol",  # received M, replied after 40 s, handed it to alice
@@ -72,6 +95,9 @@ DEC_1 = {
             "rated": 0,
             "average_rating": None,
             "over_cap": 0,
+            "transferred_in": 0,
+            "transferred_out": 1,  # M, to alice
+            "unanswered": 0,
         },
     ],
     "per_day": [{"day": "2026-12-01", "sessions": 13}],
@@ -111,6 +137,18 @@ def nothing_waited() -> dict[str, Any]:
     }
 
 
+def unrated(*, surveyed: int) -> dict[str, Any]:
+    """No rating: a participation rate of 0 when a survey went out, none when none did."""
+    return {
+        "rated": 0,
+        "average": None,
+        "distribution": {},
+        "labels": {},
+        "surveyed": surveyed,
+        "participation_rate": 0.0 if surveyed else None,
+    }
+
+
 def hours(**counts: int) -> list[int]:
     """24 counts from e.g. h7=1."""
     return [counts.get(f"h{hour}", 0) for hour in range(24)]
@@ -130,9 +168,10 @@ async def test_days_around_local_midnight_accounts_and_empty_ranges(make_world: 
             "transferred": 0,
             "transfer_rate": 0.0,
             "transfer_reasons": {},
+            "end_reasons": {"ai_idle_timeout": 1},
             **nothing_waited(),
             "first_response": {"count": 0, "median_s": None, "p90_s": None},
-            "satisfaction": {"rated": 0, "average": None, "distribution": {}, "labels": {}},
+            "satisfaction": unrated(surveyed=0),  # A1's idle end: the ending alone, no servicer to rate
             "servicers": [],
             "per_day": [{"day": "2026-11-30", "sessions": 1}],
             "per_hour": hours(h23=1),
@@ -150,9 +189,12 @@ async def test_days_around_local_midnight_accounts_and_empty_ranges(make_world: 
             "transferred": 1,
             "transfer_rate": 1.0,
             "transfer_reasons": {"opening_reached": 1},
+            "end_reasons": {"servicer": 1},
+            "transferred_between_servicers": 0,
+            "taken_unanswered": 1,  # alice took H and ended it without a word
             **nothing_waited(),
             "first_response": {"count": 0, "median_s": None, "p90_s": None},
-            "satisfaction": {"rated": 0, "average": None, "distribution": {}, "labels": {}},
+            "satisfaction": unrated(surveyed=1),  # alice's end carried the survey; H did not rate
             "servicers": [
                 {
                     "userid": "alice",
@@ -162,6 +204,9 @@ async def test_days_around_local_midnight_accounts_and_empty_ranges(make_world: 
                     "rated": 0,
                     "average_rating": None,
                     "over_cap": 0,
+                    "transferred_in": 0,
+                    "transferred_out": 0,
+                    "unanswered": 1,
                 }
             ],
             "per_hour": hours(h7=1),
@@ -185,17 +230,29 @@ async def test_days_around_local_midnight_accounts_and_empty_ranges(make_world: 
             "ai_only_rate": 0.2667,
             "transferred": 11,
             "transfer_rate": 0.7333,
+            # 松果's P1 by the AI idle timeout, P3 by dora, who never wrote in it
+            "end_reasons": {
+                "servicer": 8,
+                "ai_idle_timeout": 4,
+                "ended_by_hand": 1,
+                "expired_48h": 1,
+                "queue_timeout": 1,
+            },
+            "taken_unanswered": 1,
             "per_hour": hours(h0=1, h9=4, h10=2, h11=1, h12=1, h13=1, h14=1, h15=1, h16=1, h23=2),
         },
     )
     songguo_dec_1 = await summary(day, "2026-12-01", "2026-12-01", account="songguo")
     assert songguo_dec_1["sessions_started"] == 2
     assert songguo_dec_1["satisfaction"]["labels"] == {"60": "还行"}
+    assert [(s["userid"], s["unanswered"]) for s in songguo_dec_1["servicers"]] == [("dora", 1)]
     everyone_rated = everyone["satisfaction"]
     assert (everyone_rated["distribution"], everyone_rated["labels"]) == (
         {"0": 1, "60": 3, "100": 2},
         {"0": "不满意", "60": "一般/还行", "100": "满意"},  # two accounts' words for 60
     )
+    # 青禾's 8 surveys and 5 ratings, 松果's P3 (dora's) surveyed and rated: 6 of 9.
+    assert (everyone_rated["surveyed"], everyone_rated["participation_rate"]) == (9, 0.6667)
     # 12-03 at 松果: only an off-hours request, which no human could take. The customer asked for
     # a human and got none: not a session the AI resolved on its own.
     off_hours = await summary(day, "2026-12-03", "2026-12-03", account="songguo")
@@ -210,6 +267,7 @@ async def test_days_around_local_midnight_accounts_and_empty_ranges(make_world: 
             "transferred": 0,
             "transfer_rate": 0.0,
             "transfer_reasons": {},
+            "end_reasons": {"ai_idle_timeout": 1},  # the AI went on; its idle end came at 20:05
             **nothing_waited(),
             "servicers": [],
             "per_hour": hours(h20=1),
@@ -227,9 +285,12 @@ async def test_days_around_local_midnight_accounts_and_empty_ranges(make_world: 
             "transferred": 0,
             "transfer_rate": None,
             "transfer_reasons": {},
+            "end_reasons": {},
+            "transferred_between_servicers": 0,
+            "taken_unanswered": 0,
             **nothing_waited(),
             "first_response": {"count": 0, "median_s": None, "p90_s": None},
-            "satisfaction": {"rated": 0, "average": None, "distribution": {}, "labels": {}},
+            "satisfaction": unrated(surveyed=0),
             "servicers": [],
             "per_day": [{"day": f"2026-12-{n}", "sessions": 0} for n in (10, 11, 12)],
             "per_hour": hours(),
@@ -260,7 +321,7 @@ def bars(html: str) -> list[str]:
     return [html_text.unescape(title) for title in re.findall(r"<g><title>([^<]*)</title>", html)]
 
 
-async def test_the_console_page_and_its_csv_show_the_same_day(
+async def test_the_console_page_and_its_downloads_show_the_same_day(
     make_world: WorldFactory, signed_in: SignIn
 ) -> None:
     day = await play_audit_day(make_world)
@@ -272,11 +333,22 @@ async def test_the_console_page_and_its_csv_show_the_same_day(
     assert kpi(page, "ai-only") == ("23.1%", "AI 独立解决 3 个")
     assert kpi(page, "transfer") == ("76.9%", "转人工 10 个 · 要求人工未转接 0 个")
     assert kpi(page, "wait") == ("2 分 0 秒", "P90 10 分 0 秒 · 未接入 1")
-    assert kpi(page, "first-response") == ("40 秒", "P90 10 分 30 秒")
+    assert kpi(page, "first-response") == ("40 秒", "P90 10 分 30 秒 · 接入未回复 0 个")
     assert kpi(page, "satisfaction")[0] == "64.0"
     assert (
-        "评价 5 次 · 不满意（0 分）: 1 · 一般（60 分）: 2 · 满意（100 分）: 2" in kpi(page, "satisfaction")[1]
+        "评价 5 次 · 参评率 62.5%（邀评 8 次） · 不满意（0 分）: 1 · 一般（60 分）: 2 · 满意（100 分）: 2"
+        in kpi(page, "satisfaction")[1]
     )
+    assert kpi(page, "between")[0] == "2"
+    ends = page[page.index('id="end-reasons"') :]
+    for end in (
+        "客服结束: <strong>7</strong>",
+        "AI 会话超时结束: <strong>3</strong>",
+        "排队超时: <strong>1</strong>",
+        "在 Kefu 中手动结束: <strong>1</strong>",
+        "会话满 48 小时: <strong>1</strong>",
+    ):
+        assert end in ends
     for reason in ("关键词: <strong>7</strong>", "转人工按钮: <strong>1</strong>"):
         assert reason in page
     assert (
@@ -284,10 +356,11 @@ async def test_the_console_page_and_its_csv_show_the_same_day(
         and "非工作时间留待上班: <strong>1</strong>" in page
     )
     assert "<th>首次接入</th><th>结束会话</th>" in page  # bob ended more than he was first to get
+    # received, ended, passed in, passed on, never answered, first response, ratings, average, over cap
     assert servicer_rows(page) == [
-        ["alice", "5", "5", "45 秒", "3", "73.33", "1"],
-        ["bob", "3", "4", "20 秒", "2", "50.0", "1"],
-        ["carol", "1", "0", "40 秒", "0", "—", "0"],
+        ["alice", "5", "5", "1", "1", "1", "45 秒", "3", "73.33", "1"],
+        ["bob", "3", "4", "1", "0", "1", "20 秒", "2", "50.0", "1"],
+        ["carol", "1", "0", "0", "1", "0", "40 秒", "0", "—", "0"],
     ]
     charted = bars(page)
     assert "12-01: 13" in charted  # sessions per day
@@ -315,6 +388,14 @@ async def test_the_console_page_and_its_csv_show_the_same_day(
         ["rating_score", "60", "2", "评价数：一般（60 分）"],
         ["hour", "23", "2", "各时段会话数：23:00"],
         ["servicer:alice", "received", "5", "alice：首次接入"],
+        ["sessions", "transferred_between_servicers", "2", "客服间转接会话数"],
+        ["sessions", "taken_unanswered", "0", "接入未回复会话数"],
+        ["end_reason", "servicer", "7", "会话结束方式：客服结束"],
+        ["end_reason", "expired_48h", "1", "会话结束方式：会话满 48 小时"],
+        ["satisfaction", "surveyed", "8", "邀评数（评价已发出的会话）"],
+        ["satisfaction", "participation_rate", "0.625", "参评率"],
+        ["servicer:bob", "unanswered", "1", "bob：接入未回复"],
+        ["servicer:carol", "transferred_out", "1", "carol：转出"],
     ):
         assert row in table
     assert all(label for *_, label in table)  # every row says what it is
@@ -368,6 +449,23 @@ async def test_the_console_page_and_its_csv_show_the_same_day(
     assert api_csv.text.lstrip("\ufeff").splitlines()[0] == "section,item,value"
     assert kpi(english, "transfer") == ("76.9%", "10 transferred · 0 asked for a human, not transferred")
     assert kpi(english, "wait") == ("2 min 0 s", "p90 10 min 0 s · 1 not taken")
+    assert "participation 62.5% (8 surveyed)" in kpi(english, "satisfaction")[1]
+    assert "Ended by the servicer: <strong>7</strong>" in english
+
+    supervisor.cookies.set("kefu_lang", "zh")
+    workbook = sheet_rows((await supervisor.get(f"/console/reports/export.xlsx?{query}")).content)
+    assert workbook["客服工作量"][1:] == [
+        ["alice", 5, 5, 1, 1, 1, 45, 3, 73.33, 1],
+        ["bob", 3, 4, 1, 0, 1, 20, 2, 50, 1],
+        ["carol", 1, 0, 0, 1, 0, 40, 0, None, 0],
+    ]
+    assert [[day.date().isoformat(), n] for day, n in workbook["每日会话数"][1:]] == [["2026-12-01", 13]]
+    in_summary = {(section, item): value for section, item, value, _ in workbook["汇总"][1:]}
+    assert (
+        in_summary[("end_reason", "ai_idle_timeout")],
+        in_summary[("sessions", "transferred_between_servicers")],
+        in_summary[("satisfaction", "participation_rate")],
+    ) == (3, 2, 0.625)
     empty = (await supervisor.get("/console/reports?from=2026-12-10&to=2026-12-12")).text
     assert kpi(empty, "ai-only")[0] == "—" and kpi(empty, "wait")[0] == "—"
     assert kpi(empty, "satisfaction")[0] == "—"

@@ -34,6 +34,27 @@ async def test_sessions_ai_only_and_transfers(rt: Runtime, small_history: SmallH
     assert summary.transfer_reasons == {"button": 1, "human_only": 1, "keyword": 1, "not_sure_streak": 1}
 
 
+async def test_how_sessions_ended_and_servicers_passing_them_on(
+    rt: Runtime, small_history: SmallHistory
+) -> None:
+    summary = await summary_of(rt, small_history.shanghai.id)
+    # 2 and 3 by their servicer, 1 by the AI idle timeout, 4 by the queue timeout, 7 by hand;
+    # 5 is still open.
+    assert summary.end_reasons == {
+        "servicer": 2,
+        "ai_idle_timeout": 1,
+        "ended_by_hand": 1,
+        "queue_timeout": 1,
+    }
+    assert summary.transferred_between_servicers == 1  # session 3: lisi → zhangsan → lisi
+    assert summary.taken_unanswered == 0  # a servicer wrote in 2, 3 and 7
+    # The last 7 days add session 6, ended by Kefu before the upgrade that records why.
+    week = await summary_of(rt, small_history.shanghai.id, first_day=None, last_day=None)
+    assert week.end_reasons["other"] == 1
+    london = await summary_of(rt, small_history.london.id)
+    assert london.end_reasons == {"ended_in_wecom": 1}  # found ended by a state check
+
+
 async def test_waiting_and_first_response(rt: Runtime, small_history: SmallHistory) -> None:
     summary = await summary_of(rt, small_history.shanghai.id)
     # Waits 60, 120, 300: the median is the 2nd, p90 the ⌈2.7⌉ = 3rd.
@@ -50,7 +71,17 @@ async def test_satisfaction_and_servicers(rt: Runtime, small_history: SmallHisto
         "average": 53.33,
         "distribution": {0: 1, 60: 1, 100: 1},
         "labels": {0: "不满意", 60: "一般", 100: "满意"},
+        # The endings of 2, 3 and 7, which a servicer held, carried the survey: all 3 rated.
+        "surveyed": 3,
+        "participation_rate": 1.0,
     }
+    # Session 6's rating counts, but not in the rate: whether its survey went out was not recorded.
+    week = await summary_of(rt, small_history.shanghai.id, first_day=None, last_day=None)
+    assert (week.satisfaction.rated, week.satisfaction.surveyed, week.satisfaction.participation_rate) == (
+        4,
+        3,
+        1.0,
+    )
     assert [load.model_dump() for load in summary.servicers] == [
         # sessions 2 and 7: first replies 30 and 50 (the lower median of two), ratings 100 and 0
         {
@@ -61,6 +92,9 @@ async def test_satisfaction_and_servicers(rt: Runtime, small_history: SmallHisto
             "rated": 2,
             "average_rating": 50.0,
             "over_cap": 1,
+            "transferred_in": 1,  # session 3, from lisi
+            "transferred_out": 1,  # … given back to her
+            "unanswered": 1,  # … without a word
         },
         {
             "userid": "lisi",
@@ -70,6 +104,9 @@ async def test_satisfaction_and_servicers(rt: Runtime, small_history: SmallHisto
             "rated": 1,
             "average_rating": 60.0,
             "over_cap": 0,
+            "transferred_in": 1,  # session 3, back from zhangsan
+            "transferred_out": 1,
+            "unanswered": 0,
         },
     ]
 

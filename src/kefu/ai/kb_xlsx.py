@@ -23,6 +23,7 @@ from kefu.ai.kb_csv import (
     parse_kb_rows,
 )
 from kefu.ai.knowledge import KnowledgeEntry
+from kefu.spreadsheet import xlsx_text
 
 ZIP_MAGIC = b"PK\x03\x04"
 
@@ -68,11 +69,7 @@ def entries_xlsx(entries: Sequence[KnowledgeEntry]) -> bytes:
     sheet.append(list(EXPORT_COLUMNS))
     for e in entries:
         sheet.append(entry_cells(e))
-    for row in sheet.iter_rows(min_row=2):
-        for cell in row:
-            # openpyxl makes any text starting with "=" a formula cell (a customer-facing answer
-            # "=HYPERLINK(...)" would run in Excel and read back as its result): text stays text.
-            cell.data_type = "s"
+    xlsx_text(cell for row in sheet.iter_rows(min_row=2) for cell in row)  # an answer "=…" stays text
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

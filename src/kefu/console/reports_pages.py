@@ -1,5 +1,5 @@
 """报表: the reports page (admins, supervisors) — KPI cards, inline-SVG charts, the per-servicer
-table and a CSV download, over a date range and an account; the figures come from
+table and CSV and Excel downloads, over a date range and an account; the figures come from
 kefu.reports, as /api/v1/reports does."""
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from fastapi.responses import Response
 from kefu.accounts.kf_accounts import list_all_accounts
 from kefu.console.menu import MANAGERS
 from kefu.console.report_charts import bar_chart
-from kefu.console.report_csv import csv_labels
+from kefu.console.report_words import named, report_words
 from kefu.console.web import Viewer, refusal_words, render, role, runtime_of
 from kefu.db.base import row_id_of
 from kefu.errors import DomainError
-from kefu.reports.service import report, summary_csv
+from kefu.reports.export import XLSX, attachment, summary_csv, summary_xlsx
+from kefu.reports.service import report
 from kefu.reports.summary import Summary
 
 router = APIRouter(include_in_schema=False)
@@ -65,14 +66,9 @@ async def _summary(request: Request, viewer: Viewer) -> tuple[Summary | None, di
     return summary, values, errors
 
 
-def _reasons(summary: Summary, viewer: Viewer) -> list[tuple[str, int]]:
-    """Transfer reasons in the viewer's words; a reason without words shows as recorded."""
-    named = []
-    for reason, count in summary.transfer_reasons.items():
-        key = f"reports.reason.{reason}"
-        label = viewer.t(key)
-        named.append((reason if label == key else label, count))
-    return named
+def _named(counts: dict[str, int], scope: str, viewer: Viewer) -> list[tuple[str, int]]:
+    """Transfer or end reasons in the viewer's words; a reason without words shows as recorded."""
+    return [(named(viewer.t, f"reports.{scope}.{reason}", reason), n) for reason, n in counts.items()]
 
 
 def _query(summary: Summary) -> str:
@@ -104,11 +100,12 @@ async def reports_page(request: Request, viewer: Manager) -> Response:
         errors=errors,
         accounts=accounts,
         charts=charts,
-        reasons=_reasons(summary, viewer) if summary else [],
+        reasons=_named(summary.transfer_reasons, "reason", viewer) if summary else [],
+        ends=_named(summary.end_reasons, "end", viewer) if summary else [],
         # Each score by the words the customer tapped (评价选项), of this report's ratings:
         # 不满意（0 分）rather than a bare 0, and never another account's words.
         score_labels=summary.satisfaction.labels if summary else {},
-        csv_query=_query(summary) if summary else "",
+        query=_query(summary) if summary else "",
     )
 
 
@@ -116,10 +113,22 @@ async def reports_page(request: Request, viewer: Manager) -> Response:
 async def reports_csv(request: Request, viewer: Manager) -> Response:
     summary, _, errors = await _summary(request, viewer)
     if summary is None:
-        return Response("; ".join(errors.values()), status_code=422, media_type="text/plain; charset=utf-8")
-    name = f"kefu-report-{summary.first_day}-{summary.last_day}.csv"
+        return _refused(errors)
     return Response(
-        summary_csv(summary, csv_labels(viewer.t, summary)),
+        summary_csv(summary, report_words(viewer.t, summary)),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers=attachment(summary, "csv"),
     )
+
+
+@router.get("/console/reports/export.xlsx")
+async def reports_xlsx(request: Request, viewer: Manager) -> Response:
+    summary, _, errors = await _summary(request, viewer)
+    if summary is None:
+        return _refused(errors)
+    workbook = summary_xlsx(summary, report_words(viewer.t, summary))
+    return Response(workbook, media_type=XLSX, headers=attachment(summary, "xlsx"))
+
+
+def _refused(errors: dict[str, str]) -> Response:
+    return Response("; ".join(errors.values()), status_code=422, media_type="text/plain; charset=utf-8")

@@ -2,7 +2,8 @@
 (`Outbox`), each try begun before its WeCom call, a retry's backoff or a failure for good, and
 the outcome settled in one transaction with Kefu's own message and the feed-back job.
 
-Apart from the delivery job's calls to WeCom: these are its only writes.
+Apart from the delivery job's calls to WeCom: these are its only writes (and, for an ending
+that carried the survey, its session's record: kefu.reception.session_log).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from kefu.logs import get_logger
 from kefu.reception import service
 from kefu.reception.core import Inbound, Reconcile, Send, SendOnEvent, Transfer
 from kefu.reception.models import Conversation, ConversationAction, TimelineEntry
+from kefu.reception.session_log import record_survey_sent
 from kefu.reception.shell import add_feed, msgid_for
 from kefu.runtime import Runtime
 from kefu.wecom.outbound import OutboundMessage
@@ -194,6 +196,8 @@ def _settle(
     conversation = outbox.conversation
     if sent is not None and outbox.msgid is not None:
         _store_sent(session, outbox, sent, now=now, possibly=status == "possibly_delivered")
+    if sent is not None and isinstance(outbox.action, SendOnEvent):
+        record_survey_sent(session, conversation.id, outbox.action)
     if status != "done":
         detail = {
             "action_id": outbox.action_id,

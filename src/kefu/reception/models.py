@@ -130,8 +130,37 @@ class SessionRecord(Base):
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     first_response_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # What ended it, as the reception noted it: servicer_ended (in the WeCom app), kefu_ended
+    # (Kefu's own trans → 4), expired_48h, reconciled (found ended by a state check), …
     end_reason: Mapped[str | None] = mapped_column(String(32), default=None)
     ended_servicer_userid: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Why Kefu last asked WeCom to end it (idle_timeout | queue_timeout | ended_by_hand): Kefu's
+    # trans → 4 is asked in one decision and ends the session in a later one, whose note says only
+    # that Kefu ended it (migration 0018; None before).
+    end_requested: Mapped[str | None] = mapped_column(String(32), default=None)
+    # Moves from one servicer to another (转接: in the WeCom app, or handed over in Kefu).
+    servicer_transfers: Mapped[int] = mapped_column(Integer, default=0)
+    # The ending message carried the satisfaction survey and WeCom took it (delivered, or
+    # possibly: its answer was lost), so the customer could rate (参评率's denominator).
+    survey_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SessionServicer(Base):
+    """One servicer's part in one session (as session_log keeps it): whether they got it from a
+    colleague, passed it on to one, and when they first wrote in it — the per-servicer 转接 and
+    接入未回复 of reports. Keyed like ratings, by (conversation, session_no)."""
+
+    __tablename__ = "session_servicers"
+    __table_args__ = (UniqueConstraint("conversation_id", "session_no", "servicer_userid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    session_no: Mapped[int] = mapped_column(Integer)
+    servicer_userid: Mapped[str] = mapped_column(String(64))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the first time they got it
+    transferred_in: Mapped[bool] = mapped_column(Boolean, default=False)  # from another servicer
+    transferred_out: Mapped[bool] = mapped_column(Boolean, default=False)  # to another servicer
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # first message
 
 
 class FollowUp(Base):

@@ -207,6 +207,7 @@ def apply_decision(
         session_after=decision.state.session_no,
         timeline=decision.timeline,
         message=message,
+        servicer_before=before.servicer_userid if before.wecom_state == service.STATE_HUMAN else None,
         became_normal=before.session_kind == "rating_only"
         and decision.state.session_kind == "normal"
         and before.session_no == decision.state.session_no,
