@@ -120,9 +120,11 @@ class Harness:
         self.entered_pool = self.entered_human = False
 
     def ended(self, code: str | None) -> None:
-        """A session ends with `code`: Kefu owes exactly one ending message when its modes say so."""
+        """A session ends with `code`: Kefu owes exactly one ending message when its modes say so
+        (the survey only after a servicer held the session: it rates their service)."""
         messages = self.account.messages
-        wanted = messages.ending.mode != "none" or messages.survey.mode != "none"
+        surveyed = messages.survey.mode != "none" and self.entered_human
+        wanted = messages.ending.mode != "none" or surveyed
         normal = self.kefu.session_kind == "normal"
         self.endings_due[self.session] = bool(code) and wanted and normal and self.account.enabled
 
