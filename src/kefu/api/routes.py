@@ -106,6 +106,12 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+async def passed_on(handler: Any, request: Request, exc: Exception) -> Response:
+    """The answer of the handler installed before (sync or async, as Starlette allows)."""
+    answer = handler(request, exc)
+    return await answer if inspect.isawaitable(answer) else answer
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Errors FastAPI raises itself answer `{"error", "message"}` under /api/v1; elsewhere
     (the health check, the docs) they keep FastAPI's defaults, or go to the handler installed
@@ -116,15 +122,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if not _under_api(request):
-            answer = http_outside_api(request, exc)
-            return await answer if inspect.isawaitable(answer) else answer
+            return await passed_on(http_outside_api, request, exc)
         return _http_error(request, exc)
 
     async def on_invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         if not _under_api(request):
-            answer = outside_api(request, exc)
-            return await answer if inspect.isawaitable(answer) else answer
+            return await passed_on(outside_api, request, exc)
         return JSONResponse({"error": "invalid", "message": _validation_message(exc)}, status_code=422)
 
     async def on_crash(request: Request, exc: Exception) -> Response:

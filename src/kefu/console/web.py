@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ from starlette.exceptions import HTTPException
 
 from kefu.accounts.models import Servicer
 from kefu.api.models import ConsoleUser
+from kefu.api.routes import passed_on
 from kefu.api.users import BOUND_USERS, names_people_know, session_user
 from kefu.console.form_body import FormUndecodable, FormUnreadable, read_form
 from kefu.console.i18n import LANG_COOKIE, language_of, problem_words, translator
@@ -300,8 +300,7 @@ def install_console_errors(app: Any) -> None:
         # `settings.problem.<type>`, as a settings form does, instead of FastAPI's JSON.
         assert isinstance(exc, RequestValidationError)
         if not request.url.path.startswith("/console"):
-            answer = outside_console(request, exc)
-            return await answer if inspect.isawaitable(answer) else answer
+            return await passed_on(outside_console, request, exc)
         viewer: Viewer | None = getattr(request.state, "viewer", None)
         t = viewer.t if viewer else translator(_lang_of(request))
         parts = []
@@ -315,11 +314,9 @@ def install_console_errors(app: Any) -> None:
         # A console address that is no page (a mistyped or stale link, a POST-only action opened
         # in the address bar) gets the console's page in the reader's language, not FastAPI's JSON.
         assert isinstance(exc, HTTPException)
-        page_key = {404: "error.no_such_page", 405: "error.no_such_page"}.get(exc.status_code)
-        if page_key is None or not request.url.path.startswith("/console"):
-            answer = http_outside_console(request, exc)
-            return await answer if inspect.isawaitable(answer) else answer
-        return await error_page(exc.status_code, page_key)(request, exc)
+        if exc.status_code not in (404, 405) or not request.url.path.startswith("/console"):
+            return await passed_on(http_outside_console, request, exc)
+        return await error_page(exc.status_code, "error.no_such_page")(request, exc)
 
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(HTTPException, on_http_error)
