@@ -8,19 +8,25 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import api_client
-from tests.reception.conftest import MESSAGES_ON, WorldFactory, texts_of
+from tests.reception.conftest import MESSAGES_ON, World, WorldFactory, texts_of
 
 pytestmark = [pytest.mark.db, pytest.mark.e2e]
 POOL_ONLY = {"reception": {"mode": "human_only"}, "routing": {"rules": [{"rule": "exclusive"}]}}
 
 
-async def test_a_human_session_is_ended_by_hand_and_the_customer_hears_the_ending(
-    make_world: WorldFactory,
-) -> None:
+async def waiting_in_the_pool(make_world: WorldFactory) -> World:
+    """A customer who asked for a human on a pool-only account with the messages on: state 2."""
     world = await make_world(settings={**POOL_ONLY, "messages": MESSAGES_ON}, servicers=["alice"])
     world.says("人工")
     await world.settle()
     assert world.session()["state"] == 2
+    return world
+
+
+async def test_a_human_session_is_ended_by_hand_and_the_customer_hears_the_ending(
+    make_world: WorldFactory,
+) -> None:
+    world = await waiting_in_the_pool(make_world)
     conversation = await world.conversation()
     async with api_client(world.rt) as api:
         taken = await api.post(
@@ -47,10 +53,7 @@ async def test_a_wait_nobody_took_ended_by_hand_gets_the_ending_without_a_survey
 ) -> None:
     """No servicer held the session, so there is no service to rate: a survey would ask the
     customer to score a wait (企点 skips it too where the agent sent nothing)."""
-    world = await make_world(settings={**POOL_ONLY, "messages": MESSAGES_ON}, servicers=["alice"])
-    world.says("人工")
-    await world.settle()
-    assert world.session()["state"] == 2
+    world = await waiting_in_the_pool(make_world)
     conversation = await world.conversation()
     async with api_client(world.rt) as api:
         ended = await api.post(f"/api/v1/conversations/{conversation.id}/end")
