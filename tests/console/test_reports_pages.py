@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import re
 from csv import reader
-from datetime import UTC, datetime
 
 import pytest
 from openpyxl import load_workbook
@@ -19,8 +18,7 @@ from kefu.reports.endings import END_REASONS
 from kefu.reports.export import SERVICER_FIELDS, XLSX
 from kefu.runtime import Runtime
 from tests.console.conftest import PASSWORD, SignIn
-from tests.history import Human, add_session, conversation_row
-from tests.reports.conftest import SmallHistory, seed_small_history
+from tests.reports.conftest import SmallHistory, add_formula_servicer, seed_small_history
 from tests.reports.test_api import sheet_rows
 
 PERIOD = "from=2026-11-20&to=2026-11-25"
@@ -173,15 +171,7 @@ async def test_a_label_that_reads_as_a_formula_is_guarded(
 ) -> None:
     """The download's label column starts with a servicer's userid: "=1+2：首次接入" would be a
     formula in Excel. It gets the guard's quote, as any text cell Kefu writes."""
-    async with rt.db.write() as session:
-        conversation = conversation_row(
-            small_history.shanghai.id, "wm_hostile", datetime(2026, 11, 21, tzinfo=UTC)
-        )
-        session.add(conversation)
-        await session.flush()
-        add_session(
-            session, conversation, 1, datetime(2026, 11, 21, 2, tzinfo=UTC), human=Human("keyword", "=1+2")
-        )
+    await add_formula_servicer(rt, small_history)
     supervisor = await signed_in("supervisor")
     table = list(
         reader(

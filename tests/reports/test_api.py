@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -13,8 +12,7 @@ from kefu.app import create_app
 from kefu.reports.export import XLSX
 from kefu.runtime import Runtime
 from tests.factories import api_client
-from tests.history import Human, add_session, conversation_row
-from tests.reports.conftest import SmallHistory
+from tests.reports.conftest import SmallHistory, add_formula_servicer
 
 PERIOD = {"from": "2026-11-20", "to": "2026-11-25"}
 
@@ -161,15 +159,7 @@ async def test_a_servicer_id_that_reads_as_a_formula_stays_text(
     rt: Runtime, small_history: SmallHistory
 ) -> None:
     """A userid is WeCom's, a name an admin's: neither may run as a formula in Excel."""
-    async with rt.db.write() as session:
-        conversation = conversation_row(
-            small_history.shanghai.id, "wm_hostile", datetime(2026, 11, 21, tzinfo=UTC)
-        )
-        session.add(conversation)
-        await session.flush()
-        add_session(
-            session, conversation, 1, datetime(2026, 11, 21, 2, tzinfo=UTC), human=Human("keyword", "=1+2")
-        )
+    await add_formula_servicer(rt, small_history)
     async with api_client(rt) as client:
         answer = await client.get("/api/v1/reports/export.xlsx", params=PERIOD)
     sheet = load_workbook(io.BytesIO(answer.content))["servicers"]
