@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from chaos_checks import check
+from chaos_checks import MIRROR_QUERY, check, mirror_behind
 from chaos_world import ACCOUNTS, CAP, ServicerBot, build_world, config_yaml, drive
 from kefu_procs import BIN, KefuProcess, free_port, fresh_database, kefu, point_callbacks, wait_http
 
@@ -66,7 +66,8 @@ def backlog(
     database_url: str, sim: SimulatorServer, accounts: list[dict[str, Any]], expected: int
 ) -> dict[str, int]:
     """What is still to do: unprocessed customer messages, due or running jobs, pending sends,
-    sessions WeCom shows unanswered, queued or with a servicer (the bot ends those)."""
+    sessions WeCom shows unanswered, queued or with a servicer (the bot ends those), and sessions
+    Kefu's mirror has not caught up with (a dropped callback waits for the next poll)."""
     engine = create_engine(database_url)
     try:
         with engine.connect() as conn:
@@ -78,21 +79,23 @@ def backlog(
             pending = conn.execute(
                 text("SELECT count(*) FROM conversation_actions WHERE status = 'pending'")
             ).scalar_one()
+            mirrors = conn.execute(MIRROR_QUERY).all()
     finally:
         engine.dispose()
     now = datetime.now(UTC).replace(tzinfo=None)
     due = sum(1 for run_at in todo if _naive(run_at) <= now.replace(microsecond=0) + _seconds(120))
-    states = [
-        s["state"]
+    sessions = {
+        a["open_kfid"]: sim.control("GET", f"accounts/{a['open_kfid']}/sessions")["sessions"]
         for a in accounts
-        for s in sim.control("GET", f"accounts/{a['open_kfid']}/sessions")["sessions"]
-    ]
+    }
+    states = [s["state"] for found in sessions.values() for s in found]
     return {
         "unprocessed": expected - int(processed),
         "jobs_running": int(running),
         "jobs_due": due,
         "actions_pending": int(pending),
         "sessions_open": sum(1 for s in states if s in (0, 2, 3)),
+        "mirror_behind": mirror_behind(sessions, mirrors),
     }
 
 
@@ -185,7 +188,9 @@ def main() -> int:
             sent = drive(sim, world, messages, seconds, rng)
             chaos.join()
             writing_s = time.monotonic() - started
-            drained_at, left = _drain(database_url, sim, world["accounts"], len(sent), drain_timeout)
+            drained_at, left, mirror_waits = _drain(
+                database_url, sim, world["accounts"], len(sent), drain_timeout
+            )
             faults_injected = sum(rule["hits"] for rule in sim.control("GET", "faults")["faults"])
             sim.control("DELETE", "faults")
             bot.stop.set()
@@ -211,6 +216,7 @@ def main() -> int:
         "drained": drained_at is not None,
         "drain_s": round(drained_at, 1) if drained_at is not None else None,
         "backlog_left": left,
+        "drain_looks_waiting_for_mirror": mirror_waits,
         "human_sessions_ended_by_bot": bot.ended,
         **verdict,
         "kill_log": kill_log,
@@ -232,24 +238,32 @@ def main() -> int:
     ]
     if failed or not figures["drained"]:
         print(f"FAILED: {', '.join(failed) or 'backlog did not drain'} (logs in {workdir})", file=sys.stderr)
+        # stderr is what a failed CI case shows in full: the examples say which sessions.
+        print(
+            json.dumps({"backlog_left": left, "stuck_examples": figures["stuck_examples"]}), file=sys.stderr
+        )
         return 1
     return 0
 
 
 def _drain(
     database_url: str, sim: SimulatorServer, accounts: list[dict[str, Any]], expected: int, timeout_s: float
-) -> tuple[float | None, dict[str, int]]:
-    """Seconds until nothing is left to do (seen twice in a row), or None at the timeout."""
+) -> tuple[float | None, dict[str, int], int]:
+    """Seconds until nothing is left to do (seen twice in a row), or None at the timeout; and how
+    many looks found nothing left but Kefu's mirror behind WeCom (it catches up at a poll)."""
     started = time.monotonic()
-    calm = 0
+    calm = mirror_only = 0
     left: dict[str, int] = {}
     while time.monotonic() - started < timeout_s:
         left = backlog(database_url, sim, accounts, expected)
         calm = calm + 1 if not any(left.values()) else 0
+        mirror_only += bool(left["mirror_behind"]) and not any(
+            v for k, v in left.items() if k != "mirror_behind"
+        )
         if calm >= 2:
-            return time.monotonic() - started, left
+            return time.monotonic() - started, left, mirror_only
         time.sleep(1.0)
-    return None, left
+    return None, left, mirror_only
 
 
 if __name__ == "__main__":
