@@ -9,6 +9,8 @@ quote on the way out, and loses exactly one on the way in.
 
 In an XLSX file the cell's type says what it is: openpyxl makes any text starting with "=" a
 formula cell, so `xlsx_text` stores text as text (no quote: the cell reads exactly as written).
+A worksheet cannot hold most control characters (openpyxl raises, and the whole file fails):
+`xlsx_row` drops them from text Kefu did not write itself (a label an admin pasted from Word).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
+
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 _FORMULA_START = re.compile(r"'*[=+\-@\t\r]")
 
@@ -40,3 +44,8 @@ def xlsx_text(cells: Iterable[Any]) -> None:
     for cell in cells:
         if isinstance(cell.value, str):
             cell.data_type = "s"
+
+
+def xlsx_row(values: Iterable[Any]) -> list[Any]:
+    """A row for `sheet.append`: text without the control characters no worksheet holds."""
+    return [ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in values]

@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import update
 
-from kefu.accounts.models import KfAccount
+from kefu.accounts.models import KfAccount, KnowledgeEntryRow
 from kefu.runtime import Runtime
 from kefu.spreadsheet import csv_cell, plain_cell
 from tests.factories import api_client, make_account, make_connection
@@ -102,3 +103,19 @@ async def test_a_control_character_a_worksheet_cannot_hold_is_refused_at_every_d
     assert [(e["line"], e["problem"]) for e in imported["errors"]] == [(2, "question_control")]
     assert [e["id"] for e in await _stored(api, base)] == ["v2"]
     assert (await api.get(f"{base}/export", params={"format": "xlsx"})).status_code == 200
+
+
+async def test_an_entry_stored_before_the_control_character_check_still_exports_as_xlsx(
+    rt: Runtime, api: httpx.AsyncClient, base: str
+) -> None:
+    """Refusing the character where it comes in leaves the entries stored before (an upgrade
+    keeps them): their workbook must not fail with a 500 either; the character is dropped."""
+    assert (
+        await api.post(base, json={"id": "v1", "question": "保修多久", "answer": "三年"})
+    ).status_code == 201
+    async with rt.db.write() as session:
+        await session.execute(update(KnowledgeEntryRow).values(answer="整机三年\x0b主板五年"))
+    exported = await api.get(f"{base}/export", params={"format": "xlsx"})
+    assert exported.status_code == 200
+    sheet = load_workbook(io.BytesIO(exported.content)).active
+    assert "整机三年主板五年" in [cell.value for row in sheet.iter_rows() for cell in row]

@@ -10,10 +10,12 @@ from csv import reader
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import update
 
 from kefu.api import users
 from kefu.console.i18n import messages
 from kefu.console.report_words import COLUMNS, ITEMS, SERVICER_ITEMS, SHEETS
+from kefu.reception.models import Rating
 from kefu.reports.endings import END_REASONS
 from kefu.reports.export import SERVICER_FIELDS, XLSX
 from kefu.runtime import Runtime
@@ -194,3 +196,19 @@ def test_every_figure_and_end_has_words() -> None:
     named = {*ITEMS.values(), *COLUMNS.values(), *SHEETS.values(), *(f"reports.end.{e}" for e in END_REASONS)}
     assert named - known == set()
     assert set(SERVICER_FIELDS) | {"userid"} == set(SERVICER_ITEMS)
+
+
+async def test_a_rating_label_holding_a_control_character_still_downloads(
+    rt: Runtime, signed_in: SignIn, small_history: SmallHistory
+) -> None:
+    """A survey option's label is the admin's text (a Word line break, \\x0b, pasted in passes its
+    check) and each rating keeps it: the workbook's label column must not fail on it (openpyxl
+    refuses such a character in a cell), as the CSV does not."""
+    async with rt.db.write() as session:
+        await session.execute(update(Rating).values(label="满意\x0b"))
+    supervisor = await signed_in("supervisor")
+    xlsx = await supervisor.get(f"/console/reports/export.xlsx?{PERIOD}")
+    assert xlsx.status_code == 200
+    workbook = load_workbook(io.BytesIO(xlsx.content))
+    labels = [cell.value for sheet in workbook for row in sheet for cell in row]
+    assert any(isinstance(v, str) and "满意" in v and "\x0b" not in v for v in labels)

@@ -23,7 +23,7 @@ from kefu.ai.kb_csv import (
     parse_kb_rows,
 )
 from kefu.ai.knowledge import KnowledgeEntry
-from kefu.spreadsheet import xlsx_text
+from kefu.spreadsheet import xlsx_row, xlsx_text
 
 ZIP_MAGIC = b"PK\x03\x04"
 
@@ -68,7 +68,7 @@ def entries_xlsx(entries: Sequence[KnowledgeEntry]) -> bytes:
     sheet.title = "knowledge"
     sheet.append(list(EXPORT_COLUMNS))
     for e in entries:
-        sheet.append(entry_cells(e))
+        sheet.append(xlsx_row(entry_cells(e)))  # one stored before its control character was refused
     xlsx_text(cell for row in sheet.iter_rows(min_row=2) for cell in row)  # an answer "=…" stays text
     out = io.BytesIO()
     workbook.save(out)

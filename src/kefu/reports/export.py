@@ -15,7 +15,7 @@ from typing import Any
 from openpyxl import Workbook
 
 from kefu.reports.schemas import ServicerLoad, Summary
-from kefu.spreadsheet import csv_cell, xlsx_text
+from kefu.spreadsheet import csv_cell, xlsx_row, xlsx_text
 
 Row = tuple[str, str, object]
 # A servicer's figures: their CSV items and the columns of the XLSX servicers sheet.
@@ -129,13 +129,13 @@ def summary_xlsx(summary: Summary, words: Words | None = None) -> bytes:
     kept = [row for row in rows if row[0] != DAY_SECTION and not row[0].startswith(SERVICER_SECTION)]
     summary_sheet.append([*heading, words.heading] if words else heading)
     for row in kept:
-        summary_sheet.append([*row[:2], _cell(row[2]), *([words.row(row)] if words else [])])
+        summary_sheet.append(xlsx_row([*row[:2], _cell(row[2]), *([words.row(row)] if words else [])]))
 
     servicers = workbook.create_sheet(words.sheet("servicers") if words else "servicers")
     columns = ["userid", *SERVICER_FIELDS]
     servicers.append([words.column(key) for key in columns] if words else columns)
     for load in summary.servicers:
-        servicers.append([_of(load, key) for key in columns])
+        servicers.append(xlsx_row(_of(load, key) for key in columns))
 
     days = workbook.create_sheet(words.sheet("days") if words else "days")
     days.append([words.column(key) for key in ("day", "sessions")] if words else ["day", "sessions"])
