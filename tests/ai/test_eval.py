@@ -70,6 +70,7 @@ def test_eval_command_needs_no_server_database_or_account(tmp_path: Path) -> Non
         "top1_accuracy",
         "abstain_rate",
         "false_abstain_rate",
+        "wrong_answer_rate",
         "rank1_accuracy",
         "p50_ms",
         "p99_ms",
@@ -77,6 +78,8 @@ def test_eval_command_needs_no_server_database_or_account(tmp_path: Path) -> Non
         assert 0 <= figures[key], key
     assert (figures["n_answerable"], figures["n_out_of_scope"]) == (2, 1)
     assert figures["rank1_accuracy"] == 1.0
+    shares = ("top1_accuracy", "false_abstain_rate", "wrong_answer_rate")
+    assert sum(figures[k] for k in shares) == pytest.approx(1.0, abs=1e-3)
     assert figures["baseline"]["method"] == "char-bm25"
     table = CliRunner().invoke(kb_app, ["eval", "--kb", str(kb), "--queries", str(queries)])
     assert table.exit_code == 0 and "baseline: char-bm25" in table.stdout and "top-1" in table.stdout

@@ -7,6 +7,8 @@ the right outcome is "not sure". The figures:
 - `rank1_accuracy`: answerable queries whose expected entry is ranked first, threshold ignored;
 - `abstain_rate`: out-of-scope queries answered with no entry ("not sure", or a small-talk reply);
 - `false_abstain_rate`: answerable queries answered with no entry;
+- `wrong_answer_rate`: answerable queries answered with another entry than the expected one
+  (with top-1 and false abstain it makes 1: for a desk the worst of the three);
 - `p50_ms`, `p99_ms`: time to answer one query, retrieval and decision.
 
 The baseline is a plain BM25 over the character unigrams and bigrams of each entry's question,
@@ -76,11 +78,13 @@ def evaluate(answer: Callable[[str], Outcome], queries: Sequence[LabelledQuery])
         return round(hits / total, 4) if total else 0.0
 
     n_ans = len(answerable)
+    wrong = sum(o.answered not in (None, q.expected_id) for q, o in answerable)
     return {
         "top1_accuracy": share(sum(o.answered == q.expected_id for q, o in answerable), n_ans),
         "rank1_accuracy": share(sum(o.ranked_first == q.expected_id for q, o in answerable), n_ans),
         "abstain_rate": share(sum(o.answered is None for o in out_of_scope), len(out_of_scope)),
         "false_abstain_rate": share(sum(o.answered is None for _, o in answerable), n_ans),
+        "wrong_answer_rate": share(wrong, n_ans),
         "p50_ms": round(float(np.percentile(ms, 50)), 3),
         "p99_ms": round(float(np.percentile(ms, 99)), 3),
         "n_answerable": n_ans,

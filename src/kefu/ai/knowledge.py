@@ -18,6 +18,14 @@ point for either channel set (`DEFAULT_THRESHOLD`). `benchmarks/ai_calibrate.py`
 
 A query whose normalised text equals a question's (any punctuation, width or case) has
 confidence 1.
+
+When the best entry is about another topic, every match has confidence 0 ("not sure"): the
+message names one of the knowledge base's tags (its topics) that the entry neither carries nor
+mentions, none of the entry's own tags, and the entry's closest question names a topic the
+message does not (冰箱不制冷怎么办 against 空调不制冷怎么办). The shared words outweighed the one
+noun that differs, so the entries scored below it are no safer an answer, and answering about
+the wrong product is worse than "not sure", which offers a human. A knowledge base without tags
+names no topics: the score alone decides (docs/ai-retrieval.md, "An entry about another topic").
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kefu.ai.bm25 import Bm25
 from kefu.ai.chars import Rewriter, char_ngrams, is_small_talk, pinyin_ngrams
-from kefu.ai.text import exact_key
+from kefu.ai.text import exact_key, normalize
 
 
 class KnowledgeEntry(BaseModel):
@@ -105,6 +113,10 @@ class KnowledgeIndex:
             for question in entry.questions():
                 self._exact.setdefault(exact_key(question), (owner, question))
         questions = [" ".join(e.questions()) for e in entries]
+        # Topics are the tags (one character would match too much as a substring).
+        self._tags = [frozenset(t for t in map(self._normal, e.tags) if len(t) > 1) for e in entries]
+        self._topics = frozenset().union(*self._tags)
+        self._texts = [self._normal(f"{q} {e.answer}") for q, e in zip(questions, entries, strict=True)]
         self._questions = Bm25([self._char(q) for q in questions])
         self._channels: dict[str, tuple[Bm25, str]] = {}
         if embedder is None:
@@ -127,6 +139,9 @@ class KnowledgeIndex:
 
     def _char(self, text: str) -> list[str]:
         return char_ngrams(self._rewrite(text))
+
+    def _normal(self, text: str) -> str:
+        return normalize(self._rewrite(text))
 
     def _pinyin(self, text: str) -> list[str]:
         return pinyin_ngrams(self._rewrite(text))
@@ -185,15 +200,35 @@ class KnowledgeIndex:
         order = np.argsort(-scores, kind="stable")[:limit].tolist()
         if exact is not None:
             order = [exact[0], *(i for i in order if i != exact[0])][:limit]
+        closest = [exact[1] if exact and i == exact[0] else self._closest(i, question) for i in order]
+        # When the best entry is about another topic, those scored below it are no safer an answer.
+        other_topic = (
+            exact is None and bool(order) and self._about_other_topic(order[0], question, closest[0])
+        )
         matches = []
-        for i in order:
+        for i, matched in zip(order, closest, strict=True):
             if exact is not None and i == exact[0]:
-                matches.append(Match(entry=self._entries[i], confidence=1.0, matched_question=exact[1]))
-                continue
-            confidence = self.calibration.confidence(float(scores[i]))  # unrounded: 0.5 is an exact edge
-            closest = self._closest(i, question)
-            matches.append(Match(entry=self._entries[i], confidence=confidence, matched_question=closest))
+                confidence = 1.0
+            elif other_topic:
+                confidence = 0.0
+            else:
+                confidence = self.calibration.confidence(float(scores[i]))  # unrounded: 0.5 is an exact edge
+            matches.append(Match(entry=self._entries[i], confidence=confidence, matched_question=matched))
         return matches
+
+    def _about_other_topic(self, owner: int, question: str, closest: str) -> bool:
+        """Whether the entry is about another topic (a tag of the knowledge base) than `question`:
+        the question names one the entry neither carries nor mentions, the entry's closest
+        question names one the question does not (冰箱不制冷 against 空调不制冷), and the
+        question names none of the entry's own tags."""
+        text = self._normal(question)
+        if any(t in text for t in self._tags[owner]):
+            return False
+        named = [t for t in self._topics if t in text]
+        if all(t in self._texts[owner] for t in named):
+            return False
+        closest = self._normal(closest)
+        return any(t in closest and t not in text for t in self._topics)
 
     def _closest(self, owner: int, question: str) -> str:
         """The entry's question sharing the most idf-weighted character n-grams with `question`."""
