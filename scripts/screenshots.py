@@ -68,7 +68,7 @@ def main() -> int:
             )
             context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
             context.set_default_timeout(20_000)
-            customer_writes(context.new_page(), demo, 0, "冰箱不制冷怎么办", transfer=False)
+            customer_writes(context.new_page(), demo, 0, "冰箱不制冷了", transfer=False)
             customer_writes(context.new_page(), demo, 1, "洗衣机漏水，能上门修吗", transfer=True)
             conversation = httpx.get(f"{kefu}/api/v1/conversations", headers=auth).json()[0]["id"]
             page = context.new_page()
