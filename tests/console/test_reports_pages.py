@@ -20,7 +20,7 @@ from kefu.reports.endings import END_REASONS
 from kefu.reports.export import SERVICER_FIELDS, XLSX
 from kefu.runtime import Runtime
 from tests.console.conftest import PASSWORD, SignIn
-from tests.reports.conftest import SmallHistory, add_formula_servicer, seed_small_history
+from tests.reports.conftest import SmallHistory, add_servicer_session, seed_small_history
 from tests.reports.test_api import sheet_rows
 
 PERIOD = "from=2026-11-20&to=2026-11-25"
@@ -173,7 +173,7 @@ async def test_a_label_that_reads_as_a_formula_is_guarded(
 ) -> None:
     """The download's label column starts with a servicer's userid: "=1+2：首次接入" would be a
     formula in Excel. It gets the guard's quote, as any text cell Kefu writes."""
-    await add_formula_servicer(rt, small_history)
+    await add_servicer_session(rt, small_history, "=1+2")
     supervisor = await signed_in("supervisor")
     table = list(
         reader(
