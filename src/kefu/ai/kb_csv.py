@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from kefu.ai.knowledge import KnowledgeEntry
 from kefu.errors import Invalid
+from kefu.schema_types import control_char
 from kefu.spreadsheet import plain_cell
 
 MAX_ID_CHARS = 64
@@ -48,10 +49,6 @@ _HEADER_ALIASES = {
     "启用": "enabled",
 }
 _LIST_SEPARATORS = re.compile(r"[|｜;；]")
-# Control characters a worksheet cannot hold (openpyxl refuses them, so every XLSX export failed):
-# Word's line break (\x0b) pasted into an answer, an escape sequence. Tab and line breaks are text;
-# NUL is refused before, as text no database stores.
-_CONTROL = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f]")
 
 
 class KbError(Invalid):
@@ -291,8 +288,7 @@ def _entry(row: list[str], columns: list[str]) -> KnowledgeEntry:
         ("alt_control", "an alternative question", alt_questions),
         ("tag_control", "a tag", tags),
     ):
-        if found := next((m for m in map(_CONTROL.search, texts) if m), None):
-            char = f"\\x{ord(found.group()):02x}"
+        if char := next((c for c in map(control_char, texts) if c), None):
             reason = f"{what} holds a control character ({char}) no spreadsheet can hold; remove it"
             raise RowProblem(code, reason, char=char)
     return KnowledgeEntry(
