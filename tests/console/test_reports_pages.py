@@ -201,9 +201,9 @@ def test_every_figure_and_end_has_words() -> None:
 async def test_a_rating_label_holding_a_control_character_still_downloads(
     rt: Runtime, signed_in: SignIn, small_history: SmallHistory
 ) -> None:
-    """A survey option's label is the admin's text (a Word line break, \\x0b, pasted in passes its
-    check) and each rating keeps it: the workbook's label column must not fail on it (openpyxl
-    refuses such a character in a cell), as the CSV does not."""
+    """A survey option's label is the admin's text and each rating keeps it: a rating given before
+    labels refused a Word line break (\\x0b) still holds one, and the workbook's label column must
+    not fail on it (openpyxl refuses such a character in a cell), as the CSV does not."""
     async with rt.db.write() as session:
         await session.execute(update(Rating).values(label="满意\x0b"))
     supervisor = await signed_in("supervisor")
