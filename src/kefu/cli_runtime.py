@@ -11,6 +11,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import secrets
+import stat
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
@@ -54,11 +57,37 @@ def confirm(question: str) -> None:
 
 
 def write_out(out: Path, data: bytes) -> None:
-    """A command's --out file; a path that cannot be written is one error line."""
+    """A command's --out file, whole or not at all; a path that cannot be written is one error line.
+
+    Written to a temporary file beside it, then renamed over it: a write cut off half-way (a full
+    disk, a crash) left a truncated file under the final name, over the good one a cron job wrote
+    the night before. What is not a regular file (`/dev/stdout`, a pipe) is written in place."""
     try:
-        out.write_bytes(data)
+        if out.exists() and not out.is_file() and not out.is_dir():
+            out.write_bytes(data)
+        else:
+            _replace(out.resolve(), data)  # resolved: a symlink's target is replaced, not the link
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror or exc}")
+
+
+def _replace(target: Path, data: bytes) -> None:
+    mode = stat.S_IMODE(target.stat().st_mode) if target.is_file() else None
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    # A new file gets the mode write_bytes gave it (0o666 less the umask); a replaced one keeps its.
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        if mode is not None:
+            os.chmod(temp, mode)
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
 
 
 def read_settings() -> Settings:

@@ -1,6 +1,7 @@
 """Pydantic building blocks shared by every settings model and the config file.
 
-Strict models (unknown keys refused), WeCom's text limits, secrets written as `${VAR}`, and
+Strict models (unknown keys refused), WeCom's text limits and the control characters no text an
+admin writes may hold, secrets written as `${VAR}`, and
 pydantic's validation errors as `PATH: reason` problems a person can act on, each with a code
 and values the console words in the reader's language: pydantic's own error type and context,
 or the code of a Kefu rule, which raises `PydanticCustomError(code, English template, values)`.
@@ -15,7 +16,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    ValidationInfo,
+)
 from pydantic_core import PydanticCustomError
 from pydantic_core.core_schema import ErrorType
 
@@ -65,8 +74,40 @@ def utf8_at_most(limit: int, what: str) -> Any:
     return AfterValidator(check)
 
 
-MessageText = Annotated[str, utf8_at_most(TEXT_MAX_BYTES, "the text")]
-ButtonText = Annotated[str, Field(min_length=1), utf8_at_most(BUTTON_MAX_BYTES, "the button text")]
+# Validation context: settings read back from the database, not typed now. A rule added since
+# (a text's placeholders, its control characters) does not refuse what an earlier Kefu stored:
+# refusing it there would stop the account, every decision reads its settings.
+STORED = "stored"
+# Control characters but tab and line breaks: Word's line break (\x0b) pasted in, an escape
+# sequence. Invisible in a message, and no worksheet can hold them (an XLSX export failed on them).
+# NUL is refused before, as text no database stores (kefu.db).
+_CONTROL = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def control_char(text: str) -> str | None:
+    """The first control character `text` may not hold, written as `\\x0b`; None when it holds none.
+    The one rule of the texts admins write: settings, knowledge entries (kefu.ai.kb_csv)."""
+    found = _CONTROL.search(text)
+    return f"\\x{ord(found.group()):02x}" if found else None
+
+
+def _no_control(value: str, info: ValidationInfo) -> str:
+    if info.context and info.context.get(STORED):
+        return value
+    if char := control_char(value):
+        raise PydanticCustomError(
+            "text_control", "holds an invisible control character ({char}); remove it", {"char": char}
+        )
+    return value
+
+
+# What every text an admin writes for customers is held to: no control character but tab and line breaks.
+NO_CONTROL = AfterValidator(_no_control)
+AdminText = Annotated[str, NO_CONTROL]
+MessageText = Annotated[str, utf8_at_most(TEXT_MAX_BYTES, "the text"), NO_CONTROL]
+ButtonText = Annotated[
+    str, Field(min_length=1), utf8_at_most(BUTTON_MAX_BYTES, "the button text"), NO_CONTROL
+]
 
 
 def http_url(value: str) -> str:

@@ -8,9 +8,10 @@ is exact both ways: a cell that already starts with quotes before such a charact
 quote on the way out, and loses exactly one on the way in.
 
 In an XLSX file the cell's type says what it is: openpyxl makes any text starting with "=" a
-formula cell, so `xlsx_text` stores text as text (no quote: the cell reads exactly as written).
-A worksheet cannot hold most control characters (openpyxl raises, and the whole file fails):
-`xlsx_row` drops them from text Kefu did not write itself (a label an admin pasted from Word).
+formula cell, so `xlsx_append` stores text as text (no quote: the cell reads exactly as written).
+A worksheet cannot hold most control characters at all (openpyxl refuses the row): text stored
+before Kefu's inputs refused them would fail the whole export, so `xlsx_append` drops them —
+every workbook Kefu writes goes through it.
 """
 
 from __future__ import annotations
@@ -38,14 +39,12 @@ def plain_cell(text: str) -> str:
     return text
 
 
-def xlsx_text(cells: Iterable[Any]) -> None:
-    """openpyxl cells whose value is text stay text: "=HYPERLINK(...)" would otherwise be written
-    as a formula, run in Excel, and read back as its result."""
-    for cell in cells:
-        if isinstance(cell.value, str):
-            cell.data_type = "s"
-
-
-def xlsx_row(values: Iterable[Any]) -> list[Any]:
-    """A row for `sheet.append`: text without the control characters no worksheet holds."""
-    return [ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in values]
+def xlsx_append(sheet: Any, values: Iterable[object]) -> None:
+    """A row appended to an openpyxl sheet, its text kept as text ("=HYPERLINK(...)" would
+    otherwise be written as a formula, run in Excel, and read back as its result) and without the
+    control characters no worksheet can hold."""
+    row = [ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in values]
+    sheet.append(row)
+    for column, value in enumerate(row, start=1):
+        if isinstance(value, str):
+            sheet.cell(sheet.max_row, column).data_type = "s"

@@ -4,6 +4,7 @@ every change without a restart."""
 
 from __future__ import annotations
 
+import codecs
 import io
 from collections.abc import AsyncIterator
 
@@ -122,3 +123,16 @@ async def test_import_csv_and_xlsx_keep_good_rows_and_report_each_bad_one(
     assert as_csv.startswith("id,question,answer,alt_questions,tags,enabled\n")
     broken = await api.post(f"{base}/import", content=b"PK\x03\x04 not really a workbook")
     assert broken.status_code in (400, 422) and "XLSX" in broken.text
+
+
+async def test_unicode_text_from_excel_is_imported(api: httpx.AsyncClient, account: KfAccount) -> None:
+    """Excel's “Unicode text” (UTF-16 after its byte-order mark, tab-separated), with a bad row
+    reported by its line as in any CSV."""
+    base = f"/api/v1/accounts/{account.id}/knowledge"
+    table = "编号\t问题\t答案\r\nwarranty\t保修多久\t整机保修一年。\r\nbad\t\t没有问题\r\n"
+    result = (
+        await api.post(f"{base}/import", content=codecs.BOM_UTF16_LE + table.encode("utf-16-le"))
+    ).json()
+    assert result["added"] == ["warranty"], result
+    assert [(e["line"], e["problem"]) for e in result["errors"]] == [(3, "question_empty")]
+    assert (await api.get(f"{base}/warranty")).json()["answer"] == "整机保修一年。"

@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import update
 
 from kefu.accounts.models import KfAccount, KnowledgeEntryRow
 from kefu.runtime import Runtime
-from kefu.spreadsheet import csv_cell, plain_cell
+from kefu.spreadsheet import csv_cell, plain_cell, xlsx_append
 from tests.factories import api_client, make_account, make_connection
 
 pytestmark = pytest.mark.db
@@ -83,6 +84,14 @@ def test_the_guard_is_undone_exactly(text: str) -> None:
     written = csv_cell(text)
     assert isinstance(written, str) and not written.startswith(FORMULA)
     assert plain_cell(written) == text
+
+
+def test_exactly_what_a_worksheet_cannot_hold_is_dropped() -> None:
+    text = "".join(map(chr, range(32))) + "末\x7f"
+    sheet = Workbook().active
+    xlsx_append(sheet, [text, 1])
+    assert sheet["A1"].value == ILLEGAL_CHARACTERS_RE.sub("", text) == "\t\n\r末\x7f"
+    assert (sheet["A1"].data_type, sheet["B1"].value) == ("s", 1)
 
 
 async def test_a_control_character_a_worksheet_cannot_hold_is_refused_at_every_door(

@@ -20,7 +20,7 @@ from kefu.errors import Conflict
 from kefu.runtime import Runtime
 from tests.accounts.fixtures import ACliFn
 from tests.accounts.kf_fixtures import KfWorld, png, read_png
-from tests.factories import api_client
+from tests.factories import api_client, make_account, make_connection
 
 pytestmark = pytest.mark.db
 
@@ -280,3 +280,26 @@ async def test_accounts_and_kb_on_the_command_line(
     deleted = await acli("accounts", "delete", account_id, "--yes")
     assert deleted.exit_code == 0 and "deleted" in deleted.stdout
     assert "命令行改名" not in kf.names()
+
+
+async def test_a_text_holding_a_control_character_is_refused_naming_its_field(
+    rt: Runtime, api: httpx.AsyncClient
+) -> None:
+    """Word's line break pasted into a welcome text, an escape into a survey option: refused where
+    they are typed, as the knowledge base refuses them, instead of being stored and sent."""
+    connection, _ = await make_connection(rt)
+    account = await make_account(rt, connection)
+    url = f"/api/v1/accounts/{account.id}/settings"
+    before = (await api.get(url)).json()
+    survey = {"mode": "fixed", "text": "请评价", "options": [{"label": "满意\x1b", "score": 100}]}
+    bad = await api.put(
+        url, json={"messages": {"welcome": {"mode": "fixed", "text": "欢迎\x0b光临"}, "survey": survey}}
+    )
+    assert bad.status_code == 422 and bad.json()["error"] == "invalid_settings"
+    assert bad.json()["message"] == (
+        "messages.welcome.text: holds an invisible control character (\\x0b); remove it; "
+        "messages.survey.options[0].label: holds an invisible control character (\\x1b); remove it"
+    )
+    assert (await api.get(url)).json() == before
+    fine = {"mode": "fixed", "text": "欢迎光临\n请问有什么可以帮您？\t😀"}  # line breaks and tabs are text
+    assert (await api.put(url, json={"messages": {"welcome": fine}})).status_code == 200

@@ -7,6 +7,7 @@ tuned on. The hybrid path runs only where the `kefu[embeddings]` extra is instal
 
 from __future__ import annotations
 
+import codecs
 import json
 from pathlib import Path
 
@@ -94,6 +95,8 @@ def test_query_file_format_is_checked() -> None:
         parse_queries("q,id\n退款,refund\n")
     with pytest.raises(KbCsvError, match="line 2"):
         parse_queries("query,expected_id\n退款,多,refund\n")
+    unicode_text = codecs.BOM_UTF16_LE + "query\texpected_id\r\n退款\trefund\r\n".encode("utf-16-le")
+    assert parse_queries(unicode_text) == [LabelledQuery("退款", "refund")]  # Excel's “Unicode text”
 
 
 def test_without_the_embeddings_extra_auto_is_lexical() -> None:

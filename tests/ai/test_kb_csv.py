@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import csv
 import io
 
 import pytest
@@ -68,6 +69,39 @@ def test_gb18030_from_excel() -> None:
     result = parse_kb_csv(data)
     assert result.errors == []
     assert result.entries == parse_kb_csv(GOOD).entries
+
+
+def unicode_text(table: str, codec: str = "utf-16-le") -> bytes:
+    """`table` (CSV) as Excel's “Unicode text” saves it: UTF-16 after its byte-order mark, the
+    cells separated by tabs, quoted as in CSV where they hold a quote, a tab or a line break."""
+    out = io.StringIO()
+    csv.writer(out, delimiter="\t", lineterminator="\r\n").writerows(csv.reader(io.StringIO(table)))
+    bom = codecs.BOM_UTF16_LE if codec == "utf-16-le" else codecs.BOM_UTF16_BE
+    return bom + out.getvalue().encode(codec)
+
+
+def test_utf16_unicode_text_from_excel() -> None:
+    """Excel's other “save as text”: it was refused as “neither UTF-8 nor GB18030”, which says
+    nothing of what the file is."""
+    expected = parse_kb_csv(GOOD).entries
+    assert parse_kb_file(unicode_text(GOOD)).entries == expected
+    assert parse_kb_file(unicode_text(GOOD, "utf-16-be")).entries == expected
+    commas = codecs.BOM_UTF16_LE + GOOD.encode("utf-16-le")  # UTF-16 with commas reads too
+    assert parse_kb_file(commas).entries == expected
+    # Tabs are read by the header line, whatever the encoding: Excel's “Text (tab delimited)”.
+    assert parse_kb_csv(unicode_text(GOOD)[2:].decode("utf-16-le").encode()).entries == expected
+
+
+def test_a_broken_utf16_file_is_refused_saying_what_it_is() -> None:
+    cut = unicode_text(GOOD)[:-1]  # an odd number of bytes: the last character cut in half
+    with pytest.raises(KbCsvError) as caught:
+        parse_kb_csv(cut)
+    assert caught.value.problem == "encoding_utf16"
+    assert caught.value.values == {"offset": len(cut) - 1}
+    assert caught.value.message == (
+        "the file starts as UTF-16 (its byte-order mark) but is not whole UTF-16 (cut short?); "
+        "save it from Excel as “CSV UTF-8”"
+    )
 
 
 def test_bad_rows_are_reported_by_line_and_good_rows_kept() -> None:

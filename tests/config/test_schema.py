@@ -116,6 +116,18 @@ def test_variables_in_plain_strings_and_dollar_escape(tmp_path: Path) -> None:
             "      welcome: {mode: fixed}\n",
             "kefu.yaml:12: accounts[0].messages.welcome: mode fixed needs a text",
         ),
+        (  # YAML's "\v" (Word's line break), as the knowledge base refuses it
+            CONNECTION + "accounts:\n  - connection: qinghe\n    open_kfid: wk1\n    messages:\n"
+            '      welcome: {mode: fixed, text: "欢迎\\v光临"}\n',
+            "kefu.yaml:12: accounts[0].messages.welcome.text: holds an invisible control character "
+            "(\\x0b); remove it",
+        ),
+        (
+            CONNECTION + "accounts:\n  - connection: qinghe\n    open_kfid: wk1\n    hours:\n"
+            '      off_hours_message: {mode: fixed, text: "下班了\\e[0m"}\n',
+            "kefu.yaml:12: accounts[0].hours.off_hours_message.text: holds an invisible control character "
+            "(\\x1b); remove it",
+        ),
         (
             CONNECTION + "accounts:\n  - connection: qinghe\n    open_kfid: wk1\n    servicers:\n"
             '      - {userid: lisi, name: " "}\n',
@@ -174,6 +186,10 @@ def test_variables_in_plain_strings_and_dollar_escape(tmp_path: Path) -> None:
         (
             CONNECTION.replace("    corp_id: ww01\n", ""),
             "kefu.yaml:3: connections[0].corp_id: required key is missing",
+        ),
+        (  # the admin's own wordings of the AI's messages are held to the same rule
+            'version: 1\nai:\n  phrases:\n    off_hours: ["现在是\\v非工作时间"]\n',
+            "kefu.yaml:4: ai.phrases.off_hours[0]: holds an invisible control character (\\x0b); remove it",
         ),
         (
             'version: 1\nai:\n  phrases:\n    greeting: ["您好"]\n',

@@ -18,6 +18,8 @@ from tests.console.conftest import SignIn, csrf_of
 from tests.console.forms import error_beside, form_values
 
 KEY = "sk-test-0123456789abcdef"
+# A control character pasted into a text (Word's line break), as the page words it.
+CONTROL_WORDS = "含有看不见的控制字符（\\x0b，常见于从 Word 粘贴的换行）；请删除后重新输入"
 
 
 def _form(csrf: str, **changes: str) -> dict[str, str]:
@@ -113,6 +115,7 @@ async def test_a_synonym_line_without_a_colon_is_refused_inline(rt: Runtime, sig
             "not_sure_text",
             "内容有 2049 字节（UTF-8，一个汉字占 3 字节），企业微信最多允许 2048 字节",
         ),
+        ({"not_sure_text": "这个问题我还不会，\x0b请点按钮找人工。"}, "not_sure_text", CONTROL_WORDS),
     ],
 )
 async def test_a_refused_value_is_worded_in_chinese_beside_its_field(

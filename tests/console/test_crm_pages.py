@@ -4,6 +4,7 @@ bad row reported and the good ones kept, every change audited."""
 
 from __future__ import annotations
 
+import codecs
 import html
 import re
 
@@ -383,6 +384,13 @@ async def test_an_imports_refusals_are_in_the_readers_language(rt: Runtime, sign
     )
     assert undecodable.status_code == 422
     assert "文件既不是 UTF-8（第 2 行有无法识别的字节）也不是 GB18030" in undecodable.text
+    cut_short = await admin.post(  # Excel's “Unicode text” (UTF-16), its last byte lost
+        "/console/crm/contacts/import",
+        data={"csrf_token": csrf},
+        files={"file": ("contacts.txt", codecs.BOM_UTF16_LE + "external_id\tname".encode("utf-16-le")[:-1])},
+    )
+    assert cut_short.status_code == 422
+    assert "文件以 UTF-16 的字节顺序标记开头，但内容不是完整的 UTF-16（文件可能被截断）" in cut_short.text
 
 
 async def test_a_card_stored_with_an_old_phone_is_edited_without_retyping_it(

@@ -20,7 +20,7 @@ from kefu.reports.endings import END_REASONS
 from kefu.reports.export import SERVICER_FIELDS, XLSX
 from kefu.runtime import Runtime
 from tests.console.conftest import PASSWORD, SignIn
-from tests.reports.conftest import SmallHistory, add_formula_servicer, seed_small_history
+from tests.reports.conftest import SmallHistory, add_servicer_session, seed_small_history
 from tests.reports.test_api import sheet_rows
 
 PERIOD = "from=2026-11-20&to=2026-11-25"
@@ -173,7 +173,7 @@ async def test_a_label_that_reads_as_a_formula_is_guarded(
 ) -> None:
     """The download's label column starts with a servicer's userid: "=1+2：首次接入" would be a
     formula in Excel. It gets the guard's quote, as any text cell Kefu writes."""
-    await add_formula_servicer(rt, small_history)
+    await add_servicer_session(rt, small_history, "=1+2")
     supervisor = await signed_in("supervisor")
     table = list(
         reader(
@@ -201,9 +201,9 @@ def test_every_figure_and_end_has_words() -> None:
 async def test_a_rating_label_holding_a_control_character_still_downloads(
     rt: Runtime, signed_in: SignIn, small_history: SmallHistory
 ) -> None:
-    """A survey option's label is the admin's text (a Word line break, \\x0b, pasted in passes its
-    check) and each rating keeps it: the workbook's label column must not fail on it (openpyxl
-    refuses such a character in a cell), as the CSV does not."""
+    """A survey option's label is the admin's text and each rating keeps it: a rating given before
+    labels refused a Word line break (\\x0b) still holds one, and the workbook's label column must
+    not fail on it (openpyxl refuses such a character in a cell), as the CSV does not."""
     async with rt.db.write() as session:
         await session.execute(update(Rating).values(label="满意\x0b"))
     supervisor = await signed_in("supervisor")

@@ -18,6 +18,8 @@ from tests.console.forms import error_beside, form_values
 corp, kf = account_fixtures.corp, kf_fixtures.kf
 no_check_pauses = account_fixtures._no_check_pauses
 account = account_world.account
+# A control character pasted into a text (Word's line break), as the page words it.
+CONTROL_WORDS = "含有看不见的控制字符（\\x0b，常见于从 Word 粘贴的换行）；请删除后重新输入"
 
 
 async def test_the_list_shows_each_account_with_its_connection(account: KfAccount, signed_in: SignIn) -> None:
@@ -113,6 +115,19 @@ async def test_each_tab_shows_its_fields_with_the_stored_values(
             "内容有 129 字节（UTF-8，一个汉字占 3 字节），企业微信最多允许 128 字节",
         ),
         ("advanced", {"messages.welcome.text": ""}, "messages.welcome.text", "选择固定话术时须填写话术内容"),
+        ("advanced", {"messages.welcome.text": "欢迎\x0b光临"}, "messages.welcome.text", CONTROL_WORDS),
+        (
+            "hours",
+            {"hours.off_hours_message.text": "下班了\x0b明天见"},
+            "hours.off_hours_message.text",
+            CONTROL_WORDS,
+        ),
+        (
+            "reception",
+            {"reception.button_transfer.text": "转\x0b人工"},
+            "reception.button_transfer.text",
+            CONTROL_WORDS,
+        ),
         (
             "advanced",
             {"messages.survey.mode": "fixed", "messages.survey.text": "请评价"},
@@ -189,6 +204,13 @@ async def test_a_refused_value_is_shown_beside_its_field_in_chinese_and_nothing_
             {"messages.survey.mode": "fixed", "messages.survey.options": "Great=100\nFine"},
             "messages.survey.options",
             "Option 2: no score; write label=score",
+        ),
+        (
+            "advanced",
+            {"messages.welcome.text": "Welcome\x0bin"},
+            "messages.welcome.text",
+            "Holds an invisible control character (\\x0b, often a line break pasted from Word); "
+            "remove it and type it again",
         ),
     ],
 )

@@ -3,6 +3,7 @@ reported with its number and reason, the good ones are kept, and importing again
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 import httpx
@@ -82,6 +83,24 @@ async def test_gb18030_from_excel_is_read(api: httpx.AsyncClient) -> None:
     data = "external_id,名称,专属客服\r\nC-1,青禾家电,alice\r\n".encode("gb18030")
     result = (await api.post(f"{CRM}/import/customers", content=data)).json()
     assert result["created"] == 1 and result["errors"] == []
+
+
+@pytest.mark.usefixtures("account")  # its servicers: alice and bob
+async def test_unicode_text_from_excel_is_read(api: httpx.AsyncClient) -> None:
+    """Excel's “Unicode text”: UTF-16 after its byte-order mark, tab-separated; it was refused as
+    “neither UTF-8 nor GB18030”. Both imports read it."""
+    customers = "external_id\t名称\t专属客服\r\nC-1\t青禾家电\talice\r\n"
+    data = codecs.BOM_UTF16_LE + customers.encode("utf-16-le")
+    result = (await api.post(f"{CRM}/import/customers", content=data)).json()
+    assert result["created"] == 1 and result["errors"] == [], result
+    contacts = 'external_id\tname\tcustomer_external_id\r\nP-1\t"王经理\t(采购)"\tC-1\r\n'
+    data = codecs.BOM_UTF16_BE + contacts.encode("utf-16-be")
+    result = (await api.post(f"{CRM}/import/contacts", content=data)).json()
+    assert result["created"] == 1 and result["errors"] == [], result
+    [wang] = (await api.get(f"{CRM}/contacts", params={"q": "P-1"})).json()
+    assert wang["name"] == "王经理\t(采购)"
+    broken = (await api.post(f"{CRM}/import/customers", content=codecs.BOM_UTF16_LE + b"e\x00x")).json()
+    assert broken["problem"] == "encoding_utf16", broken
 
 
 async def test_a_header_excel_padded_is_read_and_the_row_with_a_stray_cell_is_refused(

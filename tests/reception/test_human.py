@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from kefu.accounts.models import KfAccount, Servicer
+from kefu.accounts.models import GlobalSetting, KfAccount, Servicer
 from kefu.api.users import create_user
 from tests.reception.conftest import MESSAGES_ON, POOL_NOTICE, WorldFactory, texts_of
 
@@ -138,3 +138,26 @@ async def test_a_taken_notice_stored_with_other_braces_before_the_rule_still_ser
     assert world.session()["servicer_userid"] == "alice"
     [notice] = world.inbox()
     assert texts_of(notice) == "您好{微笑}人工客服已接入 :-}"
+
+
+async def test_texts_stored_with_a_control_character_before_the_check_still_serve(
+    make_world: WorldFactory,
+) -> None:
+    """An earlier Kefu took Word's line break (\\x0b) in an account's texts and the AI's; they are
+    refused where they are typed now, but reading them back must not stop the account (every
+    decision reads both): the text goes out as it was written."""
+    world = await make_world(settings=HUMAN_ONLY, servicers=["alice"])
+    async with world.rt.db.write() as session:
+        account = await session.get(KfAccount, world.account.id)
+        assert account is not None
+        taken = {"taken_notice": {"mode": "fixed", "text": "您好\x0b人工客服已接入"}}
+        account.settings = {**(account.settings or {}), "queue": taken}
+        ai = await session.get(GlobalSetting, "ai") or GlobalSetting(key="ai", data={})
+        ai.data = {**ai.data, "not_sure_text": "这个问题\x0b我还不会", "small_talk": {"thanks": "不客气\x1b"}}
+        ai.updated_at = world.rt.clock.now()
+        session.add(ai)
+    world.says("你好，我想咨询一下")
+    await world.settle()
+    assert world.session()["servicer_userid"] == "alice"
+    [notice] = world.inbox()
+    assert texts_of(notice) == "您好\x0b人工客服已接入"

@@ -34,14 +34,15 @@ async def small_history(rt: Runtime) -> SmallHistory:
     return await seed_small_history(rt)
 
 
-async def add_formula_servicer(rt: Runtime, history: SmallHistory) -> None:
-    """One more session on 11-21, taken by a servicer whose userid "=1+2" reads as a formula."""
+async def add_servicer_session(rt: Runtime, history: SmallHistory, userid: str) -> None:
+    """One more session on 11-21, taken by a servicer with the given userid (stored as it is: one
+    that reads as a formula, "=1+2", or holds what no worksheet can)."""
     async with rt.db.write() as session:
         conversation = conversation_row(history.shanghai.id, "wm_hostile", datetime(2026, 11, 21, tzinfo=UTC))
         session.add(conversation)
         await session.flush()
         add_session(
-            session, conversation, 1, datetime(2026, 11, 21, 2, tzinfo=UTC), human=Human("keyword", "=1+2")
+            session, conversation, 1, datetime(2026, 11, 21, 2, tzinfo=UTC), human=Human("keyword", userid)
         )
 
 

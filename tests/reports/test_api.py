@@ -12,7 +12,7 @@ from kefu.app import create_app
 from kefu.reports.export import XLSX
 from kefu.runtime import Runtime
 from tests.factories import api_client
-from tests.reports.conftest import SmallHistory, add_formula_servicer
+from tests.reports.conftest import SmallHistory, add_servicer_session
 
 PERIOD = {"from": "2026-11-20", "to": "2026-11-25"}
 
@@ -159,10 +159,23 @@ async def test_a_servicer_id_that_reads_as_a_formula_stays_text(
     rt: Runtime, small_history: SmallHistory
 ) -> None:
     """A userid is WeCom's, a name an admin's: neither may run as a formula in Excel."""
-    await add_formula_servicer(rt, small_history)
+    await add_servicer_session(rt, small_history, "=1+2")
     async with api_client(rt) as client:
         answer = await client.get("/api/v1/reports/export.xlsx", params=PERIOD)
     sheet = load_workbook(io.BytesIO(answer.content))["servicers"]
     cells = [cell for row in sheet.iter_rows() for cell in row]
     assert [cell.value for cell in cells if cell.data_type == "f"] == []
     assert "=1+2" in [cell.value for cell in cells]
+
+
+async def test_a_servicer_id_holding_a_control_character_is_written_without_it(
+    rt: Runtime, small_history: SmallHistory
+) -> None:
+    """Text stored before any check (here a userid with a BEL and an escape) made openpyxl refuse
+    the row, and the whole workbook was a 500: the characters no worksheet holds are dropped."""
+    await add_servicer_session(rt, small_history, "客服\x07一号\x1b")
+    async with api_client(rt) as client:
+        answer = await client.get("/api/v1/reports/export.xlsx", params=PERIOD)
+    assert answer.status_code == 200, answer.text
+    userids = [row[0] for row in sheet_rows(answer.content)["servicers"][1:]]
+    assert "客服一号" in userids and "lisi" in userids

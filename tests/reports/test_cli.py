@@ -5,13 +5,18 @@ and one clear line for each bad period."""
 from __future__ import annotations
 
 import json
+import os
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from kefu.reports.service import report
 from kefu.runtime import Runtime
-from tests.accounts.fixtures import ACliFn, acli, cli
+from kefu.settings import Settings
+from tests.accounts.fixtures import ACliFn, acli, cli, cli_env
 from tests.reports.conftest import SmallHistory
 from tests.reports.test_api import sheet_rows
 
@@ -124,3 +129,58 @@ async def test_a_bad_period_or_option_is_one_line(
 ) -> None:
     answer = await acli("report", *args)
     assert (answer.exit_code, answer.stdout, answer.stderr) == (2, "", f"error: {error}\n")
+
+
+# The `kefu` command as a process whose files may not grow past 1 KiB (RLIMIT_FSIZE; Python
+# ignores SIGXFSZ, so a write past it fails with EFBIG): a disk that fills up half-way.
+SMALL_DISK = """import resource, runpy, sys
+resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+sys.argv = ["kefu", *sys.argv[1:]]
+runpy.run_module("kefu.cli", run_name="__main__")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs RLIMIT_FSIZE (POSIX)")
+async def test_a_write_that_fails_half_way_leaves_no_truncated_file(
+    settings: Settings, small_history: SmallHistory, tmp_path: Path
+) -> None:
+    """`--output` was written in place: a write cut off by a full disk (or a crash) left a file
+    with the final name and half a report in it, over yesterday's good one. It is written beside
+    it and renamed into place: the old file stays whole, a new one is not created. (JSON: the
+    report is some 3 KiB; openpyxl's own temporary files would hit the limit before Kefu writes.)"""
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    kept = folder / "kept.json"
+    kept.write_bytes(b"yesterday's report")
+    for out in (kept, folder / "new.json"):
+        process = subprocess.run(  # noqa: ASYNC221 — a short process the test waits for
+            [sys.executable, "-c", SMALL_DISK, "report", *PERIOD, "--output", str(out)],
+            env={**os.environ, **cli_env(settings)},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert (process.returncode, process.stderr) == (2, f"error: cannot write {out}: File too large\n")
+    assert kept.read_bytes() == b"yesterday's report"
+    assert [p.name for p in folder.iterdir()] == ["kept.json"]  # no temporary file left
+
+
+async def test_a_replaced_file_keeps_its_mode_and_a_link_keeps_pointing_at_it(
+    acli: ACliFn, small_history: SmallHistory, tmp_path: Path
+) -> None:
+    """Written in place, the file kept its mode and a symbolic link led to it; renamed into place,
+    it still does. A folder given as the file is one error line, as before."""
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    daily = folder / "daily.csv"
+    daily.write_text("old")
+    daily.chmod(0o640)
+    (folder / "latest.csv").symlink_to(daily)
+    written = await acli("report", *PERIOD, "--output", str(folder / "latest.csv"))
+    assert written.exit_code == 0, written.output
+    assert "sessions,started,7" in daily.read_text(encoding="utf-8-sig").splitlines()
+    assert (folder / "latest.csv").is_symlink() and stat.S_IMODE(daily.stat().st_mode) == 0o640
+    refused = await acli("report", *PERIOD, "--format", "csv", "--output", str(folder))
+    assert (refused.exit_code, refused.stderr) == (2, f"error: cannot write {folder}: Is a directory\n")
+    assert sorted(p.name for p in folder.iterdir()) == ["daily.csv", "latest.csv"]

@@ -24,13 +24,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.accounts.models import GlobalSetting, KfAccount, SettingsVersion
-from kefu.accounts.settings_types import STORED, AccountSettingsData
+from kefu.accounts.settings_types import AccountSettingsData
 from kefu.ai.settings import AISettings
 from kefu.audit.log import record
 from kefu.db import get_row
 from kefu.db.engine import sync_url
 from kefu.errors import Invalid
-from kefu.schema_types import Problem, UnsetVar, validation_problems
+from kefu.schema_types import STORED, Problem, UnsetVar, validation_problems
 from kefu.secretbox import SecretBox, SecretDecryptError
 
 Source = Literal["console", "config", "api", "cli"]
@@ -197,7 +197,7 @@ def ai_from_stored(data: Mapping[str, Any] | None, secrets: SecretBox | None = N
             except SecretDecryptError:
                 api_key = None  # sealed under an older KEFU_SECRET_KEY: a given value replaces it
         values["openai"] = {**values["openai"], "api_key": api_key}
-    return AISettings.model_validate(values)
+    return AISettings.model_validate(values, context={STORED: True})
 
 
 def has_stored_api_key(data: Mapping[str, Any] | None) -> bool:

@@ -19,7 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from kefu.ai.settings import AISettings
 from kefu.hours.schema import DEFAULT_TIMEZONE, HoursSettings, TimeZoneName
-from kefu.schema_types import MENU_MAX_ITEMS, ButtonText, MessageText, Strict
+from kefu.schema_types import MENU_MAX_ITEMS, STORED, ButtonText, MessageText, Strict
 
 # --- messages ----------------------------------------------------------------------------
 
@@ -101,9 +101,6 @@ class Reception(Strict):
     button_transfer: ButtonTransfer = Field(default_factory=ButtonTransfer)
     not_sure_streak: NotSureStreak = Field(default_factory=lambda: NotSureStreak.model_validate({}))
     non_text_reply: MessageSetting = _message("fixed", "暂时只能识别文字，请用文字描述")
-
-
-STORED = "stored"  # validation context: settings read back from the database, not typed now
 
 
 def _only_placeholder(name: str) -> Callable[[MessageSetting, ValidationInfo], MessageSetting]:

@@ -17,8 +17,6 @@ alternative questions and answer, with no threshold: the floor any retrieval has
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,7 +28,7 @@ import numpy as np
 
 from kefu.ai.chars import units
 from kefu.ai.factory import build_index, knowledge_provider
-from kefu.ai.kb_csv import KbCsvError, decode_csv_bytes
+from kefu.ai.kb_csv import KbCsvError, csv_reader, decode_csv_bytes
 from kefu.ai.knowledge import KnowledgeEntry
 from kefu.ai.settings import AISettings
 from kefu.ai.text import normalize
@@ -53,7 +51,7 @@ class Outcome:
 
 def parse_queries(data: bytes | str) -> list[LabelledQuery]:
     text = decode_csv_bytes(data) if isinstance(data, bytes) else data
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+    rows = list(csv_reader(text))
     if not rows or [c.strip().lower() for c in rows[0][:2]] != ["query", "expected_id"]:
         raise KbCsvError("line 1 of a query file must be the header query,expected_id")
     queries = []

@@ -1,7 +1,8 @@
 """Knowledge base CSV import: `id,question,answer[,alt_questions,tags]`, bad rows reported by line.
 
 The file comes from admins, often saved by Excel: UTF-8 with or without a BOM,
-or GB18030 (Excel's "CSV" on a Chinese Windows). Alternative questions and tags
+GB18030 (Excel's "CSV" on a Chinese Windows) or UTF-16 with its byte-order mark, tab-separated
+(Excel's "Unicode text"). Alternative questions and tags
 are separated by "|" (also "；" or ";"). A bad row is reported with its line
 number and a reason, and every good row is kept.
 
@@ -12,6 +13,7 @@ reason as it is.
 
 from __future__ import annotations
 
+import _csv
 import codecs
 import csv
 import io
@@ -24,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 
 from kefu.ai.knowledge import KnowledgeEntry
 from kefu.errors import Invalid
+from kefu.schema_types import control_char
 from kefu.spreadsheet import plain_cell
 
 MAX_ID_CHARS = 64
@@ -48,10 +51,6 @@ _HEADER_ALIASES = {
     "启用": "enabled",
 }
 _LIST_SEPARATORS = re.compile(r"[|｜;；]")
-# Control characters a worksheet cannot hold (openpyxl refuses them, so every XLSX export failed):
-# Word's line break (\x0b) pasted into an answer, an escape sequence. Tab and line breaks are text;
-# NUL is refused before, as text no database stores.
-_CONTROL = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f]")
 
 
 class KbError(Invalid):
@@ -95,10 +94,22 @@ class ImportResult(BaseModel):
 
 
 def decode_csv_bytes(data: bytes) -> str:
-    """UTF-8 (a BOM is dropped), else GB18030 (Excel's “CSV” on a Chinese Windows: what a
-    Chinese admin saves without choosing); anything else is refused, naming the line where UTF-8
-    breaks — the advice is to save as UTF-8, and a UTF-8 file with a stray byte is fixed there
-    (GB18030 breaks near the start of any UTF-8 Chinese text, wherever the stray byte is)."""
+    """UTF-16 when it starts with UTF-16's byte-order mark (Excel's “Unicode text”; neither UTF-8
+    nor GB18030 holds those bytes), else UTF-8 (a BOM is dropped), else GB18030 (Excel's “CSV” on
+    a Chinese Windows: what a Chinese admin saves without choosing); anything else is refused,
+    naming the line where UTF-8 breaks — the advice is to save as UTF-8, and a UTF-8 file with a
+    stray byte is fixed there (GB18030 breaks near the start of any UTF-8 Chinese text, wherever
+    the stray byte is)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")  # the mark says the byte order, and is dropped
+        except UnicodeDecodeError as exc:
+            raise KbCsvError(
+                "the file starts as UTF-16 (its byte-order mark) but is not whole UTF-16 "
+                "(cut short?); save it from Excel as “CSV UTF-8”",
+                "encoding_utf16",
+                {"offset": exc.start},
+            ) from None
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
     try:
@@ -117,6 +128,15 @@ def decode_csv_bytes(data: bytes) -> str:
         ) from None
 
 
+def csv_reader(text: str) -> _csv.Reader:
+    """The rows of a decoded file: comma-separated, or tab-separated when its header line (the
+    first that is not blank) holds a tab and no comma — Excel's “Unicode text” and “Text (tab
+    delimited)”; a header of two columns or more needs one or the other."""
+    header = next((line for line in io.StringIO(text) if line.strip()), "")
+    delimiter = "\t" if "\t" in header and "," not in header else ","
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+
+
 def parse_kb_csv(data: bytes | str) -> ImportResult:
     text = decode_csv_bytes(data) if isinstance(data, bytes) else data.removeprefix("\ufeff")
     return parse_kb_rows(_csv_rows(text))
@@ -124,7 +144,7 @@ def parse_kb_csv(data: bytes | str) -> ImportResult:
 
 def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
     """(line where the row starts, cells); a CSV that breaks off ends with a RowError marker."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv_reader(text)
     line = 1
     while True:
         try:
@@ -291,8 +311,7 @@ def _entry(row: list[str], columns: list[str]) -> KnowledgeEntry:
         ("alt_control", "an alternative question", alt_questions),
         ("tag_control", "a tag", tags),
     ):
-        if found := next((m for m in map(_CONTROL.search, texts) if m), None):
-            char = f"\\x{ord(found.group()):02x}"
+        if char := next((c for c in map(control_char, texts) if c), None):
             reason = f"{what} holds a control character ({char}) no spreadsheet can hold; remove it"
             raise RowProblem(code, reason, char=char)
     return KnowledgeEntry(

@@ -23,7 +23,7 @@ from kefu.ai.kb_csv import (
     parse_kb_rows,
 )
 from kefu.ai.knowledge import KnowledgeEntry
-from kefu.spreadsheet import xlsx_row, xlsx_text
+from kefu.spreadsheet import xlsx_append
 
 ZIP_MAGIC = b"PK\x03\x04"
 
@@ -66,10 +66,9 @@ def entries_xlsx(entries: Sequence[KnowledgeEntry]) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "knowledge"
-    sheet.append(list(EXPORT_COLUMNS))
+    xlsx_append(sheet, EXPORT_COLUMNS)
     for e in entries:
-        sheet.append(xlsx_row(entry_cells(e)))  # one stored before its control character was refused
-    xlsx_text(cell for row in sheet.iter_rows(min_row=2) for cell in row)  # an answer "=…" stays text
+        xlsx_append(sheet, entry_cells(e))  # an answer "=…" stays text
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

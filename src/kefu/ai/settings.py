@@ -16,7 +16,7 @@ from pydantic_core import PydanticCustomError
 from kefu.ai.builtin import DEFAULT_NOT_SURE_TEXT, DEFAULT_SMALL_TALK, DEFAULT_THRESHOLD
 from kefu.ai.chars import SMALL_TALK_KINDS, SmallTalkKind
 from kefu.ai.phrasing import PhraseBook, PhraseError
-from kefu.schema_types import MessageText, Strict, http_url, secret_check
+from kefu.schema_types import AdminText, MessageText, Strict, http_url, secret_check
 
 ApiKeyValue = Annotated[Any, secret_check(lambda v: v)]
 
@@ -86,7 +86,7 @@ class AISettings(Strict):
     # variant is read as the canonical term by the built-in knowledge base's retrieval.
     synonyms: Annotated[dict[str, list[str]], AfterValidator(_synonyms)] = Field(default_factory=dict)
     # intent → the admin's own wordings for AI phrasing (kefu.ai.phrasing.INTENTS); unset = defaults.
-    phrases: Annotated[dict[str, list[str]], AfterValidator(_phrases)] = Field(default_factory=dict)
+    phrases: Annotated[dict[str, list[AdminText]], AfterValidator(_phrases)] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _openai_needs_settings(self) -> AISettings:

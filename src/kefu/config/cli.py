@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kefu.cli_runtime import confirm, fail, run_with_runtime
+from kefu.cli_runtime import confirm, fail, run_with_runtime, write_out
 from kefu.config.apply import apply_config
 from kefu.config.export import export_config
 from kefu.config.loader import ConfigFileError, LoadedConfig, load_config
@@ -109,10 +109,10 @@ def export(
         fail(f"cannot write {out}: there is no folder {out.parent}")
     try:
         text = run_with_runtime(lambda rt: export_config(rt, out_dir=out_dir))
-        if out is None:
-            typer.echo(text, nl=False)
-            return
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:  # the file or the kb/ files beside it
+    except OSError as exc:  # the kb/ files beside it
         fail(f"cannot write {exc.filename or out}: {exc.strerror or exc}")
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    write_out(out, text.encode("utf-8"))
     typer.echo(f"wrote {out}", err=True)

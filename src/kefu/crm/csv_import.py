@@ -4,7 +4,8 @@ Each row is upserted by its `external_id` (so importing the same file twice chan
 contacts name their company by `customer_external_id`, the exclusive servicer is a WeCom userid.
 A bad row is reported with its line and reason and every good row is kept. Columns other than
 the known ones go into the card's custom fields (empty cells are left out). Lists (tags) are
-separated by "|" (also "；" or ";"). UTF-8 with or without a BOM, or GB18030 (Excel).
+separated by "|" (also "；" or ";"). UTF-8 with or without a BOM, GB18030 or UTF-16 (Excel's
+"Unicode text", tab-separated): kefu.ai.kb_csv reads them.
 
 Each refusal carries a `problem` code and its `values` beside the English reason, as the
 knowledge base import's do (kefu.ai.kb_csv's `RowProblem`/`RowError`/`KbError`): the console
@@ -14,7 +15,6 @@ words it in the reader's language (`crm.problem.<code>`), the CLI and the API sh
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +29,7 @@ from kefu.ai.kb_csv import (
     KbError,
     RowError,
     RowProblem,
+    csv_reader,
     decode_csv_bytes,
     header_cells,
     row_cells,
@@ -187,7 +188,7 @@ def _rows(
         text = decode_csv_bytes(data)
     except KbCsvError as exc:
         raise CrmCsvError(f"{kind}: {exc.message}", exc.problem, exc.values) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv_reader(text)
     columns: list[str] | None = None
     line = 1
     while True:

@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from kefu.hours.periods import Period, check_day, coerce_period
+from kefu.schema_types import AdminText
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_OFF_HOURS_TEXT = "现在是非人工接待时间，您可以先留言，我们上班后第一时间回复。"
@@ -86,7 +87,7 @@ class OffHoursMessage(_Strict):
     """非接待时间提示语: AI phrasing of `text`'s meaning, `text` as is, or nothing."""
 
     mode: Literal["ai", "fixed", "none"] = "fixed"
-    text: str = DEFAULT_OFF_HOURS_TEXT
+    text: AdminText = DEFAULT_OFF_HOURS_TEXT
 
     @model_validator(mode="after")
     def _text_when_sent(self) -> OffHoursMessage:

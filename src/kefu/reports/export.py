@@ -15,7 +15,7 @@ from typing import Any
 from openpyxl import Workbook
 
 from kefu.reports.schemas import ServicerLoad, Summary
-from kefu.spreadsheet import csv_cell, xlsx_row, xlsx_text
+from kefu.spreadsheet import csv_cell, xlsx_append
 
 Row = tuple[str, str, object]
 # A servicer's figures: their CSV items and the columns of the XLSX servicers sheet.
@@ -127,25 +127,24 @@ def summary_xlsx(summary: Summary, words: Words | None = None) -> bytes:
     summary_sheet.title = words.sheet("summary") if words else "summary"
     heading: list[object] = ["section", "item", "value"]
     kept = [row for row in rows if row[0] != DAY_SECTION and not row[0].startswith(SERVICER_SECTION)]
-    summary_sheet.append([*heading, words.heading] if words else heading)
+    xlsx_append(summary_sheet, [*heading, words.heading] if words else heading)
     for row in kept:
-        summary_sheet.append(xlsx_row([*row[:2], _cell(row[2]), *([words.row(row)] if words else [])]))
+        xlsx_append(summary_sheet, [*row[:2], _cell(row[2]), *([words.row(row)] if words else [])])
 
     servicers = workbook.create_sheet(words.sheet("servicers") if words else "servicers")
     columns = ["userid", *SERVICER_FIELDS]
-    servicers.append([words.column(key) for key in columns] if words else columns)
+    xlsx_append(servicers, [words.column(key) for key in columns] if words else columns)
     for load in summary.servicers:
-        servicers.append(xlsx_row(_of(load, key) for key in columns))
+        xlsx_append(servicers, [_of(load, key) for key in columns])
 
     days = workbook.create_sheet(words.sheet("days") if words else "days")
-    days.append([words.column(key) for key in ("day", "sessions")] if words else ["day", "sessions"])
+    xlsx_append(days, [words.column(key) for key in ("day", "sessions")] if words else ["day", "sessions"])
     for day in summary.per_day:
-        days.append([date.fromisoformat(day.day), day.sessions])
+        xlsx_append(days, [date.fromisoformat(day.day), day.sessions])
     for cell in days["A"][1:]:
         cell.number_format = "yyyy-mm-dd"
 
     for sheet in workbook.worksheets:
-        xlsx_text(cell for row in sheet.iter_rows() for cell in row)
         sheet.freeze_panes = "A2"  # the headings stay in view
     out = io.BytesIO()
     workbook.save(out)
