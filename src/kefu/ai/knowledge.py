@@ -19,13 +19,16 @@ point for either channel set (`DEFAULT_THRESHOLD`). `benchmarks/ai_calibrate.py`
 A query whose normalised text equals a question's (any punctuation, width or case) has
 confidence 1.
 
-When the best entry is about another topic, every match has confidence 0 ("not sure"): the
-message names one of the knowledge base's tags (its topics) that the entry neither carries nor
-mentions, none of the entry's own tags, and the entry's closest question names a topic the
-message does not (冰箱不制冷怎么办 against 空调不制冷怎么办). The shared words outweighed the one
-noun that differs, so the entries scored below it are no safer an answer, and answering about
-the wrong product is worse than "not sure", which offers a human. A knowledge base without tags
-names no topics: the score alone decides (docs/ai-retrieval.md, "An entry about another topic").
+When the best entry is about another topic, it has confidence 0: the message names one of the
+knowledge base's tags (its topics) that the entry neither carries nor mentions, none of the
+entry's own tags, and the entry's closest question names a topic the message does not
+(冰箱不制冷怎么办 against 空调不制冷怎么办); answering about the wrong product is worse than "not
+sure", which offers a human. The best entry on the named topic (tagged with it, or its closest
+question names it: 产品坏了怎么报修's 冰箱不制冷了) comes first instead, at the confidence of the
+lower of its scores with and without the topic's name, so that the topic's other problems
+(冰箱噪音很大), matched by the name alone, stay "not sure"; every other match has confidence 0.
+A knowledge base without tags names no topics: the score alone decides (docs/ai-retrieval.md,
+"An entry about another topic").
 """
 
 from __future__ import annotations
@@ -116,6 +119,7 @@ class KnowledgeIndex:
         # Topics are the tags (one character would match too much as a substring).
         self._tags = [frozenset(t for t in map(self._normal, e.tags) if len(t) > 1) for e in entries]
         self._topics = frozenset().union(*self._tags)
+        self._asked = [self._normal(q) for q in questions]
         self._texts = [self._normal(f"{q} {e.answer}") for q, e in zip(questions, entries, strict=True)]
         self._questions = Bm25([self._char(q) for q in questions])
         self._channels: dict[str, tuple[Bm25, str]] = {}
@@ -200,21 +204,56 @@ class KnowledgeIndex:
         order = np.argsort(-scores, kind="stable")[:limit].tolist()
         if exact is not None:
             order = [exact[0], *(i for i in order if i != exact[0])][:limit]
-        closest = [exact[1] if exact and i == exact[0] else self._closest(i, question) for i in order]
-        # When the best entry is about another topic, those scored below it are no safer an answer.
-        other_topic = (
-            exact is None and bool(order) and self._about_other_topic(order[0], question, closest[0])
-        )
+        elif order and self._about_other_topic(order[0], question, self._closest(order[0], question)):
+            return self._beside_another_topic(question, scores, limit)
         matches = []
-        for i, matched in zip(order, closest, strict=True):
+        for i in order:
             if exact is not None and i == exact[0]:
-                confidence = 1.0
-            elif other_topic:
-                confidence = 0.0
-            else:
-                confidence = self.calibration.confidence(float(scores[i]))  # unrounded: 0.5 is an exact edge
-            matches.append(Match(entry=self._entries[i], confidence=confidence, matched_question=matched))
+                matches.append(Match(entry=self._entries[i], confidence=1.0, matched_question=exact[1]))
+            else:  # unrounded: 0.5 is an exact edge
+                matches.append(self._match(i, question, self.calibration.confidence(float(scores[i]))))
         return matches
+
+    def _beside_another_topic(self, question: str, scores: np.ndarray, limit: int) -> list[Match]:
+        """The matches when the best entry is about another topic than `question`: the best entry
+        on a topic it names first, then the others in their order, at confidence 0.
+
+        That entry scores as the lower of its score for the message and for the message without
+        the topic's name: the words that outscored the name (不制冷怎么办) are what it asks, so
+        the topic's other entries, matched by its name (冰箱噪音很大), are no answer. An entry on
+        no topic it names is not answered with either: it matches only beside the topic
+        (洗衣机移机怎么收费 → 安装收费吗), a guess."""
+        text = self._normal(question)
+        named = [t for t in self._topics if t in text]
+        for topic in named:
+            text = text.replace(topic, " ")
+        beside = np.minimum(scores, self.scores(text))
+        order = np.argsort(-scores, kind="stable").tolist()
+        on_topic = (
+            i for i in np.argsort(-beside, kind="stable").tolist() if self._on_named_topic(i, question, named)
+        )
+        best = next(on_topic, None)
+        first = []
+        if best is not None:
+            first.append(self._match(best, question, self.calibration.confidence(float(beside[best]))))
+        others = [i for i in order if i != best][: limit - len(first)]
+        return first + [self._match(i, question, 0.0) for i in others]
+
+    def _match(self, owner: int, question: str, confidence: float) -> Match:
+        return Match(
+            entry=self._entries[owner], confidence=confidence, matched_question=self._closest(owner, question)
+        )
+
+    def _on_named_topic(self, owner: int, question: str, named: Sequence[str]) -> bool:
+        """Whether the entry is about a topic of `named`: it carries one as a tag, or its closest
+        question names one (产品坏了怎么报修's 冰箱不制冷了) and it is about no other."""
+        if any(t in self._tags[owner] for t in named):
+            return True
+        if not any(t in self._asked[owner] for t in named):  # no question of it names one
+            return False
+        closest = self._closest(owner, question)
+        named_there = any(t in self._normal(closest) for t in named)
+        return named_there and not self._about_other_topic(owner, question, closest)
 
     def _about_other_topic(self, owner: int, question: str, closest: str) -> bool:
         """Whether the entry is about another topic (a tag of the knowledge base) than `question`:
