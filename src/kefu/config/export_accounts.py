@@ -24,6 +24,7 @@ from kefu.accounts.servicers import list_servicers
 from kefu.accounts.settings import AI_KEY, ai_from_stored, has_stored_api_key, settings_json, stored_settings
 from kefu.accounts.settings_types import SETTINGS_KEYS
 from kefu.cli_runtime import replace_file
+from kefu.schema_types import EXPORT
 
 API_KEY_VARIABLE = "LLM_API_KEY"
 KB_DIR = "kb"
@@ -34,7 +35,7 @@ async def ai_document(session: AsyncSession) -> dict[str, Any] | None:
     row = await session.get(GlobalSetting, AI_KEY)
     if row is None:
         return None
-    document = ai_from_stored(row.data).model_dump(mode="json")
+    document = ai_from_stored(row.data).model_dump(mode="json", context={EXPORT: True})
     if document.get("openai") is not None:
         has_key = has_stored_api_key(row.data)
         document["openai"]["api_key"] = f"${{{API_KEY_VARIABLE}}}" if has_key else None
@@ -56,7 +57,7 @@ async def account_document(
     if (avatar := _avatar_reference(account, out_dir)) is not None:
         document["avatar"] = avatar
     document["enabled"] = account.enabled
-    settings = settings_json(stored_settings(account))
+    settings = settings_json(stored_settings(account), export=True)
     document["timezone"] = settings["timezone"]
     document["servicers"] = [
         {
