@@ -4,8 +4,8 @@
 simulator's distance; here: no cycle between files or packages (a layer may hold a package
 whose files import each other in a circle, which the layers contract cannot see), the
 simulator's exact whitelist, a deliberately wrong import breaking each contract, and no private
-module of another package (`_csv`) imported at run time. Every
-import counts, nested and TYPE_CHECKING ones included (grimp reads them all).
+module of another package (`_csv`) imported at run time. Every import counts, nested and
+TYPE_CHECKING ones included (grimp reads them all).
 """
 
 from __future__ import annotations
