@@ -76,6 +76,19 @@ async def test_an_admin_takes_for_the_servicer_they_choose(
     assert desk((await servicer.get(SESSIONS)).text) == []  # not zhangsan's
 
 
+async def test_the_pool_says_what_its_button_does_for_the_reader(
+    make_world: WorldFactory, signed_in: SignIn
+) -> None:
+    # A servicer takes for themselves (接入); an admin, who serves no one, assigns (分配接入).
+    await waiting_world(make_world)
+    servicer, admin = await signed_in("servicer"), await signed_in("admin")
+    mine = (await servicer.get(POOL)).text
+    assert "点「接入」即由你接待该客户" in mine and ">接入</button>" in mine
+    managed = (await admin.get(POOL)).text
+    assert "选择接待人员后点「分配接入」，即由其接待该客户" in managed and ">分配接入</button>" in managed
+    assert "即由你接待" not in managed
+
+
 async def test_a_take_that_loses_says_who_has_the_customer(
     make_world: WorldFactory, signed_in: SignIn
 ) -> None:
