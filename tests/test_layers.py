@@ -3,12 +3,14 @@
 `lint-imports` (pyproject.toml's contracts) checks the layers, the pure reception core and the
 simulator's distance; here: no cycle between files or packages (a layer may hold a package
 whose files import each other in a circle, which the layers contract cannot see), the
-simulator's exact whitelist, and a deliberately wrong import breaking each contract. Every
-import counts, nested and TYPE_CHECKING ones included (grimp reads them all).
+simulator's exact whitelist, a deliberately wrong import breaking each contract, and no private
+module of another package (`_csv`) imported at run time. Every import counts, nested and
+TYPE_CHECKING ones included (grimp reads them all).
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -143,3 +145,32 @@ def test_a_wrong_import_breaks_its_contract(
     listing = " ".join(result.stdout.split())
     verdict = listing[listing.index(contract) :].split(" ")
     assert next(w for w in verdict if w in ("KEPT", "BROKEN")) == "BROKEN", result.stdout
+
+
+def _run_time_imports(node: ast.AST) -> Iterable[tuple[int, str]]:
+    """(line, module) of each import that runs: those under `if TYPE_CHECKING:` never do."""
+    if isinstance(node, ast.Import):
+        yield from ((node.lineno, alias.name) for alias in node.names)
+    elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        yield node.lineno, node.module
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.If) and ast.unparse(child.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+            children: list[ast.AST] = list(child.orelse)
+        else:
+            children = [child]
+        for each in children:
+            yield from _run_time_imports(each)
+
+
+def test_no_private_module_of_another_package_is_imported_at_run_time() -> None:
+    """A leading underscore is a package's "not for you": `_csv` was imported for a reader's type,
+    which `csv` does not name (a type may still come from it under TYPE_CHECKING)."""
+    private = [
+        f"{path.relative_to(ROOT)}:{line}: {module}"
+        for path in sorted((ROOT / "src" / "kefu").rglob("*.py"))
+        for line, module in _run_time_imports(ast.parse(path.read_text(encoding="utf-8")))
+        if module != "__future__"
+        and not module.startswith("kefu.")
+        and any(part.startswith("_") for part in module.split("."))
+    ]
+    assert private == []

@@ -66,9 +66,20 @@ def write_out(out: Path, data: bytes) -> None:
         if out.exists() and not out.is_file() and not out.is_dir():
             out.write_bytes(data)
         else:
-            _replace(out.resolve(), data)  # resolved: a symlink's target is replaced, not the link
+            replace_file(out, data)
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror or exc}")
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """`path` holds `data`, whole, or is left as it was (write_out's way, for the files a command
+    writes beside its --out file): an OSError names the file."""
+    target = path.resolve()  # resolved: a symlink's target is replaced, not the link
+    try:
+        _replace(target, data)
+    except OSError as exc:
+        exc.filename = exc.filename or str(path)  # a failed write() names no file
+        raise
 
 
 def _replace(target: Path, data: bytes) -> None:

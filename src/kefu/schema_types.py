@@ -21,7 +21,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     PlainValidator,
+    SerializationInfo,
     ValidationError,
     ValidationInfo,
 )
@@ -101,12 +103,27 @@ def _no_control(value: str, info: ValidationInfo) -> str:
     return value
 
 
+# Serialization context: a document written to be applied back (`kefu config export`).
+EXPORT = "export"
+
+
+def _exported(value: str, info: SerializationInfo) -> str:
+    """A text as an export writes it: without the control characters that STORED let through
+    and the file's reader refuses (invisible in a message: no visible text is lost)."""
+    return _CONTROL.sub("", value) if info.context and info.context.get(EXPORT) else value
+
+
 # What every text an admin writes for customers is held to: no control character but tab and line breaks.
 NO_CONTROL = AfterValidator(_no_control)
-AdminText = Annotated[str, NO_CONTROL]
-MessageText = Annotated[str, utf8_at_most(TEXT_MAX_BYTES, "the text"), NO_CONTROL]
+VISIBLE_ON_EXPORT = PlainSerializer(_exported)
+AdminText = Annotated[str, NO_CONTROL, VISIBLE_ON_EXPORT]
+MessageText = Annotated[str, utf8_at_most(TEXT_MAX_BYTES, "the text"), NO_CONTROL, VISIBLE_ON_EXPORT]
 ButtonText = Annotated[
-    str, Field(min_length=1), utf8_at_most(BUTTON_MAX_BYTES, "the button text"), NO_CONTROL
+    str,
+    Field(min_length=1),
+    utf8_at_most(BUTTON_MAX_BYTES, "the button text"),
+    NO_CONTROL,
+    VISIBLE_ON_EXPORT,
 ]
 
 

@@ -11,7 +11,9 @@ In an XLSX file the cell's type says what it is: openpyxl makes any text startin
 formula cell, so `xlsx_append` stores text as text (no quote: the cell reads exactly as written).
 A worksheet cannot hold most control characters at all (openpyxl refuses the row): text stored
 before Kefu's inputs refused them would fail the whole export, so `xlsx_append` drops them —
-every workbook Kefu writes goes through it.
+every workbook Kefu writes goes through it. `csv_cell` drops the same ones: a CSV could hold
+them, but Kefu's importers refuse them (kefu.schema_types.control_char), and a file Kefu wrote
+must import back; they are invisible in a message, so no visible text is lost.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ _FORMULA_START = re.compile(r"'*[=+\-@\t\r]")
 
 
 def csv_cell(value: object) -> object:
-    """A cell as written: text a spreadsheet would take for a formula gets a leading quote."""
-    if isinstance(value, str) and _FORMULA_START.match(value):
-        return "'" + value
-    return value
+    """A cell as written: without the control characters a worksheet cannot hold, and text a
+    spreadsheet would take for a formula with a leading quote."""
+    if not isinstance(value, str):
+        return value
+    text = ILLEGAL_CHARACTERS_RE.sub("", value)
+    return "'" + text if _FORMULA_START.match(text) else text
 
 
 def plain_cell(text: str) -> str:

@@ -128,3 +128,24 @@ async def test_an_entry_stored_before_the_control_character_check_still_exports_
     assert exported.status_code == 200
     sheet = load_workbook(io.BytesIO(exported.content)).active
     assert "整机三年主板五年" in [cell.value for row in sheet.iter_rows() for cell in row]
+
+
+async def test_an_entry_stored_before_the_control_character_check_exports_as_csv_that_imports_back(
+    rt: Runtime, api: httpx.AsyncClient, base: str
+) -> None:
+    """The CSV export wrote the stored control character, and the import then refused its own
+    file (answer_control): the export drops it, as the workbook does — it is invisible in a
+    message — so the file imports back, every visible character kept."""
+    assert (
+        await api.post(base, json={"id": "v1", "question": "保修多久", "answer": "三年", "tags": ["售后"]})
+    ).status_code == 201
+    async with rt.db.write() as session:
+        await session.execute(
+            update(KnowledgeEntryRow).values(answer="=整机三年\x0b主板五年\x1b", tags=["售\x07后"])
+        )
+    exported = await api.get(f"{base}/export")
+    assert exported.status_code == 200 and "'=整机三年主板五年," in exported.text
+    again = await api.post(f"{base}/import", content=exported.content)
+    assert again.status_code == 200 and again.json()["errors"] == [], again.text
+    [entry] = await _stored(api, base)
+    assert (entry["answer"], entry["tags"]) == ("=整机三年主板五年", ["售后"])

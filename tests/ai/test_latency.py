@@ -24,12 +24,13 @@ def generate(n_entries: int, n_queries: int) -> tuple[str, str]:
 
 
 @pytest.mark.slow
-def test_lexical_p99_under_20_ms_with_1000_entries() -> None:
+def test_a_thousand_entry_knowledge_base_answers_its_own_questions() -> None:
+    """The benchmark's large KB builds and answers; how fast is the benchmark's to say, not a
+    timed test's (benchmarks/README.md, "AI retrieval": gen_kb_large.py then `kefu kb eval`,
+    whose p99_ms was 0.5 ms when written)."""
     kb, queries = generate(1000, 300)
     parsed = parse_kb_csv(kb)
     assert not parsed.errors and len(parsed.entries) == 1000
     assert len({e.question for e in parsed.entries}) == 1000  # distinct entries
     result = compare(parsed.entries, parse_queries(queries), AISettings(retrieval="lexical"))
-    # Measured 0.5 ms when written; 20 ms is the issue's bound, room for a loaded CI machine.
-    assert result["p99_ms"] < 20, result
     assert result["rank1_accuracy"] >= 0.95  # templated wording: a sanity check, not a figure

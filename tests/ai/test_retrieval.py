@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -150,7 +149,7 @@ async def test_threshold_decides_not_sure(demo_index: KnowledgeIndex) -> None:
 
 
 @pytest.mark.slow
-def test_five_thousand_entries_build_fast_and_answer_in_milliseconds(demo_index: KnowledgeIndex) -> None:
+def test_five_thousand_entries_build_and_answer(demo_index: KnowledgeIndex) -> None:
     rng = random.Random(7)
     products = ["冰箱", "空调", "洗衣机", "热水器", "油烟机", "净水器", "电视", "微波炉", "洗碗机", "吸尘器"]
     topics = [
@@ -173,16 +172,11 @@ def test_five_thousand_entries_build_fast_and_answer_in_milliseconds(demo_index:
         )
         for i in range(5000)
     ]
-    started = time.perf_counter()
+    # Build time (~1.2 s for these 15,000 questions on an idle core) and query time are the
+    # benchmarks' to measure (benchmarks/README.md, "AI retrieval"), not a timed test's.
     index = KnowledgeIndex.build(entries)
-    build_seconds = time.perf_counter() - started
-    # About 1.2 s on an idle core (15,000 questions); the bound leaves room for a busy machine.
-    assert build_seconds < 8, build_seconds
-    started = time.perf_counter()
-    for question in ["请问怎么退货呀", "C42型号冰箱保修多久", "空调不制冷", "今天天气怎么样"] * 25:
-        index.search(question)
-    per_query_ms = (time.perf_counter() - started) * 1000 / 100
-    assert per_query_ms < 20, per_query_ms
+    for question in ["请问怎么退货呀", "C42型号冰箱保修多久", "空调不制冷", "今天天气怎么样"]:
+        assert all(0.0 <= match.confidence <= 1.0 for match in index.search(question))
     probe = entries[1234]
     best = index.search(probe.question)[0]
     assert (best.entry.id, best.confidence) == (probe.id, 1.0)

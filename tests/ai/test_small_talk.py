@@ -122,3 +122,34 @@ async def test_the_llm_is_not_called_for_small_talk(fake_openai: FakeOpenAI) -> 
         asked = await llm.answer("如何退货", AnswerContext(account_id=1))
     assert (greeting.small_talk, greeting.text) == ("greeting", "您好！")
     assert asked.entry is not None and len(fake_openai.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("[强]", "acknowledgement"),  # WeChat's faces arrive as their bracketed names
+        ("[OK][OK]", "acknowledgement"),
+        ("好的[抱拳]", "acknowledgement"),
+        ("谢谢[玫瑰]", "thanks"),
+        ("[握手]再见", "goodbye"),
+        ("你好[微笑]", "greeting"),
+    ],
+)
+def test_wechat_faces_are_emoji_not_words(message: str, kind: str) -> None:
+    assert small_talk_kind(message) == kind
+
+
+@pytest.mark.parametrize("message", ["[疑问]", "[订单]", "退货[流泪]", "[强]怎么退货"])
+def test_a_face_that_asks_or_a_bracketed_word_is_not_small_talk(message: str) -> None:
+    """[疑问] is the question-mark face; "[订单]" is no face, so it stays a word."""
+    assert small_talk_kind(message) is None
+
+
+def test_a_face_does_not_pull_retrieval_towards_an_entry_that_shares_its_name() -> None:
+    """A sad face "[流泪]" is no question about tears: only the question's own words are searched."""
+    entries = [
+        KnowledgeEntry(id="r", question="如何退货", answer="七天内可退。"),
+        KnowledgeEntry(id="tear", question="眼睛流泪怎么办", answer="请就医。"),
+    ]
+    index = KnowledgeIndex.build(entries)
+    assert index.search("怎么退货[流泪][流泪]") == index.search("怎么退货")

@@ -155,14 +155,14 @@ def test_a_stale_pool_and_conversation_page_are_refused_in_the_readers_language(
         page.goto(console_url(demo, "workbench/pool"))
         page.locator(".pool-row", has_text="转人工").wait_for()
     row = live.locator(".pool-row", has_text="转人工")
-    row.locator("select").select_option(label="张三")
+    row.locator("select").select_option("zhangsan")
     row.locator("button", has_text="分配接入").click()
     live.wait_for_url("**/console/workbench/sessions**")
     session = live.locator(".session-row")
     session.locator("select[name=servicer_userid]").wait_for()  # once WeCom has handed it over
 
     late = behind.locator(".pool-row", has_text="转人工")
-    late.locator("select").select_option(label="李四")
+    late.locator("select").select_option("lisi")
     late.locator("button", has_text="分配接入").click()
     assert behind.locator(".flash-error").inner_text() == "该客户已由 张三 接待"
 

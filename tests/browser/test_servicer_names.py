@@ -40,8 +40,12 @@ def test_the_admin_names_takes_and_transfers_by_the_servicers_names(demo: Demo, 
     console.goto(demo.urls["Kefu console (控制台)"] + "workbench/pool")
     row = console.locator(".pool-row", has_text="转人工")
     row.wait_for()
-    assert row.locator("select option").all_inner_texts() == ["张三", "李四", "王小五"]
-    row.locator("select").select_option(label="张三")
+    assert row.locator("select option").all_inner_texts() == [
+        "张三（0/10）",
+        "李四（0/10）",
+        "王小五（0/10）",
+    ]
+    row.locator("select").select_option("zhangsan")
     row.locator("button", has_text="分配接入").click()
     console.wait_for_url("**/console/workbench/sessions**")
 

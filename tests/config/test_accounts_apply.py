@@ -128,6 +128,45 @@ async def test_the_example_applies_fully_then_unchanged_and_export_applies_back_
     assert await export_config(rt, out_dir=out.parent) == exported
 
 
+async def test_texts_stored_with_a_control_character_export_and_apply_back(
+    rt: Runtime, example_corp: SimulatorServer, tmp_path: Path
+) -> None:
+    """An earlier Kefu stored texts with Word's line break (\\x0b) — a knowledge entry, the AI's
+    not-sure text, an account's message — that the file now refuses: the export wrote them, and
+    applying it refused its own kefu.yaml and kb/*.csv (all or nothing: nothing applied). The
+    export leaves the invisible character out, so it applies back, each text losing only that."""
+    await apply_config(rt, load_config(EXAMPLE, ENV))
+    async with rt.db.write() as session:
+        row = (await session.scalars(select(KnowledgeEntryRow).order_by(KnowledgeEntryRow.id))).first()
+        assert row is not None
+        answer = row.answer
+        row.answer = f"{answer[:2]}\x0b{answer[2:]}"  # a trailing one the import strips
+        ai = await session.get(GlobalSetting, "ai")
+        assert ai is not None
+        ai.data = {**ai.data, "not_sure_text": "这个问题\x0b我还不会"}
+        account = await session.scalar(select(KfAccount).where(KfAccount.open_kfid == OPEN_KFID))
+        assert account is not None
+        taken = {"mode": "fixed", "text": "您好\x0b人工客服已接入\x1b"}
+        account.settings = {
+            **account.settings,
+            "queue": {**account.settings["queue"], "taken_notice": taken},
+        }
+    out = tmp_path / "export" / "kefu.yaml"
+    out.parent.mkdir()
+    out.write_text(await export_config(rt, out_dir=out.parent), encoding="utf-8")
+    again = await apply_config(rt, load_config(out, {}))
+    assert [c.describe() for c in again.changes if c.action != "unchanged"] == [
+        "ai.ai: update (not_sure_text)",
+        f"accounts.{KEY}: update (queue)",
+        f"knowledge_base.{KEY}: update (1 changed)",
+    ]
+    async with rt.db.read() as session:
+        assert (await session.get(KnowledgeEntryRow, row.id)).answer == answer  # type: ignore[union-attr]
+        assert (await session.get(GlobalSetting, "ai")).data["not_sure_text"] == "这个问题我还不会"  # type: ignore[union-attr]
+        account = await session.get(KfAccount, account.id)
+        assert account.settings["queue"]["taken_notice"]["text"] == "您好人工客服已接入"  # type: ignore[union-attr]
+
+
 async def test_a_change_in_the_file_is_one_new_version_and_dry_run_needs_no_wecom(
     rt: Runtime, example_corp: SimulatorServer, tmp_path: Path
 ) -> None:

@@ -419,3 +419,27 @@ async def test_a_card_stored_with_an_old_phone_is_edited_without_retyping_it(
 async def test_servicers_cannot_open_the_crm(signed_in: SignIn) -> None:
     servicer = await signed_in("servicer")
     assert (await servicer.get("/console/crm/contacts")).status_code == 403
+
+
+async def test_a_control_character_in_a_card_is_refused_in_the_readers_language(
+    rt: Runtime, signed_in: SignIn
+) -> None:
+    """As every text an admin writes: beside its field on the card, by its line in an import."""
+    admin = await signed_in("admin")
+    csrf = csrf_of(await admin.get("/console/crm/customers/new"))
+    refused = await admin.post(
+        "/console/crm/customers", data={"csrf_token": csrf, "name": "青禾家电", "notes": "整机\x0b三年"}
+    )
+    assert refused.status_code == 422 and "field-error" in refused.text
+    assert "含有看不见的控制字符（\\x0b，常见于从 Word 粘贴的换行）；请删除后重新输入" in refused.text
+    posted = await admin.post(
+        "/console/crm/customers/import",
+        data={"csrf_token": csrf},
+        files={
+            "file": ("customers.csv", "external_id,name,notes\nC-1,青禾,\x1b[0m备注\n".encode(), "text/csv")
+        },
+    )
+    answer = await admin.get(posted.headers["location"])
+    assert "第 2 行：notes 列含有看不见的控制字符（\\x1b，常见于从 Word 粘贴的换行）" in answer.text
+    async with rt.db.read() as session:
+        assert (await session.scalars(select(CrmCustomer))).all() == []

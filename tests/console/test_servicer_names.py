@@ -44,8 +44,8 @@ async def test_servicers_are_shown_by_the_name_of_their_console_user(
     conversation = (await world.conversation()).id
 
     pool = (await admin.get(POOL)).text
-    assert '<option value="zhangsan">张三</option>' in pool  # take for…
-    assert '<option value="wangwu">wangwu</option>' in pool  # no console user: the userid
+    assert '<option value="zhangsan">张三（0/10）</option>' in pool  # take for…, with their load
+    assert '<option value="wangwu">wangwu（0/10）</option>' in pool  # no console user: the userid
     answer = await post(admin, POOL, f"{POOL}/{conversation}/take", servicer_userid="zhangsan")
     assert answer.status_code == 303
     await world.run_due()
@@ -76,8 +76,8 @@ async def test_a_name_two_servicers_share_carries_the_userid(
     admin = await signed_in("admin")
 
     pool = (await admin.get(POOL)).text
-    assert '<option value="zhangsan">张伟（zhangsan）</option>' in pool
-    assert '<option value="lisi">张伟（lisi）</option>' in pool
+    assert '<option value="zhangsan">张伟（zhangsan）（0/10）</option>' in pool
+    assert '<option value="lisi">张伟（lisi）（0/10）</option>' in pool
 
 
 async def test_a_servicer_without_a_console_user_goes_by_the_name_the_admin_gives(
@@ -98,9 +98,9 @@ async def test_a_servicer_without_a_console_user_goes_by_the_name_the_admin_give
     assert listed == [("zhangsan", "老张"), ("lisi", "李四"), ("wangwu", None)]  # each kept its place
 
     pool = (await admin.get(POOL)).text
-    assert '<option value="zhangsan">张三</option>' in pool  # his console user's name first
-    assert '<option value="lisi">李四</option>' in pool
-    assert '<option value="wangwu">wangwu</option>' in pool
+    assert '<option value="zhangsan">张三（0/10）</option>' in pool  # his console user's name first
+    assert '<option value="lisi">李四（0/10）</option>' in pool
+    assert '<option value="wangwu">wangwu（0/10）</option>' in pool
     account_page = (await admin.get(page)).text
     assert '李四 <span class="muted">lisi</span>' in account_page
 
@@ -109,8 +109,8 @@ async def test_a_servicer_without_a_console_user_goes_by_the_name_the_admin_give
     shared = await post(admin, page, f"{page}/servicers", userid="wangwu", name="张三")
     assert shared.status_code == 303
     pool = (await admin.get(POOL)).text
-    assert '<option value="zhangsan">张三（zhangsan）</option>' in pool
-    assert '<option value="wangwu">张三（wangwu）</option>' in pool
+    assert '<option value="zhangsan">张三（zhangsan）（0/10）</option>' in pool
+    assert '<option value="wangwu">张三（wangwu）（0/10）</option>' in pool
 
 
 async def test_the_routing_record_names_the_servicer_in_the_readers_language(

@@ -61,6 +61,23 @@ async def test_each_tab_shows_its_fields_with_the_stored_values(
     assert tabs["advanced"]["messages.welcome.text"] == "您好，欢迎咨询青禾家电"
 
 
+async def test_a_fields_browser_hints_reach_the_browser_as_attributes(
+    account: KfAccount, signed_in: SignIn
+) -> None:
+    # A closed day reads 不接待 (not "不接待" in quotes); the name's 16-character cap stops the
+    # typing at 16. The form is not checked by the browser: a refusal is worded by Kefu beside
+    # its field, in the reader's language (tests/browser/test_console_journeys.py).
+    admin = await signed_in("admin")
+    hours = await admin.get(f"/console/accounts/{account.id}?tab=hours")
+    assert '<input name="hours.weekly.sun" type="text" value="" placeholder="不接待">' in hours.text
+    basic = await admin.get(f"/console/accounts/{account.id}?tab=basic")
+    assert 'maxlength="16" required>' in basic.text
+    queue = await admin.get(f"/console/accounts/{account.id}?tab=queue")
+    assert '<input name="queue.max_length" type="number" value="7" min="1">' in queue.text
+    assert "&#34;" not in hours.text + basic.text + queue.text
+    assert 'id="settings-form" enctype="multipart/form-data" novalidate>' in queue.text
+
+
 @pytest.mark.parametrize(
     ("tab", "change", "field", "words"),
     [

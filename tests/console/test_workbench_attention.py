@@ -57,6 +57,18 @@ async def test_a_message_left_off_hours_is_listed_and_closed_once(
     assert "洗衣机漏水了" not in (await admin.get(FOLLOW_UPS)).text
 
 
+async def test_a_picture_left_off_hours_is_named_as_a_picture(
+    make_world: WorldFactory, signed_in: SignIn
+) -> None:
+    world = await make_world(at=EVENING, settings=POOL_ONLY, servicers=["zhangsan"], kb=True)
+    world.says("转人工")
+    await world.settle()
+    world.sends_image()
+    await world.settle()
+    page = await (await signed_in("admin")).get(FOLLOW_UPS)
+    assert "[图片]" in page.text and "[image]" not in page.text
+
+
 async def test_a_customer_waiting_for_their_servicers_reply_is_listed(
     make_world: WorldFactory, signed_in: SignIn
 ) -> None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
+from kefu.accounts.models import Servicer
 from tests.console.conftest import SignIn
 from tests.console.workbench_world import (
     another_customer,
@@ -74,6 +76,36 @@ async def test_an_admin_takes_for_the_servicer_they_choose(
     assert (world.session()["state"], world.session()["servicer_userid"]) == (3, "lisi")
     assert desk((await admin.get(SESSIONS)).text) == [conversation]  # managers see everyone's
     assert desk((await servicer.get(SESSIONS)).text) == []  # not zhangsan's
+
+
+async def test_the_pool_says_what_its_button_does_for_the_reader(
+    make_world: WorldFactory, signed_in: SignIn
+) -> None:
+    # A servicer takes for themselves (接入); an admin, who serves no one, assigns (分配接入).
+    await waiting_world(make_world)
+    servicer, admin = await signed_in("servicer"), await signed_in("admin")
+    mine = (await servicer.get(POOL)).text
+    assert "点「接入」即由你接待该客户" in mine and ">接入</button>" in mine
+    managed = (await admin.get(POOL)).text
+    assert "选择接待人员后点「分配接入」，即由其接待该客户" in managed and ">分配接入</button>" in managed
+    assert "即由你接待" not in managed
+
+
+async def test_the_choice_of_whom_to_assign_says_who_is_not_receiving(
+    make_world: WorldFactory, signed_in: SignIn
+) -> None:
+    # As the transfer choice does: an admin who picked a stopped servicer learnt it from a 409.
+    world = await waiting_world(make_world)
+    conversation = (await world.conversation()).id
+    async with world.rt.db.write() as session:
+        lisi = await session.scalar(select(Servicer).where(Servicer.userid == "lisi"))
+        assert lisi is not None
+        lisi.status = 1  # stopped receiving in the WeCom app
+    admin = await signed_in("admin")
+    for page in (POOL, f"{POOL}/list", f"/console/conversations/{conversation}"):
+        choice = (await admin.get(page)).text.split('take-form"', 1)[1].split("</select>", 1)[0]
+        assert '<option value="lisi">lisi（未在接待）</option>' in choice, page
+        assert '<option value="zhangsan">zhangsan（0/10）</option>' in choice, page
 
 
 async def test_a_take_that_loses_says_who_has_the_customer(

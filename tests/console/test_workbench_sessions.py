@@ -93,6 +93,20 @@ async def test_a_small_talk_reply_shows_as_the_ais_words(make_world: WorldFactor
     assert lines(page.text) == [("customer", "你好"), ("ai", "您好，请问有什么可以帮您？")]
 
 
+async def test_a_picture_the_customer_sent_is_named_in_the_readers_language(
+    make_world: WorldFactory, signed_in: SignIn
+) -> None:
+    world = await make_world(kb=True)
+    world.sends_image()
+    await world.settle()
+    admin = await signed_in("admin")
+    page = await admin.get(f"{LIST}/{(await world.conversation()).id}")
+    assert lines(page.text)[0] == ("customer", "[图片]")
+    admin.cookies.set("kefu_lang", "en")
+    page = await admin.get(f"{LIST}/{(await world.conversation()).id}")
+    assert lines(page.text)[0] == ("customer", "[Picture]")
+
+
 async def test_the_servicer_ends_their_session_and_wecom_ends_it(
     make_world: WorldFactory, signed_in: SignIn
 ) -> None:

@@ -30,7 +30,7 @@ from kefu.audit.log import record
 from kefu.db import get_row
 from kefu.db.engine import sync_url
 from kefu.errors import Invalid
-from kefu.schema_types import STORED, Problem, UnsetVar, validation_problems
+from kefu.schema_types import EXPORT, STORED, Problem, UnsetVar, validation_problems
 from kefu.secretbox import SecretBox, SecretDecryptError
 
 Source = Literal["console", "config", "api", "cli"]
@@ -91,8 +91,10 @@ def validate_settings(
     return parsed
 
 
-def settings_json(data: AccountSettingsData) -> dict[str, Any]:
-    return data.model_dump(mode="json")
+def settings_json(data: AccountSettingsData, *, export: bool = False) -> dict[str, Any]:
+    """The settings as JSON; for an `export` (kefu config export) without the control characters
+    a text stored before they were refused may hold (kefu.schema_types.EXPORT)."""
+    return data.model_dump(mode="json", context={EXPORT: export})
 
 
 async def get_account(session: AsyncSession, account_id: int) -> KfAccount:

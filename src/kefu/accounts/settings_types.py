@@ -74,8 +74,9 @@ class NoReplyNotice(Strict):
 
 class KeywordTransfer(Strict):
     enabled: bool = True
+    # How customers ask for a person, each contained in a message ("你好，我要人工" has 要人工).
     keywords: list[Annotated[str, Field(min_length=1)]] = Field(
-        default_factory=lambda: ["转人工", "人工客服"]
+        default_factory=lambda: ["转人工", "人工客服", "找人工", "要人工", "人工服务", "真人客服"]
     )
 
     @model_validator(mode="after")

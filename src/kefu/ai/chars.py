@@ -24,7 +24,7 @@ os.environ.setdefault("PYPINYIN_NO_DICT_COPY", "1")
 
 from pypinyin import lazy_pinyin
 
-from kefu.ai.text import normalize
+from kefu.ai.text import normalize, without_faces
 
 
 def units(run: str) -> list[str]:
@@ -81,11 +81,12 @@ SMALL_TALK: Mapping[str, SmallTalkKind] = {
 
 
 def small_talk_kind(text: str) -> SmallTalkKind | None:
-    """The kind of small talk the whole message is (punctuation, emoji, width and case aside),
-    or None. A message with no word at all (👍, 🙏, "。") acknowledges; a lone "？" asks."""
+    """The kind of small talk the whole message is (punctuation, emoji, WeChat's faces, width and
+    case aside), or None. A message with no word at all (👍, "[强]", "。") acknowledges; a lone
+    "？" (or "[疑问]") asks."""
     key = "".join(normalize(text).split())
     if not key:
-        return None if "?" in unicodedata.normalize("NFKC", text) else "acknowledgement"
+        return None if "?" in unicodedata.normalize("NFKC", without_faces(text)) else "acknowledgement"
     return SMALL_TALK.get(key)
 
 

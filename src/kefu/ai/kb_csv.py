@@ -13,14 +13,13 @@ reason as it is.
 
 from __future__ import annotations
 
-import _csv
 import codecs
 import csv
 import io
 import re
 from collections.abc import Iterable, Iterator
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -28,6 +27,9 @@ from kefu.ai.knowledge import KnowledgeEntry
 from kefu.errors import Invalid
 from kefu.schema_types import control_char
 from kefu.spreadsheet import plain_cell
+
+if TYPE_CHECKING:  # csv.reader's type, which the csv module does not name
+    from _csv import Reader
 
 MAX_ID_CHARS = 64
 MAX_QUESTION_CHARS = 500
@@ -128,7 +130,7 @@ def decode_csv_bytes(data: bytes) -> str:
         ) from None
 
 
-def csv_reader(text: str) -> _csv.Reader:
+def csv_reader(text: str) -> Reader:
     """The rows of a decoded file: comma-separated, or tab-separated when its header line (the
     first that is not blank) holds a tab and no comma — Excel's “Unicode text” and “Text (tab
     delimited)”; a header of two columns or more needs one or the other."""

@@ -109,9 +109,40 @@ _RARE_FREQ = 3
 _RUNS = re.compile(r"[a-z]+|\d+|[^\sa-z\d]+")
 
 
+# WeChat's own faces reach a text message as their bracketed names ("好的[抱拳]", "[强]"), as on
+# official accounts. Like other emoji they carry no topic: "[流泪]" must not match an entry about
+# tears, and a message of only faces acknowledges. The names of WeChat's face panel; a bracketed
+# word that is none of them ("[订单]") stays text.
+WECHAT_FACES = frozenset(
+    """
+    微笑 撇嘴 色 发呆 得意 流泪 害羞 闭嘴 睡 大哭 尴尬 发怒 调皮 呲牙 惊讶 难过 囧 抓狂 吐 偷笑
+    愉快 白眼 傲慢 困 惊恐 憨笑 悠闲 咒骂 嘘 晕 衰 骷髅 敲打 再见 擦汗 抠鼻 鼓掌 坏笑 右哼哼
+    鄙视 委屈 快哭了 阴险 亲亲 可怜 笑脸 生病 脸红 破涕为笑 恐惧 失望 无语 嘿哈 捂脸 奸笑 机智
+    皱眉 耶 吃瓜 加油 汗 天啊 Emm 社会社会 旺柴 好的 打脸 哇 翻白眼 666 让我看看 叹气 苦涩 裂开
+    嘴唇 爱心 心碎 拥抱 强 弱 握手 胜利 抱拳 勾引 拳头 OK 合十 啤酒 咖啡 蛋糕 玫瑰 凋谢 菜刀 炸弹
+    便便 月亮 太阳 庆祝 礼物 红包 發 福 烟花 爆竹 猪头 跳跳 发抖 转圈
+    """.split()
+)
+QUESTION_FACE = "疑问"  # the question-mark face: it asks, as a lone "？" does
+_FACE = re.compile(r"\[([^\[\]]{1,4})\]")
+
+
+def without_faces(text: str) -> str:
+    """`text` with WeChat's faces as spaces, and its question-mark face as "?"."""
+    if "[" not in text:
+        return text
+
+    def face(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return "?" if name == QUESTION_FACE else " " if name in WECHAT_FACES else match.group(0)
+
+    return _FACE.sub(face, text)
+
+
 def normalize(text: str) -> str:
-    """NFKC (full-width → half-width), lower case, punctuation/symbols/whitespace → one space."""
-    text = unicodedata.normalize("NFKC", text).lower()
+    """NFKC (full-width → half-width), lower case, WeChat's faces, punctuation/symbols/whitespace
+    → one space."""
+    text = unicodedata.normalize("NFKC", without_faces(text)).lower()
     chars = [_SPACE if unicodedata.category(c)[0] in "PSZC" else c for c in text]
     return " ".join("".join(chars).split())
 

@@ -5,7 +5,8 @@ settings (defaults written out), and its knowledge base as a CSV beside the file
 Avatars are not stored in Kefu, only the path they were applied from and their SHA-256: the
 export refers to that file (relative to the exported file) while it exists, else leaves the
 key out (keep the current image). Knowledge bases are written to `kb/` beside the exported
-file when it has a place (`--out`); to stdout they are left out (apply then keeps them).
+file when it has a place (`--out`), each whole or not at all as the file itself
+(cli_runtime.replace_file); to stdout they are left out (apply then keeps them).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from kefu.accounts.service import list_accounts
 from kefu.accounts.servicers import list_servicers
 from kefu.accounts.settings import AI_KEY, ai_from_stored, has_stored_api_key, settings_json, stored_settings
 from kefu.accounts.settings_types import SETTINGS_KEYS
+from kefu.cli_runtime import replace_file
+from kefu.schema_types import EXPORT
 
 API_KEY_VARIABLE = "LLM_API_KEY"
 KB_DIR = "kb"
@@ -32,7 +35,7 @@ async def ai_document(session: AsyncSession) -> dict[str, Any] | None:
     row = await session.get(GlobalSetting, AI_KEY)
     if row is None:
         return None
-    document = ai_from_stored(row.data).model_dump(mode="json")
+    document = ai_from_stored(row.data).model_dump(mode="json", context={EXPORT: True})
     if document.get("openai") is not None:
         has_key = has_stored_api_key(row.data)
         document["openai"]["api_key"] = f"${{{API_KEY_VARIABLE}}}" if has_key else None
@@ -54,7 +57,7 @@ async def account_document(
     if (avatar := _avatar_reference(account, out_dir)) is not None:
         document["avatar"] = avatar
     document["enabled"] = account.enabled
-    settings = settings_json(stored_settings(account))
+    settings = settings_json(stored_settings(account), export=True)
     document["timezone"] = settings["timezone"]
     document["servicers"] = [
         {
@@ -69,7 +72,7 @@ async def account_document(
     if entries and out_dir is not None:
         relative = f"{KB_DIR}/{connection.name}-{account.open_kfid}.csv"
         (out_dir / KB_DIR).mkdir(parents=True, exist_ok=True)
-        (out_dir / relative).write_text(entries_csv(entries), encoding="utf-8")
+        replace_file(out_dir / relative, entries_csv(entries).encode())  # as the file: whole or not at all
         document["knowledge_base"] = relative
     return document
 

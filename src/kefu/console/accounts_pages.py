@@ -15,7 +15,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from starlette.datastructures import UploadFile
 
 from kefu.accounts import contact, kf_accounts, service, servicers
 from kefu.accounts.settings import (
@@ -32,6 +31,7 @@ from kefu.api import users
 from kefu.api.deps import IdPath
 from kefu.console import account_settings_form as forms
 from kefu.console.connections_pages import actor_of
+from kefu.console.form_body import Upload, take_upload
 from kefu.console.i18n import problem_words
 from kefu.console.menu import ADMIN
 from kefu.console.web import Viewer, form, redirect, refusal_words, render, role, runtime_of
@@ -195,14 +195,16 @@ async def save_settings(request: Request, account_id: IdPath, tab: str, viewer: 
     """Save one tab: validated as a whole (the same check as the config file and the API); a
     refused value is shown beside its field and nothing is saved."""
     tab = _tab(tab)
-    data = await form(request, viewer)
+    data = await form(request, viewer, files=["avatar"] if tab == "basic" else ())
+    # Read before anything can refuse the form: its temporary file is closed either way.
+    upload = await take_upload(data, "avatar")
     rt = runtime_of(request)
     async with rt.db.read() as session:
         stored = settings_json(stored_settings(await get_account(session, account_id)))
     candidate = forms.form_to_settings(stored, tab, data)
     try:
         if tab == "basic":
-            await _save_basic(request, account_id, data, candidate, viewer)
+            await _save_basic(request, account_id, data, upload, candidate, viewer)
         else:
             async with rt.db.write() as session:
                 account = await get_account(session, account_id)
@@ -225,16 +227,20 @@ async def save_settings(request: Request, account_id: IdPath, tab: str, viewer: 
 
 
 async def _save_basic(
-    request: Request, account_id: int, data: Any, candidate: dict[str, Any], viewer: Viewer
+    request: Request,
+    account_id: int,
+    data: Any,
+    upload: Upload | None,
+    candidate: dict[str, Any],
+    viewer: Viewer,
 ) -> None:
     """基础设置: the settings part is checked first, so a refused text changes nothing in WeCom."""
     rt = runtime_of(request)
     async with rt.db.read() as session:
         validate_settings(candidate, ai=await load_ai_settings(session))
-    upload = data.get("avatar")
     avatar = None
-    if isinstance(upload, UploadFile) and upload.filename:
-        avatar = kf_accounts.Avatar(content=await upload.read(), filename=upload.filename)
+    if upload is not None and upload.filename:
+        avatar = kf_accounts.Avatar(content=upload.content, filename=upload.filename)
     await kf_accounts.update_account(
         rt,
         account_id,

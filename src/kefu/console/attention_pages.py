@@ -46,7 +46,7 @@ async def _follow_ups_page(
             "row": row,
             "conversation": conversation,
             "customer": customers.get(conversation.id),
-            "texts": [(m.send_time, history.message_text(m.payload, m.msgtype)) for m in messages],
+            "texts": [(m.send_time, m.msgtype, history.message_text(m.payload, m.msgtype)) for m in messages],
         }
         for (row, messages), conversation in zip(rows, conversations, strict=True)
     ]

@@ -17,13 +17,14 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 
 from kefu.ai.kb_csv import RowError
 from kefu.api.body_limit import MAX_IMPORT_BYTES
 from kefu.api.deps import IdPath
 from kefu.api.notices import leave_notice, read_notice
 from kefu.api.users import real_now
+from kefu.console.form_body import take_upload
 from kefu.console.i18n import problem_words
 from kefu.console.menu import MANAGERS
 from kefu.console.web import Viewer, console_actor, form, redirect, refusal_words, render, role, runtime_of
@@ -185,9 +186,9 @@ async def _save(request: Request, kind: str, viewer: Viewer, card_id: int | None
 
 
 async def _import(request: Request, kind: str, viewer: Viewer) -> Response:
-    data = await form(request, viewer)
-    upload = data.get("file")
-    content = await upload.read() if isinstance(upload, UploadFile) else b""
+    data = await form(request, viewer, files=["file"])
+    upload = await take_upload(data, "file")
+    content = upload.content if upload else b""
     if not content or len(content) > MAX_IMPORT_BYTES:
         message = viewer.t("crm.import_empty") if not content else viewer.t("crm.import_too_big")
         return await _list_page(request, kind, status=422, import_error=message)

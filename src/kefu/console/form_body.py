@@ -7,10 +7,17 @@ encoding Latin-1 — each stored so. Here a url-encoded body is read as the HTML
 it (split on "&", "+" as a space, percent-decoded to bytes, then UTF-8), and a multipart text
 field is decoded strictly; one that is not UTF-8 is `FormUndecodable` (a 400 page). Uploaded
 files stay bytes: each import decodes its own (kefu.ai.kb_csv.decode_csv_bytes). Starlette's
-limits hold for both kinds: at most 1,000 fields, a text field at most 1 MB (`FormUnreadable`)."""
+limits hold for both kinds: at most 1,000 fields, a text field at most 1 MB (`FormUnreadable`).
+
+Starlette spools each uploaded file to a temporary file, and closes it only when it parsed the
+form itself (`request.form()`): here each is closed explicitly — one the handler did not ask
+for as soon as the form is read, the one it asked for when `take_upload` has read it — not left
+to the garbage collector (a file descriptor held, a ResourceWarning)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from fastapi import Request
@@ -31,8 +38,10 @@ class FormUndecodable(Exception):
     """A field of a POSTed form is not UTF-8 text."""
 
 
-async def read_form(request: Request) -> FormData:
-    """The request's form, its text decoded as UTF-8: FormUndecodable or FormUnreadable else."""
+async def read_form(request: Request, *, files: Collection[str] = ()) -> FormData:
+    """The request's form, its text decoded as UTF-8: FormUndecodable or FormUnreadable else.
+    An uploaded file not named in `files` is closed at once; the caller reads (and closes) the
+    named ones with `take_upload`."""
     content_type, _ = parse_options_header(request.headers.get("content-type"))
     if content_type == b"application/x-www-form-urlencoded":
         return _urlencoded(await request.body())
@@ -45,10 +54,35 @@ async def read_form(request: Request) -> FormData:
             max_part_size=MAX_FIELD_BYTES,
         )
         try:
-            return await parser.parse()
+            data = await parser.parse()
         except MultiPartException as exc:
             raise FormUnreadable from exc
+        for name, value in data.multi_items():
+            if isinstance(value, UploadFile) and name not in files:
+                await value.close()
+        return data
     return FormData()
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded file read into memory (its temporary file closed)."""
+
+    filename: str
+    content: bytes
+
+
+async def take_upload(data: FormData, name: str) -> Upload | None:
+    """The file uploaded as `name` (the last one if several; None when there is none), every
+    temporary file under that name closed."""
+    uploads = [value for value in data.getlist(name) if isinstance(value, UploadFile)]
+    try:
+        if not uploads:
+            return None
+        return Upload(uploads[-1].filename or "", await uploads[-1].read())
+    finally:
+        for upload in uploads:
+            await upload.close()
 
 
 def _urlencoded(body: bytes) -> FormData:

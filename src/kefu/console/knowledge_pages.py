@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import TypeAdapter
-from starlette.datastructures import UploadFile
 
 from kefu.accounts.kf_accounts import list_all_accounts
 from kefu.accounts.knowledge_base import (
@@ -34,6 +33,7 @@ from kefu.api.body_limit import MAX_IMPORT_BYTES
 from kefu.api.deps import IdPath, IdQuery
 from kefu.api.notices import leave_notice, read_notice
 from kefu.api.users import real_now
+from kefu.console.form_body import take_upload
 from kefu.console.i18n import problem_words
 from kefu.console.menu import MANAGERS
 from kefu.console.web import Viewer, console_actor, form, redirect, refusal_words, render, role, runtime_of
@@ -266,9 +266,9 @@ def _back(account_id: int, data: Mapping[str, Any], done: str, entry_id: str) ->
 
 @router.post("/console/knowledge/{account_id}/import")
 async def import_entries(request: Request, account_id: IdPath, viewer: Manager) -> Response:
-    data = await form(request, viewer)
-    upload = data.get("file")
-    content = await upload.read() if isinstance(upload, UploadFile) else b""
+    data = await form(request, viewer, files=["file"])
+    upload = await take_upload(data, "file")
+    content = upload.content if upload else b""
     rt = runtime_of(request)
     if not content:
         return await _page(request, account_id, status=422, import_error=viewer.t("knowledge.import_empty"))

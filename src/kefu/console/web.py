@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -207,15 +207,19 @@ def role(*allowed: str) -> Callable[[Request], Awaitable[Viewer]]:
     return check
 
 
-async def form(request: Request, viewer: Viewer) -> FormData:
+async def form(request: Request, viewer: Viewer, *, files: Collection[str] = ()) -> FormData:
     """The POSTed form (its text UTF-8: kefu.console.form_body), once its CSRF token matches the
-    session's."""
-    data = await read_form(request)
+    session's; the files named in `files` are left open for `take_upload`, unless it is refused."""
+    data = await read_form(request, files=files)
     given = str(data.get("csrf_token") or request.headers.get("x-csrf-token") or "")
+    refusal: Exception | None = None
     if not hmac.compare_digest(given.encode(), viewer.csrf_token.encode()):
-        raise CsrfRefused
-    if not storable([v for _, v in data.multi_items() if isinstance(v, str)]):
-        raise Unstorable
+        refusal = CsrfRefused()
+    elif not storable([v for _, v in data.multi_items() if isinstance(v, str)]):
+        refusal = Unstorable()
+    if refusal is not None:
+        await data.close()  # no handler will read its files
+        raise refusal
     return data
 
 

@@ -59,10 +59,17 @@ async def _pool_context(request: Request, viewer: Viewer) -> dict[str, Any]:
             account_id: await workbench.servicers_of(session, account_id)
             for account_id in {w.conversation.account_id for w in line}
         }
+        one_of = {w.conversation.account_id: w.conversation for w in line}  # one stands for its account
+        loads = (
+            {account_id: await workbench.loads_of(session, row) for account_id, row in one_of.items()}
+            if acts_for_others(viewer)
+            else {}
+        )
     return {
         "line": line,
         "customers": customers,
         "servicers": servicers if acts_for_others(viewer) else {},
+        "loads": loads,
         "accounts": await account_names(request),
         "now": runtime_of(request).clock.now(),
     }

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kefu.api.deps import IdField
 from kefu.errors import Invalid
+from kefu.schema_types import control_char
 
 # A phone as people write it: digits with spaces, dashes and parentheses, an optional leading +,
 # and an optional extension (转 8001, 分机 8001, ext 8001, x8001, #8001): 138 0013 8000,
@@ -103,18 +104,47 @@ class CardInvalid(Invalid):
 
 
 def check_formats(body: CustomerIn | ContactIn, stored: Mapping[str, object] | None) -> None:
-    """CardInvalid unless the card's phone and email are one (or empty). Cards stored before they
-    were checked may hold any text: a value left as it is stored (`stored`: the card as saved,
-    None for a new one) is not checked again, so such a card can be edited without retyping its
-    phone first; a changed one is."""
-    problems = []
+    """CardInvalid unless the card's texts hold no control character (the rule of every text an
+    admin writes, kefu.schema_types.control_char) and its phone and email are one (or empty).
+    Cards stored before they were checked may hold any text: a value left as it is stored
+    (`stored`: the card as saved, None for a new one) is not checked again, so such a card can be
+    edited without retyping its phone first; a changed one is."""
+    problems = _control_problems(body, stored or {})
     for field, valid, code, reason in FORMATS:
         value = str(getattr(body, field))
         unchanged = stored is not None and value.strip() == str(stored.get(field) or "").strip()
-        if value.strip() and not unchanged and not valid(value):
+        refused = any(p.field == field for p in problems)  # one problem a field
+        if value.strip() and not unchanged and not refused and not valid(value):
             problems.append(CardProblem(field, code, {"value": value}, f"{field}: {reason}"))
     if problems:
         raise CardInvalid(problems)
+
+
+def _control_problems(body: CustomerIn | ContactIn, stored: Mapping[str, object]) -> list[CardProblem]:
+    """The first new text of each field holding a control character: a tag, a custom field's key
+    or value the stored card already holds is not new."""
+    problems = []
+    for field in type(body).model_fields:
+        kept = set(_texts(stored.get(field)))
+        char = next(
+            (c for text in _texts(getattr(body, field)) if text not in kept and (c := control_char(text))),
+            None,
+        )
+        if char:
+            reason = f"{field}: holds an invisible control character ({char}); remove it"
+            problems.append(CardProblem(field, "text_control", {"field": field, "char": char}, reason))
+    return problems
+
+
+def _texts(value: object) -> list[str]:
+    """Every text in a field's value: itself, a list's items, a mapping's keys and values."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in _texts(item)]
+    if isinstance(value, Mapping):
+        return [text for key, item in value.items() for text in (*_texts(key), *_texts(item))]
+    return []
 
 
 def card_problems(exc: ValidationError) -> list[CardProblem]:

@@ -4,11 +4,11 @@ Services take a session and never commit."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -151,7 +151,7 @@ def settings_of(account: KfAccount, ai_row: GlobalSetting | None) -> AccountSett
     both already, e.g. joined to its message, asks nothing more). Only their parsing, which costs
     more than the reads, is reused while the stored values are the same."""
     ai_data = ai_row.data if ai_row else None
-    key = (account.enabled, json.dumps(account.settings, sort_keys=True), json.dumps(ai_data, sort_keys=True))
+    key = (account.enabled, _key_text(account.settings), _key_text(ai_data))
     settings = _parsed_settings.get(key)
     if settings is None:
         settings = AccountSettings.from_config(
@@ -163,8 +163,13 @@ def settings_of(account: KfAccount, ai_row: GlobalSetting | None) -> AccountSett
     return settings
 
 
+def _key_text(value: Any) -> bytes:
+    """Stored settings as a cache key: the same values give the same bytes whatever their order."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+
+
 PARSED_SETTINGS_KEPT = 256  # accounts × versions; each entry is one frozen AccountSettings
-_parsed_settings: dict[tuple[bool, str, str], AccountSettings] = {}
+_parsed_settings: dict[tuple[bool, bytes, bytes], AccountSettings] = {}
 
 
 # --- servicers --------------------------------------------------------------------------------

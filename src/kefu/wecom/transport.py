@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import email.message
 import hashlib
-import json
 import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+
+import orjson
 
 from kefu import metrics
 from kefu.clock import Clock
@@ -184,7 +185,7 @@ class WeComTransport:
         if req.binary and not resp.content_type.startswith(("application/json", "text/plain")):
             return _media_file(resp)
         try:
-            data = json.loads(resp.body)
+            data = orjson.loads(resp.body)  # a fifth of json.loads' CPU; WeCom answers UTF-8
         except ValueError as exc:
             if req.binary:
                 return _media_file(resp)

@@ -81,6 +81,15 @@ ROWS = {
     "ai_first: a keyword transfers at once to the first on-duty servicer, no AI answer": Row(
         mirror(1), text("我要转人工"), [("transfer", 3, "alice")], {"wecom_state": 1}
     ),
+    "ai_first: the default keywords take how customers ask for a person: 我要人工": Row(
+        mirror(1), text("你好，我要人工"), [("transfer", 3, "alice")], {"wecom_state": 1}
+    ),
+    "ai_first: the default keywords take 人工服务": Row(
+        mirror(1), text("有没有人工服务"), [("transfer", 3, "alice")]
+    ),
+    "ai_first: the default keywords take 真人客服": Row(
+        mirror(1), text("能找个真人客服吗"), [("transfer", 3, "alice")]
+    ),
     "ai_first: keywords match after folding case and full width": Row(
         mirror(1), text("ｖｉｐ客服在吗"), [("transfer", 3, "alice")], account=VIP_KEYWORD
     ),

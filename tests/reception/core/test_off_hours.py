@@ -71,6 +71,23 @@ ROWS = {
     "asking again the same session: nothing (once per session), still no AI": Row(
         WAITING, text("人工客服", at=EVENING, ai=answer()), FIXED, [], {"waiting_for_opening": True}
     ),
+    "asking again with a question beside the keyword: the AI answers the question, the wait stays": Row(
+        WAITING,
+        text("人工客服什么时候上班", at=EVENING, ai=answer()),
+        FIXED,
+        [("send", "ai_answer")],
+        {"waiting_for_opening": True},
+    ),
+    "the first request off hours, with a question beside it: the off-hours message, not the AI": Row(
+        mirror(1, at=E), text("人工客服什么时候上班", at=EVENING, ai=answer()), FIXED, [("send", "off_hours")]
+    ),
+    "told off hours after a not-sure answer, then asking with a question: it waits and gets the answer": Row(
+        mirror(1, at=E, off_hours_notified=True, leaving_message="off_hours"),
+        text("我要人工，冰箱坏了", at=EVENING, ai=answer()),
+        FIXED,
+        [("send", "ai_answer")],
+        {"waiting_for_opening": True},
+    ),
     "a later question off hours: AI first goes on answering": Row(
         WAITING, text("营业时间？", at=EVENING, ai=answer()), FIXED, [("send", "ai_answer")]
     ),

@@ -15,6 +15,7 @@ from kefu.reception.core.messages import (
     RatingClick,
     answer_content,
     matches_keyword,
+    normalise,
     off_hours_phrase,
     parse_rating,
     phrase_for,
@@ -86,11 +87,27 @@ def plan(ctx: Context, inbound: CustomerText | CustomerNonText) -> Plan:
     held_back = newer > 0 and 0 < state.sends_left(ctx.now) <= newer
     if isinstance(inbound, CustomerNonText):
         return "held_back" if held_back else "non_text_reply"
-    if mode == "ai_first" and _asks_for_human(ctx, inbound):
+    if mode == "ai_first" and _asks_for_human(ctx, inbound) and not _asks_more_off_hours(ctx, inbound):
         return "transfer"
     if not state.can_send(ctx.now):
         return "stored"
     return "held_back" if held_back else "ai_answer"
+
+
+def _asks_more_off_hours(ctx: Context, inbound: CustomerText) -> bool:
+    """A keyword request off hours, once the off-hours message went, that asks more than the
+    keyword (「人工客服什么时候上班」): its request is recorded and the AI answers the rest, where
+    the request alone would get nothing (the off-hours message goes once a session)."""
+    if inbound.menu_id == TRANSFER_CLICK_ID or not ctx.state.off_hours_notified:
+        return False
+    if ctx.settings.calendar.is_open(ctx.now):
+        return False
+    rest = normalise(inbound.text)
+    for keyword in filter(
+        None, (normalise(k).strip() for k in ctx.settings.reception.keyword_transfer.keywords)
+    ):
+        rest = rest.replace(keyword, "")
+    return any(ch.isalnum() for ch in rest)
 
 
 def _why_human(ctx: Context, inbound: CustomerText | CustomerNonText) -> str:
@@ -143,6 +160,8 @@ def on_customer_message(ctx: Context, inbound: CustomerText | CustomerNonText) -
             ctx.send("non_text_reply", phrase_for(setting, "non_text"))
         case "ai_answer":
             assert isinstance(inbound, CustomerText)
+            if ctx.settings.reception.mode == "ai_first" and _asks_for_human(ctx, inbound):
+                request_human(ctx, reason="keyword")  # off hours, told already: noted, nothing sent
             _ai_answer(ctx, inbound.ai_answer)
     reason = ctx.state.leaving_message
     if reason is not None and rating is None:
