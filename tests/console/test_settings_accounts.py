@@ -354,3 +354,26 @@ async def test_ai_modes_need_an_ai_service(rt: Runtime, account: KfAccount, sign
         "未配置 AI 服务，不能用 AI 接待：请选择仅人工接待，或先在「AI 设置」中启用内置知识库或大模型"
     )
     assert (await stored(rt, account.id))["reception"]["mode"] == "human_only"
+
+
+async def test_the_refused_transfer_text_is_edited_on_the_queue_tab(
+    rt: Runtime, account: KfAccount, signed_in: SignIn
+) -> None:
+    """Beside the queue's other texts: shown with today's wording until changed, saved as typed."""
+    admin = await signed_in("admin")
+    page = await admin.get(f"/console/accounts/{account.id}?tab=queue")
+    assert "转人工未成功提示语" in page.text and "企业微信两次拒绝转人工" in page.text
+    form = form_values(page.text, "settings-form")
+    assert form["queue.transfer_refused_message.mode"] == "fixed"
+    assert form["queue.transfer_refused_message.text"] == "抱歉，暂时无法为您转接人工客服，请稍后再试。"
+    form |= {"queue.transfer_refused_message.text": "人工客服暂时接不通，请稍后再试"}
+    saved = await admin.post(f"/console/accounts/{account.id}/settings/queue", data=form)
+    assert saved.status_code == 303
+    after = await stored(rt, account.id)
+    assert after["queue"]["transfer_refused_message"] == {
+        "mode": "fixed",
+        "text": "人工客服暂时接不通，请稍后再试",
+    }
+    admin.cookies.set("kefu_lang", "en")
+    english = await admin.get(f"/console/accounts/{account.id}?tab=queue")
+    assert "Transfer failed message" in english.text and "WeCom refuses" in english.text

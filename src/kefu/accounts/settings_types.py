@@ -136,10 +136,16 @@ def _only_placeholder(name: str) -> Callable[[MessageSetting, ValidationInfo], M
 MAX_SESSIONS_CAP = 1000
 
 
+# What a customer reads when WeCom refuses their request for a human twice (Kefu asks once more
+# after the first refusal): the queue is not full then, so the over-length message would mislead.
+TRANSFER_REFUSED_TEXT = "抱歉，暂时无法为您转接人工客服，请稍后再试。"
+
+
 class Queue(Strict):
     default_max_sessions: int = Field(10, ge=1)
     max_length: int | None = Field(None, ge=1)
     over_length_message: MessageSetting = _message()
+    transfer_refused_message: MessageSetting = _message("fixed", TRANSFER_REFUSED_TEXT)
     timeout_minutes: int | None = Field(None, ge=1)
     timeout_message: MessageSetting = _message()
     pool_notice: Annotated[MessageSetting, AfterValidator(_only_placeholder("position"))] = _message()

@@ -27,6 +27,7 @@ INTENTS: Mapping[str, frozenset[str]] = MappingProxyType(
         "non_text": frozenset(),
         "queue_timeout": frozenset(),
         "over_length": frozenset(),
+        "transfer_refused": frozenset(),
         "not_sure": frozenset(),
     }
 )
@@ -82,6 +83,11 @@ DEFAULT_PHRASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "当前咨询人数较多，人工客服暂时排不上，请稍后再试，或先留言。",
             "抱歉，现在排队的顾客已满，请您稍后再来转人工，也可以先把问题留言给我们。",
             "人工客服正忙，排队人数已达上限，请稍后再试。您也可以继续向我提问。",
+        ),
+        "transfer_refused": (  # WeCom refused the request for a human twice: they stay with the AI
+            "抱歉，暂时无法为您转接人工客服，请稍后再试。",
+            "不好意思，人工客服现在暂时接不通，请您稍后再试，有问题也可以继续问我。",
+            "抱歉，暂时没能为您接通人工客服，请过一会儿再试一次。",
         ),
         "not_sure": (
             "这个问题我暂时无法回答，您可以换个说法再问问。",

@@ -29,6 +29,7 @@ MESSAGES = {
     "hours": ("hours.off_hours_message",),
     "queue": (
         "queue.over_length_message",
+        "queue.transfer_refused_message",
         "queue.timeout_message",
         "queue.pool_notice",
         "queue.taken_notice",
