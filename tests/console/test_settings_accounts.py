@@ -377,3 +377,36 @@ async def test_the_refused_transfer_text_is_edited_on_the_queue_tab(
     admin.cookies.set("kefu_lang", "en")
     english = await admin.get(f"/console/accounts/{account.id}?tab=queue")
     assert "Transfer failed message" in english.text and "WeCom refuses" in english.text
+
+
+async def test_the_pool_notice_has_a_text_for_the_first_in_line(
+    rt: Runtime, account: KfAccount, signed_in: SignIn
+) -> None:
+    admin = await signed_in("admin")
+    page = await admin.get(f"/console/accounts/{account.id}?tab=queue")
+    assert "排在第一位时的排队提示语" in page.text
+    form = form_values(page.text, "settings-form")
+    assert form["queue.pool_notice.next_in_line_text"] == ""
+    form |= {
+        "queue.pool_notice.mode": "fixed",
+        "queue.pool_notice.text": "正在为您排队，您前面还有 {position} 位",
+        "queue.pool_notice.next_in_line_text": "正在为您排队，您是下一位，请稍候",
+    }
+    assert (await admin.post(f"/console/accounts/{account.id}/settings/queue", data=form)).status_code == 303
+    after = await stored(rt, account.id)
+    assert after["queue"]["pool_notice"] == {
+        "mode": "fixed",
+        "text": "正在为您排队，您前面还有 {position} 位",
+        "next_in_line_text": "正在为您排队，您是下一位，请稍候",
+    }
+    form |= {"queue.pool_notice.next_in_line_text": "您是第 {n} 位"}
+    refused = await admin.post(f"/console/accounts/{account.id}/settings/queue", data=form)
+    assert error_beside(refused.text, "queue.pool_notice.next_in_line_text") == (
+        "这条提示语只能用占位符 {position}，不能用 {n}"
+    )
+    form |= {"queue.pool_notice.next_in_line_text": ""}  # blank: the queue message as written
+    assert (await admin.post(f"/console/accounts/{account.id}/settings/queue", data=form)).status_code == 303
+    assert (await stored(rt, account.id))["queue"]["pool_notice"]["next_in_line_text"] is None
+    admin.cookies.set("kefu_lang", "en")
+    english = await admin.get(f"/console/accounts/{account.id}?tab=queue")
+    assert "Queue message for the first in line" in english.text

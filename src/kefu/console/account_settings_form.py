@@ -61,6 +61,7 @@ VALUES = {
         "queue.default_max_sessions",
         "queue.max_length?",
         "queue.timeout_minutes?",
+        "queue.pool_notice.next_in_line_text?",
         "queue.no_reply_notice.minutes",
         "queue.no_reply_notice.text?",
     ),

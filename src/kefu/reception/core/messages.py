@@ -45,6 +45,15 @@ def phrase_for(setting: _MessageSetting, intent: str, facts: dict[str, str] | No
     return Phrase(intent=intent, mode="ai", fixed_text=text, facts=facts or {})
 
 
+def pool_notice_phrase(settings: AccountSettings) -> Phrase | None:
+    """The queue message, with its text for the first in line (the shell picks by position)."""
+    notice = settings.queue.pool_notice
+    phrase = phrase_for(notice, "pool_notice")
+    if phrase is None or not (notice.next_in_line_text or "").strip():
+        return phrase
+    return phrase.model_copy(update={"next_in_line_text": notice.next_in_line_text})
+
+
 # --- keywords --------------------------------------------------------------------------------
 
 
