@@ -266,4 +266,5 @@ def on_end_by_hand(ctx: Context, ending: EndByHand) -> None:
     if state.wecom_state not in (STATE_HUMAN, STATE_POOL) or state.pending_transition is not None:
         ctx.note("end_refused", state=state.wecom_state, by=ending.by)
         return
-    ctx.transfer(4, None, reason="ended_by_hand")
+    # Kept as the session record's end_requested (at most 32 characters): reports tell who.
+    ctx.transfer(4, None, reason=f"ended_by_{ending.who or 'hand'}")
