@@ -41,7 +41,10 @@ def _fixed(text: str) -> dict[str, str]:
 
 
 DEMO_QUEUE = {
-    "pool_notice": _fixed("正在为您排队，您前面还有 {position} 位"),
+    "pool_notice": {
+        **_fixed("正在为您排队，您前面还有 {position} 位"),
+        "next_in_line_text": "正在为您排队，您是下一位，请稍候",  # not 「您前面还有 0 位」
+    },
     "taken_notice": _fixed("人工客服{servicer}已接入，请问有什么可以帮您？"),
 }
 DEMO_MESSAGES = {

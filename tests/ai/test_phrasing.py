@@ -120,3 +120,14 @@ def test_provider_settings_are_validated() -> None:
         KnowledgeBaseProvider(index, threshold=1.5)
     with pytest.raises(Invalid, match="not-sure"):
         KnowledgeBaseProvider(index, not_sure_text=" ")
+
+
+def test_the_first_in_line_is_told_they_are_next_in_the_admins_words_where_they_wrote_some() -> None:
+    """Built in, 「您是下一位」; an admin who worded the pool notice but not its next-in-line case
+    keeps their own wording there too (with 0), never a built-in sentence in another voice."""
+    built_in = provider().phrase_now("pool_notice_next", {})
+    assert built_in in DEFAULT_PHRASES["pool_notice_next"] and "0" not in built_in
+    own = PhraseBook({"pool_notice": ["There are {position} customers ahead of you."]})
+    assert provider(own).phrase_now("pool_notice_next", {}) == "There are 0 customers ahead of you."
+    both = PhraseBook({"pool_notice": ["{position} ahead of you."], "pool_notice_next": ["You are next."]})
+    assert provider(both).phrase_now("pool_notice_next", {}) == "You are next."

@@ -96,6 +96,8 @@ async def test_the_example_applies_fully_then_unchanged_and_export_applies_back_
     assert (name, enabled, version) == ("青禾家电售后", True, 1)
     assert settings["hours"]["weekly"]["mon"] == ["09:00-12:00", "13:30-18:00"]
     assert settings["queue"]["pool_notice"]["text"] == "正在为您排队，您前面还有 {position} 位"
+    assert settings["queue"]["pool_notice"]["next_in_line_text"] == "正在为您排队，您是下一位，请稍候"
+    assert settings["queue"]["transfer_refused_message"] == {"mode": "ai", "text": None}
     assert [r["rule"] for r in settings["routing"]["rules"]] == ["exclusive", "last", "idle", "round_robin"]
     assert [(s[1], s[3], s[5]) for s in state["servicers"]] == [
         ("zhangsan", 10, None),
@@ -121,6 +123,7 @@ async def test_the_example_applies_fully_then_unchanged_and_export_applies_back_
     assert f"knowledge_base: kb/qinghe-{OPEN_KFID}.csv" in exported and "${LLM_API_KEY}" in exported
     assert "sk-1" not in exported and "s3cret" not in exported
     assert "  small_talk:\n    greeting: 您好，这里是青禾家电售后，请问有什么可以帮您？\n" in exported
+    assert "    transfer_refused_message:\n      mode: ai\n" in exported
 
     again = await apply_config(rt, load_config(out, {}))  # no variables: every secret is kept
     assert {c.action for c in again.changes} == {"unchanged"}, [c.describe() for c in again.changes]

@@ -66,12 +66,12 @@ async def test_the_figures_of_one_account(signed_in: SignIn, small_history: Smal
     assert "接入未回复 0 个" in page.text  # a servicer wrote in every session one took
     ends = page.text[page.text.index('id="end-reasons"') :]
     for end in (
-        "客服结束: <strong>2</strong>",
+        "客服在企业微信中结束: <strong>2</strong>",
         "AI 会话超时结束: <strong>1</strong>",
         "排队超时: <strong>1</strong>",
     ):
         assert end in ends
-    assert "在 Kefu 中手动结束: <strong>1</strong>" in ends
+    assert "在 Kefu 中手动结束（升级前，未记录由谁）: <strong>1</strong>" in ends  # an older row
     assert '<span class="badge badge-warn">1</span>' in table  # zhangsan's take past his cap
     for kind in ("csv", "xlsx"):
         link = f"/console/reports/export.{kind}?{PERIOD}&account_id={small_history.shanghai.id}"

@@ -371,3 +371,59 @@ async def test_ai_modes_need_an_ai_service(rt: Runtime, account: KfAccount, sign
         "未配置 AI 服务，不能用 AI 接待：请选择仅人工接待，或先在「AI 设置」中启用内置知识库或大模型"
     )
     assert (await stored(rt, account.id))["reception"]["mode"] == "human_only"
+
+
+async def test_the_refused_transfer_text_is_edited_on_the_queue_tab(
+    rt: Runtime, account: KfAccount, signed_in: SignIn
+) -> None:
+    """Beside the queue's other texts: shown with today's wording until changed, saved as typed."""
+    admin = await signed_in("admin")
+    page = await admin.get(f"/console/accounts/{account.id}?tab=queue")
+    assert "转人工未成功提示语" in page.text and "企业微信两次拒绝转人工" in page.text
+    form = form_values(page.text, "settings-form")
+    assert form["queue.transfer_refused_message.mode"] == "fixed"
+    assert form["queue.transfer_refused_message.text"] == "抱歉，暂时无法为您转接人工客服，请稍后再试。"
+    form |= {"queue.transfer_refused_message.text": "人工客服暂时接不通，请稍后再试"}
+    saved = await admin.post(f"/console/accounts/{account.id}/settings/queue", data=form)
+    assert saved.status_code == 303
+    after = await stored(rt, account.id)
+    assert after["queue"]["transfer_refused_message"] == {
+        "mode": "fixed",
+        "text": "人工客服暂时接不通，请稍后再试",
+    }
+    admin.cookies.set("kefu_lang", "en")
+    english = await admin.get(f"/console/accounts/{account.id}?tab=queue")
+    assert "Transfer failed message" in english.text and "WeCom refuses" in english.text
+
+
+async def test_the_pool_notice_has_a_text_for_the_first_in_line(
+    rt: Runtime, account: KfAccount, signed_in: SignIn
+) -> None:
+    admin = await signed_in("admin")
+    page = await admin.get(f"/console/accounts/{account.id}?tab=queue")
+    assert "排在第一位时的排队提示语" in page.text
+    form = form_values(page.text, "settings-form")
+    assert form["queue.pool_notice.next_in_line_text"] == ""
+    form |= {
+        "queue.pool_notice.mode": "fixed",
+        "queue.pool_notice.text": "正在为您排队，您前面还有 {position} 位",
+        "queue.pool_notice.next_in_line_text": "正在为您排队，您是下一位，请稍候",
+    }
+    assert (await admin.post(f"/console/accounts/{account.id}/settings/queue", data=form)).status_code == 303
+    after = await stored(rt, account.id)
+    assert after["queue"]["pool_notice"] == {
+        "mode": "fixed",
+        "text": "正在为您排队，您前面还有 {position} 位",
+        "next_in_line_text": "正在为您排队，您是下一位，请稍候",
+    }
+    form |= {"queue.pool_notice.next_in_line_text": "您是第 {n} 位"}
+    refused = await admin.post(f"/console/accounts/{account.id}/settings/queue", data=form)
+    assert error_beside(refused.text, "queue.pool_notice.next_in_line_text") == (
+        "这条提示语只能用占位符 {position}，不能用 {n}"
+    )
+    form |= {"queue.pool_notice.next_in_line_text": ""}  # blank: the queue message as written
+    assert (await admin.post(f"/console/accounts/{account.id}/settings/queue", data=form)).status_code == 303
+    assert (await stored(rt, account.id))["queue"]["pool_notice"]["next_in_line_text"] is None
+    admin.cookies.set("kefu_lang", "en")
+    english = await admin.get(f"/console/accounts/{account.id}?tab=queue")
+    assert "Queue message for the first in line" in english.text

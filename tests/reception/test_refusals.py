@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from kefu.ai.phrasing import DEFAULT_PHRASES
 from tests.factories import api_client
 from tests.reception.conftest import MESSAGES_ON, POOL_NOTICE, World, WorldFactory, texts_of
 from tests.reception.routing_world import QUEUE_LIMITS, full_pool, reception_status
@@ -83,6 +84,42 @@ async def test_a_request_refused_again_tells_the_customer_and_a_later_request_is
     world.says("转人工")  # a new request is routed as any
     await world.settle()
     assert (world.session()["state"], world.session()["servicer_userid"]) == (3, "alice")
+
+
+REFUSED_OWN = {"mode": "fixed", "text": "人工客服暂时接不通，您可以先留言，我们会尽快回复。"}
+
+
+@pytest.mark.parametrize(
+    ("message", "told"),
+    [
+        (REFUSED_OWN, ["人工客服暂时接不通，您可以先留言，我们会尽快回复。"]),
+        ({"mode": "none"}, []),
+    ],
+    ids=["fixed", "none"],
+)
+async def test_the_text_of_a_request_refused_again_is_the_accounts_own(
+    make_world: WorldFactory, message: dict[str, str], told: list[str]
+) -> None:
+    """Like every other text a customer reads, the account's admin words it (or turns it off)."""
+    queue = {"transfer_refused_message": message}
+    world = await make_world(settings={**AI_FIRST, "queue": queue}, servicers=["alice"], kb=True)
+    refuse_trans(world, 2)
+    world.says("转人工")
+    await world.settle()
+    assert [texts_of(m) for m in world.inbox()] == told
+    world.says("转人工")  # still routed as any later request
+    await world.settle()
+    assert (world.session()["state"], world.session()["servicer_userid"]) == (3, "alice")
+
+
+async def test_a_request_refused_again_in_ai_phrasing_keeps_its_meaning(make_world: WorldFactory) -> None:
+    queue = {"transfer_refused_message": {"mode": "ai"}}
+    world = await make_world(settings={**AI_FIRST, "queue": queue}, servicers=["alice"], kb=True)
+    refuse_trans(world, 2)
+    world.says("转人工")
+    await world.settle()
+    [told] = world.inbox()
+    assert texts_of(told) in DEFAULT_PHRASES["transfer_refused"]
 
 
 async def test_a_queue_timeout_wecom_refuses_keeps_the_customer_in_the_pool_and_tells_them(

@@ -204,7 +204,7 @@ async def test_how_each_session_ended_and_whether_its_survey_went_out(make_world
     assert found == {
         "idle": ("kefu_ended", "idle_timeout", False),
         "waiting": ("kefu_ended", "queue_timeout", False),
-        "by_hand": ("kefu_ended", "ended_by_hand", True),
+        "by_hand": ("kefu_ended", "ended_by_api", True),
         "servicer": ("servicer_ended", None, True),
     }
 

@@ -25,7 +25,7 @@ Account 青禾 (Asia/Shanghai, reception 09:00-24:00 every day, cap 1 per servic
                      replies at 10:13:20, Kefu pulls both at 10:13:30: wait 120 s, first reply
                      +20 s (WeCom's times, not Kefu's); bob ends 10:14
   A2 12-01 11:00  A  AI answers; idle end 11:05 (A's second session that day)
-  A3 12-01 14:00  A  转人工 → alice; reply 14:02 (+120 s); ended by hand in the console 14:10
+  A3 12-01 14:00  A  转人工 → alice; reply 14:02 (+120 s); ended by hand through the API 14:10
   F  12-01 15:00  F  two questions the AI is not sure of, then the button → bob (idle longest,
                      since 09:45; not-sure streak); reply +5 s; bob never ends it: WeCom's 48 h
                      limit does (12-03 15:00)

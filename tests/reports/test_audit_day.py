@@ -33,11 +33,11 @@ DEC_1 = {
     "transfer_rate": 0.7692,
     "transfer_reasons": {"keyword": 7, "button": 1, "not_sure_streak": 1, "opening_reached": 1},
     # B, C, D, N, J, M, G by their servicer in the WeCom app; B2, A2, K by the AI idle timeout;
-    # E by the queue timeout; A3 by hand in Kefu; F by WeCom's 48 h limit.
+    # E by the queue timeout; A3 by hand through the API; F by WeCom's 48 h limit.
     "end_reasons": {
         "servicer": 7,
         "ai_idle_timeout": 3,
-        "ended_by_hand": 1,
+        "api": 1,
         "expired_48h": 1,
         "queue_timeout": 1,
     },
@@ -234,7 +234,7 @@ async def test_days_around_local_midnight_accounts_and_empty_ranges(make_world: 
             "end_reasons": {
                 "servicer": 8,
                 "ai_idle_timeout": 4,
-                "ended_by_hand": 1,
+                "api": 1,
                 "expired_48h": 1,
                 "queue_timeout": 1,
             },
@@ -342,10 +342,10 @@ async def test_the_console_page_and_its_downloads_show_the_same_day(
     assert kpi(page, "between")[0] == "2"
     ends = page[page.index('id="end-reasons"') :]
     for end in (
-        "客服结束: <strong>7</strong>",
+        "客服在企业微信中结束: <strong>7</strong>",
         "AI 会话超时结束: <strong>3</strong>",
         "排队超时: <strong>1</strong>",
-        "在 Kefu 中手动结束: <strong>1</strong>",
+        "通过 API 结束: <strong>1</strong>",
         "会话满 48 小时: <strong>1</strong>",
     ):
         assert end in ends
@@ -390,7 +390,7 @@ async def test_the_console_page_and_its_downloads_show_the_same_day(
         ["servicer:alice", "received", "5", "alice：首次接入"],
         ["sessions", "transferred_between_servicers", "2", "客服间转接会话数"],
         ["sessions", "taken_unanswered", "0", "接入未回复会话数"],
-        ["end_reason", "servicer", "7", "会话结束方式：客服结束"],
+        ["end_reason", "servicer", "7", "会话结束方式：客服在企业微信中结束"],
         ["end_reason", "expired_48h", "1", "会话结束方式：会话满 48 小时"],
         ["satisfaction", "surveyed", "8", "邀评数（评价已发出的会话）"],
         ["satisfaction", "participation_rate", "0.625", "参评率"],
@@ -450,7 +450,7 @@ async def test_the_console_page_and_its_downloads_show_the_same_day(
     assert kpi(english, "transfer") == ("76.9%", "10 transferred · 0 asked for a human, not transferred")
     assert kpi(english, "wait") == ("2 min 0 s", "p90 10 min 0 s · 1 not taken")
     assert "participation 62.5% (8 surveyed)" in kpi(english, "satisfaction")[1]
-    assert "Ended by the servicer: <strong>7</strong>" in english
+    assert "Ended by the servicer in the WeCom app: <strong>7</strong>" in english
 
     supervisor.cookies.set("kefu_lang", "zh")
     workbook = sheet_rows((await supervisor.get(f"/console/reports/export.xlsx?{query}")).content)

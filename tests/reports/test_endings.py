@@ -5,6 +5,7 @@ source, so the list cannot fall behind it."""
 from __future__ import annotations
 
 import re
+import typing
 from pathlib import Path
 
 import kefu.reception.core as core
@@ -26,7 +27,21 @@ def test_every_recorded_end_has_a_name() -> None:
 
 def test_every_end_kefu_asks_for_has_a_name() -> None:
     asked = set(re.findall(r'transfer\(4, None, reason="(\w+)"', SOURCE))
-    assert asked == set(ASKED_BY_KEFU) == {"idle_timeout", "queue_timeout", "ended_by_hand"}
+    # An end by hand is asked as ended_by_{who}, or ended_by_hand where who is not said.
+    assert re.search(r"transfer\(4, None, reason=f\"ended_by_\{ending.who or 'hand'\}\"\)", SOURCE)
+    asked |= {f"ended_by_{who}" for who in (*typing.get_args(core.EndedByHand), "hand")}
+    assert (
+        asked
+        == set(ASKED_BY_KEFU)
+        == {
+            "idle_timeout",
+            "queue_timeout",
+            "ended_by_hand",
+            "ended_by_servicer_in_console",
+            "ended_by_admin_in_console",
+            "ended_by_api",
+        }
+    )
     # Every name but `other` (what none holds) has its condition.
     assert set(ASKED_BY_KEFU.values()) | set(RECORDED.values()) | {"other"} == set(END_REASONS)
     assert set(ended_by(SessionRecord.end_reason, SessionRecord.end_requested)) == set(END_REASONS) - {

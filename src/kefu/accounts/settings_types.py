@@ -14,7 +14,7 @@ import string
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from kefu.ai.settings import AISettings
@@ -104,31 +104,49 @@ class Reception(Strict):
     non_text_reply: MessageSetting = _message("fixed", "暂时只能识别文字，请用文字描述")
 
 
-def _only_placeholder(name: str) -> Callable[[MessageSetting, ValidationInfo], MessageSetting]:
+def _check_placeholder(text: str | None, name: str, info: ValidationInfo) -> None:
     """A text's one placeholder (`{position}` of the pool notice, `{servicer}` of the taken
     notice; the shell fills it): any other, or a lone brace, is refused where it is typed. Text
     stored before the rule (an earlier Kefu took any braces) is read as it is: refusing it there
     would stop the account; the shell leaves braces it does not fill as written."""
+    if info.context and info.context.get(STORED):
+        return
     allowed = f"{{{name}}}"  # a value, so that no template's own braces are taken for it
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(text or "") if f is not None}
+    except ValueError as exc:  # a lone { or }
+        raise PydanticCustomError(
+            "placeholder_braces", "{error}", {"error": str(exc), "allowed": allowed}
+        ) from exc
+    if fields - {name}:
+        raise PydanticCustomError(
+            "placeholder_not_allowed",
+            "the only placeholder allowed is {allowed}, not {placeholder}",
+            {"allowed": allowed, "placeholder": f"{{{sorted(fields - {name})[0]}}}"},
+        )
 
+
+def _only_placeholder(name: str) -> Callable[[MessageSetting, ValidationInfo], MessageSetting]:
     def check(setting: MessageSetting, info: ValidationInfo) -> MessageSetting:
-        if info.context and info.context.get(STORED):
-            return setting
-        try:
-            fields = {f for _, f, _, _ in string.Formatter().parse(setting.text or "") if f is not None}
-        except ValueError as exc:  # a lone { or }
-            raise PydanticCustomError(
-                "placeholder_braces", "{error}", {"error": str(exc), "allowed": allowed}
-            ) from exc
-        if fields - {name}:
-            raise PydanticCustomError(
-                "placeholder_not_allowed",
-                "the only placeholder allowed is {allowed}, not {placeholder}",
-                {"allowed": allowed, "placeholder": f"{{{sorted(fields - {name})[0]}}}"},
-            )
+        _check_placeholder(setting.text, name, info)
         return setting
 
     return check
+
+
+class PoolNotice(MessageSetting):
+    """The queue message. `{position}` counts who waits ahead, so the first in line would read
+    「您前面还有 0 位」: `next_in_line_text`, when set, is what a fixed-text notice says to them
+    instead (AI phrasing words that case on its own, intent `pool_notice_next`). Unset, the
+    admin's text is sent as written, 0 included."""
+
+    next_in_line_text: MessageText | None = None
+
+    @field_validator("next_in_line_text")
+    @classmethod
+    def _next_placeholder(cls, value: str | None, info: ValidationInfo) -> str | None:
+        _check_placeholder(value, "position", info)
+        return value
 
 
 # A servicer's own 接待上限: no person serves more customers at once, so past it a cap is a typing
@@ -137,13 +155,21 @@ def _only_placeholder(name: str) -> Callable[[MessageSetting, ValidationInfo], M
 MAX_SESSIONS_CAP = 1000
 
 
+# What a customer reads when WeCom refuses their request for a human twice (Kefu asks once more
+# after the first refusal): the queue is not full then, so the over-length message would mislead.
+TRANSFER_REFUSED_TEXT = "抱歉，暂时无法为您转接人工客服，请稍后再试。"
+
+
 class Queue(Strict):
     default_max_sessions: int = Field(10, ge=1)
     max_length: int | None = Field(None, ge=1)
     over_length_message: MessageSetting = _message()
+    transfer_refused_message: MessageSetting = _message("fixed", TRANSFER_REFUSED_TEXT)
     timeout_minutes: int | None = Field(None, ge=1)
     timeout_message: MessageSetting = _message()
-    pool_notice: Annotated[MessageSetting, AfterValidator(_only_placeholder("position"))] = _message()
+    pool_notice: Annotated[PoolNotice, AfterValidator(_only_placeholder("position"))] = Field(
+        default_factory=PoolNotice
+    )
     taken_notice: Annotated[MessageSetting, AfterValidator(_only_placeholder("servicer"))] = _message()
     no_reply_notice: NoReplyNotice = Field(default_factory=lambda: NoReplyNotice.model_validate({}))
 

@@ -87,6 +87,7 @@ class KnowledgeBaseProvider:
 
     def phrase_now(self, intent: str, facts: dict[str, str]) -> str:
         """The synchronous core of `phrase`."""
+        intent, facts = self.phrasings.resolve(intent, facts)
         self.phrasings.check_facts(intent, facts)
         count = len(self.phrasings.variants(intent))
         choices = [i for i in range(count) if i != self._last_variant.get(intent)] or [0]

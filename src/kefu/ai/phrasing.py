@@ -22,11 +22,13 @@ INTENTS: Mapping[str, frozenset[str]] = MappingProxyType(
         "ending": frozenset(),
         "survey": frozenset(),
         "pool_notice": frozenset({"position"}),  # position: how many customers wait before this one
+        "pool_notice_next": frozenset(),  # the pool notice to the first in line (nobody ahead)
         "taken_notice": frozenset({"servicer"}),  # servicer: the name of who took the customer
         "paused": frozenset(),
         "non_text": frozenset(),
         "queue_timeout": frozenset(),
         "over_length": frozenset(),
+        "transfer_refused": frozenset(),
         "not_sure": frozenset(),
     }
 )
@@ -58,6 +60,11 @@ DEFAULT_PHRASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "当前咨询的顾客较多，您前面还有 {position} 位，客服会尽快接待您。",
             "请稍等，正在为您安排人工客服，前面还有 {position} 位在排队。",
         ),
+        "pool_notice_next": (
+            "正在为您排队，您是下一位，请稍候。",
+            "已为您排上队，您是下一位，客服空出来就马上接待您。",
+            "请稍等，马上就轮到您了，客服会尽快为您服务。",
+        ),
         "taken_notice": (
             "人工客服已接入，请问有什么可以帮您？",
             "已为您接通人工客服，请直接描述您的问题。",
@@ -83,12 +90,23 @@ DEFAULT_PHRASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "抱歉，现在排队的顾客已满，请您稍后再来转人工，也可以先把问题留言给我们。",
             "人工客服正忙，排队人数已达上限，请稍后再试。您也可以继续向我提问。",
         ),
+        "transfer_refused": (  # WeCom refused the request for a human twice: they stay with the AI
+            "抱歉，暂时无法为您转接人工客服，请稍后再试。",
+            "不好意思，人工客服现在暂时接不通，请您稍后再试，有问题也可以继续问我。",
+            "抱歉，暂时没能为您接通人工客服，请过一会儿再试一次。",
+        ),
         "not_sure": (
             "这个问题我暂时无法回答，您可以换个说法再问问。",
             "抱歉，我没有理解您的问题，可以换一种说法再问一次吗？",
             "这个问题我还在学习中，麻烦您描述得再具体一些。",
         ),
     }
+)
+
+# An intent that words one case of another: until the admin words it too, their own wordings of
+# the other serve it, with these facts (their pool notice, 0 ahead, rather than a built-in one).
+REFINES: Mapping[str, tuple[str, Mapping[str, str]]] = MappingProxyType(
+    {"pool_notice_next": ("pool_notice", MappingProxyType({"position": "0"}))}
 )
 
 MAX_TEMPLATE_CHARS = 600
@@ -163,6 +181,15 @@ class PhraseBook:
     def variants(self, intent: str) -> tuple[str, ...]:
         _allowed(intent)
         return self._overrides.get(intent, DEFAULT_PHRASES[intent])
+
+    def resolve(self, intent: str, facts: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+        """The intent (and facts) whose wordings word `intent`: itself, unless it refines one
+        the admin worded and it is not (REFINES)."""
+        refined = REFINES.get(intent)
+        if refined is None or intent in self._overrides or refined[0] not in self._overrides:
+            return intent, dict(facts)
+        general, extra = refined
+        return general, {**facts, **extra}
 
     def check_facts(self, intent: str, facts: Mapping[str, str]) -> None:
         """Raise PhraseError if any wording of `intent` uses a placeholder `facts` lacks."""

@@ -29,6 +29,7 @@ MESSAGES = {
     "hours": ("hours.off_hours_message",),
     "queue": (
         "queue.over_length_message",
+        "queue.transfer_refused_message",
         "queue.timeout_message",
         "queue.pool_notice",
         "queue.taken_notice",
@@ -60,6 +61,7 @@ VALUES = {
         "queue.default_max_sessions",
         "queue.max_length?",
         "queue.timeout_minutes?",
+        "queue.pool_notice.next_in_line_text?",
         "queue.no_reply_notice.minutes",
         "queue.no_reply_notice.text?",
     ),

@@ -144,7 +144,14 @@ async def end(request: Request, conversation_id: IdPath, viewer: Anyone) -> Resp
     if not may_handle(viewer, conversation):
         raise Forbidden
     try:
-        await manual.end(runtime_of(request), conversation_id, by=viewer.user.username)
+        # Reports tell the session's own servicer from a manager stepping in.
+        own = bool(viewer.user.wecom_userid) and viewer.user.wecom_userid == conversation.servicer_userid
+        await manual.end(
+            runtime_of(request),
+            conversation_id,
+            by=viewer.user.username,
+            who="servicer_in_console" if own else "admin_in_console",
+        )
     except DomainError as exc:
         words = refusal_words(viewer, "conversations", exc)
         return await _refused(request, viewer, conversation_id, words, exc.status_code)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from kefu.accounts.models import KfAccount
 from kefu.clock import Clock
 from kefu.errors import Conflict, NotFound
-from kefu.reception.core import EndByHand, HandOver, ManualTake, Transfer
+from kefu.reception.core import EndByHand, EndedByHand, HandOver, ManualTake, Transfer
 from kefu.reception.models import Conversation
 from kefu.reception.shell import decide_and_apply
 from kefu.runtime import Runtime
@@ -32,10 +32,11 @@ async def hand_over(rt: Runtime, conversation_id: int, servicer_userid: str, *, 
     return await _decide_now(rt, conversation_id, HandOver(servicer_userid=servicer_userid, by=by))
 
 
-async def end(rt: Runtime, conversation_id: int, *, by: str) -> Conversation:
+async def end(rt: Runtime, conversation_id: int, *, by: str, who: EndedByHand) -> Conversation:
     """End the human session, or the customer's wait in the pool (trans → 4; the account's
-    ending message and rating follow as when a servicer ends it in the WeCom app)."""
-    return await _decide_now(rt, conversation_id, EndByHand(by=by))
+    ending message and rating follow as when a servicer ends it in the WeCom app). `who`: what
+    the reports call the one who ended it."""
+    return await _decide_now(rt, conversation_id, EndByHand(by=by, who=who))
 
 
 async def _decide_now(rt: Runtime, conversation_id: int, inbound: PersonsRequest) -> Conversation:

@@ -134,7 +134,8 @@ class SessionRecord(Base):
     # (Kefu's own trans → 4), expired_48h, reconciled (found ended by a state check), …
     end_reason: Mapped[str | None] = mapped_column(String(32), default=None)
     ended_servicer_userid: Mapped[str | None] = mapped_column(String(64), default=None)
-    # Why Kefu last asked WeCom to end it (idle_timeout | queue_timeout | ended_by_hand): Kefu's
+    # Why Kefu last asked WeCom to end it (idle_timeout | queue_timeout | ended_by_{who} of an end
+    # by hand, kefu.reception.core.EndedByHand; ended_by_hand before who was kept): Kefu's
     # trans → 4 is asked in one decision and ends the session in a later one, whose note says only
     # that Kefu ended it (migration 0018; None before).
     end_requested: Mapped[str | None] = mapped_column(String(32), default=None)

@@ -107,7 +107,7 @@ async def hand_over(conversation_id: IdPath, body: TakeIn, rt: RuntimeDep, token
 async def end(conversation_id: IdPath, rt: RuntimeDep, token: TokenDep) -> EndOut:
     """End a human session, or a customer's wait in the pool (trans → 4); the account's ending
     message follows. 409 when the session is in neither state or a transfer is on its way."""
-    await manual.end(rt, conversation_id, by=token.name)
+    await manual.end(rt, conversation_id, by=token.name, who="api")
     return EndOut(conversation_id=conversation_id, status="ending")
 
 

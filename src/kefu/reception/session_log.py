@@ -122,7 +122,7 @@ def _apply(row: SessionRecord, note: Note) -> None:
         if detail.get("target_state") in (STATE_POOL, STATE_HUMAN) and _reason_open(row):
             row.transfer_reason = str(detail.get("reason") or "other")[:32]
         elif detail.get("target_state") == STATE_ENDED:
-            # Kefu's own end (idle_timeout, queue_timeout, ended_by_hand) is asked here and noted
+            # Kefu's own end (idle_timeout, queue_timeout, ended_by_…) is asked here and noted
             # by a later decision only as Kefu's (kefu_ended): why is kept for reports until then.
             row.end_requested = str(detail.get("reason") or "")[:32] or None
     elif note.kind == "state_changed":

@@ -17,6 +17,7 @@ log = get_logger(__name__)
 
 PHRASE_BUDGET_S = 3.0  # AI wording of a 20-second code: fall back to the fixed text past this
 PHRASE_TIMEOUT_S = 10.0
+NEXT_IN_LINE = "pool_notice_next"  # kefu.ai.phrasing's intent for the pool notice, nobody ahead
 
 
 async def render(
@@ -27,12 +28,28 @@ async def render(
     the facts only the shell knows (service.shell_facts)."""
     budget = PHRASE_BUDGET_S if isinstance(action, SendOnEvent) and action.deadline else PHRASE_TIMEOUT_S
     texts = []
-    for phrase in phrases_of(action.content):
+    for phrase in [first_in_line(p, extra) for p in phrases_of(action.content)]:
         text = None
         if phrase.mode == "ai":
-            text = await _ai_phrase(rt, account_id, phrase, {**phrase.facts, **extra}, budget)
+            facts = {**phrase.facts, **extra}
+            if phrase.intent == NEXT_IN_LINE:
+                facts.pop("position", None)  # a wording of "you are next" holds no number
+            text = await _ai_phrase(rt, account_id, phrase, facts, budget)
         texts.append(text or _fixed(phrase, extra))
     return texts
+
+
+def first_in_line(phrase: Phrase, extra: dict[str, str]) -> Phrase:
+    """A pool notice to a customer nobody waits ahead of says so (「您是下一位」), not 「您前面还有
+    0 位」: the admin's next-in-line text, or AI phrasing's intent for that case. A fixed text
+    with no next-in-line text is the admin's own wording: sent as written."""
+    if phrase.intent != "pool_notice" or extra.get("position") != "0":
+        return phrase
+    if phrase.mode == "fixed":
+        if phrase.next_in_line_text is None:
+            return phrase
+        return phrase.model_copy(update={"fixed_text": phrase.next_in_line_text})
+    return phrase.model_copy(update={"intent": NEXT_IN_LINE, "fixed_text": phrase.next_in_line_text})
 
 
 async def _ai_phrase(
@@ -58,7 +75,7 @@ def needs_ai(action: Send | SendOnEvent) -> bool:
 
 def render_fixed(action: Send | SendOnEvent, extra: dict[str, str]) -> list[str]:
     """`render` for content without AI wording: no network, so it runs in the try's transaction."""
-    return [_fixed(phrase, extra) for phrase in phrases_of(action.content)]
+    return [_fixed(first_in_line(phrase, extra), extra) for phrase in phrases_of(action.content)]
 
 
 def _fixed(phrase: Phrase, extra: dict[str, str]) -> str:

@@ -71,6 +71,8 @@ class Phrase(_Frozen):
     mode: Literal["ai", "fixed"]
     fixed_text: str | None = None  # the admin's text; for mode ai, the meaning to keep
     facts: dict[str, str] = Field(default_factory=dict)
+    # A pool notice's text for the first in line, chosen by the shell, which knows the position.
+    next_in_line_text: str | None = None
 
     def fixed(self, extra_facts: Mapping[str, str] | None = None) -> str:
         """The fixed text, placeholders of known facts filled (unknown ones left as written)."""

@@ -20,7 +20,7 @@ from kefu.reception.core.inbound import (
     ServicerMessage,
     SessionStatusChange,
 )
-from kefu.reception.core.messages import ending_content, phrase_for
+from kefu.reception.core.messages import ending_content, phrase_for, pool_notice_phrase
 from kefu.reception.core.mirror import Context
 from kefu.reception.core.state import (
     SENDABLE_STATES,
@@ -88,9 +88,7 @@ def _use_code(ctx: Context, target: int, msg_code: str, issued_at: datetime) -> 
     if target == STATE_POOL:
         ctx.issue_code("pool", msg_code, issued_at=issued_at)
         if settings.enabled and not ctx.state.pool_notice_sent:
-            if ctx.send_on_event(
-                "pool", "pool_notice", phrase_for(settings.queue.pool_notice, "pool_notice")
-            ):
+            if ctx.send_on_event("pool", "pool_notice", pool_notice_phrase(settings)):
                 ctx.update(pool_notice_sent=True)
     elif target == STATE_HUMAN:
         ctx.issue_code("taken", msg_code, issued_at=issued_at)
@@ -268,4 +266,5 @@ def on_end_by_hand(ctx: Context, ending: EndByHand) -> None:
     if state.wecom_state not in (STATE_HUMAN, STATE_POOL) or state.pending_transition is not None:
         ctx.note("end_refused", state=state.wecom_state, by=ending.by)
         return
-    ctx.transfer(4, None, reason="ended_by_hand")
+    # Kept as the session record's end_requested (at most 32 characters): reports tell who.
+    ctx.transfer(4, None, reason=f"ended_by_{ending.who or 'hand'}")

@@ -160,11 +160,18 @@ class HandOver(_Inbound):
     by: str = Field(default="", max_length=64)
 
 
+# Who ended a session by hand, as reports tell it apart (kefu.reports.endings).
+EndedByHand = Literal["servicer_in_console", "admin_in_console", "api"]
+
+
 class EndByHand(_Inbound):
-    """Someone ends this session (a human one, or a wait in the pool) through Kefu (trans → 4)."""
+    """Someone ends this session (a human one, or a wait in the pool) through Kefu (trans → 4):
+    `who` — its servicer in the console, an admin or supervisor in the console, or the API;
+    None where the caller did not say (noted as an end by hand, who unknown)."""
 
     kind: Literal["end_by_hand"] = "end_by_hand"
     by: str = Field(default="", max_length=64)
+    who: EndedByHand | None = None
 
 
 # --- outcomes of Kefu's own actions, fed back by the shell -----------------------------------

@@ -20,10 +20,6 @@ from kefu.reception.core.settings import AccountSettings
 TRANSFER_CLICK_ID = "kefu_transfer"
 RATING_CLICK_PREFIX = "kefu_rate"
 RATING_THANKS_TEXT = "感谢您的评价！"
-# WeCom refused a customer's request for a human twice (kefu.reception.core.outcomes): no setting
-# fits (the over-length message says the queue is full, and is off by default), and silence
-# would drop the request without a word; a new request later is routed as any.
-TRANSFER_REFUSED_TEXT = "抱歉，暂时无法为您转接人工客服，请稍后再试。"
 _RATING_ID = re.compile(rf"^{RATING_CLICK_PREFIX}:(\d{{1,18}}):(\d{{1,2}}):(\d{{1,3}})$")
 
 
@@ -47,6 +43,15 @@ def phrase_for(setting: _MessageSetting, intent: str, facts: dict[str, str] | No
             return None
         return Phrase(intent=intent, mode="fixed", fixed_text=text, facts=facts or {})
     return Phrase(intent=intent, mode="ai", fixed_text=text, facts=facts or {})
+
+
+def pool_notice_phrase(settings: AccountSettings) -> Phrase | None:
+    """The queue message, with its text for the first in line (the shell picks by position)."""
+    notice = settings.queue.pool_notice
+    phrase = phrase_for(notice, "pool_notice")
+    if phrase is None or not (notice.next_in_line_text or "").strip():
+        return phrase
+    return phrase.model_copy(update={"next_in_line_text": notice.next_in_line_text})
 
 
 # --- keywords --------------------------------------------------------------------------------

@@ -6,11 +6,11 @@ decided again from WeCom's answer — never retried blindly.
 
 from __future__ import annotations
 
-from kefu.reception.core.actions import Reconcile, Text
+from kefu.reception.core.actions import Reconcile
 from kefu.reception.core.customer import request_human
 from kefu.reception.core.events import on_opening_reached, settle
 from kefu.reception.core.inbound import OpeningReached, Reconciled, SendRefused, TransferDone, TransferRefused
-from kefu.reception.core.messages import TRANSFER_REFUSED_TEXT, phrase_for
+from kefu.reception.core.messages import phrase_for
 from kefu.reception.core.mirror import Context
 from kefu.reception.core.state import (
     SENDABLE_STATES,
@@ -164,4 +164,7 @@ def _after_refusal(ctx: Context, *, asked_meanwhile: bool) -> None:
         return
     ctx.update(refused_requests=0)
     ctx.note("request_refused_again")
-    ctx.send("transfer_refused", Text(text=TRANSFER_REFUSED_TEXT))
+    # The account's text (default: no human can be reached now, try again later); a later request
+    # is routed as any.
+    refused = phrase_for(ctx.settings.queue.transfer_refused_message, "transfer_refused")
+    ctx.send("transfer_refused", refused)
