@@ -6,6 +6,7 @@ import functools
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     DateTime,
@@ -66,6 +67,17 @@ def storable(value: Any) -> bool:
     if isinstance(value, list):
         return all(storable(v) for v in value)
     return True
+
+
+def _json_text(value: Any) -> str:
+    """A JSON column's text: orjson (UTF-8 as is, no spaces) costs a fifth of `json.dumps`, and
+    JSON columns are written and read several times per customer message. Non-string keys
+    become strings, as `json.dumps` made them."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# Every engine reads and writes JSON columns the same way (json.loads reads what either wrote).
+JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -28,13 +28,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from kefu.db.base import JSON_CODEC
 from kefu.db.unit_threads import UnitThreads
 
 T = TypeVar("T")
@@ -161,17 +161,6 @@ class WriterQueue:
                     waiter.set_result(None)  # hand over: _busy stays True
                     return
         self._busy = False
-
-
-def _json_text(value: Any) -> str:
-    """A JSON column's text: orjson (UTF-8 as is, no spaces) costs a fifth of `json.dumps`, and
-    JSON columns are written and read several times per customer message. Non-string keys
-    become strings, as `json.dumps` made them."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-
-
-# Every engine reads and writes JSON columns the same way (json.loads reads what either wrote).
-JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
 
 
 class Database:
