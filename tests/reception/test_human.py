@@ -82,6 +82,27 @@ async def test_a_servicer_ends_in_the_app_then_one_ending_survey_menu_and_a_rati
     assert (await world.conversation()).state["session_kind"] == "rating_only"
 
 
+async def test_a_rating_typed_instead_of_tapped_is_recorded_as_the_tap(make_world: WorldFactory) -> None:
+    """The user trial typed 非常满意 under the survey: it was lost, and answered as a question."""
+    world = await make_world(settings={"messages": MESSAGES_ON}, servicers=["alice"], kb=True)
+    world.says("我的洗衣机坏了，转人工")
+    await world.settle()
+    world.servicer("reply", "alice", msgtype="text", text={"content": "您好，我来帮您看看"})
+    world.servicer("end", "alice")
+    await world.settle()
+    [menu] = [m for m in world.inbox() if m["source"] == "send_msg_on_event"]
+
+    world.says("一般。")
+    await world.settle()
+    rated = await world.ratings()
+    assert [(r.session_no, r.label, r.servicer_userid) for r in rated] == [(1, "一般", "alice")]
+    after = [m for m in world.inbox() if m["seq"] > menu["seq"]]
+    assert [texts_of(m) for m in after] == ["感谢您的评价！"]  # no AI answer, no 留言
+    world.says("满意")  # the session is rated: now it is only a message
+    await world.settle()
+    assert len(await world.ratings()) == 1
+
+
 TAKEN_BY_NAME = {"queue": {"taken_notice": {"mode": "fixed", "text": "您好，客服{servicer}为您服务"}}}
 
 

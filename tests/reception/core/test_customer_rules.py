@@ -57,6 +57,14 @@ ENDED_BY_ALICE = ConversationState(
     session_no=1,
     recent_sessions=[EndedSession(session_no=1, servicer_userid="alice", ended_at=T0 - timedelta(minutes=1))],
 )
+SURVEYED_BY_ALICE = ConversationState(  # its ending carried the survey (a servicer served it)
+    session_no=1,
+    recent_sessions=[
+        EndedSession(
+            session_no=1, servicer_userid="alice", ended_at=T0 - timedelta(minutes=1), ending_sent=True
+        )
+    ],
+)
 PENDING_POOL = Transition(target_state=2, session_no=1, at=T0 - timedelta(seconds=5))
 
 
@@ -168,6 +176,38 @@ ROWS = {
         text("满意", menu_id=RATE_GOOD, ai=answer()),
         [("rating", 1, 100, "alice"), ("send", "rating_thanks")],
         {"session_no": 2, "session_kind": "rating_only", "wecom_state": 1, "rated_sessions": [1]},
+        account=SURVEY,
+    ),
+    "rating typed instead of tapped: one of the survey's labels right after it counts as the tap": Row(
+        SURVEYED_BY_ALICE,
+        text("不满意！", ai=answer()),
+        [("rating", 1, 0, "alice"), ("send", "rating_thanks")],
+        {"session_no": 2, "session_kind": "rating_only", "rated_sessions": [1]},
+        account=SURVEY,
+    ),
+    "rating typed: not a label (满意吗), the AI answers as ever": Row(
+        SURVEYED_BY_ALICE, text("满意吗", ai=answer()), [("send", "ai_answer")], account=SURVEY
+    ),
+    "rating typed: a session whose ending carried no survey (nobody served it) has nothing to rate": Row(
+        SURVEYED_BY_ALICE.model_copy(
+            update={
+                "recent_sessions": [SURVEYED_BY_ALICE.recent_sessions[0].model_copy(update={"served": False})]
+            }
+        ),
+        text("满意", ai=answer()),
+        [("send", "ai_answer")],
+        account=SURVEY,
+    ),
+    "rating typed: once rated, a label typed is only a message": Row(
+        SURVEYED_BY_ALICE.model_copy(update={"rated_sessions": [1]}),
+        text("满意", ai=answer()),
+        [("send", "ai_answer")],
+        account=SURVEY,
+    ),
+    "rating typed: after the customer wrote on in a new session, a label is only a message": Row(
+        mirror(1, session_no=2, recent_sessions=SURVEYED_BY_ALICE.recent_sessions),
+        text("满意", ai=answer()),
+        [("send", "ai_answer")],
         account=SURVEY,
     ),
     "rating: the first rating wins": Row(

@@ -70,9 +70,39 @@ def customer_wrote(ctx: Context, inbound: CustomerText | CustomerNonText, *, rat
     ctx.expire(ctx.now)  # processed late: the session may have run out since
 
 
-def plan(ctx: Context, inbound: CustomerText | CustomerNonText) -> Plan:
-    """The rule that applies to this message, on the mirror already updated by `customer_wrote`."""
-    if isinstance(inbound, CustomerText) and parse_rating(inbound.menu_id) is not None:
+def rating_in(ctx: Context, inbound: CustomerText | CustomerNonText) -> RatingClick | None:
+    """The survey answer this message is, read before `customer_wrote`: a tap on a rating, or one
+    of the survey's labels typed instead (「不满意！」: width, case and punctuation aside) as the
+    first message after the ending that carried the survey, while that session is unrated."""
+    if not isinstance(inbound, CustomerText):
+        return None
+    if inbound.menu_id:
+        return parse_rating(inbound.menu_id)
+    state = ctx.state
+    last = state.recent_sessions[-1] if state.recent_sessions else None
+    if (
+        last is None
+        or state.wecom_state != STATE_ENDED
+        or last.session_no != state.session_no
+        or not (last.ending_sent and last.served)
+        or last.session_no in state.rated_sessions
+    ):
+        return None
+    survey, typed = ctx.settings.messages.survey, _label_key(inbound.text)
+    for i, option in enumerate(survey.options if survey.mode != "none" else ()):
+        if _label_key(option.label) == typed:
+            return RatingClick(session_no=last.session_no, option=i, score=option.score)
+    return None
+
+
+def _label_key(text: str) -> str:
+    return "".join(ch for ch in normalise(text) if ch.isalnum())
+
+
+def plan(ctx: Context, inbound: CustomerText | CustomerNonText, rating: RatingClick | None = None) -> Plan:
+    """The rule that applies to this message, on the mirror already updated by `customer_wrote`
+    (`rating`: what `rating_in` read before it)."""
+    if rating is not None:
         return "rating"
     settings, state = ctx.settings, ctx.state
     if not settings.enabled:
@@ -131,7 +161,7 @@ def _asks_for_human(ctx: Context, inbound: CustomerText) -> bool:
 
 
 def on_customer_message(ctx: Context, inbound: CustomerText | CustomerNonText) -> None:
-    rating = parse_rating(inbound.menu_id) if isinstance(inbound, CustomerText) else None
+    rating = rating_in(ctx, inbound)
     session_before = ctx.state.session_no
     customer_wrote(ctx, inbound, rating=rating is not None)
     if ctx.state.leaving_message == "off_hours" and ctx.settings.calendar.is_open(ctx.now):
@@ -140,7 +170,7 @@ def on_customer_message(ctx: Context, inbound: CustomerText | CustomerNonText) -
         last = ctx.state.recent_sessions[-1] if ctx.state.recent_sessions else None
         if last is not None and last.queue_timeout:  # they come back after waiting in vain
             ctx.update(leaving_message="queue_timeout")
-    match plan(ctx, inbound):
+    match plan(ctx, inbound, rating):
         case "rating":
             assert rating is not None
             _rating(ctx, rating, inbound.msgid)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from kefu.reception.core.actions import Decision
-from kefu.reception.core.customer import customer_wrote, on_customer_message, plan
+from kefu.reception.core.customer import customer_wrote, on_customer_message, plan, rating_in
 from kefu.reception.core.events import (
     on_check_state,
     on_dispatch,
@@ -49,7 +49,6 @@ from kefu.reception.core.inbound import (
     TransferDone,
     TransferRefused,
 )
-from kefu.reception.core.messages import parse_rating
 from kefu.reception.core.mirror import Context
 from kefu.reception.core.outcomes import on_reconciled, on_send_refused, on_transfer_done, on_transfer_refused
 from kefu.reception.core.settings import AccountSettings
@@ -133,5 +132,6 @@ def wants_ai_answer(
     if not isinstance(inbound, CustomerText):
         return False
     ctx = _context(state, inbound, settings, (), now)
-    customer_wrote(ctx, inbound, rating=parse_rating(inbound.menu_id) is not None)
-    return plan(ctx, inbound) == "ai_answer"
+    rating = rating_in(ctx, inbound)
+    customer_wrote(ctx, inbound, rating=rating is not None)
+    return plan(ctx, inbound, rating) == "ai_answer"
