@@ -19,6 +19,7 @@ from kefu.reception.core.messages import (
     off_hours_phrase,
     parse_rating,
     phrase_for,
+    without_keywords,
 )
 from kefu.reception.core.mirror import Context
 from kefu.reception.core.state import (
@@ -99,7 +100,7 @@ def _label_key(text: str) -> str:
     return "".join(ch for ch in normalise(text) if ch.isalnum())
 
 
-def plan(ctx: Context, inbound: CustomerText | CustomerNonText, rating: RatingClick | None = None) -> Plan:
+def plan(ctx: Context, inbound: CustomerText | CustomerNonText, rating: RatingClick | None) -> Plan:
     """The rule that applies to this message, on the mirror already updated by `customer_wrote`
     (`rating`: what `rating_in` read before it)."""
     if rating is not None:
@@ -132,11 +133,7 @@ def _asks_more_off_hours(ctx: Context, inbound: CustomerText) -> bool:
         return False
     if ctx.settings.calendar.is_open(ctx.now):
         return False
-    rest = normalise(inbound.text)
-    for keyword in filter(
-        None, (normalise(k).strip() for k in ctx.settings.reception.keyword_transfer.keywords)
-    ):
-        rest = rest.replace(keyword, "")
+    rest = without_keywords(inbound.text, ctx.settings.reception.keyword_transfer.keywords)
     return any(ch.isalnum() for ch in rest)
 
 

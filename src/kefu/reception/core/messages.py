@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Protocol
 
@@ -62,14 +62,25 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
+def _needles(keywords: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """Each keyword with what is looked for in a normalised text (empty ones never match)."""
+    for keyword in keywords:
+        if needle := normalise(keyword).strip():
+            yield keyword, needle
+
+
 def matches_keyword(text: str, keywords: Iterable[str]) -> str | None:
     """The first keyword `text` contains (after normalising both), or None."""
     folded = normalise(text)
-    for keyword in keywords:
-        needle = normalise(keyword).strip()
-        if needle and needle in folded:
-            return keyword
-    return None
+    return next((keyword for keyword, needle in _needles(keywords) if needle in folded), None)
+
+
+def without_keywords(text: str, keywords: Iterable[str]) -> str:
+    """`text` normalised as `matches_keyword` reads it, with every keyword taken out."""
+    rest = normalise(text)
+    for _keyword, needle in _needles(keywords):
+        rest = rest.replace(needle, "")
+    return rest
 
 
 # --- AI answers ------------------------------------------------------------------------------
